@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Colony: volunteer computing on a Kademlia DHT. Layers point down only (see DESIGN.md):
+// colony → ColonyCLI → ColonyWork → ColonyCore / ColonyKernel → CZlib, CCrypto.
+// No package dependencies: only the toolchain, zlib and libcrypto.
+
+let exampleKernels: [(target: String, folder: String, extra: [Target.Dependency])] = [
+    ("MersenneKernel", "Mersenne", []),
+    ("PrimesKernel", "Primes", []),
+    ("MandelbrotKernel", "Mandelbrot", ["ColonyCore"]),
+    ("CollatzKernel", "Collatz", []),
+    ("MonteCarloPiKernel", "MonteCarloPi", []),
+]
+
+let package = Package(
+    name: "Colony",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "colony", targets: ["colony"]),
+        .library(name: "ColonyKernel", targets: ["ColonyKernel"]),
+        .library(name: "ColonyCore", targets: ["ColonyCore"]),
+        .library(name: "ColonyWork", targets: ["ColonyWork"]),
+        .library(name: "ColonyCLI", targets: ["ColonyCLI"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
+        .target(name: "ColonyKernel"),
+        .target(name: "ColonyCore", dependencies: ["CZlib", "CCrypto"]),
+        .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore"]),
+        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork"]),
+        .executableTarget(
+            name: "colony",
+            dependencies: ["ColonyCLI"] + exampleKernels.map { .target(name: $0.target) }
+        ),
+        .testTarget(name: "ColonyKernelTests", dependencies: ["ColonyKernel"]),
+        .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore"]),
+        .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
+        .testTarget(
+            name: "ColonyCLITests",
+            dependencies: ["ColonyCLI", "ColonyWork"] + exampleKernels.map { .target(name: $0.target) }
+        ),
+        .testTarget(
+            name: "ExampleKernelTests",
+            dependencies: ["ColonyKernel", "ColonyCore"] + exampleKernels.map { .target(name: $0.target) }
+        ),
+    ]
+        + exampleKernels.map { kernel in
+            .target(
+                name: kernel.target,
+                dependencies: ["ColonyKernel"] + kernel.extra,
+                path: "Examples/\(kernel.folder)",
+                exclude: ["README.md"]
+            )
+        },
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// Placeholder until ColonyCLI lands.
+print("colony")
