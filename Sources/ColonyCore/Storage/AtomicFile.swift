@@ -22,7 +22,7 @@ public enum AtomicFile {
         defer {
             if !closed { close(descriptor) }
         }
-        do {
+        do throws(FileSystemError) {
             // The umask may have removed bits from `mode`; a key file must end up exactly 0600.
             guard fchmod(descriptor, mode) == 0 else { throw FileSystemError.last(path: temporary, action: "chmod") }
             try writeAll(data, to: descriptor, path: temporary)
