@@ -1,0 +1,208 @@
+import ColonyKernel
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a kernel's units in parallel on the donated cores.
+///
+/// The engine starts one slot per core on a concurrent Dispatch queue; each slot takes the next unfinished unit
+/// until none are left, so never more than `cores` kernels run at once and no slot idles while work remains.
+/// Finished outputs and checkpoints go to a `UnitStore`, so a run stopped by `stop()` (Ctrl-C) resumes where it
+/// left off. Slots lower their threads to nice 19 unless told otherwise, and a CPU limit below 100% makes each
+/// slot rest by duty cycle.
+public final class WorkerEngine: Sendable {
+    /// How the engine uses the machine.
+    public let configuration: EngineConfiguration
+
+    private let stopping = Atomic<Bool>(false)
+    private let live = Mutex<LiveRun?>(nil)
+
+    /// An engine with a checked configuration.
+    public init(configuration: EngineConfiguration = EngineConfiguration()) throws(EngineConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+    }
+
+    /// Asks running kernels to save a checkpoint and return; `run` then returns with `interrupted` set.
+    /// Safe to call from any thread, including a signal handler's queue. Once stopped, an engine stays stopped.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    /// Whether `stop()` has been called.
+    public var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// The progress of the current run, or nil when none is running.
+    public var snapshot: EngineSnapshot? {
+        live.withLock { $0?.snapshot() }
+    }
+
+    /// Runs every unit that `store` has no output for and returns when all are done, one has failed, or
+    /// `stop()` was called. Blocks the calling thread.
+    ///
+    /// `events`, when given, hears of every unit as it starts and ends, on the slot's thread.
+    public func run(
+        kernel: any ComputeKernel, units: [Data], store: any UnitStore,
+        events: (@Sendable (EngineEvent) -> Void)? = nil
+    ) -> EngineResult {
+        let started = ContinuousClock.now
+        var outputs = [Data?](repeating: nil, count: units.count)
+        var pending: [Int] = []
+        for unit in units.indices {
+            if let output = try? store.output(unit: unit) {
+                outputs[unit] = output
+            } else {
+                pending.append(unit)
+            }
+        }
+        let run = LiveRun(
+            total: units.count, reused: units.count - pending.count, outputs: outputs, events: events ?? { _ in })
+        live.withLock { $0 = run }
+        defer { live.withLock { $0 = nil } }
+
+        let slots = min(configuration.cores, pending.count)
+        let pendingUnits = pending
+        let queue = DispatchQueue(label: "colony.engine", qos: .utility, attributes: .concurrent)
+        let group = DispatchGroup()
+        for _ in 0..<slots {
+            queue.async(group: group) {
+                self.runSlot(kernel: kernel, units: units, pending: pendingUnits, store: store, run: run)
+            }
+        }
+        group.wait()
+        return run.result(elapsed: ContinuousClock.now - started, interrupted: isStopping)
+    }
+
+    private func runSlot(
+        kernel: any ComputeKernel, units: [Data], pending: [Int], store: any UnitStore, run: LiveRun
+    ) {
+        let restorePriority = configuration.lowPriority ? Self.lowerThreadPriority() : nil
+        defer { restorePriority?() }
+        let isStopping: @Sendable () -> Bool = { [stopping = self] in stopping.isStopping }
+        var pace: @Sendable () -> Void = {}
+        if configuration.cpuLimit < 100 {
+            let cycle = DutyCycle(
+                percent: configuration.cpuLimit, window: configuration.dutyCycleWindow, isStopping: isStopping)
+            pace = { cycle.pace() }
+        }
+        while !self.isStopping, let index = run.takeNext(of: pending.count) {
+            let unit = pending[index]
+            let checkpoint = try? store.checkpoint(unit: unit)
+            let hooks = KernelContextHooks(
+                checkpointInterval: configuration.checkpointInterval,
+                isStopping: isStopping,
+                saveCheckpoint: { try store.saveCheckpoint($0, unit: unit) },
+                pace: pace
+            )
+            let context = KernelContext(unit: unit, checkpoint: checkpoint, hooks: hooks)
+            run.started(context, resumed: checkpoint != nil)
+            do {
+                let output = try kernel.run(units[unit], context: context)
+                try store.saveOutput(output, unit: unit)
+                run.finished(unit: unit, output: output)
+            } catch is KernelInterruption {
+                run.abandoned(unit: unit)
+            } catch {
+                run.failed(EngineFailure(unit: unit, reason: "\(error)"))
+                stop()
+            }
+        }
+    }
+
+    /// Lowers the calling thread to nice 19 and returns a closure that puts it back. On Linux the nice value
+    /// belongs to the thread, so this leaves the rest of the process alone. Putting it back needs privilege;
+    /// without it the pooled thread stays at nice 19, which only ever makes later work on it politer.
+    private static func lowerThreadPriority() -> (() -> Void)? {
+        #if os(Linux)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        errno = 0
+        let previous = getpriority(which, 0)
+        guard errno == 0, previous < 19 else { return nil }
+        guard setpriority(which, 0, 19) == 0 else { return nil }
+        return { _ = setpriority(which, 0, previous) }
+        #else
+        return nil
+        #endif
+    }
+}
+
+/// The shared state of one engine run: which unit is next, what is running, what has finished.
+private final class LiveRun: Sendable {
+    private struct State {
+        var outputs: [Data?]
+        var running: [Int: KernelContext] = [:]
+        var computed = 0
+        var resumed = 0
+        var failure: EngineFailure?
+    }
+
+    private let total: Int
+    private let reused: Int
+    private let events: @Sendable (EngineEvent) -> Void
+    private let started = ContinuousClock.now
+    private let nextIndex = Atomic<Int>(0)
+    private let state: Mutex<State>
+
+    init(total: Int, reused: Int, outputs: [Data?], events: @escaping @Sendable (EngineEvent) -> Void) {
+        self.total = total
+        self.reused = reused
+        self.events = events
+        self.state = Mutex(State(outputs: outputs))
+    }
+
+    func takeNext(of count: Int) -> Int? {
+        let index = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
+        return index < count ? index : nil
+    }
+
+    func started(_ context: KernelContext, resumed: Bool) {
+        state.withLock {
+            $0.running[context.unit] = context
+            if resumed { $0.resumed += 1 }
+        }
+        events(.started(unit: context.unit, resumed: resumed))
+    }
+
+    func finished(unit: Int, output: Data) {
+        let finished = state.withLock {
+            $0.running[unit] = nil
+            $0.outputs[unit] = output
+            $0.computed += 1
+            return reused + $0.computed
+        }
+        events(.finished(unit: unit, finished: finished, total: total))
+    }
+
+    func abandoned(unit: Int) {
+        state.withLock { _ = $0.running.removeValue(forKey: unit) }
+        events(.stopped(unit: unit))
+    }
+
+    func failed(_ failure: EngineFailure) {
+        state.withLock {
+            $0.running[failure.unit] = nil
+            if $0.failure == nil { $0.failure = failure }
+        }
+        events(.failed(failure))
+    }
+
+    func snapshot() -> EngineSnapshot {
+        state.withLock { state in
+            EngineSnapshot(
+                total: total, finished: reused + state.computed, computed: state.computed,
+                running: state.running.keys.sorted().map { ($0, state.running[$0]!.progress) },
+                elapsed: ContinuousClock.now - started)
+        }
+    }
+
+    func result(elapsed: Duration, interrupted: Bool) -> EngineResult {
+        state.withLock { state in
+            EngineResult(
+                outputs: state.outputs, computed: state.computed, reused: reused, resumed: state.resumed,
+                failure: state.failure, interrupted: interrupted && state.failure == nil, elapsed: elapsed)
+        }
+    }
+}
