@@ -8,8 +8,9 @@ import Glibc
 
 /// Runs a kernel's units in parallel on the donated cores.
 ///
-/// The engine starts one slot per core on a concurrent Dispatch queue; each slot takes the next unfinished unit
-/// until none are left, so never more than `cores` kernels run at once and no slot idles while work remains.
+/// The engine starts one slot per core, each on its own serial Dispatch queue; each slot takes the next
+/// unfinished unit until none are left, so never more than `cores` kernels run at once and no slot idles while
+/// work remains.
 /// Finished outputs and checkpoints go to a `UnitStore`, so a run stopped by `stop()` (Ctrl-C) resumes where it
 /// left off. Slots lower their threads to nice 19 unless told otherwise, and a CPU limit below 100% makes each
 /// slot rest by duty cycle.
@@ -65,9 +66,13 @@ public final class WorkerEngine: Sendable {
 
         let slots = min(configuration.cores, pending.count)
         let pendingUnits = pending
-        let queue = DispatchQueue(label: "colony.engine", qos: .utility, attributes: .concurrent)
         let group = DispatchGroup()
-        for _ in 0..<slots {
+        for slot in 0..<slots {
+            // One serial queue per slot, not one concurrent queue: a concurrent queue draws on Dispatch's shared
+            // pool, which is as wide as the machine, so `--cores 3` on two CPUs ran only two kernels, and
+            // long-running kernels would starve the process's other Dispatch work (measured, see
+            // WorkerEngineTests). A serial queue gets a thread of its own.
+            let queue = DispatchQueue(label: "colony.engine.slot-\(slot)", qos: .utility)
             queue.async(group: group) {
                 self.runSlot(kernel: kernel, units: units, pending: pendingUnits, store: store, run: run)
             }
