@@ -6,10 +6,16 @@ enum HelpFormatter {
         var lines: [String] = []
         lines.append("\(commandPath) — \(description.abstract)")
         lines.append("")
-        lines.append("Usage: " + usage(for: description, commandPath: commandPath, hasSubcommands: !subcommands.isEmpty))
+        let usageLine = "Usage: " + usage(for: description, commandPath: commandPath, hasSubcommands: !subcommands.isEmpty)
+        let hanging = String(repeating: " ", count: 8 + commandPath.count)
+        for (index, line) in wrapUsage(usageLine, width: 80).enumerated() {
+            lines.append(index == 0 ? line : hanging + line)
+        }
         if let discussion = description.discussion {
             lines.append("")
-            lines.append(discussion)
+            for paragraph in discussion.split(separator: "\n", omittingEmptySubsequences: false) {
+                lines.append(contentsOf: wrap(String(paragraph), width: 80))
+            }
         }
         if !subcommands.isEmpty {
             lines.append("")
@@ -62,6 +68,50 @@ enum HelpFormatter {
             parts.append("[" + option.synopsis + "]" + (option.isRepeatable ? "..." : ""))
         }
         return parts.joined(separator: " ")
+    }
+
+    /// Breaks a usage line between its bracketed parts, keeping each `[--option VALUE]` whole.
+    static func wrapUsage(_ text: String, width: Int) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var depth = 0
+        for character in text {
+            if character == "[" { depth += 1 }
+            if character == "]" { depth -= 1 }
+            if character == " ", depth == 0 {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        parts.append(current)
+        var lines: [String] = []
+        var line = ""
+        for part in parts {
+            if !line.isEmpty, line.count + 1 + part.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + part
+        }
+        lines.append(line)
+        return lines
+    }
+
+    /// Breaks `text` into lines of at most `width` characters at spaces.
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        lines.append(line)
+        return lines
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

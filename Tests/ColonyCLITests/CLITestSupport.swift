@@ -1,0 +1,63 @@
+import CollatzKernel
+import ColonyCLI
+import ColonyKernel
+import Foundation
+import MonteCarloPiKernel
+import Synchronization
+
+/// Runs `colony` in-process with a captured console.
+struct CLIHarness {
+    final class Capture: Sendable {
+        let output = Mutex("")
+        let error = Mutex("")
+    }
+
+    let capture = Capture()
+    let folder: URL
+    var terminal = false
+
+    init() {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    var output: String { capture.output.withLock { $0 } }
+    var error: String { capture.error.withLock { $0 } }
+
+    /// Runs a command line; the data directory is private to this harness.
+    func run(_ arguments: String...) -> Int32 {
+        run(arguments)
+    }
+
+    func run(_ arguments: [String]) -> Int32 {
+        let capture = capture
+        let console = Console(
+            writeOutput: { text in capture.output.withLock { $0 += text } },
+            writeError: { text in capture.error.withLock { $0 += text } },
+            errorIsTerminal: terminal)
+        let environment = CommandEnvironment(
+            registry: KernelRegistry([CollatzKernel.self, MonteCarloPiKernel.self]), console: console,
+            variables: ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path])
+        return ColonyCLI.run(arguments, in: environment)
+    }
+
+    /// Writes a spec file into the harness's folder and returns its path.
+    func spec(_ name: String, _ text: String) -> String {
+        let url = folder.appendingPathComponent(name)
+        try! Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: folder) }
+}
+
+/// The `colony` executable next to the test bundle (`swift build` puts both in the same folder).
+func colonyExecutable() -> URL? {
+    var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = folder.appendingPathComponent("colony")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        folder = folder.deletingLastPathComponent()
+    }
+    return nil
+}
