@@ -1,2 +1,5 @@
-// Placeholder until ColonyCLI lands.
-print("colony")
+import CollatzKernel
+import ColonyCLI
+import MonteCarloPiKernel
+
+ColonyCLI.main(kernels: [CollatzKernel.self, MonteCarloPiKernel.self])

@@ -88,7 +88,10 @@ enum RunCommand: Command {
                 + "\(localRun.store.folder.path). Run the same command again to resume."
             console.note(message)
             if json {
-                console.printJSON(report(job: job, result: engineResult, configuration: configuration, summary: nil))
+                var fields = report(job: job, result: engineResult, configuration: configuration, summary: nil)
+                    .objectValue ?? [:]
+                fields["checkpointed"] = .int(localRun.earlierProgress.checkpointed)
+                console.printJSON(.object(fields))
             }
             return ExitStatus.interrupted
         }
