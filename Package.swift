@@ -51,8 +51,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ExampleKernelTests",
-            dependencies: ["ColonyKernel", "ColonyCore"] + exampleKernels.map { .target(name: $0.target) }
+            dependencies: ["ColonyKernel", "ColonyCore", "SquaresKernel"] + exampleKernels.map { .target(name: $0.target) }
         ),
+        // A kernel author's own worker (README: Writing a kernel).
+        .target(name: "SquaresKernel", dependencies: ["ColonyKernel"], path: "Examples/CustomWorker/SquaresKernel"),
+        .executableTarget(
+            name: "custom-worker", dependencies: ["ColonyCLI", "SquaresKernel"], path: "Examples/CustomWorker/Worker"),
     ]
         + exampleKernels.map { kernel in
             .target(
