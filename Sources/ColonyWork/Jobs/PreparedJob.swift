@@ -52,7 +52,7 @@ public struct PreparedJob: Sendable {
     }
 
     private static func workID(kernel: any ComputeKernel.Type, units: [Data]) -> String {
-        var hash = StandInHash()
+        var hash = SHA256()
         func add(_ bytes: Data) {
             var length = UInt64(bytes.count).bigEndian
             hash.update(Data(bytes: &length, count: 8))
@@ -64,11 +64,3 @@ public struct PreparedJob: Sendable {
     }
 }
 
-// STAND-IN until ColonyCore's SHA256 lands (replace with SHA256 and delete this).
-private struct StandInHash {
-    var state: UInt64 = 0xcbf2_9ce4_8422_2325
-    mutating func update(_ data: Data) {
-        for byte in data { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    }
-    func finalize() -> (hex: String, Void) { (String(state, radix: 16), ()) }
-}
