@@ -1,5 +1,6 @@
 import CollatzKernel
 import ColonyCLI
+import MandelbrotKernel
 import MonteCarloPiKernel
 
-ColonyCLI.main(kernels: [CollatzKernel.self, MonteCarloPiKernel.self])
+ColonyCLI.main(kernels: [MandelbrotKernel.self, CollatzKernel.self, MonteCarloPiKernel.self])

@@ -1,0 +1,269 @@
+import ColonyCore
+import ColonyKernel
+import Foundation
+
+/// Renders the Mandelbrot set: each unit computes a band of rows (escape iteration counts per pixel), and
+/// assembling colours the bands and streams them into one PNG.
+public struct MandelbrotKernel: ComputeKernel {
+    public static let name = "mandelbrot"
+    public static let version = 1
+    public static let summary = "Renders a view of the Mandelbrot set into a PNG, one band of rows per unit"
+    public static let parameters = [
+        KernelParameterInfo("width", "image width in pixels, 16 to 32768 (default 4096)"),
+        KernelParameterInfo("height", "image height in pixels, 16 to 32768 (default: the width)"),
+        KernelParameterInfo("centerX", "real part of the view's centre, -4 to 4 (default -0.75)"),
+        KernelParameterInfo("centerY", "imaginary part of the view's centre, -4 to 4 (default 0)"),
+        KernelParameterInfo("span", "width of the view on the real axis, 1e-13 to 8 (default 3)"),
+        KernelParameterInfo("maxIterations", "iterations before a point counts as inside, 16 to 65535 (default 1000)"),
+        KernelParameterInfo("rowsPerUnit", "rows per unit, 1 to 4096 (default 64)"),
+    ]
+
+    /// Pixels in an image: at most 2^28, as the PNG writer allows.
+    static let maximumPixels = 1 << 28
+    /// Outputs are compressed counts; inflating one may produce at most this many bytes.
+    static let maximumBandBytes = 2 * 32_768 * 4096 + 64
+
+    public init() {}
+
+    struct View: Codable, Equatable {
+        var width: Int
+        var height: Int
+        var centerX: Double
+        var centerY: Double
+        var span: Double
+        var maxIterations: Int
+
+        var pixelSize: Double { span / Double(width) }
+
+        func point(column: Int, row: Int) -> (x: Double, y: Double) {
+            (
+                centerX + (Double(column) - Double(width) / 2 + 0.5) * pixelSize,
+                centerY - (Double(row) - Double(height) / 2 + 0.5) * pixelSize
+            )
+        }
+    }
+
+    struct Unit: Codable, Equatable {
+        var view: View
+        var firstRow: Int
+        var rows: Int
+    }
+
+    /// A band's escape counts: `rows × width` little-endian UInt16s (maxIterations means inside), zlib-compressed.
+    struct Band: Codable, Equatable {
+        var firstRow: Int
+        var rows: Int
+        var width: Int
+        var counts: Data
+    }
+
+    struct Checkpoint: Codable {
+        var rowsDone: Int
+        var counts: Data
+    }
+
+    func view(from parameters: KernelParameters) throws -> View {
+        let width = try parameters.int("width", default: 4096, in: 16...32_768)
+        let height = try parameters.int("height", default: width, in: 16...32_768)
+        try parameters.require(
+            width * height <= Self.maximumPixels, field: "height",
+            "gives \(width)×\(height) pixels; at most \(Self.maximumPixels) are allowed")
+        return View(
+            width: width, height: height,
+            centerX: try parameters.double("centerX", default: -0.75, in: -4...4),
+            centerY: try parameters.double("centerY", default: 0, in: -4...4),
+            span: try parameters.double("span", default: 3, in: 1e-13...8),
+            maxIterations: try parameters.int("maxIterations", default: 1000, in: 16...65_535))
+    }
+
+    public func units(for parameters: KernelParameters) throws -> [Data] {
+        let view = try view(from: parameters)
+        let rowsPerUnit = try parameters.int("rowsPerUnit", default: 64, in: 1...4096)
+        return stride(from: 0, to: view.height, by: rowsPerUnit).map {
+            KernelCoding.encode(Unit(view: view, firstRow: $0, rows: min(rowsPerUnit, view.height - $0)))
+        }
+    }
+
+    public func run(_ input: Data, context: KernelContext) throws -> Data {
+        let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
+        let view = unit.view
+        guard (16...32_768).contains(view.width), (16...32_768).contains(view.height),
+            unit.firstRow >= 0, unit.rows >= 1, unit.firstRow + unit.rows <= view.height,
+            (16...65_535).contains(view.maxIterations), view.span > 0, view.span.isFinite
+        else {
+            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "the view or band is out of range")
+        }
+        var counts = [UInt16]()
+        counts.reserveCapacity(unit.rows * view.width)
+        var rowsDone = 0
+        if let checkpoint = context.restore(Checkpoint.self), checkpoint.counts.count % (2 * view.width) == 0 {
+            counts = Self.decodeCounts(checkpoint.counts)
+            rowsDone = checkpoint.rowsDone
+        }
+        while rowsDone < unit.rows {
+            let row = unit.firstRow + rowsDone
+            for column in 0..<view.width {
+                let (x, y) = view.point(column: column, row: row)
+                counts.append(UInt16(Self.escapeCount(x: x, y: y, limit: view.maxIterations)))
+            }
+            rowsDone += 1
+            try context.step(progress: Double(rowsDone) / Double(unit.rows)) {
+                KernelCoding.encode(Checkpoint(rowsDone: rowsDone, counts: Self.encodeCounts(counts)))
+            }
+        }
+        let compressed = try Deflate.compress(Self.encodeCounts(counts))
+        return KernelCoding.encode(Band(firstRow: unit.firstRow, rows: unit.rows, width: view.width, counts: compressed))
+    }
+
+    /// Two bands agree when at most one pixel in a thousand (and at least one pixel) differs: pixels on the set's
+    /// boundary can escape an iteration sooner or later depending on how a machine rounds (fused multiply-add or
+    /// not).
+    public func equivalent(_ a: Data, _ b: Data) -> Bool {
+        guard a != b else { return true }
+        guard let first = try? decodeBand(a), let second = try? decodeBand(b),
+            first.band.firstRow == second.band.firstRow, first.band.rows == second.band.rows,
+            first.band.width == second.band.width, first.counts.count == second.counts.count
+        else { return false }
+        let differing = zip(first.counts, second.counts).reduce(0) { $0 + ($1.0 == $1.1 ? 0 : 1) }
+        return differing <= max(1, first.counts.count / 1000)
+    }
+
+    public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
+        let view = try view(from: parameters)
+        let file = directory.appendingPathComponent("mandelbrot.png")
+        let writer = try PNGFileWriter(url: file, width: view.width, height: view.height, colorType: .rgb)
+        let palette = Palette(maxIterations: view.maxIterations)
+        var inside = 0
+        var nextRow = 0
+        for output in outputs {
+            let (band, counts) = try decodeBand(output)
+            guard band.firstRow == nextRow, band.width == view.width, counts.count == band.rows * band.width else {
+                throw KernelDataError(
+                    kernel: Self.name, what: "unit output",
+                    reason: "band at row \(band.firstRow) does not continue the image at row \(nextRow)")
+            }
+            var pixels = Data(count: counts.count * 3)
+            pixels.withUnsafeMutableBytes { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                for (index, count) in counts.enumerated() {
+                    let colour = palette.colour(Int(count))
+                    bytes[3 * index] = colour.0
+                    bytes[3 * index + 1] = colour.1
+                    bytes[3 * index + 2] = colour.2
+                    if Int(count) >= view.maxIterations { inside += 1 }
+                }
+            }
+            try writer.append(rows: pixels)
+            nextRow += band.rows
+        }
+        try writer.finish()
+        let fraction = Double(inside) / Double(view.width * view.height)
+        return KernelSummary(
+            values: [
+                "width": .int(view.width), "height": .int(view.height), "file": .string(file.path),
+                "insideFraction": .double(fraction), "maxIterations": .int(view.maxIterations),
+            ],
+            files: [file],
+            headline: "\(view.width)×\(view.height) image of the Mandelbrot set in \(file.path) "
+                + String(format: "(%.1f%% of pixels inside)", fraction * 100))
+    }
+
+    func decodeBand(_ output: Data) throws -> (band: Band, counts: [UInt16]) {
+        let band = try KernelCoding.decode(Band.self, from: output, kernel: Self.name, what: "unit output")
+        guard band.rows >= 1, band.width >= 1, band.rows * band.width * 2 <= Self.maximumBandBytes else {
+            throw KernelDataError(kernel: Self.name, what: "unit output", reason: "the band's size is out of range")
+        }
+        let raw: Data
+        do {
+            raw = try Inflate.decompress(band.counts, limit: band.rows * band.width * 2)
+        } catch {
+            throw KernelDataError(kernel: Self.name, what: "unit output", reason: "its counts do not inflate: \(error)")
+        }
+        return (band, Self.decodeCounts(raw))
+    }
+
+    /// Iterations of z → z² + c before |z| > 2, or `limit` when the point stays (is inside the set).
+    @inline(__always)
+    static func escapeCount(x: Double, y: Double, limit: Int) -> Int {
+        // Points in the main cardioid and the period-2 bulb are inside: skip their iterations entirely.
+        let shifted = x - 0.25
+        let q = shifted * shifted + y * y
+        if q * (q + shifted) <= 0.25 * y * y { return limit }
+        if (x + 1) * (x + 1) + y * y <= 0.0625 { return limit }
+        var zx = 0.0
+        var zy = 0.0
+        var zx2 = 0.0
+        var zy2 = 0.0
+        // Periodicity: an orbit that returns exactly to a saved point is cyclic, hence inside.
+        var savedX = 0.0
+        var savedY = 0.0
+        var period = 8
+        var sinceSave = 0
+        var iteration = 0
+        while iteration < limit {
+            zy = 2 * zx * zy + y
+            zx = zx2 - zy2 + x
+            zx2 = zx * zx
+            zy2 = zy * zy
+            if zx2 + zy2 > 4 { return iteration }
+            iteration += 1
+            if zx == savedX, zy == savedY { return limit }
+            sinceSave += 1
+            if sinceSave == period {
+                savedX = zx
+                savedY = zy
+                sinceSave = 0
+                period *= 2
+            }
+        }
+        return limit
+    }
+
+    static func encodeCounts(_ counts: [UInt16]) -> Data {
+        var data = Data(count: counts.count * 2)
+        data.withUnsafeMutableBytes { raw in
+            for (index, count) in counts.enumerated() { raw.storeBytes(of: count.littleEndian, toByteOffset: 2 * index, as: UInt16.self) }
+        }
+        return data
+    }
+
+    static func decodeCounts(_ data: Data) -> [UInt16] {
+        data.withUnsafeBytes { raw in
+            (0..<raw.count / 2).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) }
+        }
+    }
+}
+
+/// Escape counts to colours: inside is black; outside runs along a gradient by the logarithm of the count, so
+/// the thin filaments near the set stay visible at any iteration limit.
+struct Palette {
+    let maxIterations: Int
+    private let scale: Double
+
+    /// Stops of the gradient, from fast escapes (deep blue) through white and amber to dark red near the set.
+    private static let stops: [(position: Double, colour: (Double, Double, Double))] = [
+        (0.00, (2, 6, 40)), (0.30, (20, 90, 190)), (0.55, (235, 245, 250)), (0.75, (250, 175, 40)),
+        (0.90, (160, 40, 20)), (1.00, (40, 5, 5)),
+    ]
+
+    init(maxIterations: Int) {
+        self.maxIterations = maxIterations
+        self.scale = 1 / log(Double(maxIterations) + 1)
+    }
+
+    func colour(_ count: Int) -> (UInt8, UInt8, UInt8) {
+        guard count < maxIterations else { return (0, 0, 0) }
+        let t = log(Double(count) + 1) * scale
+        var lower = Self.stops[0]
+        for stop in Self.stops.dropFirst() {
+            if t <= stop.position {
+                let f = (t - lower.position) / (stop.position - lower.position)
+                func mix(_ a: Double, _ b: Double) -> UInt8 { UInt8(max(0, min(255, (a + (b - a) * f).rounded()))) }
+                return (mix(lower.colour.0, stop.colour.0), mix(lower.colour.1, stop.colour.1), mix(lower.colour.2, stop.colour.2))
+            }
+            lower = stop
+        }
+        let last = Self.stops[Self.stops.count - 1].colour
+        return (UInt8(last.0), UInt8(last.1), UInt8(last.2))
+    }
+}
