@@ -35,6 +35,19 @@ struct IdentityTests {
             !"\(created)".contains(created.privateKey.rawRepresentation.map { String(format: "%02x", $0) }.joined()))
     }
 
+    @Test func aKeyOthersCanReadIsRefusedWithTheFix() throws {
+        let folder = try IdentityFolder()
+        let directory = DataDirectory(url: folder.url.appendingPathComponent("data"))
+        _ = try Identity.loadOrCreate(in: directory)
+        let file = Identity.url(in: directory)
+        try #require(chmod(file.path, 0o644) == 0)
+        let error = #expect(throws: IdentityError.self) { try Identity.loadOrCreate(in: directory) }
+        #expect(error?.code == .exposed)
+        #expect(error?.message == "\(file.path): the identity key is readable by others (mode 644). Make it private with: chmod 600 \(file.path)")
+        try #require(chmod(file.path, 0o600) == 0)
+        _ = try Identity.loadOrCreate(in: directory)
+    }
+
     @Test func differentDirectoriesGetDifferentIdentities() throws {
         let folder = try IdentityFolder()
         let first = try Identity.loadOrCreate(in: DataDirectory(url: folder.url.appendingPathComponent("a")))

@@ -69,7 +69,21 @@ public struct Identity: Sendable, Equatable, CustomStringConvertible {
         } catch {
             throw IdentityError(.fileSystem, "cannot read the identity key: \(error)")
         }
+        try checkPrivate(url)
         return try decode(contents, path: url.path)
+    }
+
+    /// Refuses a key file that others may read, as ssh does: a key that has been readable by anyone may have been
+    /// copied, and the fix is the user's decision (chmod, or a new key), not ours.
+    static func checkPrivate(_ url: URL) throws(IdentityError) {
+        var status = stat()
+        guard stat(url.path, &status) == 0 else { return }
+        let mode = status.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return }
+        throw IdentityError(
+            .exposed,
+            "\(url.path): the identity key is readable by others (mode \(String(mode, radix: 8))). Make it private "
+                + "with: chmod 600 \(url.path)")
     }
 
     /// The identity encoded in `contents`, the bytes of the file at `path`.
@@ -140,42 +154,5 @@ public struct Identity: Sendable, Equatable, CustomStringConvertible {
         guard folder >= 0 else { return }
         _ = fsync(folder)
         close(folder)
-    }
-}
-
-/// An identity key file that is damaged or cannot be read or written.
-public struct IdentityError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// What kind of failure this is; compare against the static members.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        /// The code's name, as printed in messages.
-        public let name: String
-
-        /// The key file exists but is not a valid identity.
-        public static let damaged = Code(name: "damaged")
-        /// The key file or its folder could not be read or written.
-        public static let fileSystem = Code(name: "file system")
-
-        public var description: String { name }
-    }
-
-    /// What kind of failure this is.
-    public var code: Code
-    /// What is wrong, with the file's path and what to do.
-    public var message: String
-
-    /// An error of kind `code` explained by `message`.
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-
-    static func damaged(_ path: String, _ reason: String) -> IdentityError {
-        IdentityError(
-            .damaged,
-            "\(path): the identity key file is damaged: \(reason). Colony does not replace it by itself, because a "
-                + "new key makes this peer a stranger to the swarm. Restore the file from a backup, or move it "
-                + "aside to create a new identity on the next start.")
     }
 }
