@@ -53,6 +53,15 @@ public struct EngineSnapshot: Sendable {
     /// Time since the run started.
     public var elapsed: Duration
 
+    /// A snapshot with these figures.
+    public init(total: Int, finished: Int, computed: Int, running: [(unit: Int, progress: Double)], elapsed: Duration) {
+        self.total = total
+        self.finished = finished
+        self.computed = computed
+        self.running = running
+        self.elapsed = elapsed
+    }
+
     /// Units still to finish, counting the done fractions of running ones.
     public var remainingWork: Double {
         Double(total - finished) - running.reduce(0) { $0 + $1.progress }
