@@ -11,14 +11,26 @@ import Testing
 
     @Test func outputsAndCheckpointsSurviveANewStore() throws {
         defer { try? FileManager.default.removeItem(at: dataDirectory.url) }
-        let store = try RunStore(dataDirectory: dataDirectory, workID: "abc")
-        try store.saveCheckpoint(Data("half".utf8), unit: 3)
-        try store.saveOutput(Data("done".utf8), unit: 1)
+        var store: RunStore? = try RunStore(dataDirectory: dataDirectory, workID: "abc")
+        try store?.saveCheckpoint(Data("half".utf8), unit: 3)
+        try store?.saveOutput(Data("done".utf8), unit: 1)
+        store = nil
         let reopened = try RunStore(dataDirectory: dataDirectory, workID: "abc")
         #expect(try reopened.checkpoint(unit: 3) == Data("half".utf8))
         #expect(try reopened.output(unit: 1) == Data("done".utf8))
         #expect(try reopened.output(unit: 3) == nil)
         #expect(reopened.counts() == (1, 1))
+    }
+
+    @Test func aSecondStoreForTheSameRunIsRefusedUntilTheFirstCloses() throws {
+        defer { try? FileManager.default.removeItem(at: dataDirectory.url) }
+        var first: RunStore? = try RunStore(dataDirectory: dataDirectory, workID: "abc")
+        #expect(first != nil)
+        let error = #expect(throws: RunLockedError.self) { try RunStore(dataDirectory: dataDirectory, workID: "abc") }
+        #expect(error?.description.hasPrefix("another colony process is already computing this job") == true)
+        _ = try RunStore(dataDirectory: dataDirectory, workID: "other")
+        first = nil
+        _ = try RunStore(dataDirectory: dataDirectory, workID: "abc")
     }
 
     @Test func savingAnOutputDropsTheCheckpoint() throws {

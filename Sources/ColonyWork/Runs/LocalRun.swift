@@ -15,7 +15,7 @@ public struct LocalRun: Sendable {
     public let outputFolder: URL
 
     /// A run of `job` keeping its state in `dataDirectory` and writing its result into `outputFolder`.
-    public init(job: PreparedJob, dataDirectory: DataDirectory, outputFolder: URL) throws(FileSystemError) {
+    public init(job: PreparedJob, dataDirectory: DataDirectory, outputFolder: URL) throws {
         self.job = job
         self.store = try RunStore(dataDirectory: dataDirectory, workID: job.workID)
         self.outputFolder = outputFolder

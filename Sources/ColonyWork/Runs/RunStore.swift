@@ -7,15 +7,30 @@ import Foundation
 ///     runs/<workID>/unit-000042.ckpt   the last checkpoint of an unfinished one
 ///
 /// Every file is written atomically, so a crash leaves the previous version or the new one, never a torn file.
+/// A store holds an exclusive lock on its folder while it exists, so two processes never work on the same run.
 public final class RunStore: UnitStore {
     /// The folder holding this run's files.
     public let folder: URL
+    private let lockDescriptor: Int32
 
-    /// The store for `workID` in `dataDirectory`, created if needed.
-    public init(dataDirectory: DataDirectory, workID: String) throws(FileSystemError) {
+    /// The store for `workID` in `dataDirectory`, created if needed. Throws `RunLockedError` when another
+    /// store (in this process or another) has it open.
+    public init(dataDirectory: DataDirectory, workID: String) throws {
         let runs = try dataDirectory.folder("runs")
         folder = runs.appendingPathComponent(workID, isDirectory: true)
         try AtomicFile.createFolder(folder, mode: 0o700)
+        let lockPath = folder.appendingPathComponent("lock").path
+        lockDescriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockDescriptor >= 0 else { throw FileSystemError(path: lockPath, action: "open", code: errno) }
+        // flock locks belong to the open file, so a second store in the same process is refused too.
+        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockDescriptor)
+            throw RunLockedError(folder: folder.path)
+        }
+    }
+
+    deinit {
+        close(lockDescriptor)
     }
 
     public func output(unit: Int) throws -> Data? {
@@ -57,5 +72,15 @@ public final class RunStore: UnitStore {
         let number = String(unit)
         let padded = String(repeating: "0", count: max(0, 6 - number.count)) + number
         return folder.appendingPathComponent("unit-\(padded).\(suffix)")
+    }
+}
+
+/// Another process (or store) is working on the same run.
+public struct RunLockedError: Error, CustomStringConvertible, Sendable {
+    /// The run's folder.
+    public var folder: String
+
+    public var description: String {
+        "another colony process is already computing this job (its state is in \(folder)); wait for it or stop it"
     }
 }
