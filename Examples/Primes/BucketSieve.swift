@@ -74,8 +74,9 @@ final class BucketSieve {
     func add(quotient: Int, wheelIndex: Int, offset: Int) {
         let ahead = offset >> segmentShift
         precondition(ahead < bucketCount, "bucket ring too short")
-        push((current + ahead) & (bucketCount - 1), quotient: quotient, offset: offset & (segmentBytes - 1),
-             wheelIndex: wheelIndex)
+        push(
+            (current + ahead) & (bucketCount - 1), quotient: quotient, offset: offset & (segmentBytes - 1),
+            wheelIndex: wheelIndex)
     }
 
     /// Crosses off the multiples that fall in the segment at `sieve` (which has room for `segmentBytes`), then
@@ -98,8 +99,9 @@ final class BucketSieve {
                     offset &+= q &* ((step >> 8) & 0xFF) &+ (step >> 16)
                     index = (index & 0b111_000) | ((index &+ 1) & 7)
                 } while offset < limit
-                push((here &+ (offset >> segmentShift)) & ringMask, quotient: q, offset: offset & (limit - 1),
-                     wheelIndex: index)
+                push(
+                    (here &+ (offset >> segmentShift)) & ringMask, quotient: q, offset: offset & (limit - 1),
+                    wheelIndex: index)
             }
         }
         buckets[here].count = 0

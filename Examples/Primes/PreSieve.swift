@@ -68,8 +68,10 @@ struct PreSieve: Sendable {
     /// Calls `body` with pointers to `take` patterns starting at `group`, repeating the last one to make four.
     private func withPatterns(
         _ group: Int, _ take: Int,
-        _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>,
-                 UnsafeBufferPointer<UInt8>) -> Void
+        _ body: (
+            UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>,
+            UnsafeBufferPointer<UInt8>
+        ) -> Void
     ) {
         let i0 = group
         let i1 = group + min(1, take - 1)

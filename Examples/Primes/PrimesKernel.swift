@@ -12,7 +12,8 @@ public struct PrimesKernel: ComputeKernel {
     public static let summary = "Counts the primes in a range [from, to) with a segmented wheel sieve"
     public static let parameters = [
         KernelParameterInfo("from", "first number of the range, 0 to \(maximum - 1) (default 0)"),
-        KernelParameterInfo("to", "end of the range, exclusive, greater than from, up to \(maximum) (10^15) (required)"),
+        KernelParameterInfo(
+            "to", "end of the range, exclusive, greater than from, up to \(maximum) (10^15) (required)"),
         KernelParameterInfo(
             "numbersPerUnit",
             "numbers per unit, \(numbersPerUnitRange.lowerBound) to \(numbersPerUnitRange.upperBound), at most "

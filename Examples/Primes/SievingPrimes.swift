@@ -33,7 +33,8 @@ enum SievingPrimes {
         }
         // Larger lists come from the segmented sieve itself, whose own sieving primes are few.
         let inner = simpleSieve(upTo: integerSquareRoot(limit)).filter { $0 > PreSieve.largestPrime }
-        let sieve = SegmentedSieve(from: PreSieve.largestPrime + 1, to: limit + 1, sievingPrimes: inner.map { UInt32($0) }[...])
+        let sieve = SegmentedSieve(
+            from: PreSieve.largestPrime + 1, to: limit + 1, sievingPrimes: inner.map { UInt32($0) }[...])
         var primes: [UInt32] = []
         // pi(x) < 1.26 x / ln x; the bit length times ln 2 is within one of ln x.
         let logLimit = Double(Int.bitWidth - limit.leadingZeroBitCount - 1) * 0.693

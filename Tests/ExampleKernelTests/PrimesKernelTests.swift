@@ -171,7 +171,8 @@ import Testing
         ([:] as [String: JSONValue], "to"), (["to": "many"], "to"), (["to": 2.5], "to"), (["from": 10, "to": 5], "to"),
         (["from": 10, "to": 10], "to"), (["to": 0], "to"), (["from": -1, "to": 5], "from"),
         (["to": .int(PrimesKernel.maximum + 1)], "to"), (["to": 100, "numbersPerUnit": 29], "numbersPerUnit"),
-        (["to": 1_000_000_000, "numbersPerUnit": 30], "numbersPerUnit"), (["to": 100, "numbersPerUnit": "x"], "numbersPerUnit"),
+        (["to": 1_000_000_000, "numbersPerUnit": 30], "numbersPerUnit"),
+        (["to": 100, "numbersPerUnit": "x"], "numbersPerUnit"),
     ])
     func badParametersNameTheField(parameters: [String: JSONValue], field: String) {
         let error = #expect(throws: KernelParameterError.self) {
@@ -182,7 +183,9 @@ import Testing
     }
 
     @Test func badUnitInputIsRefused() {
-        for input in ["{}", "{\"from\": 5, \"to\": 5}", "{\"from\": -3, \"to\": 5}", "{\"from\": 0, \"to\": 1e16}", "x"] {
+        for input in [
+            "{}", "{\"from\": 5, \"to\": 5}", "{\"from\": -3, \"to\": 5}", "{\"from\": 0, \"to\": 1e16}", "x",
+        ] {
             #expect(throws: KernelDataError.self, "\(input)") {
                 try PrimesKernel().run(Data(input.utf8), context: KernelContext(unit: 0))
             }
@@ -192,7 +195,8 @@ import Testing
     @Test func anInterruptedUnitSavesItsPlaceAndResumesToTheSameCount() throws {
         let kernel = PrimesKernel()
         // Four segments, so that the unit steps four times.
-        let input = try kernel.units(for: KernelParameters(["from": 1_000_001, "to": 31_000_000, "numbersPerUnit": 30_000_000]))[0]
+        let input = try kernel.units(
+            for: KernelParameters(["from": 1_000_001, "to": 31_000_000, "numbersPerUnit": 30_000_000]))[0]
         let whole = try kernel.run(input, context: KernelContext(unit: 0))
 
         let steps = Atomic<Int>(0)
@@ -219,9 +223,13 @@ import Testing
 
     @Test func aCheckpointThatDoesNotFitTheUnitIsIgnored() throws {
         let kernel = PrimesKernel()
-        let input = try kernel.units(for: KernelParameters(["from": 1000, "to": 9_000_000, "numbersPerUnit": 9_000_000]))[0]
+        let input = try kernel.units(
+            for: KernelParameters(["from": 1000, "to": 9_000_000, "numbersPerUnit": 9_000_000]))[0]
         let whole = try kernel.run(input, context: KernelContext(unit: 0))
-        for bad in ["{\"next\": 10, \"count\": 0}", "{\"next\": 5000, \"count\": 4001}", "{\"next\": 9000001, \"count\": 0}", "junk"] {
+        for bad in [
+            "{\"next\": 10, \"count\": 0}", "{\"next\": 5000, \"count\": 4001}", "{\"next\": 9000001, \"count\": 0}",
+            "junk",
+        ] {
             let output = try kernel.run(input, context: KernelContext(unit: 0, checkpoint: Data(bad.utf8)))
             #expect(output == whole, "\(bad)")
         }

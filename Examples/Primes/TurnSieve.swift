@@ -1,27 +1,27 @@
-/// A sieving prime that hits every chunk many times: its state between chunks, 8 bytes.
-struct SmallPrime {
-    /// The byte offset, from the start of the next chunk, of the first multiple of the wheel turn to do next
-    /// (between -p and the chunk's end).
+/// A sieving prime crossed off in whole wheel turns: its state between windows (chunks or segments), 8 bytes.
+struct TurnPrime {
+    /// The byte offset, from the start of the next window, of the first multiple of the wheel turn to do next
+    /// (from -p on).
     var turnStart: Int32
     /// The prime divided by 30.
     var quotient: UInt32
 }
 
-/// Crossing off for small primes, chunk by chunk, in whole wheel turns only.
+/// Crossing off in whole wheel turns, window by window: chunks of a segment for the small primes, whole
+/// segments for the medium ones.
 ///
 /// A turn of the wheel is 8 multiples in `p` bytes at offsets and bits that depend only on `p`. Crossing off
 /// whole turns, with no test between the multiples, is the fastest loop there is; the price is that the first
-/// and last turns of a chunk reach up to `p` bytes beyond either end. That is harmless by construction:
-/// - before the chunk lie either the earlier chunks of the segment, where the writes clear bits of multiples
-///   of `p` that are already clear, or (for the first chunk) a guard zone that is never read;
-/// - after the chunk lies the next chunk, which is filled from the pre-sieve patterns before it is sieved, or
-///   (for the last chunk) a guard zone; so the turn that crossed the end is simply done again next chunk.
-/// This replaces the per-multiple bounds tests at both ends of every chunk, which cost more than the crossings
-/// themselves for the larger small primes.
-enum SmallPrimeSieve {
-    /// Crosses off the multiples of every prime in `list` in the chunk `sieve[0..<end]`, writing up to
-    /// `p` bytes before and after it, and leaves each prime's state relative to `end`.
-    static func crossOff(_ sieve: UnsafeMutablePointer<UInt8>, end: Int, _ list: ResidueClassList<SmallPrime>) {
+/// and last turns of a window reach up to `p` bytes beyond either end. That is harmless by construction:
+/// - before the window lie either earlier chunks of the segment, where the writes clear bits of multiples of `p`
+///   (composites) that are already clear, or a guard zone that is never read;
+/// - after the window lies either the next chunk, which is filled from the pre-sieve patterns before it is
+///   sieved, or a guard zone; the turn that crossed the end is done again in the next window.
+/// Tested bounds at both ends of every window cost more than that: a mispredicted exit per prime and window.
+enum TurnSieve {
+    /// Crosses off the multiples of every prime in `list` in the window `sieve[0..<end]`, writing up to `p`
+    /// bytes before and after it, and leaves each prime's state relative to `end`.
+    static func crossOff(_ sieve: UnsafeMutablePointer<UInt8>, end: Int, _ list: ResidueClassList<TurnPrime>) {
         crossOff(sieve, end, list.primes(inClass: 0), Residue1.self)
         crossOff(sieve, end, list.primes(inClass: 1), Residue7.self)
         crossOff(sieve, end, list.primes(inClass: 2), Residue11.self)
@@ -33,7 +33,7 @@ enum SmallPrimeSieve {
     }
 
     private static func crossOff<Residue: PrimeResidue>(
-        _ s: UnsafeMutablePointer<UInt8>, _ end: Int, _ primes: UnsafeMutableBufferPointer<SmallPrime>,
+        _ s: UnsafeMutablePointer<UInt8>, _ end: Int, _ primes: UnsafeMutableBufferPointer<TurnPrime>,
         _: Residue.Type
     ) {
         let r = Residue.r
@@ -68,7 +68,7 @@ enum SmallPrimeSieve {
                     s[b &+ o7] &= m7
                     b &+= p
                 } while b < end
-                // Do the last turn again next chunk if it reached past this one.
+                // Do the last turn again in the next window if it reached past this one.
                 let last = b &- p
                 b = last &+ o7 >= end ? last : b
             }
