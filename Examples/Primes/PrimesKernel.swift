@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Each unit counts one sub-range; `assemble` adds the counts. The sieve (see `SegmentedSieve`) pre-sieves the
 /// primes up to 163 from byte patterns, crosses off small primes in L1-sized chunks and large ones from buckets,
-/// and counts with popcounts: on one core it counts the primes below 10^9 in about a tenth of a second.
+/// and counts with popcounts: on one core it counts the primes below 10^9 in well under a tenth of a second.
 public struct PrimesKernel: ComputeKernel {
     public static let name = "primes"
     public static let version = 1
