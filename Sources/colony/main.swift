@@ -2,5 +2,6 @@ import CollatzKernel
 import ColonyCLI
 import MandelbrotKernel
 import MonteCarloPiKernel
+import PrimesKernel
 
-ColonyCLI.main(kernels: [MandelbrotKernel.self, CollatzKernel.self, MonteCarloPiKernel.self])
+ColonyCLI.main(kernels: [PrimesKernel.self, MandelbrotKernel.self, CollatzKernel.self, MonteCarloPiKernel.self])
