@@ -2,23 +2,10 @@ import Testing
 
 @testable import ColonyCore
 
-/// SplitMix64: a tiny seeded generator, so a failing case is reproduced from its seed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
-
 /// Random values shaped like real traffic: short keys from a small alphabet (so keys share prefixes and collide),
 /// binary and text strings, integers at and near the edges, nesting up to `maxDepth`.
 private struct ValueGenerator {
-    var random: SeededGenerator
+    var random: SplitMix64
     let maxDepth: Int
 
     mutating func value(depth: Int = 0) -> BencodeValue {
@@ -138,7 +125,7 @@ struct BencodePropertyTests {
 
     @Test("decode(encode(v)) == v for random values; prefix decoding ignores what follows", arguments: [1, 2, 3])
     func roundTrip(seed: UInt64) throws {
-        var generator = ValueGenerator(random: SeededGenerator(state: seed), maxDepth: 5)
+        var generator = ValueGenerator(random: SplitMix64(seed: seed), maxDepth: 5)
         for round in 0..<1_000 {
             let value = generator.value()
             let bytes = value.encoded()
@@ -153,7 +140,7 @@ struct BencodePropertyTests {
 
     @Test("Generated dictionaries keep keys strictly increasing by raw bytes", arguments: [4])
     func dictionaryInvariant(seed: UInt64) {
-        var generator = ValueGenerator(random: SeededGenerator(state: seed), maxDepth: 1)
+        var generator = ValueGenerator(random: SplitMix64(seed: seed), maxDepth: 1)
         var checked = 0
         for _ in 0..<2_000 {
             let pairs = (0..<Int.random(in: 0...12, using: &generator.random)).map { _ in
@@ -173,7 +160,7 @@ struct BencodePropertyTests {
     }
 
     /// Mutations that keep the bytes close to bencode: syntax bytes, digits, copies of nearby bytes.
-    private static func mutate(_ bytes: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
+    private static func mutate(_ bytes: [UInt8], using random: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
         let syntax = Array("ield:-0123456789".utf8) + [0x00, 0xFF, 0x20]
         for _ in 0..<Int.random(in: 1...3, using: &random) {
@@ -203,7 +190,7 @@ struct BencodePropertyTests {
         arguments: [5, 6, 7]
     )
     func mutations(seed: UInt64) {
-        var generator = ValueGenerator(random: SeededGenerator(state: seed), maxDepth: 4)
+        var generator = ValueGenerator(random: SplitMix64(seed: seed), maxDepth: 4)
         var accepted = 0
         var refused = 0
         var refusedNonCanonical = 0
@@ -237,7 +224,7 @@ struct BencodePropertyTests {
 
     @Test("Reordering a dictionary's keys, padding a number with a zero or writing -0 is always refused")
     func nonCanonicalVariants() {
-        var generator = ValueGenerator(random: SeededGenerator(state: 8), maxDepth: 0)
+        var generator = ValueGenerator(random: SplitMix64(seed: 8), maxDepth: 0)
         for round in 0..<500 {
             let keys = Set((0..<4).map { _ in generator.key() }).sorted { $0.lexicographicallyPrecedes($1) }
             guard keys.count >= 2 else { continue }

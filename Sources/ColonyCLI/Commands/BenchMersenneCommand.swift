@@ -94,24 +94,11 @@ enum BenchMersenneCommand: Command {
     }
 
     private static func runColony(_ job: PreparedJob) throws -> (seconds: Double, primes: [Int]) {
-        var configuration = EngineConfiguration()
-        configuration.cores = 1
-        let engine = try WorkerEngine(configuration: configuration)
-        var result: EngineResult?
-        let elapsed = ContinuousClock().measure {
-            result = engine.run(kernel: job.kernel, units: job.units, store: MemoryUnitStore())
-        }
-        guard let result, result.isComplete else {
-            throw result?.failure ?? BenchmarkError("the run did not complete")
-        }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("colony-bench-ll-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let summary = try job.kernel.assemble(
-            result.outputs.map { $0! }, parameters: job.spec.parameters, into: scratch)
+        let (seconds, summary) = try BenchmarkRun.timed(job, cores: 1)
         guard case .array(let values) = summary.values["exponents"] else {
             throw BenchmarkError("the mersenne kernel's summary has no exponents")
         }
-        return (elapsed.seconds, values.compactMap { if case .int(let p) = $0 { p } else { nil } })
+        return (seconds, values.compactMap { if case .int(let p) = $0 { p } else { nil } })
     }
 
     private static func runGMP(_ python: String, exponents: [Int]) throws -> (seconds: Double, primes: [Int]) {

@@ -68,24 +68,11 @@ enum BenchPrimesCommand: Command {
     }
 
     private static func runColony(_ job: PreparedJob, cores: Int) throws -> (Double, Int) {
-        var configuration = EngineConfiguration()
-        configuration.cores = cores
-        let engine = try WorkerEngine(configuration: configuration)
-        var result: EngineResult?
-        let elapsed = ContinuousClock().measure {
-            result = engine.run(kernel: job.kernel, units: job.units, store: MemoryUnitStore())
-        }
-        guard let result, result.isComplete else {
-            throw result?.failure ?? BenchmarkError("the run did not complete")
-        }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("colony-bench-primes-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let summary = try job.kernel.assemble(
-            result.outputs.map { $0! }, parameters: job.spec.parameters, into: scratch)
+        let (seconds, summary) = try BenchmarkRun.timed(job, cores: cores)
         guard case .int(let count) = summary.values["count"] else {
             throw BenchmarkError("the primes kernel's summary has no count")
         }
-        return (elapsed.seconds, count)
+        return (seconds, count)
     }
 
     /// primesieve's own timing (`--time`), which leaves out its process start-up.

@@ -1,3 +1,5 @@
+import ColonyKernel
+import ColonyWork
 import Foundation
 import Synchronization
 
@@ -56,4 +58,27 @@ enum ExternalProgram {
 struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A job computed through the engine for a benchmark: outputs kept in memory, then assembled.
+enum BenchmarkRun {
+    /// Seconds the engine took on `cores` cores (assembly not counted), and the assembled summary.
+    static func timed(_ job: PreparedJob, cores: Int) throws -> (seconds: Double, summary: KernelSummary) {
+        var configuration = EngineConfiguration()
+        configuration.cores = cores
+        let engine = try WorkerEngine(configuration: configuration)
+        var result: EngineResult?
+        let elapsed = ContinuousClock().measure {
+            result = engine.run(kernel: job.kernel, units: job.units, store: MemoryUnitStore())
+        }
+        guard let result, result.isComplete else {
+            throw result?.failure ?? BenchmarkError("the run did not complete")
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "colony-bench-\(getpid())-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let summary = try job.kernel.assemble(result.outputs.map { $0! }, parameters: job.spec.parameters, into: scratch)
+        return (elapsed.seconds, summary)
+    }
 }
