@@ -24,6 +24,9 @@ public struct SquaresKernel: ComputeKernel {
     // Worker side: one unit. Call context.step often; it checkpoints, honours --cpu-limit and Ctrl-C.
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
+        guard unit.from >= 0, unit.to > unit.from else {  // unit bytes come from the network: check them
+            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "bad range")
+        }
         var state = context.restore(State.self) ?? State(next: unit.from, sum: 0)
         while state.next < unit.to {
             let end = min(unit.to, state.next + 10_000)
