@@ -58,7 +58,7 @@ enum BenchMersenneCommand: Command {
             throw InputError("no python3 with gmpy2 found; install it with: apt-get install python3-gmpy2")
         }
         let spec = JobSpec(
-            kernel: "mersenne", parameters: ["from": .int(from), "below": .int(below), "trialFactoring": false],
+            kernel: "mersenne", parameters: ["from": .int(from), "below": .int(below), "trialFactorBits": 0],
             source: "bench mersenne")
         let job = try PreparedJob(spec: spec, registry: environment.registry)
         let exponents = (from..<below).filter(isPrime)
