@@ -12,8 +12,9 @@ extension MersenneKernel {
         progress.completed = state.results.count
         while state.results.count < unit.exponents.count {
             let p = unit.exponents[state.results.count]
-            let result = try test(p, bits: unit.trialFactorBits ?? Self.trialFactorBits(for: p), state: &state,
-                                  progress: progress, context: context)
+            let result = try test(
+                p, bits: unit.trialFactorBits ?? Self.trialFactorBits(for: p), state: &state,
+                progress: progress, context: context)
             state = MersenneCheckpoint(results: state.results + [result])
             progress.completed = state.results.count
             try context.step(progress: progress.fraction(within: 0)) { state }

@@ -42,7 +42,9 @@ public struct MersenneKernel: ComputeKernel {
         }
     }
 
-    public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws
+    public func assemble(
+        _ outputs: [Data], parameters: KernelParameters, into directory: URL
+    ) throws
         -> KernelSummary
     {
         let below = try parameters.int("below", in: 3...Self.maximumExponent)

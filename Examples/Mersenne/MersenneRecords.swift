@@ -21,7 +21,8 @@ struct MersenneUnitInput: Codable, Equatable, Sendable {
         var previous = 1
         for p in exponents {
             guard p > previous, p <= MersenneKernel.maximumExponent, SmallPrimes.isPrime(p) else {
-                throw refuse("exponent \(p) is not a prime from 2 to \(MersenneKernel.maximumExponent) in ascending order")
+                throw refuse(
+                    "exponent \(p) is not a prime from 2 to \(MersenneKernel.maximumExponent) in ascending order")
             }
             previous = p
         }
@@ -74,6 +75,8 @@ struct MersenneCheckpoint: Codable, Equatable, Sendable {
                 residue.count == (p + 63) / 64
             else { return false }
         } else if residue != nil {
+            return false
+        } else if let k = trialFactorK, k % TrialFactorSearch.blockSpan != 0 {
             return false
         }
         return true

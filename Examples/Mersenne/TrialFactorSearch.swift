@@ -15,6 +15,8 @@ struct TrialFactorSearch {
 
     /// Candidates per residue class of k mod 4 in one block; with two classes a block covers 4·this k.
     static let blockLength = 8192
+    /// The k one block covers.
+    static let blockSpan = 4 * UInt64(blockLength)
     /// Small primes whose multiples the sieve strikes out.
     static let sievePrimes: [UInt32] = SmallPrimes.primes(below: sieveLimit).filter { $0 > 2 }.map { UInt32($0) }
     /// The sieve's largest prime bound. Measured: see `MersenneKernel.trialFactorBits(for:)`.
@@ -24,6 +26,9 @@ struct TrialFactorSearch {
     private let classes: [UInt64]
     /// Per class, per sieve prime: the next j (k = 4j + c) whose q the prime divides, relative to nextK / 4.
     private var offsets: [[Int]]
+    /// How many of `sievePrimes` this search uses: none larger than its count of candidates per class, which
+    /// would strike out at most one candidate for the price of a modular inverse.
+    private let sievePrimeCount: Int
     private var sieve: [UInt8]
 
     /// A search for factors of 2^p − 1 below 2^bits (bits ≤ 64), starting at `startK` (rounded down to a block).
@@ -39,20 +44,21 @@ struct TrialFactorSearch {
             let qMax = limitBits == 64 ? UInt64.max : (UInt64(1) << UInt64(limitBits)) - 1  // q ≤ qMax
             lastK = (qMax - 1) / twoP
         }
-        let step = 4 * UInt64(Self.blockLength)
-        nextK = max(startK / step * step, 0)
+        nextK = startK / Self.blockSpan * Self.blockSpan
         classes = (0..<UInt64(4)).filter { c in
             let residue = (2 * c * UInt64(p) + 1) % 8
             return residue == 1 || residue == 7
         }
-        sieve = [UInt8](repeating: 0, count: Self.blockLength)
+        sieve = lastK == 0 ? [] : [UInt8](repeating: 0, count: Self.blockLength)
         offsets = []
+        let candidatesPerClass = lastK / 4 + 1
+        sievePrimeCount = lastK == 0 ? 0 : Self.sievePrimes.prefix { UInt64($0) <= candidatesPerClass }.count
         let firstJ = nextK / 4
         for c in classes {
             var row = [Int]()
-            row.reserveCapacity(Self.sievePrimes.count)
+            row.reserveCapacity(sievePrimeCount)
             let base = 2 * c * UInt64(p) + 1  // q at j = 0
-            for prime in Self.sievePrimes {
+            for prime in Self.sievePrimes.prefix(sievePrimeCount) {
                 let r = UInt64(prime)
                 let stride = 8 * UInt64(p) % r
                 if stride == 0 {  // r = p: q ≡ 1 (mod p) is never a multiple
@@ -70,7 +76,7 @@ struct TrialFactorSearch {
     }
 
     /// Whether every k up to `lastK` has been tried.
-    var isFinished: Bool { nextK > lastK }
+    var isFinished: Bool { lastK == 0 || nextK > lastK }  // k = 0 gives q = 1: no candidate at all
 
     /// The fraction of candidates tried so far (0…1).
     var fractionDone: Double { lastK == 0 ? 1 : min(1, Double(nextK) / Double(lastK)) }
@@ -89,7 +95,7 @@ struct TrialFactorSearch {
             sieve.withUnsafeMutableBufferPointer { marks in
                 marks.initialize(repeating: 0)
                 offsets[index].withUnsafeMutableBufferPointer { next in
-                    for (slot, prime) in Self.sievePrimes.enumerated() {
+                    for (slot, prime) in Self.sievePrimes.prefix(sievePrimeCount).enumerated() {
                         var position = next[slot]
                         if position == Int.max { continue }
                         let r = Int(prime)
@@ -114,7 +120,7 @@ struct TrialFactorSearch {
                 }
             }
         }
-        nextK += 4 * UInt64(length)
+        nextK += Self.blockSpan
         return best
     }
 

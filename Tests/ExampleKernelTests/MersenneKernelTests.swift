@@ -1,8 +1,9 @@
 import ColonyKernel
 import Foundation
-@testable import MersenneKernel
 import Synchronization
 import Testing
+
+@testable import MersenneKernel
 
 @Suite struct MersenneKernelTests {
     /// OEIS A000043: the exponents p of the Mersenne primes 2^p − 1, all 22 of them below 10,000.
@@ -99,6 +100,15 @@ import Testing
                 MersenneExponentResult(exponent: 101, prime: false, residue: "d0dd748dd7817436"),
                 MersenneExponentResult(exponent: 127, prime: true),
             ])
+        // Without trial factoring every composite gets its Lucas–Lehmer residue (1736 for M11).
+        let plain = KernelCoding.encode(MersenneUnitInput(exponents: [2, 11, 67], trialFactorBits: 0))
+        let plainData = try MersenneKernel().run(plain, context: KernelContext(unit: 0))
+        #expect(
+            try JSONDecoder().decode(MersenneUnitOutput.self, from: plainData).results == [
+                MersenneExponentResult(exponent: 2, prime: true),
+                MersenneExponentResult(exponent: 11, prime: false, residue: "00000000000006c8"),
+                MersenneExponentResult(exponent: 67, prime: false, residue: "677d24ee8ae3b2c2"),
+            ])
     }
 
     // MARK: - Arithmetic against slow references
@@ -190,7 +200,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         // Outputs come in unit order; assembly sorts the exponents whatever order the units held them in.
         let summary = try kernel.assemble(outputs, parameters: parameters, into: folder)
-        #expect(summary.values["exponents"] == .array([2, 3, 5, 7, 13, 17, 19, 31, 61, 89, 107, 127, 521].map { .int($0) }))
+        #expect(
+            summary.values["exponents"] == .array([2, 3, 5, 7, 13, 17, 19, 31, 61, 89, 107, 127, 521].map { .int($0) }))
         #expect(summary.values["tested"] == .int(Self.primes(below: 600).count))
         let file = try #require(summary.files.first)
         let report = try JSONDecoder().decode(MersenneReport.self, from: Data(contentsOf: file))
@@ -339,14 +350,18 @@ import Testing
     @Test func aCheckpointOfAnotherUnitIsIgnored() throws {
         let kernel = MersenneKernel()
         let whole = try kernel.run(Self.resumableInput, context: KernelContext(unit: 0))
-        let foreign = [
-            MersenneCheckpoint(results: [MersenneExponentResult(exponent: 5, prime: true)]),
-            MersenneCheckpoint(results: [], iteration: 3, residue: [1, 2]),  // wrong limb count for p = 3
-            MersenneCheckpoint(results: [], iteration: 5000, residue: [1]),
-            MersenneCheckpoint(results: Array(repeating: MersenneExponentResult(exponent: 3, prime: true), count: 9)),
-        ].map { KernelCoding.encode($0) } + [Data("garbage".utf8)]
+        let foreign =
+            [
+                MersenneCheckpoint(results: [MersenneExponentResult(exponent: 5, prime: true)]),
+                MersenneCheckpoint(results: [], iteration: 3, residue: [1, 2]),  // wrong limb count for p = 3
+                MersenneCheckpoint(results: [], iteration: 5000, residue: [1]),
+                MersenneCheckpoint(results: [], trialFactorK: 12345),  // not the start of a block
+                MersenneCheckpoint(
+                    results: Array(repeating: MersenneExponentResult(exponent: 3, prime: true), count: 9)),
+            ].map { KernelCoding.encode($0) } + [Data("garbage".utf8)]
         for checkpoint in foreign {
-            #expect(try kernel.run(Self.resumableInput, context: KernelContext(unit: 0, checkpoint: checkpoint)) == whole)
+            #expect(
+                try kernel.run(Self.resumableInput, context: KernelContext(unit: 0, checkpoint: checkpoint)) == whole)
         }
     }
 
