@@ -1,7 +1,10 @@
 import CollatzKernel
 import ColonyCLI
 import MandelbrotKernel
+import MersenneKernel
 import MonteCarloPiKernel
 import PrimesKernel
 
-ColonyCLI.main(kernels: [PrimesKernel.self, MandelbrotKernel.self, CollatzKernel.self, MonteCarloPiKernel.self])
+ColonyCLI.main(kernels: [
+    MersenneKernel.self, PrimesKernel.self, MandelbrotKernel.self, CollatzKernel.self, MonteCarloPiKernel.self,
+])

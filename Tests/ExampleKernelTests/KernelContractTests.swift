@@ -2,6 +2,7 @@ import CollatzKernel
 import ColonyKernel
 import Foundation
 import MandelbrotKernel
+import MersenneKernel
 import MonteCarloPiKernel
 import PrimesKernel
 import SquaresKernel
@@ -16,6 +17,7 @@ import Testing
     }
 
     static let cases: [Case] = [
+        Case(kernel: MersenneKernel(), parameters: ["from": 80, "below": 300, "exponentsPerUnit": 10]),
         Case(kernel: PrimesKernel(), parameters: ["to": 20_000_000, "numbersPerUnit": 10_000_000]),
         Case(kernel: MandelbrotKernel(), parameters: ["width": 40, "height": 24, "rowsPerUnit": 5, "maxIterations": 100]),
         Case(kernel: CollatzKernel(), parameters: ["to": 100_000, "valuesPerUnit": 40_000]),
