@@ -16,9 +16,10 @@ enum BenchEngineCommand: Command {
         name: "engine",
         abstract: "Engine efficiency: the same units through the engine and through bare concurrentPerform",
         discussion: """
-            Runs the same units twice per round in one process: through the worker engine exactly as \
-            'colony run' uses it (slots, checkpoints hooks, progress, outputs stored on disk in a temporary \
-            data directory), then through a bare DispatchQueue.concurrentPerform loop calling the kernel. \
+            Runs the same units twice per round in one process: through the worker engine as 'colony run' uses \
+            it (slots, checkpoint hooks, progress, outputs stored on disk in a temporary data directory; normal \
+            priority, like the bare loop), then through a bare DispatchQueue.concurrentPerform loop calling the \
+            kernel. \
             Efficiency = bare time / engine time (1.0 = no overhead); each time is the best of the rounds. \
             Default workloads: \(workloads.map { "\($0.kernel) \(JSONText.serialize(.object($0.parameters)))" }.joined(separator: "; ")).
             """,
@@ -99,7 +100,11 @@ enum BenchEngineCommand: Command {
             "colony-bench-\(getpid())", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         for round in 0..<rounds {
-            let engine = try WorkerEngine(configuration: EngineConfiguration())
+            // Normal priority like the bare loop: nice 19 changes nothing on an idle machine and would only
+            // measure other load on a busy one.
+            var configuration = EngineConfiguration()
+            configuration.lowPriority = false
+            let engine = try WorkerEngine(configuration: configuration)
             let store: any UnitStore =
                 memoryStore
                 ? MemoryUnitStore()

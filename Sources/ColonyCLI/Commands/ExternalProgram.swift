@@ -66,6 +66,8 @@ enum BenchmarkRun {
     static func timed(_ job: PreparedJob, cores: Int) throws -> (seconds: Double, summary: KernelSummary) {
         var configuration = EngineConfiguration()
         configuration.cores = cores
+        // The reference runs at normal priority; so must we, or any other load on the machine skews the ratio.
+        configuration.lowPriority = false
         let engine = try WorkerEngine(configuration: configuration)
         var result: EngineResult?
         let elapsed = ContinuousClock().measure {
