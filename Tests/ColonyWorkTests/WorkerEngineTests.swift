@@ -1,3 +1,4 @@
+import ColonyCore
 import ColonyKernel
 import Foundation
 import Synchronization
@@ -74,6 +75,39 @@ import Testing
         #expect(!result.isComplete)
         #expect(!result.interrupted)
         #expect(result.outputs[0..<3].allSatisfy { $0 != nil })
+    }
+
+    /// A store whose disk is full for one unit.
+    final class FailingStore: UnitStore {
+        let inner = MemoryUnitStore()
+        func output(unit: Int) -> Data? { inner.output(unit: unit) }
+        func checkpoint(unit: Int) -> Data? { inner.checkpoint(unit: unit) }
+        func saveCheckpoint(_ checkpoint: Data, unit: Int) { inner.saveCheckpoint(checkpoint, unit: unit) }
+        func saveOutput(_ output: Data, unit: Int) throws {
+            if unit == 2 { throw FileSystemError(path: "/full/unit-000002.out", action: "write", code: ENOSPC) }
+            inner.saveOutput(output, unit: unit)
+        }
+    }
+
+    @Test func anOutputThatCannotBeStoredFailsTheRun() throws {
+        let store = FailingStore()
+        let result = try engine(cores: 1).run(kernel: StepperKernel(), units: units(6), store: store)
+        #expect(result.failure?.unit == 2)
+        #expect(result.failure?.reason.hasPrefix("its output could not be stored: /full/unit-000002.out") == true)
+        #expect(!result.isComplete)
+        #expect(store.output(unit: 2) == nil)
+    }
+
+    @Test func everyOutputIsStoredWhenRunReturns() throws {
+        let store = MemoryUnitStore()
+        let work = units(12)
+        let finished = Mutex<[Int]>([])
+        let result = try engine(cores: 2).run(kernel: StepperKernel(), units: work, store: store) { event in
+            if case .finished(let unit, _, _) = event { finished.withLock { $0.append(unit) } }
+        }
+        #expect(result.isComplete)
+        #expect((0..<12).allSatisfy { store.output(unit: $0) == result.outputs[$0] })
+        #expect(finished.withLock { $0.sorted() } == Array(0..<12))
     }
 
     @Test func aCPULimitStillComputesTheSameOutputs() throws {
