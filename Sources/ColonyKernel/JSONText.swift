@@ -28,8 +28,37 @@ public enum JSONText {
             let inner = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
         {
             detail = inner
+        } else if let inner = serializationDetail(data) {
+            // JSONDecoder on Linux says only "not valid JSON"; JSONSerialization says where.
+            detail = inner
         }
         return "not valid JSON: \(detail)"
+    }
+
+    /// JSONSerialization's description of the syntax error, with its character offset turned into a
+    /// line and column a person can find.
+    private static func serializationDetail(_ data: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            guard let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String else { return nil }
+            guard let range = text.range(of: "around character "),
+                let offset = Int(text[range.upperBound...].prefix(while: \.isNumber))
+            else { return text }
+            var line = 1
+            var column = 1
+            for byte in data.prefix(offset) {
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if byte & 0xC0 != 0x80 {
+                    column += 1
+                }
+            }
+            let what = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
+            return "\(what) at line \(line), column \(column)"
+        }
     }
 
     private static func write(_ value: JSONValue, into out: inout String, pretty: Bool, indent: Int) {

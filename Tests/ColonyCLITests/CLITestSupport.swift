@@ -15,6 +15,7 @@ struct CLIHarness {
     let capture = Capture()
     let folder: URL
     var terminal = false
+    var registry = KernelRegistry([CollatzKernel.self, MonteCarloPiKernel.self])
 
     init() {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cli-\(UUID().uuidString)")
@@ -36,7 +37,7 @@ struct CLIHarness {
             writeError: { text in capture.error.withLock { $0 += text } },
             errorIsTerminal: terminal)
         let environment = CommandEnvironment(
-            registry: KernelRegistry([CollatzKernel.self, MonteCarloPiKernel.self]), console: console,
+            registry: registry, console: console,
             variables: ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path])
         return ColonyCLI.run(arguments, in: environment)
     }

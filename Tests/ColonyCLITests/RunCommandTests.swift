@@ -40,7 +40,7 @@ import Testing
         ("empty.json", #"{"kernel": "collatz", "parameters": {"from": 50, "to": 50}}"#, "empty.json: parameters.to is 50, not greater than from (50)"),
         ("reversed.json", #"{"kernel": "collatz", "parameters": {"from": 90, "to": 10}}"#, "reversed.json: parameters.to is 10, not greater than from (90)"),
         ("typo.json", #"{"kernel": "collatz", "parameters": {"to": 100, "valuesPerUnti": 5}}"#, "typo.json: parameters.valuesPerUnti is not a parameter of kernel collatz"),
-        ("notjson.json", "kernel = collatz", "notjson.json: not valid JSON"),
+        ("notjson.json", "kernel = collatz", "notjson.json: not valid JSON: Invalid value at line 1, column 1"),
     ])
     func badSpecsAreOneLineErrors(name: String, text: String, message: String) {
         let cli = CLIHarness()
