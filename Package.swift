@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "colony", targets: ["colony"]),
         .library(name: "ColonyKernel", targets: ["ColonyKernel"]),
         .library(name: "ColonyCore", targets: ["ColonyCore"]),
+        .library(name: "ColonyNet", targets: ["ColonyNet"]),
+        .library(name: "ColonyDHT", targets: ["ColonyDHT"]),
         .library(name: "ColonyWork", targets: ["ColonyWork"]),
         .library(name: "ColonyCLI", targets: ["ColonyCLI"]),
     ],
@@ -36,14 +38,18 @@ let package = Package(
         ),
         .target(name: "ColonyKernel"),
         .target(name: "ColonyCore", dependencies: ["CZlib", "CCrypto"]),
+        .target(name: "ColonyNet", dependencies: ["ColonyCore"]),
+        .target(name: "ColonyDHT", dependencies: ["ColonyCore", "ColonyNet"]),
         .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore"]),
-        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork"]),
+        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT"]),
         .executableTarget(
             name: "colony",
             dependencies: ["ColonyCLI"] + exampleKernels.map { .target(name: $0.target) }
         ),
         .testTarget(name: "ColonyKernelTests", dependencies: ["ColonyKernel"]),
         .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore"]),
+        .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore"]),
+        .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
         .testTarget(
             name: "ColonyCLITests",
