@@ -1,5 +1,3 @@
-import ColonyCore
-
 /// A 160-bit Kademlia identifier: a node ID, an info-hash or a BEP 44 target. Distance is XOR (BEP 5).
 ///
 /// Stored as three integers, most significant first, so comparisons and XOR are a few instructions each; the
@@ -56,11 +54,6 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
             bytes.append(a << 4 | b)
         }
         self.init(bytes: bytes)
-    }
-
-    /// The ID of a SHA-1 digest (BEP 44 targets, info-hashes).
-    public init(_ digest: SHA1Digest) {
-        self.init(bytes: digest.bytes)!
     }
 
     /// A uniformly random ID from `generator`.
