@@ -48,13 +48,15 @@ public struct TokenManager: Sendable {
         return Self.token(secret: current, address: address, target: target)
     }
 
-    /// Whether `token` was issued to `address` without a target under the current or the previous secret.
-    public mutating func isValid(_ token: [UInt8], for address: UInt32, now: Instant) -> Bool {
+    /// Whether `token` was issued to `address` without a target under the current or the previous secret, as they
+    /// stand at `now`.
+    public func isValid(_ token: [UInt8], for address: UInt32, now: Instant) -> Bool {
         check(token, address: address, target: nil, now: now)
     }
 
-    /// Whether `token` was issued to `address` for `target` under the current or the previous secret.
-    public mutating func isValid(_ token: [UInt8], for address: UInt32, target: NodeID, now: Instant) -> Bool {
+    /// Whether `token` was issued to `address` for `target` under the current or the previous secret, as they stand
+    /// at `now`.
+    public func isValid(_ token: [UInt8], for address: UInt32, target: NodeID, now: Instant) -> Bool {
         check(token, address: address, target: target, now: now)
     }
 
@@ -74,12 +76,23 @@ public struct TokenManager: Sendable {
         }
     }
 
-    private mutating func check(_ token: [UInt8], address: UInt32, target: NodeID?, now: Instant) -> Bool {
-        rotate(now: now)
+    /// Checking needs no rotation: a secret that a rotation at `now` would drop is simply not tried. So checks stay
+    /// free of side effects and the next `token(for:now:)` rotates.
+    private func check(_ token: [UInt8], address: UInt32, target: NodeID?, now: Instant) -> Bool {
         guard token.count == Self.tokenLength else { return false }
-        let matchesCurrent = Self.equal(token, Self.token(secret: current, address: address, target: target))
-        let matchesPrevious = Self.equal(token, Self.token(secret: previous, address: address, target: target))
-        return matchesCurrent || matchesPrevious
+        let elapsed = now.seconds(since: rotatedAt)
+        let live: [[UInt8]]
+        switch elapsed {
+        case ..<Self.rotationInterval: live = [current, previous]
+        case ..<(2 * Self.rotationInterval): live = [current]  // one rotation away: current becomes previous
+        default: live = []
+        }
+        var valid = false
+        for secret in live {
+            // No early exit, so the time taken does not tell which secret matched.
+            valid = Self.equal(token, Self.token(secret: secret, address: address, target: target)) || valid
+        }
+        return valid
     }
 
     private static func token(secret: [UInt8], address: UInt32, target: NodeID?) -> [UInt8] {
@@ -106,4 +119,12 @@ public struct TokenManager: Sendable {
             "TokenManager: the secret source gave \(secret.count) bytes; it must give at least \(minimumSecretLength)")
         return secret
     }
+}
+
+extension TokenManager: CustomStringConvertible, CustomReflectable {
+    /// Names the last rotation only: the secrets must not reach logs or test output.
+    public var description: String { "TokenManager(rotated at \(rotatedAt))" }
+
+    /// Hides the secrets from `dump` and debuggers' mirrors.
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 }
