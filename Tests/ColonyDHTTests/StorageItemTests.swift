@@ -188,6 +188,27 @@ struct StorageItemTests {
         #expect(storage.itemCount == 1)
     }
 
+    @Test func sweepsAreBatchedButStoreChecksAreExact() throws {
+        let key = S.key(11)
+        var storage = DHTStorage()
+        let lifetime = storage.limits.itemLifetime
+        try storage.store(S.immutable(1), now: S.at(0))
+        let late = MutableItem.signed(value: "late", salt: [], seq: 8, key: key)
+        try storage.store(late, cas: nil, now: S.at(3))
+        storage.expire(now: S.at(lifetime))
+        #expect(storage.itemCount == 1)
+        // Due at lifetime + 3, but the last sweep was under `sweepInterval` ago: it stays stored for now…
+        storage.expire(now: S.at(lifetime + 3))
+        #expect(storage.mutable(late.target) == late)
+        // …yet a put already treats it as gone.
+        let restart = MutableItem.signed(value: "again", salt: [], seq: 1, key: key)
+        var probe = storage
+        try probe.store(restart, cas: nil, now: S.at(lifetime + 3))
+        #expect(probe.mutable(late.target) == restart)
+        storage.expire(now: S.at(lifetime + DHTStorage.sweepInterval))
+        #expect(storage.itemCount == 0)
+    }
+
     // MARK: Caps
 
     @Test func itemCapHoldsUnderAFlood() throws {

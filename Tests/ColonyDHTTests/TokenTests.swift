@@ -11,9 +11,9 @@ struct TokenTests {
     static let address: UInt32 = 0xC0A8_0107  // 192.168.1.7
     static let otherAddress: UInt32 = 0xC0A8_0108
 
-    static func manager(_ source: CountingSecretSource = CountingSecretSource(), at seconds: Double = 0)
-        -> TokenManager
-    {
+    static func manager(
+        _ source: CountingSecretSource = CountingSecretSource(), at seconds: Double = 0
+    ) -> TokenManager {
         TokenManager(secretSource: { source.next() }, now: S.at(seconds))
     }
 

@@ -28,9 +28,9 @@ extension DHTStorage {
 
     /// Up to `max` peers announced for `infoHash`: all of them when there are at most `max`, else a uniform random
     /// sample drawn from `generator`.
-    public func peers(for infoHash: NodeID, max: Int = 50, using generator: inout some RandomNumberGenerator)
-        -> [Endpoint]
-    {
+    public func peers(
+        for infoHash: NodeID, max: Int = 50, using generator: inout some RandomNumberGenerator
+    ) -> [Endpoint] {
         guard let swarm = swarms[infoHash], max > 0 else { return [] }
         var all = Array(swarm.keys)
         guard all.count > max else { return all }

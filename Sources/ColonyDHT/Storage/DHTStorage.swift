@@ -125,6 +125,11 @@ public struct DHTStorage: Sendable {
     }
 
     /// Drops every item and peer whose lifetime has ended by `now`. Cheap when nothing is due: call it on every tick.
+    ///
+    /// A sweep visits every entry, so sweeps are at least `sweepInterval` apart: under steady churn something is
+    /// always about to expire, and sweeping on every 200 ms tick would cost O(entries) each time. Entries may thus
+    /// outlive their lifetime by up to that interval (`peers(for:)` can return them); store checks never count an
+    /// expired item.
     public mutating func expire(now: Instant) {
         guard let earliest = earliestExpiry, earliest <= now else { return }
         var next: Instant?
@@ -146,8 +151,12 @@ public struct DHTStorage: Sendable {
         }
         swarms = remaining
         peerCount = peers
-        earliestExpiry = next
+        let nextSweep = now.adding(seconds: Self.sweepInterval)
+        earliestExpiry = next.map { Swift.max($0, nextSweep) }
     }
+
+    /// The least number of seconds between two sweeps of `expire(now:)`.
+    public static let sweepInterval: Double = 5
 
     /// Records that some entry expires at `deadline`.
     mutating func noteDeadline(_ deadline: Instant) {
