@@ -15,7 +15,9 @@ public struct KRPCError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "KRPC error \(code): \(message)" }
 
     /// 201 with `message`.
-    public static func generic(_ message: String) -> KRPCError { KRPCError(code: KRPCErrorCode.generic, message: message) }
+    public static func generic(_ message: String) -> KRPCError {
+        KRPCError(code: KRPCErrorCode.generic, message: message)
+    }
 
     /// 203 with `message`: what to answer a query that is malformed or carries a bad token.
     public static func protocolError(_ message: String) -> KRPCError {

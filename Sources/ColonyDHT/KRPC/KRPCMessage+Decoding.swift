@@ -10,7 +10,8 @@ extension KRPCMessage {
             // The datagram limits bound size, depth and element count before the decoder allocates anything.
             value = try BencodeDecoder(limits: .datagram).decode(bytes)
         } catch {
-            throw KRPCDecodeError(transactionID: nil, message: "the datagram is not valid bencode: \(error)", isQuery: false)
+            throw KRPCDecodeError(
+                transactionID: nil, message: "the datagram is not valid bencode: \(error)", isQuery: false)
         }
         return try decode(bencoded: value)
     }
@@ -47,7 +48,8 @@ extension KRPCMessage {
         case UInt8(ascii: "e"):
             body = .error(try reader.error(in: top))
         default:
-            throw reader.failure("'y' must be the 1-byte string q, r or e; got \(KRPCFieldReader.describe(.bytes(kind)))")
+            throw reader.failure(
+                "'y' must be the 1-byte string q, r or e; got \(KRPCFieldReader.describe(.bytes(kind)))")
         }
 
         // The optional top-level keys are advisory, so a value of the wrong shape is ignored rather than fatal.
@@ -88,7 +90,9 @@ struct KRPCFieldReader {
             )
         }
         let method = String(decoding: nameBytes, as: UTF8.self)
-        guard let argumentsValue = top["a"] else { throw failure("the '\(method)' query has no argument dictionary 'a'") }
+        guard let argumentsValue = top["a"] else {
+            throw failure("the '\(method)' query has no argument dictionary 'a'")
+        }
         guard case .dictionary(let arguments) = argumentsValue else {
             throw failure("'a' of the '\(method)' query must be a dictionary; got \(Self.describe(argumentsValue))")
         }
