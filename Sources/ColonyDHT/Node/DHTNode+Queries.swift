@@ -1,0 +1,91 @@
+import ColonyCore
+import ColonyNet
+
+extension DHTNode {
+    /// Answers a query: BEP 5's four methods, BEP 44's get and put, error 204 for anything else.
+    func answer(_ query: KRPCQuery, from sender: NodeInfo, message: KRPCMessage, now: Instant) -> [Datagram] {
+        // BEP 43: a read-only node answers nothing.
+        guard !configuration.readOnly else { return [] }
+        statistics.queriesReceived[query.method, default: 0] += 1
+        var out: [Datagram] = []
+        // BEP 43: a read-only sender is served but kept out of the table. Others are verified with a ping before
+        // they count (BEP 5: a node that only ever queried us is not known to be good).
+        if !message.readOnly && sender.id != id && isAcceptable(sender) {
+            if table.contains(sender.id) {
+                table.heard(from: sender, .query, now: now)
+            } else if verifying.count < 64 && !verifying.contains(sender.id) {
+                verifying.insert(sender.id)
+                if let ping = sendQuery(.ping, to: sender.endpoint, nodeID: sender.id, owner: .verify, now: now) {
+                    out.append(ping)
+                }
+            }
+        }
+        let transactionID = message.transactionID
+        let source = sender.endpoint
+        var response = KRPCResponse(id: id)
+        switch query {
+        case .ping:
+            break
+        case .findNode(let target):
+            response.nodes = table.closest(to: target, count: configuration.k)
+        case .getPeers(let infoHash):
+            response.token = tokens.token(for: source.address, now: now)
+            let peers = storage.peers(for: infoHash, max: 50)
+            if !peers.isEmpty { response.values = peers }
+            response.nodes = table.closest(to: infoHash, count: configuration.k)
+        case .announcePeer(let infoHash, let port, let impliedPort, let token):
+            guard tokens.isValid(token, for: source.address, now: now) else {
+                return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token"), to: source)]
+            }
+            let peerPort = impliedPort ? source.port : port
+            guard peerPort != 0 else {
+                return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.protocolError, message: "invalid port"), to: source)]
+            }
+            storage.announce(peer: Endpoint(address: source.address, port: peerPort), infoHash: infoHash, now: now)
+        case .get(let target, let seq):
+            response.token = tokens.token(for: source.address, now: now)
+            response.nodes = table.closest(to: target, count: configuration.k)
+            if let item = storage.immutable(target) {
+                response.value = item.value
+            } else if let item = storage.mutable(target) {
+                response.seq = item.seq
+                if seq == nil || item.seq > seq! {
+                    response.value = item.value
+                    response.publicKey = item.publicKey
+                    response.signature = item.signature
+                }
+            }
+        case .put(let arguments):
+            if let error = store(arguments, from: source, now: now) {
+                return out + [errorReply(transactionID, error, to: source)]
+            }
+        case .unknown(let method):
+            return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.methodUnknown, message: "method unknown: \(method.prefix(32))"), to: source)]
+        }
+        return out + [reply(transactionID, response, to: source)]
+    }
+
+    /// Checks and stores a BEP 44 put; the KRPC error to answer with, or nil when stored. Every check comes
+    /// before any change.
+    private func store(_ arguments: PutArguments, from source: Endpoint, now: Instant) -> KRPCError? {
+        guard tokens.isValid(arguments.token, for: source.address, now: now) else {
+            return KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token")
+        }
+        do throws(StoreError) {
+            if let publicKey = arguments.publicKey {
+                guard let signature = arguments.signature, let seq = arguments.seq else {
+                    return KRPCError(code: KRPCErrorCode.protocolError, message: "mutable put needs sig and seq")
+                }
+                let item = MutableItem(
+                    publicKey: publicKey, salt: arguments.salt ?? [], seq: seq, value: arguments.value,
+                    signature: signature)
+                try storage.store(item, cas: arguments.cas, now: now)
+            } else {
+                try storage.store(ImmutableItem(value: arguments.value), now: now)
+            }
+        } catch {
+            return KRPCError(code: error.code, message: error.message)
+        }
+        return nil
+    }
+}
