@@ -2,58 +2,40 @@
 /// from a seed: datagrams are lost and delayed as `conditions` say, nodes can be killed, and the network can be cut
 /// into partitions and healed.
 ///
-/// Not thread-safe: one thread drives it. Services are called only from `run…` and `perform`, one at a time.
+/// Not thread-safe: one thread drives it. Services are called only from `run…` and `perform`, one at a time. Only
+/// the next deadline of each node is scheduled (re-read after every call into it), so idle nodes cost nothing.
 public final class SimulatedNetwork {
-    /// The virtual time: the instant of the last event run, or the end of the last `run(until:)`.
-    public private(set) var now: Instant = .zero
-    /// Counters since the network was made.
-    public private(set) var statistics = SimulationStatistics()
-    /// Loss and delay applied to datagrams sent from now on.
+    private var core: SimulationCore
+
+    /// Loss and delay applied to datagrams sent from now on. Stops on invalid conditions.
     public var conditions: NetworkConditions {
-        didSet { applyConditions() }
+        willSet {
+            Self.check(newValue)
+            core.apply(newValue)
+        }
     }
-
-    // Node state in parallel arrays indexed by handle, so a step touches a few contiguous values and never hashes.
-    private var services: [any DatagramService] = []
-    private var addresses: [Endpoint] = []
-    private var alive: [Bool] = []
-    private var groups: [Int32] = []
-    /// Per node, the time of its one live timer event; `Int64.max` when none. Timer events at other times are stale.
-    private var timerAt: [Int64] = []
-    private var handles: [Endpoint: Int] = [:]
-
-    private var queue = EventQueue()
-    private var sequence: UInt64 = 0
-    private var random: SeededGenerator
-
-    // Datagrams in flight: bytes and source handle by slot, with reusable slots.
-    private var payloads: [[UInt8]] = []
-    private var payloadSources: [Int32] = []
-    private var freeSlots: [Int32] = []
-
-    private var minimumDelay: Int64 = 0
-    private var delaySpan: UInt64 = 0
-
-    /// A service whose deadline is not in the future right after a tick is ticked again this much later, so that a
-    /// faulty service cannot stop virtual time.
-    private static let retickDelay: Int64 = 1_000_000
 
     /// An empty network whose every random draw (loss, delay) follows from `seed`. Stops on invalid conditions.
     public init(seed: UInt64, conditions: NetworkConditions = .lossless) {
-        self.random = SeededGenerator(seed: seed)
+        Self.check(conditions)
+        self.core = SimulationCore(seed: seed)
         self.conditions = conditions
-        applyConditions()
+        core.apply(conditions)
     }
 
-    private func applyConditions() {
+    private static func check(_ conditions: NetworkConditions) {
         do {
             try conditions.validate()
         } catch {
             preconditionFailure(error.description)
         }
-        minimumDelay = Int64(conditions.minimumDelay * 1e9)
-        delaySpan = UInt64(max(0, Int64(conditions.maximumDelay * 1e9) - minimumDelay))
     }
+
+    /// The virtual time: the instant of the last event run, or the end of the last `run(until:)`.
+    public var now: Instant { Instant(nanoseconds: core.now) }
+
+    /// Counters since the network was made.
+    public var statistics: SimulationStatistics { core.statistics }
 
     // MARK: Nodes
 
@@ -61,50 +43,47 @@ public final class SimulatedNetwork {
     /// live node already has that endpoint.
     public func add(_ service: some DatagramService, at endpoint: Endpoint) {
         let handle: Int
-        if let existing = handles[endpoint] {
-            precondition(!alive[existing], "SimulatedNetwork.add: \(endpoint) already has a live service")
+        if let existing = core.handles[endpoint] {
+            precondition(!core.nodes[existing].alive, "SimulatedNetwork.add: \(endpoint) already has a live service")
             handle = existing
-            services[handle] = service
-            alive[handle] = true
-            timerAt[handle] = .max
+            core.nodes[handle].service = service
+            core.nodes[handle].alive = true
+            core.nodes[handle].timerAt = .max
         } else {
-            precondition(services.count < Int(Int32.max), "SimulatedNetwork.add: too many nodes")
-            handle = services.count
-            handles[endpoint] = handle
-            services.append(service)
-            addresses.append(endpoint)
-            alive.append(true)
-            groups.append(0)
-            timerAt.append(.max)
+            precondition(core.nodes.count < SimulatedEvent.maximumReference, "SimulatedNetwork.add: too many nodes")
+            handle = core.nodes.count
+            core.handles.set(handle, for: endpoint)
+            core.nodes.append(
+                SimulationCore.Node(service: service, address: endpoint, alive: true, group: 0, timerAt: .max))
         }
-        scheduleTimer(handle, afterTick: false)
+        core.scheduleTimer(handle, deadline: service.nextDeadline, afterTick: false)
     }
 
     /// Kills the node at `endpoint`: from now on it never runs again and datagrams reaching it vanish.
     public func kill(_ endpoint: Endpoint) {
-        guard let handle = handles[endpoint] else { return }
-        alive[handle] = false
-        timerAt[handle] = .max
+        guard let handle = core.handles[endpoint] else { return }
+        core.nodes[handle].alive = false
+        core.nodes[handle].timerAt = .max
     }
 
     /// True when a service was added at `endpoint` and not killed since.
     public func isAlive(_ endpoint: Endpoint) -> Bool {
-        handles[endpoint].map { alive[$0] } ?? false
+        core.handles[endpoint].map { core.nodes[$0].alive } ?? false
     }
 
     /// The service at `endpoint`, dead or alive, for inspection between runs; nil when none was added there.
     public func service(at endpoint: Endpoint) -> (any DatagramService)? {
-        handles[endpoint].map { services[$0] }
+        core.handles[endpoint].map { core.nodes[$0].service }
     }
 
     /// Every endpoint where a service was added, in the order they were added.
-    public var endpoints: [Endpoint] { addresses }
+    public var endpoints: [Endpoint] { core.nodes.map(\.address) }
 
     /// How many services were added (killed ones included).
-    public var nodeCount: Int { services.count }
+    public var nodeCount: Int { core.nodes.count }
 
     /// Events waiting in the queue (datagrams in flight and timers, stale ones included).
-    public var pendingEvents: Int { queue.count }
+    public var pendingEvents: Int { core.pendingEvents }
 
     // MARK: Partitions
 
@@ -114,17 +93,17 @@ public final class SimulatedNetwork {
         heal()
         for (index, group) in groups.enumerated() {
             for endpoint in group {
-                guard let handle = handles[endpoint] else {
+                guard let handle = core.handles[endpoint] else {
                     preconditionFailure("SimulatedNetwork.partition: no service at \(endpoint)")
                 }
-                self.groups[handle] = Int32(index + 1)
+                core.nodes[handle].group = Int32(index + 1)
             }
         }
     }
 
     /// Removes every partition.
     public func heal() {
-        for index in groups.indices { groups[index] = 0 }
+        for index in core.nodes.indices { core.nodes[index].group = 0 }
     }
 
     // MARK: Running
@@ -133,11 +112,11 @@ public final class SimulatedNetwork {
     /// Returns false, without calling `body`, when there is no live service there.
     @discardableResult
     public func perform(at endpoint: Endpoint, _ body: (any DatagramService, Instant) -> [Datagram]) -> Bool {
-        guard let handle = handles[endpoint], alive[handle] else { return false }
-        statistics.performed += 1
-        let outgoing = body(services[handle], now)
-        send(outgoing, from: handle)
-        scheduleTimer(handle, afterTick: false)
+        guard let handle = core.handles[endpoint], core.nodes[handle].alive else { return false }
+        core.statistics.performed += 1
+        let service = core.nodes[handle].service
+        let outgoing = body(service, now)
+        core.finish(handle, outgoing: outgoing, deadline: service.nextDeadline, afterTick: false)
         return true
     }
 
@@ -145,12 +124,10 @@ public final class SimulatedNetwork {
     /// counters of this run.
     @discardableResult
     public func run(until deadline: Instant) -> SimulationStatistics {
-        let before = statistics
-        while let next = queue.first, next.time <= deadline.nanoseconds {
-            step()
-        }
-        if deadline > now { now = deadline }
-        return statistics.subtracting(before)
+        let before = core.statistics
+        drain(until: deadline.nanoseconds, eventLimit: .max)
+        if deadline.nanoseconds > core.now { core.now = deadline.nanoseconds }
+        return core.statistics.subtracting(before)
     }
 
     /// Runs for `seconds` of virtual time. Returns the counters of this run.
@@ -163,93 +140,21 @@ public final class SimulatedNetwork {
     /// equals `limit` when the network did not fall idle.
     @discardableResult
     public func runUntilIdle(limit: Int = 10_000_000) -> SimulationStatistics {
-        let before = statistics
-        var remaining = limit
-        while remaining > 0, !queue.isEmpty {
-            step()
-            remaining -= 1
-        }
-        return statistics.subtracting(before)
+        let before = core.statistics
+        let (eventLimit, overflow) = before.events.addingReportingOverflow(max(0, limit))
+        drain(until: .max, eventLimit: overflow ? .max : eventLimit)
+        return core.statistics.subtracting(before)
     }
 
-    /// Runs the earliest event.
-    private func step() {
-        guard let event = queue.pop() else { return }
-        now = Instant(nanoseconds: event.time)
-        statistics.events += 1
-        let handle = Int(event.node)
-        if event.slot >= 0 {
-            let slot = Int(event.slot)
-            let bytes = payloads[slot]
-            let source = Int(payloadSources[slot])
-            payloads[slot] = []
-            freeSlots.append(event.slot)
-            guard alive[handle] else {
-                statistics.toDead += 1
-                return
-            }
-            guard groups[handle] == groups[source] else {
-                statistics.partitioned += 1
-                return
-            }
-            statistics.delivered += 1
-            let outgoing = services[handle].receive(bytes, from: addresses[source], now: now)
-            send(outgoing, from: handle)
-            scheduleTimer(handle, afterTick: false)
-        } else {
-            guard alive[handle], timerAt[handle] == event.time else { return }
-            timerAt[handle] = .max
-            statistics.ticks += 1
-            let outgoing = services[handle].tick(now: now)
-            send(outgoing, from: handle)
-            scheduleTimer(handle, afterTick: true)
-        }
-    }
-
-    /// Puts `datagrams` in flight from node `source`.
-    private func send(_ datagrams: [Datagram], from source: Int) {
-        for datagram in datagrams {
-            statistics.sent += 1
-            guard let destination = handles[datagram.endpoint] else {
-                statistics.unroutable += 1
-                continue
-            }
-            if conditions.loss > 0, random.nextUnitDouble() < conditions.loss {
-                statistics.lost += 1
-                continue
-            }
-            let delay = delaySpan == 0 ? minimumDelay : minimumDelay + Int64(random.next(upperBound: delaySpan + 1))
-            let slot: Int32
-            if let free = freeSlots.popLast() {
-                slot = free
-                payloads[Int(slot)] = datagram.bytes
-                payloadSources[Int(slot)] = Int32(source)
+    private func drain(until deadline: Int64, eventLimit: Int) {
+        while let call = core.nextCall(until: deadline, eventLimit: eventLimit) {
+            let outgoing: [Datagram]
+            if let bytes = call.bytes {
+                outgoing = call.service.receive(bytes, from: call.source, now: call.now)
             } else {
-                slot = Int32(payloads.count)
-                payloads.append(datagram.bytes)
-                payloadSources.append(Int32(source))
+                outgoing = call.service.tick(now: call.now)
             }
-            push(SimulatedEvent(time: now.nanoseconds + delay, sequence: 0, node: Int32(destination), slot: slot))
+            core.finish(call.handle, outgoing: outgoing, deadline: call.service.nextDeadline, afterTick: call.bytes == nil)
         }
-    }
-
-    /// Re-reads the node's deadline after a call into it and schedules one timer event if it moved.
-    private func scheduleTimer(_ handle: Int, afterTick: Bool) {
-        guard let deadline = services[handle].nextDeadline else {
-            timerAt[handle] = .max
-            return
-        }
-        var time = max(deadline.nanoseconds, now.nanoseconds)
-        if afterTick, time == now.nanoseconds { time += Self.retickDelay }
-        guard time != timerAt[handle] else { return }
-        timerAt[handle] = time
-        push(SimulatedEvent(time: time, sequence: 0, node: Int32(handle), slot: -1))
-    }
-
-    private func push(_ event: SimulatedEvent) {
-        var event = event
-        event.sequence = sequence
-        sequence &+= 1
-        queue.push(event)
     }
 }
