@@ -92,7 +92,13 @@ private func loopback(_ host: String = "127.0.0.1") -> UDPConfiguration {
         // Datagrams from one socket to another on loopback keep their order: when the small one's echo is back,
         // the large one has been read and dropped.
         client.sync { _, _ in
-            ((), [Datagram([UInt8](repeating: 7, count: 101), to: target), Datagram([UInt8](repeating: 1, count: 100), to: target)])
+            (
+                (),
+                [
+                    Datagram([UInt8](repeating: 7, count: 101), to: target),
+                    Datagram([UInt8](repeating: 1, count: 100), to: target),
+                ]
+            )
         }
         #expect(recorder.waitForDatagram())
         #expect(recorder.received.withLock { $0.map(\.bytes.count) } == [100])
@@ -158,7 +164,10 @@ private func loopback(_ host: String = "127.0.0.1") -> UDPConfiguration {
 
     @Test func invalidConfigurationNamesTheField() {
         var configuration = UDPConfiguration(host: "my.host", port: 1)
-        #expect(throws: UDPConfigurationError(field: "host", message: "must be an IPv4 address like 0.0.0.0, got \"my.host\"")) {
+        #expect(
+            throws: UDPConfigurationError(
+                field: "host", message: "must be an IPv4 address like 0.0.0.0, got \"my.host\"")
+        ) {
             try configuration.validate()
         }
         configuration.host = "0.0.0.0"

@@ -154,7 +154,8 @@ public final class SimulatedNetwork {
             } else {
                 outgoing = call.service.tick(now: call.now)
             }
-            core.finish(call.handle, outgoing: outgoing, deadline: call.service.nextDeadline, afterTick: call.bytes == nil)
+            core.finish(
+                call.handle, outgoing: outgoing, deadline: call.service.nextDeadline, afterTick: call.bytes == nil)
         }
     }
 }

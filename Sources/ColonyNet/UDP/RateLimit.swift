@@ -20,7 +20,8 @@ public struct RateLimit: Sendable, Hashable {
     public func validate() throws(UDPConfigurationError) {
         guard datagramsPerSecond.isFinite, datagramsPerSecond >= 0 else {
             throw UDPConfigurationError(
-                field: "rateLimit.datagramsPerSecond", message: "must be a non-negative number, got \(datagramsPerSecond)")
+                field: "rateLimit.datagramsPerSecond",
+                message: "must be a non-negative number, got \(datagramsPerSecond)")
         }
         guard burst.isFinite, burst >= 1 else {
             throw UDPConfigurationError(field: "rateLimit.burst", message: "must be at least 1, got \(burst)")

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A thin wrapper over a non-blocking IPv4 UDP socket descriptor; keeps the C calls out of the runtime.
@@ -27,9 +27,9 @@ struct UDPSocket {
     /// process bind the same port and silently take a share of the datagrams instead of failing with EADDRINUSE.
     static func bound(to endpoint: Endpoint) throws(UDPRuntimeError) -> UDPSocket {
         #if canImport(Darwin)
-        let type = SOCK_DGRAM
+            let type = SOCK_DGRAM
         #else
-        let type = Int32(SOCK_DGRAM.rawValue)
+            let type = Int32(SOCK_DGRAM.rawValue)
         #endif
         let descriptor = socket(AF_INET, type, 0)
         guard descriptor >= 0 else { throw .last("open a UDP socket for", endpoint.description) }
@@ -88,7 +88,9 @@ struct UDPSocket {
         let count = bytes.withUnsafeBytes { payload in
             withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, payload.baseAddress, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    sendto(
+                        descriptor, payload.baseAddress, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)
+                    )
                 }
             }
         }
