@@ -14,16 +14,21 @@ import Testing
 
     /// The five rows of the BEP 42 table; the checksums are CRC-32C of the masked address with `r` folded in.
     static let vectors: [Vector] = [
-        Vector(host: "124.31.75.21", random: 1, checksum: 0x5FBF_BDB2,
-               exampleID: "5fbfbff10c5d6a4ec8a88e4c6ab4c28b95eee401"),
-        Vector(host: "21.75.31.124", random: 86, checksum: 0x5A3C_E9B0,
-               exampleID: "5a3ce9c14e7a08645677bbd1cfe7d8f956d53256"),
-        Vector(host: "65.23.51.170", random: 22, checksum: 0xA5D4_344A,
-               exampleID: "a5d43220bc8f112a3d426c84764f8c2a1150e616"),
-        Vector(host: "84.124.73.14", random: 65, checksum: 0x1B03_217B,
-               exampleID: "1b0321dd1bb1fe518101ceef99462b947a01ff41"),
-        Vector(host: "43.213.53.83", random: 90, checksum: 0xE56F_6972,
-               exampleID: "e56f6cbf5b7c4be0237986d5243b87aa6d51305a"),
+        Vector(
+            host: "124.31.75.21", random: 1, checksum: 0x5FBF_BDB2,
+            exampleID: "5fbfbff10c5d6a4ec8a88e4c6ab4c28b95eee401"),
+        Vector(
+            host: "21.75.31.124", random: 86, checksum: 0x5A3C_E9B0,
+            exampleID: "5a3ce9c14e7a08645677bbd1cfe7d8f956d53256"),
+        Vector(
+            host: "65.23.51.170", random: 22, checksum: 0xA5D4_344A,
+            exampleID: "a5d43220bc8f112a3d426c84764f8c2a1150e616"),
+        Vector(
+            host: "84.124.73.14", random: 65, checksum: 0x1B03_217B,
+            exampleID: "1b0321dd1bb1fe518101ceef99462b947a01ff41"),
+        Vector(
+            host: "43.213.53.83", random: 90, checksum: 0xE56F_6972,
+            exampleID: "e56f6cbf5b7c4be0237986d5243b87aa6d51305a"),
     ]
 
     @Test func crc32cKnownValues() {
@@ -99,7 +104,9 @@ import Testing
         for _ in 0..<2_000 where BEP42.isValid(NodeID.random(using: &generator), for: public1) { valid += 1 }
         // A random ID matches a 21-bit prefix with probability 2^-21 (times 8 values of r): expect none here.
         #expect(valid == 0)
-        for host in ["127.0.0.1", "10.1.2.3", "172.16.5.4", "172.31.255.255", "192.168.1.1", "169.254.0.9", "100.64.1.1"] {
+        for host in [
+            "127.0.0.1", "10.1.2.3", "172.16.5.4", "172.31.255.255", "192.168.1.1", "169.254.0.9", "100.64.1.1",
+        ] {
             let address = try #require(Endpoint(host: host, port: 0)).address
             #expect(BEP42.isValid(NodeID.random(using: &generator), for: address), "\(host) is exempt")
         }

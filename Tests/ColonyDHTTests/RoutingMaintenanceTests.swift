@@ -68,6 +68,7 @@ import Testing
         #expect(RoutingTable.decode(["id": .bytes([UInt8](repeating: 1, count: 20)), "nodes": .bytes([1])]) == nil)
         #expect(RoutingTable.decode(["nodes": .bytes([])]) == nil)
         #expect(RoutingTable.decode(.integer(3)) == nil)
-        #expect(RoutingTable.decode(["id": .bytes([UInt8](repeating: 1, count: 20)), "nodes": .bytes([])])?.nodes == [])
+        #expect(
+            RoutingTable.decode(["id": .bytes([UInt8](repeating: 1, count: 20)), "nodes": .bytes([])])?.nodes == [])
     }
 }

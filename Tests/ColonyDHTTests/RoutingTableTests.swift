@@ -125,7 +125,8 @@ enum RoutingFixture {
         var table = RoutingTable(ownID: own, configuration: configuration, now: F.start)
         // One node per distance class, closest first, forces every split down to the last bit.
         for prefix in stride(from: 159, through: 0, by: -1) {
-            table.heard(from: F.node(F.id(sharing: prefix, with: own, using: &generator), prefix), .response, now: F.start)
+            table.heard(
+                from: F.node(F.id(sharing: prefix, with: own, using: &generator), prefix), .response, now: F.start)
         }
         #expect(table.bucketCount == 160)
         #expect(table.count == 160)
@@ -206,14 +207,17 @@ enum RoutingFixture {
         #expect(strict.heard(from: NodeInfo(id: farID(), endpoint: otherSubnet), .response, now: F.start) == .added)
         // One address, one entry in the whole table, whatever the bucket and port.
         let nearID = F.id(sharing: 5, with: own, using: &generator)
-        #expect(strict.heard(from: NodeInfo(id: nearID, endpoint: samePlaceOtherPort), .response, now: F.start) == .rejected)
+        #expect(
+            strict.heard(from: NodeInfo(id: nearID, endpoint: samePlaceOtherPort), .response, now: F.start) == .rejected
+        )
 
         var configuration = RoutingConfiguration()
         configuration.ipDiversity = false
         var loose = RoutingTable(ownID: own, configuration: configuration, now: F.start)
         #expect(loose.heard(from: NodeInfo(id: farID(), endpoint: subnet), .response, now: F.start) == .added)
         #expect(loose.heard(from: NodeInfo(id: farID(), endpoint: sameSubnet), .response, now: F.start) == .added)
-        #expect(loose.heard(from: NodeInfo(id: nearID, endpoint: samePlaceOtherPort), .response, now: F.start) == .added)
+        #expect(
+            loose.heard(from: NodeInfo(id: nearID, endpoint: samePlaceOtherPort), .response, now: F.start) == .added)
 
         // Local addresses are never limited, even when diversity is on.
         var local = RoutingTable(ownID: own, now: F.start)
@@ -295,7 +299,9 @@ enum RoutingFixture {
         #expect(throws: RoutingConfiguration.Invalid.self) { try configuration.validate() }
         configuration = RoutingConfiguration()
         configuration.questionableAfter = -1
-        #expect { try configuration.validate() } throws: { ($0 as? RoutingConfiguration.Invalid)?.field == "questionableAfter" }
+        #expect { try configuration.validate() } throws: {
+            ($0 as? RoutingConfiguration.Invalid)?.field == "questionableAfter"
+        }
     }
 
     @Test func setOwnIDRebuildsAroundTheNewID() {

@@ -48,7 +48,8 @@ public struct RoutingConfiguration: Sendable, Hashable {
             throw Invalid(field: "nodesPerSubnetPerBucket", message: "is \(nodesPerSubnetPerBucket); use 1 or more")
         }
         if !(questionableAfter > 0) {
-            throw Invalid(field: "questionableAfter", message: "is \(questionableAfter); use a positive number of seconds")
+            throw Invalid(
+                field: "questionableAfter", message: "is \(questionableAfter); use a positive number of seconds")
         }
         if !(1...255).contains(badAfterFailures) {
             throw Invalid(field: "badAfterFailures", message: "is \(badAfterFailures); use 1...255 (BEP 5 suggests 2)")

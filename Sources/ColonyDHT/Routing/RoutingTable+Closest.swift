@@ -6,23 +6,22 @@ extension RoutingTable {
     /// bits `0..<i` and differs at bit `i`. So the buckets are visited in distance order (those with bit `i` of `d`
     /// set, lowest index first; then the last bucket; then the others, highest index first), each bucket's few nodes
     /// are sorted on their own, and the walk stops once `count` nodes are in hand. Cost: O(buckets + count · k),
-    /// one allocation (the result).
+    /// one allocation (the result, reserved up front).
     public func closest(to target: NodeID, count: Int) -> [NodeInfo] {
         guard count > 0 else { return [] }
         var result: [NodeInfo] = []
         result.reserveCapacity(Swift.min(count, buckets.count * configuration.bucketSize))
         let d = ownID.distance(to: target)
         let last = buckets.count - 1
-        for index in 0..<last where d.bit(index) {
+        for index in 0..<last where d.bit(index) && result.count < count {
             append(bucket: index, sortedBy: target, to: &result)
-            if result.count >= count { return Array(result.prefix(count)) }
         }
-        append(bucket: last, sortedBy: target, to: &result)
-        if result.count >= count { return Array(result.prefix(count)) }
-        for index in stride(from: last - 1, through: 0, by: -1) where !d.bit(index) {
+        if result.count < count { append(bucket: last, sortedBy: target, to: &result) }
+        for index in stride(from: last - 1, through: 0, by: -1) where !d.bit(index) && result.count < count {
             append(bucket: index, sortedBy: target, to: &result)
-            if result.count >= count { return Array(result.prefix(count)) }
         }
+        // Cut in place: `Array(prefix(_:))` would allocate a second array.
+        if result.count > count { result.removeLast(result.count - count) }
         return result
     }
 

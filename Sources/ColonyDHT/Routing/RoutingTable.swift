@@ -264,10 +264,18 @@ public struct RoutingTable: Sendable {
         var near = RoutingBucket(lastChanged: now)
         let old = buckets[last]
         for entry in old.live {
-            if ownID.sharedPrefixLength(with: entry.node.id) > last { near.live.append(entry) } else { far.live.append(entry) }
+            if ownID.sharedPrefixLength(with: entry.node.id) > last {
+                near.live.append(entry)
+            } else {
+                far.live.append(entry)
+            }
         }
         for entry in old.cache {
-            if ownID.sharedPrefixLength(with: entry.node.id) > last { near.cache.append(entry) } else { far.cache.append(entry) }
+            if ownID.sharedPrefixLength(with: entry.node.id) > last {
+                near.cache.append(entry)
+            } else {
+                far.cache.append(entry)
+            }
         }
         buckets[last] = far
         buckets.append(near)
@@ -288,7 +296,8 @@ public struct RoutingTable: Sendable {
     /// Drops entries at exactly `endpoint` under an ID other than `id`: the node there now answers as `id`.
     mutating func removeStaleEntries(at endpoint: Endpoint, keeping id: NodeID) {
         for bucket in buckets.indices {
-            if let index = buckets[bucket].live.firstIndex(where: { $0.node.endpoint == endpoint && $0.node.id != id }) {
+            if let index = buckets[bucket].live.firstIndex(where: { $0.node.endpoint == endpoint && $0.node.id != id })
+            {
                 removeLive(bucket: bucket, index: index)
             }
             buckets[bucket].cache.removeAll { $0.node.endpoint == endpoint && $0.node.id != id }
