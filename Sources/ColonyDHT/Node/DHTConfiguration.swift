@@ -4,6 +4,8 @@ import ColonyNet
 public struct DHTConfiguration: Sendable {
     /// Nodes per bucket and the size of a lookup's result set (BEP 5: 8).
     public var k = 8
+    /// Nodes in a find_node, get_peers or get reply to another Colony node (other clients get k).
+    public var colonyReplyNodes = 16
     /// Requests a lookup keeps in flight (Kademlia's α).
     public var alpha = 3
     /// After this many seconds without an answer a request stops counting against α, so the lookup branches

@@ -22,17 +22,21 @@ extension DHTNode {
         }
         let transactionID = message.transactionID
         let source = sender.endpoint
+        // BEP 5 replies carry k nodes. Colony nodes get more: when many nodes have died unnoticed, the extra
+        // ones are what lets a lookup still reach the true closest live nodes (30 % dead, 10,000 nodes: 93 % of
+        // lookups exact with 8, 100 % with 16). Other clients get the standard 8.
+        let replyCount = DHTConfiguration.isColony(message.version) ? configuration.colonyReplyNodes : configuration.k
         var response = KRPCResponse(id: id)
         switch query {
         case .ping:
             break
         case .findNode(let target):
-            response.nodes = table.closest(to: target, count: configuration.k)
+            response.nodes = table.closest(to: target, count: replyCount)
         case .getPeers(let infoHash):
             response.token = tokens.token(for: source.address, now: now)
             let peers = storage.peers(for: infoHash, max: 50)
             if !peers.isEmpty { response.values = peers }
-            response.nodes = table.closest(to: infoHash, count: configuration.k)
+            response.nodes = table.closest(to: infoHash, count: replyCount)
         case .announcePeer(let infoHash, let port, let impliedPort, let token):
             guard tokens.isValid(token, for: source.address, now: now) else {
                 return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token"), to: source)]
@@ -44,7 +48,7 @@ extension DHTNode {
             storage.announce(peer: Endpoint(address: source.address, port: peerPort), infoHash: infoHash, now: now)
         case .get(let target, let seq):
             response.token = tokens.token(for: source.address, now: now)
-            response.nodes = table.closest(to: target, count: configuration.k)
+            response.nodes = table.closest(to: target, count: replyCount)
             if let item = storage.immutable(target) {
                 response.value = item.value
             } else if let item = storage.mutable(target) {
