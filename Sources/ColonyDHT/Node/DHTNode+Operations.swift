@@ -126,6 +126,12 @@ extension DHTNode {
     /// True once a bootstrap reached at least one node and the self-lookup finished.
     public var hasJoined: Bool { bootstrap.joined }
 
+    /// True while bootstrap queries or the joining self-lookup are open, or a retry is scheduled.
+    public var bootstrapInProgress: Bool {
+        bootstrap.waiting > 0 || bootstrap.nextAttempt != nil
+            || lookups.values.contains { if case .join = $0.continuation { true } else { false } }
+    }
+
     /// Lookups, stores and pings in progress.
     public var operationsInProgress: Int { lookups.count + stores.count + pings.count }
 

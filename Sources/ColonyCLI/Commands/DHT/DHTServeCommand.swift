@@ -1,0 +1,134 @@
+import ColonyCore
+import ColonyDHT
+import ColonyKernel
+import ColonyNet
+import Foundation
+
+/// `colony dht serve`: a DHT node that runs until Ctrl-C.
+enum DHTServeCommand: Command {
+    static let description = CommandDescription(
+        name: "serve",
+        abstract: "Run a DHT node until Ctrl-C",
+        discussion: """
+            Routes, answers queries and stores items and peers for others. The node ID and routing table are \
+            kept in DATA-DIR/dht and reloaded on the next start, so a restarted node rejoins without \
+            --bootstrap. While nobody answers it keeps trying, with growing pauses, and says so. Logs joins \
+            and the table's size; with --json, one JSON object per line.
+            """,
+        options: [
+            .dhtHost, .dhtPort, .bootstrap, .dataDir,
+            .flag("read-only", help: "BEP 43: answer no queries and ask others not to route through this node."),
+            .json,
+        ],
+        examples: [
+            "colony dht serve --port 6881", "colony dht serve --port 6882 --bootstrap 127.0.0.1:6881",
+            "colony dht serve --host 127.0.0.1 --port 0 --json",
+        ]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        let json = arguments.flag("json")
+        let bootstrap = try DHTCommandSupport.bootstrapEndpoints(arguments)
+        var configuration = DHTConfiguration()
+        configuration.readOnly = arguments.flag("read-only")
+        let folder = DHTCommandSupport.stateFolder(arguments, in: environment)
+        let node = try LiveDHTNode(
+            configuration: configuration, udp: try DHTCommandSupport.udpConfiguration(arguments), stateFolder: folder)
+        try node.start()
+        let log = EventLog(console: console, json: json)
+        log.emit(
+            "listening", ["endpoint": .string(node.endpoint.description), "id": .string(node.id.hex)],
+            text: "Colony DHT node \(node.id.hex) listening on \(node.endpoint) (state in \(folder.path))")
+        node.onEvent { event in
+            switch event {
+            case .joined(let size):
+                log.emit("joined", ["tableSize": .int(size)], text: "joined: \(size) nodes in the table")
+            case .bootstrapFailed(let attempt, let tried, let retry):
+                log.emit(
+                    "bootstrapFailed",
+                    ["attempt": .int(attempt), "tried": .array(tried.map { .string($0.description) }), "retryIn": .double(retry)],
+                    text: "nobody answered (\(tried.map(\.description).joined(separator: ", "))); trying again in \(Int(retry)) s (attempt \(attempt))")
+            case .externalAddress(let address):
+                log.emit("externalAddress", ["address": .string(address.description)], text: "other nodes see this node as \(address)")
+            case .idChanged(let id):
+                log.emit("idChanged", ["id": .string(id.hex)], text: "new node ID from the external address (BEP 42): \(id.hex)")
+            }
+        }
+        let seeds = bootstrap + node.rememberedNodes.map(\.endpoint)
+        if seeds.isEmpty {
+            log.emit("waiting", [:], text: "no --bootstrap and no remembered nodes: waiting for others to join through \(node.endpoint)")
+        } else {
+            node.withNode { dht, now in ((), dht.bootstrap(from: seeds, now: now)) }
+        }
+
+        let stop = DispatchSemaphore(value: 0)
+        let interrupts = InterruptHandler(onInterrupt: { stop.signal() }, console: console)
+        defer { interrupts.remove() }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "colony.dht.serve"))
+        let last = LastReport()
+        timer.schedule(deadline: .now() + 5, repeating: 5)
+        timer.setEventHandler {
+            try? node.save()
+            let (size, items, peers) = node.withNode { dht, _ in ((dht.table.count, dht.storage.itemCount, dht.storage.peerCount), []) }
+            if last.changed(size, items, peers) {
+                log.emit(
+                    "table", ["tableSize": .int(size), "items": .int(items), "peers": .int(peers)],
+                    text: "table: \(size) nodes; storing \(items) items and \(peers) peers")
+            }
+        }
+        timer.resume()
+        stop.wait()
+        timer.cancel()
+        do {
+            try node.save()
+        } catch {
+            console.note("warning: could not save the routing table: \(error)")
+        }
+        let size = node.withNode { dht, _ in (dht.table.count, []) }
+        node.stop()
+        log.emit("stopped", ["tableSize": .int(size)], text: "stopped; \(size) nodes saved in \(folder.path)")
+        return ExitStatus.success
+    }
+}
+
+/// Log lines for `serve`: text for people, JSON objects for programs.
+final class EventLog: @unchecked Sendable {
+    private let console: Console
+    private let json: Bool
+    private let lock = NSLock()
+
+    init(console: Console, json: Bool) {
+        self.console = console
+        self.json = json
+    }
+
+    func emit(_ event: String, _ fields: [String: JSONValue], text: String) {
+        lock.withLock {
+            if json {
+                var object = fields
+                object["event"] = .string(event)
+                console.print(JSONText.serialize(.object(object)))
+            } else {
+                let stamp = Self.time.string(from: Date())
+                console.print("\(stamp) \(text)")
+            }
+        }
+    }
+
+    nonisolated(unsafe) private static let time: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        return formatter
+    }()
+}
+
+private final class LastReport: @unchecked Sendable {
+    private var last: (Int, Int, Int)?
+
+    func changed(_ size: Int, _ items: Int, _ peers: Int) -> Bool {
+        defer { last = (size, items, peers) }
+        guard let last else { return true }
+        return last != (size, items, peers)
+    }
+}
