@@ -122,7 +122,7 @@ public final class LiveDHTNode: @unchecked Sendable {
         text += "  \"id\": \"\(node.id.hex)\",\n"
         text += "  \"endpoint\": \"\(endpoint)\",\n"
         text += "  \"pid\": \(ProcessInfo.processInfo.processIdentifier),\n"
-        text += "  \"updated\": \"\(ISO8601DateFormatter().string(from: Date()))\",\n"
+        text += "  \"updated\": \"\(utcTimestamp())\",\n"
         text += "  \"readOnly\": \(node.configuration.readOnly),\n"
         text += "  \"tableSize\": \(node.table.count),\n"
         text += "  \"buckets\": \(node.table.bucketCount),\n"
@@ -139,6 +139,17 @@ public final class LiveDHTNode: @unchecked Sendable {
         text += "  \"nodes\": [\n\(list.joined(separator: ",\n"))\n  ]\n}\n"
         return text
     }
+}
+
+/// The current time as ISO 8601 UTC ("2026-11-21T22:24:25Z"), without Foundation's formatters: they load
+/// ICU's data, several MiB of a node that should stay small.
+func utcTimestamp() -> String {
+    var seconds = time(nil)
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    return String(
+        format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
+        parts.tm_min, parts.tm_sec)
 }
 
 /// A data-directory file that cannot be used.

@@ -194,6 +194,15 @@ extension DHTNode {
         case .join:
             bootstrap.joined = true
             onEvent?(.joined(tableSize: table.count))
+            // The self-lookup fills the buckets near this node's ID; one lookup into each farther bucket fills
+            // the rest now rather than at the first refresh, 15 minutes on.
+            var generator = SystemRandomNumberGenerator()
+            var out: [Datagram] = []
+            for bucket in 0..<max(table.bucketCount - 1, 0) {
+                let target = table.randomID(inBucket: bucket, using: &generator)
+                out += startLookup(id: target, kind: .findNode, continuation: .refresh, now: now)
+            }
+            return out
         case .announce(let port, let completion):
             let query = { (token: [UInt8]) in
                 KRPCQuery.announcePeer(infoHash: lookup.target, port: port ?? 0, impliedPort: port == nil, token: token)

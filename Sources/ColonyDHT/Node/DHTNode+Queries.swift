@@ -2,11 +2,18 @@ import ColonyCore
 import ColonyNet
 
 extension DHTNode {
+    /// The key of `statistics.queriesReceived` that counts every method this node does not know.
+    public static let unknownMethodStatistic = "(unknown)"
+
     /// Answers a query: BEP 5's four methods, BEP 44's get and put, error 204 for anything else.
     func answer(_ query: KRPCQuery, from sender: NodeInfo, message: KRPCMessage, now: Instant) -> [Datagram] {
         // BEP 43: a read-only node answers nothing.
         guard !configuration.readOnly else { return [] }
-        statistics.queriesReceived[query.method, default: 0] += 1
+        // Unknown methods share one counter: the method name is the sender's choice, and a key per name would let
+        // a flood of made-up names grow the statistics without bound.
+        let counted: String
+        if case .unknown = query { counted = Self.unknownMethodStatistic } else { counted = query.method }
+        statistics.queriesReceived[counted, default: 0] += 1
         var out: [Datagram] = []
         // BEP 43: a read-only sender is served but kept out of the table. Others are verified with a ping before
         // they count (BEP 5: a node that only ever queried us is not known to be good).
@@ -33,12 +40,12 @@ extension DHTNode {
         case .findNode(let target):
             response.nodes = table.closest(to: target, count: replyCount)
         case .getPeers(let infoHash):
-            response.token = tokens.token(for: source.address, now: now)
+            response.token = tokens.token(for: source.address, target: infoHash, now: now)
             let peers = storage.peers(for: infoHash, max: 50)
             if !peers.isEmpty { response.values = peers }
             response.nodes = table.closest(to: infoHash, count: replyCount)
         case .announcePeer(let infoHash, let port, let impliedPort, let token):
-            guard tokens.isValid(token, for: source.address, now: now) else {
+            guard tokens.isValid(token, for: source.address, target: infoHash, now: now) else {
                 return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token"), to: source)]
             }
             let peerPort = impliedPort ? source.port : port
@@ -47,7 +54,7 @@ extension DHTNode {
             }
             storage.announce(peer: Endpoint(address: source.address, port: peerPort), infoHash: infoHash, now: now)
         case .get(let target, let seq):
-            response.token = tokens.token(for: source.address, now: now)
+            response.token = tokens.token(for: source.address, target: target, now: now)
             response.nodes = table.closest(to: target, count: replyCount)
             if let item = storage.immutable(target) {
                 response.value = item.value
@@ -72,9 +79,7 @@ extension DHTNode {
     /// Checks and stores a BEP 44 put; the KRPC error to answer with, or nil when stored. Every check comes
     /// before any change.
     private func store(_ arguments: PutArguments, from source: Endpoint, now: Instant) -> KRPCError? {
-        guard tokens.isValid(arguments.token, for: source.address, now: now) else {
-            return KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token")
-        }
+        let invalidToken = KRPCError(code: KRPCErrorCode.protocolError, message: "invalid token")
         do throws(StoreError) {
             if let publicKey = arguments.publicKey {
                 guard let signature = arguments.signature, let seq = arguments.seq else {
@@ -83,9 +88,18 @@ extension DHTNode {
                 let item = MutableItem(
                     publicKey: publicKey, salt: arguments.salt ?? [], seq: seq, value: arguments.value,
                     signature: signature)
+                // Tokens are bound to the target, as get issued them: a token for one item cannot write another.
+                // Checked before the signature, which costs far more.
+                guard tokens.isValid(arguments.token, for: source.address, target: item.target, now: now) else {
+                    return invalidToken
+                }
                 try storage.store(item, cas: arguments.cas, now: now)
             } else {
-                try storage.store(ImmutableItem(value: arguments.value), now: now)
+                let item = ImmutableItem(value: arguments.value)
+                guard tokens.isValid(arguments.token, for: source.address, target: item.target, now: now) else {
+                    return invalidToken
+                }
+                try storage.store(item, now: now)
             }
         } catch {
             return KRPCError(code: error.code, message: error.message)

@@ -23,7 +23,7 @@ enum DHTCommand: Command {
 
     static var subcommands: [any Command.Type] {
         [DHTServeCommand.self, DHTPutCommand.self, DHTGetCommand.self, DHTFindNodeCommand.self, DHTPingCommand.self,
-         DHTStatsCommand.self]
+         DHTStatsCommand.self, DHTSwarmCommand.self]
     }
 }
 

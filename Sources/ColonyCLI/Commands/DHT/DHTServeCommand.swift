@@ -110,17 +110,18 @@ final class EventLog: @unchecked Sendable {
                 object["event"] = .string(event)
                 console.print(JSONText.serialize(.object(object)))
             } else {
-                let stamp = Self.time.string(from: Date())
-                console.print("\(stamp) \(text)")
+                console.print("\(Self.localTime()) \(text)")
             }
         }
     }
 
-    nonisolated(unsafe) private static let time: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss"
-        return formatter
-    }()
+    /// HH:MM:SS local time. Not DateFormatter: it loads ICU's data, which would double an idle node's memory.
+    private static func localTime() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
 }
 
 private final class LastReport: @unchecked Sendable {
