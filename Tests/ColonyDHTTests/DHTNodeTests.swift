@@ -114,4 +114,21 @@ final class SmallSwarm {
         #expect(events.failures.map(\.0) == Array(1...events.failures.count))
         #expect(events.failures[1].1 > events.failures[0].1)
     }
+
+    @Test func itemsOutliveTheirLifetimeWhileTheirPublisherRepublishes() throws {
+        let swarm = SmallSwarm(count: 20)
+        swarm.joinAll()
+        let kept = ImmutableItem(value: .bytes(Array("kept".utf8)))
+        let dropped = ImmutableItem(value: .bytes(Array("dropped".utf8)))
+        _ = try #require(swarm.on(1) { node, now, done in node.put(kept, now: now, completion: done) })
+        _ = try #require(swarm.on(1) { node, now, done in node.put(dropped, now: now, completion: done) })
+        swarm.nodes[1].unpublish(dropped.target)
+        // Three item lifetimes (2 hours each by default) of virtual time.
+        let lifetime = swarm.nodes[0].configuration.storage.itemLifetime
+        _ = swarm.network.run(for: 3 * lifetime)
+        let found = try #require(swarm.on(7) { node, now, done in node.getImmutable(kept.target, now: now, completion: done) })
+        #expect(found.immutable == kept)
+        let gone = try #require(swarm.on(7) { node, now, done in node.getImmutable(dropped.target, now: now, completion: done) })
+        #expect(gone.immutable == nil)
+    }
 }

@@ -61,6 +61,8 @@ enum DHTPingCommand: Command {
         guard let text = arguments.positionals.first else { throw UsageError("missing HOST:PORT", commandPath: arguments.commandPath) }
         let target = try DHTCommandSupport.endpoint(text, option: "HOST:PORT")
         var configuration = DHTConfiguration()
+        // Read-only (BEP 43), like every one-shot command: the pinged node must not keep this short-lived one.
+        configuration.readOnly = true
         configuration.requestTimeout = try DHTCommandSupport.timeout(arguments) == 30 ? 5 : try DHTCommandSupport.timeout(arguments)
         let node = try LiveDHTNode(configuration: configuration, udp: try DHTCommandSupport.udpConfiguration(arguments), stateFolder: nil)
         try node.start()
