@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// Colony's DHT against a real libtorrent DHT on 127.0.0.1: runs `Tests/Interop/dht_interop.py` with the built
+/// `colony` executable. Runs in CI (`.ci/run` installs libtorrent's Python bindings) and wherever `python3` can
+/// import libtorrent.
+@Suite struct DHTInteropTests {
+    static var ci: Bool { ProcessInfo.processInfo.environment["COLONY_CI"] != nil }
+
+    /// Whether the `python3` on PATH imports libtorrent.
+    static var pythonHasLibtorrent: Bool {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", "import libtorrent"]
+        python.standardOutput = FileHandle.nullDevice
+        python.standardError = FileHandle.nullDevice
+        guard (try? python.run()) != nil else { return false }
+        python.waitUntilExit()
+        return python.terminationStatus == 0
+    }
+
+    /// The interop script, found from this file's place in the repository.
+    static var script: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Interop").appendingPathComponent("dht_interop.py")
+    }
+
+    @Test(.enabled(if: ci || pythonHasLibtorrent, "needs libtorrent's Python bindings (pip install libtorrent)"))
+    func colonyAndLibtorrentExchangeItemsAndKnowEachOther() throws {
+        let colony = try #require(colonyExecutable(), "the colony executable is built next to the tests")
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // The script bounds every wait itself and ends every process it started, also when a check fails.
+        python.arguments = ["python3", Self.script.path, "--colony", colony.path]
+        let output = Pipe()
+        python.standardOutput = output
+        python.standardError = output
+        try python.run()
+        // Read to the end before waiting, so a full pipe never blocks the script.
+        let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0, "dht_interop.py failed:\n\(log)")
+        #expect(log.contains(" 0 failed"), "dht_interop.py did not report its checks:\n\(log)")
+    }
+}
