@@ -147,7 +147,7 @@ extension DHTNode {
 
     func startLookup(id target: NodeID, kind: Lookup.Kind, continuation: LookupContinuation, now: Instant) -> [Datagram] {
         let operation = nextOperationID()
-        let seeds = table.closest(to: target, count: configuration.k * 2)
+        let seeds = table.closest(to: target, count: configuration.k * 2).filter { !failedRecently($0.endpoint, now: now) }
         var lookup = Lookup(
             target: target, kind: kind, k: configuration.k, alpha: configuration.alpha,
             maxCandidates: configuration.lookupCandidates, seeds: seeds, ownID: id)
@@ -257,7 +257,7 @@ extension DHTNode {
             switch outcome {
             case .response(let response, let node, let isColony):
                 if let expected = entry.nodeID, expected == node.id, isAcceptable(node) {
-                    let filtered = response.nodes?.filter { isAcceptable($0) }
+                    let filtered = response.nodes?.filter { isAcceptable($0) && !failedRecently($0.endpoint, now: now) }
                     var response = response
                     response.nodes = filtered
                     lookups[operation]!.lookup.responded(node.id, response: response, isColony: isColony)

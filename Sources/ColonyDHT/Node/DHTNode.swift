@@ -32,6 +32,10 @@ public final class DHTNode: DatagramService {
     var votes: [Endpoint: Set<UInt32>] = [:]
     var nextMaintenance: Instant
     var verifying: Set<NodeID> = []
+    /// Endpoints that just failed to answer, and when: lookups skip them for `failureMemory` seconds rather than
+    /// wait on them again when other nodes still list them.
+    var recentFailures: [Endpoint: Instant] = [:]
+    static let failureMemory = 60.0
 
     /// This node's ID.
     public var id: NodeID { table.ownID }
@@ -79,6 +83,7 @@ public final class DHTNode: DatagramService {
         }
         for entry in failed {
             statistics.timeouts += 1
+            rememberFailure(entry.endpoint, now: now)
             if let id = entry.nodeID { table.failed(id, now: now) }
             out += settle(entry, outcome: .timedOut, now: now)
         }
@@ -173,6 +178,20 @@ public final class DHTNode: DatagramService {
     func isAcceptable(_ node: NodeInfo) -> Bool {
         guard configuration.enforceNodeIDs, !node.endpoint.isLocal else { return true }
         return BEP42.isValid(node.id, for: node.endpoint.address)
+    }
+
+    func rememberFailure(_ endpoint: Endpoint, now: Instant) {
+        if recentFailures.count >= 1_024 {
+            recentFailures = recentFailures.filter { now.seconds(since: $0.value) < Self.failureMemory }
+            if recentFailures.count >= 1_024 { recentFailures.removeAll() }
+        }
+        recentFailures[endpoint] = now
+    }
+
+    /// True when `endpoint` failed to answer within the last `failureMemory` seconds.
+    func failedRecently(_ endpoint: Endpoint, now: Instant) -> Bool {
+        guard let when = recentFailures[endpoint] else { return false }
+        return now.seconds(since: when) < Self.failureMemory
     }
 
     // MARK: External address (BEP 42)
