@@ -86,6 +86,10 @@ enum DHTCommandSupport {
         // dead entry that lookups wait on.
         var configuration = DHTConfiguration()
         configuration.readOnly = true
+        // A command that someone waits on gives up on silent nodes sooner than a long-lived node does: DHT
+        // replies take well under a second, and nodes that have left still linger in other tables.
+        configuration.shortTimeout = 0.5
+        configuration.requestTimeout = 2.5
         let node = try LiveDHTNode(
             configuration: configuration, udp: try udpConfiguration(arguments),
             stateFolder: stateFolder(arguments, in: environment), id: .random())
