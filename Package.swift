@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "ColonyCore", targets: ["ColonyCore"]),
         .library(name: "ColonyNet", targets: ["ColonyNet"]),
         .library(name: "ColonyDHT", targets: ["ColonyDHT"]),
+        .library(name: "ColonyBlobs", targets: ["ColonyBlobs"]),
         .library(name: "ColonyWork", targets: ["ColonyWork"]),
         .library(name: "ColonyCLI", targets: ["ColonyCLI"]),
     ],
@@ -40,8 +41,9 @@ let package = Package(
         .target(name: "ColonyCore", dependencies: ["CZlib", "CCrypto"]),
         .target(name: "ColonyNet", dependencies: ["ColonyCore"]),
         .target(name: "ColonyDHT", dependencies: ["ColonyCore", "ColonyNet"]),
+        .target(name: "ColonyBlobs", dependencies: ["ColonyCore", "ColonyNet", "ColonyDHT"]),
         .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore"]),
-        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT"]),
+        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs"]),
         .executableTarget(
             name: "colony",
             dependencies: ["ColonyCLI"] + exampleKernels.map { .target(name: $0.target) }
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore"]),
         .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
+        .testTarget(name: "ColonyBlobsTests", dependencies: ["ColonyBlobs", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
         .testTarget(
             name: "ColonyCLITests",
