@@ -23,8 +23,9 @@ public struct DHTConfiguration: Sendable {
     public var routing = RoutingConfiguration()
     /// Storage caps and lifetimes.
     public var storage = StorageLimits()
-    /// How often the items and announcements this node made are stored again.
-    public var republishInterval = 30 * 60.0
+    /// How often the items and announcements this node made are stored again: half the 30-minute peer
+    /// lifetime, so an announcement never lapses while its node lives.
+    public var republishInterval = 15 * 60.0
     /// How often the node looks after its table: pings questionable nodes, refreshes stale buckets,
     /// expires storage.
     public var maintenanceInterval = 5.0
