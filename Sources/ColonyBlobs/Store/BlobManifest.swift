@@ -111,7 +111,11 @@ public struct BlobManifest: Hashable, Sendable {
             throw BlobStoreError(
                 .invalidManifest, "\(name): chunks is \(packed.count) bytes, not a whole number of 32-byte hashes")
         }
-        try checkBounds(chunkSize: Int(chunkSize), size: size, chunkCount: packed.count / SHA256Digest.byteCount)
+        do {
+            try checkBounds(chunkSize: Int(chunkSize), size: size, chunkCount: packed.count / SHA256Digest.byteCount)
+        } catch {
+            throw BlobStoreError(.invalidManifest, "\(name): \(error.message)")
+        }
         var hashes: [SHA256Digest] = []
         hashes.reserveCapacity(packed.count / SHA256Digest.byteCount)
         for start in stride(from: 0, to: packed.count, by: SHA256Digest.byteCount) {
