@@ -55,6 +55,8 @@ public final class FrameServer: @unchecked Sendable {
         var statistics = FrameServerStatistics()
         var localEndpoint: Endpoint
         var listener: (any DispatchSourceRead)?
+        /// Signalled once the listening socket is closed, so `stop` returns with the port free again.
+        var listenerClosed: DispatchSemaphore?
         var running = false
         var connections: [UInt64: Connection] = [:]
         var nextID: UInt64 = 1
@@ -120,8 +122,13 @@ public final class FrameServer: @unchecked Sendable {
             state.localEndpoint = listener.localEndpoint() ?? endpoint
             let source = DispatchSource.makeReadSource(fileDescriptor: listener.descriptor, queue: acceptQueue)
             source.setEventHandler { [weak self] in self?.acceptPending(from: listener) }
-            source.setCancelHandler { listener.close() }
+            let closed = DispatchSemaphore(value: 0)
+            source.setCancelHandler {
+                listener.close()
+                closed.signal()
+            }
             state.listener = source
+            state.listenerClosed = closed
             state.running = true
             source.resume()
         }
@@ -130,10 +137,12 @@ public final class FrameServer: @unchecked Sendable {
     /// Stops listening, closes every connection and waits for their threads to finish (unless called from a
     /// handler, which cannot wait for itself). Safe to call more than once.
     public func stop() {
-        let (listener, calledFromHandler) = state.withLock { state in
+        let (listener, listenerClosed, calledFromHandler) = state.withLock { state in
             state.running = false
             let listener = state.listener
+            let listenerClosed = state.listenerClosed
             state.listener = nil
+            state.listenerClosed = nil
             let current = pthread_self()
             var calledFromHandler = false
             for connection in state.connections.values {
@@ -141,9 +150,10 @@ public final class FrameServer: @unchecked Sendable {
                 connection.socket.shutdownBoth()
                 if let thread = connection.thread, pthread_equal(thread, current) != 0 { calledFromHandler = true }
             }
-            return (listener, calledFromHandler)
+            return (listener, listenerClosed, calledFromHandler)
         }
         listener?.cancel()
+        listenerClosed?.wait()
         if !calledFromHandler { connectionThreads.wait() }
     }
 
