@@ -22,6 +22,12 @@ public struct BlobID: Hashable, Comparable, Sendable, CustomStringConvertible {
         root = digest
     }
 
+    /// The ID whose root hash is the 32 bytes `bytes` (as carried in wire headers), or nil for any other length.
+    public init?(bytes: some Collection<UInt8>) {
+        guard let digest = try? SHA256Digest(bytes: bytes) else { return nil }
+        root = digest
+    }
+
     /// The canonical text form: 64 lowercase hex digits, also the blob's file name in the store.
     public var hex: String { root.hex }
 

@@ -125,6 +125,11 @@ public struct BlobManifest: Hashable, Sendable {
         return BlobManifest(checkedChunkSize: Int(chunkSize), size: size, chunkHashes: hashes, root: expectedRoot)
     }
 
+    /// Decodes manifest bytes announced as blob `id`: `decode(_:expectedRoot:)` with the ID's root hash.
+    public static func decode(_ bytes: [UInt8], expectedRoot id: BlobID) throws(BlobStoreError) -> BlobManifest {
+        try decode(bytes, expectedRoot: id.root)
+    }
+
     /// Throws unless the chunk size, total size and chunk count are in range and agree with each other.
     static func checkBounds(chunkSize: Int, size: Int64, chunkCount: Int) throws(BlobStoreError) {
         guard (minimumChunkSize...maximumChunkSize).contains(chunkSize) else {

@@ -50,6 +50,11 @@ extension BlobStore {
         try result.get()
     }
 
+    /// Marks the fetched blob `manifest` complete: `completeFetch(_:)` with its ID.
+    public func completeFetch(_ manifest: BlobManifest) throws(BlobStoreError) {
+        try completeFetch(manifest.id)
+    }
+
     /// Marks a fetched blob complete; throws `incompleteBlob` naming what is missing when a chunk is not on disk.
     public func completeFetch(_ id: BlobID) throws(BlobStoreError) {
         try state.withLock { (state) throws(BlobStoreError) in

@@ -91,7 +91,10 @@ extension BlobStore {
             try layout.createChunkFolder(hash)
             var file = try TemporaryFile(target: layout.chunkPath(hash))
             try file.write(bytes)
-            try file.commit()
+            // Chunks are renamed into place without fsync: an fsync per 1 MiB chunk held transfers to the disk's
+            // speed (69 MiB/s here). A killed process loses nothing (the page cache outlives it); a power loss may
+            // leave a damaged chunk, which the verified read finds, deletes and the next fetch replaces.
+            try file.commit(durable: false)
         } catch {
             state.withLock { $0.cancelWrite(length: bytes.count) }
             throw error

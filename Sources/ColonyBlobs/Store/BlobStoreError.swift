@@ -34,5 +34,8 @@ public struct BlobStoreError: Error, Sendable, Hashable, CustomStringConvertible
         self.message = message
     }
 
+    /// Whether bytes offered for a chunk were refused (`chunkMismatch`): the peer that sent them is at fault.
+    public var isMismatch: Bool { code == .chunkMismatch }
+
     public var description: String { "blob store: \(message)" }
 }

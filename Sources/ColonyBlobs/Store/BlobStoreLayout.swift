@@ -70,10 +70,9 @@ struct BlobStoreLayout: Sendable {
         let folder = chunkFolder(hash.hex)
         let parent = (folder as NSString).deletingLastPathComponent
         for path in [parent, folder] {
-            if mkdir(path, 0o700) == 0 {
-                // A new folder's own name must be durable too, or a crash could lose every chunk inside it.
-                TemporaryFile.syncFolder((path as NSString).deletingLastPathComponent)
-            } else if errno != EEXIST {
+            // Not fsynced, like the chunks themselves (see storeChunk): a chunk lost to a power cut is found
+            // missing by the verified read and fetched again.
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
                 throw TemporaryFile.failure(path, "create folder")
             }
         }

@@ -53,13 +53,13 @@ struct TemporaryFile: ~Copyable {
         }
     }
 
-    /// Makes the content durable and renames it over the target; the folder is fsynced so the rename is too.
-    /// The file is finished afterwards: further writes fail.
-    mutating func commit() throws(BlobStoreError) {
+    /// Renames the file over the target once complete. When `durable`, the content and the folder are fsynced
+    /// first so the rename survives a power loss too. The file is finished afterwards: further writes fail.
+    mutating func commit(durable: Bool = true) throws(BlobStoreError) {
         let descriptor = self.descriptor
         // From here on this function, not `deinit`, closes or removes the temporary file.
         self.descriptor = -1
-        guard fsync(descriptor) == 0 else {
+        guard !durable || fsync(descriptor) == 0 else {
             let error = Self.failure(path, "fsync")
             close(descriptor)
             unlink(path)
@@ -75,7 +75,7 @@ struct TemporaryFile: ~Copyable {
             unlink(path)
             throw error
         }
-        Self.syncFolder((target as NSString).deletingLastPathComponent)
+        if durable { Self.syncFolder((target as NSString).deletingLastPathComponent) }
     }
 
     /// Makes the rename of a file in `folder` durable. Best effort: some file systems refuse fsync on folders.
