@@ -1,3 +1,4 @@
+import ColonyBlobs
 import ColonyCore
 import ColonyDHT
 import ColonyKernel
@@ -18,6 +19,7 @@ enum DHTServeCommand: Command {
         options: [
             .dhtHost, .dhtPort, .bootstrap, .dataDir,
             .flag("read-only", help: "BEP 43: answer no queries and ask others not to route through this node."),
+            .value("quota", "SIZE", help: "Most bytes of blobs to hold, like 10GiB (default: no limit)."),
             .json,
         ],
         examples: [
@@ -33,10 +35,21 @@ enum DHTServeCommand: Command {
         var configuration = DHTConfiguration()
         configuration.readOnly = arguments.flag("read-only")
         let folder = DHTCommandSupport.stateFolder(arguments, in: environment)
-        let node = try LiveDHTNode(
-            configuration: configuration, udp: try DHTCommandSupport.udpConfiguration(arguments), stateFolder: folder)
-        try node.start()
+        let udp = try DHTCommandSupport.udpConfiguration(arguments)
+        let directory = environment.dataDirectory(arguments)
+        try directory.create()
         let log = EventLog(console: console, json: json)
+        // A serving node also holds and serves blobs on TCP, on the same port number, and accepts replicas.
+        var peerConfiguration = BlobPeer.Configuration()
+        peerConfiguration.dht = configuration
+        peerConfiguration.acceptsReplicas = !configuration.readOnly
+        if let quota = arguments.value("quota") { peerConfiguration.quota = Int64(try BenchBlobCommand.parseSize(quota)) }
+        let peer = try BlobPeer(
+            dataDirectory: directory.url, host: udp.host, port: udp.port, configuration: peerConfiguration,
+            log: { line in log.emit("blobs", ["message": .string(line)], text: line) })
+        try peer.start()
+        defer { peer.stop() }
+        let node = peer.node
         log.emit(
             "listening", ["endpoint": .string(node.endpoint.description), "id": .string(node.id.hex)],
             text: "Colony DHT node \(node.id.hex) listening on \(node.endpoint) (state in \(folder.path))")
@@ -86,7 +99,6 @@ enum DHTServeCommand: Command {
             console.note("warning: could not save the routing table: \(error)")
         }
         let size = node.withNode { dht, _ in (dht.table.count, []) }
-        node.stop()
         log.emit("stopped", ["tableSize": .int(size)], text: "stopped; \(size) nodes saved in \(folder.path)")
         return ExitStatus.success
     }
