@@ -100,9 +100,10 @@ public final class BlobPeer: @unchecked Sendable {
 
     /// Stores a file, announces this peer as a holder and asks the closest Colony nodes to hold replicas.
     /// Returns the manifest and the nodes asked.
-    public func put(file: URL, chunkSize: Int = 1 << 20) throws -> (BlobManifest, asked: [Endpoint]) {
+    /// `announceSelf` false suits a peer about to leave: replicas fetch from it directly and announce themselves.
+    public func put(file: URL, chunkSize: Int = 1 << 20, announceSelf: Bool = true) throws -> (BlobManifest, asked: [Endpoint]) {
         let manifest = try store.put(file: file, chunkSize: chunkSize, pin: true)
-        announce(manifest.id)
+        if announceSelf { announce(manifest.id) }
         let asked = replicate(manifest.id, excluding: [])
         return (manifest, asked)
     }
@@ -140,7 +141,8 @@ public final class BlobPeer: @unchecked Sendable {
     public func holders(_ blob: BlobID) -> [Endpoint] {
         let key = Self.key(blob)
         let peers = node.wait(timeout: 30) { dht, now, done in dht.getPeers(key, now: now) { done($0.peers) } } ?? []
-        return peers.filter { $0 != endpoint }
+        // Bound to 0.0.0.0, this peer does not know the address others see; its port tells it apart on loopback.
+        return peers.filter { $0 != endpoint && !(endpoint.address == 0 && $0.port == endpoint.port && $0.isLocal) }
     }
 
     private func acceptReplica(_ blob: BlobID, from source: Endpoint) -> Bool {

@@ -16,7 +16,7 @@ struct ArgumentParser {
         var index = 0
         var optionsEnded = false
         while index < arguments.count {
-            let argument = arguments[index]
+            var argument = arguments[index]
             index += 1
             if optionsEnded || !argument.hasPrefix("-") || argument == "-" {
                 positionals.append(argument)
@@ -27,6 +27,11 @@ struct ArgumentParser {
                 continue
             }
             if argument == "--help" || argument == "-h" { return .help }
+            if !argument.hasPrefix("--"), argument.count == 2,
+                let option = description.options.first(where: { $0.short == argument.last })
+            {
+                argument = "--" + option.name
+            }
             guard argument.hasPrefix("--") else {
                 throw UsageError("unknown option '\(argument)'", commandPath: commandPath)
             }

@@ -59,12 +59,14 @@ public struct OptionDescription: Sendable {
     public var help: String
     /// Whether it may be given more than once (`--bootstrap A --bootstrap B`).
     public var isRepeatable: Bool
+    /// A one-letter spelling (`o` for `-o`), or nil.
+    public var short: Character? = nil
 
     /// An option `--name VALUE`.
-    public static func value(_ name: String, _ valueName: String, help: String, repeatable: Bool = false)
-        -> OptionDescription
-    {
-        OptionDescription(name: name, valueName: valueName, help: help, isRepeatable: repeatable)
+    public static func value(
+        _ name: String, _ valueName: String, help: String, repeatable: Bool = false, short: Character? = nil
+    ) -> OptionDescription {
+        OptionDescription(name: name, valueName: valueName, help: help, isRepeatable: repeatable, short: short)
     }
 
     /// A flag `--name`.
@@ -76,5 +78,5 @@ public struct OptionDescription: Sendable {
     var takesValue: Bool { valueName != nil }
 
     /// How the option appears in help: `--cores N`.
-    var synopsis: String { "--" + name + (valueName.map { " " + $0 } ?? "") }
+    var synopsis: String { (short.map { "-\($0), " } ?? "") + "--" + name + (valueName.map { " " + $0 } ?? "") }
 }

@@ -65,7 +65,8 @@ enum HelpFormatter {
             parts.append(positional.isOptional ? "[\(positional.name)]" : positional.name)
         }
         for option in description.options {
-            parts.append("[" + option.synopsis + "]" + (option.isRepeatable ? "..." : ""))
+            let spelling = option.short.map { "-\($0)" + (option.valueName.map { " " + $0 } ?? "") } ?? option.synopsis
+            parts.append("[" + spelling + "]" + (option.isRepeatable ? "..." : ""))
         }
         return parts.joined(separator: " ")
     }

@@ -97,7 +97,7 @@ enum BlobPutCommand: Command {
         defer { peer.stop() }
         let console = environment.console
         let started = Date()
-        let (manifest, asked) = try peer.put(file: file, chunkSize: chunkSize)
+        let (manifest, asked) = try peer.put(file: file, chunkSize: chunkSize, announceSelf: arguments.flag("serve"))
         if !arguments.flag("json") { console.print(manifest.id.hex) }
         // Wait until the replicas hold it: they announce themselves once their fetch is verified.
         var holders: [Endpoint] = []
@@ -142,7 +142,7 @@ enum BlobGetCommand: Command {
             """,
         positionals: [PositionalDescription("HASH", help: "The blob's root hash (64 hex digits).")],
         options: [
-            .value("o", "FILE", help: "Where to write the blob (required)."), .bootstrap,
+            .value("output", "FILE", help: "Where to write the blob (required).", short: "o"), .bootstrap,
             .value("holder", "HOST:PORT", help: "Also fetch from this holder; repeat for more.", repeatable: true),
             .dataDir, .dhtHost, .dhtPort, .json,
         ],
@@ -152,7 +152,7 @@ enum BlobGetCommand: Command {
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
         guard let text = arguments.positionals.first else { throw UsageError("missing HASH", commandPath: arguments.commandPath) }
         guard let blob = BlobID(hex: text) else { throw InputError("HASH '\(text)' is not 64 hex digits") }
-        guard let output = arguments.value("o") else {
+        guard let output = arguments.value("output") else {
             throw UsageError("missing -o FILE: where to write the blob", commandPath: arguments.commandPath)
         }
         let extra = try arguments.values("holder").map { try DHTCommandSupport.endpoint($0, option: "--holder") }
