@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// `colony blob` across real processes on 127.0.0.1: a blob outlives the peer that put it.
+@Suite(.serialized) struct BlobSwarmTests {
+    final class Processes {
+        var running: [Process] = []
+        deinit { for process in running where process.isRunning { process.terminate() } }
+    }
+
+    func start(_ executable: URL, _ arguments: [String], output: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func run(_ executable: URL, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Waits until `file` holds a line, for at most `seconds`.
+    func firstLine(of file: URL, seconds: Double = 60) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: file, encoding: .utf8), let line = text.split(separator: "\n").first {
+                return String(line)
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return nil
+    }
+
+    @Test func aBlobOutlivesItsPublisherKilledWithSignal9() throws {
+        let colony = try #require(colonyExecutable())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-blob-swarm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let processes = Processes()
+        // Three holders; the first listens on a port the others join through.
+        var endpoints: [String] = []
+        for index in 0..<3 {
+            var arguments = ["dht", "serve", "--host", "127.0.0.1", "--port", "0", "--json", "--data-dir", folder.appendingPathComponent("n\(index)").path]
+            if let first = endpoints.first { arguments += ["--bootstrap", first] }
+            let log = folder.appendingPathComponent("n\(index).log")
+            processes.running.append(try start(colony, arguments, output: log))
+            let line = try #require(firstLine(of: log))
+            let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            endpoints.append(try #require(listening["endpoint"] as? String))
+        }
+        // A 5 MiB file put by a peer that keeps serving, then dies without warning.
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(5 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let input = folder.appendingPathComponent("input.bin")
+        try Data(bytes).write(to: input)
+        let putLog = folder.appendingPathComponent("put.log")
+        let publisher = try start(
+            colony, ["blob", "put", input.path, "--serve", "--bootstrap", endpoints[0], "--replicas", "2", "--json",
+                     "--data-dir", folder.appendingPathComponent("a").path], output: putLog)
+        processes.running.append(publisher)
+        let putLine = try #require(firstLine(of: putLog))
+        let put = try #require(try JSONSerialization.jsonObject(with: Data(putLine.utf8)) as? [String: Any])
+        let root = try #require(put["root"] as? String)
+        #expect((put["holders"] as? [String])?.count ?? 0 >= 2)
+        kill(publisher.processIdentifier, SIGKILL)
+        publisher.waitUntilExit()
+
+        let output = folder.appendingPathComponent("output.bin")
+        let (status, text) = try run(
+            colony, ["blob", "get", root, "-o", output.path, "--bootstrap", endpoints[1], "--json",
+                     "--data-dir", folder.appendingPathComponent("d").path])
+        #expect(status == 0, "\(text)")
+        #expect(try Data(contentsOf: output) == Data(bytes))
+
+        // Bad hashes are refused before anything touches the disk or the network.
+        for bad in ["../../etc/passwd", String(repeating: "z", count: 64), "ab/cd"] {
+            let (code, message) = try run(colony, ["blob", "get", bad, "-o", output.path, "--bootstrap", endpoints[0]])
+            #expect(code == 2)
+            #expect(message.contains("is not 64 hex digits"))
+        }
+        for process in processes.running where process.isRunning { process.interrupt() }
+        for process in processes.running { process.waitUntilExit() }
+    }
+}
