@@ -132,4 +132,25 @@ import Testing
         #expect(BlobID(hex: "../" + String(repeating: "a", count: 61)) == nil)
         #expect(BlobID(hex: String(repeating: "g", count: 64)) == nil)
     }
+
+    @Test func compressibleChunksTravelCompressedAndRandomOnesDoNot() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let text = folder.appendingPathComponent("text")
+        try Data(String(repeating: "colony volunteer computing ", count: 20_000).utf8).write(to: text)
+        let random = try randomFile("random", size: 4 * 65_536, seed: 4)
+        let store = try BlobStore(folder: folder.appendingPathComponent("holder"))
+        let textID = try store.put(file: text, chunkSize: 65_536).id
+        let randomID = try store.put(file: random, chunkSize: 65_536).id
+        let (server, _) = try holder(store)
+        defer { server.stop() }
+        let fetcher = BlobFetcher(store: try BlobStore(folder: folder.appendingPathComponent("fetcher")))
+        let textReport = try fetcher.fetch(textID, from: [server.localEndpoint])
+        #expect(textReport.wireBytes * 10 < textReport.size)
+        let randomReport = try fetcher.fetch(randomID, from: [server.localEndpoint])
+        #expect(randomReport.wireBytes == randomReport.size)
+        let output = folder.appendingPathComponent("output")
+        try fetcher.store.export(textID, to: output)
+        #expect(try Data(contentsOf: output) == Data(contentsOf: text))
+    }
 }
