@@ -1,0 +1,66 @@
+import ColonyCore
+import ColonyDHT
+import ColonyNet
+import Foundation
+import Testing
+
+@testable import ColonyBlobs
+
+/// Replication and repair among real peers on 127.0.0.1 (DHT over UDP, blobs over TCP).
+@Suite(.serialized) struct BlobReplicationTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-blob-replication-\(UUID().uuidString)")
+
+    func peers(_ count: Int, replicas: Int) throws -> [BlobPeer] {
+        var peers: [BlobPeer] = []
+        for index in 0..<count {
+            var configuration = BlobPeer.Configuration()
+            configuration.replicas = replicas
+            configuration.repairInterval = nil
+            let peer = try BlobPeer(
+                dataDirectory: folder.appendingPathComponent("p\(index)"), host: "127.0.0.1", port: 0,
+                configuration: configuration, dhtStateFolder: .some(nil))
+            try peer.start()
+            if let first = peers.first { peer.node.join([first.endpoint], timeout: 10) }
+            peers.append(peer)
+        }
+        // Everyone looks itself up once more, now that all have joined.
+        for peer in peers { peer.node.join([peers[0].endpoint], timeout: 10) }
+        return peers
+    }
+
+    /// Waits until `peer` sees at least `count` live holders of `blob`, for at most 30 seconds.
+    func liveHolders(_ peer: BlobPeer, _ blob: BlobID, atLeast count: Int) -> [Endpoint] {
+        let deadline = Date().addingTimeInterval(30)
+        var live: [Endpoint] = []
+        while Date() < deadline {
+            live = peer.holders(blob).filter { peer.answers($0, for: blob) }
+            if live.count >= count { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return live
+    }
+
+    @Test func replicasArePlacedAndRepairedAfterAHolderDies() throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let all = try peers(6, replicas: 2)
+        var running = all
+        defer { running.forEach { $0.stop() } }
+        let file = folder.appendingPathComponent("input")
+        try Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: file)
+        let (manifest, asked) = try all[0].put(file: file, chunkSize: 65_536, announceSelf: false)
+        #expect(asked.count == 2)
+        let holders = liveHolders(all[5], manifest.id, atLeast: 2)
+        #expect(holders.count == 2)
+
+        // One replica dies; a surviving holder's repair asks another node, and the count is back to 2.
+        let dead = try #require(all.first { $0.endpoint == holders[0] })
+        let survivor = try #require(all.first { $0.endpoint == holders[1] })
+        dead.stop()
+        running.removeAll { $0 === dead }
+        survivor.repair()
+        let repaired = liveHolders(all[5] === dead ? all[4] : all[5], manifest.id, atLeast: 2)
+        #expect(repaired.count >= 2)
+        #expect(!repaired.contains(dead.endpoint))
+    }
+}
