@@ -325,7 +325,9 @@ enum TCPTestSupport {
             #expect(reply.header["stopped"]?.integer == 1)
             #expect(TCPTestSupport.waitForClose(client))
         }
-        #expect(throws: FrameTransportError.self) { try FrameConnection.connect(to: server.localEndpoint, timeout: 5) }
+        // Not asserted: that a new connection to the old port fails. Tests running in parallel bind ephemeral ports,
+        // and one of them may already listen on this one (CI saw exactly that).
+        #expect(server.statistics.framesIn == 1)
     }
 
     @Test func aReplyOverTheLimitsClosesTheConnectionAndIsCounted() throws {
