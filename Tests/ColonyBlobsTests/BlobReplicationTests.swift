@@ -16,6 +16,8 @@ import Testing
             var configuration = BlobPeer.Configuration()
             configuration.replicas = replicas
             configuration.repairInterval = nil
+            // Six peers share 127.0.0.1: the per-address limit would count them as one sender.
+            configuration.rateLimit = nil
             let peer = try BlobPeer(
                 dataDirectory: folder.appendingPathComponent("p\(index)"), host: "127.0.0.1", port: 0,
                 configuration: configuration, dhtStateFolder: .some(nil))
@@ -28,14 +30,14 @@ import Testing
         return peers
     }
 
-    /// Waits until `peer` sees at least `count` live holders of `blob`, for at most 30 seconds.
+    /// Waits until `peer` sees at least `count` live holders of `blob`, for at most 60 seconds.
     func liveHolders(_ peer: BlobPeer, _ blob: BlobID, atLeast count: Int) -> [Endpoint] {
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(60)
         var live: [Endpoint] = []
         while Date() < deadline {
             live = peer.holders(blob).filter { peer.answers($0, for: blob) }
             if live.count >= count { break }
-            Thread.sleep(forTimeInterval: 0.2)
+            Thread.sleep(forTimeInterval: 0.5)
         }
         return live
     }

@@ -18,6 +18,8 @@ public final class BlobPeer: @unchecked Sendable {
         public var dht = DHTConfiguration()
         /// Accept replicas pushed by others.
         public var acceptsReplicas = true
+        /// The per-address UDP rate limit; nil turns it off (for many peers sharing one address, as in tests).
+        public var rateLimit: RateLimit? = RateLimit()
 
         /// The defaults.
         public init() {}
@@ -48,9 +50,9 @@ public final class BlobPeer: @unchecked Sendable {
         store = try BlobStore(folder: dataDirectory.appendingPathComponent("blobs"), quota: configuration.quota)
         fetcher = BlobFetcher(store: store)
         let stateFolder = dhtStateFolder ?? dataDirectory.appendingPathComponent("dht")
-        node = try LiveDHTNode(
-            configuration: configuration.dht, udp: UDPConfiguration(host: host, port: port), stateFolder: stateFolder,
-            id: id)
+        var udp = UDPConfiguration(host: host, port: port)
+        udp.rateLimit = configuration.rateLimit
+        node = try LiveDHTNode(configuration: configuration.dht, udp: udp, stateFolder: stateFolder, id: id)
     }
 
     /// Binds UDP and TCP on the same port number (with port 0, the first free number both accept).
