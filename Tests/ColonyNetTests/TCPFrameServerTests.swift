@@ -1,3 +1,4 @@
+import Foundation
 import ColonyCore
 import Dispatch
 import Synchronization
@@ -108,6 +109,9 @@ enum TCPTestSupport {
         #expect(reply.header["p"]?.string == "127.0.0.1")
         #expect(reply.payload == payload)
 
+        // The server counts a reply after sending it, so the client can read it first: wait for the count.
+        let deadline = Date().addingTimeInterval(TCPTestSupport.timeout)
+        while server.statistics.framesOut < 1 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let statistics = server.statistics
         let wire = Frame(header: ["m": "chunk", "i": 7], payload: payload).encoded().count
         #expect(statistics.accepted == 1)
@@ -197,6 +201,8 @@ enum TCPTestSupport {
             #expect(reply.header["k"]?.integer == Int64(expected))
             #expect(reply.payload == TCPTestSupport.pattern(expected * 1000))
         }
+        let deadline = Date().addingTimeInterval(TCPTestSupport.timeout)
+        while server.statistics.framesOut < 42 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(server.statistics.framesOut == 42)
     }
 
