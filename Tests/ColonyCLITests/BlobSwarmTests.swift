@@ -5,18 +5,21 @@ import Testing
 @Suite(.serialized) struct BlobSwarmTests {
     final class Processes {
         var running: [Process] = []
+        /// Kept open so that a serving process never writes into a closed pipe.
+        var outputs: [FileHandle] = []
         deinit { for process in running where process.isRunning { process.terminate() } }
     }
 
-    func start(_ executable: URL, _ arguments: [String], output: URL) throws -> Process {
+    /// Starts `colony` with its standard output on a pipe, read by `firstLine(of:)`.
+    func start(_ executable: URL, _ arguments: [String]) throws -> (Process, FileHandle) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
+        let pipe = Pipe()
+        process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        return process
+        return (process, pipe.fileHandleForReading)
     }
 
     func run(_ executable: URL, _ arguments: [String]) throws -> (Int32, String) {
@@ -32,16 +35,24 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// Waits until `file` holds a line, for at most `seconds`.
-    func firstLine(of file: URL, seconds: Double = 60) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let text = try? String(contentsOf: file, encoding: .utf8), let line = text.split(separator: "\n").first {
-                return String(line)
+    /// The first line the process writes: read on a helper thread (reads block) and awaited for at most
+    /// `seconds`; nil when the process ends or stays silent.
+    func firstLine(of output: FileHandle, seconds: Double = 60) -> String? {
+        final class Line: @unchecked Sendable { var text: String? }
+        let line = Line()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var bytes: [UInt8] = []
+            while true {
+                let data = output.readData(ofLength: 1)
+                guard let byte = data.first, byte != UInt8(ascii: "\n") else { break }
+                bytes.append(byte)
             }
-            Thread.sleep(forTimeInterval: 0.1)
+            line.text = bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+            done.signal()
         }
-        return nil
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return line.text
     }
 
     @Test func aBlobOutlivesItsPublisherKilledWithSignal9() throws {
@@ -55,9 +66,10 @@ import Testing
         for index in 0..<3 {
             var arguments = ["dht", "serve", "--host", "127.0.0.1", "--port", "0", "--json", "--data-dir", folder.appendingPathComponent("n\(index)").path]
             if let first = endpoints.first { arguments += ["--bootstrap", first] }
-            let log = folder.appendingPathComponent("n\(index).log")
-            processes.running.append(try start(colony, arguments, output: log))
-            let line = try #require(firstLine(of: log))
+            let (process, output) = try start(colony, arguments)
+            processes.running.append(process)
+            processes.outputs.append(output)
+            let line = try #require(firstLine(of: output))
             let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             endpoints.append(try #require(listening["endpoint"] as? String))
         }
@@ -66,12 +78,11 @@ import Testing
         let bytes = (0..<(5 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let input = folder.appendingPathComponent("input.bin")
         try Data(bytes).write(to: input)
-        let putLog = folder.appendingPathComponent("put.log")
-        let publisher = try start(
+        let (publisher, putOutput) = try start(
             colony, ["blob", "put", input.path, "--serve", "--bootstrap", endpoints[0], "--replicas", "2", "--json",
-                     "--data-dir", folder.appendingPathComponent("a").path], output: putLog)
+                     "--data-dir", folder.appendingPathComponent("a").path])
         processes.running.append(publisher)
-        let putLine = try #require(firstLine(of: putLog))
+        let putLine = try #require(firstLine(of: putOutput))
         let put = try #require(try JSONSerialization.jsonObject(with: Data(putLine.utf8)) as? [String: Any])
         let root = try #require(put["root"] as? String)
         #expect((put["holders"] as? [String])?.count ?? 0 >= 2)

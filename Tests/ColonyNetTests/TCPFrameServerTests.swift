@@ -109,9 +109,9 @@ enum TCPTestSupport {
         #expect(reply.header["p"]?.string == "127.0.0.1")
         #expect(reply.payload == payload)
 
-        // The server counts a reply after sending it, so the client can read it first: wait for the count.
-        let deadline = Date().addingTimeInterval(TCPTestSupport.timeout)
-        while server.statistics.framesOut < 1 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // The server counts a reply after sending it, so the client can read it first: stopping waits for the
+        // connection's thread, after which the counts are final.
+        server.stop()
         let statistics = server.statistics
         let wire = Frame(header: ["m": "chunk", "i": 7], payload: payload).encoded().count
         #expect(statistics.accepted == 1)
@@ -201,8 +201,7 @@ enum TCPTestSupport {
             #expect(reply.header["k"]?.integer == Int64(expected))
             #expect(reply.payload == TCPTestSupport.pattern(expected * 1000))
         }
-        let deadline = Date().addingTimeInterval(TCPTestSupport.timeout)
-        while server.statistics.framesOut < 42 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        server.stop()  // waits for the connection's thread: the reply counts are final
         #expect(server.statistics.framesOut == 42)
     }
 

@@ -58,14 +58,17 @@ def log(text):
     print(f"  .. {text}", flush=True)
 
 
-def wait_until(predicate, timeout, interval=0.2):
-    """Polls `predicate` until it returns something truthy or `timeout` seconds pass; returns the last value."""
+def wait_until(predicate, timeout, wait):
+    """Tries `predicate` until it returns something truthy or `timeout` seconds pass; returns the last value.
+    Between tries `wait(seconds)` blocks until the node in question reports something (a libtorrent alert, a
+    Colony event line) or the seconds pass: the state can only have changed after such a report."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if value or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if value or left <= 0:
             return value
-        time.sleep(interval)
+        wait(min(left, 1.0))
 
 
 # --- bencoding and raw KRPC (only to look into a node's storage directly) ------------------------------------------
@@ -179,10 +182,10 @@ class LibtorrentNode:
             "alert_mask": lt.alert_category.dht | lt.alert_category.dht_operation | lt.alert_category.error,
         })
         self.alerts = []
-        if not wait_until(lambda: self.session.listen_port() != 0, 10):
+        if not wait_until(lambda: self.session.listen_port() != 0, 10, self.wait_activity):
             raise RuntimeError(f"{name}: libtorrent did not start listening on {LOCALHOST}")
         self.port = self.session.listen_port()
-        self.node_id = wait_until(self._own_id, 10)
+        self.node_id = wait_until(self._own_id, 10, self.wait_activity)
         if not self.node_id:
             raise RuntimeError(f"{name}: libtorrent's DHT has no node ID")
 
@@ -214,6 +217,11 @@ class LibtorrentNode:
             else:
                 continue
             self.alerts.append(record)
+
+    def wait_activity(self, seconds):
+        """Blocks until libtorrent posts an alert or `seconds` pass, and collects what it posted."""
+        self.session.wait_for_alert(int(seconds * 1000))
+        self.pump()
 
     def wait_alert(self, predicate, timeout):
         """Returns the first queued or new alert record matching `predicate` (removing it), or None."""
@@ -322,7 +330,10 @@ class ColonyNode:
         self.name = name
         self.data_dir = processes.data_dir(name)
         self.events = []
+        self.ended = False
         self.lock = threading.Lock()
+        # Signalled by the reader for every event line and at the end of the output.
+        self.changed = threading.Condition(self.lock)
         # Port 0: the node binds a free port and says which in its 'listening' event.
         command = [processes.executable, "dht", "serve", "--host", LOCALHOST, "--port", "0",
                    "--data-dir", self.data_dir, "--json"]
@@ -351,24 +362,27 @@ class ColonyNode:
                 event = json.loads(line)
             except ValueError:
                 event = {"event": "unparsed", "line": line}
-            with self.lock:
+            with self.changed:
                 self.events.append(event)
+                self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def wait_for_news(self, seconds):
+        """Blocks until the node prints another event (it prints one each time it saves state.json with a
+        changed table) or `seconds` pass."""
+        with self.changed:
+            count = len(self.events)
+            self.changed.wait_for(lambda: len(self.events) > count or self.ended, seconds)
 
     def wait_event(self, predicate, timeout):
-        """The first event matching `predicate`, or None after `timeout` or once the process has ended."""
+        """The first event matching `predicate`, or None after `timeout` or once the process's output ended."""
         def find():
-            with self.lock:
-                return next((event for event in self.events if predicate(event)), None)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ended = self.process.poll() is not None
-            event = find()
-            if event is not None or ended:
-                if ended:
-                    self.reader.join(timeout=1)
-                    event = find()
-                return event
-            time.sleep(0.1)
+            return next((event for event in self.events if predicate(event)), None)
+        with self.changed:
+            self.changed.wait_for(lambda: find() is not None or self.ended, timeout)
+            return find()
         return find()
 
     def state(self):
@@ -420,7 +434,7 @@ def libtorrent_self_check(results, lts, timeout):
     for node in lts:
         others = ids - {node.node_id}
         live = wait_until(lambda: (lambda nodes: nodes if others <= set(nodes) else None)(node.live_nodes()),
-                          timeout, interval=0.3) or node.live_nodes()
+                          timeout, node.wait_activity) or node.live_nodes()
         results.check(f"libtorrent self: {node.name} table holds the other sessions", others <= set(live),
                       f"{len(live)} live nodes: {sorted(live.values())}")
     value = b"libtorrent to libtorrent " + os.urandom(4).hex().encode()
@@ -547,12 +561,12 @@ def routing_checks(results, lts, colonies, timeout):
 
     for node in lts:
         live = wait_until(lambda: (lambda nodes: nodes if set(nodes) & set(colony_ids) else None)(
-            node.live_nodes()), timeout, interval=0.5) or node.live_nodes()
+            node.live_nodes()), timeout, node.wait_activity) or node.live_nodes()
         found = sorted(colony_ids[nid] for nid in set(live) & set(colony_ids))
         results.check(f"(c) libtorrent {node.name} ({node.endpoint}) holds Colony nodes", bool(found),
                       f"{len(live)} live nodes, Colony ones: {found or 'none'}; table {sorted(live.values())}")
     for node in colonies:
-        endpoints = wait_until(lambda: node.table_endpoints() & lt_endpoints, timeout, interval=0.5)
+        endpoints = wait_until(lambda: node.table_endpoints() & lt_endpoints, timeout, node.wait_for_news)
         state = node.state() or {}
         results.check(f"(c) Colony {node.name} ({node.endpoint}) holds libtorrent nodes", bool(endpoints),
                       f"state.json tableSize {state.get('tableSize')}, libtorrent ones: "

@@ -2,6 +2,7 @@ import ColonyCore
 import ColonyDHT
 import ColonyNet
 import Foundation
+import Synchronization
 
 /// A peer that holds and serves blobs: a DHT node (UDP) and a blob server (TCP) on the same port number, a
 /// store in the data directory, replication to the closest Colony nodes and repair of the replica count.
@@ -37,8 +38,9 @@ public final class BlobPeer: @unchecked Sendable {
     private let log: @Sendable (String) -> Void
     private let replicationQueue = DispatchQueue(label: "colony.blobs.replication")
     private var repairTimer: (any DispatchSourceTimer)?
-    private let lock = NSLock()
-    private var replicating: Set<BlobID> = []
+    /// Fetches replicas others ask for; apart from `replicationQueue` (repair), so that two peers repairing
+    /// at once and asking each other cannot wait on each other.
+    private let acceptQueue = DispatchQueue(label: "colony.blobs.accept")
 
     /// A peer whose state lives in `dataDirectory` (DHT table in dht/, blobs in blobs/).
     public init(
@@ -101,13 +103,14 @@ public final class BlobPeer: @unchecked Sendable {
     // MARK: Put and replicate
 
     /// Stores a file, announces this peer as a holder and asks the closest Colony nodes to hold replicas.
-    /// Returns the manifest and the nodes asked.
+    /// Returns the manifest and the nodes that now hold a verified copy.
     /// `announceSelf` false suits a peer about to leave: replicas fetch from it directly and announce themselves.
-    public func put(file: URL, chunkSize: Int = 1 << 20, announceSelf: Bool = true) throws -> (BlobManifest, asked: [Endpoint]) {
+    public func put(
+        file: URL, chunkSize: Int = 1 << 20, announceSelf: Bool = true, timeout: Double = 300
+    ) throws -> (BlobManifest, holders: [Endpoint]) {
         let manifest = try store.put(file: file, chunkSize: chunkSize, pin: true)
         if announceSelf { announce(manifest.id) }
-        let asked = replicate(manifest.id, excluding: [])
-        return (manifest, asked)
+        return (manifest, replicate(manifest.id, excluding: [], timeout: timeout))
     }
 
     /// Announces this peer under the blob's key (announce_peer, implied port = our UDP = TCP port).
@@ -116,27 +119,45 @@ public final class BlobPeer: @unchecked Sendable {
         _ = node.wait(timeout: 30) { dht, now, done in dht.announce(key, port: nil, now: now) { done($0.stored) } }
     }
 
-    /// Asks the `replicas` closest Colony nodes to the blob's key (minus `excluding` and this peer) to hold it.
+    /// Asks the `replicas` closest Colony nodes to the blob's key (minus `excluding` and this peer) to hold it,
+    /// all at once; each answers once it holds a verified copy. Returns those that hold it, and asks farther
+    /// nodes in place of any that fail. `timeout` bounds each node's fetch.
     @discardableResult
-    public func replicate(_ blob: BlobID, excluding: Set<Endpoint>) -> [Endpoint] {
+    public func replicate(_ blob: BlobID, excluding: Set<Endpoint>, timeout: Double = 300) -> [Endpoint] {
         let key = Self.key(blob)
         guard let lookup = node.wait(timeout: 30, { dht, now, done in dht.findNode(key, now: now) { done($0) } }) else {
             return []
         }
-        let candidates = lookup.closest.filter { lookup.colonyNodes.contains($0.id) && !excluding.contains($0.endpoint) && $0.endpoint != endpoint }
-        var asked: [Endpoint] = []
-        for candidate in candidates where asked.count < configuration.replicas {
-            do {
-                let connection = try FrameConnection.connect(to: candidate.endpoint, timeout: 5, limits: FrameLimits())
-                defer { connection.close() }
-                try connection.send(BlobWire.request("replicate", blob: blob, extra: [("port", .integer(Int64(endpoint.port)))]))
-                let reply = try connection.receive(timeout: 10)
-                if BlobWire.op(reply) == "ok" { asked.append(candidate.endpoint) }
-            } catch {
-                log("replica request to \(candidate.endpoint) failed: \(error)")
+        var candidates = lookup.closest.filter {
+            lookup.colonyNodes.contains($0.id) && !excluding.contains($0.endpoint) && $0.endpoint != endpoint
+        }.map(\.endpoint)
+        var holding: [Endpoint] = []
+        while holding.count < configuration.replicas && !candidates.isEmpty {
+            let batch = Array(candidates.prefix(configuration.replicas - holding.count))
+            candidates.removeFirst(batch.count)
+            let answers = Mutex([Bool](repeating: false, count: batch.count))
+            DispatchQueue.concurrentPerform(iterations: batch.count) { index in
+                let held = askToHold(blob, batch[index], timeout: timeout)
+                answers.withLock { $0[index] = held }
             }
+            holding += zip(batch, answers.withLock { $0 }).filter(\.1).map(\.0)
         }
-        return asked
+        return holding
+    }
+
+    /// Asks `holder` to hold a replica; true once it answers that it does.
+    private func askToHold(_ blob: BlobID, _ holder: Endpoint, timeout: Double) -> Bool {
+        do {
+            let connection = try FrameConnection.connect(to: holder, timeout: 5, limits: FrameLimits())
+            defer { connection.close() }
+            try connection.send(BlobWire.request("replicate", blob: blob, extra: [("port", .integer(Int64(endpoint.port)))]))
+            let reply = try connection.receive(timeout: timeout)
+            if let error = BlobWire.errorText(reply) { log("\(holder) will not hold \(blob.hex): \(error)") }
+            return BlobWire.op(reply) == "ok"
+        } catch {
+            log("replica request to \(holder) failed: \(error)")
+            return false
+        }
     }
 
     /// The peers announced as holders of `blob`.
@@ -147,27 +168,26 @@ public final class BlobPeer: @unchecked Sendable {
         return peers.filter { $0 != endpoint && !(endpoint.address == 0 && $0.port == endpoint.port && $0.isLocal) }
     }
 
+    /// Fetches, pins and announces a replica, then answers: the asker learns who holds the blob without
+    /// watching the DHT. Replicas are made one at a time on their own queue, so a second request for the same
+    /// blob waits for the first and then finds it complete.
     private func acceptReplica(_ blob: BlobID, from source: Endpoint) -> Bool {
         guard configuration.acceptsReplicas else { return false }
-        let isNew = lock.withLock { replicating.insert(blob).inserted }
-        guard isNew else { return true }
-        replicationQueue.async { [self] in
-            defer { _ = lock.withLock { replicating.remove(blob) } }
-            if store.isComplete(blob) {
-                announce(blob)
-                return
+        return acceptQueue.sync {
+            if !store.isComplete(blob) {
+                let holders = [source] + self.holders(blob).filter { $0 != source }
+                do {
+                    let report = try fetcher.fetch(blob, from: holders)
+                    log("holding a replica of \(blob.hex) (\(report.size) bytes from \(report.chunksByHolder.count) holders)")
+                } catch {
+                    log("could not replicate \(blob.hex): \(error)")
+                    return false
+                }
             }
-            let holders = [source] + self.holders(blob).filter { $0 != source }
-            do {
-                let report = try fetcher.fetch(blob, from: holders)
-                try? store.pin(blob)
-                announce(blob)
-                log("holding a replica of \(blob.hex) (\(report.size) bytes from \(report.chunksByHolder.count) holders)")
-            } catch {
-                log("could not replicate \(blob.hex): \(error)")
-            }
+            try? store.pin(blob)
+            announce(blob)
+            return true
         }
-        return true
     }
 
     // MARK: Repair

@@ -91,16 +91,12 @@ public final class LiveDHTNode: @unchecked Sendable {
     }
 
     /// Joins the network through `endpoints` and the remembered nodes; waits until the self-lookup finished
-    /// or `timeout` passed, and returns the table's size.
+    /// or `timeout` passed (the node keeps retrying meanwhile), and returns the table's size.
     @discardableResult
     public func join(_ endpoints: [Endpoint], timeout: Double = 30) -> Int {
         let all = endpoints + rememberedNodes.map(\.endpoint)
-        withNode { node, now in ((), node.bootstrap(from: all, now: now)) }
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let (joined, busy) = withNode { node, _ in ((node.hasJoined, node.bootstrapInProgress), []) }
-            if joined || (!busy && endpoints.isEmpty && rememberedNodes.isEmpty) { break }
-            Thread.sleep(forTimeInterval: 0.05)
+        if !all.isEmpty {
+            _ = wait(timeout: timeout) { node, now, done in node.bootstrap(from: all, now: now, whenJoined: done) }
         }
         return withNode { node, _ in (node.table.count, []) }
     }

@@ -50,6 +50,8 @@ struct BootstrapState {
     var answered = false
     var joined = false
     var nextAttempt: Instant?
+    /// Waiting for the join to finish.
+    var observers: [(Int) -> Void] = []
 }
 
 extension DHTNode {
@@ -116,7 +118,11 @@ extension DHTNode {
 
     /// Joins the network through `endpoints`: asks each for the nodes near this node's ID, then looks itself up.
     /// While the table stays empty it tries again with growing delays and reports each failure.
-    public func bootstrap(from endpoints: [Endpoint], now: Instant) -> [Datagram] {
+    /// `whenJoined` is called with the table's size once the self-lookup finishes (after any retries).
+    public func bootstrap(
+        from endpoints: [Endpoint], now: Instant, whenJoined: ((Int) -> Void)? = nil
+    ) -> [Datagram] {
+        if let whenJoined { bootstrap.observers.append(whenJoined) }
         bootstrap.endpoints = Array(Set(endpoints)).sorted()
         bootstrap.attempt = 0
         bootstrap.joined = false
@@ -126,11 +132,7 @@ extension DHTNode {
     /// True once a bootstrap reached at least one node and the self-lookup finished.
     public var hasJoined: Bool { bootstrap.joined }
 
-    /// True while bootstrap queries or the joining self-lookup are open, or a retry is scheduled.
-    public var bootstrapInProgress: Bool {
-        bootstrap.waiting > 0 || bootstrap.nextAttempt != nil
-            || lookups.values.contains { if case .join = $0.continuation { true } else { false } }
-    }
+
 
     /// Lookups, stores and pings in progress.
     public var operationsInProgress: Int { lookups.count + stores.count + pings.count }
@@ -194,6 +196,9 @@ extension DHTNode {
         case .join:
             bootstrap.joined = true
             onEvent?(.joined(tableSize: table.count))
+            let observers = bootstrap.observers
+            bootstrap.observers = []
+            for observer in observers { observer(table.count) }
             // The self-lookup fills the buckets near this node's ID; one lookup into each farther bucket fills
             // the rest now rather than at the first refresh, 15 minutes on.
             var generator = SystemRandomNumberGenerator()
