@@ -76,6 +76,11 @@ public final class BlobStore: Sendable {
         }
     }
 
+    /// True when every chunk of blob `id` is here (a put, or a fetch that finished).
+    public func isComplete(_ id: BlobID) -> Bool {
+        state.withLock { $0.blobs[id]?.complete == true }
+    }
+
     /// Whether the chunk whose hash is `hash` is on disk (as far as the store knows: it is not re-verified).
     public func hasChunk(_ hash: SHA256Digest) -> Bool {
         state.withLock { $0.chunks[hash]?.storedSize != nil }

@@ -13,14 +13,11 @@ import Foundation
 /// - any failure → `{op: error, code: c, message: m}`: 404 not held, 400 malformed, 503 busy
 enum BlobWire {
     static func request(_ op: String, blob: BlobID, extra: [(String, BencodeValue)] = []) -> Frame {
-        var entries: [(String, BencodeValue)] = [("op", .bytes(Array(op.utf8))), ("blob", .bytes(blob.root.bytes))]
-        entries += extra
-        return Frame(header: BencodeDictionary(uniqueKeysWithValues: entries.map { (Array($0.0.utf8), $0.1) }), payload: [])
+        reply(op, [("blob", .bytes(blob.root.bytes))] + extra)
     }
 
     static func reply(_ op: String, _ fields: [(String, BencodeValue)] = [], payload: [UInt8] = []) -> Frame {
-        var entries: [(String, BencodeValue)] = [("op", .bytes(Array(op.utf8)))]
-        entries += fields
+        let entries = [("op", BencodeValue.bytes(Array(op.utf8)))] + fields
         return Frame(header: BencodeDictionary(uniqueKeysWithValues: entries.map { (Array($0.0.utf8), $0.1) }), payload: payload)
     }
 

@@ -25,6 +25,46 @@ enum Format {
 
     /// A ratio with three decimals: `0.987`.
     static func ratio(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    /// `[########············]` for `fraction` (0…1) of `width` cells.
+    static func bar(_ fraction: Double, width: Int = 20) -> String {
+        let filled = min(width, max(0, Int((fraction * Double(width)).rounded(.down))))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "·", count: width - filled) + "]"
+    }
+
+    /// Bytes in MiB with one decimal: `95.4 MiB`.
+    static func mebibytes(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    /// A byte count written `256MiB`, `1GiB`, `64KiB` or `1048576`; the error names `option`.
+    static func byteSize(_ text: String, option: String) throws -> Int {
+        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let number = Int(text.dropLast(suffix.count)), number > 0, number <= (64 << 30) / scale {
+                return number * scale
+            }
+            break
+        }
+        throw InputError("\(option) '\(text)' is not a size like 256MiB, 1GiB or 1048576")
+    }
+
+    /// HH:MM:SS local time, for log lines. Not DateFormatter: it loads ICU's data, which costs an idle node
+    /// several MiB.
+    static func localTime() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
+    /// The current time as ISO 8601 UTC (`2026-11-21T22:24:25Z`), without DateFormatter (see `localTime`).
+    static func utcTimestamp() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
 }
 
 extension Duration {

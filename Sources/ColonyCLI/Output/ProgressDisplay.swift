@@ -32,10 +32,7 @@ final class ProgressDisplay {
 
     static func line(label: String, snapshot: EngineSnapshot) -> String {
         let fraction = snapshot.total == 0 ? 1 : (Double(snapshot.total) - snapshot.remainingWork) / Double(snapshot.total)
-        let width = 20
-        let filled = min(width, max(0, Int((fraction * Double(width)).rounded(.down))))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "·", count: width - filled)
-        var line = "\(label)  [\(bar)]  \(snapshot.finished)/\(snapshot.total) units"
+        var line = "\(label)  \(Format.bar(fraction))  \(snapshot.finished)/\(snapshot.total) units"
         let seconds = snapshot.elapsed.seconds
         if seconds > 1, snapshot.workDone > 0 {
             let rate = snapshot.workDone / seconds

@@ -18,31 +18,27 @@ public final class LiveDHTNode: @unchecked Sendable {
 
     /// The file holding the node ID and table, bencoded.
     public static let tableFile = "table.bencode"
-    /// The file with a readable snapshot for `colony dht stats`.
-    public static let stateFile = "state.json"
 
     /// A node whose ID and table come from `stateFolder` when it holds them. `id` overrides the stored ID.
     public init(
         configuration: DHTConfiguration = .init(), udp: UDPConfiguration, stateFolder: URL?, id: NodeID? = nil
     ) throws {
-        var storedID: NodeID?
-        var remembered: [NodeInfo] = []
-        if let stateFolder {
-            let url = stateFolder.appendingPathComponent(Self.tableFile)
-            if let data = try AtomicFile.read(url) {
-                guard let value = try? BencodeValue(decoding: Array(data), limits: .frame),
-                    let decoded = RoutingTable.decode(value)
-                else {
-                    throw DHTStateError(path: url.path, reason: "not a Colony routing table; delete it to start afresh")
-                }
-                storedID = decoded.ownID
-                remembered = decoded.nodes
-            }
-        }
-        rememberedNodes = remembered
+        let stored = try stateFolder.flatMap { folder throws in try Self.storedTable(in: folder) }
+        rememberedNodes = stored?.nodes ?? []
         self.stateFolder = stateFolder
-        node = DHTNode(id: id ?? storedID, configuration: configuration, now: .monotonicNow())
+        node = DHTNode(id: id ?? stored?.ownID, configuration: configuration, now: .monotonicNow())
         runtime = UDPRuntime(service: node, configuration: udp)
+    }
+
+    /// The node ID and nodes a node saved in `folder`, or nil when it saved none.
+    public static func storedTable(in folder: URL) throws -> (ownID: NodeID, nodes: [NodeInfo])? {
+        let url = folder.appendingPathComponent(tableFile)
+        guard let data = try AtomicFile.read(url) else { return nil }
+        guard let value = try? BencodeValue(decoding: Array(data), limits: .frame), let decoded = RoutingTable.decode(value)
+        else {
+            throw DHTStateError(path: url.path, reason: "not a Colony routing table; delete it to start afresh")
+        }
+        return decoded
     }
 
     /// Binds the socket and starts serving.
@@ -101,51 +97,13 @@ public final class LiveDHTNode: @unchecked Sendable {
         return withNode { node, _ in (node.table.count, []) }
     }
 
-    /// Writes the table (for the next start) and the readable snapshot.
+    /// Writes the node ID and table, for the next start.
     public func save() throws {
         guard let stateFolder else { return }
         try AtomicFile.createFolder(stateFolder)
-        let (table, snapshot) = withNode { node, now in ((node.table.encoded(), Self.snapshot(node, endpoint: endpoint, now: now)), []) }
+        let table = withNode { node, _ in (node.table.encoded(), []) }
         try AtomicFile.write(Data(table.encoded()), to: stateFolder.appendingPathComponent(Self.tableFile))
-        try AtomicFile.write(Data(snapshot.utf8), to: stateFolder.appendingPathComponent(Self.stateFile))
     }
-
-    /// A JSON snapshot of the node: ID, endpoint, table, storage and counters.
-    static func snapshot(_ node: DHTNode, endpoint: Endpoint, now: Instant) -> String {
-        let stats = node.statistics
-        let nodes = node.table.nodes.sorted { node.id.isCloser($0.id, than: $1.id) }
-        var text = "{\n"
-        text += "  \"id\": \"\(node.id.hex)\",\n"
-        text += "  \"endpoint\": \"\(endpoint)\",\n"
-        text += "  \"pid\": \(ProcessInfo.processInfo.processIdentifier),\n"
-        text += "  \"updated\": \"\(utcTimestamp())\",\n"
-        text += "  \"readOnly\": \(node.configuration.readOnly),\n"
-        text += "  \"tableSize\": \(node.table.count),\n"
-        text += "  \"buckets\": \(node.table.bucketCount),\n"
-        text += "  \"items\": \(node.storage.itemCount),\n"
-        text += "  \"peers\": \(node.storage.peerCount),\n"
-        text += "  \"externalAddress\": \(node.externalAddress.map { "\"\($0)\"" } ?? "null"),\n"
-        let queries = stats.queriesReceived.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
-        text += "  \"queriesReceived\": {\(queries.joined(separator: ", "))},\n"
-        let errors = stats.errorsSent.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
-        text += "  \"errorsSent\": {\(errors.joined(separator: ", "))},\n"
-        text += "  \"queriesSent\": \(stats.queriesSent), \"responsesReceived\": \(stats.responsesReceived), "
-        text += "\"timeouts\": \(stats.timeouts), \"malformed\": \(stats.malformed), \"unmatched\": \(stats.unmatched),\n"
-        let list = nodes.map { "    {\"id\": \"\($0.id.hex)\", \"endpoint\": \"\($0.endpoint)\"}" }
-        text += "  \"nodes\": [\n\(list.joined(separator: ",\n"))\n  ]\n}\n"
-        return text
-    }
-}
-
-/// The current time as ISO 8601 UTC ("2026-11-21T22:24:25Z"), without Foundation's formatters: they load
-/// ICU's data, several MiB of a node that should stay small.
-func utcTimestamp() -> String {
-    var seconds = time(nil)
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    return String(
-        format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
-        parts.tm_min, parts.tm_sec)
 }
 
 /// A data-directory file that cannot be used.

@@ -157,10 +157,10 @@ public final class DHTNode: DatagramService {
             statistics.invalidNodeIDs += 1
             response.token = nil
         }
-        if let requester = message.requester { vote(requester, from: source, now: now) }
+        let voted = message.requester.map { vote($0, from: source, now: now) } != nil
         if let expected = entry.nodeID, expected != response.id { table.remove(expected) }
         var out = settle(entry, outcome: .response(response, node, isColony: DHTConfiguration.isColony(message.version)), now: now)
-        if let event = votedAddressChange(now: now) { out += event }
+        if voted, let event = votedAddressChange(now: now) { out += event }
         return out
     }
 

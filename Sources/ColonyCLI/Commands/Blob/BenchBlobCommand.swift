@@ -25,7 +25,7 @@ enum BenchBlobCommand: Command {
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
-        let size = try parseSize(arguments.value("size") ?? "256MiB")
+        let size = try Format.byteSize(arguments.value("size") ?? "256MiB", option: "--size")
         let rounds = try arguments.int("rounds", in: 1...20) ?? 3
         let console = environment.console
         let json = arguments.flag("json")
@@ -47,12 +47,12 @@ enum BenchBlobCommand: Command {
         for round in 0..<rounds {
             let destination = try BlobStore(folder: folder.appendingPathComponent("b\(round)"))
             let fetcher = BlobFetcher(store: destination)
-            let idle = residentMiB()
-            resetPeak()
+            let idle = ProcessMemory.residentMiB
+            ProcessMemory.resetPeak()
             let started = Date()
             _ = try fetcher.fetch(manifest.id, from: [server.endpoint])
             let seconds = Date().timeIntervalSince(started)
-            peakAboveIdle = max(peakAboveIdle, peakMiB() - idle)
+            peakAboveIdle = max(peakAboveIdle, ProcessMemory.peakMiB - idle)
             bestBlob = max(bestBlob, Double(size) / seconds)
             try? FileManager.default.removeItem(at: folder.appendingPathComponent("b\(round)"))
             bestBare = max(bestBare, try LoopbackCopy.measure(bytes: size))
@@ -74,17 +74,6 @@ enum BenchBlobCommand: Command {
         return ExitStatus.success
     }
 
-    static func parseSize(_ text: String) throws -> Int {
-        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("", 1)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let number = Int(text.dropLast(suffix.count)), number > 0, number <= (64 << 30) / scale {
-                return number * scale
-            }
-            break
-        }
-        throw InputError("--size '\(text)' is not a size like 256MiB, 1GiB or 1048576")
-    }
-
     private static func format(_ bytesPerSecond: Double) -> String {
         String(format: "%.0f MiB/s", bytesPerSecond / 1_048_576)
     }
@@ -103,21 +92,5 @@ enum BenchBlobCommand: Command {
             try buffer.withUnsafeBytes { try handle.write(contentsOf: Data($0.prefix(count))) }
             left -= count
         }
-    }
-
-    private static func status(_ key: String) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            return (Double(line.filter(\.isNumber)) ?? 0) / 1024
-        }
-        return 0
-    }
-
-    private static func residentMiB() -> Double { status("VmRSS:") }
-    private static func peakMiB() -> Double { status("VmHWM:") }
-
-    /// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
-    private static func resetPeak() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
     }
 }

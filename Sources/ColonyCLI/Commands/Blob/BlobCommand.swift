@@ -31,36 +31,23 @@ enum BlobCommandSupport {
     static func peer(
         _ arguments: ParsedArguments, in environment: CommandEnvironment, readOnly: Bool, replicas: Int = 3
     ) throws -> BlobPeer {
-        let bootstrap = try DHTCommandSupport.bootstrapEndpoints(arguments)
+        let seeds = try DHTCommandSupport.seeds(arguments, in: environment)
         var configuration = BlobPeer.Configuration()
         configuration.replicas = replicas
         configuration.repairInterval = nil
         configuration.acceptsReplicas = false
+        configuration.dht = DHTCommandSupport.oneShotConfiguration()
         configuration.dht.readOnly = readOnly
-        configuration.dht.shortTimeout = 0.5
-        configuration.dht.requestTimeout = 2.5
         let udp = try DHTCommandSupport.udpConfiguration(arguments)
         let directory = environment.dataDirectory(arguments)
         try directory.create()
         let peer = try BlobPeer(
             dataDirectory: directory.url, host: udp.host, port: udp.port, configuration: configuration,
             dhtStateFolder: .some(nil), log: { environment.console.note($0) }, id: .random())
-        let remembered = (try? LiveDHTNode(udp: udp, stateFolder: directory.url.appendingPathComponent("dht")).rememberedNodes) ?? []
-        if bootstrap.isEmpty && remembered.isEmpty {
-            throw UsageError(
-                "no node to join through: pass --bootstrap HOST:PORT (a running 'colony dht serve')",
-                commandPath: arguments.commandPath)
-        }
         try peer.start()
-        let size = peer.node.join(bootstrap + remembered.map(\.endpoint), timeout: 30)
-        guard size > 0 else {
-            peer.stop()
-            throw DHTFailure("found nobody: no answer from \((bootstrap + remembered.prefix(5).map(\.endpoint)).map(\.description).joined(separator: ", "))")
-        }
+        try DHTCommandSupport.join(peer.node, through: seeds, timeout: 30, stop: peer.stop)
         return peer
     }
-
-    static func mebibytes(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 }
 
 /// `colony blob put`.
@@ -110,7 +97,7 @@ enum BlobPutCommand: Command {
             ]))
         } else {
             console.note(
-                "\(BlobCommandSupport.mebibytes(Int64(manifest.size))) in \(manifest.chunkHashes.count) chunks; held by \(holders.count) other nodes (\(holders.map(\.description).joined(separator: ", ")))"
+                "\(Format.mebibytes(Int64(manifest.size))) in \(manifest.chunkHashes.count) chunks; held by \(holders.count) other nodes (\(holders.map(\.description).joined(separator: ", ")))"
             )
         }
         if holders.count < replicas {
@@ -161,7 +148,7 @@ enum BlobGetCommand: Command {
         let report = try peer.get(blob, to: URL(fileURLWithPath: output), extraHolders: extra) { progress in
             let rate = Double(progress.bytesDone) / max(progress.seconds, 0.001)
             bar.update(
-                "\(BlobCommandSupport.mebibytes(progress.bytesDone)) / \(BlobCommandSupport.mebibytes(progress.bytesTotal))  "
+                "\(Format.mebibytes(progress.bytesDone)) / \(Format.mebibytes(progress.bytesTotal))  "
                     + String(format: "%.1f MiB/s", rate / 1_048_576) + "  \(progress.activeHolders) holders")
         }
         bar.finish()
@@ -176,7 +163,7 @@ enum BlobGetCommand: Command {
         } else {
             let rate = Double(report.size) / max(report.seconds, 0.001) / 1_048_576
             console.note(
-                "\(output): \(BlobCommandSupport.mebibytes(report.size)) in \(String(format: "%.2f", report.seconds)) s (\(String(format: "%.0f", rate)) MiB/s) from \(report.chunksByHolder.count) holders"
+                "\(output): \(Format.mebibytes(report.size)) in \(String(format: "%.2f", report.seconds)) s (\(String(format: "%.0f", rate)) MiB/s) from \(report.chunksByHolder.count) holders"
                     + (report.chunksPresent > 0 ? "; \(report.chunksPresent) chunks were already here" : ""))
             for (holder, reason) in report.badHolders.sorted(by: { $0.key < $1.key }) {
                 console.note("bad holder \(holder): \(reason); dropped")
@@ -211,7 +198,7 @@ enum BlobListCommand: Command {
         } else {
             for info in blobs {
                 let state = info.complete ? (info.pinned ? "pinned" : "cached") : "partial"
-                environment.console.print("\(info.id.hex)  \(BlobCommandSupport.mebibytes(info.size))  \(state)")
+                environment.console.print("\(info.id.hex)  \(Format.mebibytes(info.size))  \(state)")
             }
         }
         return ExitStatus.success

@@ -45,7 +45,7 @@ enum BenchDHTCommand: Command {
             if !json { console.note(line) }
         }
         let wall = Date().timeIntervalSince(started)
-        let peak = peakResidentMiB()
+        let peak = ProcessMemory.peakMiB
         if json {
             var fields: [String: JSONValue] = [
                 "nodes": .int(report.nodes), "joined": .int(report.joined), "dead": .int(report.dead),
@@ -102,15 +102,4 @@ enum BenchDHTCommand: Command {
     private static func median(_ values: [Int]) -> Int { DHTSimulation.LookupFigures.quantile(values, 0.5) ?? 0 }
 
     private static func p99(_ values: [Int]) -> Int { DHTSimulation.LookupFigures.quantile(values, 0.99) ?? 0 }
-
-
-    /// The process's peak resident set (VmHWM), in MiB.
-    static func peakResidentMiB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let digits = line.filter(\.isNumber)
-            return (Double(digits) ?? 0) / 1024
-        }
-        return 0
-    }
 }

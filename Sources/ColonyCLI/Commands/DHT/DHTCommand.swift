@@ -78,34 +78,48 @@ enum DHTCommandSupport {
         environment.dataDirectory(arguments).url.appendingPathComponent("dht")
     }
 
-    /// A short-lived node with a fresh ID (so it never collides with a `serve` on the same data directory),
-    /// joined to the network; throws when nobody answers.
-    static func joinedNode(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> LiveDHTNode {
-        let bootstrap = try bootstrapEndpoints(arguments)
-        // BEP 43: a node that lives for one command should not enter anyone's table, where it would soon be a
-        // dead entry that lookups wait on.
+    /// The configuration of a node that lives for one command. BEP 43 read-only, so that it never enters
+    /// anyone's table, where it would soon be a dead entry that lookups wait on; and quicker to give up on silent
+    /// nodes than a long-lived node, since someone is waiting: DHT replies take well under a second, and nodes
+    /// that have left still linger in other tables.
+    static func oneShotConfiguration() -> DHTConfiguration {
         var configuration = DHTConfiguration()
         configuration.readOnly = true
-        // A command that someone waits on gives up on silent nodes sooner than a long-lived node does: DHT
-        // replies take well under a second, and nodes that have left still linger in other tables.
         configuration.shortTimeout = 0.5
         configuration.requestTimeout = 2.5
-        let node = try LiveDHTNode(
-            configuration: configuration, udp: try udpConfiguration(arguments),
-            stateFolder: stateFolder(arguments, in: environment), id: .random())
-        if bootstrap.isEmpty && node.rememberedNodes.isEmpty {
+        return configuration
+    }
+
+    /// The nodes a one-shot command joins through: --bootstrap and those a `serve` with this data directory
+    /// remembered; a usage error when there are none.
+    static func seeds(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> [Endpoint] {
+        let remembered = try LiveDHTNode.storedTable(in: stateFolder(arguments, in: environment))?.nodes ?? []
+        let seeds = try bootstrapEndpoints(arguments) + remembered.map(\.endpoint)
+        guard !seeds.isEmpty else {
             throw UsageError(
                 "no node to join through: pass --bootstrap HOST:PORT (a running 'colony dht serve' or any BitTorrent DHT node)",
                 commandPath: arguments.commandPath)
         }
-        try node.start()
-        let timeout = Double(try arguments.int("timeout", in: 1...3600) ?? 30)
-        let size = node.join(bootstrap, timeout: timeout)
-        guard size > 0 else {
-            node.stop()
-            let tried = (bootstrap + node.rememberedNodes.prefix(5).map(\.endpoint)).map(\.description)
-            throw DHTFailure("found nobody: no answer from \(tried.joined(separator: ", ")); is a DHT node running there?")
+        return seeds
+    }
+
+    /// Joins `node` (already started) through `seeds`; `stop` and a failure naming the seeds when nobody answers.
+    static func join(_ node: LiveDHTNode, through seeds: [Endpoint], timeout: Double, stop: () -> Void) throws {
+        guard node.join(seeds, timeout: timeout) > 0 else {
+            stop()
+            let tried = seeds.prefix(6).map(\.description).joined(separator: ", ")
+            throw DHTFailure("found nobody: no answer from \(tried); is a DHT node running there?")
         }
+    }
+
+    /// A short-lived node with a fresh ID (so it never collides with a `serve` on the same data directory),
+    /// joined to the network; throws when nobody answers.
+    static func joinedNode(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> LiveDHTNode {
+        let seeds = try seeds(arguments, in: environment)
+        let node = try LiveDHTNode(
+            configuration: oneShotConfiguration(), udp: try udpConfiguration(arguments), stateFolder: nil, id: .random())
+        try node.start()
+        try join(node, through: seeds, timeout: try timeout(arguments), stop: node.stop)
         return node
     }
 

@@ -60,10 +60,9 @@ enum DHTPingCommand: Command {
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
         guard let text = arguments.positionals.first else { throw UsageError("missing HOST:PORT", commandPath: arguments.commandPath) }
         let target = try DHTCommandSupport.endpoint(text, option: "HOST:PORT")
-        var configuration = DHTConfiguration()
-        // Read-only (BEP 43), like every one-shot command: the pinged node must not keep this short-lived one.
-        configuration.readOnly = true
-        configuration.requestTimeout = try DHTCommandSupport.timeout(arguments) == 30 ? 5 : try DHTCommandSupport.timeout(arguments)
+        var configuration = DHTCommandSupport.oneShotConfiguration()
+        // One request: wait for it as long as asked (default 5 s).
+        configuration.requestTimeout = arguments.value("timeout") == nil ? 5 : try DHTCommandSupport.timeout(arguments)
         let node = try LiveDHTNode(configuration: configuration, udp: try DHTCommandSupport.udpConfiguration(arguments), stateFolder: nil)
         try node.start()
         defer { node.stop() }
@@ -97,7 +96,7 @@ enum DHTStatsCommand: Command {
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
-        let url = DHTCommandSupport.stateFolder(arguments, in: environment).appendingPathComponent(LiveDHTNode.stateFile)
+        let url = DHTCommandSupport.stateFolder(arguments, in: environment).appendingPathComponent(DHTStateFile.name)
         guard let data = try AtomicFile.read(url) else {
             throw DHTFailure("\(url.path) does not exist: no 'colony dht serve' has run with this data directory")
         }

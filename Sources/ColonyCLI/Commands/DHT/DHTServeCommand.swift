@@ -43,7 +43,7 @@ enum DHTServeCommand: Command {
         var peerConfiguration = BlobPeer.Configuration()
         peerConfiguration.dht = configuration
         peerConfiguration.acceptsReplicas = !configuration.readOnly
-        if let quota = arguments.value("quota") { peerConfiguration.quota = Int64(try BenchBlobCommand.parseSize(quota)) }
+        if let quota = arguments.value("quota") { peerConfiguration.quota = Int64(try Format.byteSize(quota, option: "--quota")) }
         let peer = try BlobPeer(
             dataDirectory: directory.url, host: udp.host, port: udp.port, configuration: peerConfiguration,
             log: { line in log.emit("blobs", ["message": .string(line)], text: line) })
@@ -83,6 +83,7 @@ enum DHTServeCommand: Command {
         timer.schedule(deadline: .now() + 5, repeating: 5)
         timer.setEventHandler {
             try? node.save()
+            try? DHTStateFile.write(node, to: folder)
             let (size, items, peers) = node.withNode { dht, _ in ((dht.table.count, dht.storage.itemCount, dht.storage.peerCount), []) }
             if last.changed(size, items, peers) {
                 log.emit(
@@ -95,6 +96,7 @@ enum DHTServeCommand: Command {
         timer.cancel()
         do {
             try node.save()
+            try DHTStateFile.write(node, to: folder)
         } catch {
             console.note("warning: could not save the routing table: \(error)")
         }
@@ -122,17 +124,9 @@ final class EventLog: @unchecked Sendable {
                 object["event"] = .string(event)
                 console.print(JSONText.serialize(.object(object)))
             } else {
-                console.print("\(Self.localTime()) \(text)")
+                console.print("\(Format.localTime()) \(text)")
             }
         }
-    }
-
-    /// HH:MM:SS local time. Not DateFormatter: it loads ICU's data, which would double an idle node's memory.
-    private static func localTime() -> String {
-        var seconds = time(nil)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 }
 
