@@ -13,10 +13,22 @@ import Testing
 
 @Suite struct TCPFrameConnectionTests {
     @Test func connectingToAClosedPortNamesTheEndpointAndTheReason() throws {
-        // A port that was just listened on and is now free.
-        let server = try TCPTestSupport.echoServer()
-        let endpoint = server.localEndpoint
-        server.stop()
+        // A port bound by a socket that does not listen: connections to it are refused, and no test running in
+        // parallel can be given the port while it is held (a port freed by a stopped server could be).
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(holder >= 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(holder, raw, length) == 0 && getsockname(holder, raw, &length) == 0
+            }
+        }
+        #expect(bound)
+        let endpoint = Endpoint(address: 0x7F00_0001, port: UInt16(bigEndian: address.sin_port))
         #expect {
             _ = try FrameConnection.connect(to: endpoint, timeout: TCPTestSupport.timeout)
         } throws: { error in
