@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "ColonyDHT", targets: ["ColonyDHT"]),
         .library(name: "ColonyBlobs", targets: ["ColonyBlobs"]),
         .library(name: "ColonyWork", targets: ["ColonyWork"]),
+        .library(name: "Colony", targets: ["Colony"]),
         .library(name: "ColonyCLI", targets: ["ColonyCLI"]),
     ],
     targets: [
@@ -43,7 +44,10 @@ let package = Package(
         .target(name: "ColonyDHT", dependencies: ["ColonyCore", "ColonyNet"]),
         .target(name: "ColonyBlobs", dependencies: ["ColonyCore", "ColonyNet", "ColonyDHT"]),
         .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore"]),
-        .target(name: "ColonyCLI", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs"]),
+        .target(name: "Colony", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs"]),
+        .target(
+            name: "ColonyCLI",
+            dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs", "Colony"]),
         .executableTarget(
             name: "colony",
             dependencies: ["ColonyCLI"] + exampleKernels.map { .target(name: $0.target) }
@@ -54,6 +58,9 @@ let package = Package(
         .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyBlobsTests", dependencies: ["ColonyBlobs", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
+        .testTarget(
+            name: "ColonyTests",
+            dependencies: ["Colony", "ColonyWork", "ColonyKernel", "ColonyCore", "ColonyNet", "ColonyBlobs", "ColonyDHT", "SquaresKernel"]),
         .testTarget(
             name: "ColonyCLITests",
             dependencies: ["ColonyCLI", "ColonyWork"] + exampleKernels.map { .target(name: $0.target) }

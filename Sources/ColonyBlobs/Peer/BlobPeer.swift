@@ -36,6 +36,8 @@ public final class BlobPeer: @unchecked Sendable {
     /// Fetches chunks from holders.
     public let fetcher: BlobFetcher
     private let log: @Sendable (String) -> Void
+    /// Answers TCP requests that are not blob requests (set before `start`).
+    public var otherOperations: (@Sendable (Frame, Endpoint) -> Frame?)?
     private let replicationQueue = DispatchQueue(label: "colony.blobs.replication")
     private var repairTimer: (any DispatchSourceTimer)?
     /// Fetches replicas others ask for; apart from `replicationQueue` (repair), so that two peers repairing
@@ -63,9 +65,10 @@ public final class BlobPeer: @unchecked Sendable {
         var attempts = 0
         while true {
             try node.start()
-            let server = BlobServer(store: store, host: host, port: node.endpoint.port) { [weak self] blob, source in
-                self?.acceptReplica(blob, from: source) ?? false
-            }
+            let server = BlobServer(
+                store: store, host: host, port: node.endpoint.port,
+                onReplicate: { [weak self] blob, source in self?.acceptReplica(blob, from: source) ?? false },
+                otherOperations: otherOperations)
             do {
                 try server.start()
                 self.server = server

@@ -10,14 +10,18 @@ public final class BlobServer: @unchecked Sendable {
     public let frames: FrameServer
     /// Called when a peer asks this one to hold a blob: (blob, where to fetch it from).
     private let onReplicate: @Sendable (BlobID, Endpoint) -> Bool
+    /// Answers requests whose op is not a blob op (custody's `co_*`), sharing the port; nil answers 400.
+    private let otherOperations: (@Sendable (Frame, Endpoint) -> Frame?)?
 
     /// A server for `store` on `host:port` (the node's UDP port number, DESIGN.md).
     public init(
         store: BlobStore, host: String, port: UInt16, limits: FrameLimits = .init(),
-        onReplicate: @escaping @Sendable (BlobID, Endpoint) -> Bool = { _, _ in false }
+        onReplicate: @escaping @Sendable (BlobID, Endpoint) -> Bool = { _, _ in false },
+        otherOperations: (@Sendable (Frame, Endpoint) -> Frame?)? = nil
     ) {
         self.store = store
         self.onReplicate = onReplicate
+        self.otherOperations = otherOperations
         let box = HandlerBox()
         frames = FrameServer(host: host, port: port, limits: limits) { frame, context in box.handle?(frame, context) ?? [] }
         box.handle = { [unowned self] frame, context in [self.answer(frame, from: context.peer)] }
@@ -33,6 +37,9 @@ public final class BlobServer: @unchecked Sendable {
     public var endpoint: Endpoint { frames.localEndpoint }
 
     func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
+        if let op = BlobWire.op(frame), op.hasPrefix("co_") {
+            return otherOperations?(frame, peer) ?? BlobWire.error(400, "unknown op")
+        }
         guard let op = BlobWire.op(frame), let blob = BlobWire.blob(frame) else {
             return BlobWire.error(400, "a request needs op and a 32-byte blob")
         }

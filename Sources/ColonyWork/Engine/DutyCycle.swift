@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// One instance per engine slot; the kernel's `context.step` calls `pace()` on the slot's thread. The clock and
 /// the sleep are injected so tests drive them without waiting.
-final class DutyCycle: Sendable {
+public final class DutyCycle: Sendable {
     /// Rests are cut into slices so that Ctrl-C is honoured within ~20 ms even at a 1% limit.
     static let restSlice: UInt64 = 20_000_000
 
@@ -19,7 +19,7 @@ final class DutyCycle: Sendable {
     private let phaseStart: Mutex<UInt64>
 
     /// A cycle of `window` in which the thread runs `percent`% of the time; rests end early when stopping.
-    init(
+    public init(
         percent: Int, window: Duration, isStopping: @escaping @Sendable () -> Bool,
         now: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
         sleep: @escaping @Sendable (UInt64) -> Void = DutyCycle.sleep
@@ -35,7 +35,7 @@ final class DutyCycle: Sendable {
     }
 
     /// Rests if this run phase has used its share; returns at once otherwise.
-    func pace() {
+    public func pace() {
         let ran = now() &- phaseStart.withLock { $0 }
         guard ran >= runNanos else { return }
         // Rest in proportion to what was actually run, so a long step between two calls is paid back in full.
@@ -51,7 +51,7 @@ final class DutyCycle: Sendable {
 
     /// Sleeps the calling thread for `nanoseconds`; the rest phase of the duty cycle is the one place where
     /// the engine sleeps on purpose.
-    @Sendable static func sleep(_ nanoseconds: UInt64) {
+    @Sendable public static func sleep(_ nanoseconds: UInt64) {
         var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         var unslept = timespec()
         while nanosleep(&request, &unslept) != 0, errno == EINTR { request = unslept }

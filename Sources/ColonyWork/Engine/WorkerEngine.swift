@@ -123,7 +123,7 @@ public final class WorkerEngine: Sendable {
     /// Lowers the calling thread to nice 19 and returns a closure that puts it back. On Linux the nice value
     /// belongs to the thread, so this leaves the rest of the process alone. Putting it back needs privilege;
     /// without it the pooled thread stays at nice 19, which only ever makes later work on it politer.
-    private static func lowerThreadPriority() -> (() -> Void)? {
+    public static func lowerThreadPriority() -> (() -> Void)? {
         #if os(Linux)
         let which = __priority_which_t(PRIO_PROCESS.rawValue)
         errno = 0

@@ -1,0 +1,504 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyDHT
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+import Synchronization
+
+/// A Colony peer: a DHT node and blob server on one port number, the custody of the shards it is among the
+/// closest nodes to, and the manifests of the jobs it knows (DESIGN.md, Layers: the embedding API). Workers,
+/// publishers and collectors use a peer to reach the swarm. Several peers may live in one process, each with
+/// its own data directory.
+public final class ColonyPeer: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// The blob peer's configuration (DHT, replicas, rate limit).
+        public var blobs = BlobPeer.Configuration()
+        /// Custodians per shard (c).
+        public var custodians = 3
+        /// Seconds between anti-entropy rounds with the other custodians; nil turns them off.
+        public var syncInterval: Double? = 10
+        /// Kernels whose `equivalent` custody uses to compare outputs.
+        public var registry = KernelRegistry([])
+        /// Seconds a custody request may take.
+        public var requestTimeout = 30.0
+        /// Seconds a custodian lookup is reused.
+        public var lookupLifetime = 20.0
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let identity: Identity
+    public let blobs: BlobPeer
+    let custody: Mutex<Custodian>
+    let pool: ConnectionPool
+    let log: @Sendable (String) -> Void
+    private let roots = Mutex<[JobID: BlobID]>([:])
+    private let lookups = Mutex<[[UInt8]: (at: Date, endpoints: [Endpoint])]>([:])
+    private let manifestLock = NSLock()
+    private let forwardQueue = DispatchQueue(label: "colony.custody.forward")
+    private let syncQueue = DispatchQueue(label: "colony.custody.sync")
+    private var syncTimer: (any DispatchSourceTimer)?
+    private let requests = Mutex<[String: Int]>([:])
+    private let running = Atomic<Bool>(false)
+
+    /// A peer whose identity, DHT state and blobs live in `dataDirectory`.
+    public init(
+        dataDirectory: URL, host: String = "127.0.0.1", port: UInt16 = 0, configuration: Configuration = .init(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.log = log
+        let directory = DataDirectory(url: dataDirectory)
+        try directory.create()
+        identity = try Identity.loadOrCreate(in: directory)
+        blobs = try BlobPeer(
+            dataDirectory: dataDirectory, host: host, port: port, configuration: configuration.blobs, log: log)
+        var custodian = Custodian(identity: identity)
+        for kernel in configuration.registry.kernels {
+            let instance = kernel.init()
+            custodian.equivalence[kernel.name] = { instance.equivalent(Data($0), Data($1)) }
+        }
+        custody = Mutex(custodian)
+        pool = ConnectionPool(timeout: configuration.requestTimeout)
+    }
+
+    /// Binds UDP and TCP and starts answering custody requests.
+    public func start() throws {
+        blobs.otherOperations = { [weak self] frame, peer in self?.answer(frame, from: peer) }
+        try blobs.start()
+        running.store(true, ordering: .relaxed)
+        if let interval = configuration.syncInterval {
+            let timer = DispatchSource.makeTimerSource(queue: syncQueue)
+            timer.schedule(deadline: .now() + interval, repeating: interval)
+            timer.setEventHandler { [weak self] in self?.synchronize() }
+            timer.resume()
+            syncTimer = timer
+        }
+    }
+
+    /// Joins the swarm through `seeds`; returns the routing table's size.
+    @discardableResult
+    public func join(_ seeds: [Endpoint], timeout: Double = 30) -> Int { blobs.node.join(seeds, timeout: timeout) }
+
+    /// Leaves: hands every shard's records to the other custodians (so that nothing this peer accepted is
+    /// lost), then stops.
+    public func stop() {
+        guard running.exchange(false, ordering: .relaxed) else { return }
+        syncTimer?.cancel()
+        syncQueue.sync {}
+        handOff()
+        forwardQueue.sync {}
+        pool.closeAll()
+        blobs.stop()
+    }
+
+    /// Dies at once, as a process killed with signal 9 would: no hand-off, no goodbyes (for `--crash` and tests).
+    public func crash() {
+        guard running.exchange(false, ordering: .relaxed) else { return }
+        syncTimer?.cancel()
+        blobs.server?.stop()
+        blobs.node.stop()
+        pool.closeAll()
+    }
+
+    public var isRunning: Bool { running.load(ordering: .relaxed) }
+
+    /// The UDP and TCP endpoint.
+    public var endpoint: Endpoint { blobs.endpoint }
+
+    /// Requests answered, by op, and refusals by reason.
+    public var statistics: (requests: [String: Int], rejected: [String: Int], accepted: [String: Int]) {
+        let custodian = custody.withLock { ($0.rejected, $0.accepted) }
+        return (requests.withLock { $0 }, custodian.0, custodian.1)
+    }
+
+    /// A copy of the custody state (for the demo's view and tests).
+    public var custodian: Custodian { custody.withLock { $0 } }
+
+    // MARK: Finding nodes
+
+    /// The `custodians` closest Colony nodes to `key`, this peer included when it is among them, nearest first.
+    public func custodians(of key: [UInt8], refresh: Bool = false) -> [Endpoint] {
+        if !refresh, let cached = lookups.withLock({ $0[key] }),
+            Date().timeIntervalSince(cached.at) < configuration.lookupLifetime
+        {
+            return cached.endpoints
+        }
+        guard let target = NodeID(bytes: key) else { return [] }
+        let selfID = blobs.node.id
+        var candidates: [(NodeID, Endpoint)] = [(selfID, endpoint)]
+        if let lookup = blobs.node.wait(timeout: 30, { dht, now, done in dht.findNode(target, now: now) { done($0) } }) {
+            candidates += lookup.closest.filter { lookup.colonyNodes.contains($0.id) && $0.endpoint != endpoint }
+                .map { ($0.id, $0.endpoint) }
+        }
+        let chosen = candidates.sorted { $0.0.distance(to: target) < $1.0.distance(to: target) }
+            .prefix(configuration.custodians).map(\.1)
+        lookups.withLock { $0[key] = (Date(), chosen) }
+        return chosen
+    }
+
+    /// Forgets a cached custodian list (one of them stopped answering).
+    func forgetCustodians(of key: [UInt8]) { _ = lookups.withLock { $0.removeValue(forKey: key) } }
+
+    /// Sends a request to `endpoint`, answering it in-process when it is this peer.
+    func request(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
+        if endpoint == self.endpoint {
+            let reply = answer(frame, from: endpoint)
+            if let refusal = CustodyWire.failure(reply) { throw ColonyRequestError(endpoint: endpoint, refusal: refusal) }
+            return reply
+        }
+        return try pool.request(frame, to: endpoint, timeout: timeout)
+    }
+
+    /// Peers announced under a 20-byte key.
+    func peers(under key: [UInt8]) -> [Endpoint] {
+        guard let target = NodeID(bytes: key) else { return [] }
+        let found = blobs.node.wait(timeout: 30) { dht, now, done in dht.getPeers(target, now: now) { done($0.peers) } } ?? []
+        return found.filter { $0 != endpoint }
+    }
+
+    /// Announces this peer under a 20-byte key.
+    func announce(under key: [UInt8]) {
+        guard let target = NodeID(bytes: key) else { return }
+        _ = blobs.node.wait(timeout: 30) { dht, now, done in dht.announce(target, port: nil, now: now) { done($0.stored) } }
+    }
+
+    // MARK: Manifests
+
+    /// The manifest root of a job this peer knows.
+    public func root(of job: JobID) -> BlobID? { roots.withLock { $0[job] } }
+
+    /// A job's manifest, when known here.
+    public func manifest(_ job: JobID) -> JobManifest? { custody.withLock { $0.manifests[job] } }
+
+    /// Stores a manifest this peer built or checked, pins it, and remembers it.
+    @discardableResult
+    func keep(_ manifest: JobManifest) throws -> BlobID {
+        let blob = try blobs.store.put(data: manifest.encoded(), pin: true).id
+        roots.withLock { $0[manifest.id] = blob }
+        custody.withLock { $0.add(manifest) }
+        return blob
+    }
+
+    /// The manifest of `job`, fetched from `hint` or the blob's holders when not known here, and checked: its
+    /// SHA-256 must be the job ID and its signature must verify. Throws "unknown job" otherwise.
+    public func fetchManifest(_ job: JobID, root: BlobID?, hint: [Endpoint]) throws(CustodyError) -> JobManifest {
+        if let known = manifest(job) { return known }
+        manifestLock.lock()
+        defer { manifestLock.unlock() }
+        if let known = manifest(job) { return known }
+        var root = root
+        var sources = hint
+        if root == nil {
+            // Ask those announced under the job's key for the root.
+            for holder in peers(under: JobKeys.job(job)) where root == nil {
+                let reply = try? request(CustodyWire.frame("co_job", [("job", .bytes(job.bytes))]), to: holder)
+                if let reply, let digest = CustodyWire.digest(reply, "root") {
+                    root = BlobID(root: digest)
+                    sources.append(holder)
+                }
+            }
+        }
+        guard let root else { throw CustodyError("unknown job", "no manifest found for job \(job.hex)") }
+        let bytes: [UInt8]
+        do {
+            if !blobs.store.isComplete(root) {
+                _ = try blobs.fetcher.fetch(root, from: sources + blobs.holders(root).filter { !sources.contains($0) })
+            }
+            bytes = try readBlob(root)
+        } catch {
+            throw CustodyError("unknown job", "manifest \(root.hex.prefix(12)) of job \(job.hex.prefix(12)) could not be fetched: \(error)")
+        }
+        guard SHA256.hash(bytes) == job else {
+            _ = blobs.store.remove(root)
+            throw CustodyError("unknown job", "the manifest fetched does not hash to job \(job.hex.prefix(12))")
+        }
+        let manifest: JobManifest
+        do {
+            manifest = try JobManifest(decoding: bytes)
+        } catch {
+            _ = blobs.store.remove(root)
+            throw CustodyError("bad manifest", "\(error)")
+        }
+        try? blobs.store.pin(root)
+        roots.withLock { $0[job] = root }
+        custody.withLock { $0.add(manifest) }
+        return manifest
+    }
+
+    /// The bytes of a complete blob held here.
+    func readBlob(_ blob: BlobID) throws -> [UInt8] {
+        guard let manifest = try blobs.store.manifest(blob) else { throw CustodyError("unknown job", "blob not held") }
+        var bytes: [UInt8] = []
+        for hash in manifest.chunkHashes {
+            guard let chunk = try blobs.store.readChunk(hash) else { throw CustodyError("unknown job", "chunk missing") }
+            bytes += chunk
+        }
+        return bytes
+    }
+
+    // MARK: Publishing
+
+    /// Signs and publishes a job: the manifest is stored as a blob here and replicated, the job's custodians
+    /// (closest to its key) fetch and keep it, and they and this peer announce it under the kernel's topic.
+    /// Returns the job ID and the custodians that hold the manifest.
+    public func publish(_ manifest: JobManifest) throws -> (job: JobID, holders: [Endpoint]) {
+        let job = manifest.id
+        let root = try keep(manifest)
+        announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+        announce(under: JobKeys.job(job))
+        blobs.announce(root)
+        var holders: [Endpoint] = []
+        for custodian in custodians(of: JobKeys.job(job)) where custodian != endpoint {
+            let frame = CustodyWire.frame("co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(endpoint.port)))])
+            do {
+                _ = try request(frame, to: custodian, timeout: 120)
+                holders.append(custodian)
+            } catch {
+                log("publish: \(error)")
+            }
+        }
+        return (job, holders)
+    }
+
+    /// Jobs announced for a kernel: (job, manifest root, who told us).
+    public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
+        var found: [JobID: (BlobID, Endpoint)] = [:]
+        var sources = peers(under: JobKeys.topic(kernel: kernel, version: version))
+        if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
+        for source in sources {
+            let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
+            guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
+            else { continue }
+            for item in list.prefix(1000) {
+                guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
+                    let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
+                else { continue }
+                if found[job] == nil { found[job] = (BlobID(root: root), source) }
+            }
+        }
+        return found.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.job < $1.job }
+    }
+
+    // MARK: Answering
+
+    func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
+        guard let op = CustodyWire.op(frame) else { return CustodyWire.error(400, .malformed("no op")) }
+        requests.withLock { $0[op, default: 0] += 1 }
+        do {
+            return try answer(op, frame, from: peer)
+        } catch {
+            return CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
+        }
+    }
+
+    /// The job a request names, fetching its manifest from the asker (its `port`) when not known.
+    private func requestedJob(_ frame: Frame, from peer: Endpoint) throws(CustodyError) -> JobManifest {
+        guard let job = CustodyWire.job(frame) else {
+            throw custody.withLock { $0.refuse(.malformed("a 32-byte job is required")) }
+        }
+        if let known = manifest(job) { return known }
+        let root = CustodyWire.digest(frame, "root").map(BlobID.init(root:))
+        var hint: [Endpoint] = []
+        if let port = CustodyWire.int(frame, "port"), (1...65_535).contains(port) {
+            hint.append(Endpoint(address: peer.address, port: UInt16(port)))
+        }
+        do {
+            return try fetchManifest(job, root: root, hint: hint)
+        } catch {
+            throw custody.withLock { $0.refuse(error) }
+        }
+    }
+
+    private func answer(_ op: String, _ frame: Frame, from peer: Endpoint) throws(CustodyError) -> Frame {
+        let now = CustodyClock.now()
+        switch op {
+        case "co_publish":
+            let manifest = try requestedJob(frame, from: peer)
+            let job = manifest.id
+            // Keep it where others look: the blob's key, the job's key and the kernel's topic.
+            if let root = root(of: job) {
+                DispatchQueue.global().async { [self] in
+                    blobs.announce(root)
+                    announce(under: JobKeys.job(job))
+                    announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+                }
+            }
+            return CustodyWire.frame("ok")
+        case "co_job":
+            guard let job = CustodyWire.job(frame), let root = root(of: job) else {
+                throw CustodyError("unknown job", "not known here")
+            }
+            return CustodyWire.frame("root", [("root", .bytes(root.root.bytes))])
+        case "co_jobs":
+            guard let kernel = frame.header["kernel"]?.string, let version = CustodyWire.int(frame, "version") else {
+                throw .malformed("co_jobs needs kernel and version")
+            }
+            let manifests = custody.withLock { $0.manifests }
+            let list: [BencodeValue] = manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }
+                .compactMap { manifest in
+                    root(of: manifest.id).map { .list([.bytes(manifest.id.bytes), .bytes($0.root.bytes)]) }
+                }
+            return CustodyWire.frame("jobs", payload: .list(list))
+        case "co_lease":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard"), let workerBytes = frame.header["worker"]?.bytes,
+                let worker = try? Ed25519PublicKey(rawRepresentation: workerBytes)
+            else { throw custody.withLock { $0.refuse(.malformed("co_lease needs shard and a 32-byte worker key")) } }
+            let count = min(max(CustodyWire.int(frame, "count") ?? 1, 1), manifest.policy.shardSize)
+            pullIfNew(ShardRef(job: manifest.id, shard: shard), manifest: manifest)
+            let lease = try custody.withLock { custodian throws(CustodyError) in
+                try custodian.lease(job: manifest.id, shard: shard, worker: worker, count: count, now: now)
+            }
+            guard let lease else {
+                let verdicts = custody.withLock { $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) } ?? []
+                let done = verdicts.allSatisfy { $0.state != .open }
+                return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0))])
+            }
+            forward([lease], of: manifest)
+            return CustodyWire.frame("lease", payload: lease.value)
+        case "co_submit":
+            let manifest = try requestedJob(frame, from: peer)
+            let record: CustodyRecord
+            do {
+                record = try CustodyRecord(try CustodyWire.payload(frame))
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            pullIfNew(ShardRef(job: manifest.id, shard: record.shard), manifest: manifest)
+            let added = try custody.withLock { custodian throws(CustodyError) in try custodian.submit(record, now: now) }
+            forward(added, of: manifest)
+            return CustodyWire.frame("ok")
+        case "co_status":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard"),
+                let verdicts = custody.withLock({ $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) })
+            else { throw CustodyError("unknown unit", "no such shard") }
+            let list: [BencodeValue] = verdicts.map { verdict in
+                let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
+                return .list([
+                    .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(verdict.commits)),
+                    .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
+                    .integer(Int64(verdict.attempts)),
+                ])
+            }
+            return CustodyWire.frame("status", payload: .list(list))
+        case "co_records":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            let (records, verdicts) = custody.withLock { ($0.records(ref), $0.verdicts(ref, now: now) ?? []) }
+            // Outputs of undecided units stay with the custodians: a lazy peer reading them could copy them.
+            let undecided = Set(verdicts.filter { $0.state == .open }.map(\.unit))
+            let visible = records.filter { record in
+                record.kind != .reveal || record.entries.allSatisfy { !undecided.contains($0.unit) }
+            }
+            return CustodyWire.frame("records", payload: CustodyWire.recordList(visible))
+        case "co_sync":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_sync needs shard") }
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            guard let list = try CustodyWire.payload(frame).list else { throw .malformed("co_sync needs a list of IDs") }
+            let theirs = Set(list.compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
+            let records = custody.withLock { $0.records(ref) }
+            let ours = Set(records.map(\.id))
+            let missingThere = records.filter { !theirs.contains($0.id) }
+            let wanted = theirs.subtracting(ours).sorted().map { BencodeValue.bytes($0.bytes) }
+            return CustodyWire.frame("records", [("want", .list(wanted))], payload: CustodyWire.recordList(missingThere))
+        case "co_merge":
+            let manifest = try requestedJob(frame, from: peer)
+            let records = try CustodyWire.records(frame)
+            let added = custody.withLock { $0.merge(records.filter { $0.job == manifest.id }) }
+            return CustodyWire.frame("ok", [("added", .integer(Int64(added.count)))])
+        default:
+            throw custody.withLock { $0.refuse(.malformed("unknown op \(op)")) }
+        }
+    }
+
+    // MARK: Custodians among themselves
+
+    private func fields(_ manifest: JobManifest) -> [(String, BencodeValue)] {
+        var fields: [(String, BencodeValue)] = [("job", .bytes(manifest.id.bytes)), ("port", .integer(Int64(endpoint.port)))]
+        if let root = root(of: manifest.id) { fields.append(("root", .bytes(root.root.bytes))) }
+        return fields
+    }
+
+    /// Pushes records this custodian just accepted to the shard's other custodians.
+    private func forward(_ records: [CustodyRecord], of manifest: JobManifest) {
+        guard !records.isEmpty else { return }
+        let fields = fields(manifest)
+        forwardQueue.async { [self] in
+            let byShard = Dictionary(grouping: records, by: \.shard)
+            for (shard, records) in byShard {
+                for custodian in custodians(of: JobKeys.shard(manifest.id, shard)) where custodian != endpoint {
+                    let frame = CustodyWire.frame("co_merge", fields, payload: CustodyWire.recordList(records))
+                    do {
+                        _ = try request(frame, to: custodian, timeout: 30)
+                    } catch {
+                        log("forward to \(custodian): \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A custodian new to a shard pulls the records of the others before it answers about it.
+    private func pullIfNew(_ ref: ShardRef, manifest: JobManifest) {
+        guard custody.withLock({ $0.ledgers[ref] == nil }) else { return }
+        exchange(ref, manifest: manifest, with: custodians(of: JobKeys.shard(ref.job, ref.shard)))
+    }
+
+    /// Anti-entropy with `others` for one shard: sends the IDs held here, merges what they have that is missing,
+    /// and sends what they lack.
+    private func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [Endpoint]) {
+        for other in others where other != endpoint {
+            let ids = custody.withLock { $0.recordIDs(ref) }
+            let frame = CustodyWire.frame(
+                "co_sync", fields(manifest) + [("shard", .integer(Int64(ref.shard)))],
+                payload: .list(ids.sorted().map { .bytes($0.bytes) }))
+            guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
+            if let records = try? CustodyWire.records(reply) {
+                _ = custody.withLock { $0.merge(records) }
+            }
+            let wanted = Set((reply.header["want"]?.list ?? []).compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
+            if !wanted.isEmpty {
+                let records = custody.withLock { $0.records(ref) }.filter { wanted.contains($0.id) }
+                let merge = CustodyWire.frame("co_merge", fields(manifest), payload: CustodyWire.recordList(records))
+                _ = try? request(merge, to: other, timeout: 30)
+            }
+        }
+    }
+
+    /// One anti-entropy round: for every shard held, exchange with its current custodians; a shard this peer is
+    /// no longer a custodian of is handed to those that are, then dropped.
+    func synchronize() {
+        guard isRunning else { return }
+        let held = custody.withLock { custodian in custodian.ledgers.keys.compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } } }
+        for (ref, manifest) in held.sorted(by: { $0.0 < $1.0 }) {
+            guard isRunning else { return }
+            let current = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true)
+            exchange(ref, manifest: manifest, with: current)
+            if !current.contains(endpoint) {
+                custody.withLock { $0.drop(ref) }
+                log("custody of \(ref) handed to \(current.map(\.description).joined(separator: ", "))")
+            }
+        }
+    }
+
+    /// Before leaving: every shard's records go to the other custodians (the next closest take this peer's
+    /// place once it is gone).
+    private func handOff() {
+        let held = custody.withLock { custodian in custodian.ledgers.keys.compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } } }
+        for (ref, manifest) in held {
+            let others = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true).filter { $0 != endpoint }
+            let records = custody.withLock { $0.records(ref) }
+            for other in others {
+                let frame = CustodyWire.frame("co_merge", fields(manifest), payload: CustodyWire.recordList(records))
+                _ = try? request(frame, to: other, timeout: 10)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// What the records of a job say, re-verified from scratch: every record's signature, every unit's quorum.
+public struct JobReport: Sendable {
+    public var job: JobID
+    public var manifest: JobManifest
+    public var verdicts: [UnitVerdict]
+    /// Records read and kept (their signatures verified).
+    public var records: Int
+    /// Records dropped because their signature did not verify.
+    public var badSignatures: Int
+    /// Shards no custodian answered for.
+    public var unreachableShards: [Int]
+
+    public var validated: Int { verdicts.filter { $0.state == .validated }.count }
+    public var failed: Int { verdicts.filter { $0.state == .failed }.count }
+    public var inProgress: Int { verdicts.filter { $0.state == .open && $0.liveLeases > 0 }.count }
+    public var waiting: Int { verdicts.filter { $0.state == .open && $0.liveLeases == 0 }.count }
+    public var attempts: Int { verdicts.reduce(0) { $0 + $1.attempts } }
+    /// Results that did not count (disagreed with the quorum, or did not match their seal).
+    public var invalid: Int { verdicts.reduce(0) { $0 + $1.invalid.count } }
+    public var complete: Bool { verdicts.allSatisfy { $0.state != .open } }
+}
+
+/// Gathers a job's records from its custodians and recomputes every verdict (DESIGN.md: "The publisher (or
+/// anyone) collects the records, re-verifies signatures and quorum, fetches the validated outputs, checks their
+/// digests").
+public enum JobCollector {
+    /// Collects and re-verifies `job` through `peer`. `root` or the job's announcement finds the manifest.
+    public static func collect(
+        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> JobReport {
+        let manifest = try peer.fetchManifest(job, root: root, hint: [])
+        let kernel = registry.kernel(named: manifest.kernel)
+        let equivalent: ([UInt8], [UInt8]) -> Bool = { a, b in kernel?.equivalent(Data(a), Data(b)) ?? (a == b) }
+        var fields: [(String, BencodeValue)] = [("job", .bytes(job.bytes)), ("port", .integer(Int64(peer.endpoint.port)))]
+        if let root = peer.root(of: job) { fields.append(("root", .bytes(root.root.bytes))) }
+        let now = CustodyClock.now()
+        var verdicts: [UnitVerdict] = []
+        var kept = 0
+        var bad = 0
+        var unreachable: [Int] = []
+        for shard in 0..<manifest.shardCount {
+            var ledger = ShardLedger(job: job, shard: shard, units: manifest.units(inShard: shard), policy: manifest.policy)
+            var answered = false
+            for custodian in peer.custodians(of: JobKeys.shard(job, shard)) {
+                let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
+                guard let reply = try? peer.request(frame, to: custodian), let records = try? CustodyWire.records(reply)
+                else { continue }
+                answered = true
+                for record in records where ledger.records[record.id] == nil {
+                    if record.isSignatureValid {
+                        if ledger.insert(record) { kept += 1 }
+                    } else {
+                        bad += 1
+                    }
+                }
+            }
+            if !answered { unreachable.append(shard) }
+            verdicts += ledger.verdicts(now: now, equivalent: equivalent)
+            progress(shard + 1, manifest.shardCount)
+        }
+        return JobReport(
+            job: job, manifest: manifest, verdicts: verdicts, records: kept, badSignatures: bad, unreachableShards: unreachable)
+    }
+
+    /// Lets the kernel assemble the validated outputs into `directory`. Every unit must be validated.
+    public static func assemble(_ report: JobReport, registry: KernelRegistry, into directory: URL) throws -> KernelSummary {
+        guard let kernel = registry.kernel(named: report.manifest.kernel) else {
+            throw CustodyError("unknown kernel", "\(report.manifest.kernel) is not compiled into this program")
+        }
+        var outputs: [Data] = []
+        for verdict in report.verdicts {
+            guard verdict.state == .validated, let output = verdict.output else {
+                throw CustodyError("incomplete", "unit \(verdict.unit) is \(verdict.state.rawValue), not validated")
+            }
+            outputs.append(Data(output))
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try kernel.assemble(outputs, parameters: try report.manifest.kernelParameters(), into: directory)
+    }
+}

@@ -1,0 +1,152 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyDHT
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// Several peers in one process on loopback, each with its own data directory, port, identity and worker:
+/// what `colony demo` and `colony bench swarm` run. Peer 0 publishes; misbehaving peers are the last ones.
+public final class LocalSwarm: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var peers = 8
+        public var cheaters = 0
+        public var copycats = 0
+        public var crash = 0
+        /// Slots per worker.
+        public var coresPerWorker = 1
+        public var registry = KernelRegistry([])
+        public var lowPriority = false
+        /// Where the peers' data directories go.
+        public var folder: URL
+        public var syncInterval: Double? = 5
+        public var revealPollInterval = 0.1
+
+        public init(folder: URL) { self.folder = folder }
+    }
+
+    /// A moment of the job's progress, from the custodians' records.
+    public struct Progress: Sendable {
+        public var validated: Int
+        public var failed: Int
+        public var inProgress: Int
+        public var total: Int
+        public var attempts: Int
+        public var invalid: Int
+        public var running: Int
+    }
+
+    public let options: Options
+    public private(set) var peers: [ColonyPeer] = []
+    public private(set) var workers: [SwarmWorker] = []
+    public private(set) var crashed: Set<Int> = []
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// The role of peer `index`.
+    public func behaviour(of index: Int) -> SwarmWorker.Behaviour {
+        let n = options.peers
+        if index >= n - options.cheaters { return .cheater }
+        if index >= n - options.cheaters - options.copycats { return .copycat }
+        return .honest
+    }
+
+    /// The peers that will crash while holding leases (just before the misbehaving ones).
+    public var crashIndices: [Int] {
+        let end = options.peers - options.cheaters - options.copycats
+        return Array(max(1, end - options.crash)..<end)
+    }
+
+    /// Starts the peers and joins each to the first, then the workers.
+    public func start(log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        for index in 0..<options.peers {
+            var configuration = ColonyPeer.Configuration()
+            configuration.blobs.rateLimit = nil
+            configuration.blobs.repairInterval = nil
+            configuration.syncInterval = options.syncInterval
+            configuration.registry = options.registry
+            let folder = options.folder.appendingPathComponent("peer-\(index)")
+            let peer = try ColonyPeer(dataDirectory: folder, configuration: configuration) { log("peer \(index): \($0)") }
+            try peer.start()
+            peers.append(peer)
+        }
+        let seed = peers[0].endpoint
+        for peer in peers.dropFirst() { peer.join([seed], timeout: 10) }
+        // A second round fills the early joiners' tables with those that came later.
+        for peer in peers { peer.join([seed], timeout: 10) }
+        for (index, peer) in peers.enumerated() {
+            var configuration = SwarmWorker.Configuration()
+            configuration.cores = options.coresPerWorker
+            configuration.kernels = options.registry
+            configuration.behaviour = behaviour(of: index)
+            configuration.lowPriority = options.lowPriority
+            configuration.discoveryInterval = 1
+            configuration.revealPollInterval = options.revealPollInterval
+            let worker = SwarmWorker(peer: peer, configuration: configuration) { log("worker \(index): \($0)") }
+            workers.append(worker)
+        }
+        for worker in workers { worker.start() }
+    }
+
+    /// Publishes a manifest from peer 0.
+    public func publish(_ manifest: JobManifest) throws -> JobID {
+        try peers[0].publish(manifest).job
+    }
+
+    /// Crashes peer `index`: its worker stops without releasing leases and its sockets close.
+    public func crash(_ index: Int) {
+        guard !crashed.contains(index) else { return }
+        crashed.insert(index)
+        workers[index].abandon()
+        peers[index].crash()
+    }
+
+    /// The job's state from the union of all live custodians' records.
+    public func progress(of job: JobID) -> Progress? {
+        guard let manifest = peers.lazy.compactMap({ $0.manifest(job) }).first else { return nil }
+        var ledgers: [Int: ShardLedger] = [:]
+        for (index, peer) in peers.enumerated() where !crashed.contains(index) {
+            let custodian = peer.custodian
+            for (ref, ledger) in custodian.ledgers where ref.job == job {
+                var merged = ledgers[ref.shard] ?? ShardLedger(
+                    job: job, shard: ref.shard, units: manifest.units(inShard: ref.shard), policy: manifest.policy)
+                for record in ledger.records.values { merged.insert(record) }
+                ledgers[ref.shard] = merged
+            }
+        }
+        let kernel = options.registry.kernel(named: manifest.kernel)
+        let now = CustodyClock.now()
+        var progress = Progress(validated: 0, failed: 0, inProgress: 0, total: manifest.units.count, attempts: 0, invalid: 0, running: 0)
+        for (_, ledger) in ledgers {
+            for verdict in ledger.verdicts(now: now, equivalent: { kernel?.equivalent(Data($0), Data($1)) ?? ($0 == $1) }) {
+                switch verdict.state {
+                case .validated: progress.validated += 1
+                case .failed: progress.failed += 1
+                case .open: if verdict.liveLeases > 0 { progress.inProgress += 1 }
+                }
+                progress.attempts += verdict.attempts
+                progress.invalid += verdict.invalid.count
+            }
+        }
+        progress.running = workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.running.count }
+        return progress
+    }
+
+    /// Refusals counted by all live custodians, by reason.
+    public var refusals: [String: Int] {
+        var total: [String: Int] = [:]
+        for (index, peer) in peers.enumerated() where !crashed.contains(index) {
+            for (reason, count) in peer.statistics.rejected { total[reason, default: 0] += count }
+        }
+        return total
+    }
+
+    /// Stops every worker and peer.
+    public func stop() {
+        for (index, worker) in workers.enumerated() where !crashed.contains(index) { worker.stop() }
+        for (index, peer) in peers.enumerated() where !crashed.contains(index) { peer.stop() }
+    }
+}

@@ -1,0 +1,570 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+import Synchronization
+
+/// Donates CPU to the swarm (DESIGN.md, The worker engine): finds jobs for its kernels, leases units from each
+/// shard's custodians, runs them on `cores` slots, commits seals, and reveals outputs once a unit has a quorum
+/// of seals or its lease is ending. One control thread talks to the network; slots only compute, from a small
+/// buffer of leased units, so no slot waits on the network while work is known.
+public final class SwarmWorker: @unchecked Sendable {
+    /// How a worker behaves: honest, or one of the misbehaviours the demo shows being caught.
+    public enum Behaviour: String, Sendable {
+        case honest
+        /// Returns wrong outputs (its own random ones, so two cheaters never agree).
+        case cheater
+        /// Computes nothing: commits invented seals and reveals what it can copy or invent.
+        case copycat
+    }
+
+    public struct Configuration: Sendable {
+        public var cores = 1
+        public var cpuLimit = 100
+        public var lowPriority = true
+        /// The kernels this worker runs; jobs of other kernels are ignored.
+        public var kernels = KernelRegistry([])
+        public var behaviour = Behaviour.honest
+        /// Seconds between looks for new jobs.
+        public var discoveryInterval = 5.0
+        /// Compute time one lease aims at; leases of fast units cover more units.
+        public var targetLeaseSeconds = 0.5
+        /// Seconds between checks for a quorum of seals.
+        public var revealPollInterval = 0.1
+
+        public init() {}
+    }
+
+    /// What the worker has done.
+    public struct Statistics: Sendable {
+        public var jobsSeen = 0
+        public var jobsIgnored = 0
+        public var leases = 0
+        public var unitsLeased = 0
+        public var computed = 0
+        public var committed = 0
+        public var revealed = 0
+        public var released = 0
+        public var kernelErrors = 0
+        /// Refusals custodians answered, by reason.
+        public var refused: [String: Int] = [:]
+        public var requestFailures = 0
+    }
+
+    /// A unit on a slot.
+    public struct Running: Sendable {
+        public var job: JobID
+        public var unit: Int
+        public var kernel: String
+        public var started: Date
+    }
+
+    public let configuration: Configuration
+    public let peer: ColonyPeer
+    private let log: @Sendable (String) -> Void
+
+    private final class Ticket: @unchecked Sendable {
+        enum State { case computing, committed, done }
+        let job: ActiveJob
+        let shard: Int
+        var custodians: [Endpoint]
+        let lease: CustodyRecord
+        let units: [Int]
+        var outputs: [Int: [UInt8]] = [:]
+        var failures: [Int: String] = [:]
+        var state = State.computing
+        var revealed: Set<Int> = []
+        var nextCheck = Date.distantPast
+        init(job: ActiveJob, shard: Int, custodians: [Endpoint], lease: CustodyRecord) {
+            self.job = job
+            self.shard = shard
+            self.custodians = custodians
+            self.lease = lease
+            self.units = lease.entries.map(\.unit)
+        }
+        var expires: Date { Date(timeIntervalSince1970: Double(lease.expires) / 1000) }
+    }
+
+    private final class ActiveJob: @unchecked Sendable {
+        let manifest: JobManifest
+        let id: JobID
+        let kernel: any ComputeKernel
+        let root: BlobID?
+        var shardOrder: [Int]
+        var done: Set<Int> = []
+        var busyUntil: [Int: Date] = [:]
+        init(manifest: JobManifest, kernel: any ComputeKernel, root: BlobID?, seed: [UInt8]) {
+            self.manifest = manifest
+            self.id = manifest.id
+            self.kernel = kernel
+            self.root = root
+            // Each worker walks the shards from its own starting point, so workers spread over the shards.
+            let start = seed.prefix(4).reduce(0) { $0 << 8 | Int($1) } % max(1, manifest.shardCount)
+            shardOrder = (0..<manifest.shardCount).map { ($0 + start) % manifest.shardCount }
+        }
+        var finished: Bool { done.count == manifest.shardCount }
+    }
+
+    private struct Task {
+        let ticket: Ticket
+        let unit: Int
+    }
+
+    private let condition = NSCondition()
+    private var tasks: [Task] = []
+    private var running: [Int: Running] = [:]
+    private var jobs: [JobID: ActiveJob] = [:]
+    private var ignored: Set<JobID> = []
+    private var tickets: [Ticket] = []
+    private var stats = Statistics()
+    private var averageUnitSeconds: Double?
+    private var nextDiscovery = Date.distantPast
+    private let stopping = Atomic<Bool>(false)
+    private let abandoned = Atomic<Bool>(false)
+    private var threads: [Thread] = []
+    private let finishedGroup = DispatchGroup()
+    private let wake = DispatchSemaphore(value: 0)
+
+    public init(peer: ColonyPeer, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.peer = peer
+        self.configuration = configuration
+        self.log = log
+    }
+
+    /// Starts the control thread and the slots.
+    public func start() {
+        for slot in 0..<max(1, configuration.cores) {
+            finishedGroup.enter()
+            let thread = Thread { [self] in
+                runSlot(slot)
+                finishedGroup.leave()
+            }
+            thread.name = "colony.worker.slot-\(slot)"
+            thread.start()
+        }
+        finishedGroup.enter()
+        let control = Thread { [self] in
+            controlLoop()
+            finishedGroup.leave()
+        }
+        control.name = "colony.worker.control"
+        control.start()
+    }
+
+    /// Stops: running kernels are asked to stop, leases not yet revealed are released (error records "released")
+    /// so their slots reopen at once, and the threads end. Blocks until they have.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        condition.broadcast()
+        wake.signal()
+        finishedGroup.wait()
+    }
+
+    /// Stops without telling anyone, as a crashed process would: its leases simply expire.
+    public func abandon() {
+        abandoned.store(true, ordering: .relaxed)
+        stop()
+    }
+
+    public var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// A snapshot for status displays.
+    public var snapshot: (statistics: Statistics, running: [Int: Running], jobs: [JobID: String], buffered: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (stats, running, jobs.mapValues { $0.manifest.title }, tasks.count)
+    }
+
+    // MARK: Slots
+
+    private func runSlot(_ slot: Int) {
+        if configuration.lowPriority { _ = WorkerEngine.lowerThreadPriority() }
+        let isStopping: @Sendable () -> Bool = { [weak self] in self?.isStopping ?? true }
+        var pace: @Sendable () -> Void = {}
+        if configuration.cpuLimit < 100 {
+            let cycle = DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping)
+            pace = { cycle.pace() }
+        }
+        while true {
+            condition.lock()
+            while tasks.isEmpty && !isStopping() { condition.wait() }
+            if isStopping() {
+                condition.unlock()
+                return
+            }
+            let task = tasks.removeFirst()
+            let job = task.ticket.job
+            running[slot] = Running(job: job.id, unit: task.unit, kernel: job.manifest.kernel, started: Date())
+            condition.unlock()
+
+            let started = Date()
+            var output: [UInt8]?
+            var failure: String?
+            do {
+                let hooks = KernelContextHooks(isStopping: isStopping, saveCheckpoint: { _ in }, pace: pace)
+                let context = KernelContext(unit: task.unit, checkpoint: nil, hooks: hooks)
+                output = [UInt8](try job.kernel.run(Data(job.manifest.units[task.unit]), context: context))
+            } catch is KernelInterruption {
+                output = nil
+            } catch {
+                failure = "\(error)"
+            }
+            if configuration.behaviour == .cheater, let honest = output {
+                output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            condition.lock()
+            running[slot] = nil
+            if let output {
+                task.ticket.outputs[task.unit] = output
+                stats.computed += 1
+                averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
+            } else if let failure {
+                task.ticket.failures[task.unit] = failure
+                stats.kernelErrors += 1
+            }
+            condition.unlock()
+            wake.signal()
+        }
+    }
+
+    // MARK: Control
+
+    private func controlLoop() {
+        while !isStopping {
+            if Date() >= nextDiscovery { discover() }
+            leaseMore()
+            commitFinished()
+            revealReady()
+            condition.lock()
+            tickets.removeAll { $0.state == .done }
+            condition.unlock()
+            // Woken by a slot finishing a unit; otherwise look again after a short while (reveals wait on
+            // other workers' seals, which nothing here is told about).
+            _ = wake.wait(timeout: .now() + configuration.revealPollInterval)
+        }
+        if !abandoned.load(ordering: .relaxed) { releaseAll() }
+    }
+
+    private func discover() {
+        let hasJobs = condition.withLock { !jobs.isEmpty }
+        nextDiscovery = Date() + (hasJobs ? configuration.discoveryInterval : min(1, configuration.discoveryInterval))
+        for kernel in configuration.kernels.kernels {
+            for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
+                let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) }
+                if known { continue }
+                do {
+                    let manifest = try peer.fetchManifest(found.job, root: found.root, hint: [found.source])
+                    guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
+                    else {
+                        _ = condition.withLock { ignored.insert(found.job) }
+                        continue
+                    }
+                    let job = ActiveJob(
+                        manifest: manifest, kernel: type.init(), root: peer.root(of: found.job),
+                        seed: Array(peer.identity.publicKey.rawRepresentation))
+                    condition.withLock {
+                        jobs[found.job] = job
+                        stats.jobsSeen += 1
+                    }
+                    log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
+                } catch {
+                    // A manifest that fails its hash or signature is ignored for good.
+                    condition.withLock {
+                        ignored.insert(found.job)
+                        stats.jobsIgnored += 1
+                    }
+                    log("ignoring job \(found.job.hex.prefix(12)): \(error)")
+                }
+            }
+        }
+    }
+
+    private func fields(_ job: ActiveJob) -> [(String, BencodeValue)] {
+        var fields: [(String, BencodeValue)] = [("job", .bytes(job.id.bytes)), ("port", .integer(Int64(peer.endpoint.port)))]
+        if let root = job.root { fields.append(("root", .bytes(root.root.bytes))) }
+        return fields
+    }
+
+    /// Sends to the ticket's custodians in order, moving past those that do not answer.
+    private func send(_ frame: Frame, custodians: inout [Endpoint], key: [UInt8]) throws(ColonyRequestError) -> Frame {
+        var lastError: ColonyRequestError?
+        var tried = 0
+        while tried < 4 {
+            if custodians.isEmpty {
+                peer.forgetCustodians(of: key)
+                custodians = peer.custodians(of: key, refresh: true)
+                if custodians.isEmpty { break }
+            }
+            let target = custodians[0]
+            do {
+                return try peer.request(frame, to: target)
+            } catch {
+                if error.refusal != nil { throw error }
+                lastError = error
+                condition.withLock { stats.requestFailures += 1 }
+                custodians.removeFirst()
+                peer.forgetCustodians(of: key)
+                tried += 1
+            }
+        }
+        throw lastError ?? ColonyRequestError(endpoint: peer.endpoint, transport: "no custodians found")
+    }
+
+    private func noteRefusal(_ error: ColonyRequestError) {
+        guard let refusal = error.refusal else { return }
+        condition.withLock { stats.refused[refusal.reason, default: 0] += 1 }
+        log("refused: \(refusal)")
+    }
+
+    private func leaseMore() {
+        var requests = 0
+        while !isStopping && requests < 4 {
+            let (buffered, job, shard) = condition.withLock { () -> (Int, ActiveJob?, Int?) in
+                let pending = tasks.count + running.count
+                    + (configuration.behaviour == .copycat ? tickets.filter { $0.state != .done }.count : 0)
+                let now = Date()
+                for job in jobs.values.sorted(by: { $0.id < $1.id }) where !job.finished {
+                    if let shard = job.shardOrder.first(where: { !job.done.contains($0) && (job.busyUntil[$0] ?? .distantPast) <= now }) {
+                        return (pending, job, shard)
+                    }
+                }
+                return (pending, nil, nil)
+            }
+            guard let job, let shard, buffered < configuration.cores + 1 else { return }
+            requests += 1
+            let average = condition.withLock { averageUnitSeconds }
+            let count = average.map { max(1, min(job.manifest.policy.shardSize, Int(configuration.targetLeaseSeconds / max($0, 1e-6)))) } ?? 1
+            let key = JobKeys.shard(job.id, shard)
+            var custodians = peer.custodians(of: key)
+            let frame = CustodyWire.frame(
+                "co_lease",
+                fields(job) + [
+                    ("shard", .integer(Int64(shard))), ("worker", .bytes([UInt8](peer.identity.publicKey.rawRepresentation))),
+                    ("count", .integer(Int64(count))),
+                ])
+            do {
+                let reply = try send(frame, custodians: &custodians, key: key)
+                if CustodyWire.op(reply) == "none" {
+                    let done = CustodyWire.int(reply, "done") == 1
+                    condition.withLock {
+                        if done {
+                            job.done.insert(shard)
+                            if job.finished { log("job \(job.id.hex.prefix(12)) has no open units left") }
+                        } else {
+                            job.busyUntil[shard] = Date() + 0.5
+                        }
+                    }
+                    continue
+                }
+                let lease = try CustodyRecord(try CustodyWire.payload(reply))
+                guard lease.isSignatureValid, lease.worker == peer.identity.publicKey, lease.job == job.id,
+                    lease.entries.allSatisfy({ job.manifest.units(inShard: shard).contains($0.unit) })
+                else {
+                    condition.withLock { job.busyUntil[shard] = Date() + 5 }
+                    continue
+                }
+                let ticket = Ticket(job: job, shard: shard, custodians: custodians, lease: lease)
+                condition.withLock {
+                    tickets.append(ticket)
+                    stats.leases += 1
+                    stats.unitsLeased += ticket.units.count
+                    if configuration.behaviour != .copycat {
+                        tasks += ticket.units.map { Task(ticket: ticket, unit: $0) }
+                    }
+                }
+                condition.broadcast()
+                if configuration.behaviour == .copycat { commitInvented(ticket) }
+            } catch let error as ColonyRequestError {
+                noteRefusal(error)
+                condition.withLock { job.busyUntil[shard] = Date() + 1 }
+            } catch {
+                condition.withLock { job.busyUntil[shard] = Date() + 1 }
+            }
+        }
+    }
+
+    private func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool {
+        let frame = CustodyWire.frame("co_submit", fields(ticket.job), payload: record.value)
+        var custodians = ticket.custodians
+        do {
+            _ = try send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard))
+            ticket.custodians = custodians
+            return true
+        } catch {
+            ticket.custodians = custodians
+            noteRefusal(error)
+            return false
+        }
+    }
+
+    private func commitFinished() {
+        let ready = condition.withLock {
+            tickets.filter { ticket in
+                ticket.state == .computing && ticket.units.allSatisfy { ticket.outputs[$0] != nil || ticket.failures[$0] != nil }
+            }
+        }
+        for ticket in ready {
+            let identity = peer.identity
+            let worker = identity.publicKey
+            let commits = ticket.units.compactMap { unit -> CustodyRecord.Entry? in
+                guard let output = ticket.outputs[unit] else { return nil }
+                let digest = SHA256.hash(output).bytes
+                return .init(unit: unit, hash: CustodyRecord.seal(worker: worker, job: ticket.job.id, unit: unit, digest: digest))
+            }
+            let failures = ticket.units.compactMap { unit in
+                ticket.failures[unit].map { CustodyRecord.Entry(unit: unit, data: Array($0.utf8.prefix(200))) }
+            }
+            if !failures.isEmpty {
+                _ = submit(CustodyRecord(kind: .error, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: failures, signedBy: identity), ticket)
+            }
+            var ok = true
+            if !commits.isEmpty {
+                ok = submit(CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: commits, signedBy: identity), ticket)
+            }
+            condition.withLock {
+                if ok {
+                    stats.committed += commits.count
+                    ticket.state = commits.isEmpty ? .done : .committed
+                } else {
+                    ticket.state = .done
+                }
+            }
+        }
+    }
+
+    private func revealReady() {
+        let now = Date()
+        let due = condition.withLock { tickets.filter { $0.state == .committed && $0.nextCheck <= now } }
+        for ticket in due {
+            if configuration.behaviour == .copycat {
+                revealCopied(ticket)
+                continue
+            }
+            let lease = Double(ticket.job.manifest.policy.leaseSeconds)
+            let ending = ticket.expires.timeIntervalSince(now) < max(2, lease / 4)
+            var ready: [Int] = []
+            if ending {
+                ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) }
+            } else if let status = status(ticket) {
+                ready = ticket.units.filter { unit in
+                    guard ticket.outputs[unit] != nil, !ticket.revealed.contains(unit), let row = status[unit] else { return false }
+                    return row.commits >= ticket.job.manifest.policy.quorum || row.state != 0
+                }
+            }
+            if !ready.isEmpty {
+                let entries = ready.map { unit in
+                    CustodyRecord.Entry(unit: unit, hash: SHA256.hash(ticket.outputs[unit]!).bytes, data: ticket.outputs[unit]!)
+                }
+                let record = CustodyRecord(
+                    kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
+                    entries: entries, signedBy: peer.identity)
+                let ok = submit(record, ticket)
+                condition.withLock {
+                    ticket.revealed.formUnion(ready)
+                    if ok { stats.revealed += ready.count }
+                }
+            }
+            condition.withLock {
+                if ticket.units.allSatisfy({ ticket.revealed.contains($0) || ticket.outputs[$0] == nil }) {
+                    ticket.state = .done
+                } else {
+                    ticket.nextCheck = Date() + configuration.revealPollInterval
+                }
+            }
+        }
+    }
+
+    /// Per unit: state (0 open, 1 validated, 2 failed) and distinct seals, from the ticket's custodian.
+    private func status(_ ticket: Ticket) -> [Int: (state: Int, commits: Int)]? {
+        let frame = CustodyWire.frame("co_status", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
+        var custodians = ticket.custodians
+        guard let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)),
+            let rows = try? CustodyWire.payload(reply).list
+        else { return nil }
+        ticket.custodians = custodians
+        var result: [Int: (Int, Int)] = [:]
+        for row in rows {
+            guard let values = row.list?.compactMap(\.integer), values.count >= 3 else { continue }
+            result[Int(values[0])] = (Int(values[1]), Int(values[2]))
+        }
+        return result
+    }
+
+    // MARK: Copycat
+
+    /// A copycat commits seals of outputs it never computed.
+    private func commitInvented(_ ticket: Ticket) {
+        let worker = peer.identity.publicKey
+        let entries = ticket.units.map { unit in
+            CustodyRecord.Entry(unit: unit, hash: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        }
+        let ok = submit(
+            CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: entries, signedBy: peer.identity),
+            ticket)
+        condition.withLock {
+            ticket.state = ok ? .committed : .done
+            ticket.nextCheck = Date() + configuration.revealPollInterval
+        }
+    }
+
+    /// Reveals outputs copied from other workers' reveals when the custodian shows any, invented ones when the
+    /// lease is about to end.
+    private func revealCopied(_ ticket: Ticket) {
+        let frame = CustodyWire.frame("co_records", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
+        var custodians = ticket.custodians
+        var copies: [Int: [UInt8]] = [:]
+        if let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)),
+            let records = try? CustodyWire.records(reply)
+        {
+            for record in records where record.kind == .reveal && record.author != peer.identity.publicKey {
+                for entry in record.entries where ticket.units.contains(entry.unit) { copies[entry.unit] = entry.data }
+            }
+        }
+        let ending = ticket.expires.timeIntervalSince(Date()) < 2
+        let units = ticket.units.filter { !ticket.revealed.contains($0) && (copies[$0] != nil || ending) }
+        if !units.isEmpty {
+            let entries = units.map { unit in
+                let output = copies[unit] ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
+                return CustodyRecord.Entry(unit: unit, hash: SHA256.hash(output).bytes, data: output)
+            }
+            let record = CustodyRecord(
+                kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey, entries: entries,
+                signedBy: peer.identity)
+            _ = submit(record, ticket)
+            condition.withLock { ticket.revealed.formUnion(units) }
+        }
+        condition.withLock {
+            if ticket.revealed.count == ticket.units.count || ticket.expires < Date() {
+                ticket.state = .done
+            } else {
+                ticket.nextCheck = Date() + 0.25
+            }
+        }
+    }
+
+    // MARK: Leaving
+
+    /// Ends every lease not yet revealed with an error record "released", so the units reopen at once.
+    private func releaseAll() {
+        let open = condition.withLock { tickets.filter { $0.state != .done } }
+        for ticket in open {
+            let units = ticket.units.filter { !ticket.revealed.contains($0) }
+            guard !units.isEmpty, ticket.expires > Date() else { continue }
+            let record = CustodyRecord(
+                kind: .error, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
+                entries: units.map { .init(unit: $0, data: Array("released".utf8)) }, signedBy: peer.identity)
+            if submit(record, ticket) { condition.withLock { stats.released += units.count } }
+        }
+    }
+}
+
+extension NSCondition {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

@@ -1,0 +1,167 @@
+import ColonyCore
+import Foundation
+
+/// One signed record of a shard's custody state (DESIGN.md, Custody). Records only accumulate: a shard's state
+/// is the set of its records, merged by union, and whether a unit is validated is a pure function of that set.
+///
+/// One record covers many units of one shard (batching): a lease of 100 units, or a worker's commits for all
+/// of them, costs one signature.
+public struct CustodyRecord: Sendable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// A custodian lets `worker` compute `entries`' units until `expires`.
+        case lease
+        /// A worker's seals: entry hash = SHA-256(worker ‖ job ‖ unit ‖ output digest).
+        case commit
+        /// A worker's outputs: entry hash = output digest, entry data = output.
+        case reveal
+        /// The units' leases of `worker` end without a result: entry data says why. Written by the worker (the
+        /// kernel failed, the worker stopped) or by a custodian (a reveal that did not match its commit).
+        case error
+    }
+
+    /// One unit in a record.
+    public struct Entry: Sendable, Hashable {
+        public var unit: Int
+        public var hash: [UInt8]
+        public var data: [UInt8]
+        public init(unit: Int, hash: [UInt8] = [], data: [UInt8] = []) {
+            self.unit = unit
+            self.hash = hash
+            self.data = data
+        }
+    }
+
+    public var kind: Kind
+    public var job: JobID
+    public var shard: Int
+    /// Who signed it.
+    public var author: Ed25519PublicKey
+    /// Milliseconds since 1970, by the author's clock.
+    public var time: Int64
+    /// Whose lease this is about (lease and error records); the author for commits and reveals.
+    public var worker: Ed25519PublicKey
+    /// When a lease ends, in milliseconds since 1970; 0 for other kinds.
+    public var expires: Int64
+    public var entries: [Entry]
+    public var signature: [UInt8]
+
+    /// Bounds for records from the network.
+    public static let maxEntries = JobPolicy.shardLimits.upperBound
+    public static let maxOutput = 1 << 20
+    public static let maxRecordSize = 16 << 20
+
+    /// A signed record.
+    public init(
+        kind: Kind, job: JobID, shard: Int, worker: Ed25519PublicKey, expires: Int64 = 0, entries: [Entry],
+        time: Int64 = CustodyClock.now(), signedBy identity: Identity
+    ) {
+        self.kind = kind
+        self.job = job
+        self.shard = shard
+        self.author = identity.publicKey
+        self.time = time
+        self.worker = worker
+        self.expires = expires
+        self.entries = entries
+        self.signature = []
+        signature = [UInt8](identity.signature(for: unsignedValue().encoded()))
+    }
+
+    /// The seal a worker commits before revealing `digest` (DESIGN.md, commit–reveal).
+    public static func seal(worker: Ed25519PublicKey, job: JobID, unit: Int, digest: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(worker.rawRepresentation)
+        hasher.update(job.bytes)
+        var index = UInt64(unit).bigEndian
+        withUnsafeBytes(of: &index) { hasher.update(bytes: $0) }
+        hasher.update(digest)
+        return hasher.finalize().bytes
+    }
+
+    func unsignedValue() -> BencodeValue {
+        var fields: [(String, BencodeValue)] = [
+            ("k", .text(kind.rawValue)), ("j", .bytes(job.bytes)), ("s", .integer(Int64(shard))),
+            ("a", .bytes([UInt8](author.rawRepresentation))), ("t", .integer(time)),
+            ("w", .bytes([UInt8](worker.rawRepresentation))),
+            ("e", .list(entries.map { .list([.integer(Int64($0.unit)), .bytes($0.hash), .bytes($0.data)]) })),
+        ]
+        if expires != 0 { fields.append(("x", .integer(expires))) }
+        return .dictionary(BencodeDictionary(uniqueKeysWithValues: fields.map { (Array($0.0.utf8), $0.1) }))
+    }
+
+    /// The record as a bencode value, signature included.
+    public var value: BencodeValue {
+        guard case .dictionary(var dictionary) = unsignedValue() else { return .list([]) }
+        dictionary["sig"] = .bytes(signature)
+        return .dictionary(dictionary)
+    }
+
+    /// The record's bytes.
+    public func encoded() -> [UInt8] { value.encoded() }
+
+    /// The record's ID: SHA-256 of its bytes.
+    public var id: SHA256Digest { SHA256.hash(encoded()) }
+
+    /// True when `author` signed exactly this record.
+    public var isSignatureValid: Bool { author.isValidSignature(signature, for: unsignedValue().encoded()) }
+
+    /// Reads a record from a decoded value; checks shape and bounds, not the signature.
+    public init(_ value: BencodeValue) throws(CustodyError) {
+        func key(_ name: String) throws(CustodyError) -> Ed25519PublicKey {
+            guard let bytes = value[name]?.bytes, let key = try? Ed25519PublicKey(rawRepresentation: bytes) else {
+                throw .malformed("field \(name) is not a 32-byte key")
+            }
+            return key
+        }
+        guard let kindText = value["k"]?.string, let kind = Kind(rawValue: kindText) else {
+            throw .malformed("unknown record kind")
+        }
+        guard let jobBytes = value["j"]?.bytes, let job = try? JobID(bytes: jobBytes) else {
+            throw .malformed("field j is not a 32-byte job ID")
+        }
+        guard let shard = value["s"]?.integer, shard >= 0, shard < Int64(JobManifest.maxUnits) else {
+            throw .malformed("field s is not a shard number")
+        }
+        guard let time = value["t"]?.integer, let list = value["e"]?.list, !list.isEmpty, list.count <= Self.maxEntries
+        else { throw .malformed("fields t or e are missing, or e is empty or too long") }
+        guard let signature = value["sig"]?.bytes, signature.count == 64 else { throw .malformed("sig is missing") }
+        var entries: [Entry] = []
+        entries.reserveCapacity(list.count)
+        for item in list {
+            guard let parts = item.list, parts.count == 3, let unit = parts[0].integer, unit >= 0,
+                unit < Int64(JobManifest.maxUnits), let hash = parts[1].bytes, hash.count == 0 || hash.count == 32,
+                let data = parts[2].bytes, data.count <= Self.maxOutput
+            else { throw .malformed("an entry is not [unit, hash, data] within bounds") }
+            entries.append(Entry(unit: Int(unit), hash: hash, data: data))
+        }
+        self.kind = kind
+        self.job = job
+        self.shard = Int(shard)
+        self.author = try key("a")
+        self.worker = try key("w")
+        self.time = time
+        self.expires = value["x"]?.integer ?? 0
+        self.entries = entries
+        self.signature = signature
+    }
+}
+
+/// Milliseconds since 1970: the time custody records carry.
+public enum CustodyClock {
+    public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// Why a custody request or record was refused; `reason` is the counter it is tallied under.
+public struct CustodyError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var reason: String
+    public var detail: String
+
+    public init(_ reason: String, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public static func malformed(_ detail: String) -> CustodyError { CustodyError("malformed", detail) }
+
+    public var description: String { "\(reason): \(detail)" }
+}

@@ -1,0 +1,218 @@
+import ColonyCore
+import ColonyKernel
+import Foundation
+
+/// A job's ID: the SHA-256 of its signed, bencoded manifest.
+public typealias JobID = SHA256Digest
+
+/// How a job is computed across the swarm: redundancy, lease length and how units are grouped for custody.
+public struct JobPolicy: Sendable, Equatable {
+    /// Workers that compute each unit at once.
+    public var replicas: Int
+    /// Distinct workers whose outputs must agree.
+    public var quorum: Int
+    /// Leases a unit may use before it fails.
+    public var maxAttempts: Int
+    /// How long a lease lasts.
+    public var leaseSeconds: Int
+    /// Consecutive units kept by one set of custodians (one shard); batching happens per shard.
+    public var shardSize: Int
+
+    /// The largest shard: a lease or a batch of results never covers more units than this.
+    public static let shardLimits = 1...1024
+
+    public init(replicas: Int, quorum: Int, maxAttempts: Int, leaseSeconds: Int, shardSize: Int) {
+        self.replicas = replicas
+        self.quorum = quorum
+        self.maxAttempts = maxAttempts
+        self.leaseSeconds = leaseSeconds
+        self.shardSize = shardSize
+    }
+
+    /// A policy from a spec: its redundancy and lease, and shards of up to 128 units.
+    public init(spec: JobSpec, unitCount: Int) {
+        self.init(
+            replicas: spec.redundancy.replicas, quorum: spec.redundancy.quorum,
+            maxAttempts: spec.redundancy.maxAttempts, leaseSeconds: spec.leaseSeconds,
+            shardSize: max(1, min(128, unitCount)))
+    }
+}
+
+/// The signed description of a job that a publisher puts into the swarm (DESIGN.md, Jobs and units): kernel
+/// name and version, parameters, unit inputs inline, policy, publisher key, creation time. Bencoded and
+/// canonical, so its bytes, and the job ID, are the same wherever it is rebuilt.
+public struct JobManifest: Sendable, Equatable {
+    public var kernel: String
+    public var kernelVersion: Int
+    public var title: String
+    /// The spec's parameters as JSON text with sorted keys.
+    public var parameters: String
+    /// The unit inputs, in order.
+    public var units: [[UInt8]]
+    public var policy: JobPolicy
+    public var publisher: Ed25519PublicKey
+    /// Seconds since 1970.
+    public var created: Int64
+    /// Ed25519 over the manifest without this field.
+    public var signature: [UInt8]
+
+    /// Bounds a manifest from the network must respect.
+    public static let maxUnits = 1 << 20
+    public static let maxUnitSize = 64 << 10
+    public static let maxSize = 16 << 20
+
+    /// A manifest from its fields, as they are; `signed` and `init(decoding:)` are the checked ways in.
+    public init(
+        kernel: String, kernelVersion: Int, title: String, parameters: String, units: [[UInt8]], policy: JobPolicy,
+        publisher: Ed25519PublicKey, created: Int64, signature: [UInt8]
+    ) {
+        self.kernel = kernel
+        self.kernelVersion = kernelVersion
+        self.title = title
+        self.parameters = parameters
+        self.units = units
+        self.policy = policy
+        self.publisher = publisher
+        self.created = created
+        self.signature = signature
+    }
+
+    /// Builds and signs a manifest for `units` of `spec`.
+    public static func signed(
+        spec: JobSpec, kernelVersion: Int, units: [Data], by identity: Identity, created: Date = Date(),
+        shardSize: Int? = nil
+    ) throws(ManifestError) -> JobManifest {
+        guard units.count <= maxUnits else { throw ManifestError("\(units.count) units; at most \(maxUnits)") }
+        if let index = units.firstIndex(where: { $0.count > maxUnitSize }) {
+            throw ManifestError(
+                "unit \(index) has \(units[index].count) bytes of input; inline inputs are at most \(maxUnitSize)")
+        }
+        var policy = JobPolicy(spec: spec, unitCount: units.count)
+        if let shardSize { policy.shardSize = shardSize }
+        var manifest = JobManifest(
+            kernel: spec.kernel, kernelVersion: kernelVersion, title: spec.title,
+            parameters: JSONText.serialize(.object(spec.parameters.values)), units: units.map { [UInt8]($0) },
+            policy: policy, publisher: identity.publicKey, created: Int64(created.timeIntervalSince1970),
+            signature: [])
+        manifest.signature = [UInt8](identity.signature(for: manifest.unsignedValue().encoded()))
+        guard manifest.encoded().count <= maxSize else {
+            throw ManifestError("the manifest would be larger than \(maxSize >> 20) MiB; use fewer or smaller units")
+        }
+        return manifest
+    }
+
+    /// The manifest without its signature: what the signature covers.
+    public func unsignedValue() -> BencodeValue {
+        [
+            "kernel": .text(kernel), "version": .integer(Int64(kernelVersion)), "title": .text(title),
+            "params": .text(parameters), "units": .list(units.map { .bytes($0) }),
+            "policy": [
+                "replicas": .integer(Int64(policy.replicas)), "quorum": .integer(Int64(policy.quorum)),
+                "attempts": .integer(Int64(policy.maxAttempts)), "lease": .integer(Int64(policy.leaseSeconds)),
+                "shard": .integer(Int64(policy.shardSize)),
+            ],
+            "publisher": .bytes([UInt8](publisher.rawRepresentation)), "created": .integer(created),
+        ]
+    }
+
+    /// The signed manifest's bytes.
+    public func encoded() -> [UInt8] {
+        guard case .dictionary(var dictionary) = unsignedValue() else { return [] }
+        dictionary["sig"] = .bytes(signature)
+        return BencodeValue.dictionary(dictionary).encoded()
+    }
+
+    /// The job ID.
+    public var id: JobID { SHA256.hash(encoded()) }
+
+    /// Decodes and checks a manifest: shape, bounds and the publisher's signature.
+    public init(decoding bytes: [UInt8]) throws(ManifestError) {
+        guard bytes.count <= Self.maxSize else { throw ManifestError("\(bytes.count) bytes; at most \(Self.maxSize)") }
+        let value: BencodeValue
+        do {
+            value = try BencodeDecoder(limits: .frame).decode(bytes)
+        } catch {
+            throw ManifestError("not bencode: \(error)")
+        }
+        func int(_ v: BencodeValue?, _ name: String, _ range: ClosedRange<Int>) throws(ManifestError) -> Int {
+            guard let n = v?.integer, n >= range.lowerBound, n <= range.upperBound else {
+                throw ManifestError("\(name) is missing or outside \(range)")
+            }
+            return Int(n)
+        }
+        guard let kernel = value["kernel"]?.string, !kernel.isEmpty, kernel.utf8.count <= 64 else {
+            throw ManifestError("kernel is missing")
+        }
+        guard let title = value["title"]?.string, let parameters = value["params"]?.string else {
+            throw ManifestError("title or params is missing")
+        }
+        guard let unitList = value["units"]?.list, !unitList.isEmpty, unitList.count <= Self.maxUnits else {
+            throw ManifestError("units is missing, empty or too long")
+        }
+        var units: [[UInt8]] = []
+        units.reserveCapacity(unitList.count)
+        for unit in unitList {
+            guard let data = unit.bytes, data.count <= Self.maxUnitSize else { throw ManifestError("a unit is not bytes") }
+            units.append(data)
+        }
+        let policyValue = value["policy"]
+        let replicas = try int(policyValue?["replicas"], "policy.replicas", Redundancy.replicaLimits)
+        let policy = JobPolicy(
+            replicas: replicas, quorum: try int(policyValue?["quorum"], "policy.quorum", 1...replicas),
+            maxAttempts: try int(policyValue?["attempts"], "policy.attempts", replicas...Redundancy.attemptLimits.upperBound),
+            leaseSeconds: try int(policyValue?["lease"], "policy.lease", JobSpec.leaseLimits),
+            shardSize: try int(policyValue?["shard"], "policy.shard", JobPolicy.shardLimits))
+        guard let keyBytes = value["publisher"]?.bytes, let publisher = try? Ed25519PublicKey(rawRepresentation: keyBytes)
+        else { throw ManifestError("publisher is not a 32-byte key") }
+        guard let signature = value["sig"]?.bytes, signature.count == 64 else { throw ManifestError("sig is missing") }
+        let version = try int(value["version"], "version", 0...Int(Int32.max))
+        guard let created = value["created"]?.integer else { throw ManifestError("created is missing") }
+        self.init(
+            kernel: kernel, kernelVersion: version, title: title, parameters: parameters, units: units, policy: policy,
+            publisher: publisher, created: created, signature: signature)
+        guard encoded() == bytes else { throw ManifestError("not in canonical form or has unknown fields") }
+        guard publisher.isValidSignature(signature, for: unsignedValue().encoded()) else {
+            throw ManifestError("the publisher's signature does not verify")
+        }
+    }
+
+    /// Number of shards.
+    public var shardCount: Int { (units.count + policy.shardSize - 1) / policy.shardSize }
+
+    /// The units of shard `shard`.
+    public func units(inShard shard: Int) -> Range<Int> {
+        let start = shard * policy.shardSize
+        return start..<min(units.count, start + policy.shardSize)
+    }
+
+    /// The shard holding `unit`.
+    public func shard(of unit: Int) -> Int { unit / policy.shardSize }
+
+    /// The parameters as kernel parameters.
+    public func kernelParameters() throws -> KernelParameters {
+        let value = try JSONText.parse(Data(parameters.utf8), source: "manifest parameters")
+        return KernelParameters(value.objectValue ?? [:], source: "manifest parameters")
+    }
+}
+
+/// DHT keys of jobs (20 bytes, SHA-1 of a text, like an info-hash).
+public enum JobKeys {
+    /// Where jobs of a kernel are announced: SHA-1 of `colony:kernel:<name>:<version>`.
+    public static func topic(kernel: String, version: Int) -> [UInt8] {
+        SHA1.hash(Array("colony:kernel:\(kernel):\(version)".utf8)).bytes
+    }
+
+    /// Where a job's manifest holders announce themselves.
+    public static func job(_ id: JobID) -> [UInt8] { SHA1.hash(Array("colony:job:\(id.hex)".utf8)).bytes }
+
+    /// The key whose closest nodes keep custody of a shard.
+    public static func shard(_ id: JobID, _ shard: Int) -> [UInt8] {
+        SHA1.hash(Array("colony:shard:\(id.hex):\(shard)".utf8)).bytes
+    }
+}
+
+/// A manifest that cannot be built or read.
+public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = "manifest: " + description }
+}
