@@ -25,6 +25,9 @@ public final class ColonyPeer: @unchecked Sendable {
         public var requestTimeout = 30.0
         /// Seconds a custodian lookup is reused.
         public var lookupLifetime = 20.0
+        /// A peer for one command: a fresh DHT ID and no saved routing table, so that it never collides with a
+        /// long-running peer on the same data directory.
+        public var oneShot = false
 
         public init() {}
     }
@@ -55,7 +58,9 @@ public final class ColonyPeer: @unchecked Sendable {
         try directory.create()
         identity = try Identity.loadOrCreate(in: directory)
         blobs = try BlobPeer(
-            dataDirectory: dataDirectory, host: host, port: port, configuration: configuration.blobs, log: log)
+            dataDirectory: dataDirectory, host: host, port: port, configuration: configuration.blobs,
+            dhtStateFolder: configuration.oneShot ? .some(nil) : nil, log: log,
+            id: configuration.oneShot ? .random() : nil)
         var custodian = Custodian(identity: identity)
         for kernel in configuration.registry.kernels {
             let instance = kernel.init()
@@ -84,12 +89,12 @@ public final class ColonyPeer: @unchecked Sendable {
     public func join(_ seeds: [Endpoint], timeout: Double = 30) -> Int { blobs.node.join(seeds, timeout: timeout) }
 
     /// Leaves: hands every shard's records to the other custodians (so that nothing this peer accepted is
-    /// lost), then stops.
-    public func stop() {
+    /// lost), then stops. `handOff` false skips that, for a whole swarm stopping at once.
+    public func stop(handOff: Bool = true) {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
         syncQueue.sync {}
-        handOff()
+        if handOff { self.handOff() }
         forwardQueue.sync {}
         pool.closeAll()
         blobs.stop()

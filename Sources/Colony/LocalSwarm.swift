@@ -35,6 +35,16 @@ public final class LocalSwarm: @unchecked Sendable {
         public var attempts: Int
         public var invalid: Int
         public var running: Int
+
+        public init(validated: Int, failed: Int, inProgress: Int, total: Int, attempts: Int, invalid: Int, running: Int) {
+            self.validated = validated
+            self.failed = failed
+            self.inProgress = inProgress
+            self.total = total
+            self.attempts = attempts
+            self.invalid = invalid
+            self.running = running
+        }
     }
 
     public let options: Options
@@ -147,6 +157,8 @@ public final class LocalSwarm: @unchecked Sendable {
     /// Stops every worker and peer.
     public func stop() {
         for (index, worker) in workers.enumerated() where !crashed.contains(index) { worker.stop() }
-        for (index, peer) in peers.enumerated() where !crashed.contains(index) { peer.stop() }
+        // The whole swarm ends: nobody is left to hand custody to.
+        let live = peers.enumerated().filter { !crashed.contains($0.offset) }.map(\.element)
+        DispatchQueue.concurrentPerform(iterations: live.count) { live[$0].stop(handOff: false) }
     }
 }

@@ -104,5 +104,8 @@ enum RootCommand: Command {
         examples: ["colony run Workunits/mersenne-10k.json", "colony kernels", "colony bench engine"]
     )
 
-    static var subcommands: [any Command.Type] { [RunCommand.self, KernelsCommand.self, DHTCommand.self, BlobCommand.self, BenchCommand.self] }
+    static var subcommands: [any Command.Type] { [
+            DemoCommand.self, RunCommand.self, NodeCommand.self, WorkerCommand.self, PublishCommand.self, StatusCommand.self,
+            ResultsCommand.self, KernelsCommand.self, DHTCommand.self, BlobCommand.self, BenchCommand.self,
+        ] }
 }

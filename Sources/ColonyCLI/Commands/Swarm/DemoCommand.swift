@@ -1,0 +1,248 @@
+import Colony
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// Runs a job on a swarm of in-process peers and reports what happened: `colony demo` and `colony bench swarm`.
+enum SwarmRun {
+    struct Outcome {
+        var job: JobID
+        var manifest: JobManifest
+        var seconds: Double
+        var progress: LocalSwarm.Progress
+        var refusals: [String: Int]
+        var report: JobReport
+        var summary: KernelSummary?
+        var crashed: Int
+    }
+
+    static func run(
+        manifest: JobManifest, options: LocalSwarm.Options, console: Console, live: Bool, quiet: Bool, out: URL?,
+        timeout: Double
+    ) throws -> Outcome {
+        let swarm = LocalSwarm(options: options)
+        let bar = ProgressLine(console: console, enabled: live)
+        try swarm.start()
+        var stopped = false
+        defer { if !stopped { swarm.stop() } }
+        let started = Date()
+        let job = try swarm.publish(manifest)
+        var progress = LocalSwarm.Progress(validated: 0, failed: 0, inProgress: 0, total: manifest.units.count, attempts: 0, invalid: 0, running: 0)
+        var lastLine = Date.distantPast
+        while Date().timeIntervalSince(started) < timeout {
+            progress = swarm.progress(of: job) ?? progress
+            // Crash the chosen peers once they hold leases and are computing.
+            for index in swarm.crashIndices where !swarm.crashed.contains(index) {
+                if !swarm.workers[index].snapshot.running.isEmpty {
+                    swarm.crash(index)
+                    let line = "peer \(index) crashed while holding leases"
+                    if live { bar.update(line) } else if !quiet { console.note(line) }
+                }
+            }
+            if progress.validated + progress.failed >= progress.total { break }
+            let seconds = Date().timeIntervalSince(started)
+            let line = "\(Format.bar(Double(progress.validated) / Double(max(1, progress.total)))) \(progress.validated)/\(progress.total) validated · "
+                + "\(progress.running) units computing · \(progress.attempts) attempts · \(progress.invalid + swarm.refusals.values.reduce(0, +)) invalid caught · "
+                + String(format: "%.1f s", seconds)
+            if live {
+                bar.update(line)
+            } else if !quiet && Date().timeIntervalSince(lastLine) >= 5 {
+                console.note(line)
+                lastLine = Date()
+            }
+            // The display's refresh; the peers work on their own threads meanwhile.
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        bar.finish()
+        let refusals = swarm.refusals
+        let crashed = swarm.crashed.count
+
+        // Re-verify from a peer that took no part, then assemble.
+        var configuration = ColonyPeer.Configuration()
+        configuration.blobs.rateLimit = nil
+        configuration.registry = options.registry
+        configuration.syncInterval = nil
+        configuration.oneShot = true
+        configuration.blobs.acceptsReplicas = false
+        let observer = try ColonyPeer(dataDirectory: options.folder.appendingPathComponent("observer"), configuration: configuration)
+        try observer.start()
+        defer { observer.stop() }
+        observer.join([swarm.peers[0].endpoint], timeout: 10)
+        let report = try JobCollector.collect(job, via: observer, registry: options.registry)
+        var summary: KernelSummary?
+        if let out, report.validated == report.verdicts.count {
+            summary = try JobCollector.assemble(report, registry: options.registry, into: out)
+        }
+        swarm.stop()
+        stopped = true
+        return Outcome(
+            job: job, manifest: manifest, seconds: seconds, progress: progress, refusals: refusals, report: report,
+            summary: summary, crashed: crashed)
+    }
+
+    static func temporaryFolder(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("colony-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// `colony demo`.
+enum DemoCommand: Command {
+    static let description = CommandDescription(
+        name: "demo",
+        abstract: "Watch a whole swarm compute a job on this machine",
+        discussion: """
+            Starts --peers peers in this process on loopback, each with its own data directory, port, key and \
+            worker, and publishes the spec (default: Mersenne prime exponents below 10,000, replicas 2, quorum \
+            2). Workers find the job, lease units from custodians, compute, commit and reveal; a unit counts only \
+            when two workers agree. --cheaters return wrong outputs, --copycats submit results they did not \
+            compute, --crash peers die while holding leases. At the end a peer that took no part re-verifies \
+            every signature and quorum and writes the assembled result.
+            """,
+        options: [
+            .value("peers", "N", help: "Peers to start (default: 8)."),
+            .value("spec", "SPEC", help: "A job spec (default: mersenne below 10,000)."),
+            .value("cheaters", "N", help: "Peers that return wrong outputs (default: 0)."),
+            .value("copycats", "N", help: "Peers that submit results they did not compute (default: 0)."),
+            .value("crash", "N", help: "Peers that die while holding leases (default: 0)."),
+            .value("lease", "S", help: "Lease length in seconds for the demo's job (default: 20)."),
+            .value("out", "DIR", help: "Where to write the assembled result (default: ./demo-result)."),
+            .value("timeout", "S", help: "Give up after S seconds (default: 600)."),
+            .json,
+        ],
+        examples: ["colony demo", "colony demo --peers 10 --cheaters 2 --copycats 1 --crash 1", "colony demo --spec Workunits/collatz-1e7.json"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        let peers = try arguments.int("peers", in: 2...64) ?? 8
+        let cheaters = try arguments.int("cheaters", in: 0...64) ?? 0
+        let copycats = try arguments.int("copycats", in: 0...64) ?? 0
+        let crash = try arguments.int("crash", in: 0...64) ?? 0
+        let lease = try arguments.int("lease", in: JobSpec.leaseLimits) ?? 20
+        let timeout = Double(try arguments.int("timeout", in: 1...86_400) ?? 600)
+        guard cheaters + copycats + crash <= peers - 2 else {
+            throw UsageError(
+                "--cheaters + --copycats + --crash is \(cheaters + copycats + crash); at least 2 of the \(peers) peers must be honest",
+                commandPath: arguments.commandPath)
+        }
+        var spec: JobSpec
+        if let path = arguments.value("spec") {
+            spec = try JobSpec.load(from: URL(fileURLWithPath: path), displayPath: path)
+        } else {
+            spec = JobSpec(
+                kernel: "mersenne", title: "Mersenne prime exponents below 10,000",
+                parameters: ["below": .int(10_000), "exponentsPerUnit": .int(40)],
+                redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), source: "the demo's default spec")
+        }
+        spec.leaseSeconds = lease
+        let prepared = try PreparedJob(spec: spec, registry: environment.registry)
+        let folder = try SwarmRun.temporaryFolder("demo")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let publisher = Identity(privateKey: Ed25519PrivateKey())
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: publisher)
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = peers
+        options.cheaters = cheaters
+        options.copycats = copycats
+        options.crash = crash
+        options.registry = environment.registry
+        let json = arguments.flag("json")
+        let out = URL(fileURLWithPath: arguments.value("out") ?? "demo-result")
+        if !json {
+            console.note(
+                "\(peers) peers on 127.0.0.1 (\(cheaters) cheaters, \(copycats) copycats, \(crash) to crash); job: \(spec.title), \(manifest.units.count) units, replicas \(spec.redundancy.replicas), quorum \(spec.redundancy.quorum)")
+        }
+        let outcome = try SwarmRun.run(
+            manifest: manifest, options: options, console: console, live: !json && console.errorIsTerminal, quiet: json, out: out, timeout: timeout)
+        let report = outcome.report
+        let refused = outcome.refusals.values.reduce(0, +)
+        let allValidated = report.validated == report.verdicts.count
+        if json {
+            var object = SwarmCommandSupport.reportJSON(report)
+            object["seconds"] = .double(outcome.seconds)
+            object["peers"] = .int(peers)
+            object["cheaters"] = .int(cheaters)
+            object["copycats"] = .int(copycats)
+            object["crashed"] = .int(outcome.crashed)
+            object["refused"] = .object(outcome.refusals.mapValues { .int($0) })
+            object["invalidCaught"] = .int(report.invalid + refused)
+            if let summary = outcome.summary {
+                object["summary"] = .object(summary.values)
+                object["out"] = .string(out.path)
+            }
+            console.printJSON(.object(object))
+        } else {
+            console.print(
+                "\(report.validated)/\(report.verdicts.count) units validated in \(String(format: "%.1f", outcome.seconds)) s; \(report.attempts) attempts; "
+                    + "\(report.invalid + refused) invalid results caught (\(report.invalid) outvoted, \(refused) refused by custodians)")
+            if let summary = outcome.summary {
+                console.print("\(spec.title): \(summary.headline)")
+                console.note("re-verified by a peer that took no part: \(report.records) signed records; result written to \(out.path)")
+            }
+        }
+        return allValidated ? ExitStatus.success : ExitStatus.failure
+    }
+}
+
+/// `colony bench swarm`.
+enum BenchSwarmCommand: Command {
+    static let description = CommandDescription(
+        name: "swarm",
+        abstract: "Measure validated units per second of a swarm in one process",
+        discussion: """
+            Publishes a job of --units trivial units (the tally kernel: microseconds each) with replicas 2 and \
+            quorum 2 to --peers peers in this process over real loopback sockets, and reports validated units \
+            per second from publication to the last validation, plus the records re-verified afterwards.
+            """,
+        options: [
+            .value("units", "N", help: "Units in the job (default: 20000)."),
+            .value("peers", "N", help: "Peers (default: 16)."),
+            .value("shard-size", "N", help: "Units per shard (default: 128)."),
+            .json,
+        ],
+        examples: ["colony bench swarm", "colony bench swarm --units 5000 --peers 8 --json"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        let units = try arguments.int("units", in: 1...1_000_000) ?? 20_000
+        let peers = try arguments.int("peers", in: 2...64) ?? 16
+        let shardSize = try arguments.int("shard-size", in: JobPolicy.shardLimits) ?? 128
+        let registry = KernelRegistry([TallyKernel.self])
+        let spec = JobSpec(
+            kernel: TallyKernel.name, title: "\(units) trivial units", parameters: ["units": .int(units)],
+            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 60, source: "bench swarm")
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: TallyKernel.version, units: try TallyKernel().units(for: spec.parameters),
+            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shardSize)
+        let folder = try SwarmRun.temporaryFolder("bench-swarm")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = peers
+        options.registry = registry
+        options.revealPollInterval = 0.05
+        let json = arguments.flag("json")
+        let outcome = try SwarmRun.run(
+            manifest: manifest, options: options, console: console, live: !json && console.errorIsTerminal, quiet: json, out: nil, timeout: 600)
+        let rate = Double(outcome.progress.validated) / max(outcome.seconds, 1e-9)
+        if json {
+            console.printJSON(.object([
+                "units": .int(units), "peers": .int(peers), "shardSize": .int(shardSize), "replicas": .int(2), "quorum": .int(2),
+                "validated": .int(outcome.report.validated), "seconds": .double(outcome.seconds), "validatedPerSecond": .double(rate),
+                "attempts": .int(outcome.report.attempts), "records": .int(outcome.report.records),
+                "peakMemoryMiB": .double(ProcessMemory.peakMiB), "cores": .int(ProcessInfo.processInfo.activeProcessorCount),
+            ]))
+        } else {
+            console.print(
+                "\(outcome.report.validated)/\(units) units validated in \(String(format: "%.2f", outcome.seconds)) s by \(peers) peers: \(String(format: "%.0f", rate)) validated units/s")
+            console.print("re-verified \(outcome.report.records) signed records; \(outcome.report.attempts) leases")
+        }
+        return outcome.report.validated == units ? ExitStatus.success : ExitStatus.failure
+    }
+}

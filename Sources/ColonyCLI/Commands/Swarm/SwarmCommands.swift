@@ -1,0 +1,346 @@
+import Colony
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// What the swarm commands share: making a peer from the command line and naming a job.
+enum SwarmCommandSupport {
+    /// A started peer for this data directory, joined through --bootstrap (and remembered nodes).
+    static func peer(
+        _ arguments: ParsedArguments, in environment: CommandEnvironment, oneShot: Bool, log: (@Sendable (String) -> Void)? = nil
+    ) throws -> ColonyPeer {
+        let directory = environment.dataDirectory(arguments)
+        try directory.create()
+        let udp = try DHTCommandSupport.udpConfiguration(arguments)
+        var configuration = ColonyPeer.Configuration()
+        configuration.registry = environment.registry
+        configuration.oneShot = oneShot
+        if oneShot {
+            configuration.blobs.dht = DHTCommandSupport.oneShotConfiguration()
+            configuration.blobs.repairInterval = nil
+            configuration.blobs.acceptsReplicas = false
+            configuration.syncInterval = nil
+        }
+        let console = environment.console
+        let peer = try ColonyPeer(
+            dataDirectory: directory.url, host: udp.host, port: udp.port, configuration: configuration,
+            log: log ?? { _ in })
+        try peer.start()
+        let seeds: [Endpoint]
+        if oneShot {
+            seeds = try DHTCommandSupport.seeds(arguments, in: environment)
+        } else {
+            seeds = try DHTCommandSupport.bootstrapEndpoints(arguments) + peer.blobs.node.rememberedNodes.map(\.endpoint)
+        }
+        if !seeds.isEmpty {
+            do {
+                try DHTCommandSupport.join(peer.blobs.node, through: seeds, timeout: 30, stop: { peer.stop() })
+            } catch {
+                if oneShot { throw error }
+                console.note("warning: \(error); waiting for others to join through \(peer.endpoint)")
+            }
+        }
+        return peer
+    }
+
+    static func job(_ arguments: ParsedArguments) throws -> JobID {
+        guard let text = arguments.positionals.first else { throw UsageError("missing JOB", commandPath: arguments.commandPath) }
+        guard text.count == 64, let job = try? JobID(hex: text) else {
+            throw InputError("JOB '\(text)' is not a job ID (64 hex digits, as 'colony publish' printed it)")
+        }
+        return job
+    }
+
+    /// Waits for Ctrl-C.
+    static func waitForInterrupt(_ console: Console, every seconds: Double = 1, _ tick: @escaping @Sendable () -> Void) {
+        let stop = DispatchSemaphore(value: 0)
+        let interrupts = InterruptHandler(onInterrupt: { stop.signal() }, console: console)
+        defer { interrupts.remove() }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "colony.cli.tick"))
+        timer.schedule(deadline: .now() + seconds, repeating: seconds)
+        timer.setEventHandler(handler: tick)
+        timer.resume()
+        stop.wait()
+        timer.cancel()
+    }
+
+    static func reportJSON(_ report: JobReport) -> [String: JSONValue] {
+        [
+            "job": .string(report.job.hex), "title": .string(report.manifest.title), "kernel": .string(report.manifest.kernel),
+            "units": .int(report.verdicts.count), "validated": .int(report.validated), "failed": .int(report.failed),
+            "inProgress": .int(report.inProgress), "waiting": .int(report.waiting), "attempts": .int(report.attempts),
+            "invalid": .int(report.invalid), "records": .int(report.records), "badSignatures": .int(report.badSignatures),
+            "unreachableShards": .array(report.unreachableShards.map { .int($0) }),
+        ]
+    }
+
+    static func reportLine(_ report: JobReport) -> String {
+        let total = max(1, report.verdicts.count)
+        return "\(Format.bar(Double(report.validated) / Double(total))) \(report.validated)/\(report.verdicts.count) validated, "
+            + "\(report.inProgress) in progress, \(report.failed) failed, \(report.attempts) attempts, \(report.invalid) invalid results"
+    }
+}
+
+/// `colony node`.
+enum NodeCommand: Command {
+    static let description = CommandDescription(
+        name: "node",
+        abstract: "Run a peer that routes, stores blobs and keeps custody, but computes nothing",
+        discussion: """
+            Joins the DHT, holds blob replicas, and acts as custodian for the shards of any job whose key it is \
+            among the closest Colony nodes to: it hands out leases, admits signed records and exchanges them with \
+            the other custodians. Runs until Ctrl-C, then hands its records to the next closest nodes.
+            """,
+        options: [.dhtHost, .dhtPort, .bootstrap, .dataDir, .json],
+        examples: ["colony node --port 7000", "colony node --port 7001 --bootstrap 127.0.0.1:7000"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let log = EventLog(console: environment.console, json: arguments.flag("json"))
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: false) { line in
+            log.emit("log", ["message": .string(line)], text: line)
+        }
+        log.emit(
+            "listening", ["endpoint": .string(peer.endpoint.description), "key": .string(peer.identity.publicKey.hex)],
+            text: "Colony node listening on \(peer.endpoint) (UDP and TCP); Ctrl-C stops")
+        let last = Counter()
+        SwarmCommandSupport.waitForInterrupt(environment.console, every: 5) {
+            let stats = peer.statistics
+            let shards = peer.custodian.ledgers.count
+            let handled = stats.requests.values.reduce(0, +)
+            if last.changed(handled) {
+                log.emit(
+                    "custody", ["shards": .int(shards), "requests": .int(handled), "rejected": .object(stats.rejected.mapValues { .int($0) })],
+                    text: "custody of \(shards) shards; \(handled) requests; refused \(stats.rejected.values.reduce(0, +))")
+            }
+        }
+        try? peer.blobs.node.save()
+        peer.stop()
+        log.emit("stopped", [:], text: "stopped; records handed to the other custodians")
+        return ExitStatus.success
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private var last = -1
+    func changed(_ value: Int) -> Bool {
+        defer { last = value }
+        return value != last
+    }
+}
+
+/// `colony worker`.
+enum WorkerCommand: Command {
+    static let description = CommandDescription(
+        name: "worker",
+        abstract: "Donate CPU: find jobs for the compiled-in kernels and compute their units",
+        discussion: """
+            Finds jobs announced for its kernels, leases units from their custodians, runs them on --cores \
+            slots at low priority, commits seals and reveals outputs once a quorum of workers has sealed. On a \
+            terminal it shows a live status; on a pipe it writes log lines. Ctrl-C stops the kernels, releases \
+            the leases it holds (so other workers take them at once), and exits. The peer also keeps custody \
+            like 'colony node'.
+            """,
+        options: [
+            .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
+            .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
+            .dhtHost, .dhtPort, .bootstrap, .dataDir, .json,
+        ],
+        examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
+    )
+
+    static func chosenKernels(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> [any ComputeKernel.Type] {
+        guard let list = arguments.value("kernels") else { return environment.registry.kernels }
+        let names = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        if let unknown = names.first(where: { environment.registry.kernelType(named: $0) == nil }) {
+            throw UsageError(
+                "--kernels: '\(unknown)' is not compiled in; choose from \(environment.registry.names.joined(separator: ", "))",
+                commandPath: arguments.commandPath)
+        }
+        return environment.registry.kernels.filter { names.contains($0.name) }
+    }
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        var configuration = SwarmWorker.Configuration()
+        configuration.cores = try arguments.int("cores", in: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.cpuLimit = try arguments.int("cpu-limit", in: 1...100) ?? 100
+        let kernels = try chosenKernels(arguments, in: environment)
+        configuration.kernels = KernelRegistry(kernels)
+        let json = arguments.flag("json")
+        let live = !json && console.errorIsTerminal
+        let log = EventLog(console: console, json: json)
+        let bar = ProgressLine(console: console, enabled: live)
+        let emit: @Sendable (String) -> Void = { line in
+            if !live { log.emit("log", ["message": .string(line)], text: line) }
+        }
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: false, log: emit)
+        let worker = SwarmWorker(peer: peer, configuration: configuration, log: emit)
+        log.emit(
+            "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
+            text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
+        worker.start()
+        let last = Counter()
+        SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
+            let snapshot = worker.snapshot
+            let stats = snapshot.statistics
+            let slots = snapshot.running.sorted { $0.key < $1.key }.map { "core \($0.key): \($0.value.kernel) unit \($0.value.unit)" }
+            let text = "\(snapshot.jobs.count) jobs · computed \(stats.computed) · revealed \(stats.revealed) · refused \(stats.refused.values.reduce(0, +))"
+                + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
+            if live {
+                bar.update(text)
+            } else if last.changed(stats.computed + stats.revealed) {
+                log.emit(
+                    "status", ["jobs": .int(snapshot.jobs.count), "computed": .int(stats.computed), "revealed": .int(stats.revealed), "running": .int(slots.count)],
+                    text: text)
+            }
+        }
+        bar.finish()
+        console.note("stopping: releasing leases…")
+        worker.stop()
+        try? peer.blobs.node.save()
+        peer.stop()
+        let stats = worker.snapshot.statistics
+        log.emit(
+            "stopped", ["computed": .int(stats.computed), "revealed": .int(stats.revealed), "released": .int(stats.released)],
+            text: "stopped: computed \(stats.computed) units, revealed \(stats.revealed), released \(stats.released) leases")
+        return ExitStatus.interrupted
+    }
+}
+
+/// `colony publish`.
+enum PublishCommand: Command {
+    static let description = CommandDescription(
+        name: "publish",
+        abstract: "Publish a job spec to the swarm and print its job ID",
+        discussion: """
+            Splits the spec into units with its kernel (which must be compiled in), signs the manifest with this \
+            data directory's key, stores it as a blob, and hands it to the job's custodians, who keep it and \
+            announce it under the kernel's topic so that workers find it. Returns once they hold it; the job \
+            then lives without this command.
+            """,
+        positionals: [PositionalDescription("SPEC", help: "A job spec (JSON), like Workunits/mersenne-10k.json.")],
+        options: [
+            .value("shard-size", "N", help: "Units per custody shard (default: up to 128)."),
+            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+        ],
+        examples: ["colony publish Workunits/mersenne-10k.json --bootstrap 127.0.0.1:7000"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        guard let path = arguments.positionals.first else { throw UsageError("missing SPEC", commandPath: arguments.commandPath) }
+        let spec = try JobSpec.load(from: URL(fileURLWithPath: path), displayPath: path)
+        let prepared = try PreparedJob(spec: spec, registry: environment.registry)
+        let shardSize = try arguments.int("shard-size", in: JobPolicy.shardLimits)
+        let directory = environment.dataDirectory(arguments)
+        try directory.create()
+        let identity = try Identity.loadOrCreate(in: directory)
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: identity, shardSize: shardSize)
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
+        defer { peer.stop() }
+        let (job, holders) = try peer.publish(manifest)
+        guard !holders.isEmpty else {
+            throw DHTFailure("no custodian took the manifest; is a 'colony node' or 'colony worker' running?")
+        }
+        if arguments.flag("json") {
+            environment.console.printJSON(.object([
+                "job": .string(job.hex), "units": .int(manifest.units.count), "shards": .int(manifest.shardCount),
+                "custodians": .array(holders.map { .string($0.description) }), "root": .string(peer.root(of: job)?.hex ?? ""),
+            ]))
+        } else {
+            environment.console.print(job.hex)
+            environment.console.note(
+                "\(manifest.title): \(manifest.units.count) units in \(manifest.shardCount) shards; manifest held by \(holders.map(\.description).joined(separator: ", "))")
+        }
+        return ExitStatus.success
+    }
+}
+
+/// `colony status`.
+enum StatusCommand: Command {
+    static let description = CommandDescription(
+        name: "status",
+        abstract: "Show a job's units: validated, in progress and failed",
+        discussion: "Reads the records from each shard's custodians and recomputes every verdict.",
+        positionals: [PositionalDescription("JOB", help: "The job ID 'colony publish' printed.")],
+        options: [.flag("watch", help: "Refresh every 2 seconds until the job is done or Ctrl-C."), .bootstrap, .dhtHost, .dhtPort, .dataDir, .json],
+        examples: ["colony status 5e…c1 --bootstrap 127.0.0.1:7000", "colony status 5e…c1 --watch"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let job = try SwarmCommandSupport.job(arguments)
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
+        defer { peer.stop() }
+        let console = environment.console
+        let json = arguments.flag("json")
+        let bar = ProgressLine(console: console, enabled: !json && console.errorIsTerminal && arguments.flag("watch"))
+        var report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+        if arguments.flag("watch") {
+            while !report.complete {
+                bar.update(SwarmCommandSupport.reportLine(report))
+                if !console.errorIsTerminal && !json { console.note(SwarmCommandSupport.reportLine(report)) }
+                // A refresh interval for a person watching; the custodians are asked again each time.
+                Thread.sleep(forTimeInterval: 2)
+                report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+            }
+            bar.finish()
+        }
+        if json {
+            console.printJSON(.object(SwarmCommandSupport.reportJSON(report)))
+        } else {
+            console.print("\(report.manifest.title) (\(report.manifest.kernel), job \(report.job.hex.prefix(16))…)")
+            console.print(SwarmCommandSupport.reportLine(report))
+            if !report.unreachableShards.isEmpty {
+                console.print("no custodian answered for shards \(report.unreachableShards.map(String.init).joined(separator: ", "))")
+            }
+        }
+        return ExitStatus.success
+    }
+}
+
+/// `colony results`.
+enum ResultsCommand: Command {
+    static let description = CommandDescription(
+        name: "results",
+        abstract: "Re-verify a job from its signed records, then assemble its result",
+        discussion: """
+            Fetches the manifest and checks its hash and signature; reads every shard's records from the \
+            custodians and checks every signature; recomputes every quorum; checks each validated output \
+            against its digest; then lets the kernel assemble the outputs into --out and prints the summary. \
+            Exit 1 while units are not all validated.
+            """,
+        positionals: [PositionalDescription("JOB", help: "The job ID.")],
+        options: [.value("out", "DIR", help: "Where to write the assembled result (default: ./results-JOB)."), .bootstrap, .dhtHost, .dhtPort, .dataDir, .json],
+        examples: ["colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000"]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let job = try SwarmCommandSupport.job(arguments)
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
+        defer { peer.stop() }
+        let console = environment.console
+        let report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+        var object = SwarmCommandSupport.reportJSON(report)
+        guard report.validated == report.verdicts.count else {
+            if arguments.flag("json") { console.printJSON(.object(object)) }
+            console.note("not every unit is validated: " + SwarmCommandSupport.reportLine(report))
+            return ExitStatus.failure
+        }
+        let out = URL(fileURLWithPath: arguments.value("out") ?? "results-\(job.hex.prefix(12))")
+        let summary = try JobCollector.assemble(report, registry: environment.registry, into: out)
+        object["summary"] = .object(summary.values)
+        object["files"] = .array(summary.files.map { .string($0.path) })
+        object["out"] = .string(out.path)
+        if arguments.flag("json") {
+            console.printJSON(.object(object))
+        } else {
+            console.print("\(report.manifest.title): \(summary.headline)")
+            console.note(
+                "re-verified \(report.records) signed records and \(report.validated) quorums; \(report.invalid) invalid results were outvoted; written to \(out.path)")
+        }
+        return ExitStatus.success
+    }
+}
