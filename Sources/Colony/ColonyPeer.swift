@@ -484,7 +484,9 @@ public final class ColonyPeer: @unchecked Sendable {
         let held = custody.withLock { custodian in custodian.ledgers.keys.compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } } }
         for (ref, manifest) in held.sorted(by: { $0.0 < $1.0 }) {
             guard isRunning else { return }
-            let current = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true)
+            // The cached lookup (refreshed every `lookupLifetime` seconds): a fresh lookup per shard per round
+            // cost more than the exchange itself.
+            let current = custodians(of: JobKeys.shard(ref.job, ref.shard))
             exchange(ref, manifest: manifest, with: current)
             if !current.contains(endpoint) {
                 custody.withLock { $0.drop(ref) }

@@ -114,15 +114,22 @@ public final class LocalSwarm: @unchecked Sendable {
         peers[index].crash()
     }
 
+    /// Shards found decided for good, with their counts: not recomputed again.
+    private var settled: [Int: Progress] = [:]
+
     /// The job's state from the union of all live custodians' records.
     public func progress(of job: JobID) -> Progress? {
         guard let manifest = peers.lazy.compactMap({ $0.manifest(job) }).first else { return nil }
         var ledgers: [Int: ShardLedger] = [:]
         for (index, peer) in peers.enumerated() where !crashed.contains(index) {
-            let custodian = peer.custodian
-            for (ref, ledger) in custodian.ledgers where ref.job == job {
-                var merged = ledgers[ref.shard] ?? ShardLedger(
-                    job: job, shard: ref.shard, units: manifest.units(inShard: ref.shard), policy: manifest.policy)
+            let held = peer.custody.withLock { custodian in
+                custodian.ledgers.filter { $0.key.job == job && settled[$0.key.shard] == nil }
+            }
+            for (ref, ledger) in held {
+                guard var merged = ledgers[ref.shard] else {
+                    ledgers[ref.shard] = ledger
+                    continue
+                }
                 for record in ledger.records.values { merged.insert(record) }
                 ledgers[ref.shard] = merged
             }
@@ -130,17 +137,30 @@ public final class LocalSwarm: @unchecked Sendable {
         let kernel = options.registry.kernel(named: manifest.kernel)
         let now = CustodyClock.now()
         var progress = Progress(validated: 0, failed: 0, inProgress: 0, total: manifest.units.count, attempts: 0, invalid: 0, running: 0)
-        for (_, ledger) in ledgers {
+        func add(_ part: Progress) {
+            progress.validated += part.validated
+            progress.failed += part.failed
+            progress.inProgress += part.inProgress
+            progress.attempts += part.attempts
+            progress.invalid += part.invalid
+        }
+        for (shard, ledger) in ledgers {
+            var part = Progress(validated: 0, failed: 0, inProgress: 0, total: ledger.units.count, attempts: 0, invalid: 0, running: 0)
             for verdict in ledger.verdicts(now: now, equivalent: { kernel?.equivalent(Data($0), Data($1)) ?? ($0 == $1) }) {
                 switch verdict.state {
-                case .validated: progress.validated += 1
-                case .failed: progress.failed += 1
-                case .open: if verdict.liveLeases > 0 { progress.inProgress += 1 }
+                case .validated: part.validated += 1
+                case .failed: part.failed += 1
+                case .open: if verdict.liveLeases > 0 { part.inProgress += 1 }
                 }
-                progress.attempts += verdict.attempts
-                progress.invalid += verdict.invalid.count
+                part.attempts += verdict.attempts
+                part.invalid += verdict.invalid.count
             }
+            // Later results for a decided unit can still arrive (a slow replica's reveal); a shard is settled
+            // once every unit is decided and no lease is live.
+            if part.validated + part.failed == part.total && part.inProgress == 0 { settled[shard] = part }
+            add(part)
         }
+        for (shard, part) in settled where ledgers[shard] == nil { add(part) }
         progress.running = workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.running.count }
         return progress
     }

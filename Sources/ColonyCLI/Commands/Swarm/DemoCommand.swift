@@ -53,7 +53,7 @@ enum SwarmRun {
                 lastLine = Date()
             }
             // The display's refresh; the peers work on their own threads meanwhile.
-            Thread.sleep(forTimeInterval: 0.1)
+            Thread.sleep(forTimeInterval: 0.25)
         }
         let seconds = Date().timeIntervalSince(started)
         bar.finish()

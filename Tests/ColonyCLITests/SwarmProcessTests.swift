@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// A job across real processes on 127.0.0.1: one `colony node`, three `colony worker`s, one `colony publish`,
+/// then `colony status` and `colony results` from peers that took no part.
+extension BlobSwarmTests {
+    @Test func aJobIsComputedByWorkerProcessesAndReverifiedByAnOutsider() throws {
+        let colony = try #require(colonyExecutable())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-job-swarm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let processes = Processes()
+        func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+        let (node, nodeOutput) = try start(colony, ["node", "--host", "127.0.0.1", "--port", "0", "--json", "--data-dir", directory("node")])
+        processes.running.append(node)
+        processes.outputs.append(nodeOutput)
+        let line = try #require(firstLine(of: nodeOutput))
+        let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let seed = try #require(listening["endpoint"] as? String)
+
+        for index in 0..<3 {
+            let (worker, output) = try start(
+                colony, ["worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--bootstrap", seed, "--json",
+                         "--data-dir", directory("worker\(index)")])
+            processes.running.append(worker)
+            processes.outputs.append(output)
+            #expect(firstLine(of: output) != nil)
+        }
+
+        let spec = folder.appendingPathComponent("mersenne-2000.json")
+        try Data(
+            #"{"kernel": "mersenne", "title": "Mersenne exponents below 2,000", "parameters": {"below": 2000, "exponentsPerUnit": 25}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 6}, "leaseSeconds": 30}"#
+                .utf8
+        ).write(to: spec)
+        let (published, publishText) = try run(
+            colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("publisher")])
+        #expect(published == 0, "\(publishText)")
+        let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
+        let job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+
+        // `status --watch` returns once every unit is decided.
+        let (watched, statusText) = try run(
+            colony, ["status", job, "--watch", "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("watcher")])
+        #expect(watched == 0, "\(statusText)")
+
+        let out = folder.appendingPathComponent("out")
+        let (status, text) = try run(
+            colony, ["results", job, "--out", out.path, "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("outsider")])
+        #expect(status == 0, "\(text)")
+        let resultLine = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(resultLine.utf8)) as? [String: Any])
+        let summary = try #require(results["summary"] as? [String: Any])
+        #expect(summary["exponents"] as? [Int] == [2, 3, 5, 7, 13, 17, 19, 31, 61, 89, 107, 127, 521, 607, 1279])
+        #expect(results["badSignatures"] as? Int == 0)
+        #expect((results["validated"] as? Int) == (results["units"] as? Int))
+
+        // A job ID that is not one is a usage error.
+        let (bad, badText) = try run(colony, ["results", "../x", "--bootstrap", seed, "--data-dir", directory("outsider")])
+        #expect(bad == 2, "\(badText)")
+    }
+}
