@@ -41,7 +41,7 @@ extension BlobSwarmTests {
 
         // `status --watch` returns once every unit is decided.
         let (watched, statusText) = try run(
-            colony, ["status", job, "--watch", "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("watcher")])
+            colony, ["status", job, "--watch", "--timeout", "300", "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("watcher")])
         #expect(watched == 0, "\(statusText)")
 
         let out = folder.appendingPathComponent("out")

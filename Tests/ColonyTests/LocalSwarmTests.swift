@@ -48,7 +48,7 @@ enum SwarmTestSupport {
         defer { swarm.stop() }
         let manifest = try SwarmTestSupport.manifest(units: 300)
         let job = try swarm.publish(manifest)
-        let done = SwarmTestSupport.eventually(60) {
+        let done = SwarmTestSupport.eventually(300) {
             guard let progress = swarm.progress(of: job) else { return false }
             return progress.validated + progress.failed == progress.total
         }

@@ -266,7 +266,11 @@ enum StatusCommand: Command {
         abstract: "Show a job's units: validated, in progress and failed",
         discussion: "Reads the records from each shard's custodians and recomputes every verdict.",
         positionals: [PositionalDescription("JOB", help: "The job ID 'colony publish' printed.")],
-        options: [.flag("watch", help: "Refresh every 2 seconds until the job is done or Ctrl-C."), .bootstrap, .dhtHost, .dhtPort, .dataDir, .json],
+        options: [
+            .flag("watch", help: "Refresh every 2 seconds until the job is done or Ctrl-C."),
+            .value("timeout", "S", help: "With --watch, give up after S seconds and exit 1 (default: no limit)."),
+            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+        ],
         examples: ["colony status 5e…c1 --bootstrap 127.0.0.1:7000", "colony status 5e…c1 --watch"]
     )
 
@@ -277,9 +281,15 @@ enum StatusCommand: Command {
         let console = environment.console
         let json = arguments.flag("json")
         let bar = ProgressLine(console: console, enabled: !json && console.errorIsTerminal && arguments.flag("watch"))
+        let limit = try arguments.int("timeout", in: 1...864_000).map { Date() + Double($0) }
         var report = try JobCollector.collect(job, via: peer, registry: environment.registry)
         if arguments.flag("watch") {
             while !report.complete {
+                if let limit, Date() > limit {
+                    bar.finish()
+                    console.note("gave up after --timeout: " + SwarmCommandSupport.reportLine(report))
+                    return ExitStatus.failure
+                }
                 bar.update(SwarmCommandSupport.reportLine(report))
                 if !console.errorIsTerminal && !json { console.note(SwarmCommandSupport.reportLine(report)) }
                 // A refresh interval for a person watching; the custodians are asked again each time.
