@@ -46,6 +46,8 @@ public final class ColonyPeer: @unchecked Sendable {
     private var syncTimer: (any DispatchSourceTimer)?
     private let requests = Mutex<[String: Int]>([:])
     private let running = Atomic<Bool>(false)
+    /// Called (on a request's thread) whenever records are added to the custody state; set before `start`.
+    public var onCustodyChange: (@Sendable () -> Void)?
 
     /// A peer whose identity, DHT state and blobs live in `dataDirectory`.
     public init(
@@ -63,8 +65,7 @@ public final class ColonyPeer: @unchecked Sendable {
             id: configuration.oneShot ? .random() : nil)
         var custodian = Custodian(identity: identity)
         for kernel in configuration.registry.kernels {
-            let instance = kernel.init()
-            custodian.equivalence[kernel.name] = { instance.equivalent(Data($0), Data($1)) }
+            custodian.equivalence[kernel.name] = configuration.registry.outputEquivalence(kernel.name)
         }
         custody = Mutex(custodian)
         pool = ConnectionPool(timeout: configuration.requestTimeout)
@@ -364,6 +365,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0))])
             }
             forward([lease], of: manifest)
+            custodyChanged(1)
             return CustodyWire.frame("lease", payload: lease.value)
         case "co_submit":
             let manifest = try requestedJob(frame, from: peer)
@@ -376,6 +378,7 @@ public final class ColonyPeer: @unchecked Sendable {
             pullIfNew(ShardRef(job: manifest.id, shard: record.shard), manifest: manifest)
             let added = try custody.withLock { custodian throws(CustodyError) in try custodian.submit(record, now: now) }
             forward(added, of: manifest)
+            custodyChanged(added.count)
             return CustodyWire.frame("ok")
         case "co_status":
             let manifest = try requestedJob(frame, from: peer)
@@ -417,6 +420,7 @@ public final class ColonyPeer: @unchecked Sendable {
             let manifest = try requestedJob(frame, from: peer)
             let records = try CustodyWire.records(frame)
             let added = custody.withLock { $0.merge(records.filter { $0.job == manifest.id }) }
+            custodyChanged(added.count)
             return CustodyWire.frame("ok", [("added", .integer(Int64(added.count)))])
         default:
             throw custody.withLock { $0.refuse(.malformed("unknown op \(op)")) }
@@ -425,16 +429,30 @@ public final class ColonyPeer: @unchecked Sendable {
 
     // MARK: Custodians among themselves
 
-    private func fields(_ manifest: JobManifest) -> [(String, BencodeValue)] {
-        var fields: [(String, BencodeValue)] = [("job", .bytes(manifest.id.bytes)), ("port", .integer(Int64(endpoint.port)))]
-        if let root = root(of: manifest.id) { fields.append(("root", .bytes(root.root.bytes))) }
+    /// The fields every request about `job` carries: the job, this peer's port and the manifest root when known,
+    /// so that a custodian that lacks the manifest can fetch it from the asker.
+    func jobFields(_ job: JobID) -> [(String, BencodeValue)] {
+        var fields: [(String, BencodeValue)] = [("job", .bytes(job.bytes)), ("port", .integer(Int64(endpoint.port)))]
+        if let root = root(of: job) { fields.append(("root", .bytes(root.root.bytes))) }
         return fields
+    }
+
+    /// The shards this peer keeps, with their manifests.
+    private func heldShards() -> [(ShardRef, JobManifest)] {
+        custody.withLock { custodian in
+            custodian.ledgers.keys.sorted().compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } }
+        }
+    }
+
+    /// Tells `onCustodyChange` that records were added.
+    private func custodyChanged(_ added: Int) {
+        if added > 0 { onCustodyChange?() }
     }
 
     /// Pushes records this custodian just accepted to the shard's other custodians.
     private func forward(_ records: [CustodyRecord], of manifest: JobManifest) {
         guard !records.isEmpty else { return }
-        let fields = fields(manifest)
+        let fields = jobFields(manifest.id)
         forwardQueue.async { [self] in
             let byShard = Dictionary(grouping: records, by: \.shard)
             for (shard, records) in byShard {
@@ -462,16 +480,16 @@ public final class ColonyPeer: @unchecked Sendable {
         for other in others where other != endpoint {
             let ids = custody.withLock { $0.recordIDs(ref) }
             let frame = CustodyWire.frame(
-                "co_sync", fields(manifest) + [("shard", .integer(Int64(ref.shard)))],
+                "co_sync", jobFields(manifest.id) + [("shard", .integer(Int64(ref.shard)))],
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
             guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
             if let records = try? CustodyWire.records(reply) {
-                _ = custody.withLock { $0.merge(records) }
+                custodyChanged(custody.withLock { $0.merge(records) }.count)
             }
             let wanted = Set((reply.header["want"]?.list ?? []).compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
             if !wanted.isEmpty {
                 let records = custody.withLock { $0.records(ref) }.filter { wanted.contains($0.id) }
-                let merge = CustodyWire.frame("co_merge", fields(manifest), payload: CustodyWire.recordList(records))
+                let merge = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
                 _ = try? request(merge, to: other, timeout: 30)
             }
         }
@@ -481,8 +499,7 @@ public final class ColonyPeer: @unchecked Sendable {
     /// no longer a custodian of is handed to those that are, then dropped.
     func synchronize() {
         guard isRunning else { return }
-        let held = custody.withLock { custodian in custodian.ledgers.keys.compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } } }
-        for (ref, manifest) in held.sorted(by: { $0.0 < $1.0 }) {
+        for (ref, manifest) in heldShards() {
             guard isRunning else { return }
             // The cached lookup (refreshed every `lookupLifetime` seconds): a fresh lookup per shard per round
             // cost more than the exchange itself.
@@ -498,12 +515,11 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Before leaving: every shard's records go to the other custodians (the next closest take this peer's
     /// place once it is gone).
     private func handOff() {
-        let held = custody.withLock { custodian in custodian.ledgers.keys.compactMap { ref in custodian.manifests[ref.job].map { (ref, $0) } } }
-        for (ref, manifest) in held {
+        for (ref, manifest) in heldShards() {
             let others = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true).filter { $0 != endpoint }
             let records = custody.withLock { $0.records(ref) }
             for other in others {
-                let frame = CustodyWire.frame("co_merge", fields(manifest), payload: CustodyWire.recordList(records))
+                let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
                 _ = try? request(frame, to: other, timeout: 10)
             }
         }

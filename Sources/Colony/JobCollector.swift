@@ -17,14 +17,16 @@ public struct JobReport: Sendable {
     /// Shards no custodian answered for.
     public var unreachableShards: [Int]
 
-    public var validated: Int { verdicts.filter { $0.state == .validated }.count }
-    public var failed: Int { verdicts.filter { $0.state == .failed }.count }
-    public var inProgress: Int { verdicts.filter { $0.state == .open && $0.liveLeases > 0 }.count }
-    public var waiting: Int { verdicts.filter { $0.state == .open && $0.liveLeases == 0 }.count }
-    public var attempts: Int { verdicts.reduce(0) { $0 + $1.attempts } }
+    /// Units by state, attempts and invalid results.
+    public var tally: VerdictTally { VerdictTally(verdicts) }
+    public var validated: Int { tally.validated }
+    public var failed: Int { tally.failed }
+    public var inProgress: Int { tally.inProgress }
+    public var waiting: Int { tally.units - tally.validated - tally.failed - tally.inProgress }
+    public var attempts: Int { tally.attempts }
     /// Results that did not count (disagreed with the quorum, or did not match their seal).
-    public var invalid: Int { verdicts.reduce(0) { $0 + $1.invalid.count } }
-    public var complete: Bool { verdicts.allSatisfy { $0.state != .open } }
+    public var invalid: Int { tally.invalid }
+    public var complete: Bool { tally.decided == tally.units }
 }
 
 /// Gathers a job's records from its custodians and recomputes every verdict (DESIGN.md: "The publisher (or
@@ -37,10 +39,8 @@ public enum JobCollector {
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> JobReport {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
-        let kernel = registry.kernel(named: manifest.kernel)
-        let equivalent: ([UInt8], [UInt8]) -> Bool = { a, b in kernel?.equivalent(Data(a), Data(b)) ?? (a == b) }
-        var fields: [(String, BencodeValue)] = [("job", .bytes(job.bytes)), ("port", .integer(Int64(peer.endpoint.port)))]
-        if let root = peer.root(of: job) { fields.append(("root", .bytes(root.root.bytes))) }
+        let equivalent = registry.outputEquivalence(manifest.kernel)
+        let fields = peer.jobFields(job)
         let now = CustodyClock.now()
         var verdicts: [UnitVerdict] = []
         var kept = 0
@@ -54,9 +54,11 @@ public enum JobCollector {
                 guard let reply = try? peer.request(frame, to: custodian), let records = try? CustodyWire.records(reply)
                 else { continue }
                 answered = true
-                for record in records where ledger.records[record.id] == nil {
+                for record in records {
+                    let id = record.id
+                    guard ledger.records[id] == nil else { continue }
                     if record.isSignatureValid {
-                        if ledger.insert(record) { kept += 1 }
+                        if ledger.insert(record, id: id) { kept += 1 }
                     } else {
                         bad += 1
                     }

@@ -28,23 +28,20 @@ public final class LocalSwarm: @unchecked Sendable {
 
     /// A moment of the job's progress, from the custodians' records.
     public struct Progress: Sendable {
-        public var validated: Int
-        public var failed: Int
-        public var inProgress: Int
+        public var tally = VerdictTally()
+        /// Units in the job.
         public var total: Int
-        public var attempts: Int
-        public var invalid: Int
-        public var running: Int
+        /// Units on a slot right now.
+        public var running = 0
 
-        public init(validated: Int, failed: Int, inProgress: Int, total: Int, attempts: Int, invalid: Int, running: Int) {
-            self.validated = validated
-            self.failed = failed
-            self.inProgress = inProgress
-            self.total = total
-            self.attempts = attempts
-            self.invalid = invalid
-            self.running = running
-        }
+        public init(total: Int) { self.total = total }
+
+        public var validated: Int { tally.validated }
+        public var failed: Int { tally.failed }
+        public var inProgress: Int { tally.inProgress }
+        public var attempts: Int { tally.attempts }
+        public var invalid: Int { tally.invalid }
+        public var done: Bool { tally.decided >= total }
     }
 
     public let options: Options
@@ -80,6 +77,7 @@ public final class LocalSwarm: @unchecked Sendable {
             configuration.registry = options.registry
             let folder = options.folder.appendingPathComponent("peer-\(index)")
             let peer = try ColonyPeer(dataDirectory: folder, configuration: configuration) { log("peer \(index): \($0)") }
+            peer.onCustodyChange = { [changes] in changes.notify() }
             try peer.start()
             peers.append(peer)
         }
@@ -115,7 +113,8 @@ public final class LocalSwarm: @unchecked Sendable {
     }
 
     /// Shards found decided for good, with their counts: not recomputed again.
-    private var settled: [Int: Progress] = [:]
+    private var settled: [Int: VerdictTally] = [:]
+    private let changes = ChangeSignal()
 
     /// The job's state from the union of all live custodians' records.
     public func progress(of job: JobID) -> Progress? {
@@ -134,35 +133,48 @@ public final class LocalSwarm: @unchecked Sendable {
                 ledgers[ref.shard] = merged
             }
         }
-        let kernel = options.registry.kernel(named: manifest.kernel)
+        let equivalent = options.registry.outputEquivalence(manifest.kernel)
         let now = CustodyClock.now()
-        var progress = Progress(validated: 0, failed: 0, inProgress: 0, total: manifest.units.count, attempts: 0, invalid: 0, running: 0)
-        func add(_ part: Progress) {
-            progress.validated += part.validated
-            progress.failed += part.failed
-            progress.inProgress += part.inProgress
-            progress.attempts += part.attempts
-            progress.invalid += part.invalid
-        }
+        var progress = Progress(total: manifest.units.count)
         for (shard, ledger) in ledgers {
-            var part = Progress(validated: 0, failed: 0, inProgress: 0, total: ledger.units.count, attempts: 0, invalid: 0, running: 0)
-            for verdict in ledger.verdicts(now: now, equivalent: { kernel?.equivalent(Data($0), Data($1)) ?? ($0 == $1) }) {
-                switch verdict.state {
-                case .validated: part.validated += 1
-                case .failed: part.failed += 1
-                case .open: if verdict.liveLeases > 0 { part.inProgress += 1 }
-                }
-                part.attempts += verdict.attempts
-                part.invalid += verdict.invalid.count
-            }
+            let part = VerdictTally(ledger.verdicts(now: now, equivalent: equivalent))
             // Later results for a decided unit can still arrive (a slow replica's reveal); a shard is settled
             // once every unit is decided and no lease is live.
-            if part.validated + part.failed == part.total && part.inProgress == 0 { settled[shard] = part }
-            add(part)
+            if part.decided == part.units && part.inProgress == 0 { settled[shard] = part }
+            progress.tally = progress.tally + part
         }
-        for (shard, part) in settled where ledgers[shard] == nil { add(part) }
+        for (shard, part) in settled where ledgers[shard] == nil { progress.tally = progress.tally + part }
         progress.running = workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.running.count }
         return progress
+    }
+
+    /// Waits until a custodian adds records or `deadline` passes.
+    public func waitForChange(until deadline: Date) { changes.wait(until: deadline) }
+
+    /// Waits until every unit of `job` is decided, recomputing the progress each time custody changes; returns
+    /// the last progress seen (not done when `timeout` passed first).
+    public func waitUntilDecided(_ job: JobID, timeout: Double) -> Progress? {
+        let deadline = Date() + timeout
+        var progress = progress(of: job)
+        while progress?.done != true && Date() < deadline {
+            waitForChange(until: deadline)
+            progress = self.progress(of: job)
+        }
+        return progress
+    }
+
+    /// A peer that takes no part in the job, joined to the swarm: for re-verifying it from the records.
+    public func observer() throws -> ColonyPeer {
+        var configuration = ColonyPeer.Configuration()
+        configuration.blobs.rateLimit = nil
+        configuration.blobs.acceptsReplicas = false
+        configuration.registry = options.registry
+        configuration.syncInterval = nil
+        configuration.oneShot = true
+        let observer = try ColonyPeer(dataDirectory: options.folder.appendingPathComponent("observer"), configuration: configuration)
+        try observer.start()
+        observer.join([peers[0].endpoint], timeout: 10)
+        return observer
     }
 
     /// Refusals counted by all live custodians, by reason.
@@ -180,5 +192,26 @@ public final class LocalSwarm: @unchecked Sendable {
         // The whole swarm ends: nobody is left to hand custody to.
         let live = peers.enumerated().filter { !crashed.contains($0.offset) }.map(\.element)
         DispatchQueue.concurrentPerform(iterations: live.count) { live[$0].stop(handOff: false) }
+    }
+}
+
+/// Wakes waiters when something changed: a generation count under a condition, so that a burst of changes
+/// wakes a waiter once rather than once per change.
+final class ChangeSignal: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var generation = 0
+    private var seen = 0
+
+    func notify() {
+        condition.withLock { generation += 1 }
+        condition.broadcast()
+    }
+
+    /// Returns once something changed since the last call, or at `deadline`.
+    func wait(until deadline: Date) {
+        condition.withLock {
+            while generation == seen && condition.wait(until: deadline) {}
+            seen = generation
+        }
     }
 }

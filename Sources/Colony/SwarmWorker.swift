@@ -93,21 +93,12 @@ public final class SwarmWorker: @unchecked Sendable {
         let manifest: JobManifest
         let id: JobID
         let kernel: any ComputeKernel
-        let root: BlobID?
-        var shardOrder: [Int]
         var done: Set<Int> = []
         var busyUntil: [Int: Date] = [:]
-        init(manifest: JobManifest, kernel: any ComputeKernel, root: BlobID?, seed: [UInt8]) {
+        init(manifest: JobManifest, kernel: any ComputeKernel) {
             self.manifest = manifest
             self.id = manifest.id
             self.kernel = kernel
-            self.root = root
-            // Every worker walks the shards in the same order: the first `replicas` to ask for a shard's units
-            // get them at about the same time, so their seals meet soon and reveals follow quickly (starting
-            // each worker elsewhere left every first seal waiting for a partner to walk round; measured 360
-            // validated units/s against more than 1,000). Later askers get "none" and move on.
-            _ = seed
-            shardOrder = Array(0..<manifest.shardCount)
         }
         var finished: Bool { done.count == manifest.shardCount }
     }
@@ -267,9 +258,7 @@ public final class SwarmWorker: @unchecked Sendable {
                         _ = condition.withLock { ignored.insert(found.job) }
                         continue
                     }
-                    let job = ActiveJob(
-                        manifest: manifest, kernel: type.init(), root: peer.root(of: found.job),
-                        seed: Array(peer.identity.publicKey.rawRepresentation))
+                    let job = ActiveJob(manifest: manifest, kernel: type.init())
                     condition.withLock {
                         jobs[found.job] = job
                         stats.jobsSeen += 1
@@ -287,11 +276,7 @@ public final class SwarmWorker: @unchecked Sendable {
         }
     }
 
-    private func fields(_ job: ActiveJob) -> [(String, BencodeValue)] {
-        var fields: [(String, BencodeValue)] = [("job", .bytes(job.id.bytes)), ("port", .integer(Int64(peer.endpoint.port)))]
-        if let root = job.root { fields.append(("root", .bytes(root.root.bytes))) }
-        return fields
-    }
+    private func fields(_ job: ActiveJob) -> [(String, BencodeValue)] { peer.jobFields(job.id) }
 
     /// Sends to the ticket's custodians in order, moving past those that do not answer.
     private func send(_ frame: Frame, custodians: inout [Endpoint], key: [UInt8]) throws(ColonyRequestError) -> Frame {
@@ -332,7 +317,11 @@ public final class SwarmWorker: @unchecked Sendable {
                     + (configuration.behaviour == .copycat ? tickets.filter { $0.state != .done }.count : 0)
                 let now = Date()
                 for job in jobs.values.sorted(by: { $0.id < $1.id }) where !job.finished {
-                    if let shard = job.shardOrder.first(where: { !job.done.contains($0) && (job.busyUntil[$0] ?? .distantPast) <= now }) {
+                    // Every worker walks the shards in the same order: the first `replicas` to ask for a shard's
+                    // units get them at about the same time, so their seals meet soon and reveals follow (starting
+                    // each worker elsewhere left first seals waiting for a partner to walk round: 360 validated
+                    // units/s against 511). Later askers get "none" and move on.
+                    if let shard = (0..<job.manifest.shardCount).first(where: { !job.done.contains($0) && (job.busyUntil[$0] ?? .distantPast) <= now }) {
                         return (pending, job, shard)
                     }
                 }

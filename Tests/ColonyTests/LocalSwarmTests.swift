@@ -21,17 +21,6 @@ enum SwarmTestSupport {
         let units = try TallyKernel().units(for: spec.parameters)
         return try JobManifest.signed(spec: spec, kernelVersion: 1, units: units, by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shard)
     }
-
-    /// Waits until `condition` holds, checking every 50 ms, for at most `seconds`.
-    static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date() + seconds
-        while Date() < deadline {
-            if condition() { return true }
-            // Polls a swarm whose workers run on their own threads; nothing to await on.
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return condition()
-    }
 }
 
 @Suite(.serialized) struct LocalSwarmTests {
@@ -48,21 +37,14 @@ enum SwarmTestSupport {
         defer { swarm.stop() }
         let manifest = try SwarmTestSupport.manifest(units: 300)
         let job = try swarm.publish(manifest)
-        let done = SwarmTestSupport.eventually(300) {
-            guard let progress = swarm.progress(of: job) else { return false }
-            return progress.validated + progress.failed == progress.total
-        }
-        let progress = swarm.progress(of: job)
-        #expect(done, "progress: \(String(describing: progress))")
+        // Wakes on every change of custody; the timeout only matters when the test is already failing.
+        let progress = swarm.waitUntilDecided(job, timeout: 300)
+        #expect(progress?.done == true, "progress: \(String(describing: progress))")
         #expect(progress?.validated == 300)
 
         // A peer that took no part re-verifies everything from the records.
-        var configuration = ColonyPeer.Configuration()
-        configuration.blobs.rateLimit = nil
-        let observer = try ColonyPeer(dataDirectory: folder.appendingPathComponent("observer"), configuration: configuration)
-        try observer.start()
+        let observer = try swarm.observer()
         defer { observer.stop() }
-        observer.join([swarm.peers[0].endpoint], timeout: 10)
         let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
         #expect(report.validated == 300)
         #expect(report.badSignatures == 0)

@@ -195,12 +195,13 @@ public struct Custodian: Sendable {
                 _ = refuse(CustodyError("unknown unit", "merged record outside its shard"))
                 continue
             }
-            guard ledger.records[record.id] == nil else { continue }
+            let id = record.id
+            guard ledger.records[id] == nil else { continue }
             guard record.isSignatureValid else {
                 _ = refuse(CustodyError("bad signature", "merged record does not verify"))
                 continue
             }
-            ledger.insert(record)
+            ledger.insert(record, id: id)
             ledgers[ref] = ledger
             added.append(record)
         }

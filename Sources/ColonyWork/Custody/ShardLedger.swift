@@ -31,6 +31,46 @@ public struct UnitVerdict: Sendable, Equatable {
     }
 }
 
+/// Counts over verdicts: units by state, leases used and results that did not count.
+public struct VerdictTally: Sendable, Equatable {
+    public var units = 0
+    public var validated = 0
+    public var failed = 0
+    /// Open units with a live lease.
+    public var inProgress = 0
+    public var attempts = 0
+    public var invalid = 0
+
+    public init() {}
+
+    public init(_ verdicts: some Sequence<UnitVerdict>) {
+        for verdict in verdicts {
+            units += 1
+            switch verdict.state {
+            case .validated: validated += 1
+            case .failed: failed += 1
+            case .open: if verdict.liveLeases > 0 { inProgress += 1 }
+            }
+            attempts += verdict.attempts
+            invalid += verdict.invalid.count
+        }
+    }
+
+    /// Units validated or failed.
+    public var decided: Int { validated + failed }
+
+    public static func + (a: VerdictTally, b: VerdictTally) -> VerdictTally {
+        var sum = a
+        sum.units += b.units
+        sum.validated += b.validated
+        sum.failed += b.failed
+        sum.inProgress += b.inProgress
+        sum.attempts += b.attempts
+        sum.invalid += b.invalid
+        return sum
+    }
+}
+
 /// A shard's record set, indexed by unit. Insertion is idempotent (a set), and `verdict` is a pure function of
 /// the set: the same records give the same verdicts in any order and on any peer.
 public struct ShardLedger: Sendable {
@@ -79,11 +119,14 @@ public struct ShardLedger: Sendable {
     /// Adds a record whose signature the caller checked; false when it was already here or is not for this
     /// shard.
     @discardableResult
-    public mutating func insert(_ record: CustodyRecord) -> Bool {
+    public mutating func insert(_ record: CustodyRecord) -> Bool { insert(record, id: record.id) }
+
+    /// `insert` for a caller that already computed the record's ID (hashing a record means encoding it).
+    @discardableResult
+    public mutating func insert(_ record: CustodyRecord, id: SHA256Digest) -> Bool {
         guard record.job == job, record.shard == shard, record.entries.allSatisfy({ units.contains($0.unit) }) else {
             return false
         }
-        let id = record.id
         guard records[id] == nil else { return false }
         records[id] = record
         for entry in record.entries {
@@ -121,11 +164,6 @@ public struct ShardLedger: Sendable {
     /// The seal `worker` committed for `unit`, if any (the earliest).
     public func seal(of worker: Ed25519PublicKey, unit: Int) -> [UInt8]? {
         Self.firstSeal(perUnit[unit - units.lowerBound].commits, worker)
-    }
-
-    /// True when `worker` already revealed `unit`.
-    public func hasRevealed(_ worker: Ed25519PublicKey, unit: Int) -> Bool {
-        perUnit[unit - units.lowerBound].reveals.contains { $0.worker == worker }
     }
 
     private static func firstSeal(_ commits: [Seal], _ worker: Ed25519PublicKey) -> [UInt8]? {

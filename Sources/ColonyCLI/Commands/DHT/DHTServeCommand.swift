@@ -79,13 +79,13 @@ enum DHTServeCommand: Command {
         let interrupts = InterruptHandler(onInterrupt: { stop.signal() }, console: console)
         defer { interrupts.remove() }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "colony.dht.serve"))
-        let last = LastReport()
+        let last = ChangeDetector<[Int]>()
         timer.schedule(deadline: .now() + 5, repeating: 5)
         timer.setEventHandler {
             try? node.save()
             try? DHTStateFile.write(node, to: folder)
             let (size, items, peers) = node.withNode { dht, _ in ((dht.table.count, dht.storage.itemCount, dht.storage.peerCount), []) }
-            if last.changed(size, items, peers) {
+            if last.changed([size, items, peers]) {
                 log.emit(
                     "table", ["tableSize": .int(size), "items": .int(items), "peers": .int(peers)],
                     text: "table: \(size) nodes; storing \(items) items and \(peers) peers")
@@ -130,12 +130,13 @@ final class EventLog: @unchecked Sendable {
     }
 }
 
-private final class LastReport: @unchecked Sendable {
-    private var last: (Int, Int, Int)?
+/// Tells a periodic report whether anything changed since the last one, so that idle services log nothing.
+final class ChangeDetector<Value: Equatable>: @unchecked Sendable {
+    private var last: Value?
 
-    func changed(_ size: Int, _ items: Int, _ peers: Int) -> Bool {
-        defer { last = (size, items, peers) }
-        guard let last else { return true }
-        return last != (size, items, peers)
+    /// True the first time and whenever `value` differs from the previous call's.
+    func changed(_ value: Value) -> Bool {
+        defer { last = value }
+        return last != value
     }
 }

@@ -105,7 +105,7 @@ enum NodeCommand: Command {
         log.emit(
             "listening", ["endpoint": .string(peer.endpoint.description), "key": .string(peer.identity.publicKey.hex)],
             text: "Colony node listening on \(peer.endpoint) (UDP and TCP); Ctrl-C stops")
-        let last = Counter()
+        let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(environment.console, every: 5) {
             let stats = peer.statistics
             let shards = peer.custodian.ledgers.count
@@ -123,13 +123,6 @@ enum NodeCommand: Command {
     }
 }
 
-final class Counter: @unchecked Sendable {
-    private var last = -1
-    func changed(_ value: Int) -> Bool {
-        defer { last = value }
-        return value != last
-    }
-}
 
 /// `colony worker`.
 enum WorkerCommand: Command {
@@ -182,7 +175,7 @@ enum WorkerCommand: Command {
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
             text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
-        let last = Counter()
+        let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
             let snapshot = worker.snapshot
             let stats = snapshot.statistics
