@@ -376,24 +376,23 @@ public final class ColonyPeer: @unchecked Sendable {
                 throw custody.withLock { $0.refuse(error) }
             }
             pullIfNew(ShardRef(job: manifest.id, shard: record.shard), manifest: manifest)
-            let added = try custody.withLock { custodian throws(CustodyError) in try custodian.submit(record, now: now) }
+            let ref = ShardRef(job: manifest.id, shard: record.shard)
+            let (added, verdicts) = try custody.withLock { custodian throws(CustodyError) in
+                let added = try custodian.submit(record, now: now)
+                // A commit is answered with its units' status, so that the worker whose seal completes a quorum
+                // reveals at once instead of asking again.
+                return (added, record.kind == .commit ? custodian.verdicts(ref, now: now) ?? [] : [])
+            }
             forward(added, of: manifest)
             custodyChanged(added.count)
-            return CustodyWire.frame("ok")
+            let units = Set(record.entries.map(\.unit))
+            return CustodyWire.frame("ok", payload: Self.statusRows(verdicts.filter { units.contains($0.unit) }))
         case "co_status":
             let manifest = try requestedJob(frame, from: peer)
             guard let shard = CustodyWire.int(frame, "shard"),
                 let verdicts = custody.withLock({ $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) })
             else { throw CustodyError("unknown unit", "no such shard") }
-            let list: [BencodeValue] = verdicts.map { verdict in
-                let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
-                return .list([
-                    .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(verdict.commits)),
-                    .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
-                    .integer(Int64(verdict.attempts)),
-                ])
-            }
-            return CustodyWire.frame("status", payload: .list(list))
+            return CustodyWire.frame("status", payload: Self.statusRows(verdicts))
         case "co_records":
             let manifest = try requestedJob(frame, from: peer)
             guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
@@ -425,6 +424,19 @@ public final class ColonyPeer: @unchecked Sendable {
         default:
             throw custody.withLock { $0.refuse(.malformed("unknown op \(op)")) }
         }
+    }
+
+    /// Per unit: [unit, state (0 open, 1 validated, 2 failed), distinct seals, live leases, open slots, attempts].
+    static func statusRows(_ verdicts: [UnitVerdict]) -> BencodeValue {
+        .list(
+            verdicts.map { verdict in
+                let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
+                return .list([
+                    .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(verdict.commits)),
+                    .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
+                    .integer(Int64(verdict.attempts)),
+                ])
+            })
     }
 
     // MARK: Custodians among themselves

@@ -92,6 +92,9 @@ public final class LocalSwarm: @unchecked Sendable {
             configuration.behaviour = behaviour(of: index)
             configuration.lowPriority = options.lowPriority
             configuration.discoveryInterval = 1
+            // Peers on one machine can look for a job often: a lookup among a few local peers costs little,
+            // and the job is published just after they start.
+            configuration.idleDiscoveryInterval = 0.2
             configuration.revealPollInterval = options.revealPollInterval
             let worker = SwarmWorker(peer: peer, configuration: configuration) { log("worker \(index): \($0)") }
             workers.append(worker)
@@ -151,6 +154,9 @@ public final class LocalSwarm: @unchecked Sendable {
     /// Waits until a custodian adds records or `deadline` passes.
     public func waitForChange(until deadline: Date) { changes.wait(until: deadline) }
 
+    /// Waits until a custodian adds records and `notBefore` has passed, or `deadline` passes.
+    public func waitForChange(until deadline: Date, notBefore: Date) { changes.wait(until: deadline, notBefore: notBefore) }
+
     /// Waits until every unit of `job` is decided, recomputing the progress each time custody changes; returns
     /// the last progress seen (not done when `timeout` passed first).
     public func waitUntilDecided(_ job: JobID, timeout: Double) -> Progress? {
@@ -186,6 +192,11 @@ public final class LocalSwarm: @unchecked Sendable {
         return total
     }
 
+    /// Requests the live workers sent that got no answer (timeouts, refused connections), summed.
+    public var workerRequestFailures: Int {
+        workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.statistics.requestFailures }
+    }
+
     /// Stops every worker and peer.
     public func stop() {
         for (index, worker) in workers.enumerated() where !crashed.contains(index) { worker.stop() }
@@ -208,9 +219,17 @@ final class ChangeSignal: @unchecked Sendable {
     }
 
     /// Returns once something changed since the last call, or at `deadline`.
-    func wait(until deadline: Date) {
+    func wait(until deadline: Date) { wait(until: deadline, notBefore: .distantPast) }
+
+    /// Returns once something changed since the last call and `notBefore` has passed, or at `deadline`: a
+    /// burst of changes is seen at most once per interval.
+    func wait(until deadline: Date, notBefore: Date) {
         condition.withLock {
-            while generation == seen && condition.wait(until: deadline) {}
+            while true {
+                let now = Date()
+                if now >= deadline || (generation != seen && now >= notBefore) { break }
+                _ = condition.wait(until: generation == seen ? deadline : min(notBefore, deadline))
+            }
             seen = generation
         }
     }

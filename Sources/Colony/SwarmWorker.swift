@@ -29,6 +29,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var behaviour = Behaviour.honest
         /// Seconds between looks for new jobs.
         public var discoveryInterval = 5.0
+        /// Seconds between looks while the worker knows no job (it has nothing else to do).
+        public var idleDiscoveryInterval = 1.0
         /// Compute time one lease aims at; leases of fast units cover more units.
         public var targetLeaseSeconds = 0.5
         /// Seconds between checks for a quorum of seals.
@@ -76,6 +78,8 @@ public final class SwarmWorker: @unchecked Sendable {
         var failures: [Int: String] = [:]
         var state = State.computing
         var revealed: Set<Int> = []
+        /// Seal counts the custodian sent with its answer to the commit; used once, instead of asking.
+        var status: [Int: (state: Int, commits: Int)]?
         var nextCheck = Date.distantPast
         /// Seconds until the next look at its seals; grows while the quorum is not there.
         var backoff = 0.0
@@ -246,7 +250,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func discover() {
         let hasJobs = condition.withLock { !jobs.isEmpty }
-        nextDiscovery = Date() + (hasJobs ? configuration.discoveryInterval : min(1, configuration.discoveryInterval))
+        nextDiscovery = Date() + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
         for kernel in configuration.kernels.kernels {
             for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
                 let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) }
@@ -380,17 +384,21 @@ public final class SwarmWorker: @unchecked Sendable {
         }
     }
 
-    private func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool {
+    @discardableResult
+    private func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool { submitted(record, ticket) != nil }
+
+    /// Submits a record to the ticket's custodians; their reply, or nil when refused or unanswered.
+    private func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? {
         let frame = CustodyWire.frame("co_submit", fields(ticket.job), payload: record.value)
         var custodians = ticket.custodians
         do {
-            _ = try send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard))
+            let reply = try send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard))
             ticket.custodians = custodians
-            return true
+            return reply
         } catch {
             ticket.custodians = custodians
             noteRefusal(error)
-            return false
+            return nil
         }
     }
 
@@ -415,13 +423,17 @@ public final class SwarmWorker: @unchecked Sendable {
                 _ = submit(CustodyRecord(kind: .error, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: failures, signedBy: identity), ticket)
             }
             var ok = true
+            var status: [Int: (state: Int, commits: Int)]?
             if !commits.isEmpty {
-                ok = submit(CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: commits, signedBy: identity), ticket)
+                let reply = submitted(CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: commits, signedBy: identity), ticket)
+                ok = reply != nil
+                status = reply.flatMap(Self.statusRows)
             }
             condition.withLock {
                 if ok {
                     stats.committed += commits.count
                     ticket.state = commits.isEmpty ? .done : .committed
+                    ticket.status = status
                 } else {
                     ticket.state = .done
                 }
@@ -442,7 +454,7 @@ public final class SwarmWorker: @unchecked Sendable {
             var ready: [Int] = []
             if ending {
                 ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) }
-            } else if let status = status(ticket) {
+            } else if let status = condition.withLock({ ticket.status.take() }) ?? status(ticket) {
                 ready = ticket.units.filter { unit in
                     guard ticket.outputs[unit] != nil, !ticket.revealed.contains(unit), let row = status[unit] else { return false }
                     return row.commits >= ticket.job.manifest.policy.quorum || row.state != 0
@@ -465,7 +477,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 if ticket.units.allSatisfy({ ticket.revealed.contains($0) || ticket.outputs[$0] == nil }) {
                     ticket.state = .done
                 } else {
-                    ticket.backoff = min(1, max(configuration.revealPollInterval, ticket.backoff * 2))
+                    ticket.backoff = min(0.25, max(configuration.revealPollInterval, ticket.backoff * 2))
                     ticket.nextCheck = Date() + ticket.backoff
                 }
             }
@@ -476,10 +488,16 @@ public final class SwarmWorker: @unchecked Sendable {
     private func status(_ ticket: Ticket) -> [Int: (state: Int, commits: Int)]? {
         let frame = CustodyWire.frame("co_status", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
         var custodians = ticket.custodians
-        guard let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)),
-            let rows = try? CustodyWire.payload(reply).list
-        else { return nil }
+        guard let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)) else {
+            return nil
+        }
         ticket.custodians = custodians
+        return Self.statusRows(reply)
+    }
+
+    /// The rows of a `co_status` reply, or of a commit's reply (only its units).
+    private static func statusRows(_ reply: Frame) -> [Int: (state: Int, commits: Int)]? {
+        guard let rows = try? CustodyWire.payload(reply).list, !rows.isEmpty else { return nil }
         var result: [Int: (Int, Int)] = [:]
         for row in rows {
             guard let values = row.list?.compactMap(\.integer), values.count >= 3 else { continue }

@@ -46,8 +46,11 @@ import Testing
         #expect(decoded.id == manifest.id)
         #expect(manifest.shardCount == 3)
         #expect(manifest.units(inShard: 2) == 8..<10)
+        #expect(manifest.id == SHA256.hash(manifest.encoded()))
         var forged = manifest
         forged.title = "changed after signing"
+        // The stored ID follows every change of a field.
+        #expect(forged.id == SHA256.hash(forged.encoded()) && forged.id != manifest.id)
         #expect(throws: ManifestError.self) { try JobManifest(decoding: forged.encoded()) }
         var bytes = manifest.encoded()
         bytes[bytes.count - 3] ^= 1  // inside the signature

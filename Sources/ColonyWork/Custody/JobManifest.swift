@@ -42,19 +42,19 @@ public struct JobPolicy: Sendable, Equatable {
 /// name and version, parameters, unit inputs inline, policy, publisher key, creation time. Bencoded and
 /// canonical, so its bytes, and the job ID, are the same wherever it is rebuilt.
 public struct JobManifest: Sendable, Equatable {
-    public var kernel: String
-    public var kernelVersion: Int
-    public var title: String
+    public var kernel: String { didSet { refreshID() } }
+    public var kernelVersion: Int { didSet { refreshID() } }
+    public var title: String { didSet { refreshID() } }
     /// The spec's parameters as JSON text with sorted keys.
-    public var parameters: String
+    public var parameters: String { didSet { refreshID() } }
     /// The unit inputs, in order.
-    public var units: [[UInt8]]
-    public var policy: JobPolicy
-    public var publisher: Ed25519PublicKey
+    public var units: [[UInt8]] { didSet { refreshID() } }
+    public var policy: JobPolicy { didSet { refreshID() } }
+    public var publisher: Ed25519PublicKey { didSet { refreshID() } }
     /// Seconds since 1970.
-    public var created: Int64
+    public var created: Int64 { didSet { refreshID() } }
     /// Ed25519 over the manifest without this field.
-    public var signature: [UInt8]
+    public var signature: [UInt8] { didSet { refreshID() } }
 
     /// Bounds a manifest from the network must respect.
     public static let maxUnits = 1 << 20
@@ -75,6 +75,8 @@ public struct JobManifest: Sendable, Equatable {
         self.publisher = publisher
         self.created = created
         self.signature = signature
+        id = SHA256.hash([])
+        refreshID()
     }
 
     /// Builds and signs a manifest for `units` of `spec`.
@@ -122,8 +124,11 @@ public struct JobManifest: Sendable, Equatable {
         return BencodeValue.dictionary(dictionary).encoded()
     }
 
-    /// The job ID.
-    public var id: JobID { SHA256.hash(encoded()) }
+    /// The job ID: the SHA-256 of `encoded()`, kept up to date by every change of a field (a job with many
+    /// units would otherwise re-encode all of them each time a request names the job).
+    public private(set) var id: JobID
+
+    private mutating func refreshID() { id = SHA256.hash(encoded()) }
 
     /// Decodes and checks a manifest: shape, bounds and the publisher's signature.
     public init(decoding bytes: [UInt8]) throws(ManifestError) {

@@ -16,6 +16,7 @@ enum SwarmRun {
         var report: JobReport
         var summary: KernelSummary?
         var crashed: Int
+        var requestFailures: Int
     }
 
     static func run(
@@ -52,16 +53,17 @@ enum SwarmRun {
                 console.note(line)
                 lastLine = Date()
             }
-            // A display refresh, deliberately periodic: the peers work on their own threads, custody changes
-            // arrive hundreds of times a second in `bench swarm`, and each look recomputes the progress from
-            // every custodian's records, so looking on each change would take CPU from the workers. The finish
-            // time is therefore known to within 0.25 s.
-            Thread.sleep(forTimeInterval: 0.25)
+            // Look again when custody changes, but at most 20 times a second: changes arrive hundreds of times
+            // a second in `bench swarm`, and each look recomputes the progress from every custodian's records.
+            // The finish time is therefore known to within 0.05 s.
+            let looked = Date()
+            swarm.waitForChange(until: looked + 0.25, notBefore: looked + 0.05)
         }
         let seconds = Date().timeIntervalSince(started)
         bar.finish()
         let refusals = swarm.refusals
         let crashed = swarm.crashed.count
+        let requestFailures = swarm.workerRequestFailures
 
         // Re-verify from a peer that took no part, then assemble.
         let observer = try swarm.observer()
@@ -75,7 +77,7 @@ enum SwarmRun {
         stopped = true
         return Outcome(
             job: job, manifest: manifest, seconds: seconds, progress: progress, refusals: refusals, report: report,
-            summary: summary, crashed: crashed)
+            summary: summary, crashed: crashed, requestFailures: requestFailures)
     }
 
     static func temporaryFolder(_ name: String) throws -> URL {
@@ -232,11 +234,14 @@ enum BenchSwarmCommand: Command {
                 "validated": .int(outcome.report.validated), "seconds": .double(outcome.seconds), "validatedPerSecond": .double(rate),
                 "attempts": .int(outcome.report.attempts), "records": .int(outcome.report.records),
                 "peakMemoryMiB": .double(ProcessMemory.peakMiB), "cores": .int(ProcessInfo.processInfo.activeProcessorCount),
+                "refused": .object(outcome.refusals.mapValues { .int($0) }), "requestFailures": .int(outcome.requestFailures),
             ]))
         } else {
             console.print(
                 "\(outcome.report.validated)/\(units) units validated in \(String(format: "%.2f", outcome.seconds)) s by \(peers) peers: \(String(format: "%.0f", rate)) validated units/s")
             console.print("re-verified \(outcome.report.records) signed records; \(outcome.report.attempts) leases")
+            let refused = outcome.refusals.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            console.print("custodians refused: \(refused.isEmpty ? "none" : refused); requests unanswered: \(outcome.requestFailures)")
         }
         return outcome.report.validated == units ? ExitStatus.success : ExitStatus.failure
     }
