@@ -37,6 +37,8 @@ public final class ColonyPeer: @unchecked Sendable {
     public let blobs: BlobPeer
     let custody: Mutex<Custodian>
     let pool: ConnectionPool
+    /// Custody records and job roots on disk, read back on start.
+    let journal: CustodyJournal
     let log: @Sendable (String) -> Void
     private let roots = Mutex<[JobID: BlobID]>([:])
     private let lookups = Mutex<[[UInt8]: (at: Date, endpoints: [Endpoint])]>([:])
@@ -69,10 +71,45 @@ public final class ColonyPeer: @unchecked Sendable {
         }
         custody = Mutex(custodian)
         pool = ConnectionPool(timeout: configuration.requestTimeout)
+        journal = try CustodyJournal(folder: directory.folder("custody"))
+    }
+
+    /// Reads back the jobs and custody records a previous run of this peer kept: each manifest from its pinned
+    /// blob (checked again: its hash and signature), each record through the same checks as a merge.
+    private func restore() {
+        let loaded = journal.load()
+        for problem in loaded.problems { log("custody journal: \(problem)") }
+        var restored = 0
+        for (job, root, records) in loaded.jobs {
+            do {
+                let bytes = try readBlob(root)
+                guard SHA256.hash(bytes) == job else { throw CustodyError("bad manifest", "its blob does not hash to the job") }
+                let manifest = try JobManifest(decoding: bytes)
+                roots.withLock { $0[job] = root }
+                restored += custody.withLock { custodian in
+                    custodian.add(manifest)
+                    return custodian.merge(records).count
+                }
+            } catch {
+                log("custody journal: job \(job.hex.prefix(12)) not restored: \(error)")
+            }
+        }
+        if !loaded.jobs.isEmpty { log("custody journal: \(loaded.jobs.count) jobs, \(restored) records restored") }
+    }
+
+    /// Writes records just added to custody to the journal; they are on disk when this returns.
+    private func persist(_ records: [CustodyRecord]) throws(CustodyError) {
+        do {
+            try journal.append(records)
+        } catch {
+            log("custody journal: \(error)")
+            throw CustodyError("storage", "the custodian cannot store records: \(error)")
+        }
     }
 
     /// Binds UDP and TCP and starts answering custody requests.
     public func start() throws {
+        restore()
         blobs.otherOperations = { [weak self] frame, peer in self?.answer(frame, from: peer) }
         try blobs.start()
         running.store(true, ordering: .relaxed)
@@ -184,6 +221,7 @@ public final class ColonyPeer: @unchecked Sendable {
     @discardableResult
     func keep(_ manifest: JobManifest) throws -> BlobID {
         let blob = try blobs.store.put(data: manifest.encoded(), pin: true).id
+        try journal.remember(manifest.id, root: blob)
         roots.withLock { $0[manifest.id] = blob }
         custody.withLock { $0.add(manifest) }
         return blob
@@ -230,6 +268,11 @@ public final class ColonyPeer: @unchecked Sendable {
             throw CustodyError("bad manifest", "\(error)")
         }
         try? blobs.store.pin(root)
+        do {
+            try journal.remember(job, root: root)
+        } catch {
+            throw CustodyError("storage", "cannot remember job \(job.hex.prefix(12)): \(error)")
+        }
         roots.withLock { $0[job] = root }
         custody.withLock { $0.add(manifest) }
         return manifest
@@ -364,6 +407,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 let done = verdicts.allSatisfy { $0.state != .open }
                 return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0))])
             }
+            try persist([lease])
             forward([lease], of: manifest)
             custodyChanged(1)
             return CustodyWire.frame("lease", payload: lease.value)
@@ -378,11 +422,24 @@ public final class ColonyPeer: @unchecked Sendable {
             pullIfNew(ShardRef(job: manifest.id, shard: record.shard), manifest: manifest)
             let ref = ShardRef(job: manifest.id, shard: record.shard)
             let (added, verdicts) = try custody.withLock { custodian throws(CustodyError) in
-                let added = try custodian.submit(record, now: now)
+                let added: [CustodyRecord]
+                do throws(CustodyError) {
+                    added = try custodian.submit(record, now: now)
+                } catch {
+                    // A refused reveal may leave the custodian's own error record ending that lease: it is kept
+                    // and sent on like any accepted record.
+                    let evidence = custodian.takeEvidence()
+                    if !evidence.isEmpty {
+                        try? journal.append(evidence)
+                        forward(evidence, of: manifest)
+                    }
+                    throw error
+                }
                 // A commit is answered with its units' status, so that the worker whose seal completes a quorum
                 // reveals at once instead of asking again.
                 return (added, record.kind == .commit ? custodian.verdicts(ref, now: now) ?? [] : [])
             }
+            try persist(added)
             forward(added, of: manifest)
             custodyChanged(added.count)
             let units = Set(record.entries.map(\.unit))
@@ -419,6 +476,7 @@ public final class ColonyPeer: @unchecked Sendable {
             let manifest = try requestedJob(frame, from: peer)
             let records = try CustodyWire.records(frame)
             let added = custody.withLock { $0.merge(records.filter { $0.job == manifest.id }) }
+            try persist(added)
             custodyChanged(added.count)
             return CustodyWire.frame("ok", [("added", .integer(Int64(added.count)))])
         default:
@@ -496,7 +554,9 @@ public final class ColonyPeer: @unchecked Sendable {
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
             guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
             if let records = try? CustodyWire.records(reply) {
-                custodyChanged(custody.withLock { $0.merge(records) }.count)
+                let added = custody.withLock { $0.merge(records) }
+                try? persist(added)
+                custodyChanged(added.count)
             }
             let wanted = Set((reply.header["want"]?.list ?? []).compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
             if !wanted.isEmpty {

@@ -25,6 +25,9 @@ public struct Custodian: Sendable {
     public private(set) var rejected: [String: Int] = [:]
     /// Records accepted, by kind.
     public private(set) var accepted: [String: Int] = [:]
+    /// Error records this custodian signed while refusing a record (a reveal that did not match its seal), not
+    /// yet taken by `takeEvidence` to be stored and sent to the other custodians.
+    public private(set) var evidence: [CustodyRecord] = []
     /// How outputs of a kernel are compared; units of kernels not listed compare by digest only.
     public var equivalence: [String: @Sendable ([UInt8], [UInt8]) -> Bool] = [:]
 
@@ -114,6 +117,7 @@ public struct Custodian: Sendable {
                         time: now, signedBy: identity)
                     ledger.insert(void)
                     ledgers[ref] = ledger
+                    evidence.append(void)
                 }
             }
             throw refuse(error)
@@ -220,6 +224,12 @@ public struct Custodian: Sendable {
         let ledger = ledgers[ref] ?? ShardLedger(
             job: ref.job, shard: ref.shard, units: manifest.units(inShard: ref.shard), policy: manifest.policy)
         return ledger.verdicts(now: now, equivalent: equivalent(manifest))
+    }
+
+    /// The evidence records signed since the last call.
+    public mutating func takeEvidence() -> [CustodyRecord] {
+        defer { evidence = [] }
+        return evidence
     }
 
     /// Forgets shards (handed to other custodians).

@@ -1,0 +1,177 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyWork
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Custody records on disk (DESIGN.md, Data directory: a `kill -9` loses nothing acknowledged to another peer).
+///
+///     custody/<job>.root   the job's manifest root (hex), written atomically when the job is first kept
+///     custody/<job>.log    the job's records, appended: 4-byte big-endian length, then the bencoded record
+///
+/// A record is appended and the file synced before the request that brought it is answered. Appends from
+/// concurrent requests share one sync (group commit): a request waits until a sync covering its bytes is done.
+/// A process killed mid-append leaves a short last entry, which loading cuts off.
+final class CustodyJournal: @unchecked Sendable {
+    /// The largest record a log entry may hold: a frame's payload (reveals carry outputs).
+    static let maximumEntry = 16 << 20
+
+    let folder: URL
+    private let condition = NSCondition()
+    private var files: [JobID: Int32] = [:]
+    /// Bytes appended (all jobs) and bytes known synced; a request waits until `synced` reaches its end.
+    private var appended = 0
+    private var synced = 0
+    private var syncing = false
+    private var unsynced: Set<Int32> = []
+
+    init(folder: URL) throws {
+        self.folder = folder
+        try AtomicFile.createFolder(folder, mode: 0o700)
+    }
+
+    deinit {
+        for descriptor in files.values { close(descriptor) }
+    }
+
+    private func path(_ job: JobID, _ suffix: String) -> String { folder.appendingPathComponent(job.hex + suffix).path }
+
+    /// Remembers where a job's manifest is (once per job).
+    func remember(_ job: JobID, root: BlobID) throws {
+        let url = URL(fileURLWithPath: path(job, ".root"))
+        if FileManager.default.fileExists(atPath: url.path) { return }
+        try AtomicFile.write(Data(root.root.hex.utf8), to: url, mode: 0o600)
+    }
+
+    /// Appends records and returns once they are on disk.
+    func append(_ records: [CustodyRecord]) throws {
+        guard !records.isEmpty else { return }
+        let byJob = Dictionary(grouping: records, by: \.job)
+        var end = 0
+        condition.lock()
+        do {
+            for (job, records) in byJob {
+                let descriptor = try file(job)
+                var bytes: [UInt8] = []
+                for record in records {
+                    let encoded = record.encoded()
+                    let length = UInt32(encoded.count)
+                    bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+                    bytes += encoded
+                }
+                try Self.writeAll(bytes, to: descriptor, path: path(job, ".log"))
+                unsynced.insert(descriptor)
+                appended += bytes.count
+            }
+            end = appended
+        } catch {
+            condition.unlock()
+            throw error
+        }
+        // Group commit: one thread syncs every file written so far while the others wait for it.
+        while synced < end {
+            if syncing {
+                condition.wait()
+                continue
+            }
+            syncing = true
+            let descriptors = unsynced
+            unsynced = []
+            let target = appended
+            condition.unlock()
+            var failure: Int32 = 0
+            for descriptor in descriptors where fsync(descriptor) != 0 { failure = errno }
+            condition.lock()
+            syncing = false
+            if failure == 0 { synced = max(synced, target) } else { unsynced.formUnion(descriptors) }
+            condition.broadcast()
+            if failure != 0 {
+                condition.unlock()
+                throw FileSystemError(path: folder.path, action: "sync custody records", code: failure)
+            }
+        }
+        condition.unlock()
+    }
+
+    private func file(_ job: JobID) throws -> Int32 {
+        if let descriptor = files[job] { return descriptor }
+        let descriptor = open(path(job, ".log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw FileSystemError(path: path(job, ".log"), action: "open", code: errno) }
+        files[job] = descriptor
+        return descriptor
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystemError(path: path, action: "append to", code: errno)
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// What loading found: each job's manifest root and records, and what could not be used.
+    struct Loaded {
+        var jobs: [(job: JobID, root: BlobID, records: [CustodyRecord])] = []
+        var problems: [String] = []
+    }
+
+    /// Reads every job's root and records. A short or oversized last entry (a write cut off by a crash) is cut
+    /// from the file; an entry that does not decode is skipped and named.
+    func load() -> Loaded {
+        var loaded = Loaded()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names.sorted() where name.hasSuffix(".root") {
+            let hex = String(name.dropLast(5))
+            guard let job = try? JobID(hex: hex),
+                let text = try? String(contentsOfFile: folder.appendingPathComponent(name).path, encoding: .utf8),
+                let root = try? SHA256Digest(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else {
+                loaded.problems.append("\(folder.appendingPathComponent(name).path): not a job's manifest root; ignored")
+                continue
+            }
+            let (records, problems) = readLog(path(job, ".log"))
+            loaded.problems += problems
+            loaded.jobs.append((job, BlobID(root: root), records))
+        }
+        return loaded
+    }
+
+    private func readLog(_ path: String) -> ([CustodyRecord], [String]) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
+        let bytes = [UInt8](data)
+        var records: [CustodyRecord] = []
+        var problems: [String] = []
+        var offset = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= 4 else { break }
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= Self.maximumEntry, bytes.count - offset - 4 >= length else { break }
+            let entry = Array(bytes[offset + 4..<offset + 4 + length])
+            offset += 4 + length
+            do {
+                let value = try BencodeDecoder(limits: .frame).decode(entry)
+                records.append(try CustodyRecord(value))
+            } catch {
+                problems.append("\(path): an entry at byte \(offset - length - 4) does not decode (\(error)); skipped")
+            }
+        }
+        if offset < bytes.count {
+            problems.append("\(path): cut \(bytes.count - offset) bytes of an unfinished last entry")
+            truncate(path, off_t(offset))
+        }
+        return (records, problems)
+    }
+}

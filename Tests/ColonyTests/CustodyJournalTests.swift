@@ -1,0 +1,86 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyNet
+import ColonyWork
+import Foundation
+import Testing
+
+@testable import Colony
+
+/// Custody records survive the peer that accepted them (DESIGN.md, Data directory).
+@Suite struct CustodyJournalTests {
+    private static func peer(_ folder: URL) throws -> ColonyPeer {
+        var configuration = ColonyPeer.Configuration()
+        configuration.syncInterval = nil
+        configuration.blobs.repairInterval = nil
+        configuration.blobs.rateLimit = nil
+        return try ColonyPeer(dataDirectory: folder, configuration: configuration)
+    }
+
+    private static func leaseFrame(_ manifest: JobManifest, worker: Identity) -> Frame {
+        CustodyWire.frame(
+            "co_lease",
+            [
+                ("job", .bytes(manifest.id.bytes)), ("shard", .integer(0)),
+                ("worker", .bytes([UInt8](worker.publicKey.rawRepresentation))), ("count", .integer(4)),
+            ])
+    }
+
+    @Test func acceptedRecordsAreReadBackAfterARestart() throws {
+        let folder = SwarmTestSupport.folder("journal")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let ref = ShardRef(job: manifest.id, shard: 0)
+
+        let first = try Self.peer(folder)
+        try first.start()
+        _ = try first.publish(manifest)
+        let reply = try first.request(Self.leaseFrame(manifest, worker: worker), to: first.endpoint)
+        let lease = try CustodyRecord(try CustodyWire.payload(reply))
+        let commit = CustodyRecord(
+            kind: .commit, job: manifest.id, shard: 0, worker: worker.publicKey,
+            entries: lease.entries.map { .init(unit: $0.unit, hash: [UInt8](repeating: 7, count: 32)) }, signedBy: worker)
+        _ = try first.request(CustodyWire.frame("co_submit", first.jobFields(manifest.id), payload: commit.value), to: first.endpoint)
+        let before = first.custodian.recordIDs(ref)
+        #expect(before.count == 2)
+        // As a killed process would: no hand-off, nothing saved on the way out.
+        first.crash()
+
+        let second = try Self.peer(folder)
+        try second.start()
+        defer { second.stop(handOff: false) }
+        #expect(second.manifest(manifest.id) == manifest)
+        #expect(second.custodian.recordIDs(ref) == before)
+        // The restored lease still counts: the same worker gets no second lease on those units.
+        let again = try second.request(Self.leaseFrame(manifest, worker: worker), to: second.endpoint)
+        let more = try CustodyRecord(try CustodyWire.payload(again))
+        #expect(Set(more.entries.map(\.unit)).isDisjoint(with: lease.entries.map(\.unit)))
+    }
+
+    @Test func anUnfinishedLastEntryIsCutAndTheRestIsKept() throws {
+        let folder = SwarmTestSupport.folder("journal-tail")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4)
+        let custodian = Identity(privateKey: Ed25519PrivateKey())
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let journal = try CustodyJournal(folder: folder)
+        let root = BlobID(root: SHA256.hash([1, 2, 3]))
+        try journal.remember(manifest.id, root: root)
+        let lease = CustodyRecord(
+            kind: .lease, job: manifest.id, shard: 0, worker: worker.publicKey, expires: 1_000,
+            entries: [.init(unit: 0)], time: 0, signedBy: custodian)
+        try journal.append([lease])
+        let log = folder.appendingPathComponent(manifest.id.hex + ".log")
+        let good = try Data(contentsOf: log)
+        // A crash in the middle of the next append: a length promising more bytes than were written.
+        try (good + Data([0, 0, 1, 0, 0xDE, 0xAD])).write(to: log)
+
+        let loaded = try CustodyJournal(folder: folder).load()
+        #expect(loaded.jobs.count == 1)
+        #expect(loaded.jobs.first?.root == root)
+        #expect(loaded.jobs.first?.records.map(\.id) == [lease.id])
+        #expect(loaded.problems.count == 1)
+        #expect(try Data(contentsOf: log) == good)
+    }
+}
