@@ -36,7 +36,13 @@ public final class ColonyPeer: @unchecked Sendable {
     public let identity: Identity
     public let blobs: BlobPeer
     let custody: Mutex<Custodian>
+    /// Connections for requests a client makes: leases, results, status, job lists.
     let pool: ConnectionPool
+    /// Separate connections for what custodians ask each other while answering (co_sync, co_merge, co_job):
+    /// requests that never lead to another request. With one pool, peer A's worker waiting on B for a lease held
+    /// the only A→B connection while A's custodian needed it to pull for B's worker waiting on A: a cycle that
+    /// stalled whole swarms until the 30 s timeouts broke it.
+    let peerPool: ConnectionPool
     /// Custody records and job roots on disk, read back on start.
     let journal: CustodyJournal
     let log: @Sendable (String) -> Void
@@ -71,6 +77,7 @@ public final class ColonyPeer: @unchecked Sendable {
         }
         custody = Mutex(custodian)
         pool = ConnectionPool(timeout: configuration.requestTimeout)
+        peerPool = ConnectionPool(timeout: configuration.requestTimeout)
         journal = try CustodyJournal(folder: directory.folder("custody"))
     }
 
@@ -135,6 +142,7 @@ public final class ColonyPeer: @unchecked Sendable {
         if handOff { self.handOff() }
         forwardQueue.sync {}
         pool.closeAll()
+        peerPool.closeAll()
         blobs.stop()
     }
 
@@ -145,6 +153,7 @@ public final class ColonyPeer: @unchecked Sendable {
         blobs.server?.stop()
         blobs.node.stop()
         pool.closeAll()
+        peerPool.closeAll()
     }
 
     public var isRunning: Bool { running.load(ordering: .relaxed) }
@@ -186,8 +195,19 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Forgets a cached custodian list (one of them stopped answering).
     func forgetCustodians(of key: [UInt8]) { _ = lookups.withLock { $0.removeValue(forKey: key) } }
 
-    /// Sends a request to `endpoint`, answering it in-process when it is this peer.
+    /// Sends a client's request to `endpoint`, answering it in-process when it is this peer.
     func request(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
+        try request(frame, to: endpoint, timeout: timeout, over: pool)
+    }
+
+    /// Sends a custodian's request (one whose answer needs no further request) over `peerPool`.
+    func peerRequest(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
+        try request(frame, to: endpoint, timeout: timeout, over: peerPool)
+    }
+
+    private func request(
+        _ frame: Frame, to endpoint: Endpoint, timeout: Double?, over pool: ConnectionPool
+    ) throws(ColonyRequestError) -> Frame {
         if endpoint == self.endpoint {
             let reply = answer(frame, from: endpoint)
             if let refusal = CustodyWire.failure(reply) { throw ColonyRequestError(endpoint: endpoint, refusal: refusal) }
@@ -239,7 +259,7 @@ public final class ColonyPeer: @unchecked Sendable {
         if root == nil {
             // Ask those announced under the job's key for the root.
             for holder in peers(under: JobKeys.job(job)) where root == nil {
-                let reply = try? request(CustodyWire.frame("co_job", [("job", .bytes(job.bytes))]), to: holder)
+                let reply = try? peerRequest(CustodyWire.frame("co_job", [("job", .bytes(job.bytes))]), to: holder)
                 if let reply, let digest = CustodyWire.digest(reply, "root") {
                     root = BlobID(root: digest)
                     sources.append(holder)
@@ -287,6 +307,32 @@ public final class ColonyPeer: @unchecked Sendable {
             bytes += chunk
         }
         return bytes
+    }
+
+    /// Stores a unit input as a blob of the swarm: pinned here, announced, and replicated to the closest Colony
+    /// nodes (so the publisher may leave); returns its root for the manifest. Throws when no other node took a
+    /// replica: a job whose inputs live only with a publisher about to leave could never be computed.
+    public func putInput(_ data: Data) throws -> SHA256Digest {
+        let manifest = try blobs.store.put(data: data, pin: true)
+        blobs.announce(manifest.id)
+        guard !blobs.replicate(manifest.id, excluding: []).isEmpty else {
+            throw CustodyError("storage", "no Colony node took a replica of input blob \(manifest.id.hex.prefix(12))")
+        }
+        return manifest.id.root
+    }
+
+    /// The bytes of a unit input kept as a blob: fetched from its holders when not held here, then checked
+    /// against the size the manifest states (each chunk is verified against the root as it arrives).
+    public func fetchInput(root: SHA256Digest, size: Int) throws -> Data {
+        let blob = BlobID(root: root)
+        if !blobs.store.isComplete(blob) {
+            _ = try blobs.fetcher.fetch(blob, from: blobs.holders(blob))
+        }
+        let bytes = try readBlob(blob)
+        guard bytes.count == size else {
+            throw CustodyError("bad input", "input blob \(blob.hex.prefix(12)) has \(bytes.count) bytes; the manifest says \(size)")
+        }
+        return Data(bytes)
     }
 
     // MARK: Publishing
@@ -529,7 +575,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 for custodian in custodians(of: JobKeys.shard(manifest.id, shard)) where custodian != endpoint {
                     let frame = CustodyWire.frame("co_merge", fields, payload: CustodyWire.recordList(records))
                     do {
-                        _ = try request(frame, to: custodian, timeout: 30)
+                        _ = try peerRequest(frame, to: custodian, timeout: 30)
                     } catch {
                         log("forward to \(custodian): \(error)")
                     }
@@ -552,7 +598,7 @@ public final class ColonyPeer: @unchecked Sendable {
             let frame = CustodyWire.frame(
                 "co_sync", jobFields(manifest.id) + [("shard", .integer(Int64(ref.shard)))],
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
-            guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
+            guard let reply = try? peerRequest(frame, to: other, timeout: 30) else { continue }
             if let records = try? CustodyWire.records(reply) {
                 let added = custody.withLock { $0.merge(records) }
                 try? persist(added)
@@ -562,7 +608,7 @@ public final class ColonyPeer: @unchecked Sendable {
             if !wanted.isEmpty {
                 let records = custody.withLock { $0.records(ref) }.filter { wanted.contains($0.id) }
                 let merge = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? request(merge, to: other, timeout: 30)
+                _ = try? peerRequest(merge, to: other, timeout: 30)
             }
         }
     }
@@ -592,7 +638,7 @@ public final class ColonyPeer: @unchecked Sendable {
             let records = custody.withLock { $0.records(ref) }
             for other in others {
                 let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? request(frame, to: other, timeout: 10)
+                _ = try? peerRequest(frame, to: other, timeout: 10)
             }
         }
     }

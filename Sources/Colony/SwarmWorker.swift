@@ -50,6 +50,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var revealed = 0
         public var released = 0
         public var kernelErrors = 0
+        /// Units whose input blob could not be fetched.
+        public var inputFailures = 0
         /// Refusals custodians answered, by reason.
         public var refused: [String: Int] = [:]
         public var requestFailures = 0
@@ -110,6 +112,7 @@ public final class SwarmWorker: @unchecked Sendable {
     private struct Task {
         let ticket: Ticket
         let unit: Int
+        let input: Data
     }
 
     private let condition = NSCondition()
@@ -126,6 +129,8 @@ public final class SwarmWorker: @unchecked Sendable {
     private var threads: [Thread] = []
     private let finishedGroup = DispatchGroup()
     private let wake = DispatchSemaphore(value: 0)
+    /// Fetches blob inputs of leased units, one lease at a time.
+    private let inputQueue = DispatchQueue(label: "colony.worker.inputs")
 
     public init(peer: ColonyPeer, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.peer = peer
@@ -205,7 +210,7 @@ public final class SwarmWorker: @unchecked Sendable {
             do {
                 let hooks = KernelContextHooks(isStopping: isStopping, saveCheckpoint: { _ in }, pace: pace)
                 let context = KernelContext(unit: task.unit, checkpoint: nil, hooks: hooks)
-                output = [UInt8](try job.kernel.run(Data(job.manifest.units[task.unit]), context: context))
+                output = [UInt8](try job.kernel.run(task.input, context: context))
             } catch is KernelInterruption {
                 output = nil
             } catch {
@@ -369,11 +374,8 @@ public final class SwarmWorker: @unchecked Sendable {
                     tickets.append(ticket)
                     stats.leases += 1
                     stats.unitsLeased += ticket.units.count
-                    if configuration.behaviour != .copycat {
-                        tasks += ticket.units.map { Task(ticket: ticket, unit: $0) }
-                    }
                 }
-                condition.broadcast()
+                if configuration.behaviour != .copycat { queueTasks(ticket) }
                 if configuration.behaviour == .copycat { commitInvented(ticket) }
             } catch let error as ColonyRequestError {
                 noteRefusal(error)
@@ -386,6 +388,43 @@ public final class SwarmWorker: @unchecked Sendable {
 
     @discardableResult
     private func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool { submitted(record, ticket) != nil }
+
+    /// Hands a lease's units to the slots. Inline inputs go at once; blob inputs are fetched first on the input
+    /// queue, off the control thread, and a unit whose input cannot be fetched or has the wrong size ends in an
+    /// error record.
+    private func queueTasks(_ ticket: Ticket) {
+        let manifest = ticket.job.manifest
+        if ticket.units.allSatisfy({ if case .inline = manifest.units[$0] { true } else { false } }) {
+            condition.withLock {
+                for unit in ticket.units {
+                    if case .inline(let bytes) = manifest.units[unit] { tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes))) }
+                }
+            }
+            condition.broadcast()
+            return
+        }
+        inputQueue.async { [self] in
+            for unit in ticket.units {
+                guard !isStopping else { return }
+                do {
+                    let input: Data
+                    switch manifest.units[unit] {
+                    case .inline(let bytes): input = Data(bytes)
+                    case .blob(let root, let size): input = try peer.fetchInput(root: root, size: size)
+                    }
+                    condition.withLock { tasks.append(Task(ticket: ticket, unit: unit, input: input)) }
+                    condition.broadcast()
+                } catch {
+                    condition.withLock {
+                        ticket.failures[unit] = "input unavailable: \(error)"
+                        stats.inputFailures += 1
+                    }
+                    log("unit \(unit) of job \(ticket.job.id.hex.prefix(12)): input unavailable: \(error)")
+                    wake.signal()
+                }
+            }
+        }
+    }
 
     /// Submits a record to the ticket's custodians; their reply, or nil when refused or unanswered.
     private func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? {

@@ -1,3 +1,4 @@
+import ColonyBlobs
 import ColonyCore
 import ColonyKernel
 import ColonyWork
@@ -58,5 +59,82 @@ enum SwarmTestSupport {
         let sum = (0..<300).reduce(UInt64(0)) { $0 + UInt64($1 * $1) }
         #expect(summary.values["sum"] == .string(String(sum)))
         print("swarm test: attempts \(report.attempts), invalid \(report.invalid), refusals \(swarm.refusals)")
+    }
+}
+
+/// A test kernel with large inputs: each unit is 40 KiB of seeded bytes (over the 16 KiB inline limit), and its
+/// output is their SHA-256.
+struct DigestKernel: ComputeKernel {
+    static let name = "digest"
+    static let version = 1
+    static let summary = "SHA-256 of 40 KiB inputs (tests)"
+    static let parameters = [KernelParameterInfo("units", "how many units")]
+
+    static func input(_ unit: Int) -> Data {
+        var state = UInt64(unit) &* 0x9E37_79B9_7F4A_7C15 | 1
+        return Data((0..<(40 << 10)).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        })
+    }
+
+    func units(for parameters: KernelParameters) throws -> [Data] {
+        (0..<(try parameters.int("units", in: 1...100))).map(Self.input)
+    }
+
+    func run(_ input: Data, context: KernelContext) throws -> Data { Data(SHA256.hash(input).bytes) }
+
+    func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
+        KernelSummary(values: ["units": .int(outputs.count)], headline: "\(outputs.count) digests")
+    }
+}
+
+@Suite(.serialized) struct BlobInputSwarmTests {
+    @Test func largeUnitInputsTravelAsBlobsAndAreComputedFromThem() throws {
+        let folder = SwarmTestSupport.folder("swarm-inputs")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = 4
+        options.registry = KernelRegistry([DigestKernel.self])
+        let swarm = LocalSwarm(options: options)
+        try swarm.start()
+        defer { swarm.stop() }
+        let spec = JobSpec(
+            kernel: DigestKernel.name, title: "digests", parameters: ["units": .int(6)],
+            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 30, source: "test")
+        let publisher = swarm.peers[0]
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: 1, units: try DigestKernel().units(for: spec.parameters),
+            by: Identity(privateKey: Ed25519PrivateKey()), storeLarge: { try publisher.putInput($0) })
+        // Every input is a blob reference; the manifest stays small.
+        #expect(manifest.units.allSatisfy { if case .blob(_, 40 << 10) = $0 { true } else { false } })
+        #expect(manifest.encoded().count < 2_000)
+        let decoded = try JobManifest(decoding: manifest.encoded())
+        #expect(decoded == manifest)
+
+        let job = try swarm.publish(manifest)
+        let progress = swarm.waitUntilDecided(job, timeout: 300)
+        #expect(progress?.validated == 6, "progress: \(String(describing: progress))")
+        let observer = try swarm.observer()
+        defer { observer.stop() }
+        let report = try JobCollector.collect(job, via: observer, registry: options.registry)
+        for verdict in report.verdicts {
+            #expect(verdict.output == SHA256.hash(DigestKernel.input(verdict.unit)).bytes, "unit \(verdict.unit)")
+        }
+        // A peer that holds no input fetches one from its holders, checked against root and size.
+        guard case .blob(let root, let size) = manifest.units[3] else { return }
+        #expect(!observer.blobs.store.isComplete(BlobID(root: root)))
+        #expect(try observer.fetchInput(root: root, size: size) == DigestKernel.input(3))
+        #expect(throws: CustodyError.self) { try observer.fetchInput(root: root, size: size + 1) }
+    }
+
+    @Test func aManifestRefusesABlobReferenceWithoutRootOrSize() throws {
+        let manifest = try SwarmTestSupport.manifest(units: 2)
+        guard case .dictionary(var dictionary) = manifest.unsignedValue() else { return }
+        dictionary["units"] = .list([["blob": .bytes([1, 2, 3]), "size": .integer(5)], .bytes([0])])
+        dictionary["sig"] = .bytes(manifest.signature)
+        #expect(throws: ManifestError.self) { try JobManifest(decoding: BencodeValue.dictionary(dictionary).encoded()) }
     }
 }

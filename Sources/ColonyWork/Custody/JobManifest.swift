@@ -38,6 +38,46 @@ public struct JobPolicy: Sendable, Equatable {
     }
 }
 
+/// One unit's input as a manifest carries it: the bytes themselves when small, otherwise a blob of the swarm
+/// (DESIGN.md, Jobs and units: inline when small, blob references otherwise).
+public enum UnitInput: Sendable, Equatable {
+    case inline([UInt8])
+    /// The blob's root (its ID) and its size in bytes; a worker fetches it and checks both.
+    case blob(root: SHA256Digest, size: Int)
+
+    /// The largest input a blob reference may announce.
+    public static let maximumBlobSize = 1 << 30
+
+    /// Bytes of input.
+    public var size: Int {
+        switch self {
+        case .inline(let bytes): bytes.count
+        case .blob(_, let size): size
+        }
+    }
+
+    var value: BencodeValue {
+        switch self {
+        case .inline(let bytes): .bytes(bytes)
+        case .blob(let root, let size): ["blob": .bytes(root.bytes), "size": .integer(Int64(size))]
+        }
+    }
+
+    init(_ value: BencodeValue) throws(ManifestError) {
+        if let bytes = value.bytes {
+            guard bytes.count <= JobManifest.maxUnitSize else {
+                throw ManifestError("an inline unit has \(bytes.count) bytes; at most \(JobManifest.maxUnitSize)")
+            }
+            self = .inline(bytes)
+            return
+        }
+        guard let rootBytes = value["blob"]?.bytes, let root = try? SHA256Digest(bytes: rootBytes),
+            let size = value["size"]?.integer, size >= 0, size <= Self.maximumBlobSize
+        else { throw ManifestError("a unit is neither bytes nor {blob: 32 bytes, size: 0…\(Self.maximumBlobSize)}") }
+        self = .blob(root: root, size: Int(size))
+    }
+}
+
 /// The signed description of a job that a publisher puts into the swarm (DESIGN.md, Jobs and units): kernel
 /// name and version, parameters, unit inputs inline, policy, publisher key, creation time. Bencoded and
 /// canonical, so its bytes, and the job ID, are the same wherever it is rebuilt.
@@ -48,7 +88,7 @@ public struct JobManifest: Sendable, Equatable {
     /// The spec's parameters as JSON text with sorted keys.
     public var parameters: String { didSet { refreshID() } }
     /// The unit inputs, in order.
-    public var units: [[UInt8]] { didSet { refreshID() } }
+    public var units: [UnitInput] { didSet { refreshID() } }
     public var policy: JobPolicy { didSet { refreshID() } }
     public var publisher: Ed25519PublicKey { didSet { refreshID() } }
     /// Seconds since 1970.
@@ -63,7 +103,7 @@ public struct JobManifest: Sendable, Equatable {
 
     /// A manifest from its fields, as they are; `signed` and `init(decoding:)` are the checked ways in.
     public init(
-        kernel: String, kernelVersion: Int, title: String, parameters: String, units: [[UInt8]], policy: JobPolicy,
+        kernel: String, kernelVersion: Int, title: String, parameters: String, units: [UnitInput], policy: JobPolicy,
         publisher: Ed25519PublicKey, created: Int64, signature: [UInt8]
     ) {
         self.kernel = kernel
@@ -79,21 +119,43 @@ public struct JobManifest: Sendable, Equatable {
         refreshID()
     }
 
-    /// Builds and signs a manifest for `units` of `spec`.
+    /// Inputs larger than this go into blobs when the publisher can store them (`signed(…, storeLarge:)`).
+    public static let inlineLimit = 16 << 10
+
+    /// Builds and signs a manifest for `units` of `spec`. With `storeLarge`, each input over `inlineLimit` bytes
+    /// is handed to it (it stores the bytes as a blob of the swarm and returns the root) and referenced;
+    /// without, inputs are inline and at most `maxUnitSize` bytes.
     public static func signed(
         spec: JobSpec, kernelVersion: Int, units: [Data], by identity: Identity, created: Date = Date(),
-        shardSize: Int? = nil
+        shardSize: Int? = nil, storeLarge: ((Data) throws -> SHA256Digest)? = nil
     ) throws(ManifestError) -> JobManifest {
         guard units.count <= maxUnits else { throw ManifestError("\(units.count) units; at most \(maxUnits)") }
-        if let index = units.firstIndex(where: { $0.count > maxUnitSize }) {
-            throw ManifestError(
-                "unit \(index) has \(units[index].count) bytes of input; inline inputs are at most \(maxUnitSize)")
+        var inputs: [UnitInput] = []
+        inputs.reserveCapacity(units.count)
+        for (index, unit) in units.enumerated() {
+            if let storeLarge, unit.count > inlineLimit {
+                guard unit.count <= UnitInput.maximumBlobSize else {
+                    throw ManifestError("unit \(index) has \(unit.count) bytes of input; at most \(UnitInput.maximumBlobSize)")
+                }
+                do {
+                    inputs.append(.blob(root: try storeLarge(unit), size: unit.count))
+                } catch {
+                    throw ManifestError("unit \(index)'s input could not be stored as a blob: \(error)")
+                }
+            } else {
+                guard unit.count <= maxUnitSize else {
+                    throw ManifestError(
+                        "unit \(index) has \(unit.count) bytes of input; inline inputs are at most \(maxUnitSize) "
+                            + "(larger inputs go as blobs when published through a peer)")
+                }
+                inputs.append(.inline([UInt8](unit)))
+            }
         }
         var policy = JobPolicy(spec: spec, unitCount: units.count)
         if let shardSize { policy.shardSize = shardSize }
         var manifest = JobManifest(
             kernel: spec.kernel, kernelVersion: kernelVersion, title: spec.title,
-            parameters: JSONText.serialize(.object(spec.parameters.values)), units: units.map { [UInt8]($0) },
+            parameters: JSONText.serialize(.object(spec.parameters.values)), units: inputs,
             policy: policy, publisher: identity.publicKey, created: Int64(created.timeIntervalSince1970),
             signature: [])
         manifest.signature = [UInt8](identity.signature(for: manifest.unsignedValue().encoded()))
@@ -107,7 +169,7 @@ public struct JobManifest: Sendable, Equatable {
     public func unsignedValue() -> BencodeValue {
         [
             "kernel": .text(kernel), "version": .integer(Int64(kernelVersion)), "title": .text(title),
-            "params": .text(parameters), "units": .list(units.map { .bytes($0) }),
+            "params": .text(parameters), "units": .list(units.map(\.value)),
             "policy": [
                 "replicas": .integer(Int64(policy.replicas)), "quorum": .integer(Int64(policy.quorum)),
                 "attempts": .integer(Int64(policy.maxAttempts)), "lease": .integer(Int64(policy.leaseSeconds)),
@@ -154,12 +216,9 @@ public struct JobManifest: Sendable, Equatable {
         guard let unitList = value["units"]?.list, !unitList.isEmpty, unitList.count <= Self.maxUnits else {
             throw ManifestError("units is missing, empty or too long")
         }
-        var units: [[UInt8]] = []
+        var units: [UnitInput] = []
         units.reserveCapacity(unitList.count)
-        for unit in unitList {
-            guard let data = unit.bytes, data.count <= Self.maxUnitSize else { throw ManifestError("a unit is not bytes") }
-            units.append(data)
-        }
+        for unit in unitList { units.append(try UnitInput(unit)) }
         let policyValue = value["policy"]
         let replicas = try int(policyValue?["replicas"], "policy.replicas", Redundancy.replicaLimits)
         let policy = JobPolicy(

@@ -230,10 +230,12 @@ enum PublishCommand: Command {
         let directory = environment.dataDirectory(arguments)
         try directory.create()
         let identity = try Identity.loadOrCreate(in: directory)
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: identity, shardSize: shardSize)
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
+        // Inputs over 16 KiB become blobs held by the closest Colony nodes before the manifest names them.
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: identity,
+            shardSize: shardSize, storeLarge: { try peer.putInput($0) })
         let (job, holders) = try peer.publish(manifest)
         guard !holders.isEmpty else {
             throw DHTFailure("no custodian took the manifest; is a 'colony node' or 'colony worker' running?")
