@@ -35,6 +35,11 @@ public final class SwarmWorker: @unchecked Sendable {
         public var targetLeaseSeconds = 0.5
         /// Seconds between checks for a quorum of seals.
         public var revealPollInterval = 0.1
+        /// Where `stop()` keeps the worker's leases, with checkpoints and outputs not yet revealed, to resume
+        /// them on the next start; nil releases every lease on stop.
+        public var stateFolder: URL?
+        /// Seconds between a kernel's checkpoints (kept in memory; written to `stateFolder` on stop).
+        public var checkpointInterval = 10.0
 
         public init() {}
     }
@@ -49,6 +54,9 @@ public final class SwarmWorker: @unchecked Sendable {
         public var committed = 0
         public var revealed = 0
         public var released = 0
+        /// Units kept with their lease on stop (checkpointed or computed) and units resumed on start.
+        public var kept = 0
+        public var resumed = 0
         public var kernelErrors = 0
         /// Units whose input blob could not be fetched.
         public var inputFailures = 0
@@ -77,6 +85,10 @@ public final class SwarmWorker: @unchecked Sendable {
         let lease: CustodyRecord
         let units: [Int]
         var outputs: [Int: [UInt8]] = [:]
+        /// The last checkpoint of each unit a slot started but did not finish.
+        var checkpoints: [Int: Data] = [:]
+        /// Whether the commit of the outputs was accepted.
+        var committed = false
         var failures: [Int: String] = [:]
         var state = State.computing
         var revealed: Set<Int> = []
@@ -85,12 +97,12 @@ public final class SwarmWorker: @unchecked Sendable {
         var nextCheck = Date.distantPast
         /// Seconds until the next look at its seals; grows while the quorum is not there.
         var backoff = 0.0
-        init(job: ActiveJob, shard: Int, custodians: [Endpoint], lease: CustodyRecord) {
+        init(job: ActiveJob, shard: Int, custodians: [Endpoint], lease: CustodyRecord, units: [Int]? = nil) {
             self.job = job
             self.shard = shard
             self.custodians = custodians
             self.lease = lease
-            self.units = lease.entries.map(\.unit)
+            self.units = units ?? lease.entries.map(\.unit)
         }
         var expires: Date { Date(timeIntervalSince1970: Double(lease.expires) / 1000) }
     }
@@ -113,6 +125,7 @@ public final class SwarmWorker: @unchecked Sendable {
         let ticket: Ticket
         let unit: Int
         let input: Data
+        var checkpoint: Data? = nil
     }
 
     private let condition = NSCondition()
@@ -128,6 +141,8 @@ public final class SwarmWorker: @unchecked Sendable {
     private let abandoned = Atomic<Bool>(false)
     private var threads: [Thread] = []
     private let finishedGroup = DispatchGroup()
+    /// The slots alone: leases are kept or released only once every running kernel has saved its checkpoint.
+    private let slotsGroup = DispatchGroup()
     private let wake = DispatchSemaphore(value: 0)
     /// Fetches blob inputs of leased units, one lease at a time.
     private let inputQueue = DispatchQueue(label: "colony.worker.inputs")
@@ -142,8 +157,10 @@ public final class SwarmWorker: @unchecked Sendable {
     public func start() {
         for slot in 0..<max(1, configuration.cores) {
             finishedGroup.enter()
+            slotsGroup.enter()
             let thread = Thread { [self] in
                 runSlot(slot)
+                slotsGroup.leave()
                 finishedGroup.leave()
             }
             thread.name = "colony.worker.slot-\(slot)"
@@ -208,8 +225,12 @@ public final class SwarmWorker: @unchecked Sendable {
             var output: [UInt8]?
             var failure: String?
             do {
-                let hooks = KernelContextHooks(isStopping: isStopping, saveCheckpoint: { _ in }, pace: pace)
-                let context = KernelContext(unit: task.unit, checkpoint: nil, hooks: hooks)
+                let ticket = task.ticket
+                let hooks = KernelContextHooks(
+                    checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: isStopping,
+                    saveCheckpoint: { [condition] data in condition.withLock { ticket.checkpoints[task.unit] = data } },
+                    pace: pace)
+                let context = KernelContext(unit: task.unit, checkpoint: task.checkpoint, hooks: hooks)
                 output = [UInt8](try job.kernel.run(task.input, context: context))
             } catch is KernelInterruption {
                 output = nil
@@ -224,6 +245,7 @@ public final class SwarmWorker: @unchecked Sendable {
             running[slot] = nil
             if let output {
                 task.ticket.outputs[task.unit] = output
+                task.ticket.checkpoints[task.unit] = nil
                 stats.computed += 1
                 averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
             } else if let failure {
@@ -238,6 +260,7 @@ public final class SwarmWorker: @unchecked Sendable {
     // MARK: Control
 
     private func controlLoop() {
+        resumeKept()
         while !isStopping {
             if Date() >= nextDiscovery { discover() }
             leaseMore()
@@ -250,6 +273,7 @@ public final class SwarmWorker: @unchecked Sendable {
             // other workers' seals, which nothing here is told about).
             _ = wake.wait(timeout: .now() + configuration.revealPollInterval)
         }
+        slotsGroup.wait()
         if !abandoned.load(ordering: .relaxed) { releaseAll() }
     }
 
@@ -392,19 +416,23 @@ public final class SwarmWorker: @unchecked Sendable {
     /// Hands a lease's units to the slots. Inline inputs go at once; blob inputs are fetched first on the input
     /// queue, off the control thread, and a unit whose input cannot be fetched or has the wrong size ends in an
     /// error record.
-    private func queueTasks(_ ticket: Ticket) {
+    /// A unit with a checkpoint in the ticket resumes from it.
+    private func queueTasks(_ ticket: Ticket, units: [Int]? = nil) {
         let manifest = ticket.job.manifest
-        if ticket.units.allSatisfy({ if case .inline = manifest.units[$0] { true } else { false } }) {
+        let units = units ?? ticket.units
+        if units.allSatisfy({ if case .inline = manifest.units[$0] { true } else { false } }) {
             condition.withLock {
-                for unit in ticket.units {
-                    if case .inline(let bytes) = manifest.units[unit] { tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes))) }
+                for unit in units {
+                    if case .inline(let bytes) = manifest.units[unit] {
+                        tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: ticket.checkpoints[unit]))
+                    }
                 }
             }
             condition.broadcast()
             return
         }
         inputQueue.async { [self] in
-            for unit in ticket.units {
+            for unit in units {
                 guard !isStopping else { return }
                 do {
                     let input: Data
@@ -412,7 +440,9 @@ public final class SwarmWorker: @unchecked Sendable {
                     case .inline(let bytes): input = Data(bytes)
                     case .blob(let root, let size): input = try peer.fetchInput(root: root, size: size)
                     }
-                    condition.withLock { tasks.append(Task(ticket: ticket, unit: unit, input: input)) }
+                    condition.withLock {
+                        tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: ticket.checkpoints[unit]))
+                    }
                     condition.broadcast()
                 } catch {
                     condition.withLock {
@@ -472,6 +502,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 if ok {
                     stats.committed += commits.count
                     ticket.state = commits.isEmpty ? .done : .committed
+                    ticket.committed = !commits.isEmpty
                     ticket.status = status
                 } else {
                     ticket.state = .done
@@ -599,16 +630,118 @@ public final class SwarmWorker: @unchecked Sendable {
 
     // MARK: Leaving
 
-    /// Ends every lease not yet revealed with an error record "released", so the units reopen at once.
+    /// Ends every lease not yet revealed. With a state folder, each lease with more than 30 s to run is kept:
+    /// written there with its checkpoints and outputs and resumed on the next start. Without one (or when
+    /// writing fails), leases get an error record "released", so their slots reopen at once.
     private func releaseAll() {
         let open = condition.withLock { tickets.filter { $0.state != .done } }
+        let now = Date()
         for ticket in open {
-            let units = ticket.units.filter { !ticket.revealed.contains($0) }
-            guard !units.isEmpty, ticket.expires > Date() else { continue }
+            let (units, kept) = condition.withLock { () -> ([Int], [Int]) in
+                let units = ticket.units.filter { !ticket.revealed.contains($0) }
+                // Worth keeping only while the lease has a while to run.
+                guard configuration.stateFolder != nil, ticket.expires.timeIntervalSince(now) > 30 else { return (units, []) }
+                // Every lease is kept, started or not: a worker is never leased a unit twice, so a released unit
+                // is barred to it for good (in a swarm of `replicas` workers it then waited for a worker that
+                // never came), and the work in a started one would be lost.
+                return (units, units)
+            }
+            guard !units.isEmpty, ticket.expires > now else { continue }
+            let saved = !kept.isEmpty && keep(ticket, units: kept)
+            if saved { condition.withLock { stats.kept += kept.count } }
+            let released = saved ? units.filter { !kept.contains($0) } : units
+            guard !released.isEmpty else { continue }
             let record = CustodyRecord(
                 kind: .error, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
-                entries: units.map { .init(unit: $0, data: Array("released".utf8)) }, signedBy: peer.identity)
-            if submit(record, ticket) { condition.withLock { stats.released += units.count } }
+                entries: released.map { .init(unit: $0, data: Array("released".utf8)) }, signedBy: peer.identity)
+            if submit(record, ticket) { condition.withLock { stats.released += released.count } }
+        }
+    }
+
+    // MARK: Keeping leases across a restart
+
+    /// Writes a ticket's kept units to the state folder: lease, outputs, checkpoints, what was revealed.
+    private func keep(_ ticket: Ticket, units: [Int]) -> Bool {
+        guard let folder = configuration.stateFolder else { return false }
+        let value: BencodeValue = condition.withLock {
+            var outputs: [([UInt8], BencodeValue)] = []
+            var checkpoints: [([UInt8], BencodeValue)] = []
+            for unit in units {
+                if let output = ticket.outputs[unit] { outputs.append((Array(String(unit).utf8), .bytes(output))) }
+                if let checkpoint = ticket.checkpoints[unit] { checkpoints.append((Array(String(unit).utf8), .bytes([UInt8](checkpoint)))) }
+            }
+            return [
+                "lease": ticket.lease.value, "units": .list(units.map { .integer(Int64($0)) }),
+                "outputs": .dictionary(BencodeDictionary(uniqueKeysWithValues: outputs)),
+                "checkpoints": .dictionary(BencodeDictionary(uniqueKeysWithValues: checkpoints)),
+                "committed": .integer(ticket.committed ? 1 : 0), "root": .bytes(peer.root(of: ticket.job.id)?.root.bytes ?? []),
+            ]
+        }
+        do {
+            try AtomicFile.createFolder(folder, mode: 0o700)
+            try AtomicFile.write(Data(value.encoded()), to: folder.appendingPathComponent(ticket.lease.id.hex + ".lease"), mode: 0o600)
+            log("kept \(units.count) units of job \(ticket.job.id.hex.prefix(12)) with their lease, to resume")
+            return true
+        } catch {
+            log("cannot keep the lease of job \(ticket.job.id.hex.prefix(12)): \(error); releasing it")
+            return false
+        }
+    }
+
+    /// Reads back leases kept by the last `stop()`: units with outputs go on to commit or reveal, checkpointed
+    /// ones run again from their checkpoint. Expired or unreadable files are removed with a log line.
+    private func resumeKept() {
+        guard let folder = configuration.stateFolder,
+            let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
+        else { return }
+        for name in names.sorted() where name.hasSuffix(".lease") {
+            let url = folder.appendingPathComponent(name)
+            defer { try? FileManager.default.removeItem(at: url) }
+            do {
+                guard let data = try AtomicFile.read(url) else { continue }
+                let value = try BencodeDecoder(limits: .frame).decode([UInt8](data))
+                guard let leaseValue = value["lease"] else { throw CustodyError("malformed", "no lease") }
+                let lease = try CustodyRecord(leaseValue)
+                guard lease.kind == .lease, lease.isSignatureValid, lease.worker == peer.identity.publicKey else {
+                    throw CustodyError("malformed", "not a lease of this worker")
+                }
+                guard Date(timeIntervalSince1970: Double(lease.expires) / 1000).timeIntervalSinceNow > 5 else {
+                    log("kept lease \(name) has expired; its units are someone else's now")
+                    continue
+                }
+                let root = value["root"]?.bytes.flatMap { try? SHA256Digest(bytes: $0) }.map(BlobID.init(root:))
+                let manifest = try peer.fetchManifest(lease.job, root: root, hint: [])
+                guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion else {
+                    throw CustodyError("unknown job", "kernel \(manifest.kernel) is not run here")
+                }
+                let leased = Set(lease.entries.map(\.unit))
+                let units = (value["units"]?.list ?? []).compactMap { $0.integer.map(Int.init) }.filter { leased.contains($0) }
+                let job = condition.withLock { () -> ActiveJob in
+                    if let known = jobs[lease.job] { return known }
+                    let job = ActiveJob(manifest: manifest, kernel: type.init())
+                    jobs[lease.job] = job
+                    stats.jobsSeen += 1
+                    return job
+                }
+                let ticket = Ticket(
+                    job: job, shard: lease.shard, custodians: peer.custodians(of: JobKeys.shard(lease.job, lease.shard)),
+                    lease: lease, units: units)
+                for unit in units {
+                    if let output = value["outputs"]?[String(unit)]?.bytes { ticket.outputs[unit] = output }
+                    if let checkpoint = value["checkpoints"]?[String(unit)]?.bytes { ticket.checkpoints[unit] = Data(checkpoint) }
+                }
+                ticket.committed = value["committed"]?.integer == 1
+                ticket.state = ticket.committed ? .committed : .computing
+                let toRun = units.filter { ticket.outputs[$0] == nil }
+                condition.withLock {
+                    tickets.append(ticket)
+                    stats.resumed += units.count
+                }
+                if !toRun.isEmpty { queueTasks(ticket, units: toRun) }
+                log("resumed \(units.count) units of job \(lease.job.hex.prefix(12)) (\(toRun.count) from checkpoints)")
+            } catch {
+                log("cannot resume \(name): \(error)")
+            }
         }
     }
 }

@@ -1,0 +1,116 @@
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Colony
+
+/// A slow test kernel that checkpoints: a unit is `steps` rounds of mixing; its output does not depend on where
+/// it was stopped and resumed.
+struct SpinKernel: ComputeKernel {
+    static let name = "spin"
+    static let version = 1
+    static let summary = "Slow mixing rounds with checkpoints (tests)"
+    static let parameters = [KernelParameterInfo("steps", "rounds per unit")]
+
+    /// Signalled once, when a unit not resumed from a checkpoint is a third done.
+    static let aThirdDone = DispatchSemaphore(value: 0)
+    /// Runs that began from a checkpoint.
+    static let resumedRuns = Atomic<Int>(0)
+
+    struct State: Codable {
+        var step: Int
+        var value: UInt64
+    }
+
+    func units(for parameters: KernelParameters) throws -> [Data] {
+        let steps = try parameters.int("steps", in: 1...100_000)
+        return [withUnsafeBytes(of: UInt64(steps).littleEndian) { Data($0) }]
+    }
+
+    func run(_ input: Data, context: KernelContext) throws -> Data {
+        let steps = Int(input.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
+        var state = context.restore(State.self) ?? State(step: 0, value: 1)
+        if context.checkpoint != nil { Self.resumedRuns.add(1, ordering: .relaxed) }
+        let resumed = context.checkpoint != nil
+        while state.step < steps {
+            for _ in 0..<100_000 { state.value = (state.value &* 6_364_136_223_846_793_005 &+ 1) ^ (state.value >> 29) }
+            state.step += 1
+            if !resumed && state.step == steps / 3 { Self.aThirdDone.signal() }
+            try context.step(progress: Double(state.step) / Double(steps)) { state }
+        }
+        return withUnsafeBytes(of: state.value.littleEndian) { Data($0) }
+    }
+
+    func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
+        KernelSummary(values: ["units": .int(outputs.count)], headline: "spun")
+    }
+}
+
+@Suite(.serialized) struct WorkerResumeTests {
+    @Test func aStoppedWorkerKeepsItsCheckpointedLeaseAndResumesIt() throws {
+        let folder = SwarmTestSupport.folder("resume")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let registry = KernelRegistry([SpinKernel.self])
+        var configuration = ColonyPeer.Configuration()
+        configuration.syncInterval = nil
+        configuration.blobs.repairInterval = nil
+        configuration.blobs.rateLimit = nil
+        configuration.registry = registry
+        let node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
+        try node.start()
+        defer { node.stop(handOff: false) }
+        let host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
+        try host.start()
+        defer { host.stop(handOff: false) }
+        host.join([node.endpoint], timeout: 10)
+        node.join([host.endpoint], timeout: 10)
+        let changed = DispatchSemaphore(value: 0)
+        for peer in [node, host] { peer.onCustodyChange = { changed.signal() } }
+
+        let spec = JobSpec(
+            kernel: SpinKernel.name, title: "spin", parameters: ["steps": .int(300)],
+            redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: 600, source: "test")
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: 1, units: try SpinKernel().units(for: spec.parameters),
+            by: Identity(privateKey: Ed25519PrivateKey()))
+        let job = try node.publish(manifest).job
+
+        var workerConfiguration = SwarmWorker.Configuration()
+        workerConfiguration.kernels = registry
+        workerConfiguration.lowPriority = false
+        workerConfiguration.discoveryInterval = 1
+        workerConfiguration.idleDiscoveryInterval = 0.1
+        workerConfiguration.checkpointInterval = 0.02
+        workerConfiguration.stateFolder = folder.appendingPathComponent("worker-state")
+        let first = SwarmWorker(peer: host, configuration: workerConfiguration)
+        first.start()
+        #expect(SpinKernel.aThirdDone.wait(timeout: .now() + 120) == .success)
+        first.stop()  // Ctrl-C
+        #expect(first.snapshot.statistics.kept == 1)
+        #expect(first.snapshot.statistics.released == 0)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: workerConfiguration.stateFolder!.path)
+        #expect(kept.filter { $0.hasSuffix(".lease") }.count == 1)
+
+        let second = SwarmWorker(peer: host, configuration: workerConfiguration)
+        second.start()
+        defer { second.stop() }
+        let ref = ShardRef(job: job, shard: 0)
+        var verdict = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
+        let deadline = Date() + 120
+        while verdict?.state != .validated && Date() < deadline {
+            _ = changed.wait(timeout: .now() + 1)
+            verdict = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
+        }
+        #expect(verdict?.state == .validated)
+        // Resumed under the same lease, from the checkpoint, to the output an uninterrupted run gives.
+        #expect(verdict?.attempts == 1)
+        #expect(second.snapshot.statistics.resumed == 1)
+        #expect(SpinKernel.resumedRuns.load(ordering: .relaxed) >= 1)
+        let uninterrupted = try SpinKernel().run(manifest.units.first.flatMap { if case .inline(let b) = $0 { Data(b) } else { nil } }!, context: KernelContext(unit: 0))
+        #expect(verdict?.output == [UInt8](uninterrupted))
+    }
+}
