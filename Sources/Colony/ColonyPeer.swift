@@ -53,6 +53,8 @@ public final class ColonyPeer: @unchecked Sendable {
     private let syncQueue = DispatchQueue(label: "colony.custody.sync")
     private var syncTimer: (any DispatchSourceTimer)?
     private let requests = Mutex<[String: Int]>([:])
+    /// Signatures of lease requests answered within the time window, by when.
+    private let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
     private let running = Atomic<Bool>(false)
     /// Called (on a request's thread) whenever records are added to the custody state; set before `start`.
     public var onCustodyChange: (@Sendable () -> Void)?
@@ -440,10 +442,15 @@ public final class ColonyPeer: @unchecked Sendable {
             return CustodyWire.frame("jobs", payload: .list(list))
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
-            guard let shard = CustodyWire.int(frame, "shard"), let workerBytes = frame.header["worker"]?.bytes,
-                let worker = try? Ed25519PublicKey(rawRepresentation: workerBytes)
-            else { throw custody.withLock { $0.refuse(.malformed("co_lease needs shard and a 32-byte worker key")) } }
-            let count = min(max(CustodyWire.int(frame, "count") ?? 1, 1), manifest.policy.shardSize)
+            let request: (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8])
+            do {
+                request = try CustodyWire.checkedLeaseRequest(frame, job: manifest.id, now: now)
+                try noteLeaseRequest(request.signature, now: now)
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            let (shard, worker) = (request.shard, request.worker)
+            let count = min(max(request.count, 1), manifest.policy.shardSize)
             pullIfNew(ShardRef(job: manifest.id, shard: shard), manifest: manifest)
             let lease = try custody.withLock { custodian throws(CustodyError) in
                 try custodian.lease(job: manifest.id, shard: shard, worker: worker, count: count, now: now)
@@ -541,6 +548,15 @@ public final class ColonyPeer: @unchecked Sendable {
                     .integer(Int64(verdict.attempts)),
                 ])
             })
+    }
+
+    /// Refuses a lease request seen before (a replay in the worker's name); remembers each for the time window.
+    private func noteLeaseRequest(_ signature: [UInt8], now: Int64) throws(CustodyError) {
+        let fresh = seenLeaseRequests.withLock { seen in
+            if seen.count > 50_000 { seen = seen.filter { now - $0.value <= CustodyWire.leaseRequestWindow } }
+            return seen.updateValue(now, forKey: signature) == nil
+        }
+        guard fresh else { throw CustodyError("replayed", "this lease request was answered before") }
     }
 
     // MARK: Custodians among themselves

@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// - `co_publish {job, root, port}` → `ok`: "fetch this manifest from me and keep it" (to the job's custodians)
 /// - `co_jobs {kernel, version}` → `jobs` + [[job, root], …]
-/// - `co_lease {job, root, port, shard, worker, count}` → `lease` + record, or `none {done}`
+/// - `co_lease {job, root, port, shard, worker, count, time, sig}` → `lease` + record, or `none {done}`; `sig` is
+///   the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's name)
 /// - `co_submit {job, root, port}` + record → `ok`
 /// - `co_status {job, shard}` → `status` + [[unit, state, commits, live, open, attempts], …]
 /// - `co_records {job, shard}` → `records` + [record, …] (reveals of undecided units left out)
@@ -64,6 +65,50 @@ public enum CustodyWire {
     }
 
     static func recordList(_ records: [CustodyRecord]) -> BencodeValue { .list(records.map(\.value)) }
+
+    /// How far a lease request's time may be from the custodian's clock, in milliseconds.
+    static let leaseRequestWindow: Int64 = 300_000
+
+    /// What a worker signs to ask for a lease.
+    static func leaseMessage(job: JobID, shard: Int, count: Int, time: Int64, worker: Ed25519PublicKey) -> [UInt8] {
+        BencodeValue.dictionary([
+            "op": .text("co_lease"), "job": .bytes(job.bytes), "shard": .integer(Int64(shard)),
+            "count": .integer(Int64(count)), "time": .integer(time), "worker": .bytes([UInt8](worker.rawRepresentation)),
+        ]).encoded()
+    }
+
+    /// A signed lease request from `identity`.
+    static func leaseRequest(
+        _ fields: [(String, BencodeValue)], job: JobID, shard: Int, count: Int, by identity: Identity, now: Int64
+    ) -> Frame {
+        let message = leaseMessage(job: job, shard: shard, count: count, time: now, worker: identity.publicKey)
+        return frame(
+            "co_lease",
+            fields + [
+                ("shard", .integer(Int64(shard))), ("worker", .bytes([UInt8](identity.publicKey.rawRepresentation))),
+                ("count", .integer(Int64(count))), ("time", .integer(now)),
+                ("sig", .bytes([UInt8](identity.signature(for: message)))),
+            ])
+    }
+
+    /// The shard, worker and count of a lease request whose signature verifies and whose time is within the
+    /// window; throws `malformed` or `bad signature` otherwise.
+    static func checkedLeaseRequest(
+        _ frame: Frame, job: JobID, now: Int64
+    ) throws(CustodyError) -> (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8]) {
+        guard let shard = int(frame, "shard"), let count = int(frame, "count"), let time = frame.header["time"]?.integer,
+            let workerBytes = frame.header["worker"]?.bytes,
+            let worker = try? Ed25519PublicKey(rawRepresentation: workerBytes), let signature = frame.header["sig"]?.bytes
+        else { throw .malformed("co_lease needs shard, count, time, a 32-byte worker key and sig") }
+        guard abs(time - now) <= leaseRequestWindow else {
+            throw CustodyError("bad signature", "the lease request's time is \((time - now) / 1000) s from ours; check the clock")
+        }
+        let message = leaseMessage(job: job, shard: shard, count: count, time: time, worker: worker)
+        guard worker.isValidSignature(signature, for: message) else {
+            throw CustodyError("bad signature", "the lease request is not signed by its worker")
+        }
+        return (shard, worker, count, signature)
+    }
 }
 
 /// A request that failed: the peer could not be reached, or it refused.

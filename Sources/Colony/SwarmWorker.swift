@@ -366,12 +366,8 @@ public final class SwarmWorker: @unchecked Sendable {
             let count = average.map { max(1, min(job.manifest.policy.shardSize, Int(configuration.targetLeaseSeconds / max($0, 1e-6)))) } ?? 1
             let key = JobKeys.shard(job.id, shard)
             var custodians = peer.custodians(of: key)
-            let frame = CustodyWire.frame(
-                "co_lease",
-                fields(job) + [
-                    ("shard", .integer(Int64(shard))), ("worker", .bytes([UInt8](peer.identity.publicKey.rawRepresentation))),
-                    ("count", .integer(Int64(count))),
-                ])
+            let frame = CustodyWire.leaseRequest(
+                fields(job), job: job.id, shard: shard, count: count, by: peer.identity, now: CustodyClock.now())
             do {
                 let reply = try send(frame, custodians: &custodians, key: key)
                 if CustodyWire.op(reply) == "none" {

@@ -9,7 +9,7 @@ import Testing
 
 /// Custody records survive the peer that accepted them (DESIGN.md, Data directory).
 @Suite struct CustodyJournalTests {
-    private static func peer(_ folder: URL) throws -> ColonyPeer {
+    static func peer(_ folder: URL) throws -> ColonyPeer {
         var configuration = ColonyPeer.Configuration()
         configuration.syncInterval = nil
         configuration.blobs.repairInterval = nil
@@ -17,13 +17,9 @@ import Testing
         return try ColonyPeer(dataDirectory: folder, configuration: configuration)
     }
 
-    private static func leaseFrame(_ manifest: JobManifest, worker: Identity) -> Frame {
-        CustodyWire.frame(
-            "co_lease",
-            [
-                ("job", .bytes(manifest.id.bytes)), ("shard", .integer(0)),
-                ("worker", .bytes([UInt8](worker.publicKey.rawRepresentation))), ("count", .integer(4)),
-            ])
+    static func leaseFrame(_ manifest: JobManifest, worker: Identity, time: Int64 = CustodyClock.now()) -> Frame {
+        CustodyWire.leaseRequest(
+            [("job", .bytes(manifest.id.bytes))], job: manifest.id, shard: 0, count: 4, by: worker, now: time)
     }
 
     @Test func acceptedRecordsAreReadBackAfterARestart() throws {
@@ -82,5 +78,45 @@ import Testing
         #expect(loaded.jobs.first?.records.map(\.id) == [lease.id])
         #expect(loaded.problems.count == 1)
         #expect(try Data(contentsOf: log) == good)
+    }
+}
+
+/// Lease requests are signed by their worker: nobody leases in another worker's name.
+@Suite struct LeaseRequestTests {
+    @Test func forgedStaleAndReplayedLeaseRequestsAreRefusedCountedAndChangeNothing() throws {
+        let folder = SwarmTestSupport.folder("lease-requests")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
+        let peer = try CustodyJournalTests.peer(folder)
+        try peer.start()
+        defer { peer.stop(handOff: false) }
+        _ = try peer.publish(manifest)
+        let victim = Identity(privateKey: Ed25519PrivateKey())
+        let attacker = Identity(privateKey: Ed25519PrivateKey())
+        let ref = ShardRef(job: manifest.id, shard: 0)
+
+        // Signed by someone else, in the victim's name.
+        var forged = CustodyJournalTests.leaseFrame(manifest, worker: victim)
+        let attackerFrame = CustodyJournalTests.leaseFrame(manifest, worker: attacker)
+        forged.header[Array("sig".utf8)] = attackerFrame.header["sig"]
+        // No signature at all.
+        var unsigned = CustodyJournalTests.leaseFrame(manifest, worker: victim)
+        unsigned.header[Array("sig".utf8)] = nil
+        // Signed, but an hour old.
+        let stale = CustodyJournalTests.leaseFrame(manifest, worker: victim, time: CustodyClock.now() - 3_600_000)
+        for frame in [forged, unsigned, stale] {
+            #expect(throws: ColonyRequestError.self) { try peer.request(frame, to: peer.endpoint) }
+        }
+        #expect(peer.custodian.recordIDs(ref).isEmpty)
+        #expect(peer.statistics.rejected["bad signature"] == 2)
+        #expect(peer.statistics.rejected["malformed"] == 1)
+
+        // A good request is answered once; the same bytes again are a replay.
+        let good = CustodyJournalTests.leaseFrame(manifest, worker: victim)
+        _ = try peer.request(good, to: peer.endpoint)
+        #expect(peer.custodian.recordIDs(ref).count == 1)
+        #expect(throws: ColonyRequestError.self) { try peer.request(good, to: peer.endpoint) }
+        #expect(peer.statistics.rejected["replayed"] == 1)
+        #expect(peer.custodian.recordIDs(ref).count == 1)
     }
 }
