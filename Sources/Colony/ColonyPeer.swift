@@ -175,22 +175,23 @@ public final class ColonyPeer: @unchecked Sendable {
     // MARK: Finding nodes
 
     /// The `custodians` closest Colony nodes to `key`, this peer included when it is among them, nearest first.
-    public func custodians(of key: [UInt8], refresh: Bool = false) -> [Endpoint] {
-        if !refresh, let cached = lookups.withLock({ $0[key] }),
+    /// `excludingSelf` leaves this peer out of the count: the set that keeps custody once it has gone.
+    public func custodians(of key: [UInt8], refresh: Bool = false, excludingSelf: Bool = false) -> [Endpoint] {
+        if !refresh, !excludingSelf, let cached = lookups.withLock({ $0[key] }),
             Date().timeIntervalSince(cached.at) < configuration.lookupLifetime
         {
             return cached.endpoints
         }
         guard let target = NodeID(bytes: key) else { return [] }
         let selfID = blobs.node.id
-        var candidates: [(NodeID, Endpoint)] = [(selfID, endpoint)]
+        var candidates: [(NodeID, Endpoint)] = excludingSelf ? [] : [(selfID, endpoint)]
         if let lookup = blobs.node.wait(timeout: 30, { dht, now, done in dht.findNode(target, now: now) { done($0) } }) {
             candidates += lookup.closest.filter { lookup.colonyNodes.contains($0.id) && $0.endpoint != endpoint }
                 .map { ($0.id, $0.endpoint) }
         }
         let chosen = candidates.sorted { $0.0.distance(to: target) < $1.0.distance(to: target) }
             .prefix(configuration.custodians).map(\.1)
-        lookups.withLock { $0[key] = (Date(), chosen) }
+        if !excludingSelf { lookups.withLock { $0[key] = (Date(), chosen) } }
         return chosen
     }
 
@@ -646,11 +647,11 @@ public final class ColonyPeer: @unchecked Sendable {
         }
     }
 
-    /// Before leaving: every shard's records go to the other custodians (the next closest take this peer's
-    /// place once it is gone).
+    /// Before leaving: every shard's records go to the custodians it will have without this peer: the others,
+    /// and the next closest node, which takes this peer's place.
     private func handOff() {
         for (ref, manifest) in heldShards() {
-            let others = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true).filter { $0 != endpoint }
+            let others = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true, excludingSelf: true)
             let records = custody.withLock { $0.records(ref) }
             for other in others {
                 let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
