@@ -35,8 +35,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var targetLeaseSeconds = 0.5
         /// Seconds between checks for a quorum of seals.
         public var revealPollInterval = 0.1
-        /// Where `stop()` keeps the worker's leases, with checkpoints and outputs not yet revealed, to resume
-        /// them on the next start; nil releases every lease on stop.
+        /// Where `stop()` writes the checkpoints of interrupted units; a unit leased again later resumes from
+        /// its checkpoint. Nil keeps none.
         public var stateFolder: URL?
         /// Seconds between a kernel's checkpoints (kept in memory; written to `stateFolder` on stop).
         public var checkpointInterval = 10.0
@@ -54,8 +54,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var committed = 0
         public var revealed = 0
         public var released = 0
-        /// Units kept with their lease on stop (checkpointed or computed) and units resumed on start.
-        public var kept = 0
+        /// Checkpoints written on stop, and units started again from one.
+        public var checkpointsSaved = 0
         public var resumed = 0
         public var kernelErrors = 0
         /// Units whose input blob could not be fetched.
@@ -246,6 +246,7 @@ public final class SwarmWorker: @unchecked Sendable {
             if let output {
                 task.ticket.outputs[task.unit] = output
                 task.ticket.checkpoints[task.unit] = nil
+                if task.checkpoint != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
                 stats.computed += 1
                 averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
             } else if let failure {
@@ -260,7 +261,6 @@ public final class SwarmWorker: @unchecked Sendable {
     // MARK: Control
 
     private func controlLoop() {
-        resumeKept()
         while !isStopping {
             if Date() >= nextDiscovery { discover() }
             leaseMore()
@@ -412,7 +412,14 @@ public final class SwarmWorker: @unchecked Sendable {
     /// Hands a lease's units to the slots. Inline inputs go at once; blob inputs are fetched first on the input
     /// queue, off the control thread, and a unit whose input cannot be fetched or has the wrong size ends in an
     /// error record.
-    /// A unit with a checkpoint in the ticket resumes from it.
+    /// The checkpoint a unit starts from: one this worker saved when it stopped, if any (called under the lock).
+    private func checkpoint(_ ticket: Ticket, _ unit: Int) -> Data? {
+        guard let saved = ticket.checkpoints[unit] ?? savedCheckpoint(job: ticket.job.id, unit: unit) else { return nil }
+        stats.resumed += 1
+        return saved
+    }
+
+    /// A unit with a checkpoint saved by an earlier stop resumes from it.
     private func queueTasks(_ ticket: Ticket, units: [Int]? = nil) {
         let manifest = ticket.job.manifest
         let units = units ?? ticket.units
@@ -420,7 +427,7 @@ public final class SwarmWorker: @unchecked Sendable {
             condition.withLock {
                 for unit in units {
                     if case .inline(let bytes) = manifest.units[unit] {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: ticket.checkpoints[unit]))
+                        tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: checkpoint(ticket, unit)))
                     }
                 }
             }
@@ -437,7 +444,7 @@ public final class SwarmWorker: @unchecked Sendable {
                     case .blob(let root, let size): input = try peer.fetchInput(root: root, size: size)
                     }
                     condition.withLock {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: ticket.checkpoints[unit]))
+                        tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
                     }
                     condition.broadcast()
                 } catch {
@@ -626,119 +633,82 @@ public final class SwarmWorker: @unchecked Sendable {
 
     // MARK: Leaving
 
-    /// Ends every lease not yet revealed. With a state folder, each lease with more than 30 s to run is kept:
-    /// written there with its checkpoints and outputs and resumed on the next start. Without one (or when
-    /// writing fails), leases get an error record "released", so their slots reopen at once.
+    /// On stop (DESIGN.md: on SIGINT the engine saves checkpoints and releases its leases): outputs computed but
+    /// not revealed are committed if need be and revealed (their lease is ending, which allows it), so no
+    /// finished work is lost; every other leased unit is given back with a release record naming its lease, so
+    /// other workers take it at once. Running kernels have saved checkpoints by then; they go to the state folder,
+    /// and a unit this worker is leased again later resumes from its checkpoint.
     private func releaseAll() {
         let open = condition.withLock { tickets.filter { $0.state != .done } }
-        let now = Date()
+        let identity = peer.identity
         for ticket in open {
-            let (units, kept) = condition.withLock { () -> ([Int], [Int]) in
+            guard ticket.expires > Date() else { continue }
+            let (computed, rest, committed) = condition.withLock { () -> ([Int], [Int], Bool) in
                 let units = ticket.units.filter { !ticket.revealed.contains($0) }
-                // Worth keeping only while the lease has a while to run.
-                guard configuration.stateFolder != nil, ticket.expires.timeIntervalSince(now) > 30 else { return (units, []) }
-                // Every lease is kept, started or not: a worker is never leased a unit twice, so a released unit
-                // is barred to it for good (in a swarm of `replicas` workers it then waited for a worker that
-                // never came), and the work in a started one would be lost.
-                return (units, units)
+                return (units.filter { ticket.outputs[$0] != nil }, units.filter { ticket.outputs[$0] == nil }, ticket.committed)
             }
-            guard !units.isEmpty, ticket.expires > now else { continue }
-            let saved = !kept.isEmpty && keep(ticket, units: kept)
-            if saved { condition.withLock { stats.kept += kept.count } }
-            let released = saved ? units.filter { !kept.contains($0) } : units
-            guard !released.isEmpty else { continue }
+            if !computed.isEmpty, configuration.behaviour != .copycat {
+                var sealed = committed
+                if !sealed {
+                    let seals = computed.map { unit in
+                        CustodyRecord.Entry(
+                            unit: unit,
+                            hash: CustodyRecord.seal(
+                                worker: identity.publicKey, job: ticket.job.id, unit: unit,
+                                digest: SHA256.hash(ticket.outputs[unit]!).bytes))
+                    }
+                    sealed = submit(
+                        CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: seals, signedBy: identity),
+                        ticket)
+                }
+                let entries = computed.map { unit in
+                    CustodyRecord.Entry(unit: unit, hash: SHA256.hash(ticket.outputs[unit]!).bytes, data: ticket.outputs[unit]!)
+                }
+                if sealed, submit(
+                    CustodyRecord(kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: entries, signedBy: identity),
+                    ticket)
+                {
+                    condition.withLock { stats.revealed += computed.count }
+                }
+            }
+            guard !rest.isEmpty else { continue }
+            for unit in rest {
+                if let checkpoint = condition.withLock({ ticket.checkpoints[unit] }) { saveCheckpoint(checkpoint, job: ticket.job.id, unit: unit) }
+            }
+            let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
             let record = CustodyRecord(
-                kind: .error, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
-                entries: released.map { .init(unit: $0, data: Array("released".utf8)) }, signedBy: peer.identity)
-            if submit(record, ticket) { condition.withLock { stats.released += released.count } }
+                kind: .error, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey,
+                entries: rest.map { .init(unit: $0, data: reason) }, signedBy: identity)
+            if submit(record, ticket) { condition.withLock { stats.released += rest.count } }
         }
     }
 
-    // MARK: Keeping leases across a restart
+    // MARK: Checkpoints across restarts
 
-    /// Writes a ticket's kept units to the state folder: lease, outputs, checkpoints, what was revealed.
-    private func keep(_ ticket: Ticket, units: [Int]) -> Bool {
-        guard let folder = configuration.stateFolder else { return false }
-        let value: BencodeValue = condition.withLock {
-            var outputs: [([UInt8], BencodeValue)] = []
-            var checkpoints: [([UInt8], BencodeValue)] = []
-            for unit in units {
-                if let output = ticket.outputs[unit] { outputs.append((Array(String(unit).utf8), .bytes(output))) }
-                if let checkpoint = ticket.checkpoints[unit] { checkpoints.append((Array(String(unit).utf8), .bytes([UInt8](checkpoint)))) }
-            }
-            return [
-                "lease": ticket.lease.value, "units": .list(units.map { .integer(Int64($0)) }),
-                "outputs": .dictionary(BencodeDictionary(uniqueKeysWithValues: outputs)),
-                "checkpoints": .dictionary(BencodeDictionary(uniqueKeysWithValues: checkpoints)),
-                "committed": .integer(ticket.committed ? 1 : 0), "root": .bytes(peer.root(of: ticket.job.id)?.root.bytes ?? []),
-            ]
-        }
+    private func checkpointURL(job: JobID, unit: Int) -> URL? {
+        configuration.stateFolder?.appendingPathComponent("\(job.hex)-\(unit).ckpt")
+    }
+
+    private func saveCheckpoint(_ checkpoint: Data, job: JobID, unit: Int) {
+        guard let url = checkpointURL(job: job, unit: unit), let folder = configuration.stateFolder else { return }
         do {
             try AtomicFile.createFolder(folder, mode: 0o700)
-            try AtomicFile.write(Data(value.encoded()), to: folder.appendingPathComponent(ticket.lease.id.hex + ".lease"), mode: 0o600)
-            log("kept \(units.count) units of job \(ticket.job.id.hex.prefix(12)) with their lease, to resume")
-            return true
+            try AtomicFile.write(checkpoint, to: url, mode: 0o600)
+            condition.withLock { stats.checkpointsSaved += 1 }
         } catch {
-            log("cannot keep the lease of job \(ticket.job.id.hex.prefix(12)): \(error); releasing it")
-            return false
+            log("cannot save the checkpoint of unit \(unit): \(error)")
         }
     }
 
-    /// Reads back leases kept by the last `stop()`: units with outputs go on to commit or reveal, checkpointed
-    /// ones run again from their checkpoint. Expired or unreadable files are removed with a log line.
-    private func resumeKept() {
-        guard let folder = configuration.stateFolder,
-            let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
-        else { return }
-        for name in names.sorted() where name.hasSuffix(".lease") {
-            let url = folder.appendingPathComponent(name)
-            defer { try? FileManager.default.removeItem(at: url) }
-            do {
-                guard let data = try AtomicFile.read(url) else { continue }
-                let value = try BencodeDecoder(limits: .frame).decode([UInt8](data))
-                guard let leaseValue = value["lease"] else { throw CustodyError("malformed", "no lease") }
-                let lease = try CustodyRecord(leaseValue)
-                guard lease.kind == .lease, lease.isSignatureValid, lease.worker == peer.identity.publicKey else {
-                    throw CustodyError("malformed", "not a lease of this worker")
-                }
-                guard Date(timeIntervalSince1970: Double(lease.expires) / 1000).timeIntervalSinceNow > 5 else {
-                    log("kept lease \(name) has expired; its units are someone else's now")
-                    continue
-                }
-                let root = value["root"]?.bytes.flatMap { try? SHA256Digest(bytes: $0) }.map(BlobID.init(root:))
-                let manifest = try peer.fetchManifest(lease.job, root: root, hint: [])
-                guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion else {
-                    throw CustodyError("unknown job", "kernel \(manifest.kernel) is not run here")
-                }
-                let leased = Set(lease.entries.map(\.unit))
-                let units = (value["units"]?.list ?? []).compactMap { $0.integer.map(Int.init) }.filter { leased.contains($0) }
-                let job = condition.withLock { () -> ActiveJob in
-                    if let known = jobs[lease.job] { return known }
-                    let job = ActiveJob(manifest: manifest, kernel: type.init())
-                    jobs[lease.job] = job
-                    stats.jobsSeen += 1
-                    return job
-                }
-                let ticket = Ticket(
-                    job: job, shard: lease.shard, custodians: peer.custodians(of: JobKeys.shard(lease.job, lease.shard)),
-                    lease: lease, units: units)
-                for unit in units {
-                    if let output = value["outputs"]?[String(unit)]?.bytes { ticket.outputs[unit] = output }
-                    if let checkpoint = value["checkpoints"]?[String(unit)]?.bytes { ticket.checkpoints[unit] = Data(checkpoint) }
-                }
-                ticket.committed = value["committed"]?.integer == 1
-                ticket.state = ticket.committed ? .committed : .computing
-                let toRun = units.filter { ticket.outputs[$0] == nil }
-                condition.withLock {
-                    tickets.append(ticket)
-                    stats.resumed += units.count
-                }
-                if !toRun.isEmpty { queueTasks(ticket, units: toRun) }
-                log("resumed \(units.count) units of job \(lease.job.hex.prefix(12)) (\(toRun.count) from checkpoints)")
-            } catch {
-                log("cannot resume \(name): \(error)")
-            }
-        }
+    /// The checkpoint a stopped run of this worker left for the unit, if any.
+    private func savedCheckpoint(job: JobID, unit: Int) -> Data? {
+        guard let url = checkpointURL(job: job, unit: unit) else { return nil }
+        return try? AtomicFile.read(url)
+    }
+
+    private func removeSavedCheckpoint(job: JobID, unit: Int) {
+        guard let url = checkpointURL(job: job, unit: unit) else { return }
+        try? FileManager.default.removeItem(at: url)
     }
 }
 

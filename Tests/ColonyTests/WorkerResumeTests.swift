@@ -51,7 +51,7 @@ struct SpinKernel: ComputeKernel {
 }
 
 @Suite(.serialized) struct WorkerResumeTests {
-    @Test func aStoppedWorkerKeepsItsCheckpointedLeaseAndResumesIt() throws {
+    @Test func aStoppedWorkerReleasesItsLeaseKeepsTheCheckpointAndResumesWhenLeasedAgain() throws {
         let folder = SwarmTestSupport.folder("resume")
         defer { try? FileManager.default.removeItem(at: folder) }
         let registry = KernelRegistry([SpinKernel.self])
@@ -90,15 +90,16 @@ struct SpinKernel: ComputeKernel {
         first.start()
         #expect(SpinKernel.aThirdDone.wait(timeout: .now() + 120) == .success)
         first.stop()  // Ctrl-C
-        #expect(first.snapshot.statistics.kept == 1)
-        #expect(first.snapshot.statistics.released == 0)
-        let kept = try FileManager.default.contentsOfDirectory(atPath: workerConfiguration.stateFolder!.path)
-        #expect(kept.filter { $0.hasSuffix(".lease") }.count == 1)
+        #expect(first.snapshot.statistics.released == 1)
+        #expect(first.snapshot.statistics.checkpointsSaved == 1)
+        let ref = ShardRef(job: job, shard: 0)
+        // Given back: no live lease, and it does not count as an attempt.
+        let released = try #require(host.custodian.verdicts(ref, now: CustodyClock.now())?.first)
+        #expect(released.liveLeases == 0 && released.attempts == 0 && released.openSlots == 1)
 
         let second = SwarmWorker(peer: host, configuration: workerConfiguration)
         second.start()
         defer { second.stop() }
-        let ref = ShardRef(job: job, shard: 0)
         var verdict = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
         let deadline = Date() + 120
         while verdict?.state != .validated && Date() < deadline {
@@ -106,7 +107,8 @@ struct SpinKernel: ComputeKernel {
             verdict = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
         }
         #expect(verdict?.state == .validated)
-        // Resumed under the same lease, from the checkpoint, to the output an uninterrupted run gives.
+        // The same worker was leased the unit again and resumed from its checkpoint, to the output an
+        // uninterrupted run gives.
         #expect(verdict?.attempts == 1)
         #expect(second.snapshot.statistics.resumed == 1)
         #expect(SpinKernel.resumedRuns.load(ordering: .relaxed) >= 1)

@@ -83,6 +83,38 @@ import Testing
         #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).map(\.state) == verdicts.map(\.state))
     }
 
+    @Test func aReleasedLeaseReopensItsSlotAndMayGoBackToItsWorkerButAFailureMayNot() throws {
+        let manifest = try manifest()
+        var custodian = Custodian(identity: custodianKey)
+        custodian.add(manifest)
+        let job = manifest.id
+        let ref = ShardRef(job: job, shard: 0)
+        let lease = try #require(try custodian.lease(job: job, shard: 0, worker: alice.publicKey, count: 1, now: now))
+        // Another worker cannot release Alice's lease.
+        let forged = CustodyRecord(
+            kind: .error, job: job, shard: 0, worker: bob.publicKey,
+            entries: [.init(unit: 0, data: CustodyRecord.releaseReason(of: lease.id))], time: now, signedBy: bob)
+        #expect(throws: CustodyError.self) { try custodian.submit(forged, now: now) }
+        #expect(custodian.verdicts(ref, now: now)?.first?.liveLeases == 1)
+        // Alice gives it back: no live lease, no attempt counted, and she may have the unit again.
+        let release = CustodyRecord(
+            kind: .error, job: job, shard: 0, worker: alice.publicKey,
+            entries: [.init(unit: 0, data: CustodyRecord.releaseReason(of: lease.id))], time: now, signedBy: alice)
+        _ = try custodian.submit(release, now: now)
+        var verdict = try #require(custodian.verdicts(ref, now: now)?.first)
+        #expect(verdict.liveLeases == 0 && verdict.attempts == 0 && verdict.openSlots == 2)
+        let again = try #require(try custodian.lease(job: job, shard: 0, worker: alice.publicKey, count: 1, now: now))
+        #expect(again.entries.map(\.unit) == [0])
+        verdict = try #require(custodian.verdicts(ref, now: now)?.first)
+        #expect(verdict.liveLeases == 1 && verdict.attempts == 1)
+        // A worker whose kernel failed on the unit is not given it again.
+        _ = try custodian.submit(
+            CustodyRecord(
+                kind: .error, job: job, shard: 0, worker: alice.publicKey,
+                entries: [.init(unit: 0, data: Array("kernel error".utf8))], time: now, signedBy: alice), now: now)
+        #expect(try custodian.lease(job: job, shard: 0, worker: alice.publicKey, count: 1, now: now)?.entries.map(\.unit) != [0])
+    }
+
     @Test func aCheaterIsOutvotedAndCounted() throws {
         let manifest = try manifest()
         var custodian = Custodian(identity: custodianKey)

@@ -83,15 +83,22 @@ public struct Custodian: Sendable {
         let compare = equivalent(manifest)
         var chosen: [CustodyRecord.Entry] = []
         for unit in ledger.units where chosen.count < max(1, count) {
-            guard !ledger.wasLeased(worker, unit: unit) else { continue }
+            guard ledger.mayLease(worker, unit: unit) else { continue }
             if ledger.verdict(unit: unit, now: now, equivalent: compare).openSlots > 0 {
                 chosen.append(CustodyRecord.Entry(unit: unit))
             }
         }
         guard !chosen.isEmpty else { return nil }
-        let record = CustodyRecord(
-            kind: .lease, job: job, shard: shard, worker: worker,
-            expires: now + Int64(manifest.policy.leaseSeconds) * 1000, entries: chosen, time: now, signedBy: identity)
+        var time = now
+        var record: CustodyRecord
+        repeat {
+            // A lease equal to one given back (same worker, units and millisecond) would share its ID, and so its
+            // release: move it on by a millisecond.
+            record = CustodyRecord(
+                kind: .lease, job: job, shard: shard, worker: worker,
+                expires: time + Int64(manifest.policy.leaseSeconds) * 1000, entries: chosen, time: time, signedBy: identity)
+            time += 1
+        } while ledger.records[record.id] != nil
         ledger.insert(record)
         ledgers[ref] = ledger
         accepted["lease", default: 0] += 1

@@ -68,6 +68,17 @@ public struct CustodyRecord: Sendable, Hashable {
     }
 
     /// The seal a worker commits before revealing `digest` (DESIGN.md, commit–reveal).
+    /// The data of an error entry by which a worker gives back, unstarted or interrupted, the unit of its lease
+    /// `lease`: it ends that lease only, and the worker may be leased the unit again.
+    public static func releaseReason(of lease: SHA256Digest) -> [UInt8] { Array("released:\(lease.hex)".utf8) }
+
+    /// The lease an error entry's data releases, if it is a release.
+    public static func releasedLease(_ data: [UInt8]) -> SHA256Digest? {
+        let prefix = Array("released:".utf8)
+        guard data.count == prefix.count + 64, data.starts(with: prefix) else { return nil }
+        return try? SHA256Digest(hex: String(decoding: data.dropFirst(prefix.count), as: UTF8.self))
+    }
+
     public static func seal(worker: Ed25519PublicKey, job: JobID, unit: Int, digest: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(worker.rawRepresentation)

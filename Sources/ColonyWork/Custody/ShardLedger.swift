@@ -84,6 +84,7 @@ public struct ShardLedger: Sendable {
         var worker: Ed25519PublicKey
         var time: Int64
         var expires: Int64
+        var id: SHA256Digest
     }
 
     struct Seal: Sendable {
@@ -104,6 +105,14 @@ public struct ShardLedger: Sendable {
         var commits: [Seal] = []
         var reveals: [Reveal] = []
         var errors: [(worker: Ed25519PublicKey, reason: String)] = []
+        /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
+        var releases: [(lease: SHA256Digest, worker: Ed25519PublicKey)] = []
+
+        /// Whether `lease` was given back by the worker it was granted to.
+        func isReleased(_ lease: Lease) -> Bool { releases.contains { $0.lease == lease.id && $0.worker == lease.worker } }
+
+        /// Leases still standing: not given back.
+        var kept: [Lease] { leases.filter { !isReleased($0) } }
     }
 
     private(set) var perUnit: [UnitRecords]
@@ -133,14 +142,18 @@ public struct ShardLedger: Sendable {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
-                perUnit[index].leases.append(Lease(worker: record.worker, time: record.time, expires: record.expires))
+                perUnit[index].leases.append(Lease(worker: record.worker, time: record.time, expires: record.expires, id: id))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: record.author, seal: entry.hash, time: record.time))
             case .reveal:
                 perUnit[index].reveals.append(
                     Reveal(worker: record.author, digest: entry.hash, output: entry.data, time: record.time))
             case .error:
-                perUnit[index].errors.append((record.worker, String(decoding: entry.data.prefix(200), as: UTF8.self)))
+                if let lease = CustodyRecord.releasedLease(entry.data) {
+                    perUnit[index].releases.append((lease, record.author))
+                } else {
+                    perUnit[index].errors.append((record.worker, String(decoding: entry.data.prefix(200), as: UTF8.self)))
+                }
             }
         }
         return true
@@ -151,9 +164,18 @@ public struct ShardLedger: Sendable {
 
     // MARK: Queries used by custodians
 
-    /// True when `worker` holds a lease on `unit` that has not expired at `now`.
+    /// True when `worker` holds a lease on `unit` that has not expired at `now` and that it did not give back.
     public func holdsLiveLease(_ worker: Ed25519PublicKey, unit: Int, now: Int64) -> Bool {
-        perUnit[unit - units.lowerBound].leases.contains { $0.worker == worker && $0.expires > now }
+        perUnit[unit - units.lowerBound].kept.contains { $0.worker == worker && $0.expires > now }
+    }
+
+    /// True when `unit` may be leased to `worker`: it holds no lease on it that it did not give back, and it has
+    /// sealed, revealed or failed nothing for it. Never two leases to one worker; a worker that gave its lease
+    /// back unstarted (Ctrl-C) may come back to the unit.
+    public func mayLease(_ worker: Ed25519PublicKey, unit: Int) -> Bool {
+        let records = perUnit[unit - units.lowerBound]
+        return !records.kept.contains { $0.worker == worker } && !records.commits.contains { $0.worker == worker }
+            && !records.reveals.contains { $0.worker == worker } && !records.errors.contains { $0.worker == worker }
     }
 
     /// True when `worker` was ever leased `unit`.
@@ -225,12 +247,14 @@ public struct ShardLedger: Sendable {
             a.element.count != b.element.count ? a.element.count < b.element.count : a.offset > b.offset
         }?.element ?? []
         let ended = Set(records.reveals.map(\.worker)).union(records.errors.map(\.worker))
+        let kept = records.kept
         let live = Set(
-            records.leases.filter { lease in
+            kept.filter { lease in
                 !ended.contains(lease.worker) && (now.map { lease.expires > $0 } ?? false)
             }.map(\.worker)
         ).count
-        let attempts = leased.count
+        // A lease given back does not count as an attempt.
+        let attempts = Set(kept.map(\.worker)).count
         var verdict = UnitVerdict(
             unit: unit, state: .open, output: nil, agreeing: [], attempts: attempts, liveLeases: live,
             commits: Set(records.commits.map(\.worker)).count, invalid: invalid, openSlots: 0)

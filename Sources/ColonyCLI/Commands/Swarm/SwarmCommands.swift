@@ -133,15 +133,13 @@ enum WorkerCommand: Command {
             Finds jobs announced for its kernels, leases units from their custodians, runs them on --cores \
             slots at low priority, commits seals and reveals outputs once a quorum of workers has sealed. On a \
             terminal it shows a live status; on a pipe it writes log lines. Ctrl-C stops the kernels (each saves \
-            a checkpoint), keeps its leases with their checkpoints and unrevealed outputs in DATA/worker, and \
-            exits; the next start resumes them while the leases last (a custodian never leases a unit to the \
-            same worker twice, so a released unit is lost to this worker). With --release it gives every \
-            lease back instead, so other workers take the units at once: for leaving for good. The peer also keeps custody like 'colony node'.
+            a checkpoint to DATA/worker), reveals the outputs it computed (their leases are ending), releases \
+            its other leases so other workers take those units at once, and exits. A unit this worker is \
+            leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'.
             """,
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .flag("release", help: "On Ctrl-C give leases back rather than keep them for the next start."),
             .dhtHost, .dhtPort, .bootstrap, .dataDir, .json,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
@@ -165,7 +163,7 @@ enum WorkerCommand: Command {
         configuration.cpuLimit = try arguments.int("cpu-limit", in: 1...100) ?? 100
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
-        configuration.stateFolder = arguments.flag("release") ? nil : try environment.dataDirectory(arguments).folder("worker")
+        configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
@@ -195,15 +193,19 @@ enum WorkerCommand: Command {
             }
         }
         bar.finish()
-        console.note(arguments.flag("release") ? "stopping: releasing leases…" : "stopping: checkpointing and keeping leases for the next start…")
+        console.note("stopping: saving checkpoints, revealing finished units, releasing leases…")
         worker.stop()
         try? peer.blobs.node.save()
         peer.stop()
         let stats = worker.snapshot.statistics
         log.emit(
             "stopped",
-            ["computed": .int(stats.computed), "revealed": .int(stats.revealed), "released": .int(stats.released), "kept": .int(stats.kept)],
-            text: "stopped: computed \(stats.computed) units, revealed \(stats.revealed), released \(stats.released), kept \(stats.kept) to resume")
+            [
+                "computed": .int(stats.computed), "revealed": .int(stats.revealed), "released": .int(stats.released),
+                "checkpoints": .int(stats.checkpointsSaved), "resumed": .int(stats.resumed),
+            ],
+            text: "stopped: computed \(stats.computed) units (\(stats.resumed) from checkpoints), revealed \(stats.revealed), "
+                + "released \(stats.released) leases, saved \(stats.checkpointsSaved) checkpoints")
         return ExitStatus.interrupted
     }
 }
