@@ -37,7 +37,7 @@ struct SpinKernel: ComputeKernel {
         if context.checkpoint != nil { Self.resumedRuns.add(1, ordering: .relaxed) }
         let resumed = context.checkpoint != nil
         while state.step < steps {
-            for _ in 0..<100_000 { state.value = (state.value &* 6_364_136_223_846_793_005 &+ 1) ^ (state.value >> 29) }
+            for _ in 0..<50_000 { state.value = (state.value &* 6_364_136_223_846_793_005 &+ 1) ^ (state.value >> 29) }
             state.step += 1
             if !resumed && state.step == steps / 3 { Self.aThirdDone.signal() }
             try context.step(progress: Double(state.step) / Double(steps)) { state }
@@ -72,7 +72,7 @@ struct SpinKernel: ComputeKernel {
         for peer in [node, host] { peer.onCustodyChange = { changed.signal() } }
 
         let spec = JobSpec(
-            kernel: SpinKernel.name, title: "spin", parameters: ["steps": .int(300)],
+            kernel: SpinKernel.name, title: "spin", parameters: ["steps": .int(150)],
             redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: 600, source: "test")
         let manifest = try JobManifest.signed(
             spec: spec, kernelVersion: 1, units: try SpinKernel().units(for: spec.parameters),
@@ -93,9 +93,17 @@ struct SpinKernel: ComputeKernel {
         #expect(first.snapshot.statistics.released == 1)
         #expect(first.snapshot.statistics.checkpointsSaved == 1)
         let ref = ShardRef(job: job, shard: 0)
-        // Given back: no live lease, and it does not count as an attempt.
-        let released = try #require(host.custodian.verdicts(ref, now: CustodyClock.now())?.first)
-        #expect(released.liveLeases == 0 && released.attempts == 0 && released.openSlots == 1)
+        // Given back: no live lease, and it does not count as an attempt. The lease and its release may have
+        // gone to the other custodian first; they reach this one when forwarded.
+        var released = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
+        let forwarded = Date() + 60
+        while !(released?.liveLeases == 0 && released?.attempts == 0 && host.custodian.recordIDs(ref).count >= 2)
+            && Date() < forwarded
+        {
+            _ = changed.wait(timeout: .now() + 1)
+            released = host.custodian.verdicts(ref, now: CustodyClock.now())?.first
+        }
+        #expect(released?.liveLeases == 0 && released?.attempts == 0 && released?.openSlots == 1)
 
         let second = SwarmWorker(peer: host, configuration: workerConfiguration)
         second.start()
