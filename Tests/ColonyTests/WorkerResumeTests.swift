@@ -18,6 +18,8 @@ struct SpinKernel: ComputeKernel {
 
     /// Signalled once, when a unit not resumed from a checkpoint is a third done.
     static let aThirdDone = DispatchSemaphore(value: 0)
+    /// Whether a run not resumed from a checkpoint holds at a third until its host stops.
+    static let holdAtAThird = Atomic<Bool>(true)
     /// Runs that began from a checkpoint.
     static let resumedRuns = Atomic<Int>(0)
 
@@ -39,7 +41,13 @@ struct SpinKernel: ComputeKernel {
         while state.step < steps {
             for _ in 0..<50_000 { state.value = (state.value &* 6_364_136_223_846_793_005 &+ 1) ^ (state.value >> 29) }
             state.step += 1
-            if !resumed && state.step == steps / 3 { Self.aThirdDone.signal() }
+            if !resumed && state.step == steps / 3 && Self.holdAtAThird.load(ordering: .relaxed) {
+                Self.aThirdDone.signal()
+                // Stands for a long unit: holds here until the host stops, so the test's Ctrl-C always lands
+                // mid-unit however the machine schedules it (bounded, in case the test fails first).
+                let deadline = Date() + 120
+                while !context.isStopping && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+            }
             try context.step(progress: Double(state.step) / Double(steps)) { state }
         }
         return withUnsafeBytes(of: state.value.littleEndian) { Data($0) }
@@ -120,6 +128,7 @@ struct SpinKernel: ComputeKernel {
         #expect(verdict?.attempts == 1)
         #expect(second.snapshot.statistics.resumed == 1)
         #expect(SpinKernel.resumedRuns.load(ordering: .relaxed) >= 1)
+        SpinKernel.holdAtAThird.store(false, ordering: .relaxed)
         let uninterrupted = try SpinKernel().run(manifest.units.first.flatMap { if case .inline(let b) = $0 { Data(b) } else { nil } }!, context: KernelContext(unit: 0))
         #expect(verdict?.output == [UInt8](uninterrupted))
     }
