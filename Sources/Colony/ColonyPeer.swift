@@ -497,13 +497,14 @@ public final class ColonyPeer: @unchecked Sendable {
             forward(added, of: manifest)
             custodyChanged(added.count)
             let units = Set(record.entries.map(\.unit))
-            return CustodyWire.frame("ok", payload: Self.statusRows(verdicts.filter { units.contains($0.unit) }))
+            return CustodyWire.frame("ok", payload: Self.statusRows(verdicts.filter { units.contains($0.unit) }, for: record.author))
         case "co_status":
             let manifest = try requestedJob(frame, from: peer)
             guard let shard = CustodyWire.int(frame, "shard"),
                 let verdicts = custody.withLock({ $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) })
             else { throw CustodyError("unknown unit", "no such shard") }
-            return CustodyWire.frame("status", payload: Self.statusRows(verdicts))
+            let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
+            return CustodyWire.frame("status", payload: Self.statusRows(verdicts, for: worker))
         case "co_records":
             let manifest = try requestedJob(frame, from: peer)
             guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
@@ -538,15 +539,20 @@ public final class ColonyPeer: @unchecked Sendable {
         }
     }
 
-    /// Per unit: [unit, state (0 open, 1 validated, 2 failed), distinct seals, live leases, open slots, attempts].
-    static func statusRows(_ verdicts: [UnitVerdict]) -> BencodeValue {
+    /// Per unit: [unit, state (0 open, 1 validated, 2 failed), distinct seals, live leases, open slots, attempts,
+    /// and for `worker`: 1 when its result is among those agreeing, -1 when it was counted invalid, else 0].
+    static func statusRows(_ verdicts: [UnitVerdict], for worker: Ed25519PublicKey? = nil) -> BencodeValue {
         .list(
             verdicts.map { verdict in
                 let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
+                var mine: Int64 = 0
+                if let worker {
+                    if verdict.agreeing.contains(worker) { mine = 1 } else if verdict.invalid.contains(where: { $0.worker == worker }) { mine = -1 }
+                }
                 return .list([
                     .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(verdict.commits)),
                     .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
-                    .integer(Int64(verdict.attempts)),
+                    .integer(Int64(verdict.attempts)), .integer(mine),
                 ])
             })
     }

@@ -12,7 +12,8 @@ import Synchronization
 /// - `co_lease {job, root, port, shard, worker, count, time, sig}` → `lease` + record, or `none {done}`; `sig` is
 ///   the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's name)
 /// - `co_submit {job, root, port}` + record → `ok`
-/// - `co_status {job, shard}` → `status` + [[unit, state, commits, live, open, attempts], …]
+/// - `co_status {job, shard, worker?}` → `status` + [[unit, state, commits, live, open, attempts, mine], …]
+///   (`mine`: 1 when `worker`'s result agrees with the validated one, -1 when it was counted invalid)
 /// - `co_records {job, shard}` → `records` + [record, …] (reveals of undecided units left out)
 /// - `co_sync {job, root, port, shard}` + [id, …] → `records` + [records the asker lacks] and `want` + [ids]
 /// - `co_merge {job, root, port}` + [record, …] → `ok {added}`

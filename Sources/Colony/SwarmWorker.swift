@@ -63,6 +63,12 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Refusals custodians answered, by reason.
         public var refused: [String: Int] = [:]
         public var requestFailures = 0
+        /// Units revealed by this worker that were then validated with its result among the agreeing ones.
+        public var validated = 0
+        /// Units where this worker's result was counted invalid (outvoted, or not matching its seal).
+        public var invalid = 0
+        /// Units revealed by this worker that failed (`maxAttempts` used up without a quorum).
+        public var failedUnits = 0
     }
 
     /// A unit on a slot.
@@ -73,12 +79,23 @@ public final class SwarmWorker: @unchecked Sendable {
         public var started: Date
     }
 
+    /// What a custodian says of one unit, and of this worker's result for it.
+    struct UnitStatus {
+        /// 0 open, 1 validated, 2 failed.
+        var state: Int
+        /// Distinct seals.
+        var commits: Int
+        /// 1 when this worker's result agrees with the validated one, -1 when it was counted invalid, else 0.
+        var mine: Int
+    }
+
     public let configuration: Configuration
     public let peer: ColonyPeer
     private let log: @Sendable (String) -> Void
 
     private final class Ticket: @unchecked Sendable {
-        enum State { case computing, committed, done }
+        /// computing → committed → judging (everything revealed; waiting to learn how the units were decided) → done
+        enum State { case computing, committed, judging, done }
         let job: ActiveJob
         let shard: Int
         var custodians: [Endpoint]
@@ -93,7 +110,9 @@ public final class SwarmWorker: @unchecked Sendable {
         var state = State.computing
         var revealed: Set<Int> = []
         /// Seal counts the custodian sent with its answer to the commit; used once, instead of asking.
-        var status: [Int: (state: Int, commits: Int)]?
+        var status: [Int: UnitStatus]?
+        /// Revealed units whose verdict the worker has seen.
+        var judged: Set<Int> = []
         var nextCheck = Date.distantPast
         /// Seconds until the next look at its seals; grows while the quorum is not there.
         var backoff = 0.0
@@ -266,6 +285,7 @@ public final class SwarmWorker: @unchecked Sendable {
             leaseMore()
             commitFinished()
             revealReady()
+            judgeRevealed()
             condition.lock()
             tickets.removeAll { $0.state == .done }
             condition.unlock()
@@ -495,7 +515,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 _ = submit(CustodyRecord(kind: .error, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: failures, signedBy: identity), ticket)
             }
             var ok = true
-            var status: [Int: (state: Int, commits: Int)]?
+            var status: [Int: UnitStatus]?
             if !commits.isEmpty {
                 let reply = submitted(CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: commits, signedBy: identity), ticket)
                 ok = reply != nil
@@ -548,7 +568,9 @@ public final class SwarmWorker: @unchecked Sendable {
             }
             condition.withLock {
                 if ticket.units.allSatisfy({ ticket.revealed.contains($0) || ticket.outputs[$0] == nil }) {
-                    ticket.state = .done
+                    ticket.state = ticket.revealed.isEmpty ? .done : .judging
+                    ticket.backoff = 0.5
+                    ticket.nextCheck = Date() + ticket.backoff
                 } else {
                     ticket.backoff = min(0.25, max(configuration.revealPollInterval, ticket.backoff * 2))
                     ticket.nextCheck = Date() + ticket.backoff
@@ -557,9 +579,42 @@ public final class SwarmWorker: @unchecked Sendable {
         }
     }
 
-    /// Per unit: state (0 open, 1 validated, 2 failed) and distinct seals, from the ticket's custodian.
-    private func status(_ ticket: Ticket) -> [Int: (state: Int, commits: Int)]? {
-        let frame = CustodyWire.frame("co_status", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
+    /// Learns how the units this worker revealed were decided, for the validated and invalid counts: asks the
+    /// custodian again, less and less often, until each is decided or the lease is long over.
+    private func judgeRevealed() {
+        let now = Date()
+        let due = condition.withLock { tickets.filter { $0.state == .judging && $0.nextCheck <= now } }
+        for ticket in due {
+            let status = status(ticket)
+            condition.withLock {
+                for unit in ticket.revealed where !ticket.judged.contains(unit) {
+                    guard let row = status?[unit], row.state != 0 else { continue }
+                    ticket.judged.insert(unit)
+                    if row.mine == 1 {
+                        stats.validated += 1
+                    } else if row.mine == -1 || row.state == 1 {
+                        stats.invalid += 1
+                    } else {
+                        stats.failedUnits += 1
+                    }
+                }
+                if ticket.judged.count == ticket.revealed.count || now > ticket.expires + 120 {
+                    ticket.state = .done
+                } else {
+                    ticket.backoff = min(4, ticket.backoff * 2)
+                    ticket.nextCheck = now + ticket.backoff
+                }
+            }
+        }
+    }
+
+    /// Per unit: state, distinct seals and this worker's standing, from the ticket's custodian.
+    private func status(_ ticket: Ticket) -> [Int: UnitStatus]? {
+        let frame = CustodyWire.frame(
+            "co_status",
+            fields(ticket.job) + [
+                ("shard", .integer(Int64(ticket.shard))), ("worker", .bytes([UInt8](peer.identity.publicKey.rawRepresentation))),
+            ])
         var custodians = ticket.custodians
         guard let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)) else {
             return nil
@@ -569,12 +624,13 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     /// The rows of a `co_status` reply, or of a commit's reply (only its units).
-    private static func statusRows(_ reply: Frame) -> [Int: (state: Int, commits: Int)]? {
+    private static func statusRows(_ reply: Frame) -> [Int: UnitStatus]? {
         guard let rows = try? CustodyWire.payload(reply).list, !rows.isEmpty else { return nil }
-        var result: [Int: (Int, Int)] = [:]
+        var result: [Int: UnitStatus] = [:]
         for row in rows {
             guard let values = row.list?.compactMap(\.integer), values.count >= 3 else { continue }
-            result[Int(values[0])] = (Int(values[1]), Int(values[2]))
+            result[Int(values[0])] = UnitStatus(
+                state: Int(values[1]), commits: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0)
         }
         return result
     }
@@ -639,13 +695,14 @@ public final class SwarmWorker: @unchecked Sendable {
     /// other workers take it at once. Running kernels have saved checkpoints by then; they go to the state folder,
     /// and a unit this worker is leased again later resumes from its checkpoint.
     private func releaseAll() {
-        let open = condition.withLock { tickets.filter { $0.state != .done } }
+        let open = condition.withLock { tickets.filter { $0.state != .done && $0.state != .judging } }
         let identity = peer.identity
         for ticket in open {
             guard ticket.expires > Date() else { continue }
             let (computed, rest, committed) = condition.withLock { () -> ([Int], [Int], Bool) in
                 let units = ticket.units.filter { !ticket.revealed.contains($0) }
-                return (units.filter { ticket.outputs[$0] != nil }, units.filter { ticket.outputs[$0] == nil }, ticket.committed)
+                let unfinished = units.filter { ticket.outputs[$0] == nil && ticket.failures[$0] == nil }
+                return (units.filter { ticket.outputs[$0] != nil }, unfinished, ticket.committed)
             }
             if !computed.isEmpty, configuration.behaviour != .copycat {
                 var sealed = committed

@@ -120,3 +120,38 @@ import Testing
         #expect(peer.custodian.recordIDs(ref).count == 1)
     }
 }
+
+/// `co_status` tells a worker how its own results were judged (the worker's validated and invalid counts).
+@Suite struct StatusRowTests {
+    @Test func aStatusRowSaysWhetherTheAskersResultAgreedOrWasInvalid() throws {
+        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4)
+        let job = manifest.id
+        var custodian = Custodian(identity: Identity(privateKey: Ed25519PrivateKey()))
+        custodian.add(manifest)
+        let (alice, bob, carol, dave) = (
+            Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()),
+            Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey())
+        )
+        let now: Int64 = 1_800_000_000_000
+        for (worker, output) in [(alice, [UInt8]([1])), (bob, [2]), (carol, [1])] {
+            _ = try custodian.lease(job: job, shard: 0, worker: worker.publicKey, count: 1, now: now)
+            let digest = SHA256.hash(output).bytes
+            let seal = CustodyRecord.seal(worker: worker.publicKey, job: job, unit: 0, digest: digest)
+            _ = try custodian.submit(
+                CustodyRecord(kind: .commit, job: job, shard: 0, worker: worker.publicKey, entries: [.init(unit: 0, hash: seal)], time: now, signedBy: worker),
+                now: now)
+            _ = try custodian.submit(
+                CustodyRecord(kind: .reveal, job: job, shard: 0, worker: worker.publicKey, entries: [.init(unit: 0, hash: digest, data: output)], time: now, signedBy: worker),
+                now: now)
+        }
+        let verdicts = try #require(custodian.verdicts(ShardRef(job: job, shard: 0), now: now))
+        func mine(_ worker: Identity) -> Int64? {
+            ColonyPeer.statusRows(verdicts, for: worker.publicKey).list?.first?.list?.last?.integer
+        }
+        #expect(ColonyPeer.statusRows(verdicts, for: alice.publicKey).list?.first?.list?[1].integer == 1)  // validated
+        #expect(mine(alice) == 1)
+        #expect(mine(carol) == 1)
+        #expect(mine(bob) == -1)  // outvoted
+        #expect(mine(dave) == 0)  // took no part
+    }
+}

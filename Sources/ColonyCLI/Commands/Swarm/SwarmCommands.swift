@@ -182,13 +182,17 @@ enum WorkerCommand: Command {
             let snapshot = worker.snapshot
             let stats = snapshot.statistics
             let slots = snapshot.running.sorted { $0.key < $1.key }.map { "core \($0.key): \($0.value.kernel) unit \($0.value.unit)" }
-            let text = "\(snapshot.jobs.count) jobs · computed \(stats.computed) · revealed \(stats.revealed) · refused \(stats.refused.values.reduce(0, +))"
-                + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
+            let text = "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
+                + " · refused \(stats.refused.values.reduce(0, +))" + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
             if live {
                 bar.update(text)
-            } else if last.changed(stats.computed + stats.revealed) {
+            } else if last.changed(stats.computed + stats.revealed + stats.validated + stats.invalid) {
                 log.emit(
-                    "status", ["jobs": .int(snapshot.jobs.count), "computed": .int(stats.computed), "revealed": .int(stats.revealed), "running": .int(slots.count)],
+                    "status",
+                    [
+                        "jobs": .int(snapshot.jobs.count), "computed": .int(stats.computed), "revealed": .int(stats.revealed),
+                        "validated": .int(stats.validated), "invalid": .int(stats.invalid), "running": .int(slots.count),
+                    ],
                     text: text)
             }
         }
@@ -203,9 +207,10 @@ enum WorkerCommand: Command {
             [
                 "computed": .int(stats.computed), "revealed": .int(stats.revealed), "released": .int(stats.released),
                 "checkpoints": .int(stats.checkpointsSaved), "resumed": .int(stats.resumed),
+                "validated": .int(stats.validated), "invalid": .int(stats.invalid),
             ],
-            text: "stopped: computed \(stats.computed) units (\(stats.resumed) from checkpoints), revealed \(stats.revealed), "
-                + "released \(stats.released) leases, saved \(stats.checkpointsSaved) checkpoints")
+            text: "stopped: computed \(stats.computed) units (\(stats.resumed) from checkpoints), revealed \(stats.revealed) "
+                + "(\(stats.validated) validated, \(stats.invalid) invalid), released \(stats.released) leases, saved \(stats.checkpointsSaved) checkpoints")
         return ExitStatus.interrupted
     }
 }
