@@ -155,3 +155,59 @@ import Testing
         #expect(mine(dave) == 0)  // took no part
     }
 }
+
+/// Network bytes are hostile: custody requests built from junk are answered with errors and change nothing.
+@Suite struct CustodyJunkTests {
+    @Test func junkCustodyRequestsAreRefusedWithoutChangingState() throws {
+        let folder = SwarmTestSupport.folder("custody-junk")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let peer = try CustodyJournalTests.peer(folder)
+        try peer.start()
+        defer { peer.stop(handOff: false) }
+        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
+        _ = try peer.publish(manifest)
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        let ops = ["co_publish", "co_job", "co_jobs", "co_lease", "co_submit", "co_status", "co_records", "co_sync", "co_merge", "co_nope"]
+        var generator = SeededGenerator(seed: 0xC0DE)
+        let realRecord = CustodyRecord(
+            kind: .commit, job: manifest.id, shard: 0, worker: Identity(privateKey: Ed25519PrivateKey()).publicKey,
+            entries: [.init(unit: 0, hash: [UInt8](repeating: 1, count: 32))], signedBy: Identity(privateKey: Ed25519PrivateKey()))
+        func junkBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        func junkValue(_ depth: Int = 0) -> BencodeValue {
+            switch Int.random(in: 0..<(depth > 2 ? 3 : 5), using: &generator) {
+            case 0: return .integer(Int64.random(in: -5...1_000_000_000, using: &generator))
+            case 1: return .bytes(junkBytes(Int.random(in: 0...40, using: &generator)))
+            case 2: return .bytes(manifest.id.bytes)
+            case 3: return .list((0..<Int.random(in: 0...4, using: &generator)).map { _ in junkValue(depth + 1) })
+            default: return ["unit": .integer(Int64.random(in: -2...20, using: &generator)), "x": junkValue(depth + 1)]
+            }
+        }
+        let keys = ["job", "shard", "worker", "count", "time", "sig", "root", "port", "kernel", "version", "want"]
+        for round in 0..<3_000 {
+            var fields: [(String, BencodeValue)] = []
+            for key in keys where Bool.random(using: &generator) {
+                fields.append((key, key == "job" && Bool.random(using: &generator) ? .bytes(manifest.id.bytes) : junkValue()))
+            }
+            let payload: [UInt8]
+            switch round % 4 {
+            case 0: payload = junkBytes(Int.random(in: 0...300, using: &generator))
+            case 1: payload = junkValue().encoded()
+            case 2: payload = BencodeValue.list([junkValue(), realRecord.value]).encoded()
+            default:
+                var bytes = realRecord.value.encoded()
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+                payload = bytes
+            }
+            var frame = CustodyWire.frame(ops[round % ops.count], fields)
+            frame.payload = payload
+            _ = peer.answer(frame, from: Endpoint(address: 0x7F00_0001, port: 9))
+        }
+        // Nothing got in: no records, and the refusals were counted.
+        #expect(peer.custodian.recordIDs(ref).isEmpty)
+        #expect(peer.statistics.rejected.values.reduce(0, +) > 1_000)
+        // And the peer still answers a well-formed request.
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let reply = try peer.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: peer.endpoint)
+        #expect(CustodyWire.op(reply) == "lease")
+    }
+}
