@@ -31,6 +31,8 @@ final class CustodyJournal: @unchecked Sendable {
     private var synced = 0
     private var syncing = false
     private var unsynced: Set<Int32> = []
+    /// Descriptors a group commit is syncing right now (outside the lock): never closed meanwhile.
+    private var inSync: Set<Int32> = []
 
     init(folder: URL) throws {
         self.folder = folder
@@ -84,12 +86,14 @@ final class CustodyJournal: @unchecked Sendable {
             syncing = true
             let descriptors = unsynced
             unsynced = []
+            inSync = descriptors
             let target = appended
             condition.unlock()
             var failure: Int32 = 0
             for descriptor in descriptors where fsync(descriptor) != 0 { failure = errno }
             condition.lock()
             syncing = false
+            inSync = []
             if failure == 0 { synced = max(synced, target) } else { unsynced.formUnion(descriptors) }
             condition.broadcast()
             if failure != 0 {
@@ -100,12 +104,25 @@ final class CustodyJournal: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Logs kept open at once; past this, the others are closed (after a sync) and reopened when next written.
+    static let openLimit = 64
+
     private func file(_ job: JobID) throws -> Int32 {
         if let descriptor = files[job] { return descriptor }
+        if files.count >= Self.openLimit { closeIdleFiles() }
         let descriptor = open(path(job, ".log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw FileSystemError(path: path(job, ".log"), action: "open", code: errno) }
         files[job] = descriptor
         return descriptor
+    }
+
+    /// Closes every open log not waiting for or in a sync (called under the lock; a log with unsynced bytes
+    /// stays open until the group commit that covers them).
+    private func closeIdleFiles() {
+        for (job, descriptor) in files where !unsynced.contains(descriptor) && !inSync.contains(descriptor) {
+            close(descriptor)
+            files[job] = nil
+        }
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {

@@ -3,6 +3,7 @@ import ColonyCore
 import ColonyNet
 import ColonyWork
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Colony
@@ -78,6 +79,31 @@ import Testing
         #expect(loaded.jobs.first?.records.map(\.id) == [lease.id])
         #expect(loaded.problems.count == 1)
         #expect(try Data(contentsOf: log) == good)
+    }
+}
+
+extension CustodyJournalTests {
+    @Test func concurrentAppendsToManyJobsAreAllReadBack() throws {
+        let folder = SwarmTestSupport.folder("journal-many")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let journal = try CustodyJournal(folder: folder)
+        let custodian = Identity(privateKey: Ed25519PrivateKey())
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        // More jobs than logs kept open, so logs are closed and reopened while other threads sync.
+        let jobs = (0..<(CustodyJournal.openLimit + 36)).map { SHA256.hash([UInt8]("job \($0)".utf8)) }
+        for job in jobs { try journal.remember(job, root: BlobID(root: job)) }
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: jobs.count * 2) { index in
+            let record = CustodyRecord(
+                kind: .lease, job: jobs[index % jobs.count], shard: 0, worker: worker.publicKey, expires: 1_000,
+                entries: [.init(unit: index)], time: Int64(index), signedBy: custodian)
+            do { try journal.append([record]) } catch { failures.withLock { $0 += 1 } }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        let loaded = try CustodyJournal(folder: folder).load()
+        #expect(loaded.problems.isEmpty)
+        #expect(loaded.jobs.count == jobs.count)
+        #expect(loaded.jobs.allSatisfy { $0.records.count == 2 })
     }
 }
 
