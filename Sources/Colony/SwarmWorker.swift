@@ -395,7 +395,10 @@ public final class SwarmWorker: @unchecked Sendable {
                     condition.withLock {
                         if done {
                             job.done.insert(shard)
-                            if job.finished { log("job \(job.id.hex.prefix(12)) has no open units left") }
+                            if job.finished {
+                                log("job \(job.id.hex.prefix(12)) has no open units left")
+                                removeSavedCheckpoints(of: job.id)
+                            }
                         } else {
                             job.busyUntil[shard] = Date() + 0.5
                         }
@@ -761,6 +764,16 @@ public final class SwarmWorker: @unchecked Sendable {
     private func savedCheckpoint(job: JobID, unit: Int) -> Data? {
         guard let url = checkpointURL(job: job, unit: unit) else { return nil }
         return try? AtomicFile.read(url)
+    }
+
+    /// Drops the checkpoints kept for a job that has no open units left.
+    private func removeSavedCheckpoints(of job: JobID) {
+        guard let folder = configuration.stateFolder,
+            let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
+        else { return }
+        for name in names where name.hasPrefix(job.hex + "-") && name.hasSuffix(".ckpt") {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
     }
 
     private func removeSavedCheckpoint(job: JobID, unit: Int) {
