@@ -69,6 +69,10 @@ public struct FrameThroughputBenchmark: Sendable {
             }
         }
         let seconds = Instant.monotonicNow().seconds(since: start)
+        // The server counts a reply after writing it, so the client can hold the last one first: stopping the
+        // server joins its connection threads, and then the counts are final.
+        connection.close()
+        server.stop()
         return Result(bytes: received, seconds: seconds, statistics: server.statistics)
     }
 }
