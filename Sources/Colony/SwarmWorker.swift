@@ -91,9 +91,9 @@ public final class SwarmWorker: @unchecked Sendable {
 
     public let configuration: Configuration
     public let peer: ColonyPeer
-    private let log: @Sendable (String) -> Void
+    let log: @Sendable (String) -> Void
 
-    private final class Ticket: @unchecked Sendable {
+    final class Ticket: @unchecked Sendable {
         /// computing → committed → judging (everything revealed; waiting to learn how the units were decided) → done
         enum State { case computing, committed, judging, done }
         let job: ActiveJob
@@ -126,7 +126,7 @@ public final class SwarmWorker: @unchecked Sendable {
         var expires: Date { Date(timeIntervalSince1970: Double(lease.expires) / 1000) }
     }
 
-    private final class ActiveJob: @unchecked Sendable {
+    final class ActiveJob: @unchecked Sendable {
         let manifest: JobManifest
         let id: JobID
         let kernel: any ComputeKernel
@@ -147,13 +147,13 @@ public final class SwarmWorker: @unchecked Sendable {
         var checkpoint: Data? = nil
     }
 
-    private let condition = NSCondition()
+    let condition = NSCondition()
     private var tasks: [Task] = []
     private var running: [Int: Running] = [:]
     private var jobs: [JobID: ActiveJob] = [:]
     private var ignored: Set<JobID> = []
-    private var tickets: [Ticket] = []
-    private var stats = Statistics()
+    var tickets: [Ticket] = []
+    var stats = Statistics()
     private var averageUnitSeconds: Double?
     private var nextDiscovery = Date.distantPast
     private let stopping = Atomic<Bool>(false)
@@ -329,10 +329,10 @@ public final class SwarmWorker: @unchecked Sendable {
         }
     }
 
-    private func fields(_ job: ActiveJob) -> [(String, BencodeValue)] { peer.jobFields(job.id) }
+    func fields(_ job: ActiveJob) -> [(String, BencodeValue)] { peer.jobFields(job.id) }
 
     /// Sends to the ticket's custodians in order, moving past those that do not answer.
-    private func send(_ frame: Frame, custodians: inout [Endpoint], key: [UInt8]) throws(ColonyRequestError) -> Frame {
+    func send(_ frame: Frame, custodians: inout [Endpoint], key: [UInt8]) throws(ColonyRequestError) -> Frame {
         var lastError: ColonyRequestError?
         var tried = 0
         while tried < 4 {
@@ -356,7 +356,7 @@ public final class SwarmWorker: @unchecked Sendable {
         throw lastError ?? ColonyRequestError(endpoint: peer.endpoint, transport: "no custodians found")
     }
 
-    private func noteRefusal(_ error: ColonyRequestError) {
+    func noteRefusal(_ error: ColonyRequestError) {
         guard let refusal = error.refusal else { return }
         condition.withLock { stats.refused[refusal.reason, default: 0] += 1 }
         log("refused: \(refusal)")
@@ -430,7 +430,7 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     @discardableResult
-    private func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool { submitted(record, ticket) != nil }
+    func submit(_ record: CustodyRecord, _ ticket: Ticket) -> Bool { submitted(record, ticket) != nil }
 
     /// Hands a lease's units to the slots. Inline inputs go at once; blob inputs are fetched first on the input
     /// queue, off the control thread, and a unit whose input cannot be fetched or has the wrong size ends in an
@@ -483,7 +483,7 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     /// Submits a record to the ticket's custodians; their reply, or nil when refused or unanswered.
-    private func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? {
+    func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? {
         let frame = CustodyWire.frame("co_submit", fields(ticket.job), payload: record.value)
         var custodians = ticket.custodians
         do {
@@ -636,149 +636,6 @@ public final class SwarmWorker: @unchecked Sendable {
                 state: Int(values[1]), commits: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0)
         }
         return result
-    }
-
-    // MARK: Copycat
-
-    /// A copycat commits seals of outputs it never computed.
-    private func commitInvented(_ ticket: Ticket) {
-        let worker = peer.identity.publicKey
-        let entries = ticket.units.map { unit in
-            CustodyRecord.Entry(unit: unit, hash: (0..<32).map { _ in UInt8.random(in: 0...255) })
-        }
-        let ok = submit(
-            CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: entries, signedBy: peer.identity),
-            ticket)
-        condition.withLock {
-            ticket.state = ok ? .committed : .done
-            ticket.nextCheck = Date() + configuration.revealPollInterval
-        }
-    }
-
-    /// Reveals outputs copied from other workers' reveals when the custodian shows any, invented ones when the
-    /// lease is about to end.
-    private func revealCopied(_ ticket: Ticket) {
-        let frame = CustodyWire.frame("co_records", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
-        var custodians = ticket.custodians
-        var copies: [Int: [UInt8]] = [:]
-        if let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)),
-            let records = try? CustodyWire.records(reply)
-        {
-            for record in records where record.kind == .reveal && record.author != peer.identity.publicKey {
-                for entry in record.entries where ticket.units.contains(entry.unit) { copies[entry.unit] = entry.data }
-            }
-        }
-        let ending = ticket.expires.timeIntervalSince(Date()) < 2
-        let units = ticket.units.filter { !ticket.revealed.contains($0) && (copies[$0] != nil || ending) }
-        if !units.isEmpty {
-            let entries = units.map { unit in
-                let output = copies[unit] ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
-                return CustodyRecord.Entry(unit: unit, hash: SHA256.hash(output).bytes, data: output)
-            }
-            let record = CustodyRecord(
-                kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey, entries: entries,
-                signedBy: peer.identity)
-            _ = submit(record, ticket)
-            condition.withLock { ticket.revealed.formUnion(units) }
-        }
-        condition.withLock {
-            if ticket.revealed.count == ticket.units.count || ticket.expires < Date() {
-                ticket.state = .done
-            } else {
-                ticket.nextCheck = Date() + 0.25
-            }
-        }
-    }
-
-    // MARK: Leaving
-
-    /// On stop (DESIGN.md: on SIGINT the engine saves checkpoints and releases its leases): outputs computed but
-    /// not revealed are committed if need be and revealed (their lease is ending, which allows it), so no
-    /// finished work is lost; every other leased unit is given back with a release record naming its lease, so
-    /// other workers take it at once. Running kernels have saved checkpoints by then; they go to the state folder,
-    /// and a unit this worker is leased again later resumes from its checkpoint.
-    private func releaseAll() {
-        let open = condition.withLock { tickets.filter { $0.state != .done && $0.state != .judging } }
-        let identity = peer.identity
-        for ticket in open {
-            guard ticket.expires > Date() else { continue }
-            let (computed, rest, committed) = condition.withLock { () -> ([Int], [Int], Bool) in
-                let units = ticket.units.filter { !ticket.revealed.contains($0) }
-                let unfinished = units.filter { ticket.outputs[$0] == nil && ticket.failures[$0] == nil }
-                return (units.filter { ticket.outputs[$0] != nil }, unfinished, ticket.committed)
-            }
-            if !computed.isEmpty, configuration.behaviour != .copycat {
-                var sealed = committed
-                if !sealed {
-                    let seals = computed.map { unit in
-                        CustodyRecord.Entry(
-                            unit: unit,
-                            hash: CustodyRecord.seal(
-                                worker: identity.publicKey, job: ticket.job.id, unit: unit,
-                                digest: SHA256.hash(ticket.outputs[unit]!).bytes))
-                    }
-                    sealed = submit(
-                        CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: seals, signedBy: identity),
-                        ticket)
-                }
-                let entries = computed.map { unit in
-                    CustodyRecord.Entry(unit: unit, hash: SHA256.hash(ticket.outputs[unit]!).bytes, data: ticket.outputs[unit]!)
-                }
-                if sealed, submit(
-                    CustodyRecord(kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: entries, signedBy: identity),
-                    ticket)
-                {
-                    condition.withLock { stats.revealed += computed.count }
-                }
-            }
-            guard !rest.isEmpty else { continue }
-            for unit in rest {
-                if let checkpoint = condition.withLock({ ticket.checkpoints[unit] }) { saveCheckpoint(checkpoint, job: ticket.job.id, unit: unit) }
-            }
-            let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
-            let record = CustodyRecord(
-                kind: .error, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey,
-                entries: rest.map { .init(unit: $0, data: reason) }, signedBy: identity)
-            if submit(record, ticket) { condition.withLock { stats.released += rest.count } }
-        }
-    }
-
-    // MARK: Checkpoints across restarts
-
-    private func checkpointURL(job: JobID, unit: Int) -> URL? {
-        configuration.stateFolder?.appendingPathComponent("\(job.hex)-\(unit).ckpt")
-    }
-
-    private func saveCheckpoint(_ checkpoint: Data, job: JobID, unit: Int) {
-        guard let url = checkpointURL(job: job, unit: unit), let folder = configuration.stateFolder else { return }
-        do {
-            try AtomicFile.createFolder(folder, mode: 0o700)
-            try AtomicFile.write(checkpoint, to: url, mode: 0o600)
-            condition.withLock { stats.checkpointsSaved += 1 }
-        } catch {
-            log("cannot save the checkpoint of unit \(unit): \(error)")
-        }
-    }
-
-    /// The checkpoint a stopped run of this worker left for the unit, if any.
-    private func savedCheckpoint(job: JobID, unit: Int) -> Data? {
-        guard let url = checkpointURL(job: job, unit: unit) else { return nil }
-        return try? AtomicFile.read(url)
-    }
-
-    /// Drops the checkpoints kept for a job that has no open units left.
-    private func removeSavedCheckpoints(of job: JobID) {
-        guard let folder = configuration.stateFolder,
-            let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
-        else { return }
-        for name in names where name.hasPrefix(job.hex + "-") && name.hasSuffix(".ckpt") {
-            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
-        }
-    }
-
-    private func removeSavedCheckpoint(job: JobID, unit: Int) {
-        guard let url = checkpointURL(job: job, unit: unit) else { return }
-        try? FileManager.default.removeItem(at: url)
     }
 }
 
