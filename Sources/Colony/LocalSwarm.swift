@@ -22,6 +22,8 @@ public final class LocalSwarm: @unchecked Sendable {
         public var folder: URL
         public var syncInterval: Double? = 5
         public var revealPollInterval = 0.1
+        /// Called when a worker learns how units it revealed were decided (its validated and invalid counts).
+        public var onWorkerJudged: (@Sendable () -> Void)?
 
         public init(folder: URL) { self.folder = folder }
     }
@@ -96,6 +98,7 @@ public final class LocalSwarm: @unchecked Sendable {
             // and the job is published just after they start.
             configuration.idleDiscoveryInterval = 0.2
             configuration.revealPollInterval = options.revealPollInterval
+            configuration.onJudged = options.onWorkerJudged
             let worker = SwarmWorker(peer: peer, configuration: configuration) { log("worker \(index): \($0)") }
             workers.append(worker)
         }

@@ -35,6 +35,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var targetLeaseSeconds = 0.5
         /// Seconds between checks for a quorum of seals.
         public var revealPollInterval = 0.1
+        /// Called (on the control thread) when the worker learns how units it revealed were decided.
+        public var onJudged: (@Sendable () -> Void)?
         /// Where `stop()` writes the checkpoints of interrupted units; a unit leased again later resumes from
         /// its checkpoint. Nil keeps none.
         public var stateFolder: URL?
@@ -587,9 +589,11 @@ public final class SwarmWorker: @unchecked Sendable {
     private func judgeRevealed() {
         let now = Date()
         let due = condition.withLock { tickets.filter { $0.state == .judging && $0.nextCheck <= now } }
+        var judgedNow = false
         for ticket in due {
             let status = status(ticket)
             condition.withLock {
+                let judgedBefore = ticket.judged.count
                 for unit in ticket.revealed where !ticket.judged.contains(unit) {
                     guard let row = status?[unit], row.state != 0 else { continue }
                     ticket.judged.insert(unit)
@@ -601,6 +605,7 @@ public final class SwarmWorker: @unchecked Sendable {
                         stats.failedUnits += 1
                     }
                 }
+                if judgedBefore != ticket.judged.count { judgedNow = true }
                 if ticket.judged.count == ticket.revealed.count || now > ticket.expires + 120 {
                     ticket.state = .done
                 } else {
@@ -609,6 +614,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
             }
         }
+        if judgedNow { configuration.onJudged?() }
     }
 
     /// Per unit: state, distinct seals and this worker's standing, from the ticket's custodian.

@@ -33,6 +33,8 @@ enum SwarmTestSupport {
         options.cheaters = 1
         options.copycats = 1
         options.registry = KernelRegistry([TallyKernel.self])
+        let judged = DispatchSemaphore(value: 0)
+        options.onWorkerJudged = { judged.signal() }
         let swarm = LocalSwarm(options: options)
         try swarm.start()
         defer { swarm.stop() }
@@ -58,6 +60,20 @@ enum SwarmTestSupport {
         let summary = try JobCollector.assemble(report, registry: KernelRegistry([TallyKernel.self]), into: folder.appendingPathComponent("out"))
         let sum = (0..<300).reduce(UInt64(0)) { $0 + UInt64($1 * $1) }
         #expect(summary.values["sum"] == .string(String(sum)))
+        // Workers learn how their results were judged: the cheater's count as invalid, the honest ones' as
+        // validated (each wakes this test when it learns something).
+        let honest = swarm.workers.indices.filter { swarm.behaviour(of: $0) == .honest }
+        func counts() -> (validated: Int, cheaterInvalid: Int, cheaterValidated: Int) {
+            let cheaterStats = swarm.workers[5].snapshot.statistics
+            return (honest.reduce(0) { $0 + swarm.workers[$1].snapshot.statistics.validated }, cheaterStats.invalid, cheaterStats.validated)
+        }
+        let judgedBy = Date() + 120
+        while (counts().validated < 300 || counts().cheaterInvalid == 0) && Date() < judgedBy {
+            _ = judged.wait(timeout: .now() + 5)
+        }
+        #expect(counts().validated >= 300)
+        #expect(counts().cheaterInvalid > 0)
+        #expect(counts().cheaterValidated == 0)
         print("swarm test: attempts \(report.attempts), invalid \(report.invalid), refusals \(swarm.refusals)")
     }
 }
