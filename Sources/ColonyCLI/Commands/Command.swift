@@ -59,6 +59,8 @@ public struct CommandEnvironment: Sendable {
 
 extension OptionDescription {
     static let json = OptionDescription.flag("json", help: "Print one JSON object instead of text.")
+    /// `--json` for commands that run until stopped and report as they go.
+    static let jsonLines = OptionDescription.flag("json", help: "Print one JSON object per event, a line each, instead of text.")
     static let dataDir = OptionDescription.value(
         "data-dir", "DIR", help: "Data directory (default: $COLONY_DATA_DIR or ~/.colony).")
     static let cores = OptionDescription.value("cores", "N", help: "Cores to use (default: all).")

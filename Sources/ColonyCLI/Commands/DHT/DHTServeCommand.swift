@@ -20,7 +20,7 @@ enum DHTServeCommand: Command {
             .dhtHost, .dhtPort, .bootstrap, .dataDir,
             .flag("read-only", help: "BEP 43: answer no queries and ask others not to route through this node."),
             .value("quota", "SIZE", help: "Most bytes of blobs to hold, like 10GiB (default: no limit)."),
-            .json,
+            .jsonLines,
         ],
         examples: [
             "colony dht serve --port 6881", "colony dht serve --port 6882 --bootstrap 127.0.0.1:6881",

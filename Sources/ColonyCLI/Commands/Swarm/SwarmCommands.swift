@@ -93,7 +93,7 @@ enum NodeCommand: Command {
             among the closest Colony nodes to: it hands out leases, admits signed records and exchanges them with \
             the other custodians. Runs until Ctrl-C, then hands its records to the next closest nodes.
             """,
-        options: [.dhtHost, .dhtPort, .bootstrap, .dataDir, .json],
+        options: [.dhtHost, .dhtPort, .bootstrap, .dataDir, .jsonLines],
         examples: ["colony node --port 7000", "colony node --port 7001 --bootstrap 127.0.0.1:7000"]
     )
 
@@ -140,7 +140,7 @@ enum WorkerCommand: Command {
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .dhtHost, .dhtPort, .bootstrap, .dataDir, .json,
+            .dhtHost, .dhtPort, .bootstrap, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
     )
