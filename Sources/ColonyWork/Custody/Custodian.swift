@@ -91,15 +91,17 @@ public struct Custodian: Sendable {
         guard !chosen.isEmpty else { return nil }
         var time = now
         var record: CustodyRecord
+        var id: SHA256Digest
         repeat {
             // A lease equal to one given back (same worker, units and millisecond) would share its ID, and so its
             // release: move it on by a millisecond.
             record = CustodyRecord(
                 kind: .lease, job: job, shard: shard, worker: worker,
                 expires: time + Int64(manifest.policy.leaseSeconds) * 1000, entries: chosen, time: time, signedBy: identity)
+            id = record.id
             time += 1
-        } while ledger.records[record.id] != nil
-        ledger.insert(record)
+        } while ledger.records[id] != nil
+        ledger.insert(record, id: id)
         ledgers[ref] = ledger
         accepted["lease", default: 0] += 1
         return record

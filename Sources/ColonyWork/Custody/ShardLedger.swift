@@ -98,6 +98,10 @@ public struct ShardLedger: Sendable {
         var digest: [UInt8]
         var output: [UInt8]
         var time: Int64
+        /// Facts of the reveal alone, hashed once when it is inserted rather than on every verdict: whether the
+        /// output hashes to the digest, and the seal a matching commit must carry.
+        var outputMatchesDigest: Bool
+        var seal: [UInt8]
     }
 
     struct UnitRecords: Sendable {
@@ -147,7 +151,10 @@ public struct ShardLedger: Sendable {
                 perUnit[index].commits.append(Seal(worker: record.author, seal: entry.hash, time: record.time))
             case .reveal:
                 perUnit[index].reveals.append(
-                    Reveal(worker: record.author, digest: entry.hash, output: entry.data, time: record.time))
+                    Reveal(
+                        worker: record.author, digest: entry.hash, output: entry.data, time: record.time,
+                        outputMatchesDigest: SHA256.hash(entry.data).bytes == entry.hash,
+                        seal: CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)))
             case .error:
                 if let lease = CustodyRecord.releasedLease(entry.data) {
                     perUnit[index].releases.append((lease, record.author))
@@ -204,13 +211,14 @@ public struct ShardLedger: Sendable {
 
     /// The verdict on one unit.
     public func verdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
+        // A unit has a handful of records: scans of short arrays here, not sets of keys (hashing every key of
+        // every unit was a large share of a custodian's time).
         let records = perUnit[unit - units.lowerBound]
-        let leased = Set(records.leases.map(\.worker))
         var invalid: [(Ed25519PublicKey, String)] = []
         // One reveal per worker: the earliest (then smallest digest) of those that match the worker's seal.
-        var valid: [Ed25519PublicKey: Reveal] = [:]
-        for reveal in records.reveals.sorted(by: Self.revealOrder) where valid[reveal.worker] == nil {
-            guard leased.contains(reveal.worker) else {
+        var valid: [Reveal] = []
+        for reveal in records.reveals.sorted(by: Self.revealOrder) where !valid.contains(where: { $0.worker == reveal.worker }) {
+            guard records.leases.contains(where: { $0.worker == reveal.worker }) else {
                 invalid.append((reveal.worker, "no lease"))
                 continue
             }
@@ -218,17 +226,15 @@ public struct ShardLedger: Sendable {
                 invalid.append((reveal.worker, "reveal without commit"))
                 continue
             }
-            guard CustodyRecord.seal(worker: reveal.worker, job: job, unit: unit, digest: reveal.digest) == seal,
-                SHA256.hash(reveal.output).bytes == reveal.digest
-            else {
+            guard reveal.seal == seal, reveal.outputMatchesDigest else {
                 invalid.append((reveal.worker, "reveal does not match its commit"))
                 continue
             }
-            valid[reveal.worker] = reveal
+            valid.append(reveal)
         }
         // Groups of equivalent outputs, built in a fixed order (digest, then worker) so that the result does not
         // depend on the order records arrived in.
-        let ordered = valid.values.sorted {
+        let ordered = valid.sorted {
             $0.digest != $1.digest
                 ? $0.digest.lexicographicallyPrecedes($1.digest)
                 : $0.worker.rawRepresentation.lexicographicallyPrecedes($1.worker.rawRepresentation)
@@ -246,24 +252,23 @@ public struct ShardLedger: Sendable {
         let best = groups.enumerated().max { a, b in
             a.element.count != b.element.count ? a.element.count < b.element.count : a.offset > b.offset
         }?.element ?? []
-        let ended = Set(records.reveals.map(\.worker)).union(records.errors.map(\.worker))
+        let ended = records.reveals.map(\.worker) + records.errors.map(\.worker)
         let kept = records.kept
-        let live = Set(
+        let live = Self.distinct(
             kept.filter { lease in
                 !ended.contains(lease.worker) && (now.map { lease.expires > $0 } ?? false)
             }.map(\.worker)
         ).count
         // A lease given back does not count as an attempt.
-        let attempts = Set(kept.map(\.worker)).count
+        let attempts = Self.distinct(kept.map(\.worker)).count
         var verdict = UnitVerdict(
             unit: unit, state: .open, output: nil, agreeing: [], attempts: attempts, liveLeases: live,
-            commits: Set(records.commits.map(\.worker)).count, invalid: invalid, openSlots: 0)
+            commits: Self.distinct(records.commits.map(\.worker)).count, invalid: invalid, openSlots: 0)
         if best.count >= policy.quorum {
             verdict.state = .validated
             verdict.output = best[0].output
             verdict.agreeing = best.map(\.worker)
-            let agreeing = Set(verdict.agreeing)
-            for reveal in ordered where !agreeing.contains(reveal.worker) {
+            for reveal in ordered where !verdict.agreeing.contains(reveal.worker) {
                 verdict.invalid.append((reveal.worker, "disagrees with the quorum"))
             }
             return verdict
@@ -275,6 +280,13 @@ public struct ShardLedger: Sendable {
         let needed = min(policy.replicas, policy.quorum - best.count)
         verdict.openSlots = max(0, min(needed - live, policy.maxAttempts - attempts))
         return verdict
+    }
+
+    /// The workers of `workers` once each, in first-seen order.
+    private static func distinct(_ workers: [Ed25519PublicKey]) -> [Ed25519PublicKey] {
+        var seen: [Ed25519PublicKey] = []
+        for worker in workers where !seen.contains(worker) { seen.append(worker) }
+        return seen
     }
 
     private static func revealOrder(_ a: Reveal, _ b: Reveal) -> Bool {
