@@ -196,13 +196,18 @@ public final class SwarmWorker: @unchecked Sendable {
         control.start()
     }
 
-    /// Stops: running kernels are asked to stop, leases not yet revealed are released (error records "released")
-    /// so their slots reopen at once, and the threads end. Blocks until they have.
+    /// Stops: running kernels are asked to stop and checkpoint, finished outputs are revealed, other leases are
+    /// given back so their slots reopen at once, and the threads end. Blocks until they have.
     public func stop() {
+        requestStop()
+        finishedGroup.wait()
+    }
+
+    /// Asks the worker to stop and returns at once: `isStopping` is true from here on (what `stop()` does first).
+    public func requestStop() {
         stopping.store(true, ordering: .relaxed)
         condition.broadcast()
         wake.signal()
-        finishedGroup.wait()
     }
 
     /// Stops without telling anyone, as a crashed process would: its leases simply expire.

@@ -18,6 +18,8 @@ struct SpinKernel: ComputeKernel {
 
     /// Signalled once, when a unit not resumed from a checkpoint is a third done.
     static let aThirdDone = DispatchSemaphore(value: 0)
+    /// What the kernel then waits for: the test signals it once the worker is stopping.
+    static let goOn = DispatchSemaphore(value: 0)
     /// Whether a run not resumed from a checkpoint holds at a third until its host stops.
     static let holdAtAThird = Atomic<Bool>(true)
     /// Runs that began from a checkpoint.
@@ -42,11 +44,10 @@ struct SpinKernel: ComputeKernel {
             for _ in 0..<50_000 { state.value = (state.value &* 6_364_136_223_846_793_005 &+ 1) ^ (state.value >> 29) }
             state.step += 1
             if !resumed && state.step == steps / 3 && Self.holdAtAThird.load(ordering: .relaxed) {
+                // Stands for a long unit: holds here until the test has asked the worker to stop, so the stop
+                // always lands mid-unit however the machine schedules it (bounded, in case the test fails first).
                 Self.aThirdDone.signal()
-                // Stands for a long unit: holds here until the host stops, so the test's Ctrl-C always lands
-                // mid-unit however the machine schedules it (bounded, in case the test fails first).
-                let deadline = Date() + 120
-                while !context.isStopping && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+                _ = Self.goOn.wait(timeout: .now() + 120)
             }
             try context.step(progress: Double(state.step) / Double(steps)) { state }
         }
@@ -97,7 +98,9 @@ struct SpinKernel: ComputeKernel {
         let first = SwarmWorker(peer: host, configuration: workerConfiguration)
         first.start()
         #expect(SpinKernel.aThirdDone.wait(timeout: .now() + 120) == .success)
-        first.stop()  // Ctrl-C
+        first.requestStop()  // Ctrl-C
+        SpinKernel.goOn.signal()
+        first.stop()
         #expect(first.snapshot.statistics.released == 1)
         #expect(first.snapshot.statistics.checkpointsSaved == 1)
         let ref = ShardRef(job: job, shard: 0)
