@@ -23,26 +23,8 @@ extension SwarmWorker {
                 return (units.filter { ticket.outputs[$0] != nil }, unfinished, ticket.committed)
             }
             if !computed.isEmpty, configuration.behaviour != .copycat {
-                var sealed = committed
-                if !sealed {
-                    let seals = computed.map { unit in
-                        CustodyRecord.Entry(
-                            unit: unit,
-                            hash: CustodyRecord.seal(
-                                worker: identity.publicKey, job: ticket.job.id, unit: unit,
-                                digest: SHA256.hash(ticket.outputs[unit]!).bytes))
-                    }
-                    sealed = submit(
-                        CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: seals, signedBy: identity),
-                        ticket)
-                }
-                let entries = computed.map { unit in
-                    CustodyRecord.Entry(unit: unit, hash: SHA256.hash(ticket.outputs[unit]!).bytes, data: ticket.outputs[unit]!)
-                }
-                if sealed, submit(
-                    CustodyRecord(kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey, entries: entries, signedBy: identity),
-                    ticket)
-                {
+                let sealed = committed || submit(commitRecord(ticket, units: computed), ticket)
+                if sealed, submit(revealRecord(ticket, units: computed), ticket) {
                     condition.withLock { stats.revealed += computed.count }
                 }
             }

@@ -126,6 +126,14 @@ public final class SwarmWorker: @unchecked Sendable {
             self.units = units ?? lease.entries.map(\.unit)
         }
         var expires: Date { Date(timeIntervalSince1970: Double(lease.expires) / 1000) }
+        /// SHA-256 of each output, hashed once for the seal and reused by the reveal.
+        private var digests: [Int: [UInt8]] = [:]
+        func digest(of unit: Int) -> [UInt8] {
+            if let known = digests[unit] { return known }
+            let digest = SHA256.hash(outputs[unit]!).bytes
+            digests[unit] = digest
+            return digest
+        }
     }
 
     final class ActiveJob: @unchecked Sendable {
@@ -513,11 +521,7 @@ public final class SwarmWorker: @unchecked Sendable {
         for ticket in ready {
             let identity = peer.identity
             let worker = identity.publicKey
-            let commits = ticket.units.compactMap { unit -> CustodyRecord.Entry? in
-                guard let output = ticket.outputs[unit] else { return nil }
-                let digest = SHA256.hash(output).bytes
-                return .init(unit: unit, hash: CustodyRecord.seal(worker: worker, job: ticket.job.id, unit: unit, digest: digest))
-            }
+            let computed = ticket.units.filter { ticket.outputs[$0] != nil }
             let failures = ticket.units.compactMap { unit in
                 ticket.failures[unit].map { CustodyRecord.Entry(unit: unit, data: Array($0.utf8.prefix(200))) }
             }
@@ -526,22 +530,40 @@ public final class SwarmWorker: @unchecked Sendable {
             }
             var ok = true
             var status: [Int: UnitStatus]?
-            if !commits.isEmpty {
-                let reply = submitted(CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: commits, signedBy: identity), ticket)
+            if !computed.isEmpty {
+                let reply = submitted(commitRecord(ticket, units: computed), ticket)
                 ok = reply != nil
                 status = reply.flatMap(Self.statusRows)
             }
             condition.withLock {
                 if ok {
-                    stats.committed += commits.count
-                    ticket.state = commits.isEmpty ? .done : .committed
-                    ticket.committed = !commits.isEmpty
+                    stats.committed += computed.count
+                    ticket.state = computed.isEmpty ? .done : .committed
+                    ticket.committed = !computed.isEmpty
                     ticket.status = status
                 } else {
                     ticket.state = .done
                 }
             }
         }
+    }
+
+    /// The seals of `units`' outputs, signed: SHA-256(worker ‖ job ‖ unit ‖ output digest) each.
+    func commitRecord(_ ticket: Ticket, units: [Int]) -> CustodyRecord {
+        let worker = peer.identity.publicKey
+        let entries = units.map { unit in
+            CustodyRecord.Entry(
+                unit: unit, hash: CustodyRecord.seal(worker: worker, job: ticket.job.id, unit: unit, digest: ticket.digest(of: unit)))
+        }
+        return CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: entries, signedBy: peer.identity)
+    }
+
+    /// The outputs of `units` with their digests, signed.
+    func revealRecord(_ ticket: Ticket, units: [Int]) -> CustodyRecord {
+        let entries = units.map { CustodyRecord.Entry(unit: $0, hash: ticket.digest(of: $0), data: ticket.outputs[$0]!) }
+        return CustodyRecord(
+            kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey, entries: entries,
+            signedBy: peer.identity)
     }
 
     private func revealReady() {
@@ -564,13 +586,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
             }
             if !ready.isEmpty {
-                let entries = ready.map { unit in
-                    CustodyRecord.Entry(unit: unit, hash: SHA256.hash(ticket.outputs[unit]!).bytes, data: ticket.outputs[unit]!)
-                }
-                let record = CustodyRecord(
-                    kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
-                    entries: entries, signedBy: peer.identity)
-                let ok = submit(record, ticket)
+                let ok = submit(revealRecord(ticket, units: ready), ticket)
                 condition.withLock {
                     ticket.revealed.formUnion(ready)
                     if ok { stats.revealed += ready.count }
