@@ -38,7 +38,7 @@ extension ColonyPeer {
                 for custodian in custodians(of: JobKeys.shard(manifest.id, shard)) where custodian != endpoint {
                     let frame = CustodyWire.frame("co_merge", fields, payload: CustodyWire.recordList(records))
                     do {
-                        _ = try peerRequest(frame, to: custodian, timeout: 30)
+                        _ = try request(frame, to: custodian, timeout: 30)
                     } catch {
                         log("forward to \(custodian): \(error)")
                     }
@@ -61,7 +61,7 @@ extension ColonyPeer {
             let frame = CustodyWire.frame(
                 "co_sync", jobFields(manifest.id) + [("shard", .integer(Int64(ref.shard)))],
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
-            guard let reply = try? peerRequest(frame, to: other, timeout: 30) else { continue }
+            guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
             if let records = try? CustodyWire.records(reply) {
                 let added = custody.withLock { $0.merge(records) }
                 try? persist(added)
@@ -71,7 +71,7 @@ extension ColonyPeer {
             if !wanted.isEmpty {
                 let records = custody.withLock { $0.records(ref) }.filter { wanted.contains($0.id) }
                 let merge = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? peerRequest(merge, to: other, timeout: 30)
+                _ = try? request(merge, to: other, timeout: 30)
             }
         }
     }
@@ -101,7 +101,7 @@ extension ColonyPeer {
             let records = custody.withLock { $0.records(ref) }
             for other in others {
                 let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? peerRequest(frame, to: other, timeout: 10)
+                _ = try? request(frame, to: other, timeout: 10)
             }
         }
     }

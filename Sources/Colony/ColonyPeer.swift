@@ -36,13 +36,8 @@ public final class ColonyPeer: @unchecked Sendable {
     public let identity: Identity
     public let blobs: BlobPeer
     let custody: Mutex<Custodian>
-    /// Connections for requests a client makes: leases, results, status, job lists.
+    /// Reused connections to other peers.
     let pool: ConnectionPool
-    /// Separate connections for what custodians ask each other while answering (co_sync, co_merge, co_job):
-    /// requests that never lead to another request. With one pool, peer A's worker waiting on B for a lease held
-    /// the only A→B connection while A's custodian needed it to pull for B's worker waiting on A: a cycle that
-    /// stalled whole swarms until the 30 s timeouts broke it.
-    let peerPool: ConnectionPool
     /// Custody records and job roots on disk, read back on start.
     let journal: CustodyJournal
     let log: @Sendable (String) -> Void
@@ -79,7 +74,6 @@ public final class ColonyPeer: @unchecked Sendable {
         }
         custody = Mutex(custodian)
         pool = ConnectionPool(timeout: configuration.requestTimeout)
-        peerPool = ConnectionPool(timeout: configuration.requestTimeout)
         journal = try CustodyJournal(folder: directory.folder("custody"))
     }
 
@@ -144,7 +138,6 @@ public final class ColonyPeer: @unchecked Sendable {
         if handOff { self.handOff() }
         forwardQueue.sync {}
         pool.closeAll()
-        peerPool.closeAll()
         blobs.stop()
     }
 
@@ -155,7 +148,6 @@ public final class ColonyPeer: @unchecked Sendable {
         blobs.server?.stop()
         blobs.node.stop()
         pool.closeAll()
-        peerPool.closeAll()
     }
 
     public var isRunning: Bool { running.load(ordering: .relaxed) }
@@ -198,19 +190,8 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Forgets a cached custodian list (one of them stopped answering).
     func forgetCustodians(of key: [UInt8]) { _ = lookups.withLock { $0.removeValue(forKey: key) } }
 
-    /// Sends a client's request to `endpoint`, answering it in-process when it is this peer.
+    /// Sends a request to `endpoint`, answering it in-process when it is this peer.
     func request(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
-        try request(frame, to: endpoint, timeout: timeout, over: pool)
-    }
-
-    /// Sends a custodian's request (one whose answer needs no further request) over `peerPool`.
-    func peerRequest(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
-        try request(frame, to: endpoint, timeout: timeout, over: peerPool)
-    }
-
-    private func request(
-        _ frame: Frame, to endpoint: Endpoint, timeout: Double?, over pool: ConnectionPool
-    ) throws(ColonyRequestError) -> Frame {
         if endpoint == self.endpoint {
             let reply = answer(frame, from: endpoint)
             if let refusal = CustodyWire.failure(reply) { throw ColonyRequestError(endpoint: endpoint, refusal: refusal) }
@@ -262,7 +243,7 @@ public final class ColonyPeer: @unchecked Sendable {
         if root == nil {
             // Ask those announced under the job's key for the root.
             for holder in peers(under: JobKeys.job(job)) where root == nil {
-                let reply = try? peerRequest(CustodyWire.frame("co_job", [("job", .bytes(job.bytes))]), to: holder)
+                let reply = try? request(CustodyWire.frame("co_job", [("job", .bytes(job.bytes))]), to: holder)
                 if let reply, let digest = CustodyWire.digest(reply, "root") {
                     root = BlobID(root: digest)
                     sources.append(holder)

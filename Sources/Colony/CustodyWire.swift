@@ -124,41 +124,39 @@ public struct ColonyRequestError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// One reusable TCP connection per peer, so that custody traffic does not open a connection (and a server
-/// thread) per request. Requests to one peer take turns on its connection.
+/// Reusable TCP connections to peers, so that custody traffic does not open a connection (and a server thread)
+/// per request. A request checks a connection out and returns it after the reply: no lock is held while waiting,
+/// and a second request to the same peer meanwhile gets a connection of its own. (One shared connection per peer,
+/// taken in turns, let two peers' workers and custodians each hold the connection the other needed: whole swarms
+/// stalled until 30 s timeouts broke the cycle.)
 final class ConnectionPool: @unchecked Sendable {
-    private final class Slot: @unchecked Sendable {
-        let lock = NSLock()
-        var connection: FrameConnection?
+    /// Idle connections kept per peer; more are closed on return.
+    static let idleLimit = 4
+
+    private struct Idle {
+        var connections: [Endpoint: [FrameConnection]] = [:]
+        /// Set by `closeAll`: connections returned afterwards are closed.
+        var closed = false
     }
 
-    private let slots = Mutex<[Endpoint: Slot]>([:])
+    private let idle = Mutex(Idle())
     let timeout: Double
 
     init(timeout: Double) { self.timeout = timeout }
 
-    /// Sends `frame` to `endpoint` and returns the reply; reconnects once when a kept connection went stale.
+    /// Sends `frame` to `endpoint` and returns the reply; retries once on a fresh connection when a kept one went
+    /// stale (the server closes idle connections).
     func request(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
-        let slot = slots.withLock { slots in
-            if let slot = slots[endpoint] { return slot }
-            let slot = Slot()
-            slots[endpoint] = slot
-            return slot
-        }
-        slot.lock.lock()
-        defer { slot.lock.unlock() }
         var lastError = "no answer"
         for attempt in 0..<2 {
+            var connection: FrameConnection?
             do {
-                let connection: FrameConnection
-                if let kept = slot.connection {
-                    connection = kept
-                } else {
-                    connection = try FrameConnection.connect(to: endpoint, timeout: min(5, self.timeout))
-                    slot.connection = connection
-                }
-                try connection.send(frame)
-                let reply = try connection.receive(timeout: timeout ?? self.timeout)
+                let kept = attempt == 0 ? idle.withLock { $0.connections[endpoint]?.popLast() } : nil
+                let current = try kept ?? FrameConnection.connect(to: endpoint, timeout: min(5, self.timeout))
+                connection = current
+                try current.send(frame)
+                let reply = try current.receive(timeout: timeout ?? self.timeout)
+                giveBack(current, to: endpoint)
                 if let refusal = CustodyWire.failure(reply) {
                     throw ColonyRequestError(endpoint: endpoint, refusal: refusal)
                 }
@@ -166,10 +164,9 @@ final class ConnectionPool: @unchecked Sendable {
             } catch let error as ColonyRequestError {
                 throw error
             } catch {
-                slot.connection?.close()
-                slot.connection = nil
+                connection?.close()
                 lastError = "\(error)"
-                // A kept connection the server closed (idle timeout) fails at once: try a fresh one.
+                // A kept connection the server closed fails at once: try a fresh one.
                 if attempt == 0, (error as? FrameTransportError)?.code != .connectFailed { continue }
                 break
             }
@@ -177,17 +174,21 @@ final class ConnectionPool: @unchecked Sendable {
         throw ColonyRequestError(endpoint: endpoint, transport: lastError)
     }
 
-    /// Closes every connection.
+    private func giveBack(_ connection: FrameConnection, to endpoint: Endpoint) {
+        let kept = idle.withLock { idle in
+            guard !idle.closed, idle.connections[endpoint, default: []].count < Self.idleLimit else { return false }
+            idle.connections[endpoint, default: []].append(connection)
+            return true
+        }
+        if !kept { connection.close() }
+    }
+
+    /// Closes every idle connection; those checked out are closed when their request ends.
     func closeAll() {
-        let all = slots.withLock { slots in
-            defer { slots = [:] }
-            return Array(slots.values)
+        let all = idle.withLock { idle in
+            defer { idle = Idle(closed: true) }
+            return idle.connections.values.flatMap { $0 }
         }
-        for slot in all {
-            slot.lock.lock()
-            slot.connection?.close()
-            slot.connection = nil
-            slot.lock.unlock()
-        }
+        for connection in all { connection.close() }
     }
 }
