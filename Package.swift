@@ -52,22 +52,27 @@ let package = Package(
             name: "colony",
             dependencies: ["ColonyCLI"] + exampleKernels.map { .target(name: $0.target) }
         ),
+        // What tests share: the gate on tools a fresh machine may lack (README, Tests).
+        .target(name: "ColonyTestSupport", path: "Tests/ColonyTestSupport"),
         .testTarget(name: "ColonyKernelTests", dependencies: ["ColonyKernel"]),
-        .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore"]),
+        .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore", "ColonyTestSupport"]),
         .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyBlobsTests", dependencies: ["ColonyBlobs", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
         .testTarget(
             name: "ColonyTests",
-            dependencies: ["Colony", "ColonyWork", "ColonyKernel", "ColonyCore", "ColonyNet", "ColonyBlobs", "ColonyDHT", "SquaresKernel"]),
+            dependencies: [
+                "Colony", "ColonyWork", "ColonyKernel", "ColonyCore", "ColonyNet", "ColonyBlobs", "ColonyDHT", "SquaresKernel",
+                "ColonyTestSupport",
+            ]),
         .testTarget(
             name: "ColonyCLITests",
-            dependencies: ["ColonyCLI", "ColonyWork"] + exampleKernels.map { .target(name: $0.target) }
+            dependencies: ["ColonyCLI", "ColonyWork", "ColonyTestSupport"] + exampleKernels.map { .target(name: $0.target) }
         ),
         .testTarget(
             name: "ExampleKernelTests",
-            dependencies: ["ColonyKernel", "ColonyCore", "SquaresKernel"] + exampleKernels.map { .target(name: $0.target) }
+            dependencies: ["ColonyKernel", "ColonyCore", "ColonyTestSupport", "SquaresKernel"] + exampleKernels.map { .target(name: $0.target) }
         ),
         // A kernel author's own worker (README: Writing a kernel).
         .target(name: "SquaresKernel", dependencies: ["ColonyKernel"], path: "Examples/CustomWorker/SquaresKernel"),

@@ -1,28 +1,13 @@
 import ColonyKernel
+import ColonyTestSupport
 import Foundation
 import MersenneKernel
 import PrimesKernel
 import Testing
 
-/// Small runs of the `colony bench` commands. The reference programs (primesieve, gmpy2) are installed
-/// by `.ci/run`; elsewhere those tests run only when the program is present.
+/// Small runs of the `colony bench` commands. The reference programs (primesieve, gmpy2) are installed by
+/// `.ci/run`; elsewhere those tests run only when the program is present (ExternalTool).
 @Suite struct BenchCommandTests {
-    static var ci: Bool { ProcessInfo.processInfo.environment["COLONY_CI"] != nil }
-    static var hasPrimesieve: Bool {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
-            FileManager.default.isExecutableFile(atPath: "\($0)/primesieve")
-        }
-    }
-    static var hasGmpy2: Bool {
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        python.arguments = ["-c", "import gmpy2"]
-        python.standardError = FileHandle.nullDevice
-        guard (try? python.run()) != nil else { return false }
-        python.waitUntilExit()
-        return python.terminationStatus == 0
-    }
-
     func harness() -> CLIHarness {
         var cli = CLIHarness()
         cli.registry = KernelRegistry([PrimesKernel.self, MersenneKernel.self])
@@ -50,7 +35,8 @@ import Testing
         #expect(abs(efficiency - bare / engine) < 1e-9)
     }
 
-    @Test(.enabled(if: ci || hasPrimesieve)) func benchPrimesAgreesWithPrimesieve() throws {
+    @Test(ExternalTool.primesieve.gate) func benchPrimesAgreesWithPrimesieve() throws {
+        try ExternalTool.primesieve.require()
         let cli = harness()
         defer { cli.cleanUp() }
         #expect(cli.run("bench", "primes", "--below", "1e7", "--rounds", "1", "--json") == 0, "\(cli.error)")
@@ -63,7 +49,8 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: ci || hasGmpy2)) func benchMersenneFindsTheSamePrimesAsGMP() throws {
+    @Test(ExternalTool.gmpy2.gate) func benchMersenneFindsTheSamePrimesAsGMP() throws {
+        try ExternalTool.gmpy2.require()
         let cli = harness()
         defer { cli.cleanUp() }
         #expect(cli.run("bench", "mersenne", "--from", "80", "--below", "700", "--rounds", "1", "--json") == 0, "\(cli.error)")

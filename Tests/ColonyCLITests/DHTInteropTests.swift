@@ -1,3 +1,4 @@
+import ColonyTestSupport
 import Foundation
 import Testing
 
@@ -5,28 +6,15 @@ import Testing
 /// `colony` executable. Runs in CI (`.ci/run` installs libtorrent's Python bindings) and wherever `python3` can
 /// import libtorrent.
 @Suite struct DHTInteropTests {
-    static var ci: Bool { ProcessInfo.processInfo.environment["COLONY_CI"] != nil }
-
-    /// Whether the `python3` on PATH imports libtorrent.
-    static var pythonHasLibtorrent: Bool {
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", "import libtorrent"]
-        python.standardOutput = FileHandle.nullDevice
-        python.standardError = FileHandle.nullDevice
-        guard (try? python.run()) != nil else { return false }
-        python.waitUntilExit()
-        return python.terminationStatus == 0
-    }
-
     /// The interop script, found from this file's place in the repository.
     static var script: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Interop").appendingPathComponent("dht_interop.py")
     }
 
-    @Test(.enabled(if: ci || pythonHasLibtorrent, "needs libtorrent's Python bindings (pip install libtorrent)"))
+    @Test(ExternalTool.libtorrent.gate)
     func colonyAndLibtorrentExchangeItemsAndKnowEachOther() throws {
+        try ExternalTool.libtorrent.require()
         let colony = try #require(colonyExecutable(), "the colony executable is built next to the tests")
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -1,4 +1,5 @@
 import ColonyCore
+import ColonyTestSupport
 import Foundation
 import Testing
 
@@ -7,9 +8,59 @@ struct PNGTests {
     static let colorTypes: [PNGColorType] = [.rgb, .rgba, .gray, .grayAlpha]
     static let fixedFilters: [PNGFilter] = [.none, .sub, .up, .average, .paeth]
 
-    /// Images of every color type, odd sizes and every filter, opened by a real decoder and compared byte for byte.
-    @Test func realDecoderReadsExactPixels() throws {
+    /// Images of every color type, odd sizes and every filter; adaptive filtering really varies, so every filter's
+    /// arithmetic goes past the real decoders below.
+    @Test func everyFilterIsUsed() throws {
         let folder = try TemporaryFolder()
+        #expect(try Self.grid(in: folder).filtersSeen == [0, 1, 2, 3, 4])
+    }
+
+    /// Rows appended in bands of varying height give the same bytes as the one-shot encoder.
+    @Test func streamingWriterMatchesOneShot() throws {
+        let folder = try TemporaryFolder()
+        let image = try Self.banded(in: folder)
+        let written = try Data(contentsOf: image.png)
+        let pixels = try Data(contentsOf: image.pixels)
+        #expect(written == (try PNGWriter.encode(width: image.width, height: image.height, colorType: .rgba, pixels: pixels)))
+        #expect(try folder.leftovers() == ["banded.png"])
+    }
+
+    /// Incompressible pixels spread over many IDAT chunks, which a decoder must join.
+    @Test func manyIDATChunks() throws {
+        let folder = try TemporaryFolder()
+        let image = try Self.noise(in: folder)
+        #expect(try chunkTypes(of: try Data(contentsOf: image.png)).filter { $0 == "IDAT" }.count >= 10)
+    }
+
+    /// Pillow opens every sample image (grid, banded, many IDATs), verifies every chunk's CRC, and decodes exactly
+    /// the pixels written.
+    @Test(ExternalTool.pillow.gate) func pillowReadsExactPixels() throws {
+        try ExternalTool.pillow.require()
+        let folder = try TemporaryFolder()
+        try checkWithPillow(try Self.samples(in: folder))
+    }
+
+    /// libpng's pngfix finds nothing to fix in any sample image: structure, zlib streams and checksums.
+    @Test(ExternalTool.pngfix.gate) func pngfixAcceptsEveryImage() throws {
+        try ExternalTool.pngfix.require()
+        let folder = try TemporaryFolder()
+        let pngfix = try #require(Probe.onPath("pngfix"))
+        for image in try Self.samples(in: folder) {
+            let result = try run(pngfix, [image.png.path])
+            #expect(result.status == 0, "pngfix rejected \(image.png.lastPathComponent): \(result.output)")
+        }
+    }
+
+    // MARK: Sample images
+
+    /// Every sample image: the grid, the banded one and the one of many IDATs.
+    private static func samples(in folder: TemporaryFolder) throws -> [DecodedImage] {
+        try grid(in: folder).images + [banded(in: folder), noise(in: folder)]
+    }
+
+    /// Every color type at odd sizes in both patterns (adaptive filters), and each fixed filter; with the filter
+    /// types the adaptive encoder chose.
+    private static func grid(in folder: TemporaryFolder) throws -> (images: [DecodedImage], filtersSeen: Set<UInt8>) {
         var images: [DecodedImage] = []
         var filterTypesSeen = Set<UInt8>()
         for colorType in Self.colorTypes {
@@ -30,15 +81,11 @@ struct PNGTests {
                 images.append(try folder.save(png, pixels: pixels, width: 31, height: 17, colorType: colorType))
             }
         }
-        // The adaptive choice really varies, so every filter's arithmetic went past the decoder.
-        #expect(filterTypesSeen == [0, 1, 2, 3, 4], "adaptive filtering used only \(filterTypesSeen.sorted())")
-        try checkWithRealDecoder(images)
+        return (images, filterTypesSeen)
     }
 
-    /// Rows appended in bands of varying height give the same bytes as the one-shot encoder, in a file that a
-    /// decoder reads back.
-    @Test func streamingWriterMatchesOneShot() throws {
-        let folder = try TemporaryFolder()
+    /// An RGBA image written by the streaming writer in bands of varying height.
+    private static func banded(in folder: TemporaryFolder) throws -> DecodedImage {
         let width = 300
         let height = 200
         let pixels = Pattern.smooth.pixels(width: width, height: height, colorType: .rgba, seed: 9)
@@ -61,17 +108,11 @@ struct PNGTests {
         #expect(writer.rowsWritten == height)
         #expect(!FileManager.default.fileExists(atPath: url.path), "the file appeared before finish()")
         try writer.finish()
-        let written = try Data(contentsOf: url)
-        #expect(written == (try PNGWriter.encode(width: width, height: height, colorType: .rgba, pixels: pixels)))
-        #expect(try folder.leftovers() == ["banded.png"])
-        try checkWithRealDecoder([
-            DecodedImage(png: url, pixels: try folder.saveRaw(pixels), width: width, height: height, mode: "RGBA")
-        ])
+        return DecodedImage(png: url, pixels: try folder.saveRaw(pixels), width: width, height: height, mode: "RGBA")
     }
 
-    /// Incompressible pixels spread over many IDAT chunks, which the decoder must join.
-    @Test func manyIDATChunks() throws {
-        let folder = try TemporaryFolder()
+    /// Noise without filtering, written in eight bands: many IDAT chunks.
+    private static func noise(in folder: TemporaryFolder) throws -> DecodedImage {
         let side = 512
         let pixels = Pattern.noise.pixels(width: side, height: side, colorType: .rgb, seed: 1)
         let url = folder.url.appendingPathComponent("noise.png")
@@ -81,11 +122,7 @@ struct PNGTests {
             try writer.append(rows: pixels[(band * rows * side * 3)..<((band + 1) * rows * side * 3)])
         }
         try writer.finish()
-        let written = try Data(contentsOf: url)
-        #expect(try chunkTypes(of: written).filter { $0 == "IDAT" }.count >= 10)
-        try checkWithRealDecoder([
-            DecodedImage(png: url, pixels: try folder.saveRaw(pixels), width: side, height: side, mode: "RGB")
-        ])
+        return DecodedImage(png: url, pixels: try folder.saveRaw(pixels), width: side, height: side, mode: "RGB")
     }
 
     @Test func chunkLayout() throws {
@@ -293,9 +330,6 @@ private final class TemporaryFolder {
     }
 }
 
-private let pythonPath = "/usr/bin/python3"
-private let pngfixPath = "/usr/bin/pngfix"
-
 /// Pillow opens each file, verifies every chunk CRC, decodes, and compares mode, size and pixels.
 private let pillowScript = """
     import sys
@@ -336,31 +370,13 @@ private func run(_ executable: String, _ arguments: [String]) throws -> (status:
     return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }
 
-private func pillowAvailable() -> Bool {
-    guard FileManager.default.isExecutableFile(atPath: pythonPath) else { return false }
-    return (try? run(pythonPath, ["-c", "import PIL.Image"]).status) == 0
-}
-
-/// Checks `images` with Pillow (exact pixels), else with pngfix (structure and checksums only), else fails with
-/// how to install one.
-private func checkWithRealDecoder(_ images: [DecodedImage]) throws {
-    if pillowAvailable() {
-        let manifest = images.map { "\($0.png.path)\t\($0.pixels.path)\t\($0.mode)\t\($0.width)\t\($0.height)" }
-        let manifestURL = images[0].png.deletingLastPathComponent().appendingPathComponent("manifest-\(UUID()).tsv")
-        try (manifest.joined(separator: "\n") + "\n").write(to: manifestURL, atomically: true, encoding: .utf8)
-        let result = try run(pythonPath, ["-c", pillowScript, manifestURL.path])
-        #expect(
-            result.status == 0 && result.output.trimmingCharacters(in: .whitespacesAndNewlines) == "OK",
-            "Pillow: \(result.output)")
-    } else if FileManager.default.isExecutableFile(atPath: pngfixPath) {
-        for image in images {
-            let result = try run(pngfixPath, [image.png.path])
-            #expect(result.status == 0, "pngfix rejected \(image.png.lastPathComponent): \(result.output)")
-        }
-    } else {
-        let advice =
-            "No PNG decoder to check against: install Pillow for \(pythonPath) (apt-get install python3-pil) "
-            + "or pngfix (apt-get install libpng-tools)"
-        Issue.record(Comment(rawValue: advice))
-    }
+/// Checks `images` with Pillow: exact pixels, mode and size.
+private func checkWithPillow(_ images: [DecodedImage]) throws {
+    let manifest = images.map { "\($0.png.path)\t\($0.pixels.path)\t\($0.mode)\t\($0.width)\t\($0.height)" }
+    let manifestURL = images[0].png.deletingLastPathComponent().appendingPathComponent("manifest-\(UUID()).tsv")
+    try (manifest.joined(separator: "\n") + "\n").write(to: manifestURL, atomically: true, encoding: .utf8)
+    let result = try run("/usr/bin/python3", ["-c", pillowScript, manifestURL.path])
+    #expect(
+        result.status == 0 && result.output.trimmingCharacters(in: .whitespacesAndNewlines) == "OK",
+        "Pillow: \(result.output)")
 }

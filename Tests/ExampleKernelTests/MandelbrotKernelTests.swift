@@ -1,4 +1,5 @@
 import ColonyKernel
+import ColonyTestSupport
 import Foundation
 import MandelbrotKernel
 import Testing
@@ -52,7 +53,8 @@ import Testing
         #expect(differing == 0)
     }
 
-    @Test func assemblesAPNGThatARealDecoderOpens() throws {
+    @Test(ExternalTool.pillow.gate) func assemblesAPNGThatPillowOpens() throws {
+        try ExternalTool.pillow.require()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-mandel-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -70,25 +72,22 @@ import Testing
         #expect(corner != [0, 0, 0])
     }
 
-    /// Reads one pixel with Pillow, or at least checks the file with pngfix.
-    func decodePixel(_ file: URL, x: Int, y: Int) throws -> [Int]? {
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [
-                "-c", "import sys; from PIL import Image; im = Image.open(sys.argv[1]); print(*im.convert('RGB').getpixel((\(x), \(y))))",
-                file.path,
-            ]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            if process.terminationStatus == 0 { return text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
-        }
-        Issue.record("no PNG decoder: install Pillow with apt-get install python3-pil")
-        return nil
+    /// Reads one pixel with Pillow.
+    func decodePixel(_ file: URL, x: Int, y: Int) throws -> [Int] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c", "import sys; from PIL import Image; im = Image.open(sys.argv[1]); print(*im.convert('RGB').getpixel((\(x), \(y))))",
+            file.path,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "Pillow could not read \(file.lastPathComponent): \(text)")
+        return text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     @Test func equivalenceToleratesAFewBoundaryPixelsOnly() throws {
