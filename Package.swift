@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "ColonyNet", dependencies: ["ColonyCore"]),
         .target(name: "ColonyDHT", dependencies: ["ColonyCore", "ColonyNet"]),
         .target(name: "ColonyBlobs", dependencies: ["ColonyCore", "ColonyNet", "ColonyDHT"]),
-        .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore"]),
+        .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore", "ColonyNet"]),
         .target(name: "Colony", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs"]),
         .target(
             name: "ColonyCLI",
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyBlobsTests", dependencies: ["ColonyBlobs", "ColonyNet", "ColonyCore"]),
-        .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore"]),
+        .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore", "ColonyNet"]),
         .testTarget(
             name: "ColonyTests",
             dependencies: [

@@ -4,7 +4,9 @@ import ColonyNet
 import ColonyWork
 import Foundation
 
-/// How custodians keep one record set between them: forwarding, anti-entropy, pulling when new, hand-off.
+/// How custodians keep one record set between them: forwarding, anti-entropy, pulling when new, and changing the
+/// set (a custodian that leaves or stops answering is replaced by the next closest node, by a change that a
+/// majority of the set signs).
 extension ColonyPeer {
     // MARK: Custodians among themselves
 
@@ -28,19 +30,28 @@ extension ColonyPeer {
         if added > 0 { onCustodyChange?() }
     }
 
-    /// Pushes records this custodian just accepted to the shard's other custodians.
-    func forward(_ records: [CustodyRecord], of manifest: JobManifest) {
-        guard !records.isEmpty else { return }
+    /// The other current custodians of a shard.
+    func otherMembers(_ ref: ShardRef) -> [CustodianMember] {
+        members(of: ref).filter { $0.key != identity.publicKey }
+    }
+
+    /// Pushes records (and set changes) this custodian just accepted to the shard's other custodians.
+    func forward(_ records: [CustodyRecord], changes: [CustodySetChange] = [], of manifest: JobManifest) {
+        guard !records.isEmpty || !changes.isEmpty else { return }
         let fields = jobFields(manifest.id)
         forwardQueue.async { [self] in
-            let byShard = Dictionary(grouping: records, by: \.shard)
-            for (shard, records) in byShard {
-                for custodian in custodians(of: JobKeys.shard(manifest.id, shard)) where custodian != endpoint {
-                    let frame = CustodyWire.frame("co_merge", fields, payload: CustodyWire.recordList(records))
+            let shards = Set(records.map(\.shard)).union(changes.map(\.shard))
+            for shard in shards.sorted() {
+                let frame = CustodyWire.frame(
+                    "co_merge", fields,
+                    payload: CustodyWire.itemList(records.filter { $0.shard == shard }, changes: changes.filter { $0.shard == shard }))
+                for member in otherMembers(ShardRef(job: manifest.id, shard: shard)) {
                     do {
-                        _ = try request(frame, to: custodian, timeout: 30)
+                        _ = try request(frame, to: member.endpoint, timeout: 30)
+                        noteReachable(member.key)
                     } catch {
-                        log("forward to \(custodian): \(error)")
+                        noteUnreachable(member.key)
+                        log("forward to \(member.endpoint): \(error)")
                     }
                 }
             }
@@ -49,60 +60,157 @@ extension ColonyPeer {
 
     /// A custodian new to a shard pulls the records of the others before it answers about it.
     func pullIfNew(_ ref: ShardRef, manifest: JobManifest) {
-        guard custody.withLock({ $0.ledgers[ref] == nil }) else { return }
-        exchange(ref, manifest: manifest, with: custodians(of: JobKeys.shard(ref.job, ref.shard)))
+        guard custody.withLock({ $0.ledgers[ref] == nil && $0.isCustodian(ref) }) else { return }
+        exchange(ref, manifest: manifest, with: otherMembers(ref))
     }
 
-    /// Anti-entropy with `others` for one shard: sends the IDs held here, merges what they have that is missing,
-    /// and sends what they lack.
-    func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [Endpoint]) {
-        for other in others where other != endpoint {
+    /// Anti-entropy with `others` for one shard: sends the IDs held here (signed: only custodians read every record),
+    /// merges what they have that is missing, and sends what they lack.
+    func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [CustodianMember]) {
+        for other in others where other.key != identity.publicKey {
             let ids = custody.withLock { $0.recordIDs(ref) }
             let frame = CustodyWire.frame(
-                "co_sync", jobFields(manifest.id) + [("shard", .integer(Int64(ref.shard)))],
+                "co_sync",
+                jobFields(manifest.id) + [("shard", .integer(Int64(ref.shard)))]
+                    + CustodyWire.syncSignature(job: ref.job, shard: ref.shard, by: identity, now: CustodyClock.now()),
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
-            guard let reply = try? request(frame, to: other, timeout: 30) else { continue }
-            if let records = try? CustodyWire.records(reply) {
-                let added = custody.withLock { $0.merge(records) }
-                try? persist(added)
-                custodyChanged(added.count)
+            let reply: Frame
+            do {
+                reply = try request(frame, to: other.endpoint, timeout: 30)
+                noteReachable(other.key)
+            } catch {
+                if error.refusal == nil { noteUnreachable(other.key) }
+                continue
+            }
+            if let items = try? CustodyWire.items(reply) {
+                let added = custody.withLock { $0.merge(items.records, changes: items.changes, now: CustodyClock.now()) }
+                try? persist(added.records, changes: added.changes)
+                custodyChanged(added.records.count + added.changes.count)
             }
             let wanted = Set((reply.header["want"]?.list ?? []).compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
             if !wanted.isEmpty {
-                let records = custody.withLock { $0.records(ref) }.filter { wanted.contains($0.id) }
-                let merge = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? request(merge, to: other, timeout: 30)
+                let (records, changes) = custody.withLock { ($0.records(ref), $0.changes(ref)) }
+                let merge = CustodyWire.frame(
+                    "co_merge", jobFields(manifest.id),
+                    payload: CustodyWire.itemList(records.filter { wanted.contains($0.id) }, changes: changes.filter { wanted.contains($0.id) }))
+                _ = try? request(merge, to: other.endpoint, timeout: 30)
             }
         }
     }
 
-    /// One anti-entropy round: for every shard held, exchange with its current custodians; a shard this peer is
-    /// no longer a custodian of is handed to those that are, then dropped.
+    /// One anti-entropy round: for every shard held, exchange with its current custodians. A custodian that has
+    /// not answered for `replaceAfter` seconds is replaced (by the member with the smallest key among those that
+    /// answer); a shard this peer no longer keeps is handed to those that do, then dropped.
     func synchronize() {
         guard isRunning else { return }
         for (ref, manifest) in heldShards() {
             guard isRunning else { return }
-            // The cached lookup (refreshed every `lookupLifetime` seconds): a fresh lookup per shard per round
-            // cost more than the exchange itself.
-            let current = custodians(of: JobKeys.shard(ref.job, ref.shard))
-            exchange(ref, manifest: manifest, with: current)
-            if !current.contains(endpoint) {
+            let current = members(of: ref)
+            guard current.contains(where: { $0.key == identity.publicKey }) else {
+                exchange(ref, manifest: manifest, with: current)
                 custody.withLock { $0.drop(ref) }
                 log("custody of \(ref) handed to \(current.map(\.description).joined(separator: ", "))")
+                continue
+            }
+            exchange(ref, manifest: manifest, with: current)
+            let silent = current.filter { isUnreachable($0.key) }
+            let answering = current.filter { !isUnreachable($0.key) }
+            let smallest = answering.map { [UInt8]($0.key.rawRepresentation) }.min { $0.lexicographicallyPrecedes($1) }
+            if let lost = silent.first, smallest == [UInt8](identity.publicKey.rawRepresentation),
+                answering.count >= ShardAuthority.majority(of: current.count)
+            {
+                replace(lost, in: ref, manifest: manifest)
             }
         }
     }
 
-    /// Before leaving: every shard's records go to the custodians it will have without this peer: the others,
-    /// and the next closest node, which takes this peer's place.
+    /// Before leaving: every shard this peer keeps gets a set without it, signed by a majority, and its records go to
+    /// the custodians it leaves behind and to the newcomer.
     func handOff() {
-        for (ref, manifest) in heldShards() {
-            let others = custodians(of: JobKeys.shard(ref.job, ref.shard), refresh: true, excludingSelf: true)
-            let records = custody.withLock { $0.records(ref) }
-            for other in others {
-                let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.recordList(records))
-                _ = try? request(frame, to: other, timeout: 10)
+        for (ref, manifest) in heldShards() where custody.withLock({ $0.isCustodian(ref) }) {
+            let me = members(of: ref).first { $0.key == identity.publicKey }
+            if let me { replace(me, in: ref, manifest: manifest) }
+        }
+    }
+
+    /// Replaces `leaving` in a shard's set by the closest Colony node outside it that accepts: proposes the change,
+    /// gathers signatures from the other members until a majority has signed, then sends the change and every
+    /// record to the new set. Logs and gives up when no majority signs.
+    func replace(_ leaving: CustodianMember, in ref: ShardRef, manifest: JobManifest) {
+        let current = members(of: ref)
+        let excluded = Set(current.map(\.endpoint))
+        let nonce = SecureRandom.bytes(count: 16)
+        var joining: CustodianMember?
+        for candidate in closestNodes(to: manifest.shardKey(ref.shard), count: current.count + 4, excluding: excluded, refresh: true) {
+            if let member = acceptedCustody(of: candidate, nonce: nonce) {
+                joining = member
+                break
             }
         }
+        guard let joining else {
+            log("custody of \(ref): no node outside the set accepts to replace \(leaving)")
+            return
+        }
+        var change: CustodySetChange
+        do {
+            change = try custody.withLock { custodian throws(CustodyError) in
+                try custodian.proposeChange(ref, leaving: leaving.key, joining: joining, now: CustodyClock.now())
+            }
+        } catch {
+            log("custody of \(ref): \(error)")
+            return
+        }
+        let needed = ShardAuthority.majority(of: current.count)
+        for member in current where member.key != identity.publicKey && member.key != leaving.key {
+            guard change.signatures.count < needed else { break }
+            let frame = CustodyWire.frame("co_cosign", jobFields(manifest.id), payload: CustodyWire.itemList([], changes: [change]))
+            guard let reply = try? request(frame, to: member.endpoint, timeout: 30),
+                let signed = try? CustodyWire.items(reply).changes.first, signed.unsignedValue() == change.unsignedValue()
+            else { continue }
+            for (key, signature) in signed.signatures where !change.signatures.contains(where: { $0.key == key }) {
+                change.signatures.append((key, signature))
+            }
+        }
+        let added = custody.withLock { $0.merge([], changes: [change], now: CustodyClock.now()) }
+        guard !added.changes.isEmpty else {
+            log("custody of \(ref): \(change.signatures.count) of \(needed) signatures to replace \(leaving); not changed")
+            return
+        }
+        try? persist([], changes: added.changes)
+        let records = custody.withLock { $0.records(ref) }
+        let frame = CustodyWire.frame("co_merge", jobFields(manifest.id), payload: CustodyWire.itemList(records, changes: [change]))
+        for member in change.members where member.key != identity.publicKey {
+            _ = try? request(frame, to: member.endpoint, timeout: 30)
+        }
+        log("custody of \(ref): \(leaving) replaced by \(joining) (epoch \(change.epoch))")
+    }
+
+    /// Asks `node` whether it keeps custody (`co_offer`), with a fresh nonce; its key when it accepts.
+    func acceptedCustody(of node: Endpoint, nonce: [UInt8]) -> CustodianMember? {
+        let frame = CustodyWire.frame(
+            "co_offer", [("publisher", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("nonce", .bytes(nonce))])
+        guard let reply = try? request(frame, to: node, timeout: 10), let keyBytes = reply.header["key"]?.bytes,
+            let key = try? Ed25519PublicKey(rawRepresentation: keyBytes), let signature = reply.header["sig"]?.bytes,
+            key.isValidSignature(signature, for: CustodyWire.offerMessage(publisher: identity.publicKey, nonce: nonce))
+        else { return nil }
+        return CustodianMember(key: key, endpoint: node)
+    }
+
+    // MARK: Who answers
+
+    /// Seconds a custodian must go unanswered before the others replace it.
+    var replaceAfter: Double { max(30, 3 * (configuration.syncInterval ?? 10)) }
+
+    func noteReachable(_ key: Ed25519PublicKey) { _ = silentSince.withLock { $0.removeValue(forKey: key) } }
+
+    func noteUnreachable(_ key: Ed25519PublicKey) {
+        silentSince.withLock { silent in
+            if silent[key] == nil, silent.count < 10_000 { silent[key] = Date() }
+        }
+    }
+
+    /// Whether the custodian with `key` has not answered this peer for `replaceAfter` seconds.
+    func isUnreachable(_ key: Ed25519PublicKey) -> Bool {
+        silentSince.withLock { $0[key] }.map { Date().timeIntervalSince($0) >= replaceAfter } ?? false
     }
 }

@@ -42,14 +42,18 @@ public final class ColonyPeer: @unchecked Sendable {
     let journal: CustodyJournal
     let log: @Sendable (String) -> Void
     private let roots = Mutex<[JobID: BlobID]>([:])
-    private let lookups = Mutex<[[UInt8]: (at: Date, endpoints: [Endpoint])]>([:])
+    private let lookups = Mutex<[[UInt8]: (at: Date, nodes: [(NodeID, Endpoint)])]>([:])
     private let manifestLock = NSLock()
     let forwardQueue = DispatchQueue(label: "colony.custody.forward")
     private let syncQueue = DispatchQueue(label: "colony.custody.sync")
     private var syncTimer: (any DispatchSourceTimer)?
-    private let requests = Mutex<[String: Int]>([:])
+    let requests = Mutex<[String: Int]>([:])
     /// Signatures of lease requests answered within the time window, by when.
-    private let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
+    let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
+    /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).
+    let learnedAuthorities = Mutex<[ShardRef: ShardAuthority]>([:])
+    /// Custodians that stopped answering this peer, since when.
+    let silentSince = Mutex<[Ed25519PublicKey: Date]>([:])
     private let running = Atomic<Bool>(false)
     /// Called (on a request's thread) whenever records are added to the custody state; set before `start`.
     public var onCustodyChange: (@Sendable () -> Void)?
@@ -83,7 +87,7 @@ public final class ColonyPeer: @unchecked Sendable {
         let loaded = journal.load()
         for problem in loaded.problems { log("custody journal: \(problem)") }
         var restored = 0
-        for (job, root, records) in loaded.jobs {
+        for (job, root, records, changes) in loaded.jobs {
             do {
                 let bytes = try readBlob(root)
                 guard SHA256.hash(bytes) == job else { throw CustodyError("bad manifest", "its blob does not hash to the job") }
@@ -91,7 +95,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 roots.withLock { $0[job] = root }
                 restored += custody.withLock { custodian in
                     custodian.add(manifest)
-                    return custodian.merge(records).count
+                    return custodian.merge(records, changes: changes, now: CustodyClock.now()).records.count
                 }
             } catch {
                 log("custody journal: job \(job.hex.prefix(12)) not restored: \(error)")
@@ -100,10 +104,10 @@ public final class ColonyPeer: @unchecked Sendable {
         if !loaded.jobs.isEmpty { log("custody journal: \(loaded.jobs.count) jobs, \(restored) records restored") }
     }
 
-    /// Writes records just added to custody to the journal; they are on disk when this returns.
-    func persist(_ records: [CustodyRecord]) throws(CustodyError) {
+    /// Writes records and set changes just added to custody to the journal; they are on disk when this returns.
+    func persist(_ records: [CustodyRecord], changes: [CustodySetChange] = []) throws(CustodyError) {
         do {
-            try journal.append(records)
+            try journal.append(records, changes: changes)
         } catch {
             log("custody journal: \(error)")
             throw CustodyError("storage", "the custodian cannot store records: \(error)")
@@ -166,29 +170,59 @@ public final class ColonyPeer: @unchecked Sendable {
 
     // MARK: Finding nodes
 
-    /// The `custodians` closest Colony nodes to `key`, this peer included when it is among them, nearest first.
-    /// `excludingSelf` leaves this peer out of the count: the set that keeps custody once it has gone.
-    public func custodians(of key: [UInt8], refresh: Bool = false, excludingSelf: Bool = false) -> [Endpoint] {
-        if !refresh, !excludingSelf, let cached = lookups.withLock({ $0[key] }),
-            Date().timeIntervalSince(cached.at) < configuration.lookupLifetime
-        {
-            return cached.endpoints
-        }
+    /// The `count` closest Colony nodes to `key` that the DHT finds, this peer included when it is among them,
+    /// nearest first, leaving out `excluding`. Lookups are kept `lookupLifetime` seconds.
+    public func closestNodes(to key: [UInt8], count: Int, excluding: Set<Endpoint> = [], refresh: Bool = false) -> [Endpoint] {
         guard let target = NodeID(bytes: key) else { return [] }
-        let selfID = blobs.node.id
-        var candidates: [(NodeID, Endpoint)] = excludingSelf ? [] : [(selfID, endpoint)]
-        if let lookup = blobs.node.wait(timeout: 30, { dht, now, done in dht.findNode(target, now: now) { done($0) } }) {
-            candidates += lookup.closest.filter { lookup.colonyNodes.contains($0.id) && $0.endpoint != endpoint }
-                .map { ($0.id, $0.endpoint) }
+        var found: [(NodeID, Endpoint)]
+        if !refresh, let cached = lookups.withLock({ $0[key] }), Date().timeIntervalSince(cached.at) < configuration.lookupLifetime {
+            found = cached.nodes
+        } else {
+            found = [(blobs.node.id, endpoint)]
+            if let lookup = blobs.node.wait(timeout: 30, { dht, now, done in dht.findNode(target, now: now) { done($0) } }) {
+                found += lookup.closest.filter { lookup.colonyNodes.contains($0.id) && $0.endpoint != endpoint }
+                    .map { ($0.id, $0.endpoint) }
+            }
+            found.sort { $0.0.distance(to: target) < $1.0.distance(to: target) }
+            lookups.withLock { $0[key] = (Date(), found) }
         }
-        let chosen = candidates.sorted { $0.0.distance(to: target) < $1.0.distance(to: target) }
-            .prefix(configuration.custodians).map(\.1)
-        if !excludingSelf { lookups.withLock { $0[key] = (Date(), chosen) } }
-        return chosen
+        return Array(found.lazy.map(\.1).filter { !excluding.contains($0) }.prefix(count))
     }
 
-    /// Forgets a cached custodian list (one of them stopped answering).
-    func forgetCustodians(of key: [UInt8]) { _ = lookups.withLock { $0.removeValue(forKey: key) } }
+    /// The current custodians of a shard as known here (the manifest's set and the changes held or learned), in set
+    /// order.
+    public func members(of ref: ShardRef) -> [CustodianMember] { authority(of: ref)?.current ?? [] }
+
+    /// A shard's authority as known here: the kept ledger's, else what `learnChanges` found, else the manifest's.
+    public func authority(of ref: ShardRef) -> ShardAuthority? {
+        let kept = custody.withLock { custodian -> ShardAuthority?? in
+            custodian.ledgers[ref] != nil ? .some(custodian.authority(ref)) : nil
+        }
+        if let kept { return kept }
+        if let learned = learnedAuthorities.withLock({ $0[ref] }) { return learned }
+        return custody.withLock { $0.authority(ref) }
+    }
+
+    /// Asks the shard's custodians for changes of its set (a worker, publisher or collector keeps none): each is
+    /// admitted against the chain from the manifest, so no custodian can name a set the others did not sign.
+    public func learnChanges(_ ref: ShardRef) {
+        guard var authority = authority(of: ref), let manifest = manifest(ref.job) else { return }
+        let frame = CustodyWire.frame("co_changes", jobFields(ref.job) + [("shard", .integer(Int64(ref.shard)))])
+        var asked: Set<Ed25519PublicKey> = []
+        while let member = authority.sets.joined().first(where: { !asked.contains($0.key) && $0.key != identity.publicKey }) {
+            asked.insert(member.key)
+            guard asked.count <= 32, let reply = try? request(frame, to: member.endpoint, timeout: 10),
+                let changes = try? CustodyWire.items(reply).changes
+            else { continue }
+            for change in changes.sorted(by: { $0.epoch < $1.epoch }) where change.job == ref.job && change.shard == ref.shard {
+                _ = try? authority.admit(change, minimumMembers: manifest.policy.quorum)
+            }
+        }
+        learnedAuthorities.withLock { learned in
+            if learned.count >= 10_000 { learned.removeAll() }
+            learned[ref] = authority
+        }
+    }
 
     /// Sends a request to `endpoint`, answering it in-process when it is this peer.
     func request(_ frame: Frame, to endpoint: Endpoint, timeout: Double? = nil) throws(ColonyRequestError) -> Frame {
@@ -232,8 +266,13 @@ public final class ColonyPeer: @unchecked Sendable {
     }
 
     /// The manifest of `job`, fetched from `hint` or the blob's holders when not known here, and checked: its
-    /// SHA-256 must be the job ID and its signature must verify. Throws "unknown job" otherwise.
-    public func fetchManifest(_ job: JobID, root: BlobID?, hint: [Endpoint]) throws(CustodyError) -> JobManifest {
+    /// SHA-256 must be the job ID and its signature must verify. Throws "unknown job" otherwise. A manifest for
+    /// which `keep` is false is checked, then dropped and refused as `refusal` (a peer asked to keep custody of a
+    /// job that does not name it keeps nothing).
+    public func fetchManifest(
+        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool = { _ in true },
+        refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer")
+    ) throws(CustodyError) -> JobManifest {
         if let known = manifest(job) { return known }
         manifestLock.lock()
         defer { manifestLock.unlock() }
@@ -254,7 +293,8 @@ public final class ColonyPeer: @unchecked Sendable {
         let bytes: [UInt8]
         do {
             if !blobs.store.isComplete(root) {
-                _ = try blobs.fetcher.fetch(root, from: sources + blobs.holders(root).filter { !sources.contains($0) })
+                _ = try blobs.fetcher.fetch(
+                    root, from: sources + blobs.holders(root).filter { !sources.contains($0) })
             }
             bytes = try readBlob(root)
         } catch {
@@ -270,6 +310,10 @@ public final class ColonyPeer: @unchecked Sendable {
         } catch {
             _ = blobs.store.remove(root)
             throw CustodyError("bad manifest", "\(error)")
+        }
+        guard keep(manifest) else {
+            _ = blobs.store.remove(root)
+            throw refusal
         }
         try? blobs.store.pin(root)
         do {
@@ -317,233 +361,5 @@ public final class ColonyPeer: @unchecked Sendable {
             throw CustodyError("bad input", "input blob \(blob.hex.prefix(12)) has \(bytes.count) bytes; the manifest says \(size)")
         }
         return Data(bytes)
-    }
-
-    // MARK: Publishing
-
-    /// Signs and publishes a job: the manifest is stored as a blob here and replicated, the job's custodians
-    /// (closest to its key) fetch and keep it, and they and this peer announce it under the kernel's topic.
-    /// Returns the job ID and the custodians that hold the manifest.
-    public func publish(_ manifest: JobManifest) throws -> (job: JobID, holders: [Endpoint]) {
-        let job = manifest.id
-        let root = try keep(manifest)
-        announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
-        announce(under: JobKeys.job(job))
-        blobs.announce(root)
-        var holders: [Endpoint] = []
-        for custodian in custodians(of: JobKeys.job(job)) where custodian != endpoint {
-            let frame = CustodyWire.frame("co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(endpoint.port)))])
-            do {
-                _ = try request(frame, to: custodian, timeout: 120)
-                holders.append(custodian)
-            } catch {
-                log("publish: \(error)")
-            }
-        }
-        return (job, holders)
-    }
-
-    /// Jobs announced for a kernel: (job, manifest root, who told us).
-    public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
-        var found: [JobID: (BlobID, Endpoint)] = [:]
-        var sources = peers(under: JobKeys.topic(kernel: kernel, version: version))
-        if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
-        for source in sources {
-            let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
-            guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
-            else { continue }
-            for item in list.prefix(1000) {
-                guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
-                    let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
-                else { continue }
-                if found[job] == nil { found[job] = (BlobID(root: root), source) }
-            }
-        }
-        return found.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.job < $1.job }
-    }
-
-    // MARK: Answering
-
-    func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
-        guard let op = CustodyWire.op(frame) else { return CustodyWire.error(400, .malformed("no op")) }
-        requests.withLock { $0[op, default: 0] += 1 }
-        do {
-            return try answer(op, frame, from: peer)
-        } catch {
-            return CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
-        }
-    }
-
-    /// The job a request names, fetching its manifest from the asker (its `port`) when not known.
-    private func requestedJob(_ frame: Frame, from peer: Endpoint) throws(CustodyError) -> JobManifest {
-        guard let job = CustodyWire.job(frame) else {
-            throw custody.withLock { $0.refuse(.malformed("a 32-byte job is required")) }
-        }
-        if let known = manifest(job) { return known }
-        let root = CustodyWire.digest(frame, "root").map(BlobID.init(root:))
-        var hint: [Endpoint] = []
-        if let port = CustodyWire.int(frame, "port"), (1...65_535).contains(port) {
-            hint.append(Endpoint(address: peer.address, port: UInt16(port)))
-        }
-        do {
-            return try fetchManifest(job, root: root, hint: hint)
-        } catch {
-            throw custody.withLock { $0.refuse(error) }
-        }
-    }
-
-    private func answer(_ op: String, _ frame: Frame, from peer: Endpoint) throws(CustodyError) -> Frame {
-        let now = CustodyClock.now()
-        switch op {
-        case "co_publish":
-            let manifest = try requestedJob(frame, from: peer)
-            let job = manifest.id
-            // Keep it where others look: the blob's key, the job's key and the kernel's topic.
-            if let root = root(of: job) {
-                DispatchQueue.global().async { [self] in
-                    blobs.announce(root)
-                    announce(under: JobKeys.job(job))
-                    announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
-                }
-            }
-            return CustodyWire.frame("ok")
-        case "co_job":
-            guard let job = CustodyWire.job(frame), let root = root(of: job) else {
-                throw CustodyError("unknown job", "not known here")
-            }
-            return CustodyWire.frame("root", [("root", .bytes(root.root.bytes))])
-        case "co_jobs":
-            guard let kernel = frame.header["kernel"]?.string, let version = CustodyWire.int(frame, "version") else {
-                throw .malformed("co_jobs needs kernel and version")
-            }
-            let manifests = custody.withLock { $0.manifests }
-            let list: [BencodeValue] = manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }
-                .compactMap { manifest in
-                    root(of: manifest.id).map { .list([.bytes(manifest.id.bytes), .bytes($0.root.bytes)]) }
-                }
-            return CustodyWire.frame("jobs", payload: .list(list))
-        case "co_lease":
-            let manifest = try requestedJob(frame, from: peer)
-            let request: (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8])
-            do {
-                request = try CustodyWire.checkedLeaseRequest(frame, job: manifest.id, now: now)
-                try noteLeaseRequest(request.signature, now: now)
-            } catch {
-                throw custody.withLock { $0.refuse(error) }
-            }
-            let (shard, worker) = (request.shard, request.worker)
-            let count = min(max(request.count, 1), manifest.policy.shardSize)
-            pullIfNew(ShardRef(job: manifest.id, shard: shard), manifest: manifest)
-            let lease = try custody.withLock { custodian throws(CustodyError) in
-                try custodian.lease(job: manifest.id, shard: shard, worker: worker, count: count, now: now)
-            }
-            guard let lease else {
-                let verdicts = custody.withLock { $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) } ?? []
-                let done = verdicts.allSatisfy { $0.state != .open }
-                return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0))])
-            }
-            try persist([lease])
-            forward([lease], of: manifest)
-            custodyChanged(1)
-            return CustodyWire.frame("lease", payload: lease.value)
-        case "co_submit":
-            let manifest = try requestedJob(frame, from: peer)
-            let record: CustodyRecord
-            do {
-                record = try CustodyRecord(try CustodyWire.payload(frame))
-            } catch {
-                throw custody.withLock { $0.refuse(error) }
-            }
-            pullIfNew(ShardRef(job: manifest.id, shard: record.shard), manifest: manifest)
-            let ref = ShardRef(job: manifest.id, shard: record.shard)
-            let (added, verdicts) = try custody.withLock { custodian throws(CustodyError) in
-                let added: [CustodyRecord]
-                do throws(CustodyError) {
-                    added = try custodian.submit(record, now: now)
-                } catch {
-                    // A refused reveal may leave the custodian's own error record ending that lease: it is kept
-                    // and sent on like any accepted record.
-                    let evidence = custodian.takeEvidence()
-                    if !evidence.isEmpty {
-                        try? journal.append(evidence)
-                        forward(evidence, of: manifest)
-                    }
-                    throw error
-                }
-                // A commit is answered with its units' status, so that the worker whose seal completes a quorum
-                // reveals at once instead of asking again.
-                return (added, record.kind == .commit ? custodian.verdicts(ref, now: now) ?? [] : [])
-            }
-            try persist(added)
-            forward(added, of: manifest)
-            custodyChanged(added.count)
-            let units = Set(record.entries.map(\.unit))
-            return CustodyWire.frame("ok", payload: Self.statusRows(verdicts.filter { units.contains($0.unit) }, for: record.author))
-        case "co_status":
-            let manifest = try requestedJob(frame, from: peer)
-            guard let shard = CustodyWire.int(frame, "shard"),
-                let verdicts = custody.withLock({ $0.verdicts(ShardRef(job: manifest.id, shard: shard), now: now) })
-            else { throw CustodyError("unknown unit", "no such shard") }
-            let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
-            return CustodyWire.frame("status", payload: Self.statusRows(verdicts, for: worker))
-        case "co_records":
-            let manifest = try requestedJob(frame, from: peer)
-            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
-            let ref = ShardRef(job: manifest.id, shard: shard)
-            let (records, verdicts) = custody.withLock { ($0.records(ref), $0.verdicts(ref, now: now) ?? []) }
-            // Outputs of undecided units stay with the custodians: a lazy peer reading them could copy them.
-            let undecided = Set(verdicts.filter { $0.state == .open }.map(\.unit))
-            let visible = records.filter { record in
-                record.kind != .reveal || record.entries.allSatisfy { !undecided.contains($0.unit) }
-            }
-            return CustodyWire.frame("records", payload: CustodyWire.recordList(visible))
-        case "co_sync":
-            let manifest = try requestedJob(frame, from: peer)
-            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_sync needs shard") }
-            let ref = ShardRef(job: manifest.id, shard: shard)
-            guard let list = try CustodyWire.payload(frame).list else { throw .malformed("co_sync needs a list of IDs") }
-            let theirs = Set(list.compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
-            let records = custody.withLock { $0.records(ref) }
-            let ours = Set(records.map(\.id))
-            let missingThere = records.filter { !theirs.contains($0.id) }
-            let wanted = theirs.subtracting(ours).sorted().map { BencodeValue.bytes($0.bytes) }
-            return CustodyWire.frame("records", [("want", .list(wanted))], payload: CustodyWire.recordList(missingThere))
-        case "co_merge":
-            let manifest = try requestedJob(frame, from: peer)
-            let records = try CustodyWire.records(frame)
-            let added = custody.withLock { $0.merge(records.filter { $0.job == manifest.id }) }
-            try persist(added)
-            custodyChanged(added.count)
-            return CustodyWire.frame("ok", [("added", .integer(Int64(added.count)))])
-        default:
-            throw custody.withLock { $0.refuse(.malformed("unknown op \(op)")) }
-        }
-    }
-
-    /// Per unit: [unit, state (0 open, 1 validated, 2 failed), distinct seals, live leases, open slots, attempts,
-    /// and for `worker`: 1 when its result is among those agreeing, -1 when it was counted invalid, else 0].
-    static func statusRows(_ verdicts: [UnitVerdict], for worker: Ed25519PublicKey? = nil) -> BencodeValue {
-        .list(
-            verdicts.map { verdict in
-                let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
-                var mine: Int64 = 0
-                if let worker {
-                    if verdict.agreeing.contains(worker) { mine = 1 } else if verdict.invalid.contains(where: { $0.worker == worker }) { mine = -1 }
-                }
-                return .list([
-                    .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(verdict.commits)),
-                    .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
-                    .integer(Int64(verdict.attempts)), .integer(mine),
-                ])
-            })
-    }
-
-    /// Refuses a lease request seen before (a replay in the worker's name); remembers each for the time window.
-    private func noteLeaseRequest(_ signature: [UInt8], now: Int64) throws(CustodyError) {
-        let fresh = seenLeaseRequests.withLock { seen in
-            if seen.count > 50_000 { seen = seen.filter { now - $0.value <= CustodyWire.leaseRequestWindow } }
-            return seen.updateValue(now, forKey: signature) == nil
-        }
-        guard fresh else { throw CustodyError("replayed", "this lease request was answered before") }
     }
 }

@@ -14,7 +14,8 @@ import Foundation
 /// Custody records on disk (DESIGN.md, Data directory: a `kill -9` loses nothing acknowledged to another peer).
 ///
 ///     custody/<job>.root   the job's manifest root (hex), written atomically when the job is first kept
-///     custody/<job>.log    the job's records, appended: 4-byte big-endian length, then the bencoded record
+///     custody/<job>.log    the job's records and custodian set changes, appended: 4-byte big-endian length,
+///                          then the bencoded record or change
 ///
 /// A record is appended and the file synced before the request that brought it is answered. Appends from
 /// concurrent requests share one sync (group commit): a request waits until a sync covering its bytes is done.
@@ -52,18 +53,18 @@ final class CustodyJournal: @unchecked Sendable {
         try AtomicFile.write(Data(root.root.hex.utf8), to: url, mode: 0o600)
     }
 
-    /// Appends records and returns once they are on disk.
-    func append(_ records: [CustodyRecord]) throws {
-        guard !records.isEmpty else { return }
-        let byJob = Dictionary(grouping: records, by: \.job)
+    /// Appends records and set changes and returns once they are on disk.
+    func append(_ records: [CustodyRecord], changes: [CustodySetChange] = []) throws {
+        guard !records.isEmpty || !changes.isEmpty else { return }
+        let entries = records.map { ($0.job, $0.encoded()) } + changes.map { ($0.job, $0.encoded()) }
+        let byJob = Dictionary(grouping: entries, by: \.0)
         var end = 0
         condition.lock()
         do {
-            for (job, records) in byJob {
+            for (job, entries) in byJob {
                 let descriptor = try file(job)
                 var bytes: [UInt8] = []
-                for record in records {
-                    let encoded = record.encoded()
+                for (_, encoded) in entries {
                     let length = UInt32(encoded.count)
                     bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
                     bytes += encoded
@@ -141,7 +142,7 @@ final class CustodyJournal: @unchecked Sendable {
 
     /// What loading found: each job's manifest root and records, and what could not be used.
     struct Loaded {
-        var jobs: [(job: JobID, root: BlobID, records: [CustodyRecord])] = []
+        var jobs: [(job: JobID, root: BlobID, records: [CustodyRecord], changes: [CustodySetChange])] = []
         var problems: [String] = []
     }
 
@@ -159,17 +160,18 @@ final class CustodyJournal: @unchecked Sendable {
                 loaded.problems.append("\(folder.appendingPathComponent(name).path): not a job's manifest root; ignored")
                 continue
             }
-            let (records, problems) = readLog(path(job, ".log"))
+            let (records, changes, problems) = readLog(path(job, ".log"))
             loaded.problems += problems
-            loaded.jobs.append((job, BlobID(root: root), records))
+            loaded.jobs.append((job, BlobID(root: root), records, changes))
         }
         return loaded
     }
 
-    private func readLog(_ path: String) -> ([CustodyRecord], [String]) {
-        guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
+    private func readLog(_ path: String) -> ([CustodyRecord], [CustodySetChange], [String]) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], [], []) }
         let bytes = [UInt8](data)
         var records: [CustodyRecord] = []
+        var changes: [CustodySetChange] = []
         var problems: [String] = []
         var offset = 0
         while offset < bytes.count {
@@ -180,7 +182,11 @@ final class CustodyJournal: @unchecked Sendable {
             offset += 4 + length
             do {
                 let value = try BencodeDecoder(limits: .frame).decode(entry)
-                records.append(try CustodyRecord(value))
+                if value["k"]?.string == "custodians" {
+                    changes.append(try CustodySetChange(value))
+                } else {
+                    records.append(try CustodyRecord(value))
+                }
             } catch {
                 problems.append("\(path): an entry at byte \(offset - length - 4) does not decode (\(error)); skipped")
             }
@@ -189,6 +195,6 @@ final class CustodyJournal: @unchecked Sendable {
             problems.append("\(path): cut \(bytes.count - offset) bytes of an unfinished last entry")
             truncate(path, off_t(offset))
         }
-        return (records, problems)
+        return (records, changes, problems)
     }
 }

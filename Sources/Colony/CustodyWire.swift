@@ -5,19 +5,28 @@ import Foundation
 import Synchronization
 
 /// Colony's custody requests over TCP frames on the node's port (DESIGN.md, Wire): a bencoded header with `op`,
-/// and lists of records as a bencoded payload.
+/// and lists of records and custodian set changes as a bencoded payload.
 ///
+/// - `co_offer {publisher, nonce}` → `offer {key, sig}`: "will you keep custody of a job I am about to sign?"; the
+///   answer proves the custodian's key (its signature over `offerMessage`)
 /// - `co_publish {job, root, port}` → `ok`: "fetch this manifest from me and keep it" (to the job's custodians)
 /// - `co_jobs {kernel, version}` → `jobs` + [[job, root], …]
 /// - `co_lease {job, root, port, shard, worker, count, time, sig}` → `lease` + record, or `none {done}`; `sig` is
 ///   the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's name)
-/// - `co_submit {job, root, port}` + record → `ok`
-/// - `co_status {job, shard, worker?}` → `status` + [[unit, state, commits, live, open, attempts, mine], …]
-///   (`mine`: 1 when `worker`'s result agrees with the validated one, -1 when it was counted invalid)
-/// - `co_records {job, shard}` → `records` + [record, …] (reveals of undecided units left out)
-/// - `co_sync {job, root, port, shard}` + [id, …] → `records` + [records the asker lacks] and `want` + [ids]
-/// - `co_merge {job, root, port}` + [record, …] → `ok {added}`
+/// - `co_submit {job, root, port}` + record → `ok` + status rows of its units
+/// - `co_status {job, shard, worker?}` → `status` + [[unit, state, partners, live, open, attempts, mine], …]
+///   (`partners`: sealed workers that could complete a quorum with `worker`; `mine`: 1 when `worker`'s result
+///   agrees with the validated one, -1 when it was counted invalid)
+/// - `co_records {job, shard}` → `records` + [item, …]: records anyone may read (reveals of undecided units left
+///   out) and the set changes
+/// - `co_changes {job, shard}` → `changes` + [change, …]: the shard's custodian set changes
+/// - `co_sync {job, root, port, shard, from, time, sig}` + [id, …] → `records` + [items the asker lacks] and
+///   `want` + [ids]: only for the shard's custodians, who sign the request (`syncMessage`)
+/// - `co_merge {job, root, port}` + [item, …] → `ok {added}`
+/// - `co_cosign {job, port}` + change → `change` + the change with this custodian's signature added
 /// - failures → `error {code, reason, message}`
+///
+/// An item of a list is a custody record, or a custodian set change (`k` = "custodians").
 public enum CustodyWire {
     static func frame(_ op: String, _ fields: [(String, BencodeValue)] = [], payload: BencodeValue? = nil) -> Frame {
         let entries = [("op", BencodeValue.text(op))] + fields
@@ -58,14 +67,60 @@ public enum CustodyWire {
         }
     }
 
-    static func records(_ frame: Frame) throws(CustodyError) -> [CustodyRecord] {
+    /// The records and set changes of a frame's payload.
+    static func items(_ frame: Frame) throws(CustodyError) -> (records: [CustodyRecord], changes: [CustodySetChange]) {
         guard let list = try payload(frame).list else { throw .malformed("payload is not a list of records") }
         var records: [CustodyRecord] = []
-        for value in list { records.append(try CustodyRecord(value)) }
-        return records
+        var changes: [CustodySetChange] = []
+        for value in list {
+            if value["k"]?.string == "custodians" {
+                changes.append(try CustodySetChange(value))
+            } else {
+                records.append(try CustodyRecord(value))
+            }
+        }
+        return (records, changes)
     }
 
-    static func recordList(_ records: [CustodyRecord]) -> BencodeValue { .list(records.map(\.value)) }
+    static func itemList(_ records: [CustodyRecord], changes: [CustodySetChange] = []) -> BencodeValue {
+        .list(changes.map(\.value) + records.map(\.value))
+    }
+
+    /// What a custodian signs to ask another for a shard's records.
+    static func syncMessage(job: JobID, shard: Int, time: Int64, from key: Ed25519PublicKey) -> [UInt8] {
+        BencodeValue.dictionary([
+            "op": .text("co_sync"), "job": .bytes(job.bytes), "shard": .integer(Int64(shard)), "time": .integer(time),
+            "from": .bytes([UInt8](key.rawRepresentation)),
+        ]).encoded()
+    }
+
+    /// The fields that authenticate a sync request from `identity`.
+    static func syncSignature(job: JobID, shard: Int, by identity: Identity, now: Int64) -> [(String, BencodeValue)] {
+        let message = syncMessage(job: job, shard: shard, time: now, from: identity.publicKey)
+        return [
+            ("from", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("time", .integer(now)),
+            ("sig", .bytes([UInt8](identity.signature(for: message)))),
+        ]
+    }
+
+    /// Who signed a sync request, when its signature verifies and its time is within the window.
+    static func checkedSyncer(_ frame: Frame, job: JobID, shard: Int, now: Int64) throws(CustodyError) -> Ed25519PublicKey {
+        guard let keyBytes = frame.header["from"]?.bytes, let key = try? Ed25519PublicKey(rawRepresentation: keyBytes),
+            let time = frame.header["time"]?.integer, let signature = frame.header["sig"]?.bytes
+        else { throw CustodyError("not a custodian", "co_sync is for custodians: from, time and sig are required") }
+        guard abs(time - now) <= leaseRequestWindow else {
+            throw CustodyError("bad signature", "the sync request's time is \((time - now) / 1000) s from ours")
+        }
+        guard key.isValidSignature(signature, for: syncMessage(job: job, shard: shard, time: time, from: key)) else {
+            throw CustodyError("bad signature", "the sync request is not signed by \(key.hex.prefix(12))")
+        }
+        return key
+    }
+
+    /// What a custodian signs to accept the custody a publisher offers.
+    static func offerMessage(publisher: Ed25519PublicKey, nonce: [UInt8]) -> [UInt8] {
+        Array("colony:custody-offer:".utf8) + [UInt8](publisher.rawRepresentation) + nonce
+    }
 
     /// How far a lease request's time may be from the custodian's clock, in milliseconds.
     static let leaseRequestWindow: Int64 = 300_000

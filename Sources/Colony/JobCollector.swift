@@ -13,7 +13,9 @@ public struct JobReport: Sendable {
     /// Records read and kept (their signatures verified).
     public var records: Int
     /// Records dropped because their signature did not verify.
-    public var badSignatures: Int
+    public var badSignatures: Int { refused["bad signature"] ?? 0 }
+    /// Records and set changes dropped, by the rule they broke (a signature, the authority chain, a lease…).
+    public var refused: [String: Int]
     /// Shards no custodian answered for.
     public var unreachableShards: [Int]
 
@@ -31,7 +33,8 @@ public struct JobReport: Sendable {
 
 /// Gathers a job's records from its custodians and recomputes every verdict (DESIGN.md: "The publisher (or
 /// anyone) collects the records, re-verifies signatures and quorum, fetches the validated outputs, checks their
-/// digests").
+/// digests"). Every record passes the same checks a custodian makes (`ShardLedger.admit`): signatures, the
+/// authority chain from the publisher's manifest, leases, seals and bounds.
 public enum JobCollector {
     /// Collects and re-verifies `job` through `peer`. `root` or the job's announcement finds the manifest.
     public static func collect(
@@ -44,23 +47,31 @@ public enum JobCollector {
         let now = CustodyClock.now()
         var verdicts: [UnitVerdict] = []
         var kept = 0
-        var bad = 0
+        var refused: [String: Int] = [:]
         var unreachable: [Int] = []
         for shard in 0..<manifest.shardCount {
-            var ledger = ShardLedger(job: job, shard: shard, units: manifest.units(inShard: shard), policy: manifest.policy)
+            var ledger = ShardLedger(manifest: manifest, shard: shard)
+            var asked: Set<Ed25519PublicKey> = []
             var answered = false
-            for custodian in peer.custodians(of: JobKeys.shard(job, shard)) {
+            // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.
+            while let custodian = ledger.authority.sets.joined().first(where: { !asked.contains($0.key) }) {
+                asked.insert(custodian.key)
                 let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
-                guard let reply = try? peer.request(frame, to: custodian), let records = try? CustodyWire.records(reply)
+                guard let reply = try? peer.request(frame, to: custodian.endpoint), let items = try? CustodyWire.items(reply)
                 else { continue }
                 answered = true
-                for record in records {
-                    let id = record.id
-                    guard ledger.records[id] == nil else { continue }
-                    if record.isSignatureValid {
-                        if ledger.insert(record, id: id) { kept += 1 }
-                    } else {
-                        bad += 1
+                for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
+                    do {
+                        try ledger.admit(change)
+                    } catch {
+                        refused[error.reason, default: 0] += 1
+                    }
+                }
+                for record in CustodyRecord.inAdmissionOrder(items.records) {
+                    do {
+                        if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { kept += 1 }
+                    } catch {
+                        refused[error.reason, default: 0] += 1
                     }
                 }
             }
@@ -69,9 +80,8 @@ public enum JobCollector {
             progress(shard + 1, manifest.shardCount)
         }
         return JobReport(
-            job: job, manifest: manifest, verdicts: verdicts, records: kept, badSignatures: bad, unreachableShards: unreachable)
+            job: job, manifest: manifest, verdicts: verdicts, records: kept, refused: refused, unreachableShards: unreachable)
     }
-
     /// Lets the kernel assemble the validated outputs into `directory`. Every unit must be validated.
     public static func assemble(_ report: JobReport, registry: KernelRegistry, into directory: URL) throws -> KernelSummary {
         guard let kernel = registry.kernel(named: report.manifest.kernel) else {

@@ -78,7 +78,11 @@ public final class LocalSwarm: @unchecked Sendable {
             configuration.syncInterval = options.syncInterval
             configuration.registry = options.registry
             let folder = options.folder.appendingPathComponent("peer-\(index)")
-            let peer = try ColonyPeer(dataDirectory: folder, configuration: configuration) { log("peer \(index): \($0)") }
+            // Each peer on a loopback network of its own (127.0.N.1): replicas count toward a quorum only from
+            // distinct /24 networks, and the custodians see each worker's real address.
+            let peer = try ColonyPeer(dataDirectory: folder, host: Self.host(of: index), configuration: configuration) {
+                log("peer \(index): \($0)")
+            }
             peer.onCustodyChange = { [changes] in changes.notify() }
             try peer.start()
             peers.append(peer)
@@ -103,6 +107,17 @@ public final class LocalSwarm: @unchecked Sendable {
             workers.append(worker)
         }
         for worker in workers { worker.start() }
+    }
+
+    /// The loopback address of peer `index`: 127.M.N.1, each its own /24 network (Linux answers on the whole of
+    /// 127.0.0.0/8).
+    public static func host(of index: Int) -> String { "127.\(index / 250).\(index % 250 + 1).1" }
+
+    /// Signs a job of `units` from `spec` with peer 0 as its publisher (custodians chosen among the peers), and
+    /// publishes it.
+    public func publish(spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil) throws -> JobID {
+        let manifest = try peers[0].signJob(spec: spec, kernelVersion: kernelVersion, units: units, shardSize: shardSize)
+        return try publish(manifest)
     }
 
     /// Publishes a manifest from peer 0.
@@ -135,7 +150,7 @@ public final class LocalSwarm: @unchecked Sendable {
                     ledgers[ref.shard] = ledger
                     continue
                 }
-                for record in ledger.records.values { merged.insert(record) }
+                merged.absorb(ledger)
                 ledgers[ref.shard] = merged
             }
         }

@@ -28,8 +28,8 @@ extension SwarmWorker {
         let frame = CustodyWire.frame("co_records", fields(ticket.job) + [("shard", .integer(Int64(ticket.shard)))])
         var custodians = ticket.custodians
         var copies: [Int: [UInt8]] = [:]
-        if let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)),
-            let records = try? CustodyWire.records(reply)
+        if let reply = try? send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard)),
+            let records = try? CustodyWire.items(reply).records
         {
             for record in records where record.kind == .reveal && record.author != peer.identity.publicKey {
                 for entry in record.entries where ticket.units.contains(entry.unit) { copies[entry.unit] = entry.data }

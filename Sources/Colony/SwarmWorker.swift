@@ -346,25 +346,25 @@ public final class SwarmWorker: @unchecked Sendable {
 
     func fields(_ job: ActiveJob) -> [(String, BencodeValue)] { peer.jobFields(job.id) }
 
-    /// Sends to the ticket's custodians in order, moving past those that do not answer.
-    func send(_ frame: Frame, custodians: inout [Endpoint], key: [UInt8]) throws(ColonyRequestError) -> Frame {
+    /// Sends to the ticket's custodians in order, moving past those that do not answer or no longer keep the shard;
+    /// when none is left, starts again from the shard's current set.
+    func send(_ frame: Frame, custodians: inout [Endpoint], ref: ShardRef) throws(ColonyRequestError) -> Frame {
         var lastError: ColonyRequestError?
         var tried = 0
         while tried < 4 {
             if custodians.isEmpty {
-                peer.forgetCustodians(of: key)
-                custodians = peer.custodians(of: key, refresh: true)
+                peer.learnChanges(ref)
+                custodians = peer.members(of: ref).map(\.endpoint)
                 if custodians.isEmpty { break }
             }
             let target = custodians[0]
             do {
                 return try peer.request(frame, to: target)
             } catch {
-                if error.refusal != nil { throw error }
                 lastError = error
-                condition.withLock { stats.requestFailures += 1 }
+                if let refusal = error.refusal, refusal.reason != "not a custodian" { throw error }
+                if error.refusal == nil { condition.withLock { stats.requestFailures += 1 } }
                 custodians.removeFirst()
-                peer.forgetCustodians(of: key)
                 tried += 1
             }
         }
@@ -399,34 +399,9 @@ public final class SwarmWorker: @unchecked Sendable {
             requests += 1
             let average = condition.withLock { averageUnitSeconds }
             let count = average.map { max(1, min(job.manifest.policy.shardSize, Int(configuration.targetLeaseSeconds / max($0, 1e-6)))) } ?? 1
-            let key = JobKeys.shard(job.id, shard)
-            var custodians = peer.custodians(of: key)
-            let frame = CustodyWire.leaseRequest(
-                fields(job), job: job.id, shard: shard, count: count, by: peer.identity, now: CustodyClock.now())
+            let ref = ShardRef(job: job.id, shard: shard)
             do {
-                let reply = try send(frame, custodians: &custodians, key: key)
-                if CustodyWire.op(reply) == "none" {
-                    let done = CustodyWire.int(reply, "done") == 1
-                    condition.withLock {
-                        if done {
-                            job.done.insert(shard)
-                            if job.finished {
-                                log("job \(job.id.hex.prefix(12)) has no open units left")
-                                removeSavedCheckpoints(of: job.id)
-                            }
-                        } else {
-                            job.busyUntil[shard] = Date() + 0.5
-                        }
-                    }
-                    continue
-                }
-                let lease = try CustodyRecord(try CustodyWire.payload(reply))
-                guard lease.isSignatureValid, lease.worker == peer.identity.publicKey, lease.job == job.id,
-                    lease.entries.allSatisfy({ job.manifest.units(inShard: shard).contains($0.unit) })
-                else {
-                    condition.withLock { job.busyUntil[shard] = Date() + 5 }
-                    continue
-                }
+                guard let (lease, custodians) = try lease(ref, count: count) else { continue }
                 let ticket = Ticket(job: job, shard: shard, custodians: custodians, lease: lease)
                 condition.withLock {
                     tickets.append(ticket)
@@ -435,13 +410,64 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
                 if configuration.behaviour != .copycat { queueTasks(ticket) }
                 if configuration.behaviour == .copycat { commitInvented(ticket) }
-            } catch let error as ColonyRequestError {
-                noteRefusal(error)
-                condition.withLock { job.busyUntil[shard] = Date() + 1 }
             } catch {
+                noteRefusal(error)
                 condition.withLock { job.busyUntil[shard] = Date() + 1 }
             }
         }
+    }
+
+    /// Asks the shard's custodians for a lease of up to `count` units, starting at one that depends on this worker
+    /// and the shard (so that the replicas of a unit come from distinct custodians) and moving on while one has
+    /// nothing for this worker but says others may. Returns the lease and the custodians to send results to, the
+    /// one that leased first; nil when the shard has nothing now (it is marked done or busy).
+    private func lease(_ ref: ShardRef, count: Int) throws(ColonyRequestError) -> (CustodyRecord, [Endpoint])? {
+        guard let job = condition.withLock({ jobs[ref.job] }) else { return nil }
+        var members = peer.members(of: ref)
+        if members.isEmpty { return nil }
+        let start = (Int(peer.identity.publicKey.rawRepresentation.first ?? 0) + ref.shard) % members.count
+        members = Array(members[start...] + members[..<start])
+        var lastError: ColonyRequestError?
+        var answered = false
+        for member in members {
+            let frame = CustodyWire.leaseRequest(
+                fields(job), job: job.id, shard: ref.shard, count: count, by: peer.identity, now: CustodyClock.now())
+            let reply: Frame
+            do {
+                reply = try peer.request(frame, to: member.endpoint)
+            } catch {
+                lastError = error
+                if error.refusal == nil { condition.withLock { stats.requestFailures += 1 } }
+                if error.refusal?.reason == "not a custodian" { peer.learnChanges(ref) }
+                continue
+            }
+            answered = true
+            if CustodyWire.op(reply) == "none" {
+                if CustodyWire.int(reply, "done") == 1 {
+                    condition.withLock {
+                        job.done.insert(ref.shard)
+                        if job.finished {
+                            log("job \(job.id.hex.prefix(12)) has no open units left")
+                            removeSavedCheckpoints(of: job.id)
+                        }
+                    }
+                    return nil
+                }
+                if CustodyWire.int(reply, "elsewhere") == 1 { continue }
+                break
+            }
+            guard let lease = try? CustodyRecord(try CustodyWire.payload(reply)), lease.isSignatureValid,
+                lease.author == member.key, lease.kind == .lease, lease.worker == peer.identity.publicKey, lease.job == job.id,
+                lease.shard == ref.shard, lease.entries.allSatisfy({ job.manifest.units(inShard: ref.shard).contains($0.unit) })
+            else {
+                condition.withLock { job.busyUntil[ref.shard] = Date() + 5 }
+                return nil
+            }
+            return (lease, [member.endpoint] + members.map(\.endpoint).filter { $0 != member.endpoint })
+        }
+        if !answered, let lastError { throw lastError }
+        condition.withLock { job.busyUntil[ref.shard] = Date() + 0.5 }
+        return nil
     }
 
     @discardableResult
@@ -502,7 +528,7 @@ public final class SwarmWorker: @unchecked Sendable {
         let frame = CustodyWire.frame("co_submit", fields(ticket.job), payload: record.value)
         var custodians = ticket.custodians
         do {
-            let reply = try send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard))
+            let reply = try send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard))
             ticket.custodians = custodians
             return reply
         } catch {
@@ -646,7 +672,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 ("shard", .integer(Int64(ticket.shard))), ("worker", .bytes([UInt8](peer.identity.publicKey.rawRepresentation))),
             ])
         var custodians = ticket.custodians
-        guard let reply = try? send(frame, custodians: &custodians, key: JobKeys.shard(ticket.job.id, ticket.shard)) else {
+        guard let reply = try? send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard)) else {
             return nil
         }
         ticket.custodians = custodians

@@ -26,11 +26,15 @@ import Testing
         let spec = JobSpec(
             kernel: "tally", title: "converge", parameters: ["units": .int(40)],
             redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 8), leaseSeconds: 30)
+        var custodians = (0..<4).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
+        let members = custodians.enumerated().map {
+            CustodianMember(key: $1.identity.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000))
+        }
         let manifest = try JobManifest.signed(
             spec: spec, kernelVersion: 1, units: (0..<40).map { Data([UInt8($0)]) },
-            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: 10)
+            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: 10,
+            custody: { _, shards in JobCustody.same(members, shards: shards) })
         let job = manifest.id
-        var custodians = (0..<4).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
         for index in custodians.indices { custodians[index].add(manifest) }
         var workers = (0..<6).map { Worker(cheats: $0 == 5) }
         let refs = (0..<manifest.shardCount).map { ShardRef(job: job, shard: $0) }
@@ -59,6 +63,13 @@ import Testing
                                     worker: worker.identity.publicKey, job: job, unit: unit, digest: SHA256.hash(outputs[unit]!).bytes))
                             }, time: now, signedBy: worker.identity)
                     } else {
+                        // As a worker does: reveal once enough seals could pair with this one (its lease may have
+                        // ended meanwhile; a reveal needs none), or give up waiting well after the lease.
+                        let partners = custodians[at].partners(ShardRef(job: job, shard: lease.shard), worker: worker.identity.publicKey)
+                        guard units.allSatisfy({ partners[$0] ?? 0 >= 2 }) || now > lease.expires + 15_000 else {
+                            workers[index] = worker
+                            continue
+                        }
                         record = CustodyRecord(
                             kind: .reveal, job: job, shard: lease.shard, worker: worker.identity.publicKey,
                             entries: units.map { .init(unit: $0, hash: SHA256.hash(outputs[$0]!).bytes, data: outputs[$0]!) },
@@ -71,8 +82,10 @@ import Testing
                 } else {
                     let at = Int.random(in: 0..<custodians.count, using: &random)
                     for shard in (0..<manifest.shardCount).shuffled(using: &random) {
+                        // Each worker on a /24 of its own.
                         if let lease = try custodians[at].lease(
-                            job: job, shard: shard, worker: worker.identity.publicKey, count: 5, now: now)
+                            job: job, shard: shard, worker: worker.identity.publicKey, address: 0x0A01_0005 | UInt32(index) << 8,
+                            count: 5, now: now)
                         {
                             worker.lease = (at, lease)
                             break
@@ -93,14 +106,14 @@ import Testing
                 guard a != b, !partitioned || (a < 2) == (b < 2) else { continue }
                 for ref in refs.shuffled(using: &random) {
                     let theirs = custodians[b].records(ref).shuffled(using: &random)
-                    _ = custodians[a].merge(theirs)
+                    _ = custodians[a].merge(theirs, now: now)
                 }
             }
         }
         // A last full exchange, then every custodian holds the same set and says the same thing.
         for a in custodians.indices {
             for b in custodians.indices where a != b {
-                for ref in refs { _ = custodians[a].merge(custodians[b].records(ref)) }
+                for ref in refs { _ = custodians[a].merge(custodians[b].records(ref), now: now) }
             }
         }
         let cheater = workers[5].identity.publicKey

@@ -10,12 +10,12 @@ import Testing
 
 /// Custody records survive the peer that accepted them (DESIGN.md, Data directory).
 @Suite struct CustodyJournalTests {
-    static func peer(_ folder: URL) throws -> ColonyPeer {
+    static func peer(_ folder: URL, host: String = "127.0.0.1") throws -> ColonyPeer {
         var configuration = ColonyPeer.Configuration()
         configuration.syncInterval = nil
         configuration.blobs.repairInterval = nil
         configuration.blobs.rateLimit = nil
-        return try ColonyPeer(dataDirectory: folder, configuration: configuration)
+        return try ColonyPeer(dataDirectory: folder, host: host, configuration: configuration)
     }
 
     static func leaseFrame(_ manifest: JobManifest, worker: Identity, time: Int64 = CustodyClock.now()) -> Frame {
@@ -26,12 +26,11 @@ import Testing
     @Test func acceptedRecordsAreReadBackAfterARestart() throws {
         let folder = SwarmTestSupport.folder("journal")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
         let worker = Identity(privateKey: Ed25519PrivateKey())
-        let ref = ShardRef(job: manifest.id, shard: 0)
-
         let first = try Self.peer(folder)
         try first.start()
+        let manifest = try SwarmTestSupport.manifest(units: 8, quorum: 1, shard: 8, custodians: [SwarmTestSupport.member(first)])
+        let ref = ShardRef(job: manifest.id, shard: 0)
         _ = try first.publish(manifest)
         let reply = try first.request(Self.leaseFrame(manifest, worker: worker), to: first.endpoint)
         let lease = try CustodyRecord(try CustodyWire.payload(reply))
@@ -58,7 +57,7 @@ import Testing
     @Test func anUnfinishedLastEntryIsCutAndTheRestIsKept() throws {
         let folder = SwarmTestSupport.folder("journal-tail")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4)
+        let manifest = try SwarmTestSupport.manifest(units: 4, quorum: 1, shard: 4, custodians: [SwarmTestSupport.stranger()])
         let custodian = Identity(privateKey: Ed25519PrivateKey())
         let worker = Identity(privateKey: Ed25519PrivateKey())
         let journal = try CustodyJournal(folder: folder)
@@ -112,10 +111,10 @@ extension CustodyJournalTests {
     @Test func forgedStaleAndReplayedLeaseRequestsAreRefusedCountedAndChangeNothing() throws {
         let folder = SwarmTestSupport.folder("lease-requests")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
         let peer = try CustodyJournalTests.peer(folder)
         try peer.start()
         defer { peer.stop(handOff: false) }
+        let manifest = try SwarmTestSupport.manifest(units: 8, quorum: 1, shard: 8, custodians: [SwarmTestSupport.member(peer)])
         _ = try peer.publish(manifest)
         let victim = Identity(privateKey: Ed25519PrivateKey())
         let attacker = Identity(privateKey: Ed25519PrivateKey())
@@ -147,38 +146,51 @@ extension CustodyJournalTests {
     }
 }
 
-/// `co_status` tells a worker how its own results were judged (the worker's validated and invalid counts).
+/// `co_status` tells a worker how its own results were judged (the worker's validated and invalid counts), and how
+/// many sealed workers could pair with its result (when it may reveal).
 @Suite struct StatusRowTests {
     @Test func aStatusRowSaysWhetherTheAskersResultAgreedOrWasInvalid() throws {
-        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4)
+        let keys = (0..<3).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
+        let members = keys.enumerated().map { CustodianMember(key: $1.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 1)) }
+        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4, custodians: members)
         let job = manifest.id
-        var custodian = Custodian(identity: Identity(privateKey: Ed25519PrivateKey()))
-        custodian.add(manifest)
+        var custodians = keys.map { Custodian(identity: $0) }
+        for index in custodians.indices { custodians[index].add(manifest) }
         let (alice, bob, carol, dave) = (
             Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()),
             Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey())
         )
         let now: Int64 = 1_800_000_000_000
-        for (worker, output) in [(alice, [UInt8]([1])), (bob, [2]), (carol, [1])] {
-            _ = try custodian.lease(job: job, shard: 0, worker: worker.publicKey, count: 1, now: now)
+        let ref = ShardRef(job: job, shard: 0)
+        for (index, (worker, output)) in [(alice, [UInt8]([1])), (bob, [2]), (carol, [1])].enumerated() {
+            _ = try custodians[index].lease(job: job, shard: 0, worker: worker.publicKey, address: 0x0A01_0005 | UInt32(index) << 8, count: 1, now: now)
             let digest = SHA256.hash(output).bytes
             let seal = CustodyRecord.seal(worker: worker.publicKey, job: job, unit: 0, digest: digest)
-            _ = try custodian.submit(
-                CustodyRecord(kind: .commit, job: job, shard: 0, worker: worker.publicKey, entries: [.init(unit: 0, hash: seal)], time: now, signedBy: worker),
+            _ = try custodians[index].submit(
+                CustodyRecord(kind: .commit, job: job, shard: 0, worker: worker.publicKey, entries: [.init(unit: 0, hash: seal)], time: now + 1, signedBy: worker),
                 now: now)
-            _ = try custodian.submit(
-                CustodyRecord(kind: .reveal, job: job, shard: 0, worker: worker.publicKey, entries: [.init(unit: 0, hash: digest, data: output)], time: now, signedBy: worker),
+            _ = custodians[0].merge(custodians[index].records(ref), now: now)
+        }
+        // Three seals, none revealed: each could complete a quorum.
+        #expect(custodians[0].partners(ref, worker: alice.publicKey)[0] == 3)
+        for (index, (worker, output)) in [(alice, [UInt8]([1])), (bob, [2]), (carol, [1])].enumerated() {
+            _ = try custodians[index].submit(
+                CustodyRecord(
+                    kind: .reveal, job: job, shard: 0, worker: worker.publicKey,
+                    entries: [.init(unit: 0, hash: SHA256.hash(output).bytes, data: output)], time: now + 2, signedBy: worker),
                 now: now)
+            _ = custodians[0].merge(custodians[index].records(ref), now: now)
         }
-        let verdicts = try #require(custodian.verdicts(ShardRef(job: job, shard: 0), now: now))
-        func mine(_ worker: Identity) -> Int64? {
-            ColonyPeer.statusRows(verdicts, for: worker.publicKey).list?.first?.list?.last?.integer
+        let verdicts = try #require(custodians[0].verdicts(ref, now: now))
+        func row(_ worker: Identity) -> [Int64]? {
+            ColonyPeer.statusRows(verdicts, partners: custodians[0].partners(ref, worker: worker.publicKey), for: worker.publicKey)
+                .list?.first?.list?.compactMap(\.integer)
         }
-        #expect(ColonyPeer.statusRows(verdicts, for: alice.publicKey).list?.first?.list?[1].integer == 1)  // validated
-        #expect(mine(alice) == 1)
-        #expect(mine(carol) == 1)
-        #expect(mine(bob) == -1)  // outvoted
-        #expect(mine(dave) == 0)  // took no part
+        #expect(row(alice)?[1] == 1)  // validated
+        #expect(row(alice)?.last == 1)
+        #expect(row(carol)?.last == 1)
+        #expect(row(bob)?.last == -1)  // outvoted
+        #expect(row(dave)?.last == 0)  // took no part
     }
 }
 
@@ -190,10 +202,13 @@ extension CustodyJournalTests {
         let peer = try CustodyJournalTests.peer(folder)
         try peer.start()
         defer { peer.stop(handOff: false) }
-        let manifest = try SwarmTestSupport.manifest(units: 8, shard: 8)
+        let manifest = try SwarmTestSupport.manifest(units: 8, quorum: 1, shard: 8, custodians: [SwarmTestSupport.member(peer)])
         _ = try peer.publish(manifest)
         let ref = ShardRef(job: manifest.id, shard: 0)
-        let ops = ["co_publish", "co_job", "co_jobs", "co_lease", "co_submit", "co_status", "co_records", "co_sync", "co_merge", "co_nope"]
+        let ops = [
+            "co_publish", "co_job", "co_jobs", "co_lease", "co_submit", "co_status", "co_records", "co_sync", "co_merge",
+            "co_offer", "co_cosign", "co_changes", "co_nope",
+        ]
         var generator = SeededGenerator(seed: 0xC0DE)
         let realRecord = CustodyRecord(
             kind: .commit, job: manifest.id, shard: 0, worker: Identity(privateKey: Ed25519PrivateKey()).publicKey,
@@ -208,7 +223,7 @@ extension CustodyJournalTests {
             default: return ["unit": .integer(Int64.random(in: -2...20, using: &generator)), "x": junkValue(depth + 1)]
             }
         }
-        let keys = ["job", "shard", "worker", "count", "time", "sig", "root", "port", "kernel", "version", "want"]
+        let keys = ["job", "shard", "worker", "count", "time", "sig", "root", "port", "kernel", "version", "want", "from", "nonce", "publisher"]
         for round in 0..<3_000 {
             var fields: [(String, BencodeValue)] = []
             for key in keys where Bool.random(using: &generator) {

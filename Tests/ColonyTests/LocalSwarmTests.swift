@@ -1,6 +1,7 @@
 import ColonyBlobs
 import ColonyCore
 import ColonyKernel
+import ColonyNet
 import ColonyWork
 import Foundation
 import Testing
@@ -15,12 +16,29 @@ enum SwarmTestSupport {
         return url
     }
 
-    static func manifest(units: Int, replicas: Int = 2, quorum: Int = 2, lease: Int = 10, shard: Int = 64) throws -> JobManifest {
-        let spec = JobSpec(
+    static func spec(units: Int, replicas: Int = 2, quorum: Int = 2, lease: Int = 10) -> JobSpec {
+        JobSpec(
             kernel: "tally", title: "tally \(units)", parameters: ["units": .int(units)],
             redundancy: Redundancy(replicas: replicas, quorum: quorum, maxAttempts: 6), leaseSeconds: lease, source: "test")
-        let units = try TallyKernel().units(for: spec.parameters)
-        return try JobManifest.signed(spec: spec, kernelVersion: 1, units: units, by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shard)
+    }
+
+    /// A tally job whose every shard is kept by `custodians`.
+    static func manifest(
+        units: Int, replicas: Int = 2, quorum: Int = 2, lease: Int = 10, shard: Int = 64, custodians: [CustodianMember]
+    ) throws -> JobManifest {
+        let spec = spec(units: units, replicas: replicas, quorum: quorum, lease: lease)
+        return try JobManifest.signed(
+            spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters),
+            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shard,
+            custody: { _, shards in JobCustody.same(custodians, shards: shards) })
+    }
+
+    /// A started peer as a custodian named in a manifest.
+    static func member(_ peer: ColonyPeer) -> CustodianMember { CustodianMember(key: peer.identity.publicKey, endpoint: peer.endpoint) }
+
+    /// A custodian nobody can reach.
+    static func stranger() -> CustodianMember {
+        CustodianMember(key: Identity(privateKey: Ed25519PrivateKey()).publicKey, endpoint: Endpoint(address: 0x7F00_0001, port: 9))
     }
 }
 
@@ -38,8 +56,7 @@ enum SwarmTestSupport {
         let swarm = LocalSwarm(options: options)
         try swarm.start()
         defer { swarm.stop() }
-        let manifest = try SwarmTestSupport.manifest(units: 300)
-        let job = try swarm.publish(manifest)
+        let job = try swarm.publish(spec: SwarmTestSupport.spec(units: 300), kernelVersion: 1, units: try TallyKernel().units(for: SwarmTestSupport.spec(units: 300).parameters), shardSize: 64)
         // Wakes on every change of custody; the timeout only matters when the test is already failing.
         let progress = swarm.waitUntilDecided(job, timeout: 300)
         #expect(progress?.done == true, "progress: \(String(describing: progress))")
@@ -120,13 +137,10 @@ struct DigestKernel: ComputeKernel {
         let spec = JobSpec(
             kernel: DigestKernel.name, title: "digests", parameters: ["units": .int(6)],
             redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 30, source: "test")
-        let publisher = swarm.peers[0]
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: 1, units: try DigestKernel().units(for: spec.parameters),
-            by: Identity(privateKey: Ed25519PrivateKey()), storeLarge: { try publisher.putInput($0) })
+        let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: 1, units: try DigestKernel().units(for: spec.parameters))
         // Every input is a blob reference; the manifest stays small.
         #expect(manifest.units.allSatisfy { if case .blob(_, 40 << 10) = $0 { true } else { false } })
-        #expect(manifest.encoded().count < 2_000)
+        #expect(manifest.encoded().count < 2_500)
         let decoded = try JobManifest(decoding: manifest.encoded())
         #expect(decoded == manifest)
 
@@ -147,7 +161,7 @@ struct DigestKernel: ComputeKernel {
     }
 
     @Test func aManifestRefusesABlobReferenceWithoutRootOrSize() throws {
-        let manifest = try SwarmTestSupport.manifest(units: 2)
+        let manifest = try SwarmTestSupport.manifest(units: 2, custodians: [SwarmTestSupport.stranger(), SwarmTestSupport.stranger()])
         guard case .dictionary(var dictionary) = manifest.unsignedValue() else { return }
         dictionary["units"] = .list([["blob": .bytes([1, 2, 3]), "size": .integer(5)], .bytes([0])])
         dictionary["sig"] = .bytes(manifest.signature)

@@ -85,7 +85,8 @@ struct SpinKernel: ComputeKernel {
             redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: 600, source: "test")
         let manifest = try JobManifest.signed(
             spec: spec, kernelVersion: 1, units: try SpinKernel().units(for: spec.parameters),
-            by: Identity(privateKey: Ed25519PrivateKey()))
+            by: Identity(privateKey: Ed25519PrivateKey()),
+            custody: { _, shards in JobCustody.same([SwarmTestSupport.member(node), SwarmTestSupport.member(host)], shards: shards) })
         let job = try node.publish(manifest).job
 
         var workerConfiguration = SwarmWorker.Configuration()

@@ -14,10 +14,10 @@ public struct ShardRef: Hashable, Sendable, Comparable, CustomStringConvertible 
 }
 
 /// The custody logic of one peer, free of I/O (DESIGN.md, Custody): the manifests it knows, the record sets of
-/// the shards it keeps, lease decisions, and the admission checks every record passes before it changes state.
-/// Refusals are counted by reason.
+/// the shards it keeps, lease decisions, and the admission checks of `ShardLedger` that every record passes,
+/// from a worker or from another custodian, before it changes state. Refusals are counted by reason.
 public struct Custodian: Sendable {
-    /// Signs leases and the error records that void a lease.
+    /// Signs leases, set changes and the error records that void a lease.
     public let identity: Identity
     public private(set) var manifests: [JobID: JobManifest] = [:]
     public private(set) var ledgers: [ShardRef: ShardLedger] = [:]
@@ -30,6 +30,13 @@ public struct Custodian: Sendable {
     public private(set) var evidence: [CustodyRecord] = []
     /// How outputs of a kernel are compared; units of kernels not listed compare by digest only.
     public var equivalence: [String: @Sendable ([UInt8], [UInt8]) -> Bool] = [:]
+    /// IDs of records refused per shard, so that anti-entropy does not ask for them again (bounded).
+    private var refusedIDs: [ShardRef: Set<SHA256Digest>] = [:]
+    /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
+    private var signedEpochs: [ShardRef: Int] = [:]
+
+    /// Refused IDs remembered per shard.
+    static let refusedLimit = 4096
 
     public init(identity: Identity) {
         self.identity = identity
@@ -54,11 +61,27 @@ public struct Custodian: Sendable {
         return (ShardRef(job: job, shard: shard), manifest)
     }
 
-    private mutating func ledger(_ ref: ShardRef, _ manifest: JobManifest) -> ShardLedger {
-        if let ledger = ledgers[ref] { return ledger }
-        let ledger = ShardLedger(job: ref.job, shard: ref.shard, units: manifest.units(inShard: ref.shard), policy: manifest.policy)
+    /// The ledger of a shard this peer keeps custody of (a member of its set at some epoch), created empty when
+    /// new; refused otherwise, so that nobody can make a peer hold records of shards it does not keep.
+    private mutating func custodyLedger(_ job: JobID, _ shard: Int) throws(CustodyError) -> (ShardRef, ShardLedger) {
+        let (ref, manifest) = try ledgerKey(job, shard)
+        if let ledger = ledgers[ref] { return (ref, ledger) }
+        let ledger = ShardLedger(manifest: manifest, shard: shard)
+        guard ledger.authority.wasMember(identity.publicKey) else {
+            throw CustodyError("not a custodian", "this peer keeps no custody of shard \(shard) of job \(job.hex.prefix(12))")
+        }
         ledgers[ref] = ledger
-        return ledger
+        return (ref, ledger)
+    }
+
+    /// Whether this peer is a custodian of the shard now (in the latest set it knows).
+    public func isCustodian(_ ref: ShardRef) -> Bool { authority(ref)?.current.contains { $0.key == identity.publicKey } ?? false }
+
+    /// The shard's authority as known here: the manifest's set and the changes held.
+    public func authority(_ ref: ShardRef) -> ShardAuthority? {
+        if let ledger = ledgers[ref] { return ledger.authority }
+        guard let manifest = manifests[ref.job], ref.shard >= 0, ref.shard < manifest.shardCount else { return nil }
+        return manifest.authority(ofShard: ref.shard)
     }
 
     private func equivalent(_ manifest: JobManifest) -> ([UInt8], [UInt8]) -> Bool {
@@ -67,24 +90,28 @@ public struct Custodian: Sendable {
 
     // MARK: Leases
 
-    /// Leases up to `count` open units of the shard to `worker`: never a unit it had before, never more live
-    /// leases per unit than the policy allows. Nil when the shard has nothing open for this worker.
+    /// Leases up to `count` open units of the shard to `worker`, seen at IPv4 `address`: never a unit it had
+    /// before, never two live leases of one unit from this custodian, never two from one network, never more
+    /// than the policy's open slots (`ShardLedger.mayLease`). Nil when the shard has nothing for this worker here.
     public mutating func lease(
-        job: JobID, shard: Int, worker: Ed25519PublicKey, count: Int, now: Int64
+        job: JobID, shard: Int, worker: Ed25519PublicKey, address: UInt32, count: Int, now: Int64
     ) throws(CustodyError) -> CustodyRecord? {
         let ref: ShardRef
-        let manifest: JobManifest
-        do {
-            (ref, manifest) = try ledgerKey(job, shard)
+        var ledger: ShardLedger
+        do throws(CustodyError) {
+            (ref, ledger) = try custodyLedger(job, shard)
+            guard ledger.authority.current.contains(where: { $0.key == identity.publicKey }) else {
+                throw CustodyError("not a custodian", "this peer left the custodians of shard \(shard) (epoch \(ledger.authority.epoch))")
+            }
         } catch {
             throw refuse(error)
         }
-        var ledger = ledger(ref, manifest)
+        let manifest = manifests[job]!
         let compare = equivalent(manifest)
+        let network = manifest.policy.network(ofIPv4: address)
         var chosen: [CustodyRecord.Entry] = []
         for unit in ledger.units where chosen.count < max(1, count) {
-            guard ledger.mayLease(worker, unit: unit) else { continue }
-            if ledger.verdict(unit: unit, now: now, equivalent: compare).openSlots > 0 {
+            if ledger.mayLease(worker, network: network, unit: unit, by: identity.publicKey, now: now, equivalent: compare) {
                 chosen.append(CustodyRecord.Entry(unit: unit))
             }
         }
@@ -97,11 +124,16 @@ public struct Custodian: Sendable {
             // release: move it on by a millisecond.
             record = CustodyRecord(
                 kind: .lease, job: job, shard: shard, worker: worker,
-                expires: time + Int64(manifest.policy.leaseSeconds) * 1000, entries: chosen, time: time, signedBy: identity)
+                expires: time + Int64(manifest.policy.leaseSeconds) * 1000, epoch: ledger.authority.epoch,
+                network: network, entries: chosen, time: time, signedBy: identity)
             id = record.id
             time += 1
         } while ledger.records[id] != nil
-        ledger.insert(record, id: id)
+        do {
+            try ledger.admit(record, id: id, now: now, submitted: false, equivalent: compare)
+        } catch {
+            throw refuse(error)
+        }
         ledgers[ref] = ledger
         accepted["lease", default: 0] += 1
         return record
@@ -109,22 +141,33 @@ public struct Custodian: Sendable {
 
     // MARK: Records from workers
 
-    /// Admits a worker's commit, reveal or error record. Every entry must pass, or the record is refused whole
-    /// and nothing changes. Returns the records added: the worker's, and for a reveal that does not match its
-    /// seal, the custodian's error record that ends that worker's lease (so its slot reopens).
+    /// Admits a worker's commit, reveal or error record (`ShardLedger.admit`). Every entry must pass, or the
+    /// record is refused whole and nothing changes. Returns the records added: the worker's, and for a reveal that
+    /// does not match its seal, the custodian's error record that ends that worker's lease (so its slot reopens).
     public mutating func submit(_ record: CustodyRecord, now: Int64) throws(CustodyError) -> [CustodyRecord] {
+        let ref: ShardRef
+        var ledger: ShardLedger
+        let compare: ([UInt8], [UInt8]) -> Bool
         do {
-            return try admit(record, now: now)
+            (ref, ledger) = try custodyLedger(record.job, record.shard)
+            compare = equivalent(manifests[record.job]!)
         } catch {
-            if error.reason == "reveal does not match its commit" {
+            throw refuse(error)
+        }
+        do {
+            guard try ledger.admit(record, id: record.id, now: now, submitted: true, equivalent: compare) else { return [] }
+            ledgers[ref] = ledger
+            accepted[record.kind.rawValue, default: 0] += 1
+            return [record]
+        } catch {
+            if error.reason == "reveal does not match its commit", record.author == record.worker {
                 // Evidence and a freed slot: the custodian ends the lease of a worker whose reveal was not what
                 // it sealed (a copied or invented result).
-                if let (ref, _) = try? ledgerKey(record.job, record.shard), var ledger = ledgers[ref] {
-                    let void = CustodyRecord(
-                        kind: .error, job: record.job, shard: record.shard, worker: record.author,
-                        entries: record.entries.map { CustodyRecord.Entry(unit: $0.unit, data: Array(error.reason.utf8)) },
-                        time: now, signedBy: identity)
-                    ledger.insert(void)
+                let void = CustodyRecord(
+                    kind: .error, job: record.job, shard: record.shard, worker: record.author,
+                    entries: record.entries.map { CustodyRecord.Entry(unit: $0.unit, data: Array(error.reason.utf8)) },
+                    time: now, signedBy: identity)
+                if (try? ledger.admit(void, id: void.id, now: now, submitted: false, equivalent: compare)) == true {
                     ledgers[ref] = ledger
                     evidence.append(void)
                 }
@@ -133,106 +176,97 @@ public struct Custodian: Sendable {
         }
     }
 
-    private mutating func admit(_ record: CustodyRecord, now: Int64) throws(CustodyError) -> [CustodyRecord] {
-        guard record.kind != .lease else { throw CustodyError("malformed", "workers do not submit leases") }
-        guard record.author == record.worker else {
-            throw CustodyError("malformed", "a worker's record names another worker")
-        }
-        let (ref, manifest) = try ledgerKey(record.job, record.shard)
-        var ledger = ledger(ref, manifest)
-        if let entry = record.entries.first(where: { !ledger.units.contains($0.unit) }) {
-            throw CustodyError("unknown unit", "unit \(entry.unit) is not in shard \(record.shard) (\(ledger.units))")
-        }
-        guard Set(record.entries.map(\.unit)).count == record.entries.count else {
-            throw CustodyError("malformed", "a unit appears twice in one record")
-        }
-        guard record.isSignatureValid else {
-            throw CustodyError("bad signature", "record by \(record.author.hex.prefix(12)) does not verify")
-        }
-        let worker = record.author
-        let compare = equivalent(manifest)
-        switch record.kind {
-        case .commit:
-            for entry in record.entries {
-                guard entry.hash.count == 32 else { throw CustodyError("malformed", "a seal is 32 bytes") }
-                guard ledger.wasLeased(worker, unit: entry.unit) else {
-                    throw CustodyError("no lease", "worker \(worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
-                }
-                guard ledger.holdsLiveLease(worker, unit: entry.unit, now: now) else {
-                    throw CustodyError("lease expired", "the lease on unit \(entry.unit) has ended")
-                }
-                guard ledger.verdict(unit: entry.unit, now: now, equivalent: compare).state == .open else {
-                    throw CustodyError("unit closed", "unit \(entry.unit) is already decided")
-                }
-            }
-        case .reveal:
-            for entry in record.entries {
-                guard ledger.wasLeased(worker, unit: entry.unit) else {
-                    throw CustodyError("no lease", "worker \(worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
-                }
-                guard let seal = ledger.seal(of: worker, unit: entry.unit) else {
-                    throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker")
-                }
-                guard entry.hash.count == 32, SHA256.hash(entry.data).bytes == entry.hash,
-                    CustodyRecord.seal(worker: worker, job: record.job, unit: entry.unit, digest: entry.hash) == seal
-                else {
-                    throw CustodyError("reveal does not match its commit", "unit \(entry.unit)")
-                }
-            }
-        case .error:
-            for entry in record.entries where !ledger.wasLeased(worker, unit: entry.unit) {
-                throw CustodyError("no lease", "worker \(worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
-            }
-        case .lease:
-            break
-        }
-        guard ledger.insert(record) else { return [] }
-        ledgers[ref] = ledger
-        accepted[record.kind.rawValue, default: 0] += 1
-        return [record]
-    }
-
     // MARK: Exchange between custodians
 
-    /// Merges records another custodian holds (anti-entropy): each must verify and belong to a known job's shard.
-    /// Returns those that were new here.
-    public mutating func merge(_ records: [CustodyRecord]) -> [CustodyRecord] {
-        var added: [CustodyRecord] = []
-        for record in records {
-            guard let (ref, manifest) = try? ledgerKey(record.job, record.shard) else {
-                _ = refuse(CustodyError("unknown job", "merged record for an unknown job"))
-                continue
+    /// Merges records and set changes another custodian holds (anti-entropy, forwarding, hand-off): each passes the
+    /// same checks as a worker's submission (`ShardLedger.admit`), changes first, then leases, commits, reveals
+    /// and errors, so that what a record needs arrives before it. Refusals are counted and change nothing.
+    /// Returns what was new here.
+    public mutating func merge(
+        _ records: [CustodyRecord], changes: [CustodySetChange] = [], now: Int64
+    ) -> (records: [CustodyRecord], changes: [CustodySetChange]) {
+        var addedChanges: [CustodySetChange] = []
+        for change in changes.sorted(by: { $0.epoch < $1.epoch }) {
+            do throws(CustodyError) {
+                // A change may make this peer a custodian of a shard it did not keep: the ledger is kept once the
+                // chain, with the change, names this peer.
+                let (ref, manifest) = try ledgerKey(change.job, change.shard)
+                var ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: change.shard)
+                if try ledger.admit(change) {
+                    addedChanges.append(change)
+                }
+                guard ledger.authority.wasMember(identity.publicKey) else {
+                    throw CustodyError("not a custodian", "this peer keeps no custody of shard \(change.shard)")
+                }
+                ledgers[ref] = ledger
+            } catch {
+                _ = refuse(error)
             }
-            var ledger = ledger(ref, manifest)
-            guard record.entries.allSatisfy({ ledger.units.contains($0.unit) }) else {
-                _ = refuse(CustodyError("unknown unit", "merged record outside its shard"))
-                continue
-            }
-            let id = record.id
-            guard ledger.records[id] == nil else { continue }
-            guard record.isSignatureValid else {
-                _ = refuse(CustodyError("bad signature", "merged record does not verify"))
-                continue
-            }
-            ledger.insert(record, id: id)
-            ledgers[ref] = ledger
-            added.append(record)
         }
-        return added
+        var added: [CustodyRecord] = []
+        for record in CustodyRecord.inAdmissionOrder(records) {
+            let id = record.id
+            do throws(CustodyError) {
+                var (ref, ledger) = try custodyLedger(record.job, record.shard)
+                if refusedIDs[ref]?.contains(id) == true { continue }
+                do {
+                    if try ledger.admit(record, id: id, now: now, submitted: false, equivalent: equivalent(manifests[record.job]!)) {
+                        ledgers[ref] = ledger
+                        added.append(record)
+                    }
+                } catch {
+                    // Refused for good unless it lacked a record that may still come (its lease, its seal).
+                    if !["no lease", "reveal without commit", "unknown epoch"].contains(error.reason),
+                        refusedIDs[ref, default: []].count < Self.refusedLimit
+                    {
+                        refusedIDs[ref, default: []].insert(id)
+                    }
+                    throw error
+                }
+            } catch {
+                _ = refuse(error)
+            }
+        }
+        return (added, addedChanges)
     }
 
-    /// The shard's records (empty when unknown).
+    /// All records of a shard (empty when unknown): for its other custodians.
     public func records(_ ref: ShardRef) -> [CustodyRecord] { ledgers[ref]?.sortedRecords ?? [] }
 
-    /// IDs of the shard's records, for comparing sets.
-    public func recordIDs(_ ref: ShardRef) -> Set<SHA256Digest> { Set(ledgers[ref]?.records.keys ?? [:].keys) }
+    /// The records anyone may read: reveals of undecided units stay with the custodians, so nobody can copy a
+    /// result before their own seal counts (DESIGN.md, Trust: copy-proof).
+    public func publicRecords(_ ref: ShardRef, now: Int64) -> [CustodyRecord] {
+        guard let ledger = ledgers[ref], let manifest = manifests[ref.job] else { return [] }
+        let undecided = Set(ledger.verdicts(now: now, equivalent: equivalent(manifest)).filter { $0.state == .open }.map(\.unit))
+        return ledger.sortedRecords.filter { record in
+            record.kind != .reveal || record.entries.allSatisfy { !undecided.contains($0.unit) }
+        }
+    }
+
+    /// The shard's set changes (the authority chain past the manifest).
+    public func changes(_ ref: ShardRef) -> [CustodySetChange] { ledgers[ref]?.authority.allChanges ?? [] }
+
+    /// IDs of the shard's records and changes, for comparing sets.
+    public func recordIDs(_ ref: ShardRef) -> Set<SHA256Digest> {
+        guard let ledger = ledgers[ref] else { return [] }
+        return Set(ledger.records.keys).union(ledger.authority.allChanges.map(\.id))
+    }
+
+    /// IDs this custodian refused and will not ask for again.
+    public func refused(_ ref: ShardRef) -> Set<SHA256Digest> { refusedIDs[ref] ?? [] }
 
     /// The verdicts of a shard's units at `now`.
     public func verdicts(_ ref: ShardRef, now: Int64) -> [UnitVerdict]? {
         guard let manifest = manifests[ref.job], ref.shard >= 0, ref.shard < manifest.shardCount else { return nil }
-        let ledger = ledgers[ref] ?? ShardLedger(
-            job: ref.job, shard: ref.shard, units: manifest.units(inShard: ref.shard), policy: manifest.policy)
+        let ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: ref.shard)
         return ledger.verdicts(now: now, equivalent: equivalent(manifest))
+    }
+
+    /// For `worker` (or anyone), per unit of the shard: how many sealed workers could complete a quorum with it
+    /// (`ShardLedger.partners`).
+    public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?) -> [Int: Int] {
+        guard let ledger = ledgers[ref] else { return [:] }
+        return Dictionary(uniqueKeysWithValues: ledger.units.map { ($0, ledger.partners(of: worker, unit: $0)) })
     }
 
     /// The evidence records signed since the last call.
@@ -243,4 +277,60 @@ public struct Custodian: Sendable {
 
     /// Forgets shards (handed to other custodians).
     public mutating func drop(_ ref: ShardRef) { ledgers[ref] = nil }
+
+    // MARK: Changing a set
+
+    /// Proposes the next epoch's set of a shard: the current set with `leaving` replaced by `joining`, signed by
+    /// this custodian (a member of the current set).
+    public mutating func proposeChange(
+        _ ref: ShardRef, leaving: Ed25519PublicKey, joining: CustodianMember, now: Int64
+    ) throws(CustodyError) -> CustodySetChange {
+        let ledger: ShardLedger
+        do {
+            (_, ledger) = try custodyLedger(ref.job, ref.shard)
+        } catch {
+            throw refuse(error)
+        }
+        let current = ledger.authority.current
+        guard current.contains(where: { $0.key == identity.publicKey }), current.contains(where: { $0.key == leaving }),
+            !current.contains(where: { $0.key == joining.key })
+        else { throw CustodyError("bad authority", "a change replaces a member of the current set with a newcomer") }
+        var change = CustodySetChange(
+            job: ref.job, shard: ref.shard, epoch: ledger.authority.epoch + 1,
+            members: current.map { $0.key == leaving ? joining : $0 }, time: now)
+        guard signedEpochs[ref].map({ $0 < change.epoch }) ?? true else {
+            throw CustodyError("bad authority", "this custodian signed a change to epoch \(change.epoch) already")
+        }
+        change.sign(by: identity)
+        signedEpochs[ref] = change.epoch
+        return change
+    }
+
+    /// Co-signs a change another custodian proposed, when this custodian is in the current set, signed no other
+    /// change to that epoch, and the change only replaces one member for which `mayLeave` holds (it asked to leave,
+    /// or this custodian cannot reach it either) by a newcomer.
+    public mutating func cosign(
+        _ proposal: CustodySetChange, mayLeave: (CustodianMember) -> Bool
+    ) throws(CustodyError) -> CustodySetChange {
+        do throws(CustodyError) {
+            let (ref, ledger) = try custodyLedger(proposal.job, proposal.shard)
+            let current = ledger.authority.current
+            guard proposal.epoch == ledger.authority.epoch + 1, current.contains(where: { $0.key == identity.publicKey })
+            else { throw CustodyError("bad authority", "not a change of the current set of a shard kept here") }
+            guard signedEpochs[ref].map({ $0 < proposal.epoch }) ?? true else {
+                throw CustodyError("bad authority", "this custodian signed a change to epoch \(proposal.epoch) already")
+            }
+            let leaving = current.filter { member in !proposal.members.contains { $0.key == member.key } }
+            let joining = proposal.members.filter { member in !current.contains { $0.key == member.key } }
+            guard proposal.members.count == current.count, leaving.count == 1, joining.count == 1,
+                leaving[0].key != identity.publicKey, mayLeave(leaving[0])
+            else { throw CustodyError("bad authority", "the change does not replace one member that may leave") }
+            var signed = proposal
+            signed.sign(by: identity)
+            signedEpochs[ref] = proposal.epoch
+            return signed
+        } catch {
+            throw refuse(error)
+        }
+    }
 }

@@ -42,6 +42,11 @@ public struct CustodyRecord: Sendable, Hashable {
     public var worker: Ed25519PublicKey
     /// When a lease ends, in milliseconds since 1970; 0 for other kinds.
     public var expires: Int64
+    /// A lease's custodian-set epoch: the lease counts only when its author was in the set of that epoch.
+    public var epoch: Int
+    /// A lease's worker network as the custodian saw it (`JobPolicy.network`): independent replicas come from
+    /// distinct networks. Empty when the policy turns the rule off.
+    public var network: [UInt8]
     public var entries: [Entry]
     public var signature: [UInt8]
 
@@ -52,8 +57,8 @@ public struct CustodyRecord: Sendable, Hashable {
 
     /// A signed record.
     public init(
-        kind: Kind, job: JobID, shard: Int, worker: Ed25519PublicKey, expires: Int64 = 0, entries: [Entry],
-        time: Int64 = CustodyClock.now(), signedBy identity: Identity
+        kind: Kind, job: JobID, shard: Int, worker: Ed25519PublicKey, expires: Int64 = 0, epoch: Int = 0,
+        network: [UInt8] = [], entries: [Entry], time: Int64 = CustodyClock.now(), signedBy identity: Identity
     ) {
         self.kind = kind
         self.job = job
@@ -62,6 +67,8 @@ public struct CustodyRecord: Sendable, Hashable {
         self.time = time
         self.worker = worker
         self.expires = expires
+        self.epoch = kind == .lease ? epoch : 0
+        self.network = kind == .lease ? network : []
         self.entries = entries
         self.signature = []
         signature = [UInt8](identity.signature(for: unsignedValue().encoded()))
@@ -97,6 +104,10 @@ public struct CustodyRecord: Sendable, Hashable {
             ("e", .list(entries.map { .list([.integer(Int64($0.unit)), .bytes($0.hash), .bytes($0.data)]) })),
         ]
         if expires != 0 { fields.append(("x", .integer(expires))) }
+        if kind == .lease {
+            fields.append(("p", .integer(Int64(epoch))))
+            fields.append(("n", .bytes(network)))
+        }
         return .dictionary(BencodeDictionary(uniqueKeysWithValues: fields.map { (Array($0.0.utf8), $0.1) }))
     }
 
@@ -109,6 +120,13 @@ public struct CustodyRecord: Sendable, Hashable {
 
     /// The record's bytes.
     public func encoded() -> [UInt8] { value.encoded() }
+
+    /// `records` in the order that lets each find what it needs already admitted: leases, then commits, reveals
+    /// and errors, each by time.
+    public static func inAdmissionOrder(_ records: [CustodyRecord]) -> [CustodyRecord] {
+        let rank: [Kind: Int] = [.lease: 0, .commit: 1, .reveal: 2, .error: 3]
+        return records.sorted { a, b in a.kind != b.kind ? rank[a.kind]! < rank[b.kind]! : a.time < b.time }
+    }
 
     /// The record's ID: SHA-256 of its bytes.
     public var id: SHA256Digest { SHA256.hash(encoded()) }
@@ -152,8 +170,20 @@ public struct CustodyRecord: Sendable, Hashable {
         self.worker = try key("w")
         self.time = time
         self.expires = value["x"]?.integer ?? 0
+        if kind == .lease {
+            guard let epoch = value["p"]?.integer, epoch >= 0, epoch < 1 << 20, let network = value["n"]?.bytes,
+                network.count <= 16
+            else { throw .malformed("a lease needs its epoch p and network n") }
+            self.epoch = Int(epoch)
+            self.network = network
+        } else {
+            self.epoch = 0
+            self.network = []
+        }
         self.entries = entries
         self.signature = signature
+        // One encoding per record: a record re-encoded differently would have two IDs.
+        guard encoded() == value.encoded() else { throw .malformed("a record is not in canonical form") }
     }
 }
 

@@ -17,16 +17,25 @@ public struct JobPolicy: Sendable, Equatable {
     public var leaseSeconds: Int
     /// Consecutive units kept by one set of custodians (one shard); batching happens per shard.
     public var shardSize: Int
+    /// The prefixes that make a worker's network (DESIGN.md, Trust: independent quorum): agreeing replicas count
+    /// only from distinct networks. 0 turns the rule off for that family (each worker is a network of its own).
+    public var ipv4Prefix: Int = 24
+    public var ipv6Prefix: Int = 48
 
     /// The largest shard: a lease or a batch of results never covers more units than this.
     public static let shardLimits = 1...1024
 
-    public init(replicas: Int, quorum: Int, maxAttempts: Int, leaseSeconds: Int, shardSize: Int) {
+    public init(
+        replicas: Int, quorum: Int, maxAttempts: Int, leaseSeconds: Int, shardSize: Int, ipv4Prefix: Int = 24,
+        ipv6Prefix: Int = 48
+    ) {
         self.replicas = replicas
         self.quorum = quorum
         self.maxAttempts = maxAttempts
         self.leaseSeconds = leaseSeconds
         self.shardSize = shardSize
+        self.ipv4Prefix = ipv4Prefix
+        self.ipv6Prefix = ipv6Prefix
     }
 
     /// A policy from a spec: its redundancy and lease, and shards of up to 128 units.
@@ -34,7 +43,40 @@ public struct JobPolicy: Sendable, Equatable {
         self.init(
             replicas: spec.redundancy.replicas, quorum: spec.redundancy.quorum,
             maxAttempts: spec.redundancy.maxAttempts, leaseSeconds: spec.leaseSeconds,
-            shardSize: max(1, min(128, unitCount)))
+            shardSize: max(1, min(128, unitCount)), ipv4Prefix: spec.redundancy.ipv4Prefix,
+            ipv6Prefix: spec.redundancy.ipv6Prefix)
+    }
+
+    /// Leases one custodian may count toward a unit's attempts: no custodian alone can use up a unit's attempts
+    /// (a corrupt one would fail units at will), and a set missing one custodian still can.
+    public func attemptsPerCustodian(custodians: Int) -> Int {
+        let others = max(1, custodians - 1)
+        return (maxAttempts + others - 1) / others
+    }
+
+    /// The network a worker seen at `address` belongs to: the address with the bits past the policy's prefix
+    /// cleared, or empty when the rule is off (the worker is then its own network).
+    public func network(ofIPv4 address: UInt32) -> [UInt8] {
+        guard ipv4Prefix > 0 else { return [] }
+        let mask: UInt32 = ipv4Prefix >= 32 ? .max : ~(UInt32.max >> UInt32(ipv4Prefix))
+        let masked = address & mask
+        return [UInt8(masked >> 24), UInt8(masked >> 16 & 0xFF), UInt8(masked >> 8 & 0xFF), UInt8(masked & 0xFF)]
+    }
+
+    /// Whether `network` is one a custodian following this policy could have signed into a lease.
+    public func isWellFormed(network: [UInt8]) -> Bool {
+        switch network.count {
+        case 0: return ipv4Prefix == 0 || ipv6Prefix == 0
+        case 4:
+            guard ipv4Prefix > 0 else { return false }
+            let address = network.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            return self.network(ofIPv4: address) == network
+        case 16:
+            guard ipv6Prefix > 0 else { return false }
+            // Bits past the prefix are zero.
+            return (0..<128).allSatisfy { bit in bit < ipv6Prefix || network[bit / 8] & (0x80 >> UInt8(bit % 8)) == 0 }
+        default: return false
+        }
     }
 }
 
@@ -78,6 +120,82 @@ public enum UnitInput: Sendable, Equatable {
     }
 }
 
+/// Who keeps custody of each shard at first (epoch 0), as the publisher signs it into the manifest: the custodians
+/// once each, and per shard the indices of its set (DESIGN.md, Trust: authority chains to the publisher).
+public struct JobCustody: Sendable, Equatable {
+    public var nodes: [CustodianMember]
+    /// Per shard, indices into `nodes`.
+    public var sets: [[Int]]
+
+    /// Bounds for manifests from the network.
+    public static let maxNodes = 1 << 16
+
+    public init(nodes: [CustodianMember], sets: [[Int]]) {
+        self.nodes = nodes
+        self.sets = sets
+    }
+
+    /// One set for every shard (a private cluster, tests).
+    public static func same(_ members: [CustodianMember], shards: Int) -> JobCustody {
+        JobCustody(nodes: members, sets: Array(repeating: Array(members.indices), count: shards))
+    }
+
+    /// Builds the table from each shard's members, listing every custodian once.
+    public init(shardSets: [[CustodianMember]]) {
+        var nodes: [CustodianMember] = []
+        var index: [Ed25519PublicKey: Int] = [:]
+        var sets: [[Int]] = []
+        for members in shardSets {
+            sets.append(
+                members.map { member in
+                    if let known = index[member.key] { return known }
+                    nodes.append(member)
+                    index[member.key] = nodes.count - 1
+                    return nodes.count - 1
+                })
+        }
+        self.init(nodes: nodes, sets: sets)
+    }
+
+    /// The initial set of `shard`.
+    public func members(ofShard shard: Int) -> [CustodianMember] {
+        guard shard >= 0, shard < sets.count else { return [] }
+        return sets[shard].map { nodes[$0] }
+    }
+
+    var value: BencodeValue {
+        ["nodes": .list(nodes.map(\.value)), "sets": .list(sets.map { .list($0.map { .integer(Int64($0)) }) })]
+    }
+
+    init(_ value: BencodeValue?, shards: Int, quorum: Int) throws(ManifestError) {
+        guard let nodeList = value?["nodes"]?.list, !nodeList.isEmpty, nodeList.count <= Self.maxNodes,
+            let setList = value?["sets"]?.list, setList.count == shards
+        else { throw ManifestError("custody needs nodes (1…\(Self.maxNodes)) and one set per shard (\(shards))") }
+        var nodes: [CustodianMember] = []
+        nodes.reserveCapacity(nodeList.count)
+        for node in nodeList {
+            do {
+                nodes.append(try CustodianMember(node))
+            } catch {
+                throw ManifestError("custody: \(error.detail)")
+            }
+        }
+        var sets: [[Int]] = []
+        sets.reserveCapacity(shards)
+        for (shard, item) in setList.enumerated() {
+            guard let indices = item.list?.compactMap(\.integer), indices.count == item.list?.count,
+                indices.count >= quorum, indices.count <= CustodySetChange.maxMembers,
+                indices.allSatisfy({ $0 >= 0 && $0 < Int64(nodes.count) }), Set(indices).count == indices.count
+            else {
+                throw ManifestError(
+                    "custody set of shard \(shard) is not \(quorum)…\(CustodySetChange.maxMembers) distinct node indices")
+            }
+            sets.append(indices.map { Int($0) })
+        }
+        self.init(nodes: nodes, sets: sets)
+    }
+}
+
 /// The signed description of a job that a publisher puts into the swarm (DESIGN.md, Jobs and units): kernel
 /// name and version, parameters, unit inputs inline, policy, publisher key, creation time. Bencoded and
 /// canonical, so its bytes, and the job ID, are the same wherever it is rebuilt.
@@ -93,6 +211,11 @@ public struct JobManifest: Sendable, Equatable {
     public var publisher: Ed25519PublicKey { didSet { refreshID() } }
     /// Seconds since 1970.
     public var created: Int64 { didSet { refreshID() } }
+    /// Random bytes chosen before the custodians: shard keys derive from them, since the job ID cannot exist
+    /// before the custodians are signed into the manifest.
+    public var nonce: [UInt8] { didSet { refreshID() } }
+    /// The custodians of each shard at epoch 0.
+    public var custody: JobCustody { didSet { refreshID() } }
     /// Ed25519 over the manifest without this field.
     public var signature: [UInt8] { didSet { refreshID() } }
 
@@ -104,7 +227,7 @@ public struct JobManifest: Sendable, Equatable {
     /// A manifest from its fields, as they are; `signed` and `init(decoding:)` are the checked ways in.
     public init(
         kernel: String, kernelVersion: Int, title: String, parameters: String, units: [UnitInput], policy: JobPolicy,
-        publisher: Ed25519PublicKey, created: Int64, signature: [UInt8]
+        publisher: Ed25519PublicKey, created: Int64, nonce: [UInt8], custody: JobCustody, signature: [UInt8]
     ) {
         self.kernel = kernel
         self.kernelVersion = kernelVersion
@@ -114,6 +237,8 @@ public struct JobManifest: Sendable, Equatable {
         self.policy = policy
         self.publisher = publisher
         self.created = created
+        self.nonce = nonce
+        self.custody = custody
         self.signature = signature
         id = SHA256.hash([])
         refreshID()
@@ -122,12 +247,15 @@ public struct JobManifest: Sendable, Equatable {
     /// Inputs larger than this go into blobs when the publisher can store them (`signed(…, storeLarge:)`).
     public static let inlineLimit = 16 << 10
 
-    /// Builds and signs a manifest for `units` of `spec`. With `storeLarge`, each input over `inlineLimit` bytes
-    /// is handed to it (it stores the bytes as a blob of the swarm and returns the root) and referenced;
-    /// without, inputs are inline and at most `maxUnitSize` bytes.
+    /// Builds and signs a manifest for `units` of `spec`. `custody` chooses each shard's custodians from the job's
+    /// nonce and its shard count (a peer asks the closest nodes to each shard key; `JobCustody.same` gives every
+    /// shard one set). With `storeLarge`, each input over `inlineLimit` bytes is handed to it (it stores the bytes
+    /// as a blob of the swarm and returns the root) and referenced; without, inputs are inline and at most
+    /// `maxUnitSize` bytes.
     public static func signed(
         spec: JobSpec, kernelVersion: Int, units: [Data], by identity: Identity, created: Date = Date(),
-        shardSize: Int? = nil, storeLarge: ((Data) throws -> SHA256Digest)? = nil
+        shardSize: Int? = nil, custody: (_ nonce: [UInt8], _ shards: Int) throws -> JobCustody,
+        storeLarge: ((Data) throws -> SHA256Digest)? = nil
     ) throws(ManifestError) -> JobManifest {
         guard units.count <= maxUnits else { throw ManifestError("\(units.count) units; at most \(maxUnits)") }
         var inputs: [UnitInput] = []
@@ -153,11 +281,24 @@ public struct JobManifest: Sendable, Equatable {
         }
         var policy = JobPolicy(spec: spec, unitCount: units.count)
         if let shardSize { policy.shardSize = shardSize }
+        let nonce = SecureRandom.bytes(count: 16)
+        let shards = (units.count + policy.shardSize - 1) / policy.shardSize
+        let table: JobCustody
+        do {
+            table = try custody(nonce, shards)
+        } catch {
+            throw ManifestError("no custodians: \(error)")
+        }
+        guard table.sets.count == shards, table.sets.allSatisfy({ $0.count >= policy.quorum }) else {
+            throw ManifestError(
+                "every shard needs at least \(policy.quorum) custodians (the quorum): replicas that agree must be "
+                    + "leased by distinct custodians")
+        }
         var manifest = JobManifest(
             kernel: spec.kernel, kernelVersion: kernelVersion, title: spec.title,
             parameters: JSONText.serialize(.object(spec.parameters.values)), units: inputs,
             policy: policy, publisher: identity.publicKey, created: Int64(created.timeIntervalSince1970),
-            signature: [])
+            nonce: nonce, custody: table, signature: [])
         manifest.signature = [UInt8](identity.signature(for: manifest.unsignedValue().encoded()))
         guard manifest.encoded().count <= maxSize else {
             throw ManifestError("the manifest would be larger than \(maxSize >> 20) MiB; use fewer or smaller units")
@@ -173,9 +314,11 @@ public struct JobManifest: Sendable, Equatable {
             "policy": [
                 "replicas": .integer(Int64(policy.replicas)), "quorum": .integer(Int64(policy.quorum)),
                 "attempts": .integer(Int64(policy.maxAttempts)), "lease": .integer(Int64(policy.leaseSeconds)),
-                "shard": .integer(Int64(policy.shardSize)),
+                "shard": .integer(Int64(policy.shardSize)), "net4": .integer(Int64(policy.ipv4Prefix)),
+                "net6": .integer(Int64(policy.ipv6Prefix)),
             ],
             "publisher": .bytes([UInt8](publisher.rawRepresentation)), "created": .integer(created),
+            "nonce": .bytes(nonce), "custody": custody.value,
         ]
     }
 
@@ -225,15 +368,22 @@ public struct JobManifest: Sendable, Equatable {
             replicas: replicas, quorum: try int(policyValue?["quorum"], "policy.quorum", 1...replicas),
             maxAttempts: try int(policyValue?["attempts"], "policy.attempts", replicas...Redundancy.attemptLimits.upperBound),
             leaseSeconds: try int(policyValue?["lease"], "policy.lease", JobSpec.leaseLimits),
-            shardSize: try int(policyValue?["shard"], "policy.shard", JobPolicy.shardLimits))
+            shardSize: try int(policyValue?["shard"], "policy.shard", JobPolicy.shardLimits),
+            ipv4Prefix: try int(policyValue?["net4"], "policy.net4", 0...32),
+            ipv6Prefix: try int(policyValue?["net6"], "policy.net6", 0...128))
         guard let keyBytes = value["publisher"]?.bytes, let publisher = try? Ed25519PublicKey(rawRepresentation: keyBytes)
         else { throw ManifestError("publisher is not a 32-byte key") }
         guard let signature = value["sig"]?.bytes, signature.count == 64 else { throw ManifestError("sig is missing") }
         let version = try int(value["version"], "version", 0...Int(Int32.max))
         guard let created = value["created"]?.integer else { throw ManifestError("created is missing") }
+        guard let nonce = value["nonce"]?.bytes, (8...64).contains(nonce.count) else {
+            throw ManifestError("nonce is missing")
+        }
+        let shards = (units.count + policy.shardSize - 1) / policy.shardSize
+        let custody = try JobCustody(value["custody"], shards: shards, quorum: policy.quorum)
         self.init(
             kernel: kernel, kernelVersion: version, title: title, parameters: parameters, units: units, policy: policy,
-            publisher: publisher, created: created, signature: signature)
+            publisher: publisher, created: created, nonce: nonce, custody: custody, signature: signature)
         guard encoded() == bytes else { throw ManifestError("not in canonical form or has unknown fields") }
         guard publisher.isValidSignature(signature, for: unsignedValue().encoded()) else {
             throw ManifestError("the publisher's signature does not verify")
@@ -252,6 +402,14 @@ public struct JobManifest: Sendable, Equatable {
     /// The shard holding `unit`.
     public func shard(of unit: Int) -> Int { unit / policy.shardSize }
 
+    /// The key whose closest nodes were asked to keep custody of `shard`, and whose next closest replace them.
+    public func shardKey(_ shard: Int) -> [UInt8] { JobKeys.shard(nonce: nonce, shard) }
+
+    /// Who may lease the units of `shard` at its first epoch.
+    public func authority(ofShard shard: Int) -> ShardAuthority {
+        ShardAuthority(initial: custody.members(ofShard: shard))
+    }
+
     /// The parameters as kernel parameters.
     public func kernelParameters() throws -> KernelParameters {
         let value = try JSONText.parse(Data(parameters.utf8), source: "manifest parameters")
@@ -269,9 +427,10 @@ public enum JobKeys {
     /// Where a job's manifest holders announce themselves.
     public static func job(_ id: JobID) -> [UInt8] { SHA1.hash(Array("colony:job:\(id.hex)".utf8)).bytes }
 
-    /// The key whose closest nodes keep custody of a shard.
-    public static func shard(_ id: JobID, _ shard: Int) -> [UInt8] {
-        SHA1.hash(Array("colony:shard:\(id.hex):\(shard)".utf8)).bytes
+    /// The key whose closest nodes keep custody of a shard: from the job's nonce, which exists before the job ID.
+    public static func shard(nonce: [UInt8], _ shard: Int) -> [UInt8] {
+        let hex = nonce.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        return SHA1.hash(Array("colony:shard:\(hex.joined()):\(shard)".utf8)).bytes
     }
 }
 

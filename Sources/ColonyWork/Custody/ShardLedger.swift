@@ -1,90 +1,38 @@
 import ColonyCore
 import Foundation
 
-/// What a shard's records say about one unit.
-public struct UnitVerdict: Sendable, Equatable {
-    public enum State: String, Sendable {
-        case open, validated, failed
-    }
-
-    public var unit: Int
-    public var state: State
-    /// The output agreed on, when validated.
-    public var output: [UInt8]?
-    /// The workers whose outputs agreed, when validated.
-    public var agreeing: [Ed25519PublicKey]
-    /// Leases handed out for the unit (attempts).
-    public var attempts: Int
-    /// Leases not yet ended by a reveal, an error or their expiry (only when a time is given).
-    public var liveLeases: Int
-    /// Seals committed.
-    public var commits: Int
-    /// Results that did not count: reveals that disagree with the validated output or do not match their seal.
-    public var invalid: [(worker: Ed25519PublicKey, reason: String)]
-    /// Leases a custodian may still hand out now.
-    public var openSlots: Int
-
-    public static func == (a: UnitVerdict, b: UnitVerdict) -> Bool {
-        a.unit == b.unit && a.state == b.state && a.output == b.output && a.agreeing == b.agreeing
-            && a.attempts == b.attempts && a.liveLeases == b.liveLeases && a.commits == b.commits
-            && a.invalid.map(\.worker) == b.invalid.map(\.worker) && a.openSlots == b.openSlots
-    }
-}
-
-/// Counts over verdicts: units by state, leases used and results that did not count.
-public struct VerdictTally: Sendable, Equatable {
-    public var units = 0
-    public var validated = 0
-    public var failed = 0
-    /// Open units with a live lease.
-    public var inProgress = 0
-    public var attempts = 0
-    public var invalid = 0
-
-    public init() {}
-
-    public init(_ verdicts: some Sequence<UnitVerdict>) {
-        for verdict in verdicts {
-            units += 1
-            switch verdict.state {
-            case .validated: validated += 1
-            case .failed: failed += 1
-            case .open: if verdict.liveLeases > 0 { inProgress += 1 }
-            }
-            attempts += verdict.attempts
-            invalid += verdict.invalid.count
-        }
-    }
-
-    /// Units validated or failed.
-    public var decided: Int { validated + failed }
-
-    public static func + (a: VerdictTally, b: VerdictTally) -> VerdictTally {
-        var sum = a
-        sum.units += b.units
-        sum.validated += b.validated
-        sum.failed += b.failed
-        sum.inProgress += b.inProgress
-        sum.attempts += b.attempts
-        sum.invalid += b.invalid
-        return sum
-    }
-}
-
-/// A shard's record set, indexed by unit. Insertion is idempotent (a set), and `verdict` is a pure function of
-/// the set: the same records give the same verdicts in any order and on any peer.
+/// A shard's record set, indexed by unit, and the rules every record passes to enter it (DESIGN.md, Trust).
+///
+/// Every check is made here, the same whether a record comes from a worker (`submitted`), from another custodian
+/// (merge, sync, hand-off) or is read back by a stranger re-verifying: a signature proves who wrote a record, the
+/// authority chain and the other records prove the writer had the right to. `verdict` is a pure function of the
+/// set: the same records give the same verdicts in any order and on any peer.
 public struct ShardLedger: Sendable {
     public let job: JobID
     public let shard: Int
     public let units: Range<Int>
     public let policy: JobPolicy
+    /// Who may lease at each epoch.
+    public private(set) var authority: ShardAuthority
     public private(set) var records: [SHA256Digest: CustodyRecord] = [:]
+
+    /// How far a record's time may be from the clock of the custodian a worker hands it to, in milliseconds; and
+    /// how far in the future any record's time may be.
+    public static let clockWindow: Int64 = 300_000
+    /// How far outside its lease a seal's time may be (the worker's clock against the custodian's), in ms.
+    public static let sealSlack: Int64 = 60_000
+    /// The largest error text kept.
+    public static let maxReason = 256
 
     struct Lease: Sendable {
         var worker: Ed25519PublicKey
+        var custodian: Ed25519PublicKey
         var time: Int64
         var expires: Int64
         var id: SHA256Digest
+        /// The worker's network, or its key when the policy turns the rule off: replicas count only from
+        /// distinct values.
+        var network: [UInt8]
     }
 
     struct Seal: Sendable {
@@ -98,9 +46,7 @@ public struct ShardLedger: Sendable {
         var digest: [UInt8]
         var output: [UInt8]
         var time: Int64
-        /// Facts of the reveal alone, hashed once when it is inserted rather than on every verdict: whether the
-        /// output hashes to the digest, and the seal a matching commit must carry.
-        var outputMatchesDigest: Bool
+        /// The seal a matching commit carries, hashed once when the reveal enters the ledger.
         var seal: [UInt8]
     }
 
@@ -112,48 +58,229 @@ public struct ShardLedger: Sendable {
         /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
         var releases: [(lease: SHA256Digest, worker: Ed25519PublicKey)] = []
 
-        /// Whether `lease` was given back by the worker it was granted to.
         func isReleased(_ lease: Lease) -> Bool { releases.contains { $0.lease == lease.id && $0.worker == lease.worker } }
 
         /// Leases still standing: not given back.
         var kept: [Lease] { leases.filter { !isReleased($0) } }
+
+        /// Whether `worker` ended its lease with a result or an error.
+        func ended(_ worker: Ed25519PublicKey) -> Bool {
+            reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
+        }
+
+        /// Kept leases neither ended nor expired at `now`.
+        func live(now: Int64) -> [Lease] { kept.filter { $0.expires > now && !ended($0.worker) } }
+
+        /// The lease that vouches for `worker`'s result: its earliest.
+        func vouching(_ worker: Ed25519PublicKey) -> Lease? {
+            leases.filter { $0.worker == worker }.min { $0.time != $1.time ? $0.time < $1.time : $0.id < $1.id }
+        }
+
+        /// `worker`'s seal: its earliest commit.
+        func seal(of worker: Ed25519PublicKey) -> Seal? {
+            commits.filter { $0.worker == worker }.min {
+                $0.time != $1.time ? $0.time < $1.time : $0.seal.lexicographicallyPrecedes($1.seal)
+            }
+        }
     }
 
     private(set) var perUnit: [UnitRecords]
 
-    public init(job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy) {
+    public init(job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority) {
         self.job = job
         self.shard = shard
         self.units = units
         self.policy = policy
+        self.authority = authority
         perUnit = Array(repeating: UnitRecords(), count: units.count)
     }
 
-    /// Adds a record whose signature the caller checked; false when it was already here or is not for this
-    /// shard.
-    @discardableResult
-    public mutating func insert(_ record: CustodyRecord) -> Bool { insert(record, id: record.id) }
+    /// An empty ledger of `shard` of `manifest`, with the manifest's authority.
+    public init(manifest: JobManifest, shard: Int) {
+        self.init(
+            job: manifest.id, shard: shard, units: manifest.units(inShard: shard), policy: manifest.policy,
+            authority: manifest.authority(ofShard: shard))
+    }
 
-    /// `insert` for a caller that already computed the record's ID (hashing a record means encoding it).
+    /// Custodians in the initial set: what caps each one's share of a unit's attempts.
+    var setSize: Int { authority.sets[0].count }
+
+    /// Leases one custodian may hold on one unit, ended or not (a corrupt custodian cannot grow the ledger).
+    var leasesPerCustodian: Int { 2 * policy.maxAttempts + 4 }
+
+    // MARK: Admission
+
+    /// Checks `record` against every rule and adds it. `submitted` is true for a worker's record handed to this
+    /// custodian (its time must then be near `now`, and it may not be a lease); false for records from other
+    /// custodians or read back later. Returns false when the record adds nothing (already here); throws the
+    /// refusal, with nothing changed, when a rule fails.
     @discardableResult
-    public mutating func insert(_ record: CustodyRecord, id: SHA256Digest) -> Bool {
-        guard record.job == job, record.shard == shard, record.entries.allSatisfy({ units.contains($0.unit) }) else {
-            return false
-        }
+    public mutating func admit(
+        _ record: CustodyRecord, id: SHA256Digest, now: Int64, submitted: Bool,
+        equivalent: ([UInt8], [UInt8]) -> Bool = { $0 == $1 }
+    ) throws(CustodyError) -> Bool {
         guard records[id] == nil else { return false }
+        guard record.job == job, record.shard == shard else {
+            throw CustodyError("unknown unit", "a record of another shard")
+        }
+        if let entry = record.entries.first(where: { !units.contains($0.unit) }) {
+            throw CustodyError("unknown unit", "unit \(entry.unit) is not in shard \(shard) (\(units))")
+        }
+        guard Set(record.entries.map(\.unit)).count == record.entries.count else {
+            throw CustodyError("malformed", "a unit appears twice in one record")
+        }
+        guard record.time <= now + Self.clockWindow else {
+            throw CustodyError("clock", "the record's time is \((record.time - now) / 1000) s ahead of ours")
+        }
+        if submitted {
+            guard record.kind != .lease else { throw CustodyError("malformed", "workers do not submit leases") }
+            guard abs(record.time - now) <= Self.clockWindow else {
+                throw CustodyError("clock", "the record's time is \((record.time - now) / 1000) s from ours; check the clock")
+            }
+        }
+        guard record.isSignatureValid else {
+            throw CustodyError("bad signature", "record by \(record.author.hex.prefix(12)) does not verify")
+        }
+        switch record.kind {
+        case .lease: try checkLease(record)
+        // A worker's record that repeats what is here adds nothing when the worker hands it in; from another
+        // custodian it is kept all the same, so that custodians who saw the copies in different orders converge
+        // (each custodian takes at most one of them from the worker, so the copies are few).
+        case .commit: if try !checkCommit(record, now: now, submitted: submitted, equivalent: equivalent), submitted { return false }
+        case .reveal: if try !checkReveal(record), submitted { return false }
+        case .error: try checkError(record, submitted: submitted)
+        }
+        insert(record, id: id)
+        return true
+    }
+
+    /// A lease counts only when its author was a custodian of the epoch it names, with the policy's lease length
+    /// and a well-formed network, within its share of the unit.
+    private func checkLease(_ record: CustodyRecord) throws(CustodyError) {
+        guard authority.set(at: record.epoch) != nil else {
+            throw CustodyError("unknown epoch", "a lease of epoch \(record.epoch); epochs 0…\(authority.epoch) are known here")
+        }
+        guard authority.isMember(record.author, at: record.epoch) else {
+            throw CustodyError(
+                "not a custodian", "\(record.author.hex.prefix(12)) is not a custodian of shard \(shard) at epoch \(record.epoch)")
+        }
+        guard record.expires == record.time + Int64(policy.leaseSeconds) * 1000 else {
+            throw CustodyError("malformed", "a lease lasts \(policy.leaseSeconds) s")
+        }
+        guard policy.isWellFormed(network: record.network) else {
+            throw CustodyError("malformed", "the lease's network is not one the policy makes")
+        }
+        for entry in record.entries {
+            guard entry.hash.isEmpty, entry.data.isEmpty else { throw CustodyError("malformed", "a lease entry has no data") }
+            let held = perUnit[entry.unit - units.lowerBound].leases.filter { $0.custodian == record.author }.count
+            guard held < leasesPerCustodian else {
+                throw CustodyError("over-leased", "custodian \(record.author.hex.prefix(12)) leased unit \(entry.unit) \(held) times")
+            }
+        }
+    }
+
+    /// A commit is the worker's own, made while it held a lease on each unit. Handed in by the worker, it must also
+    /// be for units not yet decided, and not change a seal it made before. (Those two depend on what the custodian
+    /// already holds, so another custodian merging the commit later does not apply them: custodians that saw
+    /// records in different orders still converge to one set.) False when every seal is already here.
+    private func checkCommit(
+        _ record: CustodyRecord, now: Int64, submitted: Bool, equivalent: ([UInt8], [UInt8]) -> Bool
+    ) throws(CustodyError) -> Bool {
+        guard record.author == record.worker else { throw CustodyError("malformed", "a worker's record names another worker") }
+        var new = false
+        for entry in record.entries {
+            guard entry.hash.count == 32, entry.data.isEmpty else { throw CustodyError("malformed", "a seal is 32 bytes") }
+            let unit = perUnit[entry.unit - units.lowerBound]
+            let leases = unit.leases.filter { $0.worker == record.author }
+            guard !leases.isEmpty else {
+                throw CustodyError("no lease", "worker \(record.author.hex.prefix(12)) holds no lease on unit \(entry.unit)")
+            }
+            // Clocks differ by a little: a seal may be stamped up to `sealSlack` outside its lease.
+            guard
+                leases.contains(where: {
+                    $0.time - Self.sealSlack <= record.time && record.time <= $0.expires + Self.sealSlack && !unit.isReleased($0)
+                })
+            else {
+                throw CustodyError("lease expired", "the seal of unit \(entry.unit) is not within a lease of its worker")
+            }
+            if let earlier = unit.seal(of: record.author) {
+                if earlier.seal == entry.hash { continue }
+                if submitted {
+                    throw CustodyError("resealed", "worker \(record.author.hex.prefix(12)) sealed unit \(entry.unit) before")
+                }
+            }
+            if submitted, verdict(unit: entry.unit, now: now, equivalent: equivalent).state != .open {
+                throw CustodyError("unit closed", "unit \(entry.unit) is already decided")
+            }
+            new = true
+        }
+        return new
+    }
+
+    /// A reveal is the worker's own, of a unit it was leased and sealed, and matches its seal. False when every
+    /// output is already here.
+    private func checkReveal(_ record: CustodyRecord) throws(CustodyError) -> Bool {
+        guard record.author == record.worker else { throw CustodyError("malformed", "a worker's record names another worker") }
+        var new = false
+        for entry in record.entries {
+            let unit = perUnit[entry.unit - units.lowerBound]
+            guard unit.leases.contains(where: { $0.worker == record.author }) else {
+                throw CustodyError("no lease", "worker \(record.author.hex.prefix(12)) holds no lease on unit \(entry.unit)")
+            }
+            guard let seal = unit.seal(of: record.author) else {
+                throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker")
+            }
+            guard entry.hash.count == 32, SHA256.hash(entry.data).bytes == entry.hash,
+                CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash) == seal.seal
+            else { throw CustodyError("reveal does not match its commit", "unit \(entry.unit)") }
+            if !unit.reveals.contains(where: { $0.worker == record.author }) { new = true }
+        }
+        return new
+    }
+
+    /// An error ends leases: the worker's own (it failed or gave the unit back), or a custodian's void of a
+    /// worker's lease (its reveal did not match its seal).
+    private func checkError(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) {
+        if record.author != record.worker {
+            guard authority.wasMember(record.author) else {
+                throw CustodyError("not a custodian", "only custodians end other workers' leases")
+            }
+        }
+        for entry in record.entries {
+            guard entry.hash.isEmpty, entry.data.count <= Self.maxReason else {
+                throw CustodyError("malformed", "an error entry is a reason of at most \(Self.maxReason) bytes")
+            }
+            let unit = perUnit[entry.unit - units.lowerBound]
+            guard unit.leases.contains(where: { $0.worker == record.worker }) else {
+                throw CustodyError("no lease", "worker \(record.worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
+            }
+            if let lease = CustodyRecord.releasedLease(entry.data) {
+                guard record.author == record.worker, unit.leases.contains(where: { $0.id == lease && $0.worker == record.worker })
+                else { throw CustodyError("malformed", "a release names a lease of its own worker") }
+            } else if submitted, unit.errors.contains(where: { $0.worker == record.worker }) {
+                throw CustodyError("duplicate", "unit \(entry.unit) already has an error for this worker")
+            }
+        }
+    }
+
+    /// Adds a record that passed `admit`.
+    private mutating func insert(_ record: CustodyRecord, id: SHA256Digest) {
         records[id] = record
+        let networkKey = record.network.isEmpty ? [UInt8](record.worker.rawRepresentation) : record.network
         for entry in record.entries {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
-                perUnit[index].leases.append(Lease(worker: record.worker, time: record.time, expires: record.expires, id: id))
+                perUnit[index].leases.append(
+                    Lease(
+                        worker: record.worker, custodian: record.author, time: record.time, expires: record.expires, id: id,
+                        network: networkKey))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: record.author, seal: entry.hash, time: record.time))
             case .reveal:
                 perUnit[index].reveals.append(
                     Reveal(
                         worker: record.author, digest: entry.hash, output: entry.data, time: record.time,
-                        outputMatchesDigest: SHA256.hash(entry.data).bytes == entry.hash,
                         seal: CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)))
             case .error:
                 if let lease = CustodyRecord.releasedLease(entry.data) {
@@ -163,26 +290,55 @@ public struct ShardLedger: Sendable {
                 }
             }
         }
-        return true
+    }
+
+    /// Adds the records of another ledger of the same shard that this process admitted itself, without checking
+    /// them again (a view over several in-process custodians, such as the demo's progress).
+    public mutating func absorb(_ other: ShardLedger) {
+        for (id, record) in other.records where records[id] == nil { insert(record, id: id) }
+        for change in other.authority.allChanges { _ = try? authority.admit(change, minimumMembers: policy.quorum) }
+    }
+
+    /// Admits a change of the custodian set.
+    @discardableResult
+    public mutating func admit(_ change: CustodySetChange) throws(CustodyError) -> Bool {
+        guard change.job == job, change.shard == shard else { throw CustodyError("unknown unit", "a change of another shard") }
+        return try authority.admit(change, minimumMembers: policy.quorum)
     }
 
     /// All records, in a fixed order (by ID).
     public var sortedRecords: [CustodyRecord] { records.sorted { $0.key < $1.key }.map(\.value) }
 
-    // MARK: Queries used by custodians
+    // MARK: Queries used by custodians and workers
 
-    /// True when `worker` holds a lease on `unit` that has not expired at `now` and that it did not give back.
-    public func holdsLiveLease(_ worker: Ed25519PublicKey, unit: Int, now: Int64) -> Bool {
-        perUnit[unit - units.lowerBound].kept.contains { $0.worker == worker && $0.expires > now }
-    }
-
-    /// True when `unit` may be leased to `worker`: it holds no lease on it that it did not give back, and it has
-    /// sealed, revealed or failed nothing for it. Never two leases to one worker; a worker that gave its lease
-    /// back unstarted (Ctrl-C) may come back to the unit.
-    public func mayLease(_ worker: Ed25519PublicKey, unit: Int) -> Bool {
+    /// True when `custodian` may lease `unit` to `worker` on `network` now: the worker never had the unit (or gave
+    /// it back unstarted), the custodian holds no live lease on it and has attempts left, no live lease or result
+    /// comes from the same network, and the unit has an open slot.
+    public func mayLease(
+        _ worker: Ed25519PublicKey, network: [UInt8], unit: Int, by custodian: Ed25519PublicKey, now: Int64,
+        equivalent: ([UInt8], [UInt8]) -> Bool
+    ) -> Bool {
         let records = perUnit[unit - units.lowerBound]
-        return !records.kept.contains { $0.worker == worker } && !records.commits.contains { $0.worker == worker }
-            && !records.reveals.contains { $0.worker == worker } && !records.errors.contains { $0.worker == worker }
+        guard !records.kept.contains(where: { $0.worker == worker }), !records.commits.contains(where: { $0.worker == worker }),
+            !records.reveals.contains(where: { $0.worker == worker }), !records.errors.contains(where: { $0.worker == worker })
+        else { return false }
+        let live = records.live(now: now)
+        guard !live.contains(where: { $0.custodian == custodian }) else { return false }
+        // A replica this custodian leased that is sealed and waits for partners still holds its slot for one more
+        // lease length: another replica from the same custodian could not pair with it.
+        let waiting = records.kept.contains { lease in
+            lease.custodian == custodian && !records.ended(lease.worker) && records.seal(of: lease.worker) != nil
+                && lease.expires + Int64(policy.leaseSeconds) * 1000 > now
+        }
+        guard !waiting else { return false }
+        let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
+        guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
+        let key = network.isEmpty ? [UInt8](worker.rawRepresentation) : network
+        guard !live.contains(where: { $0.network == key }) else { return false }
+        // A result already in from that network: a second replica there could not count.
+        let revealedFrom = records.reveals.compactMap { records.vouching($0.worker)?.network }
+        guard !revealedFrom.contains(key) else { return false }
+        return verdict(unit: unit, now: now, equivalent: equivalent).openSlots > 0
     }
 
     /// True when `worker` was ever leased `unit`.
@@ -190,15 +346,23 @@ public struct ShardLedger: Sendable {
         perUnit[unit - units.lowerBound].leases.contains { $0.worker == worker }
     }
 
-    /// The seal `worker` committed for `unit`, if any (the earliest).
-    public func seal(of worker: Ed25519PublicKey, unit: Int) -> [UInt8]? {
-        Self.firstSeal(perUnit[unit - units.lowerBound].commits, worker)
-    }
-
-    private static func firstSeal(_ commits: [Seal], _ worker: Ed25519PublicKey) -> [UInt8]? {
-        commits.filter { $0.worker == worker }.min {
-            $0.time != $1.time ? $0.time < $1.time : $0.seal.lexicographicallyPrecedes($1.seal)
-        }?.seal
+    /// How many sealed workers could complete a quorum with `worker`'s result now: itself and those leased by
+    /// another custodian on another network that had not revealed when it sealed (DESIGN.md, Copy-proof: a seal
+    /// made after a reveal never pairs with it). Without a worker, or one with no seal: sealed workers yet to
+    /// reveal. A worker reveals once this reaches the quorum.
+    public func partners(of worker: Ed25519PublicKey?, unit: Int) -> Int {
+        let records = perUnit[unit - units.lowerBound]
+        let sealers = Self.distinct(records.commits.map(\.worker))
+        guard let worker, let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
+            return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
+        }
+        // Those that could count with it: another custodian, another network, and no reveal before its seal.
+        return sealers.filter { sealer in
+            if sealer == worker { return true }
+            guard let theirs = records.vouching(sealer), theirs.custodian != lease.custodian, theirs.network != lease.network
+            else { return false }
+            return records.reveals.filter { $0.worker == sealer }.allSatisfy { $0.time > mine.time }
+        }.count
     }
 
     // MARK: Validation
@@ -209,67 +373,85 @@ public struct ShardLedger: Sendable {
         units.map { verdict(unit: $0, now: now, equivalent: equivalent) }
     }
 
-    /// The verdict on one unit.
+    /// The verdict on one unit (DESIGN.md, Trust):
+    /// - a reveal counts when it matches its worker's seal and a lease vouches for it;
+    /// - reveals group by equivalent outputs; a group validates when `quorum` of its reveals were leased by
+    ///   distinct custodians to workers on distinct networks, every one of them sealed before any of them revealed
+    ///   (a seal made after a reveal could be a copy of it);
+    /// - of groups that validate, the one that completed first wins (then the larger, then the smaller digest):
+    ///   one group at most can, unless a quorum of custodians or colluders on a quorum of networks were assigned
+    ///   the unit (SECURITY.md).
     public func verdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
-        // A unit has a handful of records: scans of short arrays here, not sets of keys (hashing every key of
-        // every unit was a large share of a custodian's time).
+        // A unit has a handful of records: scans of short arrays here, not sets of keys.
         let records = perUnit[unit - units.lowerBound]
         var invalid: [(Ed25519PublicKey, String)] = []
-        // One reveal per worker: the earliest (then smallest digest) of those that match the worker's seal.
-        var valid: [Reveal] = []
-        for reveal in records.reveals.sorted(by: Self.revealOrder) where !valid.contains(where: { $0.worker == reveal.worker }) {
-            guard records.leases.contains(where: { $0.worker == reveal.worker }) else {
+        var valid: [Candidate] = []
+        for reveal in records.reveals.sorted(by: Self.revealOrder) where !valid.contains(where: { $0.reveal.worker == reveal.worker }) {
+            guard !invalid.contains(where: { $0.0 == reveal.worker }) else { continue }
+            guard let lease = records.vouching(reveal.worker) else {
                 invalid.append((reveal.worker, "no lease"))
                 continue
             }
-            guard let seal = Self.firstSeal(records.commits, reveal.worker) else {
-                invalid.append((reveal.worker, "reveal without commit"))
-                continue
-            }
-            guard reveal.seal == seal, reveal.outputMatchesDigest else {
+            guard let seal = records.seal(of: reveal.worker), reveal.seal == seal.seal else {
                 invalid.append((reveal.worker, "reveal does not match its commit"))
                 continue
             }
-            valid.append(reveal)
+            valid.append(Candidate(reveal: reveal, sealTime: seal.time, custodian: lease.custodian, network: lease.network))
         }
         // Groups of equivalent outputs, built in a fixed order (digest, then worker) so that the result does not
         // depend on the order records arrived in.
         let ordered = valid.sorted {
-            $0.digest != $1.digest
-                ? $0.digest.lexicographicallyPrecedes($1.digest)
-                : $0.worker.rawRepresentation.lexicographicallyPrecedes($1.worker.rawRepresentation)
+            $0.reveal.digest != $1.reveal.digest
+                ? $0.reveal.digest.lexicographicallyPrecedes($1.reveal.digest)
+                : $0.reveal.worker.rawRepresentation.lexicographicallyPrecedes($1.reveal.worker.rawRepresentation)
         }
-        var groups: [[Reveal]] = []
-        for reveal in ordered {
+        var groups: [[Candidate]] = []
+        for candidate in ordered {
             if let index = groups.firstIndex(where: {
-                $0[0].digest == reveal.digest || equivalent($0[0].output, reveal.output)
+                $0[0].reveal.digest == candidate.reveal.digest || equivalent($0[0].reveal.output, candidate.reveal.output)
             }) {
-                groups[index].append(reveal)
+                groups[index].append(candidate)
             } else {
-                groups.append([reveal])
+                groups.append([candidate])
             }
         }
-        let best = groups.enumerated().max { a, b in
-            a.element.count != b.element.count ? a.element.count < b.element.count : a.offset > b.offset
-        }?.element ?? []
-        let ended = records.reveals.map(\.worker) + records.errors.map(\.worker)
+        let counted = groups.map { Self.independent($0, quorum: policy.quorum) }
         let kept = records.kept
         let live = Self.distinct(
-            kept.filter { lease in
-                !ended.contains(lease.worker) && (now.map { lease.expires > $0 } ?? false)
-            }.map(\.worker)
+            kept.filter { lease in !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? false) }.map(\.worker)
         ).count
-        // A lease given back does not count as an attempt.
-        let attempts = Self.distinct(kept.map(\.worker)).count
+        // A lease given back does not count as an attempt; each custodian counts for at most its share.
+        let share = policy.attemptsPerCustodian(custodians: setSize)
+        var attemptsByCustodian: [Ed25519PublicKey: [Ed25519PublicKey]] = [:]
+        for lease in kept where !(attemptsByCustodian[lease.custodian]?.contains(lease.worker) ?? false) {
+            attemptsByCustodian[lease.custodian, default: []].append(lease.worker)
+        }
+        let attempts = attemptsByCustodian.values.reduce(0) { $0 + min(share, $1.count) }
         var verdict = UnitVerdict(
             unit: unit, state: .open, output: nil, agreeing: [], attempts: attempts, liveLeases: live,
             commits: Self.distinct(records.commits.map(\.worker)).count, invalid: invalid, openSlots: 0)
-        if best.count >= policy.quorum {
+        let winner = counted.indices.filter { counted[$0].members.count >= policy.quorum }.min { a, b in
+            let (x, y) = (counted[a], counted[b])
+            if x.completed != y.completed { return x.completed < y.completed }
+            if x.members.count != y.members.count { return x.members.count > y.members.count }
+            return a < b
+        }
+        if let winner {
+            let members = counted[winner].members
+            let firstReveal = members.map(\.reveal.time).min() ?? 0
             verdict.state = .validated
-            verdict.output = best[0].output
-            verdict.agreeing = best.map(\.worker)
-            for reveal in ordered where !verdict.agreeing.contains(reveal.worker) {
-                verdict.invalid.append((reveal.worker, "disagrees with the quorum"))
+            verdict.output = members[0].reveal.output
+            verdict.custodians = members.map(\.custodian)
+            verdict.networks = members.map(\.network)
+            for candidate in groups[winner] {
+                if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstReveal {
+                    verdict.agreeing.append(candidate.reveal.worker)
+                } else {
+                    verdict.invalid.append((candidate.reveal.worker, "sealed after the result was revealed"))
+                }
+            }
+            for (index, group) in groups.enumerated() where index != winner {
+                for candidate in group { verdict.invalid.append((candidate.reveal.worker, "disagrees with the quorum")) }
             }
             return verdict
         }
@@ -277,14 +459,61 @@ public struct ShardLedger: Sendable {
             if live == 0 { verdict.state = .failed }
             return verdict
         }
-        let needed = min(policy.replicas, policy.quorum - best.count)
+        let best = counted.map(\.members.count).max() ?? 0
+        let needed = min(policy.replicas, policy.quorum - best)
         verdict.openSlots = max(0, min(needed - live, policy.maxAttempts - attempts))
         return verdict
     }
 
+    /// A valid reveal with what vouches for it.
+    struct Candidate {
+        var reveal: Reveal
+        var sealTime: Int64
+        var custodian: Ed25519PublicKey
+        var network: [UInt8]
+    }
+
+    /// The largest part of a group that counts toward quorum: distinct custodians, distinct networks, and every
+    /// seal before every reveal. With when it reached `quorum` (the quorum-th reveal's time).
+    static func independent(_ group: [Candidate], quorum: Int) -> (members: [Candidate], completed: Int64) {
+        var best: [Candidate] = []
+        // The part that counts starts at one of its reveals: try each reveal time as the first.
+        for start in Set(group.map(\.reveal.time)).sorted() {
+            let eligible = group.filter { $0.reveal.time >= start && $0.sealTime < start }
+            guard eligible.count > best.count else { continue }
+            let matched = matching(eligible)
+            if matched.count > best.count { best = matched }
+        }
+        let times = best.map(\.reveal.time).sorted()
+        return (best, times.count >= quorum ? times[quorum - 1] : .max)
+    }
+
+    /// A largest subset with pairwise distinct custodians and networks: a maximum bipartite matching between
+    /// custodians and networks, each candidate an edge (Kuhn's augmenting paths; a unit has a few candidates).
+    static func matching(_ candidates: [Candidate]) -> [Candidate] {
+        // Network → the candidate matched to it; each custodian holds at most one.
+        var networkOwner: [[UInt8]: Int] = [:]
+        func augment(_ custodian: Ed25519PublicKey, _ visited: inout Set<[UInt8]>) -> Bool {
+            for (index, candidate) in candidates.enumerated() where candidate.custodian == custodian {
+                guard visited.insert(candidate.network).inserted else { continue }
+                if let owner = networkOwner[candidate.network] {
+                    guard augment(candidates[owner].custodian, &visited) else { continue }
+                }
+                networkOwner[candidate.network] = index
+                return true
+            }
+            return false
+        }
+        for custodian in distinct(candidates.map(\.custodian)) {
+            var visited: Set<[UInt8]> = []
+            _ = augment(custodian, &visited)
+        }
+        return networkOwner.values.sorted().map { candidates[$0] }
+    }
+
     /// The workers of `workers` once each, in first-seen order.
-    private static func distinct(_ workers: [Ed25519PublicKey]) -> [Ed25519PublicKey] {
-        var seen: [Ed25519PublicKey] = []
+    private static func distinct<T: Equatable>(_ workers: [T]) -> [T] {
+        var seen: [T] = []
         for worker in workers where !seen.contains(worker) { seen.append(worker) }
         return seen
     }

@@ -100,6 +100,11 @@ public struct Redundancy: Sendable, Equatable {
     public var quorum: Int
     /// Leases a unit may use up (expired, erroneous or disagreeing) before it fails.
     public var maxAttempts: Int
+    /// Agreeing replicas count only from workers on distinct networks: addresses that share this many leading
+    /// bits (IPv4, default 24) or `ipv6Prefix` bits (IPv6, default 48) are one network. 0 turns the rule off for
+    /// that family, for a private cluster where every worker is known.
+    public var ipv4Prefix = 24
+    public var ipv6Prefix = 48
 
     /// The limits on each field.
     public static let replicaLimits = 1...16
@@ -115,7 +120,7 @@ public struct Redundancy: Sendable, Equatable {
 
     init(reading fields: [String: JSONValue], source: String) throws(JobSpecError) {
         let reader = FieldReader(source: source, fields: fields, path: "redundancy.")
-        let known = ["replicas", "quorum", "maxAttempts"]
+        let known = ["replicas", "quorum", "maxAttempts", "ipv4Prefix", "ipv6Prefix"]
         if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw JobSpecError(
                 source: source, field: "redundancy." + unknown, problem: "is not a redundancy field",
@@ -125,6 +130,8 @@ public struct Redundancy: Sendable, Equatable {
         quorum = try reader.optionalInt("quorum", in: 1...replicas) ?? min(2, replicas)
         maxAttempts = try reader.optionalInt("maxAttempts", in: replicas...Self.attemptLimits.upperBound) ?? max(
             6, replicas)
+        ipv4Prefix = try reader.optionalInt("ipv4Prefix", in: 0...32) ?? 24
+        ipv6Prefix = try reader.optionalInt("ipv6Prefix", in: 0...128) ?? 48
     }
 }
 

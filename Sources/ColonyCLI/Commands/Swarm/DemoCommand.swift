@@ -19,9 +19,11 @@ enum SwarmRun {
         var requestFailures: Int
     }
 
+    /// Starts the swarm, has peer 0 sign (choosing each shard's custodians among the peers) and publish a job of
+    /// `units` from `spec`, and follows it to the end. The time runs from the signing.
     static func run(
-        manifest: JobManifest, options: LocalSwarm.Options, console: Console, live: Bool, quiet: Bool, out: URL?,
-        timeout: Double
+        spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil, options: LocalSwarm.Options,
+        console: Console, live: Bool, quiet: Bool, out: URL?, timeout: Double
     ) throws -> Outcome {
         let swarm = LocalSwarm(options: options)
         let bar = ProgressLine(console: console, enabled: live)
@@ -29,6 +31,7 @@ enum SwarmRun {
         var stopped = false
         defer { if !stopped { swarm.stop() } }
         let started = Date()
+        let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: kernelVersion, units: units, shardSize: shardSize)
         let job = try swarm.publish(manifest)
         var progress = LocalSwarm.Progress(total: manifest.units.count)
         var lastLine = Date.distantPast
@@ -140,9 +143,6 @@ enum DemoCommand: Command {
         let prepared = try PreparedJob(spec: spec, registry: environment.registry)
         let folder = try SwarmRun.temporaryFolder("demo")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let publisher = Identity(privateKey: Ed25519PrivateKey())
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: publisher)
         var options = LocalSwarm.Options(folder: folder)
         options.peers = peers
         options.cheaters = cheaters
@@ -153,10 +153,11 @@ enum DemoCommand: Command {
         let out = URL(fileURLWithPath: arguments.value("out") ?? "demo-result")
         if !json {
             console.note(
-                "\(peers) peers on 127.0.0.1 (\(cheaters) cheaters, \(copycats) copycats, \(crash) to crash); job: \(spec.title), \(manifest.units.count) units, replicas \(spec.redundancy.replicas), quorum \(spec.redundancy.quorum)")
+                "\(peers) peers on loopback, each on its own network 127.0.N.1 (\(cheaters) cheaters, \(copycats) copycats, \(crash) to crash); job: \(spec.title), \(prepared.units.count) units, replicas \(spec.redundancy.replicas), quorum \(spec.redundancy.quorum)")
         }
         let outcome = try SwarmRun.run(
-            manifest: manifest, options: options, console: console, live: !json && console.errorIsTerminal, quiet: json, out: out, timeout: timeout)
+            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, options: options,
+            console: console, live: !json && console.errorIsTerminal, quiet: json, out: out, timeout: timeout)
         let report = outcome.report
         let refused = outcome.refusals.values.reduce(0, +)
         let allValidated = report.validated == report.verdicts.count
@@ -215,9 +216,6 @@ enum BenchSwarmCommand: Command {
         let spec = JobSpec(
             kernel: TallyKernel.name, title: "\(units) trivial units", parameters: ["units": .int(units)],
             redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 60, source: "bench swarm")
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: TallyKernel.version, units: try TallyKernel().units(for: spec.parameters),
-            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shardSize)
         let folder = try SwarmRun.temporaryFolder("bench-swarm")
         defer { try? FileManager.default.removeItem(at: folder) }
         var options = LocalSwarm.Options(folder: folder)
@@ -226,7 +224,9 @@ enum BenchSwarmCommand: Command {
         options.revealPollInterval = 0.05
         let json = arguments.flag("json")
         let outcome = try SwarmRun.run(
-            manifest: manifest, options: options, console: console, live: !json && console.errorIsTerminal, quiet: json, out: nil, timeout: 600)
+            spec: spec, kernelVersion: TallyKernel.version, units: try TallyKernel().units(for: spec.parameters),
+            shardSize: shardSize, options: options, console: console, live: !json && console.errorIsTerminal, quiet: json,
+            out: nil, timeout: 600)
         let rate = Double(outcome.progress.validated) / max(outcome.seconds, 1e-9)
         if json {
             console.printJSON(.object([

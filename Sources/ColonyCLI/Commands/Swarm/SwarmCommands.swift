@@ -245,13 +245,16 @@ enum PublishCommand: Command {
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
         // Inputs over 16 KiB become blobs held by the closest Colony nodes before the manifest names them.
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, by: identity,
-            shardSize: shardSize, storeLarge: { try peer.putInput($0) })
-        let (job, holders) = try peer.publish(manifest)
-        guard !holders.isEmpty else {
-            throw DHTFailure("no custodian took the manifest; is a 'colony node' or 'colony worker' running?")
+        // Each shard's custodians are the closest Colony nodes that accept; inputs over 16 KiB become blobs held
+        // by the closest Colony nodes before the manifest names them.
+        let manifest: JobManifest
+        do {
+            manifest = try peer.signJob(
+                spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, shardSize: shardSize)
+        } catch let error as ManifestError {
+            throw DHTFailure("\(error.description); is a 'colony node' or 'colony worker' running?")
         }
+        let (job, holders) = try peer.publish(manifest)
         if arguments.flag("json") {
             environment.console.printJSON(.object([
                 "job": .string(job.hex), "units": .int(manifest.units.count), "shards": .int(manifest.shardCount),

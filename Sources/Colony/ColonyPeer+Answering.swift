@@ -1,0 +1,264 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// Answering custody requests (`CustodyWire`). Every record and change goes through the custodian's checks
+/// (`ShardLedger.admit`) before it changes anything; every refusal is counted by reason.
+extension ColonyPeer {
+    func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
+        guard let op = CustodyWire.op(frame) else { return CustodyWire.error(400, .malformed("no op")) }
+        requests.withLock { $0[op.count <= 16 ? op : "other", default: 0] += 1 }
+        do {
+            return try answer(op, frame, from: peer)
+        } catch {
+            return CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
+        }
+    }
+
+    /// The job a request names, fetching its manifest from the asker (its `port`) when not known. A manifest
+    /// fetched for a custody request is kept only when it names this peer among its custodians (or a set change
+    /// in the request does): nobody makes a peer hold jobs it has no part in.
+    private func requestedJob(
+        _ frame: Frame, from peer: Endpoint, joining changes: [CustodySetChange] = []
+    ) throws(CustodyError) -> JobManifest {
+        guard let job = CustodyWire.job(frame) else {
+            throw custody.withLock { $0.refuse(.malformed("a 32-byte job is required")) }
+        }
+        if let known = manifest(job) { return known }
+        let root = CustodyWire.digest(frame, "root").map(BlobID.init(root:))
+        var hint: [Endpoint] = []
+        if let port = CustodyWire.int(frame, "port"), (1...65_535).contains(port) {
+            hint.append(Endpoint(address: peer.address, port: UInt16(port)))
+        }
+        let me = identity.publicKey
+        let named = changes.contains { $0.job == job && $0.members.contains { $0.key == me } }
+        do {
+            return try fetchManifest(job, root: root, hint: hint, keep: { named || $0.custody.nodes.contains { $0.key == me } })
+        } catch {
+            throw custody.withLock { $0.refuse(error) }
+        }
+    }
+
+    private func answer(_ op: String, _ frame: Frame, from peer: Endpoint) throws(CustodyError) -> Frame {
+        let now = CustodyClock.now()
+        switch op {
+        case "co_offer":
+            guard !configuration.oneShot, let publisherBytes = frame.header["publisher"]?.bytes,
+                let publisher = try? Ed25519PublicKey(rawRepresentation: publisherBytes),
+                let nonce = frame.header["nonce"]?.bytes, (8...64).contains(nonce.count)
+            else { throw custody.withLock { $0.refuse(.malformed("co_offer needs a 32-byte publisher and a nonce")) } }
+            let signature = identity.signature(for: CustodyWire.offerMessage(publisher: publisher, nonce: nonce))
+            return CustodyWire.frame(
+                "offer", [("key", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("sig", .bytes([UInt8](signature)))])
+        case "co_publish":
+            let manifest = try requestedJob(frame, from: peer)
+            let job = manifest.id
+            // Keep it where others look: the blob's key, the job's key and the kernel's topic.
+            if let root = root(of: job) {
+                DispatchQueue.global().async { [self] in
+                    blobs.announce(root)
+                    announce(under: JobKeys.job(job))
+                    announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+                }
+            }
+            return CustodyWire.frame("ok")
+        case "co_job":
+            guard let job = CustodyWire.job(frame), let root = root(of: job) else {
+                throw CustodyError("unknown job", "not known here")
+            }
+            return CustodyWire.frame("root", [("root", .bytes(root.root.bytes))])
+        case "co_jobs":
+            guard let kernel = frame.header["kernel"]?.string, let version = CustodyWire.int(frame, "version") else {
+                throw .malformed("co_jobs needs kernel and version")
+            }
+            let manifests = custody.withLock { $0.manifests }
+            let list: [BencodeValue] = manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }
+                .compactMap { manifest in
+                    root(of: manifest.id).map { .list([.bytes(manifest.id.bytes), .bytes($0.root.bytes)]) }
+                }
+            return CustodyWire.frame("jobs", payload: .list(list))
+        case "co_lease":
+            let manifest = try requestedJob(frame, from: peer)
+            let request: (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8])
+            do {
+                request = try CustodyWire.checkedLeaseRequest(frame, job: manifest.id, now: now)
+                try noteLeaseRequest(request.signature, now: now)
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            let (shard, worker) = (request.shard, request.worker)
+            let count = min(max(request.count, 1), manifest.policy.shardSize)
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            pullIfNew(ref, manifest: manifest)
+            let lease = try custody.withLock { custodian throws(CustodyError) in
+                try custodian.lease(job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now)
+            }
+            guard let lease else {
+                let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
+                let done = verdicts.allSatisfy { $0.state != .open }
+                // Open slots this custodian may not fill (its own lease is live, or the network is taken): another
+                // custodian of the set may.
+                let elsewhere = verdicts.contains { $0.openSlots > 0 }
+                return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0)), ("elsewhere", .integer(elsewhere ? 1 : 0))])
+            }
+            try persist([lease])
+            forward([lease], of: manifest)
+            custodyChanged(1)
+            return CustodyWire.frame("lease", payload: lease.value)
+        case "co_submit":
+            let manifest = try requestedJob(frame, from: peer)
+            let record: CustodyRecord
+            do {
+                record = try CustodyRecord(try CustodyWire.payload(frame))
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            let ref = ShardRef(job: manifest.id, shard: record.shard)
+            pullIfNew(ref, manifest: manifest)
+            let (added, rows) = try custody.withLock { custodian throws(CustodyError) in
+                let added: [CustodyRecord]
+                do throws(CustodyError) {
+                    added = try custodian.submit(record, now: now)
+                } catch {
+                    // A refused reveal may leave the custodian's own error record ending that lease: it is kept
+                    // and sent on like any accepted record.
+                    let evidence = custodian.takeEvidence()
+                    if !evidence.isEmpty {
+                        try? journal.append(evidence)
+                        forward(evidence, of: manifest)
+                    }
+                    throw error
+                }
+                // A commit is answered with its units' status, so that the worker whose seal completes a quorum
+                // reveals at once instead of asking again.
+                let units = Set(record.entries.map(\.unit))
+                let rows = Self.statusRows(
+                    (custodian.verdicts(ref, now: now) ?? []).filter { units.contains($0.unit) },
+                    partners: custodian.partners(ref, worker: record.author), for: record.author)
+                return (added, rows)
+            }
+            try persist(added)
+            forward(added, of: manifest)
+            custodyChanged(added.count)
+            return CustodyWire.frame("ok", payload: rows)
+        case "co_status":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_status needs shard") }
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
+            let rows = try custody.withLock { custodian throws(CustodyError) in
+                guard let verdicts = custodian.verdicts(ref, now: now) else {
+                    throw CustodyError("unknown unit", "no such shard")
+                }
+                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker), for: worker)
+            }
+            return CustodyWire.frame("status", payload: rows)
+        case "co_records":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            // Outputs of undecided units stay with the custodians: anyone reading them could copy them.
+            let (records, changes) = custody.withLock { ($0.publicRecords(ref, now: now), $0.changes(ref)) }
+            return CustodyWire.frame("records", payload: CustodyWire.itemList(records, changes: changes))
+        case "co_changes":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_changes needs shard") }
+            let changes = custody.withLock { $0.changes(ShardRef(job: manifest.id, shard: shard)) }
+            return CustodyWire.frame("changes", payload: CustodyWire.itemList([], changes: changes))
+        case "co_sync":
+            let manifest = try requestedJob(frame, from: peer)
+            guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_sync needs shard") }
+            let ref = ShardRef(job: manifest.id, shard: shard)
+            let asker: Ed25519PublicKey
+            do {
+                asker = try CustodyWire.checkedSyncer(frame, job: manifest.id, shard: shard, now: now)
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            guard let list = try CustodyWire.payload(frame).list, list.count <= 1 << 20 else {
+                throw .malformed("co_sync needs a list of IDs")
+            }
+            let theirs = Set(list.compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
+            let (records, changes, refused) = try custody.withLock { custodian throws(CustodyError) in
+                // Every record, undecided reveals included: only to the shard's custodians.
+                guard custodian.authority(ref)?.wasMember(asker) == true else {
+                    throw custodian.refuse(CustodyError("not a custodian", "\(asker.hex.prefix(12)) keeps no custody of shard \(shard)"))
+                }
+                return (custodian.records(ref), custodian.changes(ref), custodian.refused(ref))
+            }
+            let ours = Set(records.map(\.id)).union(changes.map(\.id))
+            let missingThere = records.filter { !theirs.contains($0.id) }
+            let changesThere = changes.filter { !theirs.contains($0.id) }
+            let wanted = theirs.subtracting(ours).subtracting(refused).sorted().map { BencodeValue.bytes($0.bytes) }
+            return CustodyWire.frame(
+                "records", [("want", .list(wanted))], payload: CustodyWire.itemList(missingThere, changes: changesThere))
+        case "co_merge":
+            let items: (records: [CustodyRecord], changes: [CustodySetChange])
+            do {
+                items = try CustodyWire.items(frame)
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            let manifest = try requestedJob(frame, from: peer, joining: items.changes)
+            let added = custody.withLock {
+                $0.merge(
+                    items.records.filter { $0.job == manifest.id }, changes: items.changes.filter { $0.job == manifest.id },
+                    now: now)
+            }
+            try persist(added.records, changes: added.changes)
+            custodyChanged(added.records.count + added.changes.count)
+            return CustodyWire.frame("ok", [("added", .integer(Int64(added.records.count + added.changes.count)))])
+        case "co_cosign":
+            let manifest = try requestedJob(frame, from: peer)
+            let proposal: CustodySetChange
+            do throws(CustodyError) {
+                guard let change = try CustodyWire.items(frame).changes.first, change.job == manifest.id else {
+                    throw CustodyError.malformed("co_cosign needs a set change of the job")
+                }
+                proposal = change
+            } catch {
+                throw custody.withLock { $0.refuse(error) }
+            }
+            let signed = try custody.withLock { custodian throws(CustodyError) in
+                try custodian.cosign(proposal) { leaving in
+                    // A custodian may resign (it signed its own removal), or be replaced once this peer cannot reach
+                    // it either.
+                    proposal.validSigners(among: [leaving]).contains(leaving.key) || isUnreachable(leaving.key)
+                }
+            }
+            return CustodyWire.frame("change", payload: CustodyWire.itemList([], changes: [signed]))
+        default:
+            throw custody.withLock { $0.refuse(.malformed("unknown op \(op.prefix(32))")) }
+        }
+    }
+
+    /// Per unit: [unit, state (0 open, 1 validated, 2 failed), partners (sealed workers that could complete a
+    /// quorum with `worker`), live leases, open slots, attempts, and for `worker`: 1 when its result is among those
+    /// agreeing, -1 when it was counted invalid, else 0].
+    static func statusRows(_ verdicts: [UnitVerdict], partners: [Int: Int], for worker: Ed25519PublicKey? = nil) -> BencodeValue {
+        .list(
+            verdicts.map { verdict in
+                let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
+                var mine: Int64 = 0
+                if let worker {
+                    if verdict.agreeing.contains(worker) { mine = 1 } else if verdict.invalid.contains(where: { $0.worker == worker }) { mine = -1 }
+                }
+                return .list([
+                    .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(partners[verdict.unit] ?? 0)),
+                    .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
+                    .integer(Int64(verdict.attempts)), .integer(mine),
+                ])
+            })
+    }
+
+    /// Refuses a lease request seen before (a replay in the worker's name); remembers each for the time window.
+    private func noteLeaseRequest(_ signature: [UInt8], now: Int64) throws(CustodyError) {
+        let fresh = seenLeaseRequests.withLock { seen in
+            if seen.count > 50_000 { seen = seen.filter { now - $0.value <= CustodyWire.leaseRequestWindow } }
+            return seen.count <= 100_000 && seen.updateValue(now, forKey: signature) == nil
+        }
+        guard fresh else { throw CustodyError("replayed", "this lease request was answered before") }
+    }
+}

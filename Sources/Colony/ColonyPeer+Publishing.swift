@@ -1,0 +1,100 @@
+import ColonyBlobs
+import ColonyCore
+import ColonyNet
+import ColonyWork
+import Foundation
+
+/// Publishing a job: choosing and signing its custodians, then handing them the manifest.
+extension ColonyPeer {
+    // MARK: Publishing
+
+    /// Signs a job of `units` from `spec`: each shard's custodians are the closest Colony nodes to its key that
+    /// accept (`co_offer`), at least the quorum of them (DESIGN.md, Trust: the initial set is signed by the
+    /// publisher). Inputs over `JobManifest.inlineLimit` go into blobs of the swarm when `storeLarge`.
+    public func signJob(
+        spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil, storeLarge: Bool = true,
+        created: Date = Date()
+    ) throws -> JobManifest {
+        let count = max(configuration.custodians, spec.redundancy.quorum)
+        return try JobManifest.signed(
+            spec: spec, kernelVersion: kernelVersion, units: units, by: identity, created: created, shardSize: shardSize,
+            custody: { nonce, shards in
+                try self.chooseCustodians(nonce: nonce, shards: shards, count: count, quorum: spec.redundancy.quorum)
+            },
+            storeLarge: storeLarge ? { try self.putInput($0) } : nil)
+    }
+
+    /// For each shard, the first `count` of the closest Colony nodes to its key that accept custody; throws when a
+    /// shard finds fewer than `quorum`.
+    func chooseCustodians(nonce: [UInt8], shards: Int, count: Int, quorum: Int) throws -> JobCustody {
+        var answers: [Endpoint: CustodianMember?] = [:]
+        var sets: [[CustodianMember]] = []
+        for shard in 0..<shards {
+            var chosen: [CustodianMember] = []
+            for candidate in closestNodes(to: JobKeys.shard(nonce: nonce, shard), count: count + 4) where chosen.count < count {
+                if answers[candidate] == nil { answers[candidate] = acceptedCustody(of: candidate, nonce: nonce) }
+                if let member = answers[candidate] ?? nil { chosen.append(member) }
+            }
+            guard chosen.count >= quorum else {
+                throw CustodyError(
+                    "no custodians",
+                    "shard \(shard) found \(chosen.count) Colony nodes willing to keep custody; the quorum (\(quorum)) "
+                        + "needs that many distinct custodians: join more nodes (--bootstrap) or lower the quorum")
+            }
+            sets.append(chosen)
+        }
+        return JobCustody(shardSets: sets)
+    }
+
+    /// Publishes a signed job: the manifest is stored as a blob here, every custodian it names fetches and keeps
+    /// it, and they and this peer announce it under the kernel's topic. Returns the job ID and the custodians
+    /// that hold the manifest; throws when a shard would be left with fewer than its quorum of them.
+    public func publish(_ manifest: JobManifest) throws -> (job: JobID, holders: [Endpoint]) {
+        let job = manifest.id
+        let root = try keep(manifest)
+        announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+        announce(under: JobKeys.job(job))
+        blobs.announce(root)
+        var holders: Set<Ed25519PublicKey> = [identity.publicKey]
+        var endpoints: [Endpoint] = []
+        for node in manifest.custody.nodes where node.key != identity.publicKey {
+            let frame = CustodyWire.frame(
+                "co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(endpoint.port)))])
+            do {
+                _ = try request(frame, to: node.endpoint, timeout: 120)
+                holders.insert(node.key)
+                endpoints.append(node.endpoint)
+            } catch {
+                log("publish: \(error)")
+            }
+        }
+        for shard in 0..<manifest.shardCount {
+            let held = manifest.custody.members(ofShard: shard).filter { holders.contains($0.key) }.count
+            guard held >= manifest.policy.quorum else {
+                throw CustodyError(
+                    "no custodians",
+                    "only \(held) custodians of shard \(shard) took the manifest; the quorum needs \(manifest.policy.quorum)")
+            }
+        }
+        return (job, endpoints)
+    }
+
+    /// Jobs announced for a kernel: (job, manifest root, who told us).
+    public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
+        var found: [JobID: (BlobID, Endpoint)] = [:]
+        var sources = peers(under: JobKeys.topic(kernel: kernel, version: version))
+        if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
+        for source in sources {
+            let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
+            guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
+            else { continue }
+            for item in list.prefix(1000) {
+                guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
+                    let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
+                else { continue }
+                if found[job] == nil { found[job] = (BlobID(root: root), source) }
+            }
+        }
+        return found.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.job < $1.job }
+    }
+}
