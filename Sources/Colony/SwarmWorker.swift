@@ -85,8 +85,8 @@ public final class SwarmWorker: @unchecked Sendable {
     struct UnitStatus {
         /// 0 open, 1 validated, 2 failed.
         var state: Int
-        /// Distinct seals.
-        var commits: Int
+        /// Sealed workers that could complete a quorum with this worker's result (`ShardLedger.partners`).
+        var partners: Int
         /// 1 when this worker's result agrees with the validated one, -1 when it was counted invalid, else 0.
         var mine: Int
     }
@@ -600,15 +600,18 @@ public final class SwarmWorker: @unchecked Sendable {
                 revealCopied(ticket)
                 continue
             }
+            // A seal waits for partners past the end of its lease (a reveal needs no live lease): revealed alone,
+            // a result could never pair with a seal made after it (DESIGN.md, Copy-proof). After half a lease
+            // more, the worker reveals anyway and moves on.
             let lease = Double(ticket.job.manifest.policy.leaseSeconds)
-            let ending = ticket.expires.timeIntervalSince(now) < max(2, lease / 4)
+            let givingUp = now.timeIntervalSince(ticket.expires) > lease / 2
             var ready: [Int] = []
-            if ending {
+            if givingUp {
                 ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) }
             } else if let status = condition.withLock({ ticket.status.take() }) ?? status(ticket) {
                 ready = ticket.units.filter { unit in
                     guard ticket.outputs[unit] != nil, !ticket.revealed.contains(unit), let row = status[unit] else { return false }
-                    return row.commits >= ticket.job.manifest.policy.quorum || row.state != 0
+                    return row.partners >= ticket.job.manifest.policy.quorum || row.state != 0
                 }
             }
             if !ready.isEmpty {
@@ -624,7 +627,9 @@ public final class SwarmWorker: @unchecked Sendable {
                     ticket.backoff = 0.5
                     ticket.nextCheck = Date() + ticket.backoff
                 } else {
-                    ticket.backoff = min(0.25, max(configuration.revealPollInterval, ticket.backoff * 2))
+                    // Partners come within the lease, or much later (a new lease after an expiry): ask less often then.
+                    let cap = Date() > ticket.expires ? 2.0 : 0.25
+                    ticket.backoff = min(cap, max(configuration.revealPollInterval, ticket.backoff * 2))
                     ticket.nextCheck = Date() + ticket.backoff
                 }
             }
@@ -686,7 +691,7 @@ public final class SwarmWorker: @unchecked Sendable {
         for row in rows {
             guard let values = row.list?.compactMap(\.integer), values.count >= 3 else { continue }
             result[Int(values[0])] = UnitStatus(
-                state: Int(values[1]), commits: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0)
+                state: Int(values[1]), partners: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0)
         }
         return result
     }

@@ -36,7 +36,7 @@ import Testing
             custody: { _, shards in JobCustody.same(members, shards: shards) })
         let job = manifest.id
         for index in custodians.indices { custodians[index].add(manifest) }
-        var workers = (0..<6).map { Worker(cheats: $0 == 5) }
+        var workers = (0..<10).map { Worker(cheats: $0 == 9) }
         let refs = (0..<manifest.shardCount).map { ShardRef(job: job, shard: $0) }
         var now: Int64 = 1_800_000_000_000
 
@@ -116,7 +116,7 @@ import Testing
                 for ref in refs { _ = custodians[a].merge(custodians[b].records(ref), now: now) }
             }
         }
-        let cheater = workers[5].identity.publicKey
+        let cheater = workers[9].identity.publicKey
         for ref in refs {
             let sets = custodians.map { $0.recordIDs(ref) }
             #expect(Set(sets).count == 1, "shard \(ref.shard): record sets differ")

@@ -155,7 +155,10 @@ extension CustodyJournalTests {
         let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4, custodians: members)
         let job = manifest.id
         var custodians = keys.map { Custodian(identity: $0) }
-        for index in custodians.indices { custodians[index].add(manifest) }
+        for index in custodians.indices {
+            custodians[index].add(manifest)
+            custodians[index].randomUnits = false
+        }
         let (alice, bob, carol, dave) = (
             Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()),
             Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey())

@@ -28,7 +28,10 @@ struct CustodyCluster {
             spec: spec, kernelVersion: 1, units: (0..<units).map { Data([UInt8($0)]) }, by: publisher, shardSize: shard,
             custody: { _, shards in JobCustody.same(members, shards: shards) })
         custodians = keys.map { Custodian(identity: $0) }
-        for index in custodians.indices { custodians[index].add(manifest) }
+        for index in custodians.indices {
+            custodians[index].add(manifest)
+            custodians[index].randomUnits = false
+        }
     }
 
     var job: JobID { manifest.id }

@@ -149,15 +149,24 @@ import Testing
         cluster.sync()
         var verdict = try #require(cluster.verdict(0))
         #expect(verdict.state == .open)
-        #expect(verdict.openSlots == 1)  // one more agreeing result is enough
-        try cluster.compute(carol, network: 3, via: 2, units: [0], outputs: Outputs.right)
+        // Alice's result is out: a new seal could have copied it, so two fresh replicas must agree.
+        #expect(verdict.openSlots == 2)
+        let dave = Identity(privateKey: Ed25519PrivateKey())
+        _ = try #require(try cluster.lease(carol, network: 3, via: 2))
+        _ = try #require(try cluster.lease(dave, network: 4, via: 0))
+        try cluster.submit(cluster.commit(carol, units: [0], at: cluster.now + 10, outputs: Outputs.right), via: 2)
+        try cluster.submit(cluster.commit(dave, units: [0], at: cluster.now + 10, outputs: Outputs.right), via: 0)
+        cluster.sync()
+        try cluster.submit(cluster.reveal(carol, units: [0], at: cluster.now + 20, outputs: Outputs.right), via: 2)
+        try cluster.submit(cluster.reveal(dave, units: [0], at: cluster.now + 20, outputs: Outputs.right), via: 0)
         cluster.sync()
         verdict = try #require(cluster.verdict(0))
         #expect(verdict.state == .validated)
         #expect(verdict.output == Outputs.right(0))
-        #expect(Set(verdict.agreeing) == [alice.publicKey, carol.publicKey])
+        // Alice sealed before any of them revealed: she agrees, and is credited.
+        #expect(Set(verdict.agreeing) == [alice.publicKey, carol.publicKey, dave.publicKey])
         #expect(verdict.invalid.map(\.worker) == [bob.publicKey])
-        #expect(verdict.attempts == 3)
+        #expect(verdict.attempts == 4)
     }
 
     @Test func anExpiredLeaseReopensItsSlot() throws {

@@ -28,6 +28,9 @@ public struct Custodian: Sendable {
     /// Error records this custodian signed while refusing a record (a reveal that did not match its seal), not
     /// yet taken by `takeEvidence` to be stored and sent to the other custodians.
     public private(set) var evidence: [CustodyRecord] = []
+    /// Whether leases take a random part of the units open to the worker (so that no worker chooses its units);
+    /// false takes the first ones, for tests that follow particular units.
+    public var randomUnits = true
     /// How outputs of a kernel are compared; units of kernels not listed compare by digest only.
     public var equivalence: [String: @Sendable ([UInt8], [UInt8]) -> Bool] = [:]
     /// IDs of records refused per shard, so that anti-entropy does not ask for them again (bounded).
@@ -37,6 +40,8 @@ public struct Custodian: Sendable {
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
+    /// Units a lease may always cover; past it, a quarter of those the custodian may lease.
+    public static let smallLease = 8
 
     public init(identity: Identity) {
         self.identity = identity
@@ -109,13 +114,17 @@ public struct Custodian: Sendable {
         let manifest = manifests[job]!
         let compare = equivalent(manifest)
         let network = manifest.policy.network(ofIPv4: address)
-        var chosen: [CustodyRecord.Entry] = []
-        for unit in ledger.units where chosen.count < max(1, count) {
-            if ledger.mayLease(worker, network: network, unit: unit, by: identity.publicKey, now: now, equivalent: compare) {
-                chosen.append(CustodyRecord.Entry(unit: unit))
-            }
+        let eligible = ledger.units.filter {
+            ledger.mayLease(worker, network: network, unit: $0, by: identity.publicKey, now: now, equivalent: compare)
         }
-        guard !chosen.isEmpty else { return nil }
+        guard !eligible.isEmpty else { return nil }
+        // The custodian chooses which units, not the worker: a random part of those it may lease, at most a quarter
+        // of them (and 8) when there are many, so that workers who collude cannot ask two custodians for the same
+        // whole shard and hold both replicas of every unit in it.
+        let limit = min(max(1, count), max(Self.smallLease, eligible.count / 4))
+        var generator = SystemRandomNumberGenerator()
+        let picked = randomUnits ? Array(eligible.shuffled(using: &generator).prefix(limit)) : Array(eligible.prefix(limit))
+        let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         var time = now
         var record: CustodyRecord
         var id: SHA256Digest

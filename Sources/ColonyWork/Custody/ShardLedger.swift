@@ -71,6 +71,18 @@ public struct ShardLedger: Sendable {
         /// Kept leases neither ended nor expired at `now`.
         func live(now: Int64) -> [Lease] { kept.filter { $0.expires > now && !ended($0.worker) } }
 
+        /// Workers whose result may still come and pair with others: a live lease, or a seal whose lease ended less
+        /// than a lease length ago (it waits for partners), and no reveal or error yet.
+        func inFlight(now: Int64, leaseSeconds: Int) -> [Ed25519PublicKey] {
+            var workers: [Ed25519PublicKey] = []
+            for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
+                if lease.expires > now || (seal(of: lease.worker) != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
+                    workers.append(lease.worker)
+                }
+            }
+            return workers
+        }
+
         /// The lease that vouches for `worker`'s result: its earliest.
         func vouching(_ worker: Ed25519PublicKey) -> Lease? {
             leases.filter { $0.worker == worker }.min { $0.time != $1.time ? $0.time < $1.time : $0.id < $1.id }
@@ -323,14 +335,10 @@ public struct ShardLedger: Sendable {
             !records.reveals.contains(where: { $0.worker == worker }), !records.errors.contains(where: { $0.worker == worker })
         else { return false }
         let live = records.live(now: now)
-        guard !live.contains(where: { $0.custodian == custodian }) else { return false }
-        // A replica this custodian leased that is sealed and waits for partners still holds its slot for one more
-        // lease length: another replica from the same custodian could not pair with it.
-        let waiting = records.kept.contains { lease in
-            lease.custodian == custodian && !records.ended(lease.worker) && records.seal(of: lease.worker) != nil
-                && lease.expires + Int64(policy.leaseSeconds) * 1000 > now
-        }
-        guard !waiting else { return false }
+        // A replica this custodian leased that is live, or sealed and waiting for partners, holds its slot: another
+        // replica from the same custodian could not pair with it.
+        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+        guard !records.kept.contains(where: { $0.custodian == custodian && inFlight.contains($0.worker) }) else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
         let key = network.isEmpty ? [UInt8](worker.rawRepresentation) : network
@@ -352,7 +360,8 @@ public struct ShardLedger: Sendable {
     /// reveal. A worker reveals once this reaches the quorum.
     public func partners(of worker: Ed25519PublicKey?, unit: Int) -> Int {
         let records = perUnit[unit - units.lowerBound]
-        let sealers = Self.distinct(records.commits.map(\.worker))
+        // A sealer whose lease ended in an error will never reveal.
+        let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in !records.errors.contains { $0.worker == sealer } }
         guard let worker, let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
@@ -438,13 +447,16 @@ public struct ShardLedger: Sendable {
         }
         if let winner {
             let members = counted[winner].members
-            let firstReveal = members.map(\.reveal.time).min() ?? 0
             verdict.state = .validated
             verdict.output = members[0].reveal.output
             verdict.custodians = members.map(\.custodian)
             verdict.networks = members.map(\.network)
-            for candidate in groups[winner] {
-                if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstReveal {
+            // Beyond those counted, a replica agrees when it sealed before any other of its group revealed; one
+            // that sealed after could have copied.
+            let group = groups[winner]
+            for candidate in group {
+                let firstOtherReveal = group.filter { $0.reveal.worker != candidate.reveal.worker }.map(\.reveal.time).min() ?? .max
+                if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstOtherReveal {
                     verdict.agreeing.append(candidate.reveal.worker)
                 } else {
                     verdict.invalid.append((candidate.reveal.worker, "sealed after the result was revealed"))
@@ -459,9 +471,11 @@ public struct ShardLedger: Sendable {
             if live == 0 { verdict.state = .failed }
             return verdict
         }
-        let best = counted.map(\.members.count).max() ?? 0
-        let needed = min(policy.replicas, policy.quorum - best)
-        verdict.openSlots = max(0, min(needed - live, policy.maxAttempts - attempts))
+        // A new replica pairs only with replicas still to reveal (a seal made after a reveal never pairs with it):
+        // until the first result, `replicas` are in flight; after, enough for a fresh quorum.
+        let inFlight = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds).count } ?? 0
+        let target = records.reveals.isEmpty ? policy.replicas : policy.quorum
+        verdict.openSlots = max(0, min(target - inFlight, policy.maxAttempts - attempts))
         return verdict
     }
 

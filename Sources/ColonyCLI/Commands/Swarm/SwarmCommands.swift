@@ -73,6 +73,7 @@ enum SwarmCommandSupport {
             "inProgress": .int(report.inProgress), "waiting": .int(report.waiting), "attempts": .int(report.attempts),
             "invalid": .int(report.invalid), "records": .int(report.records), "badSignatures": .int(report.badSignatures),
             "unreachableShards": .array(report.unreachableShards.map { .int($0) }),
+            "refusedRecords": .object(report.refused.mapValues { .int($0) }),
         ]
     }
 
@@ -330,11 +331,19 @@ enum ResultsCommand: Command {
             Fetches the manifest and checks its hash and signature; reads every shard's records from the \
             custodians and checks every signature; recomputes every quorum; checks each validated output \
             against its digest; then lets the kernel assemble the outputs into --out and prints the summary. \
-            Exit 1 while units are not all validated.
+            Every record passes the checks a custodian makes: each lease must be signed by a custodian of its \
+            shard, by the chain of custodian sets from the publisher's manifest; a unit counts only when its \
+            agreeing replicas were leased by distinct custodians to workers on distinct networks, each sealed \
+            before any revealed. Records that fail are counted by reason. --units shows, per unit, which \
+            custodians and networks vouch for it. Exit 1 while units are not all validated.
             """,
         positionals: [PositionalDescription("JOB", help: "The job ID.")],
-        options: [.value("out", "DIR", help: "Where to write the assembled result (default: ./results-JOB)."), .bootstrap, .dhtHost, .dhtPort, .dataDir, .json],
-        examples: ["colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000"]
+        options: [
+            .value("out", "DIR", help: "Where to write the assembled result (default: ./results-JOB)."),
+            .flag("units", help: "Show each unit's state and the custodians and networks that vouch for it."),
+            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+        ],
+        examples: ["colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000", "colony results 5e…c1 --units --json"]
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
@@ -344,6 +353,13 @@ enum ResultsCommand: Command {
         let console = environment.console
         let report = try JobCollector.collect(job, via: peer, registry: environment.registry)
         var object = SwarmCommandSupport.reportJSON(report)
+        if arguments.flag("units") {
+            let prefix = report.manifest.policy.ipv4Prefix
+            object["units"] = .array(report.verdicts.map { Self.unitJSON($0, prefix: prefix) })
+            if !arguments.flag("json") {
+                for verdict in report.verdicts { console.print(Self.unitLine(verdict, prefix: prefix)) }
+            }
+        }
         guard report.validated == report.verdicts.count else {
             if arguments.flag("json") { console.printJSON(.object(object)) }
             console.note("not every unit is validated: " + SwarmCommandSupport.reportLine(report))
@@ -358,9 +374,39 @@ enum ResultsCommand: Command {
             console.printJSON(.object(object))
         } else {
             console.print("\(report.manifest.title): \(summary.headline)")
+            let refused = report.refused.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             console.note(
-                "re-verified \(report.records) signed records and \(report.validated) quorums; \(report.invalid) invalid results were outvoted; written to \(out.path)")
+                "re-verified \(report.records) signed records and \(report.validated) independent quorums; \(report.invalid) invalid results were outvoted"
+                    + (refused.isEmpty ? "" : "; records refused: \(refused)") + "; written to \(out.path)")
         }
         return ExitStatus.success
+    }
+
+    /// A network as text: "10.1.2.0/24" for an IPv4 network, the worker key's start when the rule is off.
+    static func networkText(_ network: [UInt8], prefix: Int) -> String {
+        switch network.count {
+        case 4: return network.map(String.init).joined(separator: ".") + "/\(prefix)"
+        case 32: return "worker " + network.prefix(6).map { String(format: "%02x", $0) }.joined()
+        default: return network.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    static func unitJSON(_ verdict: UnitVerdict, prefix: Int) -> JSONValue {
+        .object([
+            "unit": .int(verdict.unit), "state": .string(verdict.state.rawValue), "attempts": .int(verdict.attempts),
+            "custodians": .array(verdict.custodians.map { .string($0.hex) }),
+            "networks": .array(verdict.networks.map { .string(networkText($0, prefix: prefix)) }),
+            "agreeing": .int(verdict.agreeing.count), "invalid": .int(verdict.invalid.count),
+        ])
+    }
+
+    static func unitLine(_ verdict: UnitVerdict, prefix: Int) -> String {
+        var line = "unit \(verdict.unit): \(verdict.state.rawValue), \(verdict.attempts) attempts"
+        if verdict.state == .validated {
+            let pairs = zip(verdict.custodians, verdict.networks).map { "custodian \($0.hex.prefix(12)) → \(networkText($1, prefix: prefix))" }
+            line += "; vouched by " + pairs.joined(separator: ", ")
+        }
+        if !verdict.invalid.isEmpty { line += "; \(verdict.invalid.count) invalid" }
+        return line
     }
 }

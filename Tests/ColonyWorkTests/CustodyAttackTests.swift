@@ -1,0 +1,211 @@
+import ColonyCore
+import ColonyNet
+import Foundation
+import Testing
+
+@testable import ColonyWork
+
+/// The custody layer attacked as SECURITY.md's adversaries would, with records alone: forged authority, copied
+/// results, records that arrive after a unit was decided, a corrupt custodian. Each attack is refused where records
+/// are accepted (a custodian's merge) and again by a stranger re-verifying from the records.
+@Suite struct CustodyAttackTests {
+    let alice = Identity(privateKey: Ed25519PrivateKey())
+    let bob = Identity(privateKey: Ed25519PrivateKey())
+    let carol = Identity(privateKey: Ed25519PrivateKey())
+    let dave = Identity(privateKey: Ed25519PrivateKey())
+
+    /// Four units validated by two honest workers leased by custodians 0 and 1.
+    func validated() throws -> CustodyCluster {
+        var cluster = try CustodyCluster()
+        let units = [0, 1, 2, 3]
+        _ = try #require(try cluster.lease(alice, network: 1, via: 0, count: 4))
+        _ = try #require(try cluster.lease(bob, network: 2, via: 1, count: 4))
+        try cluster.submit(cluster.commit(alice, units: units, outputs: Outputs.right), via: 0)
+        try cluster.submit(cluster.commit(bob, units: units, outputs: Outputs.right), via: 1)
+        cluster.sync()
+        try cluster.submit(cluster.reveal(alice, units: units, outputs: Outputs.right), via: 0)
+        try cluster.submit(cluster.reveal(bob, units: units, outputs: Outputs.right), via: 1)
+        cluster.sync()
+        for unit in units { #expect(cluster.verdict(unit)?.state == .validated) }
+        return cluster
+    }
+
+    /// The attack the issue describes: three fresh keys each sign a lease for themselves, a commit and a reveal of a
+    /// wrong output, and hand the nine records to a custodian as another custodian would (co_merge). Before the
+    /// authority chain, merge accepted all nine and every verdict flipped.
+    @Test func theForgedMergeAttackIsRefusedAndNoVerdictChanges() throws {
+        var cluster = try validated()
+        let units = [0, 1, 2, 3]
+        let before = units.map { cluster.verdict($0) }
+        var forged: [CustodyRecord] = []
+        for (index, key) in (0..<3).map({ _ in Identity(privateKey: Ed25519PrivateKey()) }).enumerated() {
+            forged.append(
+                CustodyRecord(
+                    kind: .lease, job: cluster.job, shard: 0, worker: key.publicKey, expires: cluster.now + 60_000,
+                    network: [10, 9, UInt8(index), 0], entries: units.map { .init(unit: $0) }, time: cluster.now, signedBy: key))
+            forged.append(cluster.commit(key, units: units, outputs: Outputs.wrong))
+            forged.append(cluster.reveal(key, units: units, outputs: Outputs.wrong))
+        }
+        let added = cluster.custodians[0].merge(forged, now: cluster.now)
+        #expect(added.records.isEmpty)
+        #expect(cluster.custodians[0].rejected["not a custodian"] == 3)
+        #expect(cluster.custodians[0].rejected["no lease"] == 6)
+        for (unit, verdict) in zip(units, before) {
+            #expect(cluster.verdict(unit) == verdict)
+            #expect(cluster.verdict(unit)?.output == Outputs.right(unit))
+        }
+        // A stranger re-verifying the honest records plus the forged ones refuses the same nine.
+        var ledger = ShardLedger(manifest: cluster.manifest, shard: 0)
+        var refused = 0
+        for record in CustodyRecord.inAdmissionOrder(cluster.custodians[0].records(cluster.ref()) + forged) {
+            do { try ledger.admit(record, id: record.id, now: cluster.now, submitted: false) } catch { refused += 1 }
+        }
+        #expect(refused == 9)
+        #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).prefix(4).allSatisfy { $0.output == Outputs.right($0.unit) })
+    }
+
+    /// Set changes: signed by outsiders or by a minority of the set, they are refused; signed by a majority they
+    /// are accepted, after which the member that left can no longer lease and the newcomer can.
+    @Test func onlyAMajorityOfTheSetBeforeCanChangeIt() throws {
+        var cluster = try CustodyCluster()
+        let ref = cluster.ref()
+        let newcomer = Identity(privateKey: Ed25519PrivateKey())
+        let joining = CustodianMember(key: newcomer.publicKey, endpoint: Endpoint(address: 0x0A00_0099, port: 7000))
+        let members = cluster.manifest.custody.members(ofShard: 0)
+        let changed = members.map { $0.key == cluster.keys[2].publicKey ? joining : $0 }
+        // Signed by outsiders (any number of fresh keys).
+        var forged = CustodySetChange(job: cluster.job, shard: 0, epoch: 1, members: changed, time: cluster.now)
+        for _ in 0..<5 { forged.sign(by: Identity(privateKey: Ed25519PrivateKey())) }
+        // Signed by one member of three.
+        var minority = CustodySetChange(job: cluster.job, shard: 0, epoch: 1, members: changed, time: cluster.now)
+        minority.sign(by: cluster.keys[0])
+        // Skipping an epoch.
+        var skipping = CustodySetChange(job: cluster.job, shard: 0, epoch: 2, members: changed, time: cluster.now)
+        for key in cluster.keys { skipping.sign(by: key) }
+        let refused = cluster.custodians[1].merge([], changes: [forged, minority, skipping], now: cluster.now)
+        #expect(refused.changes.isEmpty)
+        #expect(cluster.custodians[1].rejected["bad authority"] == 2)
+        #expect(cluster.custodians[1].rejected["unknown epoch"] == 1)
+        #expect(cluster.custodians[1].changes(ref).isEmpty)
+
+        // Custodian 0 proposes to replace custodian 2, which custodian 1 cannot reach; 1 co-signs.
+        let proposal = try cluster.custodians[0].proposeChange(ref, leaving: cluster.keys[2].publicKey, joining: joining, now: cluster.now)
+        // A custodian that can still reach the leaving one does not co-sign.
+        #expect(throws: CustodyError.self) { try cluster.custodians[1].cosign(proposal) { _ in false } }
+        let signed = try cluster.custodians[1].cosign(proposal) { $0.key == cluster.keys[2].publicKey }
+        // Nor does it sign a second, different change to the same epoch.
+        let other = CustodySetChange(job: cluster.job, shard: 0, epoch: 1, members: members.map { $0.key == cluster.keys[0].publicKey ? joining : $0 })
+        #expect(throws: CustodyError.self) { try cluster.custodians[1].cosign(other) { _ in true } }
+        #expect(cluster.custodians[1].merge([], changes: [signed], now: cluster.now).changes.count == 1)
+        #expect(!cluster.custodians[1].isCustodian(ref) == false)
+
+        // The member that left leases under the new epoch: refused. Under the old epoch it still could, as when it
+        // was a member; the newcomer's lease under epoch 1 counts.
+        let late = CustodyRecord(
+            kind: .lease, job: cluster.job, shard: 0, worker: alice.publicKey, expires: cluster.now + 60_000, epoch: 1,
+            network: [10, 1, 1, 0], entries: [.init(unit: 0)], time: cluster.now, signedBy: cluster.keys[2])
+        #expect(cluster.custodians[1].merge([late], now: cluster.now).records.isEmpty)
+        #expect(cluster.custodians[1].rejected["not a custodian"] == 1)
+        let fresh = CustodyRecord(
+            kind: .lease, job: cluster.job, shard: 0, worker: alice.publicKey, expires: cluster.now + 60_000, epoch: 1,
+            network: [10, 1, 1, 0], entries: [.init(unit: 0)], time: cluster.now, signedBy: newcomer)
+        #expect(cluster.custodians[1].merge([fresh], now: cluster.now).records.count == 1)
+    }
+
+    /// A copycat that reads an honest result before its own seal (from a leak: honest custodians serve no undecided
+    /// result) and seals it: its seal came after the reveal it copies, so the two never pair, and it is not counted
+    /// as agreeing when the unit is decided.
+    @Test func aSealMadeAfterTheRevealItCopiesNeverCounts() throws {
+        var cluster = try CustodyCluster(maxAttempts: 6)
+        let copycat = carol
+        let t = cluster.now
+        _ = try #require(try cluster.lease(alice, network: 1, via: 0))
+        _ = try #require(try cluster.lease(copycat, network: 3, via: 1))
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: 0, at: t + 1)
+        // Alice reveals alone (her lease was ending).
+        try cluster.submit(cluster.reveal(alice, units: [0], at: t + 2, outputs: Outputs.right), via: 0, at: t + 2)
+        cluster.sync(at: t + 2)
+        // Honest custodians never show an undecided result to anyone but each other.
+        #expect(cluster.custodians[0].publicRecords(cluster.ref(), now: t + 2).allSatisfy { $0.kind != .reveal })
+        // The copycat got it anyway, and seals and reveals it.
+        try cluster.submit(cluster.commit(copycat, units: [0], at: t + 3, outputs: Outputs.right), via: 1, at: t + 3)
+        try cluster.submit(cluster.reveal(copycat, units: [0], at: t + 4, outputs: Outputs.right), via: 1, at: t + 4)
+        cluster.sync(at: t + 4)
+        #expect(cluster.verdict(0, time: t + 4)?.state == .open)
+        // Two honest workers finish the unit; the copycat is not among those who agree.
+        cluster.sync(at: t + 130_000)
+        _ = try #require(try cluster.lease(bob, network: 2, via: 2, at: t + 130_000))
+        _ = try #require(try cluster.lease(dave, network: 4, via: 0, at: t + 130_000))
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 130_001, outputs: Outputs.right), via: 2, at: t + 130_001)
+        try cluster.submit(cluster.commit(dave, units: [0], at: t + 130_001, outputs: Outputs.right), via: 0, at: t + 130_001)
+        cluster.sync(at: t + 130_001)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: t + 130_002, outputs: Outputs.right), via: 2, at: t + 130_002)
+        try cluster.submit(cluster.reveal(dave, units: [0], at: t + 130_002, outputs: Outputs.right), via: 0, at: t + 130_002)
+        cluster.sync(at: t + 130_002)
+        let verdict = try #require(cluster.verdict(0, time: t + 130_002))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey, dave.publicKey])
+        #expect(verdict.invalid.contains { $0.worker == copycat.publicKey && $0.reason.contains("after") })
+    }
+
+    /// Finality: once validated, records that colluders and one corrupt custodian can make (leases to friends on
+    /// many networks, commits and reveals of another output) do not change the verdict.
+    @Test func aValidatedVerdictStandsAgainstEveryLaterRecord() throws {
+        var cluster = try validated()
+        let corrupt = cluster.keys[2]
+        var late: [CustodyRecord] = []
+        let friends = (0..<5).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
+        for (index, friend) in friends.enumerated() {
+            late.append(
+                CustodyRecord(
+                    kind: .lease, job: cluster.job, shard: 0, worker: friend.publicKey, expires: cluster.now + 60_000,
+                    network: [10, 8, UInt8(index), 0], entries: [.init(unit: 0)], time: cluster.now, signedBy: corrupt))
+            late.append(cluster.commit(friend, units: [0], outputs: Outputs.wrong))
+            late.append(cluster.reveal(friend, units: [0], outputs: Outputs.wrong))
+        }
+        // A worker handing a seal to an honest custodian after the unit was decided is refused.
+        #expect(throws: CustodyError.self) { try cluster.submit(late[1], via: 0) }
+        // Merged as another custodian would hand them over, they are kept (they are well-formed) but count for
+        // one custodian only.
+        _ = cluster.custodians[0].merge(late, now: cluster.now)
+        for at in 0..<3 {
+            let verdict = try #require(cluster.verdict(0, at: at))
+            #expect(verdict.state == .validated)
+            #expect(verdict.output == Outputs.right(0))
+        }
+        #expect(cluster.verdict(0)?.invalid.count == 5)
+    }
+
+    /// One corrupt custodian per shard, alone: it leases to friends on many networks who all return one wrong output,
+    /// and it cannot validate it, nor use up the unit's attempts; the honest custodians' workers validate the unit.
+    @Test func aCorruptCustodianAloneCanNeitherValidateNorFailAUnit() throws {
+        var cluster = try CustodyCluster(maxAttempts: 4)
+        let corrupt = cluster.keys[2]
+        var records: [CustodyRecord] = []
+        for index in 0..<10 {
+            let friend = Identity(privateKey: Ed25519PrivateKey())
+            records.append(
+                CustodyRecord(
+                    kind: .lease, job: cluster.job, shard: 0, worker: friend.publicKey, expires: cluster.now + 60_000,
+                    network: [10, 7, UInt8(index), 0], entries: [.init(unit: 0)], time: cluster.now, signedBy: corrupt))
+            records.append(cluster.commit(friend, units: [0], outputs: Outputs.wrong))
+            records.append(cluster.reveal(friend, units: [0], at: cluster.now + 100, outputs: Outputs.wrong))
+        }
+        _ = cluster.custodians[0].merge(records, now: cluster.now)
+        var verdict = try #require(cluster.verdict(0))
+        #expect(verdict.state == .open)
+        #expect(verdict.attempts == cluster.manifest.policy.attemptsPerCustodian(custodians: 3))
+        cluster.sync()
+        _ = try? cluster.lease(alice, network: 1, via: 0)
+        _ = try? cluster.lease(bob, network: 2, via: 1)
+        try cluster.submit(cluster.commit(alice, units: [0], at: cluster.now + 200, outputs: Outputs.right), via: 0)
+        try cluster.submit(cluster.commit(bob, units: [0], at: cluster.now + 200, outputs: Outputs.right), via: 1)
+        cluster.sync()
+        try cluster.submit(cluster.reveal(alice, units: [0], at: cluster.now + 300, outputs: Outputs.right), via: 0)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: cluster.now + 300, outputs: Outputs.right), via: 1)
+        cluster.sync()
+        verdict = try #require(cluster.verdict(0))
+        #expect(verdict.state == .validated)
+        #expect(verdict.output == Outputs.right(0))
+    }
+}
