@@ -81,7 +81,7 @@ extension ColonyPeer {
             return CustodyWire.frame("jobs", payload: .list(list))
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
-            let request: (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8])
+            let request: (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8])
             do {
                 request = try CustodyWire.checkedLeaseRequest(frame, job: manifest.id, now: now)
                 try noteLeaseRequest(request.signature, now: now)
@@ -93,7 +93,9 @@ extension ColonyPeer {
             let ref = ShardRef(job: manifest.id, shard: shard)
             pullIfNew(ref, manifest: manifest)
             let lease = try custody.withLock { custodian throws(CustodyError) in
-                try custodian.lease(job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now)
+                try custodian.lease(
+                    job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now,
+                    excluding: Set(request.holding))
             }
             guard let lease else {
                 let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
@@ -135,8 +137,8 @@ extension ColonyPeer {
                 // reveals at once instead of asking again.
                 let units = Set(record.entries.map(\.unit))
                 let rows = Self.statusRows(
-                    (custodian.verdicts(ref, now: now) ?? []).filter { units.contains($0.unit) },
-                    partners: custodian.partners(ref, worker: record.author), for: record.author)
+                    custodian.verdicts(ref, now: now, units: units) ?? [],
+                    partners: custodian.partners(ref, worker: record.author, units: units), for: record.author)
                 return (added, rows)
             }
             try persist(added)
@@ -148,11 +150,13 @@ extension ColonyPeer {
             guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_status needs shard") }
             let ref = ShardRef(job: manifest.id, shard: shard)
             let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
+            // A worker names the units it waits on; without, every unit of the shard.
+            let units = frame.header["units"]?.list.map { Set($0.prefix(JobPolicy.shardLimits.upperBound).compactMap { $0.integer.map(Int.init) }) }
             let rows = try custody.withLock { custodian throws(CustodyError) in
-                guard let verdicts = custodian.verdicts(ref, now: now) else {
+                guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")
                 }
-                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker), for: worker)
+                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker, units: units), for: worker)
             }
             return CustodyWire.frame("status", payload: rows)
         case "co_records":
@@ -180,18 +184,20 @@ extension ColonyPeer {
             guard let list = try CustodyWire.payload(frame).list, list.count <= 1 << 20 else {
                 throw .malformed("co_sync needs a list of IDs")
             }
+            if withholding { return CustodyWire.frame("records", [("want", .list([]))], payload: .list([])) }
             let theirs = Set(list.compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
             let (records, changes, refused) = try custody.withLock { custodian throws(CustodyError) in
                 // Every record, undecided reveals included: only to the shard's custodians.
                 guard custodian.authority(ref)?.wasMember(asker) == true else {
                     throw custodian.refuse(CustodyError("not a custodian", "\(asker.hex.prefix(12)) keeps no custody of shard \(shard)"))
                 }
-                return (custodian.records(ref), custodian.changes(ref), custodian.refused(ref))
+                return (custodian.recordsByID(ref), custodian.changes(ref), custodian.refused(ref))
             }
-            let ours = Set(records.map(\.id)).union(changes.map(\.id))
-            let missingThere = records.filter { !theirs.contains($0.id) }
-            let changesThere = changes.filter { !theirs.contains($0.id) }
-            let wanted = theirs.subtracting(ours).subtracting(refused).sorted().map { BencodeValue.bytes($0.bytes) }
+            let changeIDs = changes.map(\.id)
+            let missingThere = records.filter { !theirs.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+            let changesThere = zip(changes, changeIDs).filter { !theirs.contains($0.1) }.map(\.0)
+            let wanted = theirs.filter { records[$0] == nil && !changeIDs.contains($0) && !refused.contains($0) }.sorted()
+                .map { BencodeValue.bytes($0.bytes) }
             return CustodyWire.frame(
                 "records", [("want", .list(wanted))], payload: CustodyWire.itemList(missingThere, changes: changesThere))
         case "co_merge":

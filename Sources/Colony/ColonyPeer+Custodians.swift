@@ -37,7 +37,7 @@ extension ColonyPeer {
 
     /// Pushes records (and set changes) this custodian just accepted to the shard's other custodians.
     func forward(_ records: [CustodyRecord], changes: [CustodySetChange] = [], of manifest: JobManifest) {
-        guard !records.isEmpty || !changes.isEmpty else { return }
+        guard !records.isEmpty || !changes.isEmpty, !withholding else { return }
         let fields = jobFields(manifest.id)
         forwardQueue.async { [self] in
             let shards = Set(records.map(\.shard)).union(changes.map(\.shard))
@@ -89,10 +89,11 @@ extension ColonyPeer {
             }
             let wanted = Set((reply.header["want"]?.list ?? []).compactMap { $0.bytes.flatMap { try? SHA256Digest(bytes: $0) } })
             if !wanted.isEmpty {
-                let (records, changes) = custody.withLock { ($0.records(ref), $0.changes(ref)) }
+                let (records, changes) = custody.withLock { ($0.recordsByID(ref), $0.changes(ref)) }
                 let merge = CustodyWire.frame(
                     "co_merge", jobFields(manifest.id),
-                    payload: CustodyWire.itemList(records.filter { wanted.contains($0.id) }, changes: changes.filter { wanted.contains($0.id) }))
+                    payload: CustodyWire.itemList(
+                        wanted.sorted().compactMap { records[$0] }, changes: changes.filter { wanted.contains($0.id) }))
                 _ = try? request(merge, to: other.endpoint, timeout: 30)
             }
         }

@@ -69,11 +69,23 @@ extension ColonyPeer {
             }
         }
         for shard in 0..<manifest.shardCount {
-            let held = manifest.custody.members(ofShard: shard).filter { holders.contains($0.key) }.count
+            let members = manifest.custody.members(ofShard: shard)
+            let held = members.filter { holders.contains($0.key) }.count
             guard held >= manifest.policy.quorum else {
                 throw CustodyError(
                     "no custodians",
                     "only \(held) custodians of shard \(shard) took the manifest; the quorum needs \(manifest.policy.quorum)")
+            }
+            // Unit inputs kept as blobs go to the shard's custodians, who keep the job now: the job outlives its
+            // publisher. A custodian on this peer holds them already.
+            for unit in manifest.units(inShard: shard) {
+                guard case .blob(let input, _) = manifest.units[unit] else { continue }
+                let blob = BlobID(root: input)
+                blobs.announce(blob)
+                let others = members.filter { $0.key != identity.publicKey && holders.contains($0.key) }.map(\.endpoint)
+                guard others.isEmpty || !blobs.replicate(blob, to: others).isEmpty else {
+                    throw CustodyError("storage", "no custodian of shard \(shard) took a replica of input blob \(blob.hex.prefix(12))")
+                }
             }
         }
         return (job, endpoints)

@@ -50,6 +50,15 @@ public final class ColonyPeer: @unchecked Sendable {
     let requests = Mutex<[String: Int]>([:])
     /// Signatures of lease requests answered within the time window, by when.
     let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
+    /// Set by the red team's corrupt custodian: this peer forwards nothing and answers no sync (it withholds the
+    /// records it holds). Never set by Colony itself.
+    var withholding: Bool {
+        get { withholdingFlag.load(ordering: .relaxed) }
+        set { withholdingFlag.store(newValue, ordering: .relaxed) }
+    }
+    private let withholdingFlag = Atomic<Bool>(false)
+    /// Blobs this peer accepts replicas of.
+    let wantedBlobs: WantedBlobs
     /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).
     let learnedAuthorities = Mutex<[ShardRef: ShardAuthority]>([:])
     /// Custodians that stopped answering this peer, since when.
@@ -68,8 +77,15 @@ public final class ColonyPeer: @unchecked Sendable {
         let directory = DataDirectory(url: dataDirectory)
         try directory.create()
         identity = try Identity.loadOrCreate(in: directory)
+        var blobConfiguration = configuration.blobs
+        let wanted = WantedBlobs()
+        if blobConfiguration.acceptsReplica == nil {
+            // Replicas only of what this peer keeps: the manifests and unit inputs of jobs it is a custodian of.
+            blobConfiguration.acceptsReplica = { blob, _ in wanted.contains(blob) }
+        }
+        wantedBlobs = wanted
         blobs = try BlobPeer(
-            dataDirectory: dataDirectory, host: host, port: port, configuration: configuration.blobs,
+            dataDirectory: dataDirectory, host: host, port: port, configuration: blobConfiguration,
             dhtStateFolder: configuration.oneShot ? .some(nil) : nil, log: log,
             id: configuration.oneShot ? .random() : nil)
         var custodian = Custodian(identity: identity)
@@ -77,7 +93,7 @@ public final class ColonyPeer: @unchecked Sendable {
             custodian.equivalence[kernel.name] = configuration.registry.outputEquivalence(kernel.name)
         }
         custody = Mutex(custodian)
-        pool = ConnectionPool(timeout: configuration.requestTimeout)
+        pool = ConnectionPool(timeout: configuration.requestTimeout, localHost: host)
         journal = try CustodyJournal(folder: directory.folder("custody"))
     }
 
@@ -93,6 +109,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 guard SHA256.hash(bytes) == job else { throw CustodyError("bad manifest", "its blob does not hash to the job") }
                 let manifest = try JobManifest(decoding: bytes)
                 roots.withLock { $0[job] = root }
+                want(manifest, root: root)
                 restored += custody.withLock { custodian in
                     custodian.add(manifest)
                     return custodian.merge(records, changes: changes, now: CustodyClock.now()).records.count
@@ -163,6 +180,15 @@ public final class ColonyPeer: @unchecked Sendable {
     public var statistics: (requests: [String: Int], rejected: [String: Int], accepted: [String: Int]) {
         let custodian = custody.withLock { ($0.rejected, $0.accepted) }
         return (requests.withLock { $0 }, custodian.0, custodian.1)
+    }
+
+    /// Refusals below custody, by reason: connections and frames, replica requests, announces.
+    public var transportRefusals: [String: Int] {
+        var total = blobs.server?.frames.statistics.refusals ?? [:]
+        for (reason, count) in blobs.statistics.replicasRefused { total["replica: " + reason, default: 0] += count }
+        let announces = blobs.node.withNode { node, _ in (node.statistics.announcesRefused, []) }
+        for (reason, count) in announces { total["announce: " + reason, default: 0] += count }
+        return total
     }
 
     /// A copy of the custody state (for the demo's view and tests).
@@ -259,6 +285,7 @@ public final class ColonyPeer: @unchecked Sendable {
     @discardableResult
     func keep(_ manifest: JobManifest) throws -> BlobID {
         let blob = try blobs.store.put(data: manifest.encoded(), pin: true).id
+        want(manifest, root: blob)
         try journal.remember(manifest.id, root: blob)
         roots.withLock { $0[manifest.id] = blob }
         custody.withLock { $0.add(manifest) }
@@ -294,9 +321,9 @@ public final class ColonyPeer: @unchecked Sendable {
         do {
             if !blobs.store.isComplete(root) {
                 _ = try blobs.fetcher.fetch(
-                    root, from: sources + blobs.holders(root).filter { !sources.contains($0) })
+                    root, from: sources + blobs.holders(root).filter { !sources.contains($0) }, maxSize: Int64(JobManifest.maxSize))
             }
-            bytes = try readBlob(root)
+            bytes = try blobs.store.bytes(of: root, maxSize: JobManifest.maxSize)
         } catch {
             throw CustodyError("unknown job", "manifest \(root.hex.prefix(12)) of job \(job.hex.prefix(12)) could not be fetched: \(error)")
         }
@@ -316,6 +343,7 @@ public final class ColonyPeer: @unchecked Sendable {
             throw refusal
         }
         try? blobs.store.pin(root)
+        want(manifest, root: root)
         do {
             try journal.remember(job, root: root)
         } catch {
@@ -326,27 +354,19 @@ public final class ColonyPeer: @unchecked Sendable {
         return manifest
     }
 
-    /// The bytes of a complete blob held here.
-    func readBlob(_ blob: BlobID) throws -> [UInt8] {
-        guard let manifest = try blobs.store.manifest(blob) else { throw CustodyError("unknown job", "blob not held") }
-        var bytes: [UInt8] = []
-        for hash in manifest.chunkHashes {
-            guard let chunk = try blobs.store.readChunk(hash) else { throw CustodyError("unknown job", "chunk missing") }
-            bytes += chunk
-        }
-        return bytes
+    /// The bytes of a complete blob held here (a manifest: at most `JobManifest.maxSize`).
+    func readBlob(_ blob: BlobID) throws -> [UInt8] { try blobs.store.bytes(of: blob, maxSize: JobManifest.maxSize) }
+
+    /// Lets replicas of a job's manifest and unit inputs in: this peer keeps the job.
+    func want(_ manifest: JobManifest, root: BlobID) {
+        wantedBlobs.insert(root)
+        for unit in manifest.units { if case .blob(let input, _) = unit { wantedBlobs.insert(BlobID(root: input)) } }
     }
 
-    /// Stores a unit input as a blob of the swarm: pinned here, announced, and replicated to the closest Colony
-    /// nodes (so the publisher may leave); returns its root for the manifest. Throws when no other node took a
-    /// replica: a job whose inputs live only with a publisher about to leave could never be computed.
+    /// Stores a unit input as a blob, pinned here, and returns its root for the manifest. `publish` replicates it
+    /// to the custodians of its shard once they keep the job (they accept replicas only of jobs they keep).
     public func putInput(_ data: Data) throws -> SHA256Digest {
-        let manifest = try blobs.store.put(data: data, pin: true)
-        blobs.announce(manifest.id)
-        guard !blobs.replicate(manifest.id, excluding: []).isEmpty else {
-            throw CustodyError("storage", "no Colony node took a replica of input blob \(manifest.id.hex.prefix(12))")
-        }
-        return manifest.id.root
+        try blobs.store.put(data: data, pin: true).id.root
     }
 
     /// The bytes of a unit input kept as a blob: fetched from its holders when not held here, then checked
@@ -354,12 +374,19 @@ public final class ColonyPeer: @unchecked Sendable {
     public func fetchInput(root: SHA256Digest, size: Int) throws -> Data {
         let blob = BlobID(root: root)
         if !blobs.store.isComplete(blob) {
-            _ = try blobs.fetcher.fetch(blob, from: blobs.holders(blob))
+            _ = try blobs.fetcher.fetch(blob, from: blobs.holders(blob), maxSize: Int64(size))
         }
-        let bytes = try readBlob(blob)
+        let bytes = try blobs.store.bytes(of: blob, maxSize: size)
         guard bytes.count == size else {
             throw CustodyError("bad input", "input blob \(blob.hex.prefix(12)) has \(bytes.count) bytes; the manifest says \(size)")
         }
         return Data(bytes)
     }
+}
+
+/// The blobs a peer accepts replicas of; asked on a request's thread, so a set under a lock.
+final class WantedBlobs: Sendable {
+    private let blobs = Mutex<Set<BlobID>>([])
+    func insert(_ blob: BlobID) { _ = blobs.withLock { $0.insert(blob) } }
+    func contains(_ blob: BlobID) -> Bool { blobs.withLock { $0.contains(blob) } }
 }

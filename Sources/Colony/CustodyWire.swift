@@ -11,10 +11,12 @@ import Synchronization
 ///   answer proves the custodian's key (its signature over `offerMessage`)
 /// - `co_publish {job, root, port}` → `ok`: "fetch this manifest from me and keep it" (to the job's custodians)
 /// - `co_jobs {kernel, version}` → `jobs` + [[job, root], …]
-/// - `co_lease {job, root, port, shard, worker, count, time, sig}` → `lease` + record, or `none {done}`; `sig` is
-///   the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's name)
+/// - `co_lease {job, root, port, shard, worker, count, time, holding, sig}` → `lease` + record, or `none {done,
+///   elsewhere}`; `sig` is the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's
+///   name); `holding` lists the units of the shard the worker holds already (from other custodians)
 /// - `co_submit {job, root, port}` + record → `ok` + status rows of its units
-/// - `co_status {job, shard, worker?}` → `status` + [[unit, state, partners, live, open, attempts, mine], …]
+/// - `co_status {job, shard, worker?, units?}` → `status` + [[unit, state, partners, live, open, attempts, mine], …]
+///   (of `units` when given, else of every unit of the shard)
 ///   (`partners`: sealed workers that could complete a quorum with `worker`; `mine`: 1 when `worker`'s result
 ///   agrees with the validated one, -1 when it was counted invalid)
 /// - `co_records {job, shard}` → `records` + [item, …]: records anyone may read (reveals of undecided units left
@@ -126,23 +128,27 @@ public enum CustodyWire {
     static let leaseRequestWindow: Int64 = 300_000
 
     /// What a worker signs to ask for a lease.
-    static func leaseMessage(job: JobID, shard: Int, count: Int, time: Int64, worker: Ed25519PublicKey) -> [UInt8] {
+    static func leaseMessage(
+        job: JobID, shard: Int, count: Int, time: Int64, worker: Ed25519PublicKey, holding: [Int]
+    ) -> [UInt8] {
         BencodeValue.dictionary([
             "op": .text("co_lease"), "job": .bytes(job.bytes), "shard": .integer(Int64(shard)),
             "count": .integer(Int64(count)), "time": .integer(time), "worker": .bytes([UInt8](worker.rawRepresentation)),
+            "holding": .list(holding.map { .integer(Int64($0)) }),
         ]).encoded()
     }
 
     /// A signed lease request from `identity`.
     static func leaseRequest(
-        _ fields: [(String, BencodeValue)], job: JobID, shard: Int, count: Int, by identity: Identity, now: Int64
+        _ fields: [(String, BencodeValue)], job: JobID, shard: Int, count: Int, by identity: Identity, now: Int64,
+        holding: [Int] = []
     ) -> Frame {
-        let message = leaseMessage(job: job, shard: shard, count: count, time: now, worker: identity.publicKey)
+        let message = leaseMessage(job: job, shard: shard, count: count, time: now, worker: identity.publicKey, holding: holding)
         return frame(
             "co_lease",
             fields + [
                 ("shard", .integer(Int64(shard))), ("worker", .bytes([UInt8](identity.publicKey.rawRepresentation))),
-                ("count", .integer(Int64(count))), ("time", .integer(now)),
+                ("count", .integer(Int64(count))), ("time", .integer(now)), ("holding", .list(holding.map { .integer(Int64($0)) })),
                 ("sig", .bytes([UInt8](identity.signature(for: message)))),
             ])
     }
@@ -151,19 +157,23 @@ public enum CustodyWire {
     /// window; throws `malformed` or `bad signature` otherwise.
     static func checkedLeaseRequest(
         _ frame: Frame, job: JobID, now: Int64
-    ) throws(CustodyError) -> (shard: Int, worker: Ed25519PublicKey, count: Int, signature: [UInt8]) {
+    ) throws(CustodyError) -> (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8]) {
         guard let shard = int(frame, "shard"), let count = int(frame, "count"), let time = frame.header["time"]?.integer,
             let workerBytes = frame.header["worker"]?.bytes,
             let worker = try? Ed25519PublicKey(rawRepresentation: workerBytes), let signature = frame.header["sig"]?.bytes
         else { throw .malformed("co_lease needs shard, count, time, a 32-byte worker key and sig") }
+        // The units the worker holds already in the shard (leased by other custodians), not to be leased again.
+        let list = frame.header["holding"]?.list ?? []
+        guard list.count <= JobPolicy.shardLimits.upperBound else { throw .malformed("co_lease holds at most a shard of units") }
+        let holding = list.compactMap { $0.integer.map(Int.init) }
         guard abs(time - now) <= leaseRequestWindow else {
             throw CustodyError("bad signature", "the lease request's time is \((time - now) / 1000) s from ours; check the clock")
         }
-        let message = leaseMessage(job: job, shard: shard, count: count, time: time, worker: worker)
+        let message = leaseMessage(job: job, shard: shard, count: count, time: time, worker: worker, holding: holding)
         guard worker.isValidSignature(signature, for: message) else {
             throw CustodyError("bad signature", "the lease request is not signed by its worker")
         }
-        return (shard, worker, count, signature)
+        return (shard, worker, count, holding, signature)
     }
 }
 
@@ -196,8 +206,13 @@ final class ConnectionPool: @unchecked Sendable {
 
     private let idle = Mutex(Idle())
     let timeout: Double
+    /// The address connections leave from: the peer's own, so that others see where it really is.
+    let localHost: String?
 
-    init(timeout: Double) { self.timeout = timeout }
+    init(timeout: Double, localHost: String? = nil) {
+        self.timeout = timeout
+        self.localHost = localHost
+    }
 
     /// Sends `frame` to `endpoint` and returns the reply; retries once on a fresh connection when a kept one went
     /// stale (the server closes idle connections).
@@ -207,7 +222,7 @@ final class ConnectionPool: @unchecked Sendable {
             var connection: FrameConnection?
             do {
                 let kept = attempt == 0 ? idle.withLock { $0.connections[endpoint]?.popLast() } : nil
-                let current = try kept ?? FrameConnection.connect(to: endpoint, timeout: min(5, self.timeout))
+                let current = try kept ?? FrameConnection.connect(to: endpoint, from: localHost, timeout: min(5, self.timeout))
                 connection = current
                 try current.send(frame)
                 let reply = try current.receive(timeout: timeout ?? self.timeout)

@@ -50,7 +50,7 @@ public enum JobCollector {
         var refused: [String: Int] = [:]
         var unreachable: [Int] = []
         for shard in 0..<manifest.shardCount {
-            var ledger = ShardLedger(manifest: manifest, shard: shard)
+            var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent)
             var asked: Set<Ed25519PublicKey> = []
             var answered = false
             // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.

@@ -12,6 +12,10 @@ public final class LocalSwarm: @unchecked Sendable {
     public struct Options: Sendable {
         public var peers = 8
         public var cheaters = 0
+        /// Peers that return one agreed wrong output, each on a network of its own.
+        public var colluders = 0
+        /// Peers that return one agreed wrong output, all on one network (127.0.250.1): many keys, one network.
+        public var sybils = 0
         public var copycats = 0
         public var crash = 0
         /// Slots per worker.
@@ -31,6 +35,8 @@ public final class LocalSwarm: @unchecked Sendable {
     /// A moment of the job's progress, from the custodians' records.
     public struct Progress: Sendable {
         public var tally = VerdictTally()
+        /// The output of each unit seen validated (only when asked for: `progress(of:outputs:)`).
+        public var validatedOutputs: [Int: [UInt8]] = [:]
         /// Units in the job.
         public var total: Int
         /// Units on a slot right now.
@@ -55,17 +61,27 @@ public final class LocalSwarm: @unchecked Sendable {
         self.options = options
     }
 
-    /// The role of peer `index`.
+    /// The role of peer `index`: honest, then those to crash, copycats, colluders, Sybils and cheaters last.
     public func behaviour(of index: Int) -> SwarmWorker.Behaviour {
-        let n = options.peers
-        if index >= n - options.cheaters { return .cheater }
-        if index >= n - options.cheaters - options.copycats { return .copycat }
+        var end = options.peers - options.cheaters
+        if index >= end { return .cheater }
+        end -= options.sybils
+        if index >= end { return .colluder }
+        end -= options.colluders
+        if index >= end { return .colluder }
+        end -= options.copycats
+        if index >= end { return .copycat }
         return .honest
+    }
+
+    /// Whether peer `index` is one of the Sybils (sharing one network).
+    public func isSybil(_ index: Int) -> Bool {
+        index >= options.peers - options.cheaters - options.sybils && index < options.peers - options.cheaters
     }
 
     /// The peers that will crash while holding leases (just before the misbehaving ones).
     public var crashIndices: [Int] {
-        let end = options.peers - options.cheaters - options.copycats
+        let end = options.peers - options.cheaters - options.sybils - options.colluders - options.copycats
         return Array(max(1, end - options.crash)..<end)
     }
 
@@ -80,7 +96,8 @@ public final class LocalSwarm: @unchecked Sendable {
             let folder = options.folder.appendingPathComponent("peer-\(index)")
             // Each peer on a loopback network of its own (127.0.N.1): replicas count toward a quorum only from
             // distinct /24 networks, and the custodians see each worker's real address.
-            let peer = try ColonyPeer(dataDirectory: folder, host: Self.host(of: index), configuration: configuration) {
+            let host = isSybil(index) ? Self.sybilHost : Self.host(of: index)
+            let peer = try ColonyPeer(dataDirectory: folder, host: host, configuration: configuration) {
                 log("peer \(index): \($0)")
             }
             peer.onCustodyChange = { [changes] in changes.notify() }
@@ -113,6 +130,9 @@ public final class LocalSwarm: @unchecked Sendable {
     /// 127.0.0.0/8).
     public static func host(of index: Int) -> String { "127.\(index / 250).\(index % 250 + 1).1" }
 
+    /// The one network all Sybil peers share.
+    public static let sybilHost = "127.200.0.1"
+
     /// Signs a job of `units` from `spec` with peer 0 as its publisher (custodians chosen among the peers), and
     /// publishes it.
     public func publish(spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil) throws -> JobID {
@@ -137,13 +157,14 @@ public final class LocalSwarm: @unchecked Sendable {
     private var settled: [Int: VerdictTally] = [:]
     private let changes = ChangeSignal()
 
-    /// The job's state from the union of all live custodians' records.
-    public func progress(of job: JobID) -> Progress? {
+    /// The job's state from the union of all live custodians' records; with `outputs`, each validated unit's output
+    /// too (every shard is then recomputed, settled or not).
+    public func progress(of job: JobID, outputs: Bool = false) -> Progress? {
         guard let manifest = peers.lazy.compactMap({ $0.manifest(job) }).first else { return nil }
         var ledgers: [Int: ShardLedger] = [:]
         for (index, peer) in peers.enumerated() where !crashed.contains(index) {
             let held = peer.custody.withLock { custodian in
-                custodian.ledgers.filter { $0.key.job == job && settled[$0.key.shard] == nil }
+                custodian.ledgers.filter { $0.key.job == job && (outputs || settled[$0.key.shard] == nil) }
             }
             for (ref, ledger) in held {
                 guard var merged = ledgers[ref.shard] else {
@@ -158,7 +179,12 @@ public final class LocalSwarm: @unchecked Sendable {
         let now = CustodyClock.now()
         var progress = Progress(total: manifest.units.count)
         for (shard, ledger) in ledgers {
-            let part = VerdictTally(ledger.verdicts(now: now, equivalent: equivalent))
+            let verdicts = ledger.verdicts(now: now, equivalent: equivalent)
+            if outputs {
+                for verdict in verdicts where verdict.state == .validated { progress.validatedOutputs[verdict.unit] = verdict.output }
+                if settled[shard] != nil { continue }
+            }
+            let part = VerdictTally(verdicts)
             // Later results for a decided unit can still arrive (a slow replica's reveal); a shard is settled
             // once every unit is decided and no lease is live.
             if part.decided == part.units && part.inProgress == 0 { settled[shard] = part }

@@ -16,6 +16,8 @@ public final class SwarmWorker: @unchecked Sendable {
         case honest
         /// Returns wrong outputs (its own random ones, so two cheaters never agree).
         case cheater
+        /// Returns the same wrong output as every other colluder (SECURITY.md: colluding cheaters, Sybils).
+        case colluder
         /// Computes nothing: commits invented seals and reveals what it can copy or invent.
         case copycat
     }
@@ -90,6 +92,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// 1 when this worker's result agrees with the validated one, -1 when it was counted invalid, else 0.
         var mine: Int
     }
+
+    /// The wrong output colluders agree on for a unit whose honest output is `honest`.
+    public static func collusion(_ honest: [UInt8]) -> [UInt8] { honest + Array("colluded".utf8) }
 
     public let configuration: Configuration
     public let peer: ColonyPeer
@@ -274,6 +279,7 @@ public final class SwarmWorker: @unchecked Sendable {
             if configuration.behaviour == .cheater, let honest = output {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
             }
+            if configuration.behaviour == .colluder, let honest = output { output = Self.collusion(honest) }
             let seconds = Date().timeIntervalSince(started)
             condition.lock()
             running[slot] = nil
@@ -429,9 +435,14 @@ public final class SwarmWorker: @unchecked Sendable {
         members = Array(members[start...] + members[..<start])
         var lastError: ColonyRequestError?
         var answered = false
+        // Units of the shard this worker holds already: no custodian should lease them to it again.
+        let holding = condition.withLock {
+            tickets.filter { $0.job.id == ref.job && $0.shard == ref.shard && $0.state != .done }.flatMap(\.units)
+        }
         for member in members {
             let frame = CustodyWire.leaseRequest(
-                fields(job), job: job.id, shard: ref.shard, count: count, by: peer.identity, now: CustodyClock.now())
+                fields(job), job: job.id, shard: ref.shard, count: count, by: peer.identity, now: CustodyClock.now(),
+                holding: Array(Set(holding)).sorted())
             let reply: Frame
             do {
                 reply = try peer.request(frame, to: member.endpoint)
@@ -675,6 +686,7 @@ public final class SwarmWorker: @unchecked Sendable {
             "co_status",
             fields(ticket.job) + [
                 ("shard", .integer(Int64(ticket.shard))), ("worker", .bytes([UInt8](peer.identity.publicKey.rawRepresentation))),
+                ("units", .list(ticket.units.map { .integer(Int64($0)) })),
             ])
         var custodians = ticket.custodians
         guard let reply = try? send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard)) else {

@@ -30,7 +30,7 @@ extension BlobSwarmTests {
 
         let spec = folder.appendingPathComponent("mersenne-2000.json")
         try Data(
-            #"{"kernel": "mersenne", "title": "Mersenne exponents below 2,000", "parameters": {"below": 2000, "exponentsPerUnit": 25}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 6}, "leaseSeconds": 30}"#
+            #"{"kernel": "mersenne", "title": "Mersenne exponents below 2,000", "parameters": {"below": 2000, "exponentsPerUnit": 25}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 10}, "leaseSeconds": 30}"#
                 .utf8
         ).write(to: spec)
         let (published, publishText) = try run(

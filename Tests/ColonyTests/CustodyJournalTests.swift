@@ -152,7 +152,8 @@ extension CustodyJournalTests {
     @Test func aStatusRowSaysWhetherTheAskersResultAgreedOrWasInvalid() throws {
         let keys = (0..<3).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
         let members = keys.enumerated().map { CustodianMember(key: $1.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 1)) }
-        let manifest = try SwarmTestSupport.manifest(units: 4, shard: 4, custodians: members)
+        // Three replicas: each custodian owns a slot of every unit.
+        let manifest = try SwarmTestSupport.manifest(units: 4, replicas: 3, shard: 4, custodians: members)
         let job = manifest.id
         var custodians = keys.map { Custodian(identity: $0) }
         for index in custodians.indices {

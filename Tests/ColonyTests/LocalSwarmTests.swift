@@ -19,7 +19,7 @@ enum SwarmTestSupport {
     static func spec(units: Int, replicas: Int = 2, quorum: Int = 2, lease: Int = 10) -> JobSpec {
         JobSpec(
             kernel: "tally", title: "tally \(units)", parameters: ["units": .int(units)],
-            redundancy: Redundancy(replicas: replicas, quorum: quorum, maxAttempts: 6), leaseSeconds: lease, source: "test")
+            redundancy: Redundancy(replicas: replicas, quorum: quorum, maxAttempts: 10), leaseSeconds: lease, source: "test")
     }
 
     /// A tally job whose every shard is kept by `custodians`.
@@ -47,7 +47,7 @@ enum SwarmTestSupport {
         let folder = SwarmTestSupport.folder("swarm")
         defer { try? FileManager.default.removeItem(at: folder) }
         var options = LocalSwarm.Options(folder: folder)
-        options.peers = 6
+        options.peers = 8
         options.cheaters = 1
         options.copycats = 1
         options.registry = KernelRegistry([TallyKernel.self])
@@ -72,7 +72,7 @@ enum SwarmTestSupport {
             let expected = withUnsafeBytes(of: (UInt64(verdict.unit) * UInt64(verdict.unit)).littleEndian) { Array($0) }
             #expect(verdict.output == expected, "unit \(verdict.unit)")
         }
-        let cheater = swarm.peers[5].identity.publicKey
+        let cheater = swarm.peers[7].identity.publicKey
         #expect(report.verdicts.allSatisfy { !$0.agreeing.contains(cheater) })
         let summary = try JobCollector.assemble(report, registry: KernelRegistry([TallyKernel.self]), into: folder.appendingPathComponent("out"))
         let sum = (0..<300).reduce(UInt64(0)) { $0 + UInt64($1 * $1) }
@@ -81,7 +81,7 @@ enum SwarmTestSupport {
         // validated (each wakes this test when it learns something).
         let honest = swarm.workers.indices.filter { swarm.behaviour(of: $0) == .honest }
         func counts() -> (validated: Int, cheaterInvalid: Int, cheaterValidated: Int) {
-            let cheaterStats = swarm.workers[5].snapshot.statistics
+            let cheaterStats = swarm.workers[7].snapshot.statistics
             return (honest.reduce(0) { $0 + swarm.workers[$1].snapshot.statistics.validated }, cheaterStats.invalid, cheaterStats.validated)
         }
         let judgedBy = Date() + 120
@@ -136,7 +136,7 @@ struct DigestKernel: ComputeKernel {
         defer { swarm.stop() }
         let spec = JobSpec(
             kernel: DigestKernel.name, title: "digests", parameters: ["units": .int(6)],
-            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 30, source: "test")
+            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), leaseSeconds: 30, source: "test")
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: 1, units: try DigestKernel().units(for: spec.parameters))
         // Every input is a blob reference; the manifest stays small.
         #expect(manifest.units.allSatisfy { if case .blob(_, 40 << 10) = $0 { true } else { false } })

@@ -14,19 +14,17 @@ import Testing
     let carol = Identity(privateKey: Ed25519PrivateKey())
     let dave = Identity(privateKey: Ed25519PrivateKey())
 
-    /// Four units validated by two honest workers leased by custodians 0 and 1.
+    /// The four units of shard 0 validated by three honest workers, each leased by the custodian owning the slot.
     func validated() throws -> CustodyCluster {
         var cluster = try CustodyCluster()
-        let units = [0, 1, 2, 3]
-        _ = try #require(try cluster.lease(alice, network: 1, via: 0, count: 4))
-        _ = try #require(try cluster.lease(bob, network: 2, via: 1, count: 4))
-        try cluster.submit(cluster.commit(alice, units: units, outputs: Outputs.right), via: 0)
-        try cluster.submit(cluster.commit(bob, units: units, outputs: Outputs.right), via: 1)
+        let leases = try [(alice, 1, 0), (bob, 2, 1), (carol, 3, 2)].map { worker, network, via in
+            (worker, via, try #require(try cluster.lease(worker, network: network, via: via, count: 4)).entries.map(\.unit))
+        }
+        for (worker, via, units) in leases { try cluster.submit(cluster.commit(worker, units: units, outputs: Outputs.right), via: via) }
         cluster.sync()
-        try cluster.submit(cluster.reveal(alice, units: units, outputs: Outputs.right), via: 0)
-        try cluster.submit(cluster.reveal(bob, units: units, outputs: Outputs.right), via: 1)
+        for (worker, via, units) in leases { try cluster.submit(cluster.reveal(worker, units: units, outputs: Outputs.right), via: via) }
         cluster.sync()
-        for unit in units { #expect(cluster.verdict(unit)?.state == .validated) }
+        for unit in 0..<4 { #expect(cluster.verdict(unit)?.state == .validated) }
         return cluster
     }
 
@@ -134,12 +132,12 @@ import Testing
         #expect(cluster.verdict(0, time: t + 4)?.state == .open)
         // Two honest workers finish the unit; the copycat is not among those who agree.
         cluster.sync(at: t + 130_000)
-        _ = try #require(try cluster.lease(bob, network: 2, via: 2, at: t + 130_000))
+        _ = try #require(try cluster.lease(bob, network: 2, via: 1, at: t + 130_000))
         _ = try #require(try cluster.lease(dave, network: 4, via: 0, at: t + 130_000))
-        try cluster.submit(cluster.commit(bob, units: [0], at: t + 130_001, outputs: Outputs.right), via: 2, at: t + 130_001)
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 130_001, outputs: Outputs.right), via: 1, at: t + 130_001)
         try cluster.submit(cluster.commit(dave, units: [0], at: t + 130_001, outputs: Outputs.right), via: 0, at: t + 130_001)
         cluster.sync(at: t + 130_001)
-        try cluster.submit(cluster.reveal(bob, units: [0], at: t + 130_002, outputs: Outputs.right), via: 2, at: t + 130_002)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: t + 130_002, outputs: Outputs.right), via: 1, at: t + 130_002)
         try cluster.submit(cluster.reveal(dave, units: [0], at: t + 130_002, outputs: Outputs.right), via: 0, at: t + 130_002)
         cluster.sync(at: t + 130_002)
         let verdict = try #require(cluster.verdict(0, time: t + 130_002))

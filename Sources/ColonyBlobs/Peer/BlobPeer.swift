@@ -19,8 +19,22 @@ public final class BlobPeer: @unchecked Sendable {
         public var dht = DHTConfiguration()
         /// Accept replicas pushed by others.
         public var acceptsReplicas = true
+        /// Asked before a replica request is acted upon, with the blob and the asker (its address and the port it
+        /// serves on): true to fetch and hold it. nil accepts every request (while `acceptsReplicas`). It runs on
+        /// the request's thread, so it must answer from what the peer knows, without waiting on the network.
+        public var acceptsReplica: (@Sendable (BlobID, Endpoint) -> Bool)?
+        /// The largest replica taken, by the size its manifest declares (checked before any chunk is fetched);
+        /// nil for no bound but the store's quota.
+        public var maxReplicaSize: Int64? = 4 << 30
+        /// Replica requests in progress at once (fetching, or waiting for the one fetching); more are refused at
+        /// once. Each holds a server thread until its copy is verified, so this bounds the threads others can
+        /// make this peer spend on replicas.
+        public var maxPendingReplicas = 4
         /// The per-address UDP rate limit; nil turns it off (for many peers sharing one address, as in tests).
         public var rateLimit: RateLimit? = RateLimit()
+        /// What the TCP server grants one client address (connections, requests a second, time per frame) and
+        /// the request bytes it holds; `.sharedAddress` for many peers sharing one address, as in tests.
+        public var server = FrameServerProtection()
 
         /// The defaults.
         public init() {}
@@ -43,6 +57,13 @@ public final class BlobPeer: @unchecked Sendable {
     /// Fetches replicas others ask for; apart from `replicationQueue` (repair), so that two peers repairing
     /// at once and asking each other cannot wait on each other.
     private let acceptQueue = DispatchQueue(label: "colony.blobs.accept")
+    /// Replica requests in progress, and the counters.
+    private let replicaState = Mutex((pending: 0, statistics: BlobPeerStatistics()))
+    /// The address outgoing connections leave from: the one this peer serves on, unless that is every address.
+    private var localHost: String? {
+        let host = node.runtime.configuration.host
+        return host == "0.0.0.0" ? nil : host
+    }
 
     /// A peer whose state lives in `dataDirectory` (DHT table in dht/, blobs in blobs/).
     public init(
@@ -57,7 +78,11 @@ public final class BlobPeer: @unchecked Sendable {
         var udp = UDPConfiguration(host: host, port: port)
         udp.rateLimit = configuration.rateLimit
         node = try LiveDHTNode(configuration: configuration.dht, udp: udp, stateFolder: stateFolder, id: id)
+        fetcher.localHost = localHost
     }
+
+    /// What this peer was asked to do for others and refused, so far.
+    public var statistics: BlobPeerStatistics { replicaState.withLock { $0.statistics } }
 
     /// Binds UDP and TCP on the same port number (with port 0, the first free number both accept).
     public func start() throws {
@@ -66,7 +91,7 @@ public final class BlobPeer: @unchecked Sendable {
         while true {
             try node.start()
             let server = BlobServer(
-                store: store, host: host, port: node.endpoint.port,
+                store: store, host: host, port: node.endpoint.port, protection: configuration.server,
                 onReplicate: { [weak self] blob, source in self?.acceptReplica(blob, from: source) ?? false },
                 otherOperations: otherOperations)
             do {
@@ -148,10 +173,23 @@ public final class BlobPeer: @unchecked Sendable {
         return holding
     }
 
+    /// Asks each of `holders` to hold a replica, all at once; returns those that answer that they do.
+    @discardableResult
+    public func replicate(_ blob: BlobID, to holders: [Endpoint], timeout: Double = 300) -> [Endpoint] {
+        let targets = holders.filter { $0 != endpoint }
+        let answers = Mutex([Bool](repeating: false, count: targets.count))
+        DispatchQueue.concurrentPerform(iterations: targets.count) { index in
+            let held = askToHold(blob, targets[index], timeout: timeout)
+            answers.withLock { $0[index] = held }
+        }
+        return zip(targets, answers.withLock { $0 }).filter(\.1).map(\.0)
+    }
+
     /// Asks `holder` to hold a replica; true once it answers that it does.
     private func askToHold(_ blob: BlobID, _ holder: Endpoint, timeout: Double) -> Bool {
         do {
-            let connection = try FrameConnection.connect(to: holder, timeout: 5, limits: FrameLimits())
+            let connection = try FrameConnection.connect(
+                to: holder, from: localHost, timeout: 5, limits: FrameLimits())
             defer { connection.close() }
             try connection.send(BlobWire.request("replicate", blob: blob, extra: [("port", .integer(Int64(endpoint.port)))]))
             let reply = try connection.receive(timeout: timeout)
@@ -174,23 +212,47 @@ public final class BlobPeer: @unchecked Sendable {
     /// Fetches, pins and announces a replica, then answers: the asker learns who holds the blob without
     /// watching the DHT. Replicas are made one at a time on their own queue, so a second request for the same
     /// blob waits for the first and then finds it complete.
-    private func acceptReplica(_ blob: BlobID, from source: Endpoint) -> Bool {
-        guard configuration.acceptsReplicas else { return false }
+    ///
+    /// Before anything is fetched: `acceptsReplicas`, then `acceptsReplica`, then room among
+    /// `maxPendingReplicas`; the fetch itself refuses a manifest declaring more than `maxReplicaSize`. Every
+    /// refusal is counted in `statistics`.
+    func acceptReplica(_ blob: BlobID, from source: Endpoint) -> Bool {
+        guard configuration.acceptsReplicas else { return refuseReplica(BlobPeerStatistics.notAccepting) }
+        if let wanted = configuration.acceptsReplica, !wanted(blob, source) {
+            return refuseReplica(BlobPeerStatistics.notWanted)
+        }
+        let admitted = replicaState.withLock { state in
+            guard state.pending < configuration.maxPendingReplicas else { return false }
+            state.pending += 1
+            return true
+        }
+        guard admitted else { return refuseReplica(BlobPeerStatistics.busy) }
+        defer { replicaState.withLock { $0.pending -= 1 } }
         return acceptQueue.sync {
             if !store.isComplete(blob) {
                 let holders = [source] + self.holders(blob).filter { $0 != source }
                 do {
-                    let report = try fetcher.fetch(blob, from: holders)
+                    let report = try fetcher.fetch(blob, from: holders, maxSize: configuration.maxReplicaSize)
                     log("holding a replica of \(blob.hex) (\(report.size) bytes from \(report.chunksByHolder.count) holders)")
+                } catch let error as FetchError where error.code == .tooLarge {
+                    log("refused a replica of \(blob.hex): \(error)")
+                    return refuseReplica(BlobPeerStatistics.tooLarge)
                 } catch {
                     log("could not replicate \(blob.hex): \(error)")
-                    return false
+                    return refuseReplica(BlobPeerStatistics.fetchFailed)
                 }
             }
             try? store.pin(blob)
             announce(blob)
+            replicaState.withLock { $0.statistics.replicasAccepted += 1 }
             return true
         }
+    }
+
+    /// Counts a refused replica request; false, for the answer.
+    private func refuseReplica(_ reason: String) -> Bool {
+        replicaState.withLock { $0.statistics.replicasRefused[reason, default: 0] += 1 }
+        return false
     }
 
     // MARK: Repair
@@ -208,7 +270,10 @@ public final class BlobPeer: @unchecked Sendable {
 
     /// True when `holder` answers for the blob's manifest.
     func answers(_ holder: Endpoint, for blob: BlobID) -> Bool {
-        guard let connection = try? FrameConnection.connect(to: holder, timeout: 3, limits: FrameLimits()) else { return false }
+        guard
+            let connection = try? FrameConnection.connect(
+                to: holder, from: localHost, timeout: 3, limits: FrameLimits())
+        else { return false }
         defer { connection.close() }
         guard (try? connection.send(BlobWire.request("manifest", blob: blob))) != nil,
             let reply = try? connection.receive(timeout: 5)

@@ -31,6 +31,29 @@ extension BlobStore {
         return bytes
     }
 
+    /// The whole of blob `id` in memory, each chunk verified; throws `outOfBounds` without reading a chunk when its
+    /// manifest declares more than `maxSize` bytes, `unknownBlob` when the store lacks it and `incompleteBlob` when
+    /// a chunk is missing. For blobs a peer must hold in memory (job manifests, unit inputs): the size is checked
+    /// before the bytes are.
+    public func bytes(of id: BlobID, maxSize: Int) throws(BlobStoreError) -> [UInt8] {
+        guard let manifest = try manifest(id) else { throw unknown(id) }
+        guard manifest.size <= Int64(maxSize) else {
+            throw BlobStoreError(
+                .outOfBounds, "blob \(id.hex) is \(manifest.size) bytes; at most \(maxSize) are read into memory")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(manifest.size))
+        for (index, hash) in manifest.chunkHashes.enumerated() {
+            guard let chunk = try readChunk(hash), chunk.count == manifest.chunkLength(at: index) else {
+                throw BlobStoreError(
+                    .incompleteBlob,
+                    "blob \(id.hex) lacks chunk \(index) of \(manifest.chunkCount); fetch the blob before reading it")
+            }
+            bytes += chunk
+        }
+        return bytes
+    }
+
     /// Writes blob `id` to `file`, chunk by chunk (each verified), into a temporary file renamed over `file`
     /// only when complete: memory stays at one chunk and a failure leaves `file` as it was.
     public func export(_ id: BlobID, to file: URL) throws(BlobStoreError) {

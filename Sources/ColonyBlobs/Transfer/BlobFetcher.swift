@@ -38,8 +38,28 @@ public struct FetchReport: Sendable {
 
 /// A fetch that could not complete.
 public struct FetchError: Error, CustomStringConvertible {
+    /// Why a fetch failed.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// No holder gave the manifest, or chunks are still missing: fetching again may succeed.
+        public static let unavailable = Code(rawValue: "unavailable")
+        /// The blob is larger than the fetch's `maxSize`: refused before any chunk was asked for.
+        public static let tooLarge = Code(rawValue: "too large")
+    }
+
+    /// Why it failed.
+    public var code: Code
     /// What happened, naming the blob and the holders.
     public var description: String
+
+    /// A failure of kind `code` described by `description`.
+    public init(_ code: Code = .unavailable, description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 /// Fetches a blob from several holders at once over framed TCP: each chunk is verified against the manifest
@@ -58,6 +78,9 @@ public final class BlobFetcher: @unchecked Sendable {
     public var timeout = 30.0
     /// Frame limits for replies.
     public var limits = FrameLimits()
+    /// The local IPv4 address connections leave from (`FrameConnection.connect(to:from:…)`); nil lets the system
+    /// choose. A peer serving on 127.0.N.1 sets it so that holders see its own address.
+    public var localHost: String?
 
     /// A fetcher writing into `store`.
     public init(store: BlobStore) {
@@ -66,8 +89,13 @@ public final class BlobFetcher: @unchecked Sendable {
 
     /// Fetches `blob` from `holders` into the store; `progress` is called from worker threads, at most a few
     /// times a second.
+    ///
+    /// With `maxSize`, a blob whose manifest declares more bytes is refused (`FetchError.Code.tooLarge`) before any
+    /// chunk is asked for or any of it is stored, and the manifest itself is read only when its frame is no larger
+    /// than a manifest of a `maxSize` blob can be: a holder cannot make this peer take in more than it agreed to.
     public func fetch(
-        _ blob: BlobID, from holders: [Endpoint], progress: @escaping @Sendable (FetchProgress) -> Void = { _ in }
+        _ blob: BlobID, from holders: [Endpoint], maxSize: Int64? = nil,
+        progress: @escaping @Sendable (FetchProgress) -> Void = { _ in }
     ) throws -> FetchReport {
         let started = Date()
         var unusable: [Endpoint: String] = [:]
@@ -77,19 +105,30 @@ public final class BlobFetcher: @unchecked Sendable {
             manifest = known
         } else {
             var found: BlobManifest?
+            var oversized: [Endpoint: String] = [:]
             for holder in holders where found == nil {
                 do {
-                    found = try fetchManifest(blob, from: holder)
+                    found = try fetchManifest(blob, from: holder, maxSize: maxSize)
                 } catch let error as BadHolder {
                     bad[holder] = error.reason
+                } catch let error as FrameTransportError where error.code == .payloadTooLarge && maxSize != nil {
+                    oversized[holder] = "sent a manifest too large for a blob of at most \(maxSize!) bytes"
                 } catch {
                     unusable[holder] = "\(error)"
                 }
             }
             guard let found else {
-                throw FetchError(description: "no holder gave the manifest of \(blob.hex): " + Self.describe(unusable.merging(bad) { a, _ in a }))
+                let everyone = unusable.merging(bad) { a, _ in a }.merging(oversized) { a, _ in a }
+                let text = "no holder gave the manifest of \(blob.hex): " + Self.describe(everyone)
+                throw FetchError(oversized.isEmpty ? .unavailable : .tooLarge, description: text)
             }
             manifest = found
+        }
+        if let maxSize, Int64(manifest.size) > maxSize {
+            throw FetchError(
+                .tooLarge,
+                description: "blob \(blob.hex) is \(manifest.size) bytes by its manifest; this fetch takes at most "
+                    + "\(maxSize); nothing of it was fetched")
         }
         try store.beginFetch(manifest)
         let missing = store.missingChunks(of: manifest)
@@ -121,7 +160,7 @@ public final class BlobFetcher: @unchecked Sendable {
             if !report.unusableHolders.isEmpty { text += "; unusable: " + Self.describe(report.unusableHolders) }
             if holders.isEmpty { text += "; no holders known" }
             text += ". Fetching again resumes with the chunks already verified."
-            throw FetchError(description: text)
+            throw FetchError(.unavailable, description: text)
         }
         try store.completeFetch(manifest.id)
         return report
@@ -135,12 +174,23 @@ public final class BlobFetcher: @unchecked Sendable {
         var reason: String
     }
 
-    private func fetchManifest(_ blob: BlobID, from holder: Endpoint) throws -> BlobManifest {
-        let connection = try FrameConnection.connect(to: holder, timeout: timeout, limits: limits)
+    /// The largest encoded manifest of a blob of at most `maxSize` bytes: its most chunks (at the smallest chunk
+    /// size) times 32 bytes of hash, plus the keys and integers.
+    static func manifestBound(maxSize: Int64) -> Int {
+        let chunks = BlobManifest.chunkCount(size: max(0, maxSize), chunkSize: BlobManifest.minimumChunkSize)
+        let capped = min(chunks, Int64(BlobManifest.maximumChunkCount))
+        return Int(capped) * SHA256Digest.byteCount + 128
+    }
+
+    private func fetchManifest(_ blob: BlobID, from holder: Endpoint, maxSize: Int64?) throws -> BlobManifest {
+        var manifestLimits = limits
+        if let maxSize { manifestLimits.maxPayload = min(limits.maxPayload, Self.manifestBound(maxSize: maxSize)) }
+        let connection = try FrameConnection.connect(
+            to: holder, from: localHost, timeout: timeout, limits: manifestLimits)
         defer { connection.close() }
         try connection.send(BlobWire.request("manifest", blob: blob))
         let reply = try connection.receive(timeout: timeout)
-        if let error = BlobWire.errorText(reply) { throw FetchError(description: error) }
+        if let error = BlobWire.errorText(reply) { throw FetchError(.unavailable, description: error) }
         do {
             return try BlobManifest.decode(reply.payload, expectedRoot: blob.root)
         } catch {
@@ -162,7 +212,7 @@ public final class BlobFetcher: @unchecked Sendable {
     private func work(_ holder: Endpoint, state: FetchState) {
         let connection: FrameConnection
         do {
-            connection = try FrameConnection.connect(to: holder, timeout: timeout, limits: limits)
+            connection = try FrameConnection.connect(to: holder, from: localHost, timeout: timeout, limits: limits)
         } catch {
             state.withLock { $0.unusable[holder] = "\(error)" }
             return

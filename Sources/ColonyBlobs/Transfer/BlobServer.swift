@@ -13,9 +13,12 @@ public final class BlobServer: @unchecked Sendable {
     /// Answers requests whose op is not a blob op (custody's `co_*`), sharing the port; nil answers 400.
     private let otherOperations: (@Sendable (Frame, Endpoint) -> Frame?)?
 
-    /// A server for `store` on `host:port` (the node's UDP port number, DESIGN.md).
+    /// A server for `store` on `host:port` (the node's UDP port number, DESIGN.md). `protection` bounds what one
+    /// client address may take (connections, requests a second, time per frame) and the request bytes held; a
+    /// request over its address's rate is answered with error 429.
     public init(
         store: BlobStore, host: String, port: UInt16, limits: FrameLimits = .init(),
+        protection: FrameServerProtection = .init(),
         onReplicate: @escaping @Sendable (BlobID, Endpoint) -> Bool = { _, _ in false },
         otherOperations: (@Sendable (Frame, Endpoint) -> Frame?)? = nil
     ) {
@@ -23,7 +26,10 @@ public final class BlobServer: @unchecked Sendable {
         self.onReplicate = onReplicate
         self.otherOperations = otherOperations
         let box = HandlerBox()
-        frames = FrameServer(host: host, port: port, limits: limits) { frame, context in box.handle?(frame, context) ?? [] }
+        frames = FrameServer(
+            host: host, port: port, limits: limits, protection: protection,
+            overloadReply: { _ in BlobWire.busy("too many requests from your address; slow down") }
+        ) { frame, context in box.handle?(frame, context) ?? [] }
         box.handle = { [unowned self] frame, context in [self.answer(frame, from: context.peer)] }
     }
 

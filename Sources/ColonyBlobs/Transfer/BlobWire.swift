@@ -10,7 +10,8 @@ import Foundation
 ///   `z` is 1 (only when that made it smaller)
 /// - `{op: replicate, blob: <32 bytes>, port: p}` → `{op: ok}`: "fetch this blob from me (at my address, port p)
 ///   and hold it"
-/// - any failure → `{op: error, code: c, message: m}`: 404 not held, 400 malformed, 503 busy
+/// - any failure → `{op: error, code: c, message: m}`: 404 not held, 400 malformed, 429 over the address's request
+///   rate (also with `reason: busy`, so custody's clients on the same port read it too), 503 busy
 enum BlobWire {
     static func request(_ op: String, blob: BlobID, extra: [(String, BencodeValue)] = []) -> Frame {
         reply(op, [("blob", .bytes(blob.root.bytes))] + extra)
@@ -23,6 +24,13 @@ enum BlobWire {
 
     static func error(_ code: Int, _ message: String) -> Frame {
         reply("error", [("code", .integer(Int64(code))), ("message", .bytes(Array(message.utf8)))])
+    }
+
+    /// The answer to a request over its address's rate: an error both blob and custody clients understand.
+    static func busy(_ message: String) -> Frame {
+        reply(
+            "error",
+            [("code", .integer(429)), ("message", .bytes(Array(message.utf8))), ("reason", .bytes(Array("busy".utf8)))])
     }
 
     static func op(_ frame: Frame) -> String? { frame.header["op"]?.string }

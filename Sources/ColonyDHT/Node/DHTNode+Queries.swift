@@ -52,7 +52,13 @@ extension DHTNode {
             guard peerPort != 0 else {
                 return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.protocolError, message: "invalid port"), to: source)]
             }
-            storage.announce(peer: Endpoint(address: source.address, port: peerPort), infoHash: infoHash, now: now)
+            let peer = Endpoint(address: source.address, port: peerPort)
+            if let refusal = storage.tryAnnounce(peer: peer, infoHash: infoHash, now: now) {
+                // Told, not silently dropped: an honest announcer learns to look for room on other close nodes.
+                statistics.announcesRefused[refusal.reason, default: 0] += 1
+                let error = KRPCError(code: KRPCErrorCode.server, message: "not stored: \(refusal.reason)")
+                return out + [errorReply(transactionID, error, to: source)]
+            }
         case .get(let target, let seq):
             response.token = tokens.token(for: source.address, target: target, now: now)
             response.nodes = table.closest(to: target, count: replyCount)

@@ -198,8 +198,13 @@ public final class DHTNode: DatagramService {
 
     private func vote(_ address: Endpoint, from voter: Endpoint, now: Instant) {
         if votes.count >= 32 && votes[address] == nil { votes.removeAll() }
+        // Three voters decide; past `maxVoters` more add nothing but memory (every node that ever answered us).
+        guard votes[address]?.count ?? 0 < Self.maxVoters else { return }
         votes[address, default: []].insert(voter.address)
     }
+
+    /// The most voters remembered per proposed external address.
+    static let maxVoters = 256
 
     private func votedAddressChange(now: Instant) -> [Datagram]? {
         guard let (address, voters) = votes.max(by: { $0.value.count < $1.value.count }), voters.count >= 3,

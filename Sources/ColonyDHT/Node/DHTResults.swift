@@ -86,4 +86,7 @@ public struct DHTStatistics: Sendable {
     public var timeouts = 0
     /// Nodes whose ID did not match their address (BEP 42), kept out of the table.
     public var invalidNodeIDs = 0
+    /// announce_peer queries with a valid token that storage refused, by `AnnounceRefusal.reason` (a fixed set of
+    /// keys); each was answered with error 202.
+    public var announcesRefused: [String: Int] = [:]
 }

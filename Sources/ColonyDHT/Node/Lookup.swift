@@ -47,6 +47,9 @@ struct Lookup {
     private(set) var badItems = 0
     /// Finish as soon as a verified immutable item arrives.
     var stopsAtFirstItem = false
+    /// The most peers a get_peers lookup collects: each answer carries at most 200, but a long lookup through
+    /// hostile nodes could otherwise gather any number.
+    static let maxPeers = 1_000
 
     init(target: NodeID, kind: Kind, k: Int, alpha: Int, maxCandidates: Int, seeds: [NodeInfo], ownID: NodeID) {
         self.target = target
@@ -138,7 +141,9 @@ struct Lookup {
         candidates[index].token = response.token
         candidates[index].isColony = isColony
         rounds = max(rounds, depth)
-        if let values = response.values { peers.formUnion(values.prefix(200)) }
+        if let values = response.values, peers.count < Self.maxPeers {
+            peers.formUnion(values.prefix(Swift.min(200, Self.maxPeers - peers.count)))
+        }
         switch kind {
         case .getImmutable:
             if let value = response.value {

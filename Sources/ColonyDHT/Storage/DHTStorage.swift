@@ -18,6 +18,9 @@ public struct DHTStorage: Sendable {
     var mutableItems: [NodeID: StoredEntry<MutableItem>] = [:]
     /// Per info-hash: each announced peer and when it expires.
     var swarms: [NodeID: [Endpoint: Instant]] = [:]
+    /// Peers stored per IPv4 address over all info-hashes (expired ones included until the next sweep); an address
+    /// leaves the table with its last peer, so it is never larger than `peerCount`.
+    var peersPerAddress: [UInt32: Int] = [:]
     /// The total over `swarms`, kept so `peerCount` is O(1).
     public internal(set) var peerCount = 0
     /// No entry expires before this instant (nil when nothing is stored), so `expire(now:)` can return at once on
@@ -143,14 +146,17 @@ public struct DHTStorage: Sendable {
         var peers = 0
         var remaining: [NodeID: [Endpoint: Instant]] = [:]
         remaining.reserveCapacity(swarms.count)
+        var perAddress: [UInt32: Int] = [:]
         for (infoHash, swarm) in swarms {
             let live = swarm.filter { keep($0.value) }
             guard !live.isEmpty else { continue }
             remaining[infoHash] = live
             peers += live.count
+            for peer in live.keys { perAddress[peer.address, default: 0] += 1 }
         }
         swarms = remaining
         peerCount = peers
+        peersPerAddress = perAddress
         let nextSweep = now.adding(seconds: Self.sweepInterval)
         earliestExpiry = next.map { Swift.max($0, nextSweep) }
     }

@@ -7,6 +7,14 @@ public struct StorageLimits: Sendable, Equatable {
     public var maxInfoHashes: Int = 3000
     /// Peers kept per info-hash.
     public var maxPeersPerInfoHash: Int = 200
+    /// Peers one IPv4 address may have under one info-hash (one per port it announced). Without it, one address
+    /// announcing made-up ports fills an info-hash's `maxPeersPerInfoHash` slots and honest announcers are refused;
+    /// 8 still lets several peers behind one NAT address be found.
+    public var maxPeersPerAddressPerInfoHash: Int = 8
+    /// Peers one IPv4 address may have stored over all info-hashes, so that it cannot take the `maxInfoHashes`
+    /// slots either. A holder announces each blob it holds, and a node stores only the keys close to it, so an
+    /// honest address rarely has more than a few dozen here.
+    public var maxPeersPerAddress: Int = 512
     /// Seconds an item lives after its last put: BEP 44 lets items expire after 2 hours and asks publishers to
     /// re-put hourly; libtorrent never uses less than 2 hours either.
     public var itemLifetime: Double = 2 * 60 * 60
@@ -28,6 +36,15 @@ public struct StorageLimits: Sendable, Equatable {
         guard maxPeersPerInfoHash >= 0 else {
             throw StorageLimitsError(
                 field: "maxPeersPerInfoHash", value: "\(maxPeersPerInfoHash)", expected: "zero or more")
+        }
+        guard maxPeersPerAddressPerInfoHash >= 1 else {
+            throw StorageLimitsError(
+                field: "maxPeersPerAddressPerInfoHash", value: "\(maxPeersPerAddressPerInfoHash)",
+                expected: "one or more")
+        }
+        guard maxPeersPerAddress >= 1 else {
+            throw StorageLimitsError(
+                field: "maxPeersPerAddress", value: "\(maxPeersPerAddress)", expected: "one or more")
         }
         // The upper bound keeps `Instant` arithmetic (nanoseconds in an Int64) far from overflow.
         guard itemLifetime > 0, itemLifetime <= Self.maxLifetime else {

@@ -36,15 +36,32 @@ public final class FrameConnection: @unchecked Sendable {
         socket.close()
     }
 
-    /// Connects to `endpoint`, waiting at most `timeout` seconds.
+    /// Connects to `endpoint`, waiting at most `timeout` seconds. With `localHost` (an IPv4 address of this host),
+    /// the connection leaves from that address, so the server sees it rather than whichever the system would pick:
+    /// a peer serving on 127.0.N.1 must connect from 127.0.N.1 for others to see its real address. nil, "" and
+    /// "0.0.0.0" leave the choice to the system.
     public static func connect(
-        to endpoint: Endpoint, timeout: Double, limits: FrameLimits = FrameLimits()
+        to endpoint: Endpoint, from localHost: String? = nil, timeout: Double, limits: FrameLimits = FrameLimits()
     )
         throws(FrameTransportError) -> FrameConnection
     {
         try limits.validate()
-        let socket = try StreamSocket.connected(to: endpoint, timeout: timeout)
+        let source = try sourceAddress(localHost)
+        let socket = try StreamSocket.connected(to: endpoint, from: source, timeout: timeout)
         return FrameConnection(socket: socket, endpoint: endpoint, limits: limits)
+    }
+
+    /// The address this side of the connection is bound to; nil if the system cannot say.
+    public var localEndpoint: Endpoint? { socket.localEndpoint() }
+
+    /// The address to bind an outgoing socket to, or nil for the system's choice.
+    static func sourceAddress(_ localHost: String?) throws(FrameTransportError) -> UInt32? {
+        guard let localHost, !localHost.isEmpty, localHost != "0.0.0.0" else { return nil }
+        guard let endpoint = Endpoint(host: localHost == "localhost" ? "127.0.0.1" : localHost, port: 0) else {
+            throw .invalidConfiguration(
+                "FrameConnection local host must be an IPv4 address like 127.0.0.2, got \"\(localHost)\"")
+        }
+        return endpoint.address
     }
 
     /// Sends `frame`, waiting at most `timeout` seconds for the peer to take it.
@@ -102,6 +119,11 @@ public final class FrameConnection: @unchecked Sendable {
                     code: .socketFailed, endpoint: endpoint.description, message: "cannot receive", errorNumber: code)
             case .violation(let code, let message):
                 throw FrameTransportError(code: code, endpoint: endpoint.description, message: message)
+            case .overdue, .refused:
+                // Only a server's reader paces frames or reserves memory; a client never gets these.
+                throw FrameTransportError(
+                    code: .timedOut, endpoint: endpoint.description,
+                    message: "a frame began but did not end in time; reconnect")
             }
         }
     }

@@ -17,20 +17,40 @@ struct FrameReader: ~Copyable {
         case failed(Int32, midFrame: Bool)
         /// The peer broke the frame format: a length over the limits, a bad header, or a close in mid-frame.
         case violation(FrameTransportError.Code, String)
+        /// With pacing: a frame began but did not end within its allowance (`FrameServerProtection.frameTimeout`
+        /// plus its size at `minimumFrameRate`).
+        case overdue
+        /// `reserve` refused the frame's announced bytes; nothing of the frame past its lengths was read.
+        case refused(bytes: Int)
+    }
+
+    /// The bounds a server reads under: each wait at most `idleTimeout`, and every frame whole within its
+    /// allowance from its first byte.
+    struct Pacing {
+        var idleTimeout: Double
+        var protection: FrameServerProtection
     }
 
     /// The read-ahead buffer's size: small, since every connection has one, yet enough for a request frame.
     static let bufferSize = 8 << 10
 
     let limits: FrameLimits
+    /// Set on a server's reader; a client bounds its reads with the deadline it passes instead.
+    let pacing: Pacing?
     private let decoder: BencodeDecoder
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     /// Buffered bytes not yet consumed are `buffer[start..<end]`.
     private var start = 0
     private var end = 0
+    /// With pacing: when the frame being read must be complete; nil between frames.
+    private var frameDeadline: Instant?
+    /// With pacing: the socket's receive timeout was shortened for a wait inside a frame and must be set back to
+    /// the idle timeout before the next wait between frames.
+    private var timeoutShortened = false
 
-    init(limits: FrameLimits) {
+    init(limits: FrameLimits, pacing: Pacing? = nil) {
         self.limits = limits
+        self.pacing = pacing
         self.decoder = BencodeDecoder(limits: limits.headerDecoding)
         self.buffer = .allocate(capacity: Self.bufferSize)
     }
@@ -41,8 +61,15 @@ struct FrameReader: ~Copyable {
 
     private var buffered: Int { end - start }
 
-    /// Reads the next frame. Without a `deadline`, each wait is bounded by the socket's own receive timeout.
-    mutating func next(from socket: StreamSocket, deadline: Instant?) -> Outcome {
+    /// Reads the next frame. Without a `deadline`, each wait is bounded by the socket's own receive timeout (and,
+    /// with pacing, by the frame's allowance). `reserve` is asked for the frame's wire length once both lengths
+    /// are read and checked, before anything is allocated for it; when it says no, nothing more is read.
+    mutating func next(from socket: StreamSocket, deadline: Instant?, reserve: ((Int) -> Bool)? = nil) -> Outcome {
+        defer { frameDeadline = nil }
+        // Bytes of the next frame already buffered (pipelined) start its clock now; otherwise its first byte does.
+        if let pacing, buffered > 0 {
+            frameDeadline = Instant.monotonicNow().adding(seconds: pacing.protection.frameTimeout)
+        }
         if let failure = fill(atLeast: Frame.prefixLength, from: socket, deadline: deadline) {
             return buffered == 0 && failure.isEndOfStream ? .closed : failure.outcome(midFrame: buffered > 0)
         }
@@ -56,6 +83,12 @@ struct FrameReader: ~Copyable {
             return .violation(
                 .payloadTooLarge,
                 "the peer announced a \(payloadLength)-byte payload; the limit is \(limits.maxPayload)")
+        }
+        let wireLength = Frame.prefixLength + headerLength + payloadLength
+        if let reserve, !reserve(wireLength) { return .refused(bytes: wireLength) }
+        if let pacing, let begun = frameDeadline {
+            // The lengths are known now: a large frame gets time in proportion to its size.
+            frameDeadline = begun.adding(seconds: Double(wireLength) / pacing.protection.minimumFrameRate)
         }
         start += Frame.prefixLength
 
@@ -87,8 +120,7 @@ struct FrameReader: ~Copyable {
         var failure: ReadFailure?
         let payload = readArray(count: payloadLength, from: socket, deadline: deadline, failure: &failure)
         if let failure { return failure.outcome(midFrame: true) }
-        return .frame(
-            Frame(header: header, payload: payload), wireLength: Frame.prefixLength + headerLength + payloadLength)
+        return .frame(Frame(header: header, payload: payload), wireLength: wireLength)
     }
 
     // MARK: Reading
@@ -97,6 +129,8 @@ struct FrameReader: ~Copyable {
     private enum ReadFailure {
         case endOfStream
         case timedOut
+        /// The frame's allowance ran out (pacing only).
+        case overdue
         case failed(Int32)
 
         var isEndOfStream: Bool {
@@ -108,6 +142,7 @@ struct FrameReader: ~Copyable {
             switch self {
             case .endOfStream: .violation(.closed, "the peer closed the connection in the middle of a frame")
             case .timedOut: .timedOut(midFrame: midFrame)
+            case .overdue: .overdue
             case .failed(let code): .failed(code, midFrame: midFrame)
             }
         }
@@ -126,12 +161,13 @@ struct FrameReader: ~Copyable {
                 end = buffered
                 start = 0
             }
-            switch socket.receive(
-                into: buffer.baseAddress! + end, count: buffer.count - end, waitAll: false, deadline: deadline)
+            switch receive(
+                into: buffer.baseAddress! + end, count: buffer.count - end, waitAll: false, from: socket,
+                deadline: deadline)
             {
             case .received(let length): end += length
             case .endOfStream: return .endOfStream
-            case .timedOut: return .timedOut
+            case .timedOut: return isOverdue ? .overdue : .timedOut
             case .failed(let code): return .failed(code)
             }
         }
@@ -150,12 +186,13 @@ struct FrameReader: ~Copyable {
             start += fromBuffer
             var filled = fromBuffer
             while filled < count {
-                switch socket.receive(
-                    into: destination.baseAddress! + filled, count: count - filled, waitAll: true, deadline: deadline)
+                switch receive(
+                    into: destination.baseAddress! + filled, count: count - filled, waitAll: true, from: socket,
+                    deadline: deadline)
                 {
                 case .received(let length): filled += length
                 case .endOfStream: problem = .endOfStream
-                case .timedOut: problem = .timedOut
+                case .timedOut: problem = isOverdue ? .overdue : .timedOut
                 case .failed(let code): problem = .failed(code)
                 }
                 if problem != nil { break }
@@ -164,6 +201,37 @@ struct FrameReader: ~Copyable {
         }
         failure = problem
         return bytes
+    }
+
+    /// One read from the socket. With pacing, a wait inside a frame is bounded by both the idle timeout and the
+    /// frame's deadline, and the first byte of a frame starts that deadline.
+    private mutating func receive(
+        into destination: UnsafeMutableRawPointer, count: Int, waitAll: Bool, from socket: StreamSocket,
+        deadline: Instant?
+    ) -> StreamSocket.ReceiveResult {
+        guard let pacing else {
+            return socket.receive(into: destination, count: count, waitAll: waitAll, deadline: deadline)
+        }
+        var bound = deadline
+        if let frameDeadline {
+            let idle = Instant.monotonicNow().adding(seconds: pacing.idleTimeout)
+            bound = min(deadline ?? frameDeadline, frameDeadline, idle)
+            timeoutShortened = true
+        } else if timeoutShortened, deadline == nil {
+            socket.setReceiveTimeout(pacing.idleTimeout)
+            timeoutShortened = false
+        }
+        let result = socket.receive(into: destination, count: count, waitAll: waitAll, deadline: bound)
+        if case .received = result, frameDeadline == nil {
+            frameDeadline = Instant.monotonicNow().adding(seconds: pacing.protection.frameTimeout)
+        }
+        return result
+    }
+
+    /// True when the frame being read has passed its deadline.
+    private var isOverdue: Bool {
+        guard let frameDeadline else { return false }
+        return Instant.monotonicNow() >= frameDeadline
     }
 
     private func loadBigEndian(at offset: Int) -> UInt32 {

@@ -16,6 +16,11 @@ import Synchronization
 /// wait is bounded by `idleTimeout`, so a client that sends nothing, stalls in a frame or stops reading is dropped;
 /// a connection that breaks the frame format is dropped at once. Only the connection is lost, never the server.
 ///
+/// `protection` bounds what one address can take before any work is done for it: connections (each is a thread),
+/// request frames per second, the time from a frame's first byte to its last (a client trickling bytes is dropped
+/// even though it never idles), and the request bytes held in memory over all connections. Every refusal is
+/// counted in `statistics`.
+///
 /// `@unchecked Sendable`: the settings are constants, and the listener, the connection table and the counters sit
 /// behind a `Mutex`; each connection's socket and reader belong to its own thread.
 public final class FrameServer: @unchecked Sendable {
@@ -32,8 +37,12 @@ public final class FrameServer: @unchecked Sendable {
     public let maxConnections: Int
     /// Seconds a connection may go without sending a byte (or taking a byte of a reply) before it is closed.
     public let idleTimeout: Double
+    /// The per-address caps, request rate, frame deadline and memory bound.
+    public let protection: FrameServerProtection
 
     private let handler: Handler
+    /// The reply to a request frame over its address's rate; nil drops such frames unanswered.
+    private let overloadReply: (@Sendable (Frame) -> Frame?)?
     private let acceptQueue = DispatchQueue(label: "colony.frame-server.accept")
     private let state: Mutex<State>
     /// Entered for every connection thread, left when it has closed its socket: `stop` waits on it.
@@ -60,20 +69,35 @@ public final class FrameServer: @unchecked Sendable {
         var running = false
         var connections: [UInt64: Connection] = [:]
         var nextID: UInt64 = 1
+        /// Open connections per client address; an address leaves the table with its last connection, so the table
+        /// is never larger than `maxConnections`.
+        var connectionsPerAddress: [UInt32: Int] = [:]
+        /// Request frames per client address, when `protection.requestRate` is set.
+        var requestRate: RateLimiter?
+
+        /// Counts one connection from `address` as gone.
+        mutating func leave(_ address: UInt32) {
+            guard let open = connectionsPerAddress[address] else { return }
+            connectionsPerAddress[address] = open > 1 ? open - 1 : nil
+        }
     }
 
     /// How a connection ended, for the counters.
     private enum Ending {
-        case clean, idle, protocolError, sendFailure
+        case clean, idle, protocolError, sendFailure, overdue, overMemory
     }
 
     /// A server for `host`:`port` that answers each request with `handler`; nothing happens until `start`.
+    /// `overloadReply` answers a request frame that came over its address's rate (so a pipelining client stays in
+    /// step); without it such frames get no reply.
     public init(
         host: String = "0.0.0.0",
         port: UInt16 = 0,
         limits: FrameLimits = FrameLimits(),
         maxConnections: Int = 256,
         idleTimeout: Double = 30,
+        protection: FrameServerProtection = FrameServerProtection(),
+        overloadReply: (@Sendable (Frame) -> Frame?)? = nil,
         handler: @escaping Handler
     ) {
         self.host = host
@@ -81,9 +105,13 @@ public final class FrameServer: @unchecked Sendable {
         self.limits = limits
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.protection = protection
+        self.overloadReply = overloadReply
         self.handler = handler
         let configured = Self.bindEndpoint(host: host, port: port) ?? Endpoint(address: 0, port: port)
-        self.state = Mutex(State(localEndpoint: configured))
+        var initial = State(localEndpoint: configured)
+        initial.requestRate = protection.requestRate.map { RateLimiter(limit: $0) }
+        self.state = Mutex(initial)
     }
 
     deinit {
@@ -109,6 +137,13 @@ public final class FrameServer: @unchecked Sendable {
         guard idleTimeout > 0, idleTimeout <= 1e6 else {
             throw .invalidConfiguration(
                 "FrameServer idleTimeout is \(idleTimeout) s; set it above 0 and at most 1,000,000 s")
+        }
+        try protection.validate()
+        let largestFrame = Frame.prefixLength + limits.maxHeader + limits.maxPayload
+        guard protection.maxRequestBytesInFlight >= largestFrame else {
+            throw .invalidConfiguration(
+                "FrameServerProtection.maxRequestBytesInFlight is \(protection.maxRequestBytesInFlight); set it to at "
+                    + "least \(largestFrame), the largest frame FrameLimits allows, or no such frame could ever be read")
         }
     }
 
@@ -184,9 +219,16 @@ public final class FrameServer: @unchecked Sendable {
                 state.statistics.refusedOverLimit += 1
                 return nil
             }
+            if let cap = protection.maxConnectionsPerAddress,
+                state.connectionsPerAddress[peer.address, default: 0] >= cap
+            {
+                state.statistics.refusedPerAddress += 1
+                return nil
+            }
             let id = state.nextID
             state.nextID += 1
             state.connections[id] = Connection(socket: socket)
+            state.connectionsPerAddress[peer.address, default: 0] += 1
             state.statistics.accepted += 1
             state.statistics.open += 1
             connectionThreads.enter()
@@ -206,6 +248,7 @@ public final class FrameServer: @unchecked Sendable {
         guard !started else { return }
         state.withLock { state in
             state.connections[id] = nil
+            state.leave(peer.address)
             state.statistics.accepted -= 1
             state.statistics.open -= 1
             state.statistics.refusedOverLimit += 1
@@ -220,18 +263,53 @@ public final class FrameServer: @unchecked Sendable {
     private func serve(_ id: UInt64, socket: StreamSocket, peer: Endpoint) {
         state.withLock { $0.connections[id]?.thread = pthread_self() }
         let context = FrameConnectionContext(peer: peer, connectionID: id)
-        var reader = FrameReader(limits: limits)
+        var reader = FrameReader(limits: limits, pacing: .init(idleTimeout: idleTimeout, protection: protection))
+        // The bytes this connection holds of the request budget: reserved when a frame's lengths arrive, released
+        // once its replies are out (or the frame failed).
+        var reserved = 0
+        let reserve: (Int) -> Bool = { [self] bytes in
+            let granted = state.withLock { state in
+                let held = state.statistics.requestBytesInFlight
+                guard held + bytes <= protection.maxRequestBytesInFlight else { return false }
+                state.statistics.requestBytesInFlight = held + bytes
+                return true
+            }
+            if granted { reserved = bytes }
+            return granted
+        }
+        let release = { [self] in
+            guard reserved > 0 else { return }
+            let bytes = reserved
+            reserved = 0
+            state.withLock { $0.statistics.requestBytesInFlight -= bytes }
+        }
         let ending: Ending
         serving: while true {
-            switch reader.next(from: socket, deadline: nil) {
+            let outcome = reader.next(from: socket, deadline: nil, reserve: reserve)
+            switch outcome {
             case .frame(let frame, let wireLength):
-                state.withLock {
-                    $0.statistics.framesIn += 1
-                    $0.statistics.bytesIn += wireLength
+                let allowed = state.withLock { state in
+                    state.statistics.framesIn += 1
+                    state.statistics.bytesIn += wireLength
+                    guard state.requestRate?.allow(peer.address, now: .monotonicNow()) ?? true else {
+                        state.statistics.framesRateLimited += 1
+                        return false
+                    }
+                    return true
                 }
-                let replies = handler(frame, context)
-                guard !replies.isEmpty else { continue }
-                switch FrameWriter.send(replies, on: socket, limits: limits, deadline: nil) {
+                let replies: [Frame]
+                if allowed {
+                    replies = handler(frame, context)
+                } else {
+                    replies = overloadReply?(frame).map { [$0] } ?? []
+                }
+                guard !replies.isEmpty else {
+                    release()
+                    continue
+                }
+                let sent = FrameWriter.send(replies, on: socket, limits: limits, deadline: nil)
+                release()
+                switch sent {
                 case .sent(let bytes):
                     state.withLock {
                         $0.statistics.framesOut += replies.count
@@ -257,11 +335,19 @@ public final class FrameServer: @unchecked Sendable {
             case .violation:
                 ending = .protocolError
                 break serving
+            case .overdue:
+                ending = .overdue
+                break serving
+            case .refused:
+                ending = .overMemory
+                break serving
             }
         }
+        release()
         // Counted before the close, so a client that sees the close also sees the count.
         state.withLock { state in
             state.connections[id] = nil
+            state.leave(peer.address)
             state.statistics.open -= 1
             // After `stop`, endings are the server's doing, not the client's.
             guard state.running else { return }
@@ -270,6 +356,8 @@ public final class FrameServer: @unchecked Sendable {
             case .idle: state.statistics.closedIdle += 1
             case .protocolError: state.statistics.protocolErrors += 1
             case .sendFailure: state.statistics.sendFailures += 1
+            case .overdue: state.statistics.closedSlowFrame += 1
+            case .overMemory: state.statistics.refusedOverMemory += 1
             }
         }
         socket.close()

@@ -40,7 +40,13 @@ public struct FrameThroughputBenchmark: Sendable {
         }
         let limits = FrameLimits(maxHeader: 64 << 10, maxPayload: max(chunkSize, FrameLimits().maxPayload))
         let chunk = (0..<chunkSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-        let server = FrameServer(host: "127.0.0.1", port: 0, limits: limits, maxConnections: 4) { request, _ in
+        // The rate check runs on every frame, as in service, but never refuses: this measures the transport.
+        var protection = FrameServerProtection()
+        protection.requestRate = RateLimit(datagramsPerSecond: 1e12, burst: 1e12, trackedAddresses: 16)
+        protection.maxRequestBytesInFlight = max(protection.maxRequestBytesInFlight, 2 * limits.maxPayload)
+        let server = FrameServer(
+            host: "127.0.0.1", port: 0, limits: limits, maxConnections: 4, protection: protection
+        ) { request, _ in
             guard request.header["m"]?.string == "chunk", let index = request.header["i"]?.integer else { return [] }
             return [Frame(header: ["i": .integer(index)], payload: chunk)]
         }

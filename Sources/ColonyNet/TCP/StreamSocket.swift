@@ -89,10 +89,28 @@ struct StreamSocket {
     }
 
     /// Connects to `endpoint`, waiting at most `timeout` seconds; the socket comes back blocking, with TCP_NODELAY.
-    static func connected(to endpoint: Endpoint, timeout: Double) throws(FrameTransportError) -> StreamSocket {
+    /// With `source`, the socket is first bound to that local address (port 0: the system picks one), so the peer
+    /// sees the connection come from it: a host with several addresses (a peer on 127.0.N.1) speaks from the one
+    /// it serves on.
+    static func connected(
+        to endpoint: Endpoint, from source: UInt32? = nil, timeout: Double
+    ) throws(FrameTransportError) -> StreamSocket {
         let name = endpoint.description
         let socket = try open(for: name, code: .connectFailed)
         do throws(FrameTransportError) {
+            if let source {
+                var local = socketAddress(Endpoint(address: source, port: 0))
+                let bound = withUnsafePointer(to: &local) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                guard bound == 0 else {
+                    let host = Endpoint(address: source, port: 0).host
+                    throw .system(
+                        .connectFailed, name, "cannot bind the outgoing socket to \(host); is it an address of this host?")
+                }
+            }
             try socket.configureConnected(endpoint: name)
             // Non-blocking only while connecting, so that the wait can be bounded by poll.
             try socket.setNonBlocking(true, endpoint: name)

@@ -40,8 +40,6 @@ public struct Custodian: Sendable {
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
-    /// Units a lease may always cover; past it, a quarter of those the custodian may lease.
-    public static let smallLease = 8
 
     public init(identity: Identity) {
         self.identity = identity
@@ -71,7 +69,7 @@ public struct Custodian: Sendable {
     private mutating func custodyLedger(_ job: JobID, _ shard: Int) throws(CustodyError) -> (ShardRef, ShardLedger) {
         let (ref, manifest) = try ledgerKey(job, shard)
         if let ledger = ledgers[ref] { return (ref, ledger) }
-        let ledger = ShardLedger(manifest: manifest, shard: shard)
+        let ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent(manifest))
         guard ledger.authority.wasMember(identity.publicKey) else {
             throw CustodyError("not a custodian", "this peer keeps no custody of shard \(shard) of job \(job.hex.prefix(12))")
         }
@@ -89,7 +87,7 @@ public struct Custodian: Sendable {
         return manifest.authority(ofShard: ref.shard)
     }
 
-    private func equivalent(_ manifest: JobManifest) -> ([UInt8], [UInt8]) -> Bool {
+    private func equivalent(_ manifest: JobManifest) -> @Sendable ([UInt8], [UInt8]) -> Bool {
         equivalence[manifest.kernel] ?? { $0 == $1 }
     }
 
@@ -99,7 +97,8 @@ public struct Custodian: Sendable {
     /// before, never two live leases of one unit from this custodian, never two from one network, never more
     /// than the policy's open slots (`ShardLedger.mayLease`). Nil when the shard has nothing for this worker here.
     public mutating func lease(
-        job: JobID, shard: Int, worker: Ed25519PublicKey, address: UInt32, count: Int, now: Int64
+        job: JobID, shard: Int, worker: Ed25519PublicKey, address: UInt32, count: Int, now: Int64,
+        excluding: Set<Int> = []
     ) throws(CustodyError) -> CustodyRecord? {
         let ref: ShardRef
         var ledger: ShardLedger
@@ -114,16 +113,28 @@ public struct Custodian: Sendable {
         let manifest = manifests[job]!
         let compare = equivalent(manifest)
         let network = manifest.policy.network(ofIPv4: address)
+        // Units the worker says it holds already are left out: another custodian leased them to it, and this one
+        // may not know yet.
         let eligible = ledger.units.filter {
-            ledger.mayLease(worker, network: network, unit: $0, by: identity.publicKey, now: now, equivalent: compare)
+            !excluding.contains($0)
+                && ledger.mayLease(worker, network: network, unit: $0, by: identity.publicKey, now: now, equivalent: compare)
         }
         guard !eligible.isEmpty else { return nil }
-        // The custodian chooses which units, not the worker: a random part of those it may lease, at most a quarter
-        // of them (and 8) when there are many, so that workers who collude cannot ask two custodians for the same
-        // whole shard and hold both replicas of every unit in it.
-        let limit = min(max(1, count), max(Self.smallLease, eligible.count / 4))
+        // The custodian chooses which units, not the worker: a random part of those it may lease. Units with a
+        // replica already in flight come first, so that replicas of a unit run at about the same time and their
+        // seals meet (spread at random over the shard, a seal waited for its partner until the shard came round:
+        // the demo took 4 times longer). A lease is not capped below what the worker asks: capping it at half of
+        // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
+        // still got both replicas of many units (SECURITY.md, colluding cheaters).
+        let limit = max(1, count)
         var generator = SystemRandomNumberGenerator()
-        let picked = randomUnits ? Array(eligible.shuffled(using: &generator).prefix(limit)) : Array(eligible.prefix(limit))
+        let picked: [Int]
+        if randomUnits {
+            let (started, fresh) = ledger.splitByFlight(eligible, now: now)
+            picked = Array((started.shuffled(using: &generator) + fresh.shuffled(using: &generator)).prefix(limit))
+        } else {
+            picked = Array(eligible.prefix(limit))
+        }
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         var time = now
         var record: CustodyRecord
@@ -200,7 +211,7 @@ public struct Custodian: Sendable {
                 // A change may make this peer a custodian of a shard it did not keep: the ledger is kept once the
                 // chain, with the change, names this peer.
                 let (ref, manifest) = try ledgerKey(change.job, change.shard)
-                var ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: change.shard)
+                var ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: change.shard, equivalence: equivalent(manifest))
                 if try ledger.admit(change) {
                     addedChanges.append(change)
                 }
@@ -239,6 +250,9 @@ public struct Custodian: Sendable {
         return (added, addedChanges)
     }
 
+    /// All records of a shard by ID (empty when unknown): for its other custodians, without hashing them again.
+    public func recordsByID(_ ref: ShardRef) -> [SHA256Digest: CustodyRecord] { ledgers[ref]?.records ?? [:] }
+
     /// All records of a shard (empty when unknown): for its other custodians.
     public func records(_ ref: ShardRef) -> [CustodyRecord] { ledgers[ref]?.sortedRecords ?? [] }
 
@@ -264,18 +278,21 @@ public struct Custodian: Sendable {
     /// IDs this custodian refused and will not ask for again.
     public func refused(_ ref: ShardRef) -> Set<SHA256Digest> { refusedIDs[ref] ?? [] }
 
-    /// The verdicts of a shard's units at `now`.
-    public func verdicts(_ ref: ShardRef, now: Int64) -> [UnitVerdict]? {
+    /// The verdicts of a shard's units at `now` (of `units` only, when given).
+    public func verdicts(_ ref: ShardRef, now: Int64, units: Set<Int>? = nil) -> [UnitVerdict]? {
         guard let manifest = manifests[ref.job], ref.shard >= 0, ref.shard < manifest.shardCount else { return nil }
         let ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: ref.shard)
-        return ledger.verdicts(now: now, equivalent: equivalent(manifest))
+        let compare = equivalent(manifest)
+        guard let units else { return ledger.verdicts(now: now, equivalent: compare) }
+        return ledger.units.filter { units.contains($0) }.map { ledger.verdict(unit: $0, now: now, equivalent: compare) }
     }
 
     /// For `worker` (or anyone), per unit of the shard: how many sealed workers could complete a quorum with it
     /// (`ShardLedger.partners`).
-    public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?) -> [Int: Int] {
+    public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?, units: Set<Int>? = nil) -> [Int: Int] {
         guard let ledger = ledgers[ref] else { return [:] }
-        return Dictionary(uniqueKeysWithValues: ledger.units.map { ($0, ledger.partners(of: worker, unit: $0)) })
+        return Dictionary(
+            uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0)) })
     }
 
     /// The evidence records signed since the last call.

@@ -47,11 +47,12 @@ public struct JobPolicy: Sendable, Equatable {
             ipv6Prefix: spec.redundancy.ipv6Prefix)
     }
 
-    /// Leases one custodian may count toward a unit's attempts: no custodian alone can use up a unit's attempts
-    /// (a corrupt one would fail units at will), and a set missing one custodian still can.
+    /// Leases one custodian may count toward a unit's attempts, with `custodians` in the set: a unit's replica slots
+    /// belong to min(replicas, custodians) of them, and each has an equal share, so that no custodian alone can use
+    /// up a unit's attempts (a corrupt one would fail units at will) while the owners together can.
     public func attemptsPerCustodian(custodians: Int) -> Int {
-        let others = max(1, custodians - 1)
-        return (maxAttempts + others - 1) / others
+        let owners = max(1, min(replicas, custodians))
+        return (maxAttempts + owners - 1) / owners
     }
 
     /// The network a worker seen at `address` belongs to: the address with the bits past the policy's prefix

@@ -25,24 +25,26 @@ public struct ShardLedger: Sendable {
     public static let maxReason = 256
 
     struct Lease: Sendable {
-        var worker: Ed25519PublicKey
-        var custodian: Ed25519PublicKey
+        var worker: Who
+        var custodian: Who
         var time: Int64
         var expires: Int64
         var id: SHA256Digest
         /// The worker's network, or its key when the policy turns the rule off: replicas count only from
         /// distinct values.
-        var network: [UInt8]
+        var network: Who
+        /// The network as the lease states it.
+        var networkBytes: [UInt8]
     }
 
     struct Seal: Sendable {
-        var worker: Ed25519PublicKey
+        var worker: Who
         var seal: [UInt8]
         var time: Int64
     }
 
     struct Reveal: Sendable {
-        var worker: Ed25519PublicKey
+        var worker: Who
         var digest: [UInt8]
         var output: [UInt8]
         var time: Int64
@@ -54,9 +56,9 @@ public struct ShardLedger: Sendable {
         var leases: [Lease] = []
         var commits: [Seal] = []
         var reveals: [Reveal] = []
-        var errors: [(worker: Ed25519PublicKey, reason: String)] = []
+        var errors: [(worker: Who, reason: String)] = []
         /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
-        var releases: [(lease: SHA256Digest, worker: Ed25519PublicKey)] = []
+        var releases: [(lease: SHA256Digest, worker: Who)] = []
 
         func isReleased(_ lease: Lease) -> Bool { releases.contains { $0.lease == lease.id && $0.worker == lease.worker } }
 
@@ -64,7 +66,7 @@ public struct ShardLedger: Sendable {
         var kept: [Lease] { leases.filter { !isReleased($0) } }
 
         /// Whether `worker` ended its lease with a result or an error.
-        func ended(_ worker: Ed25519PublicKey) -> Bool {
+        func ended(_ worker: Who) -> Bool {
             reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
         }
 
@@ -73,8 +75,8 @@ public struct ShardLedger: Sendable {
 
         /// Workers whose result may still come and pair with others: a live lease, or a seal whose lease ended less
         /// than a lease length ago (it waits for partners), and no reveal or error yet.
-        func inFlight(now: Int64, leaseSeconds: Int) -> [Ed25519PublicKey] {
-            var workers: [Ed25519PublicKey] = []
+        func inFlight(now: Int64, leaseSeconds: Int) -> [Who] {
+            var workers: [Who] = []
             for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
                 if lease.expires > now || (seal(of: lease.worker) != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
                     workers.append(lease.worker)
@@ -84,34 +86,59 @@ public struct ShardLedger: Sendable {
         }
 
         /// The lease that vouches for `worker`'s result: its earliest.
-        func vouching(_ worker: Ed25519PublicKey) -> Lease? {
-            leases.filter { $0.worker == worker }.min { $0.time != $1.time ? $0.time < $1.time : $0.id < $1.id }
+        func vouching(_ worker: Who) -> Lease? {
+            var best: Lease?
+            for lease in leases where lease.worker == worker {
+                if let current = best, current.time < lease.time || (current.time == lease.time && current.id < lease.id) { continue }
+                best = lease
+            }
+            return best
         }
 
         /// `worker`'s seal: its earliest commit.
-        func seal(of worker: Ed25519PublicKey) -> Seal? {
-            commits.filter { $0.worker == worker }.min {
-                $0.time != $1.time ? $0.time < $1.time : $0.seal.lexicographicallyPrecedes($1.seal)
+        func seal(of worker: Who) -> Seal? {
+            var best: Seal?
+            for commit in commits where commit.worker == worker {
+                if let current = best,
+                    current.time < commit.time || (current.time == commit.time && !commit.seal.lexicographicallyPrecedes(current.seal))
+                {
+                    continue
+                }
+                best = commit
             }
+            return best
         }
     }
 
     private(set) var perUnit: [UnitRecords]
+    /// The keys behind the packed ones the records use.
+    private(set) var names: [Who: Ed25519PublicKey] = [:]
+    /// How outputs are compared (the kernel's `equivalent`); verdicts of validated units are kept with it.
+    public let equivalence: @Sendable ([UInt8], [UInt8]) -> Bool
+    /// Each unit's verdict once validated, computed when its records change: workers ask about units far more
+    /// often than records arrive. (Validation does not depend on the clock; a later record recomputes it.)
+    private var validated: [UnitVerdict?]
 
-    public init(job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority) {
+    public init(
+        job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority,
+        equivalence: @escaping @Sendable ([UInt8], [UInt8]) -> Bool = { $0 == $1 }
+    ) {
         self.job = job
         self.shard = shard
         self.units = units
         self.policy = policy
         self.authority = authority
+        self.equivalence = equivalence
         perUnit = Array(repeating: UnitRecords(), count: units.count)
+        validated = Array(repeating: nil, count: units.count)
     }
 
-    /// An empty ledger of `shard` of `manifest`, with the manifest's authority.
-    public init(manifest: JobManifest, shard: Int) {
+    /// An empty ledger of `shard` of `manifest`, with the manifest's authority, comparing outputs with
+    /// `equivalence` (the kernel's).
+    public init(manifest: JobManifest, shard: Int, equivalence: @escaping @Sendable ([UInt8], [UInt8]) -> Bool = { $0 == $1 }) {
         self.init(
             job: manifest.id, shard: shard, units: manifest.units(inShard: shard), policy: manifest.policy,
-            authority: manifest.authority(ofShard: shard))
+            authority: manifest.authority(ofShard: shard), equivalence: equivalence)
     }
 
     /// Custodians in the initial set: what caps each one's share of a unit's attempts.
@@ -184,7 +211,8 @@ public struct ShardLedger: Sendable {
         }
         for entry in record.entries {
             guard entry.hash.isEmpty, entry.data.isEmpty else { throw CustodyError("malformed", "a lease entry has no data") }
-            let held = perUnit[entry.unit - units.lowerBound].leases.filter { $0.custodian == record.author }.count
+            let author = Who(record.author)
+            let held = perUnit[entry.unit - units.lowerBound].leases.filter { $0.custodian == author }.count
             guard held < leasesPerCustodian else {
                 throw CustodyError("over-leased", "custodian \(record.author.hex.prefix(12)) leased unit \(entry.unit) \(held) times")
             }
@@ -199,11 +227,12 @@ public struct ShardLedger: Sendable {
         _ record: CustodyRecord, now: Int64, submitted: Bool, equivalent: ([UInt8], [UInt8]) -> Bool
     ) throws(CustodyError) -> Bool {
         guard record.author == record.worker else { throw CustodyError("malformed", "a worker's record names another worker") }
+        let author = Who(record.author)
         var new = false
         for entry in record.entries {
             guard entry.hash.count == 32, entry.data.isEmpty else { throw CustodyError("malformed", "a seal is 32 bytes") }
             let unit = perUnit[entry.unit - units.lowerBound]
-            let leases = unit.leases.filter { $0.worker == record.author }
+            let leases = unit.leases.filter { $0.worker == author }
             guard !leases.isEmpty else {
                 throw CustodyError("no lease", "worker \(record.author.hex.prefix(12)) holds no lease on unit \(entry.unit)")
             }
@@ -215,7 +244,7 @@ public struct ShardLedger: Sendable {
             else {
                 throw CustodyError("lease expired", "the seal of unit \(entry.unit) is not within a lease of its worker")
             }
-            if let earlier = unit.seal(of: record.author) {
+            if let earlier = unit.seal(of: author) {
                 if earlier.seal == entry.hash { continue }
                 if submitted {
                     throw CustodyError("resealed", "worker \(record.author.hex.prefix(12)) sealed unit \(entry.unit) before")
@@ -233,19 +262,20 @@ public struct ShardLedger: Sendable {
     /// output is already here.
     private func checkReveal(_ record: CustodyRecord) throws(CustodyError) -> Bool {
         guard record.author == record.worker else { throw CustodyError("malformed", "a worker's record names another worker") }
+        let author = Who(record.author)
         var new = false
         for entry in record.entries {
             let unit = perUnit[entry.unit - units.lowerBound]
-            guard unit.leases.contains(where: { $0.worker == record.author }) else {
+            guard unit.leases.contains(where: { $0.worker == author }) else {
                 throw CustodyError("no lease", "worker \(record.author.hex.prefix(12)) holds no lease on unit \(entry.unit)")
             }
-            guard let seal = unit.seal(of: record.author) else {
+            guard let seal = unit.seal(of: author) else {
                 throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker")
             }
             guard entry.hash.count == 32, SHA256.hash(entry.data).bytes == entry.hash,
                 CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash) == seal.seal
             else { throw CustodyError("reveal does not match its commit", "unit \(entry.unit)") }
-            if !unit.reveals.contains(where: { $0.worker == record.author }) { new = true }
+            if !unit.reveals.contains(where: { $0.worker == author }) { new = true }
         }
         return new
     }
@@ -258,18 +288,19 @@ public struct ShardLedger: Sendable {
                 throw CustodyError("not a custodian", "only custodians end other workers' leases")
             }
         }
+        let worker = Who(record.worker)
         for entry in record.entries {
             guard entry.hash.isEmpty, entry.data.count <= Self.maxReason else {
                 throw CustodyError("malformed", "an error entry is a reason of at most \(Self.maxReason) bytes")
             }
             let unit = perUnit[entry.unit - units.lowerBound]
-            guard unit.leases.contains(where: { $0.worker == record.worker }) else {
+            guard unit.leases.contains(where: { $0.worker == worker }) else {
                 throw CustodyError("no lease", "worker \(record.worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
             }
             if let lease = CustodyRecord.releasedLease(entry.data) {
-                guard record.author == record.worker, unit.leases.contains(where: { $0.id == lease && $0.worker == record.worker })
+                guard record.author == record.worker, unit.leases.contains(where: { $0.id == lease && $0.worker == worker })
                 else { throw CustodyError("malformed", "a release names a lease of its own worker") }
-            } else if submitted, unit.errors.contains(where: { $0.worker == record.worker }) {
+            } else if submitted, unit.errors.contains(where: { $0.worker == worker }) {
                 throw CustodyError("duplicate", "unit \(entry.unit) already has an error for this worker")
             }
         }
@@ -278,27 +309,40 @@ public struct ShardLedger: Sendable {
     /// Adds a record that passed `admit`.
     private mutating func insert(_ record: CustodyRecord, id: SHA256Digest) {
         records[id] = record
-        let networkKey = record.network.isEmpty ? [UInt8](record.worker.rawRepresentation) : record.network
+        let (author, worker) = (Who(record.author), Who(record.worker))
+        names[author] = record.author
+        names[worker] = record.worker
+        let network = record.network.isEmpty ? worker : Who(bytes: record.network)
+        defer {
+            // Units with enough results to be validated: their verdict, kept while no record changes it.
+            for entry in record.entries {
+                let index = entry.unit - units.lowerBound
+                validated[index] = nil
+                guard perUnit[index].reveals.count >= policy.quorum else { continue }
+                let verdict = computeVerdict(unit: entry.unit, now: nil, equivalent: equivalence)
+                if verdict.state == .validated { validated[index] = verdict }
+            }
+        }
         for entry in record.entries {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
                 perUnit[index].leases.append(
                     Lease(
-                        worker: record.worker, custodian: record.author, time: record.time, expires: record.expires, id: id,
-                        network: networkKey))
+                        worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
+                        networkBytes: record.network))
             case .commit:
-                perUnit[index].commits.append(Seal(worker: record.author, seal: entry.hash, time: record.time))
+                perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
             case .reveal:
                 perUnit[index].reveals.append(
                     Reveal(
-                        worker: record.author, digest: entry.hash, output: entry.data, time: record.time,
+                        worker: author, digest: entry.hash, output: entry.data, time: record.time,
                         seal: CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)))
             case .error:
                 if let lease = CustodyRecord.releasedLease(entry.data) {
-                    perUnit[index].releases.append((lease, record.author))
+                    perUnit[index].releases.append((lease, author))
                 } else {
-                    perUnit[index].errors.append((record.worker, String(decoding: entry.data.prefix(200), as: UTF8.self)))
+                    perUnit[index].errors.append((worker, String(decoding: entry.data.prefix(200), as: UTF8.self)))
                 }
             }
         }
@@ -330,28 +374,67 @@ public struct ShardLedger: Sendable {
         _ worker: Ed25519PublicKey, network: [UInt8], unit: Int, by custodian: Ed25519PublicKey, now: Int64,
         equivalent: ([UInt8], [UInt8]) -> Bool
     ) -> Bool {
+        let owned = slots(of: custodian, unit: unit)
+        guard owned > 0 else { return false }
+        let (worker, custodian) = (Who(worker), Who(custodian))
         let records = perUnit[unit - units.lowerBound]
         guard !records.kept.contains(where: { $0.worker == worker }), !records.commits.contains(where: { $0.worker == worker }),
             !records.reveals.contains(where: { $0.worker == worker }), !records.errors.contains(where: { $0.worker == worker })
         else { return false }
         let live = records.live(now: now)
-        // A replica this custodian leased that is live, or sealed and waiting for partners, holds its slot: another
-        // replica from the same custodian could not pair with it.
+        // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
+        // current set, so that custodians never over-lease without agreeing first. A replica this custodian
+        // leased that is live, or sealed and waiting for partners, holds its slot.
         let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
-        guard !records.kept.contains(where: { $0.custodian == custodian && inFlight.contains($0.worker) }) else { return false }
+        let holding = Set(records.kept.filter { $0.custodian == custodian && inFlight.contains($0.worker) }.map(\.worker)).count
+        guard holding < owned else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
-        let key = network.isEmpty ? [UInt8](worker.rawRepresentation) : network
+        let key = network.isEmpty ? worker : Who(bytes: network)
         guard !live.contains(where: { $0.network == key }) else { return false }
         // A result already in from that network: a second replica there could not count.
         let revealedFrom = records.reveals.compactMap { records.vouching($0.worker)?.network }
         guard !revealedFrom.contains(key) else { return false }
-        return verdict(unit: unit, now: now, equivalent: equivalent).openSlots > 0
+        return openSlots(unit: unit, now: now, equivalent: equivalent) > 0
+    }
+
+    /// `verdict(…).openSlots`, without grouping outputs while the unit has no result yet (a custodian asks this of
+    /// every unit of a shard for each lease).
+    func openSlots(unit: Int, now: Int64, equivalent: ([UInt8], [UInt8]) -> Bool) -> Int {
+        let records = perUnit[unit - units.lowerBound]
+        guard records.reveals.isEmpty else { return verdict(unit: unit, now: now, equivalent: equivalent).openSlots }
+        let attempts = Self.attempts(records.kept, share: policy.attemptsPerCustodian(custodians: setSize))
+        guard attempts < policy.maxAttempts else { return 0 }
+        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).count
+        return max(0, min(policy.replicas - inFlight, policy.maxAttempts - attempts))
+    }
+
+    /// The replica slots of `unit` that `custodian` owns in the current set: slot j belongs to member
+    /// (unit + j) mod c, round-robin when replicas > c.
+    public func slots(of custodian: Ed25519PublicKey, unit: Int) -> Int {
+        let set = authority.current
+        guard let index = set.firstIndex(where: { $0.key == custodian }) else { return 0 }
+        return (0..<policy.replicas).filter { (unit + $0) % set.count == index }.count
+    }
+
+    /// `units` split into those with a replica in flight (live, or sealed and waiting) and the others.
+    func splitByFlight(_ units: [Int], now: Int64) -> (started: [Int], fresh: [Int]) {
+        var started: [Int] = []
+        var fresh: [Int] = []
+        for unit in units {
+            if perUnit[unit - self.units.lowerBound].inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty {
+                fresh.append(unit)
+            } else {
+                started.append(unit)
+            }
+        }
+        return (started, fresh)
     }
 
     /// True when `worker` was ever leased `unit`.
     public func wasLeased(_ worker: Ed25519PublicKey, unit: Int) -> Bool {
-        perUnit[unit - units.lowerBound].leases.contains { $0.worker == worker }
+        let worker = Who(worker)
+        return perUnit[unit - units.lowerBound].leases.contains { $0.worker == worker }
     }
 
     /// How many sealed workers could complete a quorum with `worker`'s result now: itself and those leased by
@@ -362,7 +445,7 @@ public struct ShardLedger: Sendable {
         let records = perUnit[unit - units.lowerBound]
         // A sealer whose lease ended in an error will never reveal.
         let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in !records.errors.contains { $0.worker == sealer } }
-        guard let worker, let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
+        guard let worker = worker.map(Who.init), let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
         // Those that could count with it: another custodian, another network, and no reveal before its seal.
@@ -391,9 +474,14 @@ public struct ShardLedger: Sendable {
     ///   one group at most can, unless a quorum of custodians or colluders on a quorum of networks were assigned
     ///   the unit (SECURITY.md).
     public func verdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
+        if let kept = validated[unit - units.lowerBound] { return kept }
+        return computeVerdict(unit: unit, now: now, equivalent: equivalent)
+    }
+
+    private func computeVerdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
         // A unit has a handful of records: scans of short arrays here, not sets of keys.
         let records = perUnit[unit - units.lowerBound]
-        var invalid: [(Ed25519PublicKey, String)] = []
+        var invalid: [(Who, String)] = []
         var valid: [Candidate] = []
         for reveal in records.reveals.sorted(by: Self.revealOrder) where !valid.contains(where: { $0.reveal.worker == reveal.worker }) {
             guard !invalid.contains(where: { $0.0 == reveal.worker }) else { continue }
@@ -405,14 +493,17 @@ public struct ShardLedger: Sendable {
                 invalid.append((reveal.worker, "reveal does not match its commit"))
                 continue
             }
-            valid.append(Candidate(reveal: reveal, sealTime: seal.time, custodian: lease.custodian, network: lease.network))
+            valid.append(
+                Candidate(
+                    reveal: reveal, sealTime: seal.time, custodian: lease.custodian, network: lease.network,
+                    networkBytes: lease.networkBytes))
         }
         // Groups of equivalent outputs, built in a fixed order (digest, then worker) so that the result does not
         // depend on the order records arrived in.
         let ordered = valid.sorted {
             $0.reveal.digest != $1.reveal.digest
                 ? $0.reveal.digest.lexicographicallyPrecedes($1.reveal.digest)
-                : $0.reveal.worker.rawRepresentation.lexicographicallyPrecedes($1.reveal.worker.rawRepresentation)
+                : $0.reveal.worker < $1.reveal.worker
         }
         var groups: [[Candidate]] = []
         for candidate in ordered {
@@ -430,15 +521,11 @@ public struct ShardLedger: Sendable {
             kept.filter { lease in !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? false) }.map(\.worker)
         ).count
         // A lease given back does not count as an attempt; each custodian counts for at most its share.
-        let share = policy.attemptsPerCustodian(custodians: setSize)
-        var attemptsByCustodian: [Ed25519PublicKey: [Ed25519PublicKey]] = [:]
-        for lease in kept where !(attemptsByCustodian[lease.custodian]?.contains(lease.worker) ?? false) {
-            attemptsByCustodian[lease.custodian, default: []].append(lease.worker)
-        }
-        let attempts = attemptsByCustodian.values.reduce(0) { $0 + min(share, $1.count) }
+        let attempts = Self.attempts(kept, share: policy.attemptsPerCustodian(custodians: setSize))
         var verdict = UnitVerdict(
             unit: unit, state: .open, output: nil, agreeing: [], attempts: attempts, liveLeases: live,
-            commits: Self.distinct(records.commits.map(\.worker)).count, invalid: invalid, openSlots: 0)
+            commits: Self.distinct(records.commits.map(\.worker)).count, invalid: invalid.map { (name($0.0), $0.1) },
+            openSlots: 0)
         let winner = counted.indices.filter { counted[$0].members.count >= policy.quorum }.min { a, b in
             let (x, y) = (counted[a], counted[b])
             if x.completed != y.completed { return x.completed < y.completed }
@@ -449,21 +536,21 @@ public struct ShardLedger: Sendable {
             let members = counted[winner].members
             verdict.state = .validated
             verdict.output = members[0].reveal.output
-            verdict.custodians = members.map(\.custodian)
-            verdict.networks = members.map(\.network)
+            verdict.custodians = members.map { name($0.custodian) }
+            verdict.networks = members.map(\.networkBytes)
             // Beyond those counted, a replica agrees when it sealed before any other of its group revealed; one
             // that sealed after could have copied.
             let group = groups[winner]
             for candidate in group {
                 let firstOtherReveal = group.filter { $0.reveal.worker != candidate.reveal.worker }.map(\.reveal.time).min() ?? .max
                 if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstOtherReveal {
-                    verdict.agreeing.append(candidate.reveal.worker)
+                    verdict.agreeing.append(name(candidate.reveal.worker))
                 } else {
-                    verdict.invalid.append((candidate.reveal.worker, "sealed after the result was revealed"))
+                    verdict.invalid.append((name(candidate.reveal.worker), "sealed after the result was revealed"))
                 }
             }
             for (index, group) in groups.enumerated() where index != winner {
-                for candidate in group { verdict.invalid.append((candidate.reveal.worker, "disagrees with the quorum")) }
+                for candidate in group { verdict.invalid.append((name(candidate.reveal.worker), "disagrees with the quorum")) }
             }
             return verdict
         }
@@ -471,21 +558,45 @@ public struct ShardLedger: Sendable {
             if live == 0 { verdict.state = .failed }
             return verdict
         }
-        // A new replica pairs only with replicas still to reveal (a seal made after a reveal never pairs with it):
-        // until the first result, `replicas` are in flight; after, enough for a fresh quorum.
-        let inFlight = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds).count } ?? 0
-        let target = records.reveals.isEmpty ? policy.replicas : policy.quorum
-        verdict.openSlots = max(0, min(target - inFlight, policy.maxAttempts - attempts))
+        // New replicas: none while the results in and the seals in flight can still make a quorum; otherwise, as a
+        // new seal pairs only with replicas still to reveal (never with a result already out), enough in flight for
+        // a fresh quorum (`replicas` before the first result).
+        let inFlight = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) } ?? []
+        // Sealed replicas still to reveal may join any group: candidates that reveal last.
+        let pending: [Candidate] = inFlight.compactMap { worker in
+            guard let seal = records.seal(of: worker), let lease = records.vouching(worker) else { return nil }
+            let reveal = Reveal(worker: worker, digest: [], output: [], time: .max, seal: seal.seal)
+            return Candidate(
+                reveal: reveal, sealTime: seal.time, custodian: lease.custodian, network: lease.network, networkBytes: [])
+        }
+        let pairing = groups.map { Self.independent($0 + pending, quorum: policy.quorum).members.count }.max() ?? 0
+        if pairing < policy.quorum {
+            let target = valid.isEmpty ? policy.replicas : policy.quorum
+            verdict.openSlots = max(0, min(target - inFlight.count, policy.maxAttempts - attempts))
+        }
         return verdict
+    }
+
+    /// Attempts `kept` leases count for: distinct workers per custodian, each custodian up to its share.
+    static func attempts(_ kept: [Lease], share: Int) -> Int {
+        var byCustodian: [Who: [Who]] = [:]
+        for lease in kept where !(byCustodian[lease.custodian]?.contains(lease.worker) ?? false) {
+            byCustodian[lease.custodian, default: []].append(lease.worker)
+        }
+        return byCustodian.values.reduce(0) { $0 + min(share, $1.count) }
     }
 
     /// A valid reveal with what vouches for it.
     struct Candidate {
         var reveal: Reveal
         var sealTime: Int64
-        var custodian: Ed25519PublicKey
-        var network: [UInt8]
+        var custodian: Who
+        var network: Who
+        var networkBytes: [UInt8]
     }
+
+    /// The key behind a packed one (every packed key in the records came from a key inserted with them).
+    private func name(_ who: Who) -> Ed25519PublicKey { names[who]! }
 
     /// The largest part of a group that counts toward quorum: distinct custodians, distinct networks, and every
     /// seal before every reveal. With when it reached `quorum` (the quorum-th reveal's time).
@@ -506,8 +617,8 @@ public struct ShardLedger: Sendable {
     /// custodians and networks, each candidate an edge (Kuhn's augmenting paths; a unit has a few candidates).
     static func matching(_ candidates: [Candidate]) -> [Candidate] {
         // Network → the candidate matched to it; each custodian holds at most one.
-        var networkOwner: [[UInt8]: Int] = [:]
-        func augment(_ custodian: Ed25519PublicKey, _ visited: inout Set<[UInt8]>) -> Bool {
+        var networkOwner: [Who: Int] = [:]
+        func augment(_ custodian: Who, _ visited: inout Set<Who>) -> Bool {
             for (index, candidate) in candidates.enumerated() where candidate.custodian == custodian {
                 guard visited.insert(candidate.network).inserted else { continue }
                 if let owner = networkOwner[candidate.network] {
@@ -519,7 +630,7 @@ public struct ShardLedger: Sendable {
             return false
         }
         for custodian in distinct(candidates.map(\.custodian)) {
-            var visited: Set<[UInt8]> = []
+            var visited: Set<Who> = []
             _ = augment(custodian, &visited)
         }
         return networkOwner.values.sorted().map { candidates[$0] }
@@ -536,4 +647,26 @@ public struct ShardLedger: Sendable {
         if a.time != b.time { return a.time < b.time }
         return a.digest.lexicographicallyPrecedes(b.digest)
     }
+}
+
+/// A key (or a network) packed into four words, so that the ledger's many comparisons of who did what cost four
+/// integer compares and no reference counting (comparing `Ed25519PublicKey`s was a large share of a custodian's
+/// time). Up to 32 bytes, with their count.
+struct Who: Hashable, Comparable, Sendable {
+    private let a: UInt64
+    private let b: UInt64
+    private let c: UInt64
+    private let d: UInt64
+    private let count: UInt8
+
+    init(bytes: some Collection<UInt8>) {
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in bytes.prefix(32).enumerated() { words[index / 8] |= UInt64(byte) << UInt64(56 - 8 * (index % 8)) }
+        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+        count = UInt8(min(32, bytes.count))
+    }
+
+    init(_ key: Ed25519PublicKey) { self.init(bytes: key.rawRepresentation) }
+
+    static func < (x: Who, y: Who) -> Bool { (x.a, x.b, x.c, x.d, x.count) < (y.a, y.b, y.c, y.d, y.count) }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// A job as a publisher writes it: which kernel, its parameters, and the redundancy policy.
 ///
 ///     { "kernel": "mersenne", "title": "…", "parameters": { "below": 10000 },
-///       "redundancy": { "replicas": 2, "quorum": 2, "maxAttempts": 6 }, "leaseSeconds": 300 }
+///       "redundancy": { "replicas": 2, "quorum": 2, "maxAttempts": 10 }, "leaseSeconds": 300 }
 ///
 /// Reading a spec checks every field; an unknown field is refused, since it is most likely a misspelling.
 public struct JobSpec: Sendable, Equatable {
@@ -111,8 +111,10 @@ public struct Redundancy: Sendable, Equatable {
     /// The limits on `maxAttempts`.
     public static let attemptLimits = 1...100
 
-    /// A policy; the defaults are two workers, both agreeing, six attempts.
-    public init(replicas: Int = 2, quorum: Int = 2, maxAttempts: Int = 6) {
+    /// A policy; the defaults are two workers, both agreeing, ten attempts. (A wrong or copied result makes two
+    /// fresh replicas necessary, since a seal made after a reveal never pairs with it: six attempts left units
+    /// failing with a third of the workers misbehaving.)
+    public init(replicas: Int = 2, quorum: Int = 2, maxAttempts: Int = 10) {
         self.replicas = replicas
         self.quorum = quorum
         self.maxAttempts = maxAttempts
@@ -129,7 +131,7 @@ public struct Redundancy: Sendable, Equatable {
         replicas = try reader.optionalInt("replicas", in: Self.replicaLimits) ?? 2
         quorum = try reader.optionalInt("quorum", in: 1...replicas) ?? min(2, replicas)
         maxAttempts = try reader.optionalInt("maxAttempts", in: replicas...Self.attemptLimits.upperBound) ?? max(
-            6, replicas)
+            10, replicas)
         ipv4Prefix = try reader.optionalInt("ipv4Prefix", in: 0...32) ?? 24
         ipv6Prefix = try reader.optionalInt("ipv6Prefix", in: 0...128) ?? 48
     }

@@ -17,14 +17,20 @@ enum SwarmRun {
         var summary: KernelSummary?
         var crashed: Int
         var requestFailures: Int
+        /// Validated units whose output is not what the kernel computes here.
+        var wrongValidated: Int
+        var attack: AttackReport?
     }
 
     /// Starts the swarm, has peer 0 sign (choosing each shard's custodians among the peers) and publish a job of
     /// `units` from `spec`, and follows it to the end. The time runs from the signing.
     static func run(
         spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil, options: LocalSwarm.Options,
-        console: Console, live: Bool, quiet: Bool, out: URL?, timeout: Double
+        console: Console, live: Bool, quiet: Bool, out: URL?, timeout: Double, attack: Attack? = nil,
+        checkOutputs: Bool = false
     ) throws -> Outcome {
+        var options = options
+        attack?.configure(&options)
         let swarm = LocalSwarm(options: options)
         let bar = ProgressLine(console: console, enabled: live)
         try swarm.start()
@@ -33,10 +39,15 @@ enum SwarmRun {
         let started = Date()
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: kernelVersion, units: units, shardSize: shardSize)
         let job = try swarm.publish(manifest)
+        let redTeam = attack.map { RedTeam(attack: $0, swarm: swarm) }
+        try redTeam?.begin(manifest)
         var progress = LocalSwarm.Progress(total: manifest.units.count)
         var lastLine = Date.distantPast
+        // Under attack, each unit's output when first seen validated: finality means it never changes.
+        var firstValidated: [Int: [UInt8]] = [:]
         while Date().timeIntervalSince(started) < timeout {
-            progress = swarm.progress(of: job) ?? progress
+            progress = swarm.progress(of: job, outputs: redTeam != nil) ?? progress
+            for (unit, output) in progress.validatedOutputs where firstValidated[unit] == nil { firstValidated[unit] = output }
             // Crash the chosen peers once they hold leases and are computing.
             for index in swarm.crashIndices where !swarm.crashed.contains(index) {
                 if !swarm.workers[index].snapshot.running.isEmpty {
@@ -72,6 +83,10 @@ enum SwarmRun {
         let observer = try swarm.observer()
         defer { observer.stop() }
         let report = try JobCollector.collect(job, via: observer, registry: options.registry)
+        let attackReport = redTeam?.end(
+            manifest: manifest, verdicts: report.verdicts, firstValidated: firstValidated, registry: options.registry)
+        let wrong = attackReport?.wrongValidated
+            ?? (checkOutputs ? RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: options.registry) : 0)
         var summary: KernelSummary?
         if let out, report.validated == report.verdicts.count {
             summary = try JobCollector.assemble(report, registry: options.registry, into: out)
@@ -80,7 +95,7 @@ enum SwarmRun {
         stopped = true
         return Outcome(
             job: job, manifest: manifest, seconds: seconds, progress: progress, refusals: refusals, report: report,
-            summary: summary, crashed: crashed, requestFailures: requestFailures)
+            summary: summary, crashed: crashed, requestFailures: requestFailures, wrongValidated: wrong, attack: attackReport)
     }
 
     static func temporaryFolder(_ name: String) throws -> URL {
@@ -101,8 +116,13 @@ enum DemoCommand: Command {
             2). Workers find the job, lease units from custodians, compute, commit and reveal; a unit counts only \
             when two workers agree. --cheaters return wrong outputs, --copycats submit results they did not \
             compute, --crash peers die while holding leases. At the end a peer that took no part re-verifies \
-            every signature and quorum and writes the assembled result.
-            """,
+            every signature and quorum, every validated output is computed again here to count any wrong one, \
+            and the assembled result is written. Each peer has a loopback network of its own (127.0.N.1), so the \
+            rule that agreeing replicas come from distinct networks holds on one machine.
+
+            --attack NAME runs an adversary against the swarm and prints what it tried, what the honest peers \
+            refused, and whether any wrong output was validated or any validated verdict changed:
+            """ + Attack.allCases.map { "\n  \($0.rawValue): \($0.summary)" }.joined(),
         options: [
             .value("peers", "N", help: "Peers to start (default: 8)."),
             .value("spec", "SPEC", help: "A job spec (default: mersenne below 10,000)."),
@@ -112,9 +132,16 @@ enum DemoCommand: Command {
             .value("lease", "S", help: "Lease length in seconds for the demo's job (default: 20)."),
             .value("out", "DIR", help: "Where to write the assembled result (default: ./demo-result)."),
             .value("timeout", "S", help: "Give up after S seconds (default: 600)."),
+            .value(
+                "attack", "NAME",
+                help: "Run one adversary of SECURITY.md against the swarm: "
+                    + Attack.allCases.map(\.rawValue).joined(separator: ", ") + " (see below)."),
             .json,
         ],
-        examples: ["colony demo", "colony demo --peers 10 --cheaters 2 --copycats 1 --crash 1", "colony demo --spec Workunits/collatz-1e7.json"]
+        examples: [
+            "colony demo", "colony demo --peers 10 --cheaters 2 --copycats 1 --crash 1", "colony demo --spec Workunits/collatz-1e7.json",
+            "colony demo --attack forge",
+        ]
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
@@ -124,6 +151,15 @@ enum DemoCommand: Command {
         let copycats = try arguments.int("copycats", in: 0...64) ?? 0
         let crash = try arguments.int("crash", in: 0...64) ?? 0
         let lease = try arguments.int("lease", in: JobSpec.leaseLimits) ?? 20
+        var attack: Attack?
+        if let name = arguments.value("attack") {
+            guard let known = Attack(rawValue: name) else {
+                throw UsageError(
+                    "--attack '\(name)' is not an attack; choose one of " + Attack.allCases.map(\.rawValue).joined(separator: ", "),
+                    commandPath: arguments.commandPath)
+            }
+            attack = known
+        }
         let timeout = Double(try arguments.int("timeout", in: 1...86_400) ?? 600)
         guard cheaters + copycats + crash <= peers - 2 else {
             throw UsageError(
@@ -137,7 +173,7 @@ enum DemoCommand: Command {
             spec = JobSpec(
                 kernel: "mersenne", title: "Mersenne prime exponents below 10,000",
                 parameters: ["below": .int(10_000), "exponentsPerUnit": .int(40)],
-                redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), source: "the demo's default spec")
+                redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), source: "the demo's default spec")
         }
         spec.leaseSeconds = lease
         let prepared = try PreparedJob(spec: spec, registry: environment.registry)
@@ -155,9 +191,11 @@ enum DemoCommand: Command {
             console.note(
                 "\(peers) peers on loopback, each on its own network 127.0.N.1 (\(cheaters) cheaters, \(copycats) copycats, \(crash) to crash); job: \(spec.title), \(prepared.units.count) units, replicas \(spec.redundancy.replicas), quorum \(spec.redundancy.quorum)")
         }
+        if let attack, !json { console.note("attack \(attack.rawValue): \(attack.summary)") }
         let outcome = try SwarmRun.run(
             spec: spec, kernelVersion: type(of: prepared.kernel).version, units: prepared.units, options: options,
-            console: console, live: !json && console.errorIsTerminal, quiet: json, out: out, timeout: timeout)
+            console: console, live: !json && console.errorIsTerminal, quiet: json, out: out, timeout: timeout,
+            attack: attack, checkOutputs: true)
         let report = outcome.report
         let refused = outcome.refusals.values.reduce(0, +)
         let allValidated = report.validated == report.verdicts.count
@@ -170,6 +208,14 @@ enum DemoCommand: Command {
             object["crashed"] = .int(outcome.crashed)
             object["refused"] = .object(outcome.refusals.mapValues { .int($0) })
             object["invalidCaught"] = .int(report.invalid + refused)
+            object["wrongValidated"] = .int(outcome.wrongValidated)
+            if let attack = outcome.attack {
+                object["attack"] = .object([
+                    "name": .string(attack.attack.rawValue), "tried": .object(attack.tried.mapValues { .int($0) }),
+                    "refused": .object(attack.refused.mapValues { .int($0) }), "observed": .object(attack.observed.mapValues { .int($0) }),
+                    "wrongValidated": .int(attack.wrongValidated), "validatedChanged": .int(attack.validatedChanged),
+                ])
+            }
             if let summary = outcome.summary {
                 object["summary"] = .object(summary.values)
                 object["out"] = .string(out.path)
@@ -183,8 +229,21 @@ enum DemoCommand: Command {
                 console.print("\(spec.title): \(summary.headline)")
                 console.note("re-verified by a peer that took no part: \(report.records) signed records; result written to \(out.path)")
             }
+            if let attack = outcome.attack {
+                func list(_ counts: [String: Int]) -> String {
+                    counts.isEmpty ? "nothing" : counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                }
+                console.print("attack \(attack.attack.rawValue) tried: \(list(attack.tried))")
+                console.print("refused by the honest peers: \(list(attack.refused))")
+                if !attack.observed.isEmpty { console.print("observed: \(list(attack.observed))") }
+                console.print(
+                    "wrong outputs validated: \(attack.wrongValidated); validated verdicts changed: \(attack.validatedChanged)")
+            } else {
+                console.print("wrong outputs validated: \(outcome.wrongValidated)")
+            }
         }
-        return allValidated ? ExitStatus.success : ExitStatus.failure
+        return allValidated && outcome.wrongValidated == 0 && (outcome.attack?.validatedChanged ?? 0) == 0
+            ? ExitStatus.success : ExitStatus.failure
     }
 }
 
@@ -215,7 +274,7 @@ enum BenchSwarmCommand: Command {
         let registry = KernelRegistry([TallyKernel.self])
         let spec = JobSpec(
             kernel: TallyKernel.name, title: "\(units) trivial units", parameters: ["units": .int(units)],
-            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 6), leaseSeconds: 60, source: "bench swarm")
+            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), leaseSeconds: 60, source: "bench swarm")
         let folder = try SwarmRun.temporaryFolder("bench-swarm")
         defer { try? FileManager.default.removeItem(at: folder) }
         var options = LocalSwarm.Options(folder: folder)
