@@ -16,6 +16,8 @@ public struct CollatzKernel: ComputeKernel {
     /// The largest `to` accepted: trajectories from below 2^50 are followed in 128-bit arithmetic when they
     /// climb past 64 bits, and 2^50 keeps a unit's worst case far from even that.
     public static let maximum = 1 << 50
+    /// The most starting values one unit may hold (hours of one core); a unit input claiming more is refused.
+    public static let maximumValuesPerUnit = 1_000_000_000_000
 
     public init() {}
 
@@ -41,7 +43,7 @@ public struct CollatzKernel: ComputeKernel {
         let from = try parameters.int("from", default: 1, in: 1...Self.maximum)
         let to = try parameters.int("to", in: 2...Self.maximum)
         try parameters.require(to > from, field: "to", "is \(to), not greater than from (\(from)): the range is empty")
-        let perUnit = try parameters.int("valuesPerUnit", default: 250_000, in: 1000...1_000_000_000_000)
+        let perUnit = try parameters.int("valuesPerUnit", default: 250_000, in: 1000...Self.maximumValuesPerUnit)
         return stride(from: from, to: to, by: perUnit).map {
             KernelCoding.encode(Unit(from: $0, to: min(to, $0 + perUnit)))
         }
@@ -49,10 +51,25 @@ public struct CollatzKernel: ComputeKernel {
 
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
+        // The bytes come from the publisher: hold them to what `units(for:)` makes. Once from and to lie in
+        // [1, maximum], to - from cannot overflow.
         guard unit.from >= 1, unit.to > unit.from, unit.to <= Self.maximum else {
-            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "bad range [\(unit.from), \(unit.to))")
+            throw KernelDataError(
+                kernel: Self.name, what: "unit input",
+                reason: "the range [\(unit.from), \(unit.to)) is empty or outside [1, \(Self.maximum))")
         }
-        var state = context.restore(Checkpoint.self) ?? Checkpoint(next: unit.from, value: 0, steps: -1)
+        guard unit.to - unit.from <= Self.maximumValuesPerUnit else {
+            throw KernelDataError(
+                kernel: Self.name, what: "unit input",
+                reason: "the range [\(unit.from), \(unit.to)) holds \(unit.to - unit.from) starting values; a unit may "
+                    + "hold at most \(Self.maximumValuesPerUnit)")
+        }
+        var state = Checkpoint(next: unit.from, value: 0, steps: -1)
+        if let saved = context.restore(Checkpoint.self), saved.next >= unit.from, saved.next <= unit.to,
+            saved.steps == -1 || (saved.value >= unit.from && saved.value < saved.next && saved.steps >= 0)
+        {
+            state = saved
+        }
         let chunk = 16_384
         while state.next < unit.to {
             let end = min(unit.to, state.next + chunk)

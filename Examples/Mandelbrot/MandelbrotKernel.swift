@@ -20,6 +20,16 @@ public struct MandelbrotKernel: ComputeKernel {
 
     /// Pixels in an image: at most 2^28, as the PNG writer allows.
     static let maximumPixels = 1 << 28
+    /// The limits of `width` and `height`.
+    static let sideRange = 16...32_768
+    /// The limits of `centerX` and `centerY`.
+    static let centerRange = -4.0...4.0
+    /// The limits of `span`.
+    static let spanRange = 1e-13...8.0
+    /// The limits of `maxIterations`: counts are stored as UInt16.
+    static let maxIterationsRange = 16...65_535
+    /// The limits of `rowsPerUnit`: a unit computes at most 4096 × 32768 = 2^27 pixels (256 MiB of counts).
+    static let rowsPerUnitRange = 1...4096
     /// Outputs are compressed counts; inflating one may produce at most this many bytes.
     static let maximumBandBytes = 2 * 32_768 * 4096 + 64
 
@@ -57,28 +67,29 @@ public struct MandelbrotKernel: ComputeKernel {
         var counts: Data
     }
 
+    /// The counts of the band's first pixels, row by row; `rowsDone` counts the whole rows among them.
     struct Checkpoint: Codable {
         var rowsDone: Int
         var counts: Data
     }
 
     func view(from parameters: KernelParameters) throws -> View {
-        let width = try parameters.int("width", default: 4096, in: 16...32_768)
-        let height = try parameters.int("height", default: width, in: 16...32_768)
+        let width = try parameters.int("width", default: 4096, in: Self.sideRange)
+        let height = try parameters.int("height", default: width, in: Self.sideRange)
         try parameters.require(
             width * height <= Self.maximumPixels, field: "height",
             "gives \(width)×\(height) pixels; at most \(Self.maximumPixels) are allowed")
         return View(
             width: width, height: height,
-            centerX: try parameters.double("centerX", default: -0.75, in: -4...4),
-            centerY: try parameters.double("centerY", default: 0, in: -4...4),
-            span: try parameters.double("span", default: 3, in: 1e-13...8),
-            maxIterations: try parameters.int("maxIterations", default: 1000, in: 16...65_535))
+            centerX: try parameters.double("centerX", default: -0.75, in: Self.centerRange),
+            centerY: try parameters.double("centerY", default: 0, in: Self.centerRange),
+            span: try parameters.double("span", default: 3, in: Self.spanRange),
+            maxIterations: try parameters.int("maxIterations", default: 1000, in: Self.maxIterationsRange))
     }
 
     public func units(for parameters: KernelParameters) throws -> [Data] {
         let view = try view(from: parameters)
-        let rowsPerUnit = try parameters.int("rowsPerUnit", default: 64, in: 1...4096)
+        let rowsPerUnit = try parameters.int("rowsPerUnit", default: 64, in: Self.rowsPerUnitRange)
         return stride(from: 0, to: view.height, by: rowsPerUnit).map {
             KernelCoding.encode(Unit(view: view, firstRow: $0, rows: min(rowsPerUnit, view.height - $0)))
         }
@@ -86,33 +97,63 @@ public struct MandelbrotKernel: ComputeKernel {
 
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
+        try validate(unit)
         let view = unit.view
-        guard (16...32_768).contains(view.width), (16...32_768).contains(view.height),
-            unit.firstRow >= 0, unit.rows >= 1, unit.firstRow + unit.rows <= view.height,
-            (16...65_535).contains(view.maxIterations), view.span > 0, view.span.isFinite
-        else {
-            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "the view or band is out of range")
-        }
+        let pixels = unit.rows * view.width
         var counts = [UInt16]()
-        counts.reserveCapacity(unit.rows * view.width)
-        var rowsDone = 0
-        if let checkpoint = context.restore(Checkpoint.self), checkpoint.counts.count % (2 * view.width) == 0 {
-            counts = Self.decodeCounts(checkpoint.counts)
-            rowsDone = checkpoint.rowsDone
+        counts.reserveCapacity(pixels)
+        if let checkpoint = context.restore(Checkpoint.self), checkpoint.counts.count % 2 == 0,
+            checkpoint.counts.count / 2 <= pixels, checkpoint.rowsDone == checkpoint.counts.count / 2 / view.width
+        {
+            counts.append(contentsOf: Self.decodeCounts(checkpoint.counts))
         }
-        while rowsDone < unit.rows {
-            let row = unit.firstRow + rowsDone
-            for column in 0..<view.width {
+        // A step after every row, or sooner: after at most 2^22 iterations' worth of pixels (milliseconds), since a
+        // row of 32768 pixels at 65535 iterations each would run for seconds between steps, minutes where the
+        // orbits pass through subnormal numbers.
+        let pixelsPerStep = min(view.width, max(1, (1 << 22) / view.maxIterations))
+        while counts.count < pixels {
+            let row = unit.firstRow + counts.count / view.width
+            let first = counts.count % view.width
+            for column in first..<min(view.width, first + pixelsPerStep) {
                 let (x, y) = view.point(column: column, row: row)
-                counts.append(UInt16(Self.escapeCount(x: x, y: y, limit: view.maxIterations)))
+                // A count is at most maxIterations, which `validate` held to 65535: it fits.
+                counts.append(UInt16(truncatingIfNeeded: Self.escapeCount(x: x, y: y, limit: view.maxIterations)))
             }
-            rowsDone += 1
-            try context.step(progress: Double(rowsDone) / Double(unit.rows)) {
-                KernelCoding.encode(Checkpoint(rowsDone: rowsDone, counts: Self.encodeCounts(counts)))
+            let done = counts.count
+            try context.step(progress: Double(done) / Double(pixels)) {
+                KernelCoding.encode(Checkpoint(rowsDone: done / view.width, counts: Self.encodeCounts(counts)))
             }
         }
         let compressed = try Deflate.compress(Self.encodeCounts(counts))
         return KernelCoding.encode(Band(firstRow: unit.firstRow, rows: unit.rows, width: view.width, counts: compressed))
+    }
+
+    /// Checks a unit input, which comes from the publisher, against the limits `units(for:)` keeps to, so that no
+    /// input can trap, allocate more than 2^27 counts or iterate more than 65535 times per pixel. Comparisons
+    /// only, in an order where no sum or product can overflow.
+    func validate(_ unit: Unit) throws(KernelDataError) {
+        func refuse(_ reason: String) -> KernelDataError {
+            KernelDataError(kernel: Self.name, what: "unit input", reason: reason)
+        }
+        let view = unit.view
+        let sides = "\(Self.sideRange.lowerBound) to \(Self.sideRange.upperBound)"
+        guard Self.sideRange.contains(view.width) else { throw refuse("view.width \(view.width) is not \(sides)") }
+        guard Self.sideRange.contains(view.height) else { throw refuse("view.height \(view.height) is not \(sides)") }
+        guard view.width * view.height <= Self.maximumPixels else {
+            throw refuse("the view has \(view.width)×\(view.height) pixels; at most \(Self.maximumPixels) are allowed")
+        }
+        guard Self.maxIterationsRange.contains(view.maxIterations) else {
+            throw refuse("view.maxIterations \(view.maxIterations) is not 16 to 65535")
+        }
+        // `contains` is false for NaN, so these also refuse NaN.
+        guard Self.centerRange.contains(view.centerX), Self.centerRange.contains(view.centerY) else {
+            throw refuse("the view's centre (\(view.centerX), \(view.centerY)) is not within -4 to 4")
+        }
+        guard Self.spanRange.contains(view.span) else { throw refuse("view.span \(view.span) is not 1e-13 to 8") }
+        guard Self.rowsPerUnitRange.contains(unit.rows) else { throw refuse("rows \(unit.rows) is not 1 to 4096") }
+        guard unit.firstRow >= 0, unit.firstRow <= view.height - unit.rows else {
+            throw refuse("\(unit.rows) rows from row \(unit.firstRow) do not fit the view's \(view.height) rows")
+        }
     }
 
     /// Two bands agree when at most one pixel in a thousand (and at least one pixel) differs: pixels on the set's
@@ -170,7 +211,10 @@ public struct MandelbrotKernel: ComputeKernel {
 
     func decodeBand(_ output: Data) throws -> (band: Band, counts: [UInt16]) {
         let band = try KernelCoding.decode(Band.self, from: output, kernel: Self.name, what: "unit output")
-        guard band.rows >= 1, band.width >= 1, band.rows * band.width * 2 <= Self.maximumBandBytes else {
+        // Outputs come from workers: the range checks come first, so that the product cannot overflow.
+        guard Self.rowsPerUnitRange.contains(band.rows), Self.sideRange.contains(band.width),
+            band.rows * band.width * 2 <= Self.maximumBandBytes
+        else {
             throw KernelDataError(kernel: Self.name, what: "unit output", reason: "the band's size is out of range")
         }
         let raw: Data

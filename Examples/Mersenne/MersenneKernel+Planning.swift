@@ -37,6 +37,16 @@ extension MersenneKernel {
         return min(64, max(1, depth))
     }
 
+    /// Whether trial factoring exponent p to `bits` stays within `maximumTrialFactorCandidates`.
+    static func trialFactorFits(exponent p: Int, bits: Int) -> Bool {
+        p < 3 || TrialFactorSearch.lastK(exponent: p, bits: bits) <= maximumTrialFactorCandidates
+    }
+
+    /// The deepest trial factoring, in bits, that stays within `maximumTrialFactorCandidates` for exponent p.
+    static func trialFactorBitsLimit(for p: Int) -> Int {
+        (0...64).last { trialFactorFits(exponent: p, bits: $0) } ?? 0
+    }
+
     /// ⌊16·log2(n)⌋ approximately (within 0.09·16), for n ≥ 1, in integer arithmetic: the bit length gives the
     /// integer part, and the next four bits below the leading one a linear fraction.
     static func log2TimesSixteen(_ n: Int) -> Int {

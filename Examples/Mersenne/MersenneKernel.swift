@@ -18,11 +18,18 @@ public struct MersenneKernel: ComputeKernel {
         KernelParameterInfo("from", "smallest exponent p tested, 2 to \(maximumExponent - 1) (default 2)"),
         KernelParameterInfo("exponentsPerUnit", "average exponents per work unit, 1 to 10000 (default 40)"),
         KernelParameterInfo(
-            "trialFactorBits", "trial-factor 2^p − 1 up to 2^bits, 0 to 64 (default: per exponent, ≈ 3.6·log2 p − 15)"),
+            "trialFactorBits",
+            "trial-factor 2^p − 1 up to 2^bits, 0 to 64 and at most 2^32 candidates per exponent (about 33 + log2 p "
+                + "bits) (default: per exponent, ≈ 3.6·log2 p − 15)"),
     ]
 
     /// The largest exponent a job may ask for: p = 200,000 takes hours on one core.
     public static let maximumExponent = 200_000
+
+    /// The most candidate factors q = 2kp + 1 (values of k) trial factoring may try for one exponent: 2^32, a few
+    /// minutes of one core, like the Lucas–Lehmer test of the largest exponents. The default depth stays below
+    /// 2^29.5; without a limit, `trialFactorBits` 64 at p = 127 would ask for 7·10^16, years of work.
+    public static let maximumTrialFactorCandidates: UInt64 = 1 << 32
 
     public init() {}
 
@@ -36,6 +43,12 @@ public struct MersenneKernel: ComputeKernel {
         let exponents = SmallPrimes.primes(from: from, below: below)
         try parameters.require(
             !exponents.isEmpty, field: "below", "leaves no prime exponent in [\(from), \(below))")
+        if let bits, let p = exponents.first(where: { !Self.trialFactorFits(exponent: $0, bits: bits) }) {
+            throw KernelParameterError(
+                source: parameters.source, field: "trialFactorBits",
+                problem: "is \(bits), which tries more than 2^32 candidate factors of 2^\(p) − 1",
+                expected: "at most \(Self.trialFactorBitsLimit(for: p)) for p = \(p)")
+        }
         let unitCount = (exponents.count + perUnit - 1) / perUnit
         return Self.balance(exponents, into: unitCount).map { group in
             KernelCoding.encode(MersenneUnitInput(exponents: group, trialFactorBits: bits))

@@ -10,7 +10,10 @@ struct MersenneUnitInput: Codable, Equatable, Sendable {
     /// The most exponents one unit may carry: all the primes below `MersenneKernel.maximumExponent` fit.
     static let maximumCount = 20_000
 
-    /// Checks bytes that came from a manifest: sizes, ranges, primality and order.
+    /// Checks bytes that came from a manifest: sizes, ranges, primality and order, and trial factoring within
+    /// `MersenneKernel.maximumTrialFactorCandidates`. A unit that passes costs at most what the largest job
+    /// `units(for:)` accepts would: each prime up to `MersenneKernel.maximumExponent` once, each trial-factored
+    /// within the limit.
     func validate() throws(KernelDataError) {
         func refuse(_ reason: String) -> KernelDataError {
             KernelDataError(kernel: MersenneKernel.name, what: "unit input", reason: reason)
@@ -26,8 +29,13 @@ struct MersenneUnitInput: Codable, Equatable, Sendable {
             }
             previous = p
         }
-        if let bits = trialFactorBits, !(0...64).contains(bits) {
-            throw refuse("trialFactorBits \(bits) is not from 0 to 64")
+        if let bits = trialFactorBits {
+            guard (0...64).contains(bits) else { throw refuse("trialFactorBits \(bits) is not from 0 to 64") }
+            if let p = exponents.first(where: { !MersenneKernel.trialFactorFits(exponent: $0, bits: bits) }) {
+                throw refuse(
+                    "trialFactorBits \(bits) tries more than 2^32 candidate factors of 2^\(p) − 1; at most "
+                        + "\(MersenneKernel.trialFactorBitsLimit(for: p)) bits are allowed there")
+            }
         }
     }
 }

@@ -35,15 +35,7 @@ struct TrialFactorSearch {
     init(exponent p: Int, bits: Int, startK: UInt64 = 0) {
         precondition(p >= 3 && p & 1 == 1, "trial factoring needs an odd exponent")
         exponent = p
-        // A composite 2^p − 1 has a factor at most √(2^p − 1) < 2^⌈p/2⌉, so larger q need no test.
-        let limitBits = min(bits, 64, (p + 1) / 2)
-        let twoP = UInt64(2 * p)
-        if limitBits < 2 {
-            lastK = 0
-        } else {
-            let qMax = limitBits == 64 ? UInt64.max : (UInt64(1) << UInt64(limitBits)) - 1  // q ≤ qMax
-            lastK = (qMax - 1) / twoP
-        }
+        lastK = Self.lastK(exponent: p, bits: bits)
         nextK = startK / Self.blockSpan * Self.blockSpan
         classes = (0..<UInt64(4)).filter { c in
             let residue = (2 * c * UInt64(p) + 1) % 8
@@ -73,6 +65,16 @@ struct TrialFactorSearch {
             }
             offsets.append(row)
         }
+    }
+
+    /// The largest k a search for factors of 2^p − 1 below 2^bits tries (0: none), for an odd p ≥ 3: the
+    /// search's cost, about `lastK / blockSpan` blocks.
+    static func lastK(exponent p: Int, bits: Int) -> UInt64 {
+        // A composite 2^p − 1 has a factor at most √(2^p − 1) < 2^⌈p/2⌉, so larger q need no test.
+        let limitBits = min(bits, 64, (p + 1) / 2)
+        guard limitBits >= 2 else { return 0 }
+        let qMax = limitBits == 64 ? UInt64.max : (UInt64(1) << UInt64(limitBits)) - 1  // q ≤ qMax
+        return (qMax - 1) / UInt64(2 * p)
     }
 
     /// Whether every k up to `lastK` has been tried.

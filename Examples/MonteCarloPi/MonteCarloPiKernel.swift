@@ -15,6 +15,13 @@ public struct MonteCarloPiKernel: ComputeKernel {
         KernelParameterInfo("samplesPerUnit", "points per unit, 1000 to 10^11 (default 50000000)"),
     ]
 
+    /// The limits of `samples`.
+    static let samplesRange = 1000...10_000_000_000_000
+    /// The limits of `samplesPerUnit`; a unit input claiming more samples is refused, not run for hours.
+    static let samplesPerUnitRange = 1000...100_000_000_000
+    /// Unit indexes run from 0 to this (exclusive): the most units `samples` and `samplesPerUnit` can make.
+    static let maximumUnits = samplesRange.upperBound / samplesPerUnitRange.lowerBound
+
     public init() {}
 
     struct Unit: Codable, Equatable {
@@ -35,9 +42,9 @@ public struct MonteCarloPiKernel: ComputeKernel {
     }
 
     public func units(for parameters: KernelParameters) throws -> [Data] {
-        let samples = try parameters.int("samples", in: 1000...10_000_000_000_000)
+        let samples = try parameters.int("samples", in: Self.samplesRange)
         let seed = try parameters.int("seed", default: 1, in: Int.min...Int.max)
-        let perUnit = try parameters.int("samplesPerUnit", default: 50_000_000, in: 1000...100_000_000_000)
+        let perUnit = try parameters.int("samplesPerUnit", default: 50_000_000, in: Self.samplesPerUnitRange)
         let count = (samples + perUnit - 1) / perUnit
         return (0..<count).map { index in
             let share = index == count - 1 ? samples - perUnit * (count - 1) : perUnit
@@ -47,13 +54,24 @@ public struct MonteCarloPiKernel: ComputeKernel {
 
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
-        guard unit.samples > 0, unit.index >= 0 else {
-            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "no samples")
+        // The bytes come from the publisher: hold them to what `units(for:)` makes (the last unit may have fewer
+        // than 1000 samples). Any seed is valid.
+        guard (1...Self.samplesPerUnitRange.upperBound).contains(unit.samples) else {
+            throw KernelDataError(
+                kernel: Self.name, what: "unit input",
+                reason: "samples is \(unit.samples), not from 1 to \(Self.samplesPerUnitRange.upperBound)")
+        }
+        guard (0..<Self.maximumUnits).contains(unit.index) else {
+            throw KernelDataError(
+                kernel: Self.name, what: "unit input",
+                reason: "index is \(unit.index), not from 0 to \(Self.maximumUnits - 1)")
         }
         var generator = Xoshiro256StarStar(seed: UInt64(bitPattern: Int64(unit.seed)), stream: UInt64(unit.index))
         var done = 0
         var inside = 0
-        if let checkpoint = context.restore(Checkpoint.self), checkpoint.generator.count == 4 {
+        if let checkpoint = context.restore(Checkpoint.self), checkpoint.generator.count == 4,
+            (0...unit.samples).contains(checkpoint.done), (0...checkpoint.done).contains(checkpoint.inside)
+        {
             generator.state = (checkpoint.generator[0], checkpoint.generator[1], checkpoint.generator[2], checkpoint.generator[3])
             done = checkpoint.done
             inside = checkpoint.inside
@@ -84,6 +102,15 @@ public struct MonteCarloPiKernel: ComputeKernel {
         var inside = 0
         for output in outputs {
             let count = try KernelCoding.decode(Count.self, from: output, kernel: Self.name, what: "unit output")
+            // Outputs come from workers: bounded counts keep the sums below from overflowing.
+            guard (1...Self.samplesPerUnitRange.upperBound).contains(count.samples),
+                (0...count.samples).contains(count.inside), samples <= Self.samplesRange.upperBound
+            else {
+                throw KernelDataError(
+                    kernel: Self.name, what: "unit output",
+                    reason: "\(count.inside) inside of \(count.samples) samples is out of range, or the outputs add up "
+                        + "to more than \(Self.samplesRange.upperBound) samples")
+            }
             samples += count.samples
             inside += count.inside
         }

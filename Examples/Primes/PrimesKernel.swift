@@ -30,6 +30,9 @@ public struct PrimesKernel: ComputeKernel {
     public static let numbersPerUnitRange = 30...1_000_000_000_000
     /// The most units a job may have, so that a spec cannot ask for an unbounded manifest.
     public static let maximumUnits = 1_000_000
+    /// The most numbers one unit may cover: `numbersPerUnit`'s limit plus the 29 that rounding a boundary down to
+    /// a multiple of 30 can add. A unit input claiming more is refused, not run for days.
+    public static let maximumUnitWidth = numbersPerUnitRange.upperBound + 29
 
     public init() {}
 
@@ -58,10 +61,18 @@ public struct PrimesKernel: ComputeKernel {
 
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
+        // The bytes come from the publisher: check them as `ranges(for:)` bounds them. `to - from` cannot overflow
+        // once both are known to lie in [0, maximum].
         guard unit.from >= 0, unit.to > unit.from, unit.to <= Self.maximum else {
             throw KernelDataError(
                 kernel: Self.name, what: "unit input",
                 reason: "the range [\(unit.from), \(unit.to)) is empty or outside [0, \(Self.maximum))")
+        }
+        guard unit.to - unit.from <= Self.maximumUnitWidth else {
+            throw KernelDataError(
+                kernel: Self.name, what: "unit input",
+                reason: "the range [\(unit.from), \(unit.to)) holds \(unit.to - unit.from) numbers; a unit may hold at "
+                    + "most \(Self.maximumUnitWidth)")
         }
         var state = Checkpoint(next: unit.from, count: 0)
         if let saved = context.restore(Checkpoint.self), saved.next >= unit.from, saved.next <= unit.to,

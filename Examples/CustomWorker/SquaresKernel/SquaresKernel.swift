@@ -10,24 +10,28 @@ public struct SquaresKernel: ComputeKernel {
 
     struct Unit: Codable { var from: Int; var to: Int }
     struct State: Codable { var next: Int; var sum: UInt64 }
+    static let maximumN = 1_000_000_000_000, perUnit = 1_000_000
 
     public init() {}
 
     // Publisher side: parameters → unit inputs. Errors name the field.
     public func units(for parameters: KernelParameters) throws -> [Data] {
-        let n = try parameters.int("n", in: 1...1_000_000_000_000)
-        return stride(from: 0, to: n, by: 1_000_000).map {
-            KernelCoding.encode(Unit(from: $0, to: min(n, $0 + 1_000_000)))
+        let n = try parameters.int("n", in: 1...Self.maximumN)
+        return stride(from: 0, to: n, by: Self.perUnit).map {
+            KernelCoding.encode(Unit(from: $0, to: min(n, $0 + Self.perUnit)))
         }
     }
 
     // Worker side: one unit. Call context.step often; it checkpoints, honours --cpu-limit and Ctrl-C.
     public func run(_ input: Data, context: KernelContext) throws -> Data {
         let unit = try KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input")
-        guard unit.from >= 0, unit.to > unit.from else {  // unit bytes come from the network: check them
-            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "bad range")
+        // Unit bytes come from the publisher, who may be hostile: accept only what units(for:) makes, so that no
+        // input can trap (overflow), allocate or run without bound.
+        guard unit.from >= 0, unit.to > unit.from, unit.to <= Self.maximumN, unit.to - unit.from <= Self.perUnit else {
+            throw KernelDataError(kernel: Self.name, what: "unit input", reason: "bad range [\(unit.from), \(unit.to))")
         }
-        var state = context.restore(State.self) ?? State(next: unit.from, sum: 0)
+        var state = State(next: unit.from, sum: 0)
+        if let saved = context.restore(State.self), (unit.from...unit.to).contains(saved.next) { state = saved }
         while state.next < unit.to {
             let end = min(unit.to, state.next + 10_000)
             for k in state.next..<end { state.sum &+= UInt64(k) &* UInt64(k) }
