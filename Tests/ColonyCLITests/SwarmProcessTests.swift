@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// A job across real processes on 127.0.0.1: one `colony node`, three `colony worker`s, one `colony publish`,
-/// then `colony status` and `colony results` from peers that took no part.
+/// A job across real processes on loopback: one `colony node`, three `colony worker`s (each on its own 127.0.N.1),
+/// one `colony publish`, then `colony status` and `colony results` from peers that took no part.
 extension BlobSwarmTests {
     @Test func aJobIsComputedByWorkerProcessesAndReverifiedByAnOutsider() throws {
         let colony = try #require(colonyExecutable())
@@ -19,9 +19,10 @@ extension BlobSwarmTests {
         let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         let seed = try #require(listening["endpoint"] as? String)
 
+        // Each worker on a loopback network of its own: agreeing replicas count only from distinct /24s.
         for index in 0..<3 {
             let (worker, output) = try start(
-                colony, ["worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--bootstrap", seed, "--json",
+                colony, ["worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.\(11 + index).1", "--bootstrap", seed, "--json",
                          "--data-dir", directory("worker\(index)")])
             processes.running.append(worker)
             processes.outputs.append(output)
