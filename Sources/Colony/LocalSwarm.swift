@@ -154,7 +154,7 @@ public final class LocalSwarm: @unchecked Sendable {
     }
 
     /// Shards found decided for good, with their counts: not recomputed again.
-    private var settled: [Int: VerdictTally] = [:]
+    private var settled: [ShardRef: VerdictTally] = [:]
     private let changes = ChangeSignal()
 
     /// The job's state from the union of all live custodians' records; with `outputs`, each validated unit's output
@@ -164,7 +164,7 @@ public final class LocalSwarm: @unchecked Sendable {
         var ledgers: [Int: ShardLedger] = [:]
         for (index, peer) in peers.enumerated() where !crashed.contains(index) {
             let held = peer.custody.withLock { custodian in
-                custodian.ledgers.filter { $0.key.job == job && (outputs || settled[$0.key.shard] == nil) }
+                custodian.ledgers.filter { $0.key.job == job && (outputs || settled[$0.key] == nil) }
             }
             for (ref, ledger) in held {
                 guard var merged = ledgers[ref.shard] else {
@@ -182,15 +182,18 @@ public final class LocalSwarm: @unchecked Sendable {
             let verdicts = ledger.verdicts(now: now, equivalent: equivalent)
             if outputs {
                 for verdict in verdicts where verdict.state == .validated { progress.validatedOutputs[verdict.unit] = verdict.output }
-                if settled[shard] != nil { continue }
+                if let part = settled[ShardRef(job: job, shard: shard)] {
+                    progress.tally = progress.tally + part
+                    continue
+                }
             }
             let part = VerdictTally(verdicts)
             // Later results for a decided unit can still arrive (a slow replica's reveal); a shard is settled
             // once every unit is decided and no lease is live.
-            if part.decided == part.units && part.inProgress == 0 { settled[shard] = part }
+            if part.decided == part.units && part.inProgress == 0 { settled[ShardRef(job: job, shard: shard)] = part }
             progress.tally = progress.tally + part
         }
-        for (shard, part) in settled where ledgers[shard] == nil { progress.tally = progress.tally + part }
+        for (ref, part) in settled where ref.job == job && ledgers[ref.shard] == nil { progress.tally = progress.tally + part }
         progress.running = workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.running.count }
         return progress
     }

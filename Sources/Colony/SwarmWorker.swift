@@ -180,6 +180,8 @@ public final class SwarmWorker: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// Fetches blob inputs of leased units, one lease at a time.
     private let inputQueue = DispatchQueue(label: "colony.worker.inputs")
+    /// Hands records to a second custodian (`witness`), in order.
+    let witnessQueue = DispatchQueue(label: "colony.worker.witness")
 
     public init(peer: ColonyPeer, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.peer = peer
@@ -541,12 +543,23 @@ public final class SwarmWorker: @unchecked Sendable {
         do {
             let reply = try send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard))
             ticket.custodians = custodians
+            witness(record, ticket)
             return reply
         } catch {
             ticket.custodians = custodians
             noteRefusal(error)
             return nil
         }
+    }
+
+    /// Hands the record, with the lease it rests on, to a second custodian of the shard as well: a custodian that
+    /// withholds what workers hand it (SECURITY.md, one corrupt custodian per shard) cannot hide this worker's
+    /// result from the others. Sent off the control thread; the custodian merges it with every check.
+    func witness(_ record: CustodyRecord, _ ticket: Ticket) {
+        guard ticket.custodians.count > 1 else { return }
+        let second = ticket.custodians[1]
+        let frame = CustodyWire.frame("co_merge", fields(ticket.job), payload: CustodyWire.itemList([ticket.lease, record]))
+        witnessQueue.async { [peer] in _ = try? peer.request(frame, to: second, timeout: 30) }
     }
 
     private func commitFinished() {

@@ -65,6 +65,12 @@ struct CustodyCluster {
         }
     }
 
+    /// The custodians (indices) owning the slots of `unit` now, as custodian `c` sees it.
+    func owners(_ unit: Int, at c: Int = 0) -> [Int] {
+        let ledger = custodians[c].ledgers[ref(manifest.shard(of: unit))] ?? ShardLedger(manifest: manifest, shard: manifest.shard(of: unit))
+        return ledger.slotOwners(unit: unit).compactMap { key in keys.firstIndex { $0.publicKey == key } }
+    }
+
     func verdict(_ unit: Int, at c: Int = 0, time: Int64? = nil) -> UnitVerdict? {
         custodians[c].verdicts(ref(manifest.shard(of: unit)), now: time ?? now)?.first { $0.unit == unit }
     }

@@ -20,6 +20,9 @@ public enum Attack: String, CaseIterable, Sendable {
         }
     }
 
+    /// Colluders `collude` adds to a swarm of `peers` honest peers: a fifth of the whole, at least 2.
+    public static func colluders(joining peers: Int) -> Int { max(2, peers / 4) }
+
     /// Peers the attack adds to the swarm, with their misbehaviour.
     public func configure(_ options: inout LocalSwarm.Options) {
         switch self {
@@ -30,7 +33,7 @@ public enum Attack: String, CaseIterable, Sendable {
             options.copycats += 2
             options.peers += 2
         case .collude:
-            let colluders = max(2, options.peers / 4)
+            let colluders = Self.colluders(joining: options.peers)
             options.colluders += colluders
             options.peers += colluders
         default:

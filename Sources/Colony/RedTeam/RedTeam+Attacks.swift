@@ -196,7 +196,6 @@ extension RedTeam {
             if let connection = try? FrameConnection.connect(to: target, from: "127.201.0.1", timeout: 2) { held.append(connection) }
         }
         count("connections opened at once", 64)
-        observe("connections the target let stay open", held.count)
         // Junk requests on one connection, faster than any rate a peer needs.
         if let connection = held.first {
             for index in 0..<300 {

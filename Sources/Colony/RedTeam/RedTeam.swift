@@ -79,6 +79,23 @@ public final class RedTeam: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         done.wait()
         attacker?.stop(handOff: false)
+        // What the misbehaving workers the attack added did, and how their results were judged.
+        for (index, worker) in swarm.workers.enumerated() where !swarm.crashed.contains(index) {
+            let behaviour = swarm.behaviour(of: index)
+            guard behaviour != .honest else { continue }
+            let name = swarm.isSybil(index) ? "Sybil" : behaviour.rawValue
+            let statistics = worker.snapshot.statistics
+            count("\(name) workers")
+            count("units leased to \(name)s", statistics.unitsLeased)
+            observe("\(name) results that agreed with a validated quorum", statistics.validated)
+            observe("\(name) results counted invalid", statistics.invalid)
+        }
+        if let poisoned = poisonedJob {
+            let tally = swarm.progress(of: poisoned)?.tally ?? VerdictTally()
+            observe("hostile units failed", tally.failed)
+            observe("hostile units validated", tally.validated)
+            observe("kernel errors recorded", swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.kernelErrors })
+        }
         var report = AttackReport(attack: attack)
         report.tried = tried.withLock { $0 }
         report.observed = observed.withLock { $0 }

@@ -410,11 +410,34 @@ public struct ShardLedger: Sendable {
     }
 
     /// The replica slots of `unit` that `custodian` owns in the current set: slot j belongs to member
-    /// (unit + j) mod c, round-robin when replicas > c.
+    /// (unit + round + j) mod c, round-robin when replicas > c. The round is the unit's attempts over its replicas:
+    /// a unit whose replicas failed to agree moves its slots on, so that a custodian that never lets its slot
+    /// produce an agreeing result (SECURITY.md, one corrupt custodian) holds a unit back for some rounds only.
     public func slots(of custodian: Ed25519PublicKey, unit: Int) -> Int {
         let set = authority.current
         guard let index = set.firstIndex(where: { $0.key == custodian }) else { return 0 }
-        return (0..<policy.replicas).filter { (unit + $0) % set.count == index }.count
+        let round = self.round(unit)
+        return (0..<policy.replicas).filter { (unit + round + $0) % set.count == index }.count
+    }
+
+    /// The custodians that own a slot of `unit` now, in slot order.
+    public func slotOwners(unit: Int) -> [Ed25519PublicKey] {
+        let set = authority.current
+        let round = self.round(unit)
+        return (0..<policy.replicas).map { set[(unit + round + $0) % set.count].key }
+    }
+
+    /// The custodians that own a slot of `unit` now.
+    func owners(_ unit: Int) -> Set<Who> {
+        let set = authority.current
+        let round = self.round(unit)
+        return Set((0..<policy.replicas).map { Who(set[(unit + round + $0) % set.count].key) })
+    }
+
+    /// How many rounds of replicas `unit` has used: its attempts over `replicas`.
+    func round(_ unit: Int) -> Int {
+        Self.attempts(perUnit[unit - units.lowerBound].kept, share: policy.attemptsPerCustodian(custodians: setSize))
+            / max(1, policy.replicas)
     }
 
     /// `units` split into those with a replica in flight (live, or sealed and waiting) and the others.
@@ -448,13 +471,25 @@ public struct ShardLedger: Sendable {
         guard let worker = worker.map(Who.init), let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
-        // Those that could count with it: another custodian, another network, and no reveal before its seal.
-        return sealers.filter { sealer in
-            if sealer == worker { return true }
-            guard let theirs = records.vouching(sealer), theirs.custodian != lease.custodian, theirs.network != lease.network
-            else { return false }
-            return records.reveals.filter { $0.worker == sealer }.allSatisfy { $0.time > mine.time }
-        }.count
+        // Those that could count with it: leased by a custodian owning a slot of the unit now (its first replica
+        // only: a custodian minting leases to friends whose seals would make honest workers reveal too soon gets
+        // one), another custodian, another network, and no reveal before its seal.
+        let owners = self.owners(unit)
+        var counted: Set<Who> = [lease.custodian]
+        var partners = 1
+        var others: [(sealer: Who, lease: Lease)] = []
+        for sealer in sealers where sealer != worker {
+            if let theirs = records.vouching(sealer) { others.append((sealer, theirs)) }
+        }
+        others.sort { a, b in a.lease.time != b.lease.time ? a.lease.time < b.lease.time : a.lease.id < b.lease.id }
+        for (sealer, theirs) in others where owners.contains(theirs.custodian) && !counted.contains(theirs.custodian) {
+            guard theirs.network != lease.network,
+                records.reveals.filter({ $0.worker == sealer }).allSatisfy({ $0.time > mine.time })
+            else { continue }
+            counted.insert(theirs.custodian)
+            partners += 1
+        }
+        return partners
     }
 
     // MARK: Validation

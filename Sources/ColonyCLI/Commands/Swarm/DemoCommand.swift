@@ -89,7 +89,12 @@ enum SwarmRun {
             ?? (checkOutputs ? RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: options.registry) : 0)
         var summary: KernelSummary?
         if let out, report.validated == report.verdicts.count {
-            summary = try JobCollector.assemble(report, registry: options.registry, into: out)
+            do {
+                summary = try JobCollector.assemble(report, registry: options.registry, into: out)
+            } catch where wrong > 0 {
+                // A wrong output validated (colluders) may not even assemble: that is the finding, not a failure.
+                console.note("the result does not assemble: \(error)")
+            }
         }
         swarm.stop()
         stopped = true
@@ -238,6 +243,14 @@ enum DemoCommand: Command {
                 if !attack.observed.isEmpty { console.print("observed: \(list(attack.observed))") }
                 console.print(
                     "wrong outputs validated: \(attack.wrongValidated); validated verdicts changed: \(attack.validatedChanged)")
+                if attack.attack == .collude {
+                    let colluders = Attack.colluders(joining: peers)
+                    let f = Double(colluders) / Double(peers + colluders)
+                    console.note(
+                        String(
+                            format: "colluders are %.0f %% of the workers: independent random assignment gives both replicas of a unit to them with chance f² = %.3f, about %.1f of %d units",
+                            f * 100, f * f, f * f * Double(report.verdicts.count), report.verdicts.count))
+                }
             } else {
                 console.print("wrong outputs validated: \(outcome.wrongValidated)")
             }
