@@ -113,6 +113,8 @@ public final class SwarmWorker: @unchecked Sendable {
         var checkpoints: [Int: Data] = [:]
         /// Whether the commit of the outputs was accepted.
         var committed = false
+        /// The commit record, handed with the reveal to a second custodian (`witness`).
+        var commit: CustodyRecord?
         var failures: [Int: String] = [:]
         var state = State.computing
         var revealed: Set<Int> = []
@@ -518,20 +520,37 @@ public final class SwarmWorker: @unchecked Sendable {
                     let input: Data
                     switch manifest.units[unit] {
                     case .inline(let bytes): input = Data(bytes)
-                    case .blob(let root, let size): input = try peer.fetchInput(root: root, size: size)
+                    case .blob(let root, let size): input = try fetchInput(root: root, size: size, before: ticket.expires)
                     }
                     condition.withLock {
                         tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
                     }
                     condition.broadcast()
                 } catch {
+                    // Not the unit's fault, and no work done: the lease is given back (it counts as no attempt, and
+                    // this worker or another may take the unit again once its input has spread).
                     condition.withLock {
-                        ticket.failures[unit] = "input unavailable: \(error)"
+                        ticket.failures[unit] = String(decoding: CustodyRecord.releaseReason(of: ticket.lease.id), as: UTF8.self)
                         stats.inputFailures += 1
                     }
-                    log("unit \(unit) of job \(ticket.job.id.hex.prefix(12)): input unavailable: \(error)")
+                    log("unit \(unit) of job \(ticket.job.id.hex.prefix(12)): input unavailable, given back: \(error)")
                     wake.signal()
                 }
+            }
+        }
+    }
+
+    /// A blob input, tried again with backoff while the lease has time left: a job's inputs spread to their holders
+    /// in the seconds after it is published, and a worker may lease a unit before then.
+    private func fetchInput(root: SHA256Digest, size: Int, before expires: Date) throws -> Data {
+        var delay = 0.2
+        while true {
+            do {
+                return try peer.fetchInput(root: root, size: size)
+            } catch {
+                guard !isStopping, Date() + delay + 5 < expires else { throw error }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 4)
             }
         }
     }
@@ -543,7 +562,7 @@ public final class SwarmWorker: @unchecked Sendable {
         do {
             let reply = try send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard))
             ticket.custodians = custodians
-            witness(record, ticket)
+            if record.kind == .reveal { witness(record, ticket) }
             return reply
         } catch {
             ticket.custodians = custodians
@@ -552,13 +571,14 @@ public final class SwarmWorker: @unchecked Sendable {
         }
     }
 
-    /// Hands the record, with the lease it rests on, to a second custodian of the shard as well: a custodian that
-    /// withholds what workers hand it (SECURITY.md, one corrupt custodian per shard) cannot hide this worker's
-    /// result from the others. Sent off the control thread; the custodian merges it with every check.
-    func witness(_ record: CustodyRecord, _ ticket: Ticket) {
-        guard ticket.custodians.count > 1 else { return }
+    /// Hands a reveal, with the lease and seal it rests on, to a second custodian of the shard as well: a custodian
+    /// that withholds what workers hand it (SECURITY.md, one corrupt custodian per shard) cannot hide this worker's
+    /// result from the others. Sent off the control thread; the custodian merges it with every check. (Doing the
+    /// same for each commit cost a tenth of bench swarm's rate; a withheld seal only delays its partner's reveal.)
+    func witness(_ reveal: CustodyRecord, _ ticket: Ticket) {
+        guard ticket.custodians.count > 1, let commit = condition.withLock({ ticket.commit }) else { return }
         let second = ticket.custodians[1]
-        let frame = CustodyWire.frame("co_merge", fields(ticket.job), payload: CustodyWire.itemList([ticket.lease, record]))
+        let frame = CustodyWire.frame("co_merge", fields(ticket.job), payload: CustodyWire.itemList([ticket.lease, commit, reveal]))
         witnessQueue.async { [peer] in _ = try? peer.request(frame, to: second, timeout: 30) }
     }
 
@@ -581,7 +601,9 @@ public final class SwarmWorker: @unchecked Sendable {
             var ok = true
             var status: [Int: UnitStatus]?
             if !computed.isEmpty {
-                let reply = submitted(commitRecord(ticket, units: computed), ticket)
+                let commit = commitRecord(ticket, units: computed)
+                condition.withLock { ticket.commit = commit }
+                let reply = submitted(commit, ticket)
                 ok = reply != nil
                 status = reply.flatMap(Self.statusRows)
             }

@@ -434,10 +434,12 @@ public struct ShardLedger: Sendable {
         return Set((0..<policy.replicas).map { Who(set[(unit + round + $0) % set.count].key) })
     }
 
-    /// How many rounds of replicas `unit` has used: its attempts over `replicas`.
+    /// How many rounds of replicas `unit` has used up: its attempts that ended (a result or an error) without
+    /// validating it, over `replicas`. Replicas still out do not move the round, so partners keep their slots.
     func round(_ unit: Int) -> Int {
-        Self.attempts(perUnit[unit - units.lowerBound].kept, share: policy.attemptsPerCustodian(custodians: setSize))
-            / max(1, policy.replicas)
+        let records = perUnit[unit - units.lowerBound]
+        let ended = records.kept.filter { records.ended($0.worker) }
+        return Self.attempts(ended, share: policy.attemptsPerCustodian(custodians: setSize)) / max(1, policy.replicas)
     }
 
     /// `units` split into those with a replica in flight (live, or sealed and waiting) and the others.
