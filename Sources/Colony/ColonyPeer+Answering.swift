@@ -82,9 +82,10 @@ extension ColonyPeer {
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
             let request: (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8])
+            let replay: CustodyError?
             do {
                 request = try CustodyWire.checkedLeaseRequest(frame, job: manifest.id, now: now)
-                try noteLeaseRequest(request.signature, now: now)
+                replay = noteLeaseRequest(request.signature, now: now)
             } catch {
                 throw custody.withLock { $0.refuse(error) }
             }
@@ -92,10 +93,22 @@ extension ColonyPeer {
             let count = min(max(request.count, 1), manifest.policy.shardSize)
             let ref = ShardRef(job: manifest.id, shard: shard)
             pullIfNew(ref, manifest: manifest)
-            let lease = try custody.withLock { custodian throws(CustodyError) in
-                try custodian.lease(
+            let holding = Set(request.holding)
+            let (lease, again) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool) in
+                // A request sent again (its answer was lost) gets the lease it was granted; a replay gets nothing
+                // new: the lease it would get is one the worker was granted already and is public anyway.
+                if let lost = custodian.undeliveredLease(job: manifest.id, shard: shard, worker: worker, holding: holding, now: now) {
+                    return (lost, true)
+                }
+                if let replay { throw custodian.refuse(replay) }
+                let lease = try custodian.lease(
                     job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now,
-                    excluding: Set(request.holding))
+                    excluding: holding)
+                return (lease, false)
+            }
+            if again, let lease {
+                leasesHandedAgain.add(1, ordering: .relaxed)
+                return CustodyWire.frame("lease", payload: lease.value)
             }
             guard let lease else {
                 let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
@@ -259,12 +272,13 @@ extension ColonyPeer {
             })
     }
 
-    /// Refuses a lease request seen before (a replay in the worker's name); remembers each for the time window.
-    private func noteLeaseRequest(_ signature: [UInt8], now: Int64) throws(CustodyError) {
+    /// The refusal for a lease request seen before (sent again, or replayed in the worker's name), nil for a new
+    /// one; remembers each for the time window.
+    private func noteLeaseRequest(_ signature: [UInt8], now: Int64) -> CustodyError? {
         let fresh = seenLeaseRequests.withLock { seen in
             if seen.count > 50_000 { seen = seen.filter { now - $0.value <= CustodyWire.leaseRequestWindow } }
             return seen.count <= 100_000 && seen.updateValue(now, forKey: signature) == nil
         }
-        guard fresh else { throw CustodyError("replayed", "this lease request was answered before") }
+        return fresh ? nil : CustodyError("replayed", "this lease request was answered before")
     }
 }

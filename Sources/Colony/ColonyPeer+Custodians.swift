@@ -51,7 +51,7 @@ extension ColonyPeer {
                         noteReachable(member.key)
                     } catch {
                         noteUnreachable(member.key)
-                        log("forward to \(member.endpoint): \(error)")
+                        log("forward of custody records: \(error)")
                     }
                 }
             }

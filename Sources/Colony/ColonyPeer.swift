@@ -50,6 +50,10 @@ public final class ColonyPeer: @unchecked Sendable {
     let requests = Mutex<[String: Int]>([:])
     /// Signatures of lease requests answered within the time window, by when.
     let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
+    /// Leases handed again to a worker that never got them (its request's answer was lost).
+    let leasesHandedAgain = Atomic<Int>(0)
+    /// How many leases this custodian handed again to workers whose first answer was lost.
+    public var leasesResent: Int { leasesHandedAgain.load(ordering: .relaxed) }
     /// Set by the red team's corrupt custodian: this peer forwards nothing and answers no sync (it withholds the
     /// records it holds). Never set by Colony itself.
     var withholding: Bool {

@@ -235,7 +235,8 @@ final class ConnectionPool: @unchecked Sendable {
                 throw error
             } catch {
                 connection?.close()
-                lastError = "\(error)"
+                // The error names the peer once: the transport's reason without its address.
+                lastError = (error as? FrameTransportError)?.reason ?? "\(error)"
                 // A kept connection the server closed fails at once: try a fresh one.
                 if attempt == 0, (error as? FrameTransportError)?.code != .connectFailed { continue }
                 break

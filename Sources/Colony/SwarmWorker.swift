@@ -471,14 +471,16 @@ public final class SwarmWorker: @unchecked Sendable {
                 if CustodyWire.int(reply, "elsewhere") == 1 { continue }
                 break
             }
+            // The lease may be one another custodian of the shard granted this worker earlier, whose answer was lost
+            // on the way: any custodian that knows it hands it again.
             guard let lease = try? CustodyRecord(try CustodyWire.payload(reply)), lease.isSignatureValid,
-                lease.author == member.key, lease.kind == .lease, lease.worker == peer.identity.publicKey, lease.job == job.id,
+                let author = members.first(where: { $0.key == lease.author }), lease.kind == .lease, lease.worker == peer.identity.publicKey, lease.job == job.id,
                 lease.shard == ref.shard, lease.entries.allSatisfy({ job.manifest.units(inShard: ref.shard).contains($0.unit) })
             else {
                 condition.withLock { job.busyUntil[ref.shard] = Date() + 5 }
                 return nil
             }
-            return (lease, [member.endpoint] + members.map(\.endpoint).filter { $0 != member.endpoint })
+            return (lease, [author.endpoint] + members.map(\.endpoint).filter { $0 != author.endpoint })
         }
         if !answered, let lastError { throw lastError }
         condition.withLock { job.busyUntil[ref.shard] = Date() + 0.5 }

@@ -136,13 +136,69 @@ extension CustodyJournalTests {
         #expect(peer.statistics.rejected["bad signature"] == 2)
         #expect(peer.statistics.rejected["malformed"] == 1)
 
-        // A good request is answered once; the same bytes again are a replay.
+        // A good request is answered once. The same bytes again (a retry whose first answer was lost, or a replay)
+        // get the lease already granted and nothing new; once the worker has used its lease, they are refused.
         let good = CustodyJournalTests.leaseFrame(manifest, worker: victim)
-        _ = try peer.request(good, to: peer.endpoint)
+        let lease = try CustodyRecord(try CustodyWire.payload(try peer.request(good, to: peer.endpoint)))
         #expect(peer.custodian.recordIDs(ref).count == 1)
+        let again = try CustodyRecord(try CustodyWire.payload(try peer.request(good, to: peer.endpoint)))
+        #expect(again == lease)
+        #expect(peer.leasesResent == 1)
+        #expect(peer.custodian.recordIDs(ref).count == 1)
+        let commit = CustodyRecord(
+            kind: .commit, job: manifest.id, shard: 0, worker: victim.publicKey,
+            entries: lease.entries.map { .init(unit: $0.unit, hash: [UInt8](repeating: 7, count: 32)) }, signedBy: victim)
+        _ = try peer.request(CustodyWire.frame("co_submit", peer.jobFields(manifest.id), payload: commit.value), to: peer.endpoint)
         #expect(throws: ColonyRequestError.self) { try peer.request(good, to: peer.endpoint) }
         #expect(peer.statistics.rejected["replayed"] == 1)
-        #expect(peer.custodian.recordIDs(ref).count == 1)
+        #expect(peer.custodian.recordIDs(ref).count == 2)
+    }
+
+    /// Issue 12: leases granted while the answer was lost on the way (a custodian stalled on an unreachable peer,
+    /// a connection cut) reached no worker; the worker's retry was refused as a replay, and the rule that a unit is
+    /// never leased twice to one worker then barred it from the unit for good.
+    @Test func aLeaseWhoseAnswerWasLostIsHandedAgainByAnyCustodianAndNeverBarsItsWorker() throws {
+        let folder = SwarmTestSupport.folder("lost-lease")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try CustodyJournalTests.peer(folder.appendingPathComponent("a"))
+        let second = try CustodyJournalTests.peer(folder.appendingPathComponent("b"))
+        try first.start()
+        try second.start()
+        defer {
+            first.stop(handOff: false)
+            second.stop(handOff: false)
+        }
+        let manifest = try SwarmTestSupport.manifest(
+            units: 4, replicas: 1, quorum: 1, shard: 4, custodians: [SwarmTestSupport.member(first), SwarmTestSupport.member(second)])
+        _ = try first.publish(manifest)
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        // The first answer is lost: the worker never sees this lease.
+        let lost = try CustodyRecord(try CustodyWire.payload(try first.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: first.endpoint)))
+        #expect(!lost.entries.isEmpty)
+        // The other custodian learns of it as custodians do (the first forwards what it grants; merged here directly).
+        _ = try second.request(
+            CustodyWire.frame("co_merge", second.jobFields(manifest.id), payload: CustodyWire.itemList([lost])), to: second.endpoint)
+        #expect(second.custodian.recordIDs(ref).contains(lost.id))
+        // The worker asks again, with a new request, of the other custodian: it is handed the lease it was granted.
+        let handed = try CustodyRecord(try CustodyWire.payload(try second.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: second.endpoint)))
+        #expect(handed == lost)
+        #expect(second.leasesResent == 1)
+        #expect(second.custodian.recordIDs(ref).count == 1)
+        // A lease that ran out with nothing done under it does not bar the worker: past its end, the unit is
+        // leased to the same worker again, and the result it seals under the new lease is vouched for by it.
+        var ledger = ShardLedger(manifest: manifest, shard: 0)
+        try ledger.admit(lost, id: lost.id, now: lost.time, submitted: false)
+        let unit = lost.entries[0].unit
+        let during = lost.time + 1_000
+        let after = lost.expires + 1_000
+        let network = manifest.policy.network(ofIPv4: 0x0A01_0005)
+        let owner = ledger.slotOwners(unit: unit)[0]
+        #expect(!ledger.mayLease(worker.publicKey, network: network, unit: unit, by: owner, now: during, equivalent: { $0 == $1 }))
+        #expect(ledger.mayLease(worker.publicKey, network: network, unit: unit, by: owner, now: after, equivalent: { $0 == $1 }))
+        #expect(ledger.undeliveredLeases(of: worker.publicKey, holding: [], now: during) == [lost])
+        #expect(ledger.undeliveredLeases(of: worker.publicKey, holding: [unit], now: during).isEmpty)
+        #expect(ledger.undeliveredLeases(of: worker.publicKey, holding: [], now: after).isEmpty)
     }
 }
 

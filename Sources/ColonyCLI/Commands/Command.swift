@@ -1,6 +1,7 @@
 import ColonyCore
 import ColonyKernel
 import Foundation
+import Synchronization
 
 /// A `colony` command: its description (from which parsing and help come) and what it does.
 protocol Command {
@@ -55,6 +56,20 @@ public struct CommandEnvironment: Sendable {
     func dataDirectory(_ arguments: ParsedArguments) -> DataDirectory {
         DataDirectory.resolve(flag: arguments.value("data-dir"), environment: variables)
     }
+
+    /// Claims the data directory for this process until it exits: the commands that serve (node, worker,
+    /// `dht serve`, `blob put --serve`) run one to a data directory; a second is refused with exit status 1,
+    /// naming the process that holds it. One-shot commands (status, results, publish, `dht get`, …) may run
+    /// beside a serving one.
+    func claim(_ directory: DataDirectory, for arguments: ParsedArguments) throws {
+        let lock = try DataDirectoryLock.acquire(directory, command: arguments.commandPath)
+        DataDirectoryClaims.held.withLock { $0.append(lock) }
+    }
+}
+
+/// The data directory locks this process holds, kept for its life.
+enum DataDirectoryClaims {
+    static let held = Mutex<[DataDirectoryLock]>([])
 }
 
 extension OptionDescription {

@@ -63,8 +63,11 @@ public struct FrameTransportError: Error, CustomStringConvertible, Sendable, Has
     }
 
     public var description: String {
-        var text = endpoint.isEmpty ? "TCP frames: \(message)" : "TCP frames with \(endpoint): \(message)"
-        if errorNumber != 0 { text += ": \(String(cString: strerror(errorNumber))) (errno \(errorNumber))" }
-        return text
+        endpoint.isEmpty ? "TCP frames: \(reason)" : "TCP frames with \(endpoint): \(reason)"
+    }
+
+    /// What happened, with the system's reason, without the address: for a caller that names the peer itself.
+    public var reason: String {
+        errorNumber == 0 ? message : "\(message): \(String(cString: strerror(errorNumber))) (errno \(errorNumber))"
     }
 }

@@ -93,6 +93,13 @@ public struct Custodian: Sendable {
 
     // MARK: Leases
 
+    /// A lease of the shard that `worker` was granted, by any custodian, but seems never to have received (live,
+    /// nothing done under it, none of its units among those the worker says it holds): a worker whose request
+    /// timed out after the lease was granted gets it on its next request, from any custodian that knows it.
+    public func undeliveredLease(job: JobID, shard: Int, worker: Ed25519PublicKey, holding: Set<Int>, now: Int64) -> CustodyRecord? {
+        ledgers[ShardRef(job: job, shard: shard)]?.undeliveredLeases(of: worker, holding: holding, now: now).first
+    }
+
     /// Leases up to `count` open units of the shard to `worker`, seen at IPv4 `address`: never a unit it had
     /// before, never two live leases of one unit from this custodian, never two from one network, never more
     /// than the policy's open slots (`ShardLedger.mayLease`). Nil when the shard has nothing for this worker here.

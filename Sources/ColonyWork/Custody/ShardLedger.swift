@@ -85,14 +85,32 @@ public struct ShardLedger: Sendable {
             return workers
         }
 
-        /// The lease that vouches for `worker`'s result: its earliest.
+        /// The lease that vouches for `worker`'s result: its earliest lease whose time covers the worker's seal (the
+        /// rule a commit is admitted by), else its earliest. A worker leased a unit again after a lease that never
+        /// reached it is vouched for by the lease it worked under.
         func vouching(_ worker: Who) -> Lease? {
             var best: Lease?
-            for lease in leases where lease.worker == worker {
-                if let current = best, current.time < lease.time || (current.time == lease.time && current.id < lease.id) { continue }
-                best = lease
+            var covering: Lease?
+            let sealed = seal(of: worker)?.time
+            func earlier(_ lease: Lease, than current: Lease?) -> Bool {
+                guard let current else { return true }
+                return lease.time < current.time || (lease.time == current.time && lease.id < current.id)
             }
-            return best
+            for lease in leases where lease.worker == worker {
+                if earlier(lease, than: best) { best = lease }
+                if let sealed, lease.time - ShardLedger.sealSlack <= sealed, sealed <= lease.expires + ShardLedger.sealSlack,
+                    !isReleased(lease), earlier(lease, than: covering)
+                {
+                    covering = lease
+                }
+            }
+            return covering ?? best
+        }
+
+        /// Whether `worker` did anything with the unit: sealed, revealed or ended it with an error.
+        func acted(_ worker: Who) -> Bool {
+            commits.contains { $0.worker == worker } || reveals.contains { $0.worker == worker }
+                || errors.contains { $0.worker == worker }
         }
 
         /// `worker`'s seal: its earliest commit.
@@ -367,8 +385,8 @@ public struct ShardLedger: Sendable {
 
     // MARK: Queries used by custodians and workers
 
-    /// True when `custodian` may lease `unit` to `worker` on `network` now: the worker never had the unit (or gave
-    /// it back unstarted), the custodian holds no live lease on it and has attempts left, no live lease or result
+    /// True when `custodian` may lease `unit` to `worker` on `network` now: the worker holds no live lease on the
+    /// unit and never sealed, revealed or failed it, the custodian holds no live lease on it and has attempts left, no live lease or result
     /// comes from the same network, and the unit has an open slot.
     public func mayLease(
         _ worker: Ed25519PublicKey, network: [UInt8], unit: Int, by custodian: Ed25519PublicKey, now: Int64,
@@ -378,9 +396,9 @@ public struct ShardLedger: Sendable {
         guard owned > 0 else { return false }
         let (worker, custodian) = (Who(worker), Who(custodian))
         let records = perUnit[unit - units.lowerBound]
-        guard !records.kept.contains(where: { $0.worker == worker }), !records.commits.contains(where: { $0.worker == worker }),
-            !records.reveals.contains(where: { $0.worker == worker }), !records.errors.contains(where: { $0.worker == worker })
-        else { return false }
+        // A lease that ran out with nothing done under it (it may never have reached the worker: issue 12) does
+        // not bar the worker; one live, or anything the worker did with the unit, does.
+        guard !records.kept.contains(where: { $0.worker == worker && $0.expires > now }), !records.acted(worker) else { return false }
         let live = records.live(now: now)
         // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
@@ -454,6 +472,23 @@ public struct ShardLedger: Sendable {
             }
         }
         return (started, fresh)
+    }
+
+    /// The leases of `worker` still live at `now` with at least half their time left, under which it did nothing
+    /// yet (no seal, result, error or release) and none of whose units it says it holds: leases whose answer was
+    /// lost on the way to the worker. Any custodian that knows such a lease hands it to the worker again.
+    public func undeliveredLeases(of worker: Ed25519PublicKey, holding: Set<Int>, now: Int64) -> [CustodyRecord] {
+        let who = Who(worker)
+        let half = Int64(policy.leaseSeconds) * 500
+        var found: [CustodyRecord] = []
+        for (id, record) in records where record.kind == .lease && record.worker == worker && record.expires - half > now {
+            let untouched = record.entries.allSatisfy { entry in
+                let unit = perUnit[entry.unit - units.lowerBound]
+                return !holding.contains(entry.unit) && !unit.acted(who) && !unit.releases.contains { $0.lease == id }
+            }
+            if untouched { found.append(record) }
+        }
+        return found.sorted { $0.time < $1.time }
     }
 
     /// True when `worker` was ever leased `unit`.

@@ -41,6 +41,7 @@ enum BlobCommandSupport {
         let udp = try DHTCommandSupport.udpConfiguration(arguments)
         let directory = environment.dataDirectory(arguments)
         try directory.create()
+        if !readOnly { try environment.claim(directory, for: arguments) }
         let peer = try BlobPeer(
             dataDirectory: directory.url, host: udp.host, port: udp.port, configuration: configuration,
             dhtStateFolder: .some(nil), log: { environment.console.note($0) }, id: .random())

@@ -38,6 +38,7 @@ enum DHTServeCommand: Command {
         let udp = try DHTCommandSupport.udpConfiguration(arguments)
         let directory = environment.dataDirectory(arguments)
         try directory.create()
+        try environment.claim(directory, for: arguments)
         let log = EventLog(console: console, json: json)
         // A serving node also holds and serves blobs on TCP, on the same port number, and accepts replicas.
         var peerConfiguration = BlobPeer.Configuration()

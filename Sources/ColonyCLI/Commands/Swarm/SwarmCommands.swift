@@ -13,6 +13,7 @@ enum SwarmCommandSupport {
     ) throws -> ColonyPeer {
         let directory = environment.dataDirectory(arguments)
         try directory.create()
+        if !oneShot { try environment.claim(directory, for: arguments) }
         let udp = try DHTCommandSupport.udpConfiguration(arguments)
         var configuration = ColonyPeer.Configuration()
         configuration.registry = environment.registry
