@@ -48,7 +48,9 @@ extension ColonyPeer {
 
     /// Publishes a signed job: the manifest is stored as a blob here, every custodian it names fetches and keeps
     /// it, and they and this peer announce it under the kernel's topic. Returns the job ID and the custodians
-    /// that hold the manifest; throws when a shard would be left with fewer than its quorum of them.
+    /// that hold the manifest; throws, naming each shard and the custodians it misses, unless every custodian of
+    /// every shard holds it (a custodian without the manifest can neither lease nor check records: a shard short
+    /// of its set may never reach a quorum of custodians).
     public func publish(_ manifest: JobManifest) throws -> (job: JobID, holders: [Endpoint]) {
         let job = manifest.id
         let root = try keep(manifest)
@@ -57,25 +59,36 @@ extension ColonyPeer {
         blobs.announce(root)
         var holders: Set<Ed25519PublicKey> = [identity.publicKey]
         var endpoints: [Endpoint] = []
+        var failures: [Ed25519PublicKey: String] = [:]
         for node in manifest.custody.nodes where node.key != identity.publicKey {
             let frame = CustodyWire.frame(
                 "co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(endpoint.port)))])
-            do {
-                _ = try request(frame, to: node.endpoint, timeout: 120)
-                holders.insert(node.key)
-                endpoints.append(node.endpoint)
-            } catch {
-                log("publish: \(error)")
+            // Tried twice: a node that accepted custody a moment ago may drop one connection.
+            for attempt in 0..<2 where !holders.contains(node.key) {
+                do {
+                    _ = try request(frame, to: node.endpoint, timeout: attempt == 0 ? 60 : 30)
+                    holders.insert(node.key)
+                    endpoints.append(node.endpoint)
+                    failures[node.key] = nil
+                } catch {
+                    failures[node.key] = "\(error)"
+                }
             }
+        }
+        var missing: [String] = []
+        for shard in 0..<manifest.shardCount {
+            let absent = manifest.custody.members(ofShard: shard).filter { !holders.contains($0.key) }
+            guard !absent.isEmpty else { continue }
+            missing.append("shard \(shard) misses " + absent.map { failures[$0.key] ?? "\($0.endpoint)" }.joined(separator: "; "))
+        }
+        guard missing.isEmpty else {
+            throw CustodyError(
+                "no custodians",
+                "the manifest is not held by every custodian it names: " + missing.prefix(8).joined(separator: "; ")
+                    + (missing.count > 8 ? "; and \(missing.count - 8) more shards" : "") + ". Publish again once they answer")
         }
         for shard in 0..<manifest.shardCount {
             let members = manifest.custody.members(ofShard: shard)
-            let held = members.filter { holders.contains($0.key) }.count
-            guard held >= manifest.policy.quorum else {
-                throw CustodyError(
-                    "no custodians",
-                    "only \(held) custodians of shard \(shard) took the manifest; the quorum needs \(manifest.policy.quorum)")
-            }
             // Unit inputs kept as blobs go to the shard's custodians, who keep the job now: the job outlives its
             // publisher. A custodian on this peer holds them already.
             for unit in manifest.units(inShard: shard) {

@@ -51,6 +51,11 @@ enum DHTServeCommand: Command {
         try peer.start()
         defer { peer.stop() }
         let node = peer.node
+        // Signals are caught before the first line goes out: a supervisor that stops the node as soon as it says
+        // it listens must not hit the moment the default action is off and the handler not yet on.
+        let stop = DispatchSemaphore(value: 0)
+        let interrupts = InterruptHandler(onInterrupt: { stop.signal() }, console: console)
+        defer { interrupts.remove() }
         log.emit(
             "listening", ["endpoint": .string(node.endpoint.description), "id": .string(node.id.hex)],
             text: "Colony DHT node \(node.id.hex) listening on \(node.endpoint) (state in \(folder.path))")
@@ -76,9 +81,6 @@ enum DHTServeCommand: Command {
             node.withNode { dht, now in ((), dht.bootstrap(from: seeds, now: now)) }
         }
 
-        let stop = DispatchSemaphore(value: 0)
-        let interrupts = InterruptHandler(onInterrupt: { stop.signal() }, console: console)
-        defer { interrupts.remove() }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "colony.dht.serve"))
         let last = ChangeDetector<[Int]>()
         timer.schedule(deadline: .now() + 5, repeating: 5)

@@ -35,15 +35,40 @@ enum SwarmCommandSupport {
         } else {
             seeds = try DHTCommandSupport.bootstrapEndpoints(arguments) + peer.blobs.node.rememberedNodes.map(\.endpoint)
         }
-        if !seeds.isEmpty {
-            do {
-                try DHTCommandSupport.join(peer.blobs.node, through: seeds, timeout: 30, stop: { peer.stop() })
-            } catch {
-                if oneShot { throw error }
-                console.note("warning: \(error); waiting for others to join through \(peer.endpoint)")
-            }
+        if oneShot {
+            if !seeds.isEmpty { try DHTCommandSupport.join(peer.blobs.node, through: seeds, timeout: 30, stop: { peer.stop() }) }
+        } else if !seeds.isEmpty, peer.blobs.node.join(seeds, timeout: 30) == 0 {
+            // A serving peer stays up: others may join through it, and it keeps trying its seeds.
+            console.note("warning: cannot join the swarm: no answer from \(seeds.prefix(6).map(\.description).joined(separator: ", ")); others may join through \(peer.endpoint)")
+            keepJoining(peer, through: seeds, console: console)
         }
         return peer
+    }
+
+    /// Tries to join through `seeds` again, 5 s after the last try and doubling up to 5 minutes, until the routing
+    /// table has a node or the peer stops; says each try and the outcome.
+    static func keepJoining(_ peer: ColonyPeer, through seeds: [Endpoint], console: Console, first delay: Double = 5) {
+        let tried = seeds.prefix(6).map(\.description).joined(separator: ", ")
+        Thread.detachNewThread {
+            var delay = delay
+            while peer.isRunning {
+                console.note("no peer answered from \(tried); trying again in \(Int(delay)) s")
+                let deadline = Date() + delay
+                while peer.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.25) }
+                guard peer.isRunning else { return }
+                let known = peer.blobs.node.withNode { node, _ in (node.table.count, []) }
+                if known > 0 {
+                    console.note("joined the swarm: others reached this peer; \(known) nodes known")
+                    return
+                }
+                let found = peer.blobs.node.join(seeds, timeout: 10)
+                if found > 0 {
+                    console.note("joined the swarm through \(tried): \(found) nodes known")
+                    return
+                }
+                delay = min(delay * 2, 300)
+            }
+        }
     }
 
     static func job(_ arguments: ParsedArguments) throws -> JobID {
