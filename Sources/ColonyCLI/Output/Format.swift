@@ -47,13 +47,32 @@ enum Format {
         throw InputError("\(option) '\(text)' is not a size like 256MiB, 1GiB or 1048576")
     }
 
-    /// HH:MM:SS local time, for log lines. Not DateFormatter: it loads ICU's data, which costs an idle node
-    /// several MiB.
-    static func localTime() -> String {
-        var seconds = time(nil)
+    /// The local date and time with its UTC offset (`2026-12-03 11:40:02.153 +0100`), for text log lines: a line
+    /// read days later, or next to another host's, says when it happened. Not DateFormatter: it loads ICU's
+    /// data, which costs an idle node several MiB.
+    static func localTimestamp() -> String {
+        var now = timeval()
+        gettimeofday(&now, nil)
+        var seconds = now.tv_sec
         var parts = tm()
         localtime_r(&seconds, &parts)
-        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+        let offset = parts.tm_gmtoff / 60
+        let time = String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d.%03d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_usec / 1000))
+        return time + (offset < 0 ? " -" : " +") + String(format: "%02d%02d", Int32(abs(offset) / 60), Int32(abs(offset) % 60))
+    }
+
+    /// The current time as ISO 8601 UTC with milliseconds (`2026-11-21T22:24:25.153Z`), for JSON events.
+    static func utcTimestampMilliseconds() -> String {
+        var now = timeval()
+        gettimeofday(&now, nil)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_usec / 1000))
     }
 
     /// The current time as ISO 8601 UTC (`2026-11-21T22:24:25Z`), without DateFormatter (see `localTime`).

@@ -125,9 +125,10 @@ final class EventLog: @unchecked Sendable {
             if json {
                 var object = fields
                 object["event"] = .string(event)
+                object["time"] = .string(Format.utcTimestampMilliseconds())
                 console.print(JSONText.serialize(.object(object)))
             } else {
-                console.print("\(Format.localTime()) \(text)")
+                console.print("\(Format.localTimestamp()) \(text)")
             }
         }
     }
