@@ -61,12 +61,16 @@ extension ColonyPeer {
     /// A custodian new to a shard pulls the records of the others before it answers about it.
     func pullIfNew(_ ref: ShardRef, manifest: JobManifest) {
         guard custody.withLock({ $0.ledgers[ref] == nil && $0.isCustodian(ref) }) else { return }
-        exchange(ref, manifest: manifest, with: otherMembers(ref))
+        // On a request's path: members that have been silent are skipped, and each gets a few seconds only (a
+        // member that does not answer must not hold the worker asking; the periodic sync catches up).
+        let silent = silentSince.withLock { Set($0.keys) }
+        let answering = otherMembers(ref).filter { !silent.contains($0.key) }
+        exchange(ref, manifest: manifest, with: answering, timeout: 3)
     }
 
     /// Anti-entropy with `others` for one shard: sends the IDs held here (signed: only custodians read every record),
     /// merges what they have that is missing, and sends what they lack.
-    func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [CustodianMember]) {
+    func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [CustodianMember], timeout: Double = 30) {
         for other in others where other.key != identity.publicKey {
             let ids = custody.withLock { $0.recordIDs(ref) }
             let frame = CustodyWire.frame(
@@ -76,7 +80,7 @@ extension ColonyPeer {
                 payload: .list(ids.sorted().map { .bytes($0.bytes) }))
             let reply: Frame
             do {
-                reply = try request(frame, to: other.endpoint, timeout: 30)
+                reply = try request(frame, to: other.endpoint, timeout: timeout)
                 noteReachable(other.key)
             } catch {
                 if error.refusal == nil { noteUnreachable(other.key) }

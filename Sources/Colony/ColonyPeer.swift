@@ -156,12 +156,29 @@ public final class ColonyPeer: @unchecked Sendable {
 
     /// Leaves: hands every shard's records to the other custodians (so that nothing this peer accepted is
     /// lost), then stops. `handOff` false skips that, for a whole swarm stopping at once.
-    public func stop(handOff: Bool = true) {
+    /// Stops: ends the sync timer, hands custody to the next closest nodes (`handOff`), lets queued forwards
+    /// go, closes connections and stops the DHT and blob servers. `within` bounds the wait for the hand-off and
+    /// the forwards, for a person pressing Ctrl-C: past it, the peer stops anyway and says so (its records are in
+    /// its journal and with the other custodians, who replace a member that stops answering). Without it, the
+    /// wait is as long as they take.
+    public func stop(handOff: Bool = true, within seconds: Double? = nil) {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
-        syncQueue.sync {}
-        if handOff { self.handOff() }
-        forwardQueue.sync {}
+        let done = DispatchSemaphore(value: 0)
+        let leave: @Sendable () -> Void = { [self] in
+            syncQueue.sync {}
+            if handOff { self.handOff() }
+            forwardQueue.sync {}
+            done.signal()
+        }
+        if let seconds {
+            Thread.detachNewThread(leave)
+            if done.wait(timeout: .now() + seconds) == .timedOut {
+                log("stopped before the custody hand-off ended (\(seconds) s); the other custodians hold every record")
+            }
+        } else {
+            leave()
+        }
         pool.closeAll()
         blobs.stop()
     }

@@ -237,8 +237,11 @@ final class ConnectionPool: @unchecked Sendable {
                 connection?.close()
                 // The error names the peer once: the transport's reason without its address.
                 lastError = (error as? FrameTransportError)?.reason ?? "\(error)"
-                // A kept connection the server closed fails at once: try a fresh one.
-                if attempt == 0, (error as? FrameTransportError)?.code != .connectFailed { continue }
+                // A kept connection the server closed fails at once: try a fresh one. A peer that did not answer
+                // in time, or could not be reached, is not asked again here: it is slow or gone, and waiting twice
+                // holds the caller twice as long (the caller decides whether to try again).
+                let code = (error as? FrameTransportError)?.code
+                if attempt == 0, code != .timedOut, code != .connectFailed { continue }
                 break
             }
         }

@@ -220,6 +220,15 @@ public final class SwarmWorker: @unchecked Sendable {
         finishedGroup.wait()
     }
 
+    /// Stops, waiting at most `seconds` for the worker to give its leases back (a custodian that does not answer
+    /// holds a request for up to its timeout). True when it finished; false when it was still at it: what it did
+    /// not give back expires with its lease.
+    @discardableResult
+    public func stop(within seconds: Double) -> Bool {
+        requestStop()
+        return finishedGroup.wait(timeout: .now() + seconds) == .success
+    }
+
     /// Asks the worker to stop and returns at once: `isStopping` is true from here on (what `stop()` does first).
     public func requestStop() {
         stopping.store(true, ordering: .relaxed)

@@ -1,6 +1,8 @@
 @testable import Colony
 import ColonyCore
 import ColonyNet
+import ColonyWork
+import Synchronization
 import Foundation
 import Testing
 
@@ -49,5 +51,51 @@ import Testing
         // With every custodian holding it, the same job publishes.
         let alone = try SwarmTestSupport.manifest(units: 4, replicas: 1, quorum: 1, shard: 2, custodians: [SwarmTestSupport.member(peer)])
         #expect(try peer.publish(alone).job == alone.id)
+    }
+}
+
+/// Issue 12: Ctrl-C took up to 20 s with an unreachable co-custodian. A peer's stop has a deadline: past it, the
+/// peer stops anyway and says so.
+@Suite struct BoundedStopTests {
+    /// A TCP port that takes connections into its backlog and never answers: a peer that does not respond.
+    static func blackHole() throws -> (Int32, CustodianMember) {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                guard bind(descriptor, raw, length) == 0, listen(descriptor, 64) == 0, getsockname(descriptor, raw, &length) == 0
+                else { throw CustodyError("storage", "cannot open a listening socket") }
+            }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        let member = CustodianMember(key: Identity(privateKey: Ed25519PrivateKey()).publicKey, endpoint: Endpoint(address: 0x7F00_0001, port: port))
+        return (descriptor, member)
+    }
+
+    @Test func aPeerStopsWithinItsDeadlineWhenACoCustodianNeverAnswers() throws {
+        let folder = SwarmTestSupport.folder("bounded-stop")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (hole, silent) = try Self.blackHole()
+        defer { close(hole) }
+        let lines = Mutex<[String]>([])
+        var configuration = ColonyPeer.Configuration()
+        configuration.syncInterval = nil
+        let peer = try ColonyPeer(dataDirectory: folder, configuration: configuration) { line in lines.withLock { $0.append(line) } }
+        try peer.start()
+        let manifest = try SwarmTestSupport.manifest(
+            units: 4, replicas: 1, quorum: 1, shard: 4, custodians: [SwarmTestSupport.member(peer), silent])
+        try peer.keep(manifest)
+        peer.custody.withLock { $0.add(manifest) }
+        // A lease granted here is forwarded to the silent co-custodian, which holds the forward for its timeout.
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let reply = try peer.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: peer.endpoint)
+        #expect(CustodyWire.op(reply) == "lease")
+        peer.stop(handOff: true, within: 1)
+        #expect(!peer.isRunning)
+        #expect(lines.withLock { $0 }.contains { $0.contains("stopped before the custody hand-off ended") }, "\(lines.withLock { $0 })")
     }
 }
