@@ -147,6 +147,26 @@ import Testing
         #expect(verdict.invalid.contains { $0.worker == copycat.publicKey && $0.reason.contains("after") })
     }
 
+    /// A worker whose seal completes a quorum reveals at once, often in the same millisecond: its reveal pairs
+    /// with the earlier seal (issue 12's netlab stall: three honest reveals, no pair, no worker left to lease).
+    @Test func aSealAndItsRevealInTheSameMillisecondPairWithAnEarlierSeal() throws {
+        var cluster = try CustodyCluster(maxAttempts: 6)
+        let t = cluster.now
+        let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
+        _ = try #require(try cluster.lease(alice, network: 1, via: x))
+        _ = try #require(try cluster.lease(bob, network: 2, via: y))
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
+        cluster.sync(at: t + 1)
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        cluster.sync(at: t + 2)
+        try cluster.submit(cluster.reveal(alice, units: [0], at: t + 3, outputs: Outputs.right), via: x, at: t + 3)
+        cluster.sync(at: t + 3)
+        let verdict = try #require(cluster.verdict(0, time: t + 3))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
+    }
+
     /// Finality: once validated, records that colluders and one corrupt custodian can make (leases to friends on
     /// many networks, commits and reveals of another output) do not change the verdict.
     @Test func aValidatedVerdictStandsAgainstEveryLaterRecord() throws {

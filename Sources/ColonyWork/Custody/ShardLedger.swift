@@ -676,7 +676,12 @@ public struct ShardLedger: Sendable {
         var best: [Candidate] = []
         // The part that counts starts at one of its reveals: try each reveal time as the first.
         for start in Set(group.map(\.reveal.time)).sorted() {
-            let eligible = group.filter { $0.reveal.time >= start && $0.sealTime < start }
+            // Sealed before the part's first reveal; a worker whose own reveal is that first one may have sealed in
+            // the same millisecond (it reveals as soon as its seal completes a quorum: netlab found a unit left
+            // open for good when the strict rule refused such a pair).
+            let eligible = group.filter {
+                $0.reveal.time >= start && ($0.sealTime < start || ($0.sealTime == start && $0.reveal.time == start))
+            }
             guard eligible.count > best.count else { continue }
             let matched = matching(eligible)
             if matched.count > best.count { best = matched }
