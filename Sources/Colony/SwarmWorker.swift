@@ -560,6 +560,8 @@ public final class SwarmWorker: @unchecked Sendable {
                 return try peer.fetchInput(root: root, size: size)
             } catch {
                 guard !isStopping, Date() + delay + 5 < expires else { throw error }
+                // A sleep, not a wait on an event: the input spreads to its holders on other peers, and nothing
+                // here is told when. This runs on the input queue, never the control thread or a slot.
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(delay * 2, 4)
             }

@@ -51,38 +51,42 @@ enum Format {
     /// read days later, or next to another host's, says when it happened. Not DateFormatter: it loads ICU's
     /// data, which costs an idle node several MiB.
     static func localTimestamp() -> String {
-        var now = timeval()
-        gettimeofday(&now, nil)
-        var seconds = now.tv_sec
-        var parts = tm()
-        localtime_r(&seconds, &parts)
+        let (parts, milliseconds) = now(localtime_r)
         let offset = parts.tm_gmtoff / 60
-        let time = String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d.%03d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_usec / 1000))
-        return time + (offset < 0 ? " -" : " +") + String(format: "%02d%02d", Int32(abs(offset) / 60), Int32(abs(offset) % 60))
+        return stamp(parts, milliseconds, separator: " ")
+            + (offset < 0 ? " -" : " +") + String(format: "%02d%02d", Int32(abs(offset) / 60), Int32(abs(offset) % 60))
     }
 
     /// The current time as ISO 8601 UTC with milliseconds (`2026-11-21T22:24:25.153Z`), for JSON events.
     static func utcTimestampMilliseconds() -> String {
-        var now = timeval()
-        gettimeofday(&now, nil)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_usec / 1000))
+        let (parts, milliseconds) = now(gmtime_r)
+        return stamp(parts, milliseconds, separator: "T") + "Z"
     }
 
-    /// The current time as ISO 8601 UTC (`2026-11-21T22:24:25Z`), without DateFormatter (see `localTime`).
+    /// The current time as ISO 8601 UTC to the second (`2026-11-21T22:24:25Z`).
     static func utcTimestamp() -> String {
-        var seconds = time(nil)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let (parts, _) = now(gmtime_r)
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
             parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
+    /// The current time broken down by `breakDown` (`localtime_r` or `gmtime_r`), with its milliseconds.
+    private static func now(
+        _ breakDown: (UnsafePointer<time_t>, UnsafeMutablePointer<tm>) -> UnsafeMutablePointer<tm>?
+    ) -> (tm, Int32) {
+        var clock = timeval()
+        gettimeofday(&clock, nil)
+        var seconds = clock.tv_sec
+        var parts = tm()
+        _ = breakDown(&seconds, &parts)
+        return (parts, Int32(clock.tv_usec / 1000))
+    }
+
+    /// "YYYY-MM-DD" `separator` "HH:MM:SS.mmm".
+    private static func stamp(_ parts: tm, _ milliseconds: Int32, separator: String) -> String {
+        String(format: "%04d-%02d-%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday) + separator
+            + String(format: "%02d:%02d:%02d.%03d", parts.tm_hour, parts.tm_min, parts.tm_sec, milliseconds)
     }
 }
 

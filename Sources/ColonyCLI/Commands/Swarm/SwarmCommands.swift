@@ -54,6 +54,8 @@ enum SwarmCommandSupport {
             while peer.isRunning {
                 console.note("no peer answered from \(tried); trying again in \(Int(delay)) s")
                 let deadline = Date() + delay
+                // Sleeps in quarter seconds: nothing signals this thread when the peer stops, and a stopped peer
+                // must end the loop promptly rather than after up to 5 minutes.
                 while peer.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.25) }
                 guard peer.isRunning else { return }
                 let known = peer.blobs.node.withNode { node, _ in (node.table.count, []) }
