@@ -49,10 +49,27 @@ extension ColonyPeer {
                 let publisher = try? Ed25519PublicKey(rawRepresentation: publisherBytes),
                 let nonce = frame.header["nonce"]?.bytes, (8...64).contains(nonce.count)
             else { throw custody.withLock { $0.refuse(.malformed("co_offer needs a 32-byte publisher and a nonce")) } }
+            // Custody needs others to reach this peer; a peer not dialed back from outside keeps none.
+            guard reach.isReachable else {
+                throw custody.withLock {
+                    $0.refuse(CustodyError("unreachable", "this peer is \(reach.status.rawValue) from outside; it keeps no custody"))
+                }
+            }
             let signature = identity.signature(for: CustodyWire.offerMessage(publisher: publisher, nonce: nonce))
             return CustodyWire.frame(
                 "offer", [("key", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("sig", .bytes([UInt8](signature)))])
+        case "co_dialback":
+            return try answerDialBack(frame, from: peer)
+        case "co_probe_for":
+            return try answerProbeFor(frame, from: peer)
+        case "co_probe":
+            guard let nonce = frame.header["nonce"]?.bytes, (8...32).contains(nonce.count) else {
+                throw CustodyError.malformed("co_probe needs a nonce of 8 to 32 bytes")
+            }
+            probed(nonce, from: peer, udp: false)
+            return CustodyWire.frame("ok")
         case "co_publish":
+            keepInlineManifest(frame)
             let manifest = try requestedJob(frame, from: peer)
             let job = manifest.id
             // Keep it where others look: the blob's key, the job's key and the kernel's topic.

@@ -13,7 +13,7 @@ extension ColonyPeer {
     /// The fields every request about `job` carries: the job, this peer's port and the manifest root when known,
     /// so that a custodian that lacks the manifest can fetch it from the asker.
     func jobFields(_ job: JobID) -> [(String, BencodeValue)] {
-        var fields: [(String, BencodeValue)] = [("job", .bytes(job.bytes)), ("port", .integer(Int64(endpoint.port)))]
+        var fields: [(String, BencodeValue)] = [("job", .bytes(job.bytes)), ("port", .integer(Int64(reachablePort)))]
         if let root = root(of: job) { fields.append(("root", .bytes(root.root.bytes))) }
         return fields
     }

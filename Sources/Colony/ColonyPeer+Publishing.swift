@@ -24,16 +24,32 @@ extension ColonyPeer {
             storeLarge: storeLarge ? { try self.putInput($0) } : nil)
     }
 
+    /// Seconds `chooseCustodians` keeps looking for a shard's quorum of custodians.
+    var custodianWait: Double { configuration.reachability == .checked || configuration.oneShot ? 15 : 0 }
+
     /// For each shard, the first `count` of the closest Colony nodes to its key that accept custody; throws when a
     /// shard finds fewer than `quorum`.
     func chooseCustodians(nonce: [UInt8], shards: Int, count: Int, quorum: Int) throws -> JobCustody {
         var answers: [Endpoint: CustodianMember?] = [:]
         var sets: [[CustodianMember]] = []
+        // Peers that just started are not yet dialed back (a second or so): a shard short of its quorum looks
+        // again, for up to `custodianWait` seconds.
+        let deadline = Date() + custodianWait
         for shard in 0..<shards {
             var chosen: [CustodianMember] = []
-            for candidate in closestNodes(to: JobKeys.shard(nonce: nonce, shard), count: count + 4) where chosen.count < count {
-                if answers[candidate] == nil { answers[candidate] = acceptedCustody(of: candidate, nonce: nonce) }
-                if let member = answers[candidate] ?? nil { chosen.append(member) }
+            var refresh = false
+            while true {
+                for candidate in closestNodes(to: JobKeys.shard(nonce: nonce, shard), count: count + 4, refresh: refresh)
+                where chosen.count < count && !chosen.contains(where: { $0.endpoint == candidate }) {
+                    if answers[candidate] == nil || (refresh && answers[candidate]! == nil) {
+                        answers[candidate] = acceptedCustody(of: candidate, nonce: nonce)
+                    }
+                    if let member = answers[candidate] ?? nil { chosen.append(member) }
+                }
+                guard chosen.count < quorum, Date() < deadline else { break }
+                // Looked up again after a pause: nothing tells this peer when another becomes reachable.
+                Thread.sleep(forTimeInterval: 1)
+                refresh = true
             }
             guard chosen.count >= quorum else {
                 throw CustodyError(
@@ -54,15 +70,23 @@ extension ColonyPeer {
     public func publish(_ manifest: JobManifest) throws -> (job: JobID, holders: [Endpoint]) {
         let job = manifest.id
         let root = try keep(manifest)
-        announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
-        announce(under: JobKeys.job(job))
-        blobs.announce(root)
+        // Only a peer others can reach says it holds the job; the custodians announce it as they take it.
+        let reachable = reach.isReachable
+        if reachable {
+            announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+            announce(under: JobKeys.job(job))
+            blobs.announce(root)
+        }
+        // The manifest goes in the request: a custodian need not connect back to a publisher (which may be
+        // behind a NAT, or gone once the command ends).
+        let encoded = manifest.encoded()
         var holders: Set<Ed25519PublicKey> = [identity.publicKey]
         var endpoints: [Endpoint] = []
         var failures: [Ed25519PublicKey: String] = [:]
         for node in manifest.custody.nodes where node.key != identity.publicKey {
             let frame = CustodyWire.frame(
-                "co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(endpoint.port)))])
+                "co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(reachablePort)))],
+                payload: .bytes(encoded))
             // Tried twice: a node that accepted custody a moment ago may drop one connection.
             for attempt in 0..<2 where !holders.contains(node.key) {
                 do {
@@ -94,7 +118,7 @@ extension ColonyPeer {
             for unit in manifest.units(inShard: shard) {
                 guard case .blob(let input, _) = manifest.units[unit] else { continue }
                 let blob = BlobID(root: input)
-                blobs.announce(blob)
+                if reachable { blobs.announce(blob) }
                 let others = members.filter { $0.key != identity.publicKey && holders.contains($0.key) }.map(\.endpoint)
                 guard others.isEmpty || !blobs.replicate(blob, to: others).isEmpty else {
                     throw CustodyError("storage", "no custodian of shard \(shard) took a replica of input blob \(blob.hex.prefix(12))")
@@ -102,6 +126,18 @@ extension ColonyPeer {
             }
         }
         return (job, endpoints)
+    }
+
+    /// Stores the manifest a `co_publish` carries, when it is the job's (its SHA-256 is the job ID) and its
+    /// blob is the root named, so that the checks that follow find it here rather than fetch it from the
+    /// publisher. The checks (signature, whether it names this peer) are `fetchManifest`'s, as for a fetched one;
+    /// a manifest they refuse is removed there.
+    func keepInlineManifest(_ frame: Frame) {
+        guard let job = CustodyWire.job(frame), manifest(job) == nil, let root = CustodyWire.digest(frame, "root"),
+            case .bytes(let bytes)? = try? CustodyWire.payload(frame), bytes.count <= JobManifest.maxSize,
+            SHA256.hash(bytes) == job, !blobs.store.isComplete(BlobID(root: root))
+        else { return }
+        guard let stored = try? blobs.store.put(data: Data(bytes), pin: false), stored.id.root == root else { return }
     }
 
     /// Jobs announced for a kernel: (job, manifest root, who told us).

@@ -28,6 +28,11 @@ public final class ColonyPeer: @unchecked Sendable {
         /// A peer for one command: a fresh DHT ID and no saved routing table, so that it never collides with a
         /// long-running peer on the same data directory.
         public var oneShot = false
+        /// How the peer learns whether others can reach it: assumed (one machine) or checked by dial-back.
+        public var reachability = ReachabilityMode.assumed
+        /// The address a router forwards to this peer (`--advertise`): dial-backs and custody requests name its
+        /// port.
+        public var advertised: Endpoint?
 
         public init() {}
     }
@@ -68,6 +73,11 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Custodians that stopped answering this peer, since when.
     let silentSince = Mutex<[Ed25519PublicKey: Date]>([:])
     private let running = Atomic<Bool>(false)
+    /// Whether others can reach this peer, and the dial-back checks in flight.
+    let reach: ReachabilityState
+    let reachQueue = DispatchQueue(label: "colony.reachability")
+    /// The reachability checks' timer; set by `start`, cancelled by `stop`.
+    var reachTimer: (any DispatchSourceTimer)?
     /// Called (on a request's thread) whenever records are added to the custody state; set before `start`.
     public var onCustodyChange: (@Sendable () -> Void)?
 
@@ -83,9 +93,13 @@ public final class ColonyPeer: @unchecked Sendable {
         identity = try Identity.loadOrCreate(in: directory)
         var blobConfiguration = configuration.blobs
         let wanted = WantedBlobs()
+        let reach = ReachabilityState(
+            configuration.oneShot ? .unreachable : configuration.reachability == .assumed ? .reachable : .unknown)
+        self.reach = reach
         if blobConfiguration.acceptsReplica == nil {
-            // Replicas only of what this peer keeps: the manifests and unit inputs of jobs it is a custodian of.
-            blobConfiguration.acceptsReplica = { blob, _ in wanted.contains(blob) }
+            // Replicas only of what this peer keeps (the manifests and unit inputs of jobs it is a custodian of),
+            // and only while others can reach it to fetch them.
+            blobConfiguration.acceptsReplica = { blob, _ in reach.isReachable && wanted.contains(blob) }
         }
         wantedBlobs = wanted
         blobs = try BlobPeer(
@@ -141,6 +155,7 @@ public final class ColonyPeer: @unchecked Sendable {
         blobs.otherOperations = { [weak self] frame, peer in self?.answer(frame, from: peer) }
         try blobs.start()
         running.store(true, ordering: .relaxed)
+        startReachability()
         if let interval = configuration.syncInterval {
             let timer = DispatchSource.makeTimerSource(queue: syncQueue)
             timer.schedule(deadline: .now() + interval, repeating: interval)
@@ -164,6 +179,7 @@ public final class ColonyPeer: @unchecked Sendable {
     public func stop(handOff: Bool = true, within seconds: Double? = nil) {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
+        stopReachability()
         let done = DispatchSemaphore(value: 0)
         let leave: @Sendable () -> Void = { [self] in
             syncQueue.sync {}
@@ -187,6 +203,7 @@ public final class ColonyPeer: @unchecked Sendable {
     public func crash() {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
+        stopReachability()
         blobs.server?.stop()
         blobs.node.stop()
         pool.closeAll()

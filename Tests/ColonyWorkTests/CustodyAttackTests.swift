@@ -167,6 +167,39 @@ import Testing
         #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
     }
 
+    /// Netlab (issue 12): two workers behind one NAT were leased the same unit at once by two custodians (neither
+    /// knew of the other's lease), both sealed, and the unit waited ten minutes for partners that could never
+    /// pair. Replicas in flight count by what could pair: a third worker elsewhere gets the unit and it validates.
+    @Test func twoSealsFromOneNetworkDoNotHoldTheUnitsSlots() throws {
+        var cluster = try CustodyCluster(maxAttempts: 6)
+        let t = cluster.now
+        let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
+        _ = try #require(try cluster.lease(alice, network: 7, via: x))
+        _ = try #require(try cluster.lease(bob, network: 7, via: y))
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        cluster.sync(at: t + 3)
+        let waiting = try #require(cluster.verdict(0, at: x, time: t + 3))
+        #expect(waiting.openSlots == 1, "two seals from one network are one replica: \(waiting)")
+        // A worker on another network gets the unit from a custodian with a free slot, and the quorum forms.
+        var free: Int?
+        for via in [x, y] where free == nil {
+            if let lease = try cluster.lease(carol, network: 8, via: via, at: t + 4) {
+                #expect(lease.entries.map(\.unit) == [0], "units with a replica in flight come first")
+                free = via
+            }
+        }
+        let via = try #require(free, "no custodian would lease the unit to a worker on another network")
+        try cluster.submit(cluster.commit(carol, units: [0], at: t + 5, outputs: Outputs.right), via: via, at: t + 5)
+        for (worker, custodian) in [(alice, x), (bob, y), (carol, via)] {
+            try cluster.submit(cluster.reveal(worker, units: [0], at: t + 6, outputs: Outputs.right), via: custodian, at: t + 6)
+        }
+        cluster.sync(at: t + 7)
+        let verdict = try #require(cluster.verdict(0, time: t + 7))
+        #expect(verdict.state == .validated)
+        #expect(verdict.agreeing.contains(carol.publicKey))
+    }
+
     /// Finality: once validated, records that colluders and one corrupt custodian can make (leases to friends on
     /// many networks, commits and reveals of another output) do not change the verdict.
     @Test func aValidatedVerdictStandsAgainstEveryLaterRecord() throws {

@@ -111,6 +111,11 @@ struct KRPCFieldReader {
             query = .get(target: try nodeID(arguments, "a.target"), seq: try integer(arguments, "a.seq"))
         case KRPCMethod.put:
             query = .put(try put(arguments))
+        case KRPCMethod.probe:
+            guard case .bytes(let nonce)? = arguments["nonce"], (8...32).contains(nonce.count) else {
+                throw failure("co_probe needs 'a.nonce' of 8 to 32 bytes")
+            }
+            query = .probe(nonce: nonce)
         default:
             query = .unknown(method: method)
         }

@@ -45,6 +45,8 @@ extension KRPCMessage {
             arguments["token"] = .bytes(token)
             // Absent means 0 (BEP 5), so only the set flag goes on the wire.
             if impliedPort { arguments["implied_port"] = 1 }
+        case .probe(let nonce):
+            arguments["nonce"] = .bytes(nonce)
         case .get(let target, let seq):
             arguments["target"] = .bytes(target.bytes)
             if let seq { arguments["seq"] = .integer(seq) }

@@ -13,6 +13,9 @@ public enum KRPCQuery: Hashable, Sendable {
     case get(target: NodeID, seq: Int64?)
     /// `put` (BEP 44): store an item.
     case put(PutArguments)
+    /// `co_probe` (Colony): a dial-back probe carrying the nonce of a reachability check. It is sent from a
+    /// socket the probed node never contacted, and nobody answers it: receiving it is the proof.
+    case probe(nonce: [UInt8])
     /// Any other method; a node answers it with error 204. Its arguments other than `id` are not kept.
     case unknown(method: String)
 
@@ -26,6 +29,7 @@ public enum KRPCQuery: Hashable, Sendable {
         case .announcePeer: return KRPCMethod.announcePeer
         case .get: return KRPCMethod.get
         case .put: return KRPCMethod.put
+        case .probe: return KRPCMethod.probe
         case .unknown(let method): return method
         }
     }
@@ -45,4 +49,6 @@ public enum KRPCMethod {
     public static let get = "get"
     /// BEP 44 put.
     public static let put = "put"
+    /// Colony's dial-back probe.
+    public static let probe = "co_probe"
 }

@@ -70,6 +70,25 @@ public final class LiveDHTNode: @unchecked Sendable {
         }
     }
 
+    /// Sets the handler of dial-back probes (called on the node's queue with the nonce and the source).
+    public func onProbe(_ handler: @escaping @Sendable ([UInt8], Endpoint) -> Void) {
+        withNode { node, _ in
+            node.onProbe = handler
+            return ((), [])
+        }
+    }
+
+    /// Changes the node's BEP 43 role (`DHTNode.setReadOnly`).
+    public func setReadOnly(_ readOnly: Bool, marksQueries: Bool) {
+        withNode { node, _ in
+            node.setReadOnly(readOnly, marksQueries: marksQueries)
+            return ((), [])
+        }
+    }
+
+    /// This node's address as three other nodes agree they see it (BEP 42), when they do.
+    public var externalAddress: Endpoint? { withNode { node, _ in (node.externalAddress, []) } }
+
     /// Starts an operation and waits for its completion; nil when `timeout` passes first.
     public func wait<T: Sendable>(
         timeout: Double = 60, _ start: @escaping (DHTNode, Instant, @escaping @Sendable (T) -> Void) -> [Datagram]

@@ -17,6 +17,9 @@ public struct DHTConfiguration: Sendable {
     public var lookupCandidates = 100
     /// BEP 43: answer no queries and mark every outgoing query `ro` = 1.
     public var readOnly = false
+    /// Mark every outgoing query `ro` = 1 but still answer queries: a node that does not yet know whether
+    /// others can reach it serves those that do, without asking to be put in their tables.
+    public var marksQueriesReadOnly = false
     /// Verify other nodes' IDs against their addresses (BEP 42); nodes that fail are not routed through.
     public var enforceNodeIDs = true
     /// The routing table's parameters.

@@ -7,6 +7,12 @@ extension DHTNode {
 
     /// Answers a query: BEP 5's four methods, BEP 44's get and put, error 204 for anything else.
     func answer(_ query: KRPCQuery, from sender: NodeInfo, message: KRPCMessage, now: Instant) -> [Datagram] {
+        // A dial-back probe is never answered, whatever the node's role: its arrival is all it says.
+        if case .probe(let nonce) = query {
+            statistics.queriesReceived[KRPCMethod.probe, default: 0] += 1
+            onProbe?(nonce, sender.endpoint)
+            return []
+        }
         // BEP 43: a read-only node answers nothing.
         guard !configuration.readOnly else { return [] }
         // Unknown methods share one counter: the method name is the sender's choice, and a key per name would let
@@ -76,6 +82,8 @@ extension DHTNode {
             if let error = store(arguments, from: source, now: now) {
                 return out + [errorReply(transactionID, error, to: source)]
             }
+        case .probe:
+            return out
         case .unknown(let method):
             return out + [errorReply(transactionID, KRPCError(code: KRPCErrorCode.methodUnknown, message: "method unknown: \(method.prefix(32))"), to: source)]
         }

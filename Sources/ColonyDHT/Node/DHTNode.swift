@@ -8,8 +8,9 @@ import ColonyNet
 /// their completion handler from inside a later `receive` or `tick`. Not thread-safe: the runtime calls it from
 /// one thread at a time.
 public final class DHTNode: DatagramService {
-    /// The configuration it was made with.
-    public let configuration: DHTConfiguration
+    /// The configuration it was made with; `setReadOnly` changes its two BEP 43 fields as the node learns
+    /// whether others can reach it.
+    public internal(set) var configuration: DHTConfiguration
     /// The routing table.
     public internal(set) var table: RoutingTable
     /// Items and peers stored for others.
@@ -20,6 +21,8 @@ public final class DHTNode: DatagramService {
     public internal(set) var externalAddress: Endpoint?
     /// Called for joins, bootstrap failures and ID changes.
     public var onEvent: ((DHTEvent) -> Void)?
+    /// Called with the nonce and source of each `co_probe` received (a dial-back of a reachability check).
+    public var onProbe: (([UInt8], Endpoint) -> Void)?
 
     var tokens: TokenManager
     var transactions = Transactions()
@@ -112,8 +115,15 @@ public final class DHTNode: DatagramService {
         statistics.queriesSent += 1
         let message = KRPCMessage(
             transactionID: transactionID, body: .query(senderID: id, query), version: configuration.version,
-            readOnly: configuration.readOnly, requester: nil)
+            readOnly: configuration.readOnly || configuration.marksQueriesReadOnly, requester: nil)
         return Datagram(message.encoded(), to: endpoint)
+    }
+
+    /// Changes the node's place in the network: `readOnly` answers nothing and marks queries `ro` (BEP 43, a
+    /// node others cannot reach); `marksQueries` alone marks them but still answers (one not yet known).
+    public func setReadOnly(_ readOnly: Bool, marksQueries: Bool) {
+        configuration.readOnly = readOnly
+        configuration.marksQueriesReadOnly = marksQueries
     }
 
     func reply(_ transactionID: [UInt8], _ response: KRPCResponse, to endpoint: Endpoint) -> Datagram {

@@ -405,7 +405,9 @@ public struct ShardLedger: Sendable {
         // leased that is live, or sealed and waiting for partners, holds its slot.
         let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
         let holding = Set(records.kept.filter { $0.custodian == custodian && inFlight.contains($0.worker) }.map(\.worker)).count
-        guard holding < owned else { return false }
+        // A slot held by a replica that cannot pair with the others in flight (same network or custodian: leased at
+        // once by two custodians) holds nothing; `openSlots` below counts only those that can pair.
+        guard holding < owned || Self.useful(records, inFlight) < inFlight.count else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
         let key = network.isEmpty ? worker : Who(bytes: network)
@@ -423,8 +425,21 @@ public struct ShardLedger: Sendable {
         guard records.reveals.isEmpty else { return verdict(unit: unit, now: now, equivalent: equivalent).openSlots }
         let attempts = Self.attempts(records.kept, share: policy.attemptsPerCustodian(custodians: setSize))
         guard attempts < policy.maxAttempts else { return 0 }
-        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).count
+        let inFlight = Self.useful(records, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds))
         return max(0, min(policy.replicas - inFlight, policy.maxAttempts - attempts))
+    }
+
+    /// How many replicas in flight could count together toward a quorum: the largest part of them leased by
+    /// distinct custodians to distinct networks. Two workers behind one NAT, leased the same unit at once by two
+    /// custodians, are one: counting them as two left a unit waiting for partners that could never pair (netlab).
+    static func useful(_ records: UnitRecords, _ inFlight: [Who]) -> Int {
+        let candidates = inFlight.compactMap { worker -> Candidate? in
+            guard let lease = records.vouching(worker) else { return nil }
+            return Candidate(
+                reveal: Reveal(worker: worker, digest: [], output: [], time: .max, seal: []), sealTime: 0,
+                custodian: lease.custodian, network: lease.network, networkBytes: [])
+        }
+        return matching(candidates).count
     }
 
     /// The replica slots of `unit` that `custodian` owns in the current set: slot j belongs to member
@@ -644,7 +659,7 @@ public struct ShardLedger: Sendable {
         let pairing = groups.map { Self.independent($0 + pending, quorum: policy.quorum).members.count }.max() ?? 0
         if pairing < policy.quorum {
             let target = valid.isEmpty ? policy.replicas : policy.quorum
-            verdict.openSlots = max(0, min(target - inFlight.count, policy.maxAttempts - attempts))
+            verdict.openSlots = max(0, min(target - Self.useful(records, inFlight), policy.maxAttempts - attempts))
         }
         return verdict
     }

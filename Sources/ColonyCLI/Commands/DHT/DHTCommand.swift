@@ -33,6 +33,9 @@ extension OptionDescription {
     static let dhtPort = OptionDescription.value("port", "P", help: "UDP port (default: any free port).")
     static let dhtHost = OptionDescription.value("host", "H", help: "Address to bind (default: 0.0.0.0).")
     static let timeout = OptionDescription.value("timeout", "S", help: "Give up after S seconds (default: 30).")
+    static let advertise = OptionDescription.value(
+        "advertise", "HOST:PORT",
+        help: "The address a router forwards to this peer (port forwarding): other peers dial it back there before it keeps custody or blobs.")
 }
 
 /// What the one-shot DHT commands share: option parsing, a short-lived node, joining.

@@ -18,6 +18,11 @@ enum SwarmCommandSupport {
         var configuration = ColonyPeer.Configuration()
         configuration.registry = environment.registry
         configuration.oneShot = oneShot
+        if !oneShot {
+            // Others dial it back before it takes custody or blobs (DESIGN.md, Networks).
+            configuration.reachability = .checked
+            configuration.advertised = try arguments.value("advertise").map { try DHTCommandSupport.endpoint($0, option: "--advertise") }
+        }
         if oneShot {
             configuration.blobs.dht = DHTCommandSupport.oneShotConfiguration()
             configuration.blobs.repairInterval = nil
@@ -120,9 +125,11 @@ enum NodeCommand: Command {
         discussion: """
             Joins the DHT, holds blob replicas, and acts as custodian for the shards of any job whose key it is \
             among the closest Colony nodes to: it hands out leases, admits signed records and exchanges them with \
-            the other custodians. Runs until Ctrl-C, then hands its records to the next closest nodes.
+            the other custodians. It takes custody and blobs only once other peers have dialed it back on UDP \
+            and TCP; until then, and for good when they cannot (behind a NAT), it works as a client. Runs until \
+            Ctrl-C, then hands its records to the next closest nodes.
             """,
-        options: [.dhtHost, .dhtPort, .bootstrap, .dataDir, .jsonLines],
+        options: [.dhtHost, .dhtPort, .bootstrap, .advertise, .dataDir, .jsonLines],
         examples: ["colony node --port 7000", "colony node --port 7001 --bootstrap 127.0.0.1:7000"]
     )
 
@@ -169,7 +176,7 @@ enum WorkerCommand: Command {
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .dhtHost, .dhtPort, .bootstrap, .dataDir, .jsonLines,
+            .dhtHost, .dhtPort, .bootstrap, .advertise, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
     )
