@@ -9,7 +9,7 @@ extension ColonyPeer {
     // MARK: Publishing
 
     /// Signs a job of `units` from `spec`: each shard's custodians are the closest Colony nodes to its key that
-    /// accept (`co_offer`), at least the quorum of them (DESIGN.md, Trust: the initial set is signed by the
+    /// accept (`co_offer`), the quorum of them when that many are reachable (DESIGN.md, Trust: the initial set is signed by the
     /// publisher). Inputs over `JobManifest.inlineLimit` go into blobs of the swarm when `storeLarge`.
     public func signJob(
         spec: JobSpec, kernelVersion: Int, units: [Data], shardSize: Int? = nil, storeLarge: Bool = true,
@@ -28,7 +28,7 @@ extension ColonyPeer {
     var custodianWait: Double { configuration.reachability == .checked || configuration.oneShot ? 15 : 0 }
 
     /// For each shard, the first `count` of the closest Colony nodes to its key that accept custody; throws when a
-    /// shard finds fewer than `quorum`.
+    /// shard finds none, after waiting up to `custodianWait` seconds for a quorum of them.
     func chooseCustodians(nonce: [UInt8], shards: Int, count: Int, quorum: Int) throws -> JobCustody {
         var answers: [Endpoint: CustodianMember?] = [:]
         var sets: [[CustodianMember]] = []
@@ -51,11 +51,14 @@ extension ColonyPeer {
                 Thread.sleep(forTimeInterval: 1)
                 refresh = true
             }
-            guard chosen.count >= quorum else {
+            guard !chosen.isEmpty else {
                 throw CustodyError(
                     "no custodians",
-                    "shard \(shard) found \(chosen.count) Colony nodes willing to keep custody; the quorum (\(quorum)) "
-                        + "needs that many distinct custodians: join more nodes (--bootstrap) or lower the quorum")
+                    "shard \(shard) found no reachable Colony node willing to keep custody: join a node others can "
+                        + "reach (--bootstrap), or forward a port to one (--advertise)")
+            }
+            if chosen.count < quorum {
+                log("shard \(shard): \(chosen.count) reachable custodians, fewer than the quorum (\(quorum)); they share it, so the job's trust rests on them")
             }
             sets.append(chosen)
         }

@@ -68,6 +68,7 @@ extension ColonyPeer {
     /// Starts deciding reachability (`ReachabilityMode.checked`): the DHT marks its queries read-only until a
     /// dial-back arrives, probes are noted, and a check runs now and again.
     func startReachability() {
+        if let advertised = configuration.advertised { blobs.node.setOwnEndpoint(advertised) }
         guard configuration.reachability == .checked, !configuration.oneShot else { return }
         blobs.node.setReadOnly(false, marksQueries: true)
         blobs.node.onProbe { [weak self] nonce, source in self?.probed(nonce, from: source, udp: true) }
@@ -94,7 +95,13 @@ extension ColonyPeer {
             }
             return (Date() >= state.nextCheck, moved)
         }
-        if moved, let external { log("other peers see this peer as \(external)") }
+        if moved, let external {
+            log("other peers see this peer as \(external)")
+            // Bound to every address, the peer learns the one others reach from their votes.
+            if configuration.advertised == nil, endpoint.address == 0 {
+                blobs.node.setOwnEndpoint(Endpoint(address: external.address, port: endpoint.port))
+            }
+        }
         if due { checkReachability() }
     }
 

@@ -200,6 +200,41 @@ import Testing
         #expect(verdict.agreeing.contains(carol.publicKey))
     }
 
+    /// Issue 12: with one reachable node and every worker behind a NAT, the publisher signs a set of one custodian;
+    /// its leases then vouch for the whole quorum, and networks must still differ.
+    @Test func aSetSmallerThanTheQuorumSharesItButNetworksStillCount() throws {
+        var cluster = try CustodyCluster(custodians: 1)
+        let t = cluster.now
+        _ = try #require(try cluster.lease(alice, network: 1, via: 0))
+        _ = try #require(try cluster.lease(bob, network: 2, via: 0))
+        for worker in [alice, bob] {
+            try cluster.submit(cluster.commit(worker, units: [0], at: t + 1, outputs: Outputs.right), via: 0, at: t + 1)
+        }
+        // Each worker learns it has a partner, so both reveal.
+        let partners = cluster.custodians[0].partners(cluster.ref(), worker: alice.publicKey, units: [0])
+        #expect(partners[0] == 2, "\(partners)")
+        for worker in [alice, bob] {
+            try cluster.submit(cluster.reveal(worker, units: [0], at: t + 2, outputs: Outputs.right), via: 0, at: t + 2)
+        }
+        #expect(cluster.verdict(0, time: t + 2)?.state == .validated)
+        // Two replicas from one network do not make a quorum, whatever the set.
+        var shared = try CustodyCluster(custodians: 1)
+        let s = shared.now
+        _ = try #require(try shared.lease(alice, network: 3, via: 0))
+        #expect(try shared.lease(bob, network: 3, via: 0)?.entries.map(\.unit) != [0], "a second live lease to the same network")
+        let three = Identity(privateKey: Ed25519PrivateKey())
+        let forged = CustodyRecord(
+            kind: .lease, job: shared.job, shard: 0, worker: three.publicKey, expires: s + 60_000,
+            network: [10, 1, 3, 0], entries: [.init(unit: 0)], time: s, signedBy: shared.keys[0])
+        // A lease the custodian signed (as a corrupt or confused one might) to a third worker on that network.
+        _ = shared.custodians[0].merge([forged], now: s)
+        for worker in [alice, three] {
+            try shared.submit(shared.commit(worker, units: [0], at: s + 1, outputs: Outputs.right), via: 0, at: s + 1)
+            try shared.submit(shared.reveal(worker, units: [0], at: s + 2, outputs: Outputs.right), via: 0, at: s + 2)
+        }
+        #expect(shared.verdict(0, time: s + 2)?.state != .validated)
+    }
+
     /// Finality: once validated, records that colluders and one corrupt custodian can make (leases to friends on
     /// many networks, commits and reveals of another output) do not change the verdict.
     @Test func aValidatedVerdictStandsAgainstEveryLaterRecord() throws {

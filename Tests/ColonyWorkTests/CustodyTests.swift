@@ -35,8 +35,12 @@ import Testing
         #expect(throws: ManifestError.self) { try JobManifest(decoding: bytes) }
     }
 
-    @Test func aManifestNeedsAtLeastTheQuorumOfCustodiansPerShard() throws {
-        #expect(throws: ManifestError.self) { try CustodyCluster(replicas: 3, quorum: 3, maxAttempts: 6, custodians: 2) }
+    /// A set smaller than the quorum is allowed (issue 12: fewer reachable nodes than the quorum); an empty one is
+    /// not, signed or decoded.
+    @Test func aManifestNeedsAtLeastOneCustodianPerShard() throws {
+        #expect(throws: ManifestError.self) { try CustodyCluster(replicas: 3, quorum: 3, maxAttempts: 6, custodians: 0) }
+        let small = try CustodyCluster(replicas: 3, quorum: 3, maxAttempts: 6, custodians: 2)
+        #expect(try JobManifest(decoding: small.manifest.encoded()).custody.members(ofShard: 0).count == 2)
         _ = try CustodyCluster(replicas: 3, quorum: 3, maxAttempts: 6, custodians: 3)
     }
 

@@ -44,6 +44,16 @@ public final class LiveDHTNode: @unchecked Sendable {
     /// Binds the socket and starts serving.
     public func start() throws {
         try runtime.start()
+        let bound = runtime.localEndpoint
+        if bound.address != 0 { setOwnEndpoint(bound) }
+    }
+
+    /// Tells the node the address others reach it at (`DHTNode.ownEndpoint`).
+    public func setOwnEndpoint(_ endpoint: Endpoint) {
+        withNode { node, _ in
+            node.ownEndpoint = endpoint
+            return ((), [])
+        }
     }
 
     /// Closes the socket. Call `save` first to keep the table.

@@ -209,6 +209,14 @@ extension DHTNode {
             }
             return out
         case .announce(let port, let completion):
+            // Among the k closest to the key itself (or the network is smaller than k), a serving node keeps its
+            // own announcement too: with no other node to store it on (peers behind NATs are read-only and in no
+            // table), it would be nowhere.
+            if !configuration.readOnly, let own = ownEndpoint,
+                closest.count < configuration.k || closest.contains(where: { lookup.target.distance(to: id) < lookup.target.distance(to: $0.node.id) })
+            {
+                _ = storage.tryAnnounce(peer: Endpoint(address: own.address, port: port ?? own.port), infoHash: lookup.target, now: now)
+            }
             let query = { (token: [UInt8]) in
                 KRPCQuery.announcePeer(infoHash: lookup.target, port: port ?? 0, impliedPort: port == nil, token: token)
             }

@@ -21,6 +21,9 @@ public final class DHTNode: DatagramService {
     public internal(set) var externalAddress: Endpoint?
     /// Called for joins, bootstrap failures and ID changes.
     public var onEvent: ((DHTEvent) -> Void)?
+    /// The address others reach this node at, when the runtime knows it (bound to a specific address, or told):
+    /// a node's own announcements are stored here too when it is among the closest to their key.
+    public var ownEndpoint: Endpoint?
     /// Called with the nonce and source of each `co_probe` received (a dial-back of a reachability check).
     public var onProbe: (([UInt8], Endpoint) -> Void)?
 

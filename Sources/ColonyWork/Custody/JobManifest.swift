@@ -185,11 +185,11 @@ public struct JobCustody: Sendable, Equatable {
         sets.reserveCapacity(shards)
         for (shard, item) in setList.enumerated() {
             guard let indices = item.list?.compactMap(\.integer), indices.count == item.list?.count,
-                indices.count >= quorum, indices.count <= CustodySetChange.maxMembers,
+                !indices.isEmpty, indices.count <= CustodySetChange.maxMembers,
                 indices.allSatisfy({ $0 >= 0 && $0 < Int64(nodes.count) }), Set(indices).count == indices.count
             else {
                 throw ManifestError(
-                    "custody set of shard \(shard) is not \(quorum)…\(CustodySetChange.maxMembers) distinct node indices")
+                    "custody set of shard \(shard) is not 1…\(CustodySetChange.maxMembers) distinct node indices")
             }
             sets.append(indices.map { Int($0) })
         }
@@ -290,10 +290,10 @@ public struct JobManifest: Sendable, Equatable {
         } catch {
             throw ManifestError("no custodians: \(error)")
         }
-        guard table.sets.count == shards, table.sets.allSatisfy({ $0.count >= policy.quorum }) else {
-            throw ManifestError(
-                "every shard needs at least \(policy.quorum) custodians (the quorum): replicas that agree must be "
-                    + "leased by distinct custodians")
+        // A set smaller than the quorum is the publisher's choice (fewer reachable nodes than the quorum): its
+        // custodians then share the quorum between them (`ShardLedger.custodianCapacity`).
+        guard table.sets.count == shards, table.sets.allSatisfy({ !$0.isEmpty }) else {
+            throw ManifestError("every shard needs at least one custodian")
         }
         var manifest = JobManifest(
             kernel: spec.kernel, kernelVersion: kernelVersion, title: spec.title,

@@ -161,6 +161,10 @@ public struct ShardLedger: Sendable {
 
     /// Custodians in the initial set: what caps each one's share of a unit's attempts.
     var setSize: Int { authority.sets[0].count }
+    /// How many replicas of a quorum one custodian's leases may vouch for: one, unless the publisher signed a set
+    /// smaller than the quorum (a swarm with fewer reachable nodes than the quorum, as behind NATs); then the
+    /// quorum is shared among them. Set changes never shrink a set below the quorum (`ShardAuthority.admit`).
+    var custodianCapacity: Int { max(1, (policy.quorum + setSize - 1) / max(1, setSize)) }
 
     /// Leases one custodian may hold on one unit, ended or not (a corrupt custodian cannot grow the ledger).
     var leasesPerCustodian: Int { 2 * policy.maxAttempts + 4 }
@@ -407,7 +411,7 @@ public struct ShardLedger: Sendable {
         let holding = Set(records.kept.filter { $0.custodian == custodian && inFlight.contains($0.worker) }.map(\.worker)).count
         // A slot held by a replica that cannot pair with the others in flight (same network or custodian: leased at
         // once by two custodians) holds nothing; `openSlots` below counts only those that can pair.
-        guard holding < owned || Self.useful(records, inFlight) < inFlight.count else { return false }
+        guard holding < owned || Self.useful(records, inFlight, capacity: custodianCapacity) < inFlight.count else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
         let key = network.isEmpty ? worker : Who(bytes: network)
@@ -425,21 +429,21 @@ public struct ShardLedger: Sendable {
         guard records.reveals.isEmpty else { return verdict(unit: unit, now: now, equivalent: equivalent).openSlots }
         let attempts = Self.attempts(records.kept, share: policy.attemptsPerCustodian(custodians: setSize))
         guard attempts < policy.maxAttempts else { return 0 }
-        let inFlight = Self.useful(records, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds))
+        let inFlight = Self.useful(records, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds), capacity: custodianCapacity)
         return max(0, min(policy.replicas - inFlight, policy.maxAttempts - attempts))
     }
 
     /// How many replicas in flight could count together toward a quorum: the largest part of them leased by
     /// distinct custodians to distinct networks. Two workers behind one NAT, leased the same unit at once by two
     /// custodians, are one: counting them as two left a unit waiting for partners that could never pair (netlab).
-    static func useful(_ records: UnitRecords, _ inFlight: [Who]) -> Int {
+    static func useful(_ records: UnitRecords, _ inFlight: [Who], capacity: Int) -> Int {
         let candidates = inFlight.compactMap { worker -> Candidate? in
             guard let lease = records.vouching(worker) else { return nil }
             return Candidate(
                 reveal: Reveal(worker: worker, digest: [], output: [], time: .max, seal: []), sealTime: 0,
                 custodian: lease.custodian, network: lease.network, networkBytes: [])
         }
-        return matching(candidates).count
+        return matching(candidates, capacity: capacity).count
     }
 
     /// The replica slots of `unit` that `custodian` owns in the current set: slot j belongs to member
@@ -527,18 +531,19 @@ public struct ShardLedger: Sendable {
         // only: a custodian minting leases to friends whose seals would make honest workers reveal too soon gets
         // one), another custodian, another network, and no reveal before its seal.
         let owners = self.owners(unit)
-        var counted: Set<Who> = [lease.custodian]
+        // Each custodian counts once (`custodianCapacity` times when the set is smaller than the quorum).
+        var counted: [Who: Int] = [lease.custodian: 1]
         var partners = 1
         var others: [(sealer: Who, lease: Lease)] = []
         for sealer in sealers where sealer != worker {
             if let theirs = records.vouching(sealer) { others.append((sealer, theirs)) }
         }
         others.sort { a, b in a.lease.time != b.lease.time ? a.lease.time < b.lease.time : a.lease.id < b.lease.id }
-        for (sealer, theirs) in others where owners.contains(theirs.custodian) && !counted.contains(theirs.custodian) {
+        for (sealer, theirs) in others where owners.contains(theirs.custodian) && counted[theirs.custodian, default: 0] < custodianCapacity {
             guard theirs.network != lease.network,
                 records.reveals.filter({ $0.worker == sealer }).allSatisfy({ $0.time > mine.time })
             else { continue }
-            counted.insert(theirs.custodian)
+            counted[theirs.custodian, default: 0] += 1
             partners += 1
         }
         return partners
@@ -602,7 +607,7 @@ public struct ShardLedger: Sendable {
                 groups.append([candidate])
             }
         }
-        let counted = groups.map { Self.independent($0, quorum: policy.quorum) }
+        let counted = groups.map { Self.independent($0, quorum: policy.quorum, capacity: custodianCapacity) }
         let kept = records.kept
         let live = Self.distinct(
             kept.filter { lease in !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? false) }.map(\.worker)
@@ -656,10 +661,10 @@ public struct ShardLedger: Sendable {
             return Candidate(
                 reveal: reveal, sealTime: seal.time, custodian: lease.custodian, network: lease.network, networkBytes: [])
         }
-        let pairing = groups.map { Self.independent($0 + pending, quorum: policy.quorum).members.count }.max() ?? 0
+        let pairing = groups.map { Self.independent($0 + pending, quorum: policy.quorum, capacity: custodianCapacity).members.count }.max() ?? 0
         if pairing < policy.quorum {
             let target = valid.isEmpty ? policy.replicas : policy.quorum
-            verdict.openSlots = max(0, min(target - Self.useful(records, inFlight), policy.maxAttempts - attempts))
+            verdict.openSlots = max(0, min(target - Self.useful(records, inFlight, capacity: custodianCapacity), policy.maxAttempts - attempts))
         }
         return verdict
     }
@@ -687,7 +692,7 @@ public struct ShardLedger: Sendable {
 
     /// The largest part of a group that counts toward quorum: distinct custodians, distinct networks, and every
     /// seal before every reveal. With when it reached `quorum` (the quorum-th reveal's time).
-    static func independent(_ group: [Candidate], quorum: Int) -> (members: [Candidate], completed: Int64) {
+    static func independent(_ group: [Candidate], quorum: Int, capacity: Int = 1) -> (members: [Candidate], completed: Int64) {
         var best: [Candidate] = []
         // The part that counts starts at one of its reveals: try each reveal time as the first.
         for start in Set(group.map(\.reveal.time)).sorted() {
@@ -698,34 +703,37 @@ public struct ShardLedger: Sendable {
                 $0.reveal.time >= start && ($0.sealTime < start || ($0.sealTime == start && $0.reveal.time == start))
             }
             guard eligible.count > best.count else { continue }
-            let matched = matching(eligible)
+            let matched = matching(eligible, capacity: capacity)
             if matched.count > best.count { best = matched }
         }
         let times = best.map(\.reveal.time).sorted()
         return (best, times.count >= quorum ? times[quorum - 1] : .max)
     }
 
-    /// A largest subset with pairwise distinct custodians and networks: a maximum bipartite matching between
-    /// custodians and networks, each candidate an edge (Kuhn's augmenting paths; a unit has a few candidates).
-    static func matching(_ candidates: [Candidate]) -> [Candidate] {
-        // Network → the candidate matched to it; each custodian holds at most one.
-        var networkOwner: [Who: Int] = [:]
-        func augment(_ custodian: Who, _ visited: inout Set<Who>) -> Bool {
+    /// A largest subset with pairwise distinct networks in which each custodian vouches for at most `capacity`
+    /// candidates: a maximum bipartite matching between custodians (each `capacity` times) and networks, each
+    /// candidate an edge (Kuhn's augmenting paths; a unit has a few candidates).
+    static func matching(_ candidates: [Candidate], capacity: Int = 1) -> [Candidate] {
+        // Network → the candidate matched to it and the custodian's copy that holds it.
+        var networkOwner: [Who: (index: Int, copy: Int)] = [:]
+        func augment(_ custodian: Who, _ copy: Int, _ visited: inout Set<Who>) -> Bool {
             for (index, candidate) in candidates.enumerated() where candidate.custodian == custodian {
                 guard visited.insert(candidate.network).inserted else { continue }
                 if let owner = networkOwner[candidate.network] {
-                    guard augment(candidates[owner].custodian, &visited) else { continue }
+                    guard augment(candidates[owner.index].custodian, owner.copy, &visited) else { continue }
                 }
-                networkOwner[candidate.network] = index
+                networkOwner[candidate.network] = (index, copy)
                 return true
             }
             return false
         }
         for custodian in distinct(candidates.map(\.custodian)) {
-            var visited: Set<Who> = []
-            _ = augment(custodian, &visited)
+            for copy in 0..<max(1, capacity) {
+                var visited: Set<Who> = []
+                _ = augment(custodian, copy, &visited)
+            }
         }
-        return networkOwner.values.sorted().map { candidates[$0] }
+        return networkOwner.values.map(\.index).sorted().map { candidates[$0] }
     }
 
     /// The workers of `workers` once each, in first-seen order.
