@@ -35,26 +35,44 @@ extension ColonyPeer {
         members(of: ref).filter { $0.key != identity.publicKey }
     }
 
-    /// Pushes records (and set changes) this custodian just accepted to the shard's other custodians.
+    /// Pushes records (and set changes) this custodian just accepted to the shard's other custodians, off the
+    /// request's path: each member's forwards run on a queue of its own, and a member that stopped answering is
+    /// skipped until its backoff ends (the periodic sync brings it what it missed).
     func forward(_ records: [CustodyRecord], changes: [CustodySetChange] = [], of manifest: JobManifest) {
         guard !records.isEmpty || !changes.isEmpty, !withholding else { return }
+        // Called with the custody state locked (answering a request): the members are looked up on another thread.
+        DispatchQueue.global().async(group: forwards) { [self] in dispatchForwards(records, changes: changes, of: manifest) }
+    }
+
+    private func dispatchForwards(_ records: [CustodyRecord], changes: [CustodySetChange], of manifest: JobManifest) {
         let fields = jobFields(manifest.id)
-        forwardQueue.async { [self] in
-            let shards = Set(records.map(\.shard)).union(changes.map(\.shard))
-            for shard in shards.sorted() {
-                let frame = CustodyWire.frame(
-                    "co_merge", fields,
-                    payload: CustodyWire.itemList(records.filter { $0.shard == shard }, changes: changes.filter { $0.shard == shard }))
-                for member in otherMembers(ShardRef(job: manifest.id, shard: shard)) {
+        let shards = Set(records.map(\.shard)).union(changes.map(\.shard))
+        for shard in shards.sorted() {
+            let frame = CustodyWire.frame(
+                "co_merge", fields,
+                payload: CustodyWire.itemList(records.filter { $0.shard == shard }, changes: changes.filter { $0.shard == shard }))
+            for member in otherMembers(ShardRef(job: manifest.id, shard: shard)) where mayTry(member.key) {
+                forwardQueue(to: member.key).async(group: forwards) { [self] in
+                    guard mayTry(member.key) else { return }
                     do {
                         _ = try request(frame, to: member.endpoint, timeout: 30)
                         noteReachable(member.key)
                     } catch {
-                        noteUnreachable(member.key)
-                        log("forward of custody records: \(error)")
+                        noteUnreachable(member.key, member: member, error)
                     }
                 }
             }
+        }
+    }
+
+    /// The serial queue of forwards to one member.
+    func forwardQueue(to key: Ed25519PublicKey) -> DispatchQueue {
+        forwardQueues.withLock { queues in
+            if let queue = queues[key] { return queue }
+            if queues.count >= 1_024 { queues.removeAll() }
+            let queue = DispatchQueue(label: "colony.custody.forward")
+            queues[key] = queue
+            return queue
         }
     }
 
@@ -71,7 +89,7 @@ extension ColonyPeer {
     /// Anti-entropy with `others` for one shard: sends the IDs held here (signed: only custodians read every record),
     /// merges what they have that is missing, and sends what they lack.
     func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [CustodianMember], timeout: Double = 30) {
-        for other in others where other.key != identity.publicKey {
+        for other in others where other.key != identity.publicKey && mayTry(other.key) {
             let ids = custody.withLock { $0.recordIDs(ref) }
             let frame = CustodyWire.frame(
                 "co_sync",
@@ -83,7 +101,7 @@ extension ColonyPeer {
                 reply = try request(frame, to: other.endpoint, timeout: timeout)
                 noteReachable(other.key)
             } catch {
-                if error.refusal == nil { noteUnreachable(other.key) }
+                if error.refusal == nil { noteUnreachable(other.key, member: other, error) }
                 continue
             }
             if let items = try? CustodyWire.items(reply) {
@@ -206,16 +224,54 @@ extension ColonyPeer {
     /// Seconds a custodian must go unanswered before the others replace it.
     var replaceAfter: Double { max(30, 3 * (configuration.syncInterval ?? 10)) }
 
-    func noteReachable(_ key: Ed25519PublicKey) { _ = silentSince.withLock { $0.removeValue(forKey: key) } }
+    /// A member answered: its backoff ends; said once when it had stopped answering.
+    func noteReachable(_ key: Ed25519PublicKey) {
+        guard let silence = silentSince.withLock({ $0.removeValue(forKey: key) }) else { return }
+        log("custodian \(silence.member) answers again after \(Int(Date().timeIntervalSince(silence.since))) s")
+    }
 
-    func noteUnreachable(_ key: Ed25519PublicKey) {
-        silentSince.withLock { silent in
-            if silent[key] == nil, silent.count < 10_000 { silent[key] = Date() }
+    /// A member did not answer: forwards and syncs to it back off (1 s, doubling to `Silence.maximumBackoff`);
+    /// said once, when it stops answering, not at every attempt.
+    func noteUnreachable(_ key: Ed25519PublicKey, member: CustodianMember, _ error: any Error) {
+        let first = silentSince.withLock { silent -> Bool in
+            if var silence = silent[key] {
+                silence.failed()
+                silent[key] = silence
+                return false
+            }
+            guard silent.count < 10_000 else { return false }
+            silent[key] = Silence(member: member)
+            return true
         }
+        if first {
+            log("custodian \(member) does not answer (\(error)); forwards and syncs to it back off, up to \(Int(Silence.maximumBackoff)) s apart")
+        }
+    }
+
+    /// Whether a member may be asked now: it answers, or its backoff has ended.
+    func mayTry(_ key: Ed25519PublicKey) -> Bool {
+        silentSince.withLock { $0[key] }.map { Date() >= $0.next } ?? true
     }
 
     /// Whether the custodian with `key` has not answered this peer for `replaceAfter` seconds.
     func isUnreachable(_ key: Ed25519PublicKey) -> Bool {
-        silentSince.withLock { $0[key] }.map { Date().timeIntervalSince($0) >= replaceAfter } ?? false
+        silentSince.withLock { $0[key] }.map { Date().timeIntervalSince($0.since) >= replaceAfter } ?? false
+    }
+}
+
+/// A custodian that stopped answering this peer: since when, and when to try it next.
+struct Silence {
+    /// The longest wait between two tries.
+    static let maximumBackoff = 60.0
+    let member: CustodianMember
+    let since = Date()
+    var failures = 1
+    var next = Date() + 1
+
+    init(member: CustodianMember) { self.member = member }
+
+    mutating func failed() {
+        failures += 1
+        next = Date() + min(Self.maximumBackoff, pow(2, Double(min(failures, 10))))
     }
 }

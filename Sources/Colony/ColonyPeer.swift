@@ -48,8 +48,12 @@ public final class ColonyPeer: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     private let roots = Mutex<[JobID: BlobID]>([:])
     private let lookups = Mutex<[[UInt8]: (at: Date, nodes: [(NodeID, Endpoint)])]>([:])
-    private let manifestLock = NSLock()
-    let forwardQueue = DispatchQueue(label: "colony.custody.forward")
+    /// Manifests being fetched, so that requests about one job wait for one fetch (without a lock held across it).
+    private let manifestFetches = Mutex<[JobID: DispatchGroup]>([:])
+    /// Forwards in flight, each on a queue of its member's (`forwardQueue(to:)`): a member that does not answer
+    /// delays only what goes to it.
+    let forwards = DispatchGroup()
+    let forwardQueues = Mutex<[Ed25519PublicKey: DispatchQueue]>([:])
     private let syncQueue = DispatchQueue(label: "colony.custody.sync")
     private var syncTimer: (any DispatchSourceTimer)?
     let requests = Mutex<[String: Int]>([:])
@@ -71,7 +75,7 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).
     let learnedAuthorities = Mutex<[ShardRef: ShardAuthority]>([:])
     /// Custodians that stopped answering this peer, since when.
-    let silentSince = Mutex<[Ed25519PublicKey: Date]>([:])
+    let silentSince = Mutex<[Ed25519PublicKey: Silence]>([:])
     private let running = Atomic<Bool>(false)
     /// Whether others can reach this peer, and the dial-back checks in flight.
     let reach: ReachabilityState
@@ -184,7 +188,7 @@ public final class ColonyPeer: @unchecked Sendable {
         let leave: @Sendable () -> Void = { [self] in
             syncQueue.sync {}
             if handOff { self.handOff() }
-            forwardQueue.sync {}
+            forwards.wait()
             done.signal()
         }
         if let seconds {
@@ -339,8 +343,24 @@ public final class ColonyPeer: @unchecked Sendable {
         refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer")
     ) throws(CustodyError) -> JobManifest {
         if let known = manifest(job) { return known }
-        manifestLock.lock()
-        defer { manifestLock.unlock() }
+        // One fetch per job at a time: a request that finds one in flight waits for it (up to a minute), then
+        // looks again; no lock is held while the network is waited on.
+        let (group, fetching) = manifestFetches.withLock { fetches -> (DispatchGroup, Bool) in
+            if let group = fetches[job] { return (group, false) }
+            let group = DispatchGroup()
+            group.enter()
+            fetches[job] = group
+            return (group, true)
+        }
+        if !fetching {
+            _ = group.wait(timeout: .now() + 60)
+            if let known = manifest(job) { return known }
+            throw CustodyError("unknown job", "the manifest of job \(job.hex.prefix(12)) is being fetched; ask again")
+        }
+        defer {
+            manifestFetches.withLock { _ = $0.removeValue(forKey: job) }
+            group.leave()
+        }
         if let known = manifest(job) { return known }
         var root = root
         var sources = hint

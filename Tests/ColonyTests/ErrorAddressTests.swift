@@ -94,8 +94,46 @@ import Testing
         let worker = Identity(privateKey: Ed25519PrivateKey())
         let reply = try peer.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: peer.endpoint)
         #expect(CustodyWire.op(reply) == "lease")
+        // The lease's own path found the co-custodian silent (3 s) and put it in backoff; once that ends, a forward
+        // goes to it again and is held for its timeout.
+        peer.silentSince.withLock { $0.removeAll() }
+        let leases = peer.custody.withLock { $0.records(ShardRef(job: manifest.id, shard: 0)) }
+        #expect(!leases.isEmpty)
+        peer.forward(leases, of: manifest)
         peer.stop(handOff: true, within: 1)
         #expect(!peer.isRunning)
         #expect(lines.withLock { $0 }.contains { $0.contains("stopped before the custody hand-off ended") }, "\(lines.withLock { $0 })")
+    }
+}
+
+/// Issue 12: forwards to an unreachable custodian timed out every 10 s for as long as the job ran, and each
+/// attempt was logged. They now back off, off the request's path, and are said once per change of state.
+@Suite struct ForwardBackoffTests {
+    @Test func forwardsToASilentCustodianBackOffAndAreSaidOnce() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-backoff-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lines = Mutex<[String]>([])
+        let peer = try ColonyPeer(dataDirectory: folder, log: { line in lines.withLock { $0.append(line) } })
+        try peer.start()
+        defer { peer.stop(handOff: false) }
+        let away = SwarmTestSupport.stranger()
+        let manifest = try SwarmTestSupport.manifest(units: 4, replicas: 1, quorum: 1, custodians: [SwarmTestSupport.member(peer), away])
+        try peer.keep(manifest)
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        for index in 0..<5 {
+            let record = CustodyRecord(
+                kind: .lease, job: manifest.id, shard: 0, worker: worker.publicKey, expires: CustodyClock.now() + 60_000,
+                network: [127, 0, 0, 0], entries: [.init(unit: index % 4)], signedBy: peer.identity)
+            peer.forward([record], of: manifest)
+        }
+        peer.forwards.wait()
+        let said = lines.withLock { $0 }.filter { $0.contains("does not answer") }
+        #expect(said.count == 1, "\(lines.withLock { $0 })")
+        #expect(said.first?.contains("\(away.endpoint)") == true)
+        // Tried once: the forwards queued behind the first failure found it in backoff and skipped it.
+        #expect(peer.silentSince.withLock { $0[away.key]?.failures } == 1)
+        #expect(!peer.mayTry(away.key))
+        // A member that answers is never held back.
+        #expect(peer.mayTry(peer.identity.publicKey))
     }
 }
