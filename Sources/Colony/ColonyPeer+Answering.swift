@@ -49,6 +49,13 @@ extension ColonyPeer {
                 let publisher = try? Ed25519PublicKey(rawRepresentation: publisherBytes),
                 let nonce = frame.header["nonce"]?.bytes, (8...64).contains(nonce.count)
             else { throw custody.withLock { $0.refuse(.malformed("co_offer needs a 32-byte publisher and a nonce")) } }
+            // Custody of another network's jobs is not this peer's (a request without a network is of the default).
+            let network = frame.header["network"]?.string ?? Networks.defaultName
+            guard network == configuration.network else {
+                throw custody.withLock {
+                    $0.refuse(CustodyError("other network", "this peer is of network '\(configuration.network)', not '\(network.prefix(64))'"))
+                }
+            }
             // Custody needs others to reach this peer; a peer not dialed back from outside keeps none.
             guard reach.isReachable else {
                 throw custody.withLock {
@@ -77,7 +84,7 @@ extension ColonyPeer {
                 DispatchQueue.global().async { [self] in
                     blobs.announce(root)
                     announce(under: JobKeys.job(job))
-                    announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+                    announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion, network: configuration.network))
                 }
             }
             return CustodyWire.frame("ok")

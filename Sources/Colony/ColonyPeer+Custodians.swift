@@ -211,7 +211,8 @@ extension ColonyPeer {
     /// Asks `node` whether it keeps custody (`co_offer`), with a fresh nonce; its key when it accepts.
     func acceptedCustody(of node: Endpoint, nonce: [UInt8]) -> CustodianMember? {
         let frame = CustodyWire.frame(
-            "co_offer", [("publisher", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("nonce", .bytes(nonce))])
+            "co_offer",
+            [("publisher", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("nonce", .bytes(nonce)), ("network", .text(configuration.network))])
         guard let reply = try? request(frame, to: node, timeout: 10), let keyBytes = reply.header["key"]?.bytes,
             let key = try? Ed25519PublicKey(rawRepresentation: keyBytes), let signature = reply.header["sig"]?.bytes,
             key.isValidSignature(signature, for: CustodyWire.offerMessage(publisher: identity.publicKey, nonce: nonce))

@@ -76,7 +76,7 @@ extension ColonyPeer {
         // Only a peer others can reach says it holds the job; the custodians announce it as they take it.
         let reachable = reach.isReachable
         if reachable {
-            announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion))
+            announce(under: JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion, network: configuration.network))
             announce(under: JobKeys.job(job))
             blobs.announce(root)
         }
@@ -146,7 +146,7 @@ extension ColonyPeer {
     /// Jobs announced for a kernel: (job, manifest root, who told us).
     public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
         var found: [JobID: (BlobID, Endpoint)] = [:]
-        var sources = peers(under: JobKeys.topic(kernel: kernel, version: version))
+        var sources = peers(under: JobKeys.topic(kernel: kernel, version: version, network: configuration.network))
         if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
         for source in sources {
             let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])

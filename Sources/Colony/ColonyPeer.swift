@@ -33,6 +33,11 @@ public final class ColonyPeer: @unchecked Sendable {
         /// The address a router forwards to this peer (`--advertise`): dial-backs and custody requests name its
         /// port.
         public var advertised: Endpoint?
+        /// The Colony network this peer belongs to (`--network`): it keeps custody and finds jobs only of that one.
+        public var network = Networks.defaultName
+        /// Announce this peer under its network's rendezvous key and look up the others there (`--network`): how
+        /// peers that know only an ordinary BitTorrent DHT node find each other.
+        public var rendezvous = false
 
         public init() {}
     }
@@ -82,6 +87,10 @@ public final class ColonyPeer: @unchecked Sendable {
     let reachQueue = DispatchQueue(label: "colony.reachability")
     /// The reachability checks' timer; set by `start`, cancelled by `stop`.
     var reachTimer: (any DispatchSourceTimer)?
+    /// The rendezvous timer; set by `start`, cancelled by `stop`.
+    var rendezvousTimer: (any DispatchSourceTimer)?
+    /// Colony peers of this network found under its rendezvous key, with their node IDs, and when to look again.
+    let rendezvousState = Mutex<(peers: [Endpoint: NodeID], next: Date, misses: Int)>(([:], Date(), 0))
     /// Called (on a request's thread) whenever records are added to the custody state; set before `start`.
     public var onCustodyChange: (@Sendable () -> Void)?
 
@@ -160,6 +169,7 @@ public final class ColonyPeer: @unchecked Sendable {
         try blobs.start()
         running.store(true, ordering: .relaxed)
         startReachability()
+        startRendezvous()
         if let interval = configuration.syncInterval {
             let timer = DispatchSource.makeTimerSource(queue: syncQueue)
             timer.schedule(deadline: .now() + interval, repeating: interval)
@@ -184,6 +194,7 @@ public final class ColonyPeer: @unchecked Sendable {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
         stopReachability()
+        rendezvousTimer?.cancel()
         let done = DispatchSemaphore(value: 0)
         let leave: @Sendable () -> Void = { [self] in
             syncQueue.sync {}
@@ -208,6 +219,7 @@ public final class ColonyPeer: @unchecked Sendable {
         guard running.exchange(false, ordering: .relaxed) else { return }
         syncTimer?.cancel()
         stopReachability()
+        rendezvousTimer?.cancel()
         blobs.server?.stop()
         blobs.node.stop()
         pool.closeAll()
@@ -251,6 +263,10 @@ public final class ColonyPeer: @unchecked Sendable {
                 found += lookup.closest.filter { lookup.colonyNodes.contains($0.id) && $0.endpoint != endpoint }
                     .map { ($0.id, $0.endpoint) }
             }
+            // Colony nodes are few among the nodes of a public DHT: the peers of this network found under its
+            // rendezvous key are candidates too.
+            let known = Set(found.map(\.1))
+            found += rendezvousPeers().filter { !known.contains($0.0) }.map { ($0.1, $0.0) }
             found.sort { $0.0.distance(to: target) < $1.0.distance(to: target) }
             lookups.withLock { $0[key] = (Date(), found) }
         }

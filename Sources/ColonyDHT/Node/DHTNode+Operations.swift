@@ -299,8 +299,10 @@ extension DHTNode {
         case .ping(let operation):
             guard let task = pings.removeValue(forKey: operation) else { return [] }
             switch outcome {
-            case .response(let response, _, _):
-                task.completion(.answered(id: response.id, version: nil, seconds: now.seconds(since: task.started)))
+            case .response(let response, _, let isColony):
+                // The outcome keeps only whether the answer was a Colony node's: its version's two-letter client code.
+                let version = isColony ? Array("CO".utf8) : nil
+                task.completion(.answered(id: response.id, version: version, seconds: now.seconds(since: task.started)))
             case .error(let error): task.completion(.error(error))
             case .timedOut: task.completion(.timedOut)
             }

@@ -420,9 +420,12 @@ public struct JobManifest: Sendable, Equatable {
 
 /// DHT keys of jobs (20 bytes, SHA-1 of a text, like an info-hash).
 public enum JobKeys {
-    /// Where jobs of a kernel are announced: SHA-1 of `colony:kernel:<name>:<version>`.
-    public static func topic(kernel: String, version: Int) -> [UInt8] {
-        SHA1.hash(Array("colony:kernel:\(kernel):\(version)".utf8)).bytes
+    /// Where jobs of a kernel are announced: SHA-1 of `colony:kernel:<name>:<version>` on the default network,
+    /// `colony:<network>:kernel:<name>:<version>` on another, so that swarms of different names never see each
+    /// other's jobs.
+    public static func topic(kernel: String, version: Int, network: String = Networks.defaultName) -> [UInt8] {
+        let text = network == Networks.defaultName ? "colony:kernel:\(kernel):\(version)" : "colony:\(network):kernel:\(kernel):\(version)"
+        return SHA1.hash(Array(text.utf8)).bytes
     }
 
     /// Where a job's manifest holders announce themselves.
@@ -432,6 +435,25 @@ public enum JobKeys {
     public static func shard(nonce: [UInt8], _ shard: Int) -> [UInt8] {
         let hex = nonce.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
         return SHA1.hash(Array("colony:shard:\(hex.joined()):\(shard)".utf8)).bytes
+    }
+}
+
+/// Colony network names (`--network NAME`): swarms of different names share a DHT but never each other's jobs or
+/// custody.
+public enum Networks {
+    /// The network of a peer that names none.
+    public static let defaultName = "colony"
+
+    /// The key Colony peers of `name` announce themselves under on any BitTorrent DHT (the rendezvous): SHA-1 of
+    /// `colony:network:<name>`.
+    public static func rendezvousKey(_ name: String) -> [UInt8] { SHA1.hash(Array("colony:network:\(name)".utf8)).bytes }
+
+    /// Nil when `name` may name a network (1 to 64 of a–z, 0–9, '-', '_', '.'), else what is wrong with it.
+    public static func problem(with name: String) -> String? {
+        guard (1...64).contains(name.utf8.count) else { return "must be 1 to 64 characters" }
+        guard name.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "-_.".utf8.contains($0) })
+        else { return "may hold only a–z, 0–9, '-', '_' and '.'" }
+        return nil
     }
 }
 

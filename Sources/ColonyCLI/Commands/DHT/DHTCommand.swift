@@ -33,6 +33,9 @@ extension OptionDescription {
     static let dhtPort = OptionDescription.value("port", "P", help: "UDP port (default: any free port).")
     static let dhtHost = OptionDescription.value("host", "H", help: "Address to bind (default: 0.0.0.0).")
     static let timeout = OptionDescription.value("timeout", "S", help: "Give up after S seconds (default: 30).")
+    static let network = OptionDescription.value(
+        "network", "NAME",
+        help: "The Colony network to join (default: colony). Peers announce themselves under its key on the DHT, so any BitTorrent DHT node is enough to find them; networks of different names never share jobs or custody.")
     static let advertise = OptionDescription.value(
         "advertise", "HOST:PORT",
         help: "The address a router forwards to this peer (port forwarding): other peers dial it back there before it keeps custody or blobs.")

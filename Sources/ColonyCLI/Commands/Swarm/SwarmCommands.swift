@@ -18,6 +18,13 @@ enum SwarmCommandSupport {
         var configuration = ColonyPeer.Configuration()
         configuration.registry = environment.registry
         configuration.oneShot = oneShot
+        configuration.rendezvous = true
+        if let network = arguments.value("network") {
+            if let problem = Networks.problem(with: network) {
+                throw UsageError("--network '\(network)' \(problem)", commandPath: arguments.commandPath)
+            }
+            configuration.network = network
+        }
         if !oneShot {
             // Others dial it back before it takes custody or blobs (DESIGN.md, Networks).
             configuration.reachability = .checked
@@ -129,7 +136,7 @@ enum NodeCommand: Command {
             and TCP; until then, and for good when they cannot (behind a NAT), it works as a client. Runs until \
             Ctrl-C, then hands its records to the next closest nodes.
             """,
-        options: [.dhtHost, .dhtPort, .bootstrap, .advertise, .dataDir, .jsonLines],
+        options: [.dhtHost, .dhtPort, .bootstrap, .network, .advertise, .dataDir, .jsonLines],
         examples: ["colony node --port 7000", "colony node --port 7001 --bootstrap 127.0.0.1:7000"]
     )
 
@@ -176,7 +183,7 @@ enum WorkerCommand: Command {
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .dhtHost, .dhtPort, .bootstrap, .advertise, .dataDir, .jsonLines,
+            .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
     )
@@ -268,7 +275,7 @@ enum PublishCommand: Command {
         positionals: [PositionalDescription("SPEC", help: "A job spec (JSON), like Workunits/mersenne-10k.json.")],
         options: [
             .value("shard-size", "N", help: "Units per custody shard (default: up to 128)."),
-            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+            .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
         ],
         examples: ["colony publish Workunits/mersenne-10k.json --bootstrap 127.0.0.1:7000"]
     )
@@ -318,7 +325,7 @@ enum StatusCommand: Command {
         options: [
             .flag("watch", help: "Refresh every 2 seconds until the job is done or Ctrl-C."),
             .value("timeout", "S", help: "With --watch, give up after S seconds and exit 1 (default: no limit)."),
-            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+            .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
         ],
         examples: ["colony status 5e…c1 --bootstrap 127.0.0.1:7000", "colony status 5e…c1 --watch"]
     )
@@ -379,7 +386,7 @@ enum ResultsCommand: Command {
         options: [
             .value("out", "DIR", help: "Where to write the assembled result (default: ./results-JOB)."),
             .flag("units", help: "Show each unit's state and the custodians and networks that vouch for it."),
-            .bootstrap, .dhtHost, .dhtPort, .dataDir, .json,
+            .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
         ],
         examples: ["colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000", "colony results 5e…c1 --units --json"]
     )
