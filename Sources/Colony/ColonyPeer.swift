@@ -38,6 +38,8 @@ public final class ColonyPeer: @unchecked Sendable {
         /// Announce this peer under its network's rendezvous key and look up the others there (`--network`): how
         /// peers that know only an ordinary BitTorrent DHT node find each other.
         public var rendezvous = false
+        /// Announce this peer on the LAN and join the Colony peers heard there (BEP 14).
+        public var localDiscovery = false
 
         public init() {}
     }
@@ -170,6 +172,7 @@ public final class ColonyPeer: @unchecked Sendable {
         running.store(true, ordering: .relaxed)
         startReachability()
         startRendezvous()
+        startLocalDiscovery()
         if let interval = configuration.syncInterval {
             let timer = DispatchSource.makeTimerSource(queue: syncQueue)
             timer.schedule(deadline: .now() + interval, repeating: interval)

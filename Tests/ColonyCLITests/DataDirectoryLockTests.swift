@@ -23,8 +23,8 @@ import Testing
 
         for arguments in [
             ["dht", "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", folder.path],
-            ["node", "--host", "127.0.0.1", "--port", "0", "--data-dir", folder.path],
-            ["worker", "--host", "127.0.0.1", "--port", "0", "--data-dir", folder.path],
+            ["node", "--host", "127.0.0.1", "--port", "0", "--no-local-discovery", "--data-dir", folder.path],
+            ["worker", "--host", "127.0.0.1", "--port", "0", "--no-local-discovery", "--data-dir", folder.path],
         ] {
             let (status, text) = try support.run(colony, arguments)
             #expect(status == 1, "\(arguments): \(text)")

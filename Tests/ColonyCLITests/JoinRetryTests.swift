@@ -21,7 +21,7 @@ import Testing
         let worker = Process()
         worker.executableURL = colony
         worker.arguments = [
-            "worker", "--host", "127.0.0.1", "--port", "0", "--bootstrap", endpoint, "--data-dir", folder.appendingPathComponent("w").path,
+            "worker", "--host", "127.0.0.1", "--port", "0", "--no-local-discovery", "--bootstrap", endpoint, "--data-dir", folder.appendingPathComponent("w").path,
         ]
         let errors = Pipe()
         worker.standardError = errors

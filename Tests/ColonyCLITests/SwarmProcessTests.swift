@@ -11,8 +11,10 @@ extension BlobSwarmTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
         func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        // A network of its own: peers of other tests on this machine hear each other on the LAN (BEP 14).
+        let network = "test-" + UUID().uuidString.prefix(8).lowercased()
 
-        let (node, nodeOutput) = try start(colony, ["node", "--host", "127.0.0.1", "--port", "0", "--json", "--data-dir", directory("node")])
+        let (node, nodeOutput) = try start(colony, ["node", "--host", "127.0.0.1", "--port", "0", "--network", network, "--json", "--data-dir", directory("node")])
         processes.running.append(node)
         processes.outputs.append(nodeOutput)
         let line = try #require(firstLine(of: nodeOutput))
@@ -22,7 +24,7 @@ extension BlobSwarmTests {
         // Each worker on a loopback network of its own: agreeing replicas count only from distinct /24s.
         for index in 0..<3 {
             let (worker, output) = try start(
-                colony, ["worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.\(11 + index).1", "--bootstrap", seed, "--json",
+                colony, ["worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.\(11 + index).1", "--bootstrap", seed, "--network", network, "--json",
                          "--data-dir", directory("worker\(index)")])
             processes.running.append(worker)
             processes.outputs.append(output)
@@ -35,19 +37,19 @@ extension BlobSwarmTests {
                 .utf8
         ).write(to: spec)
         let (published, publishText) = try run(
-            colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("publisher")])
+            colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("publisher")])
         #expect(published == 0, "\(publishText)")
         let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
         let job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
 
         // `status --watch` returns once every unit is decided.
         let (watched, statusText) = try run(
-            colony, ["status", job, "--watch", "--timeout", "300", "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("watcher")])
+            colony, ["status", job, "--watch", "--timeout", "300", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("watcher")])
         #expect(watched == 0, "\(statusText)")
 
         let out = folder.appendingPathComponent("out")
         let (status, text) = try run(
-            colony, ["results", job, "--out", out.path, "--host", "127.0.0.1", "--bootstrap", seed, "--json", "--data-dir", directory("outsider")])
+            colony, ["results", job, "--out", out.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("outsider")])
         #expect(status == 0, "\(text)")
         let resultLine = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
         let results = try #require(try JSONSerialization.jsonObject(with: Data(resultLine.utf8)) as? [String: Any])

@@ -94,14 +94,15 @@ def main():
         print(f"  .. libtorrent swarm: {', '.join(node.endpoint for node in torrents)} ({known} live nodes seen by the first)")
         seeds = [node.endpoint for node in torrents]
 
-        common = ["--port", "0", "--network", "rdv"]
+        # Without BEP 14: on one machine the peers would hear each other on the LAN before the DHT showed them.
+        common = ["--port", "0", "--network", "rdv", "--no-local-discovery"]
         colony.start("node", "node", "--host", "127.0.41.1", "--bootstrap", seeds[0], *common)
         colony.start("worker1", "worker", "--host", "127.0.42.1", "--bootstrap", seeds[1], "--cores", "1",
                      "--kernels", "mersenne", *common)
         colony.start("worker2", "worker", "--host", "127.0.43.1", "--bootstrap", seeds[2], "--cores", "1",
                      "--kernels", "mersenne", *common)
         colony.start("outsider", "worker", "--host", "127.0.44.1", "--bootstrap", seeds[3], "--cores", "1",
-                     "--kernels", "mersenne", "--port", "0", "--network", "elsewhere")
+                     "--kernels", "mersenne", "--port", "0", "--network", "elsewhere", "--no-local-discovery")
 
         for name in ["node", "worker1", "worker2"]:
             found = colony.wait_for(name, "Colony peers of network 'rdv' through the DHT", 90)

@@ -36,6 +36,8 @@ extension OptionDescription {
     static let network = OptionDescription.value(
         "network", "NAME",
         help: "The Colony network to join (default: colony). Peers announce themselves under its key on the DHT, so any BitTorrent DHT node is enough to find them; networks of different names never share jobs or custody.")
+    static let noLocalDiscovery = OptionDescription.flag(
+        "no-local-discovery", help: "Neither announce this peer on the LAN nor join the peers heard there (BEP 14 local service discovery).")
     static let advertise = OptionDescription.value(
         "advertise", "HOST:PORT",
         help: "The address a router forwards to this peer (port forwarding): other peers dial it back there before it keeps custody or blobs.")

@@ -28,6 +28,7 @@ enum SwarmCommandSupport {
         if !oneShot {
             // Others dial it back before it takes custody or blobs (DESIGN.md, Networks).
             configuration.reachability = .checked
+            configuration.localDiscovery = !arguments.flag("no-local-discovery")
             configuration.advertised = try arguments.value("advertise").map { try DHTCommandSupport.endpoint($0, option: "--advertise") }
         }
         if oneShot {
@@ -136,7 +137,7 @@ enum NodeCommand: Command {
             and TCP; until then, and for good when they cannot (behind a NAT), it works as a client. Runs until \
             Ctrl-C, then hands its records to the next closest nodes.
             """,
-        options: [.dhtHost, .dhtPort, .bootstrap, .network, .advertise, .dataDir, .jsonLines],
+        options: [.dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines],
         examples: ["colony node --port 7000", "colony node --port 7001 --bootstrap 127.0.0.1:7000"]
     )
 
@@ -183,7 +184,7 @@ enum WorkerCommand: Command {
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .dataDir, .jsonLines,
+            .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
     )
