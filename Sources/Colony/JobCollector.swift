@@ -4,6 +4,7 @@ import ColonyKernel
 import ColonyNet
 import ColonyWork
 import Foundation
+import Synchronization
 
 /// What the records of a job say, re-verified from scratch: every record's signature, every unit's quorum.
 public struct JobReport: Sendable {
@@ -37,8 +38,10 @@ public struct JobReport: Sendable {
 /// authority chain from the publisher's manifest, leases, seals and bounds.
 public enum JobCollector {
     /// Collects and re-verifies `job` through `peer`. `root` or the job's announcement finds the manifest.
+    /// Custodians are asked at once, each for up to `timeout` seconds: one that is cut off costs a refresh that
+    /// long, not one wait per custodian (`status --watch` printed nothing for half a minute: issue 12).
     public static func collect(
-        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry,
+        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double = 10,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> JobReport {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
@@ -54,24 +57,38 @@ public enum JobCollector {
             var asked: Set<Ed25519PublicKey> = []
             var answered = false
             // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.
-            while let custodian = ledger.authority.sets.joined().first(where: { !asked.contains($0.key) }) {
-                asked.insert(custodian.key)
-                let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
-                guard let reply = try? peer.request(frame, to: custodian.endpoint), let items = try? CustodyWire.items(reply)
-                else { continue }
-                answered = true
-                for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
-                    do {
-                        try ledger.admit(change)
-                    } catch {
-                        refused[error.reason, default: 0] += 1
-                    }
+            // Each round asks those not asked yet, all at once; their answers are admitted in set order.
+            while true {
+                var round: [CustodianMember] = []
+                for member in ledger.authority.sets.joined() where !asked.contains(member.key) && round.count < 32 {
+                    asked.insert(member.key)
+                    round.append(member)
                 }
-                for record in CustodyRecord.inAdmissionOrder(items.records) {
-                    do {
-                        if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { kept += 1 }
-                    } catch {
-                        refused[error.reason, default: 0] += 1
+                guard !round.isEmpty, asked.count <= 256 else { break }
+                let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
+                let members = round
+                let replies = Mutex<[Int: (records: [CustodyRecord], changes: [CustodySetChange])]>([:])
+                DispatchQueue.concurrentPerform(iterations: members.count) { index in
+                    guard let reply = try? peer.request(frame, to: members[index].endpoint, timeout: timeout),
+                        let items = try? CustodyWire.items(reply)
+                    else { return }
+                    replies.withLock { $0[index] = items }
+                }
+                for items in replies.withLock({ $0 }).sorted(by: { $0.key < $1.key }).map(\.value) {
+                    answered = true
+                    for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
+                        do {
+                            try ledger.admit(change)
+                        } catch {
+                            refused[error.reason, default: 0] += 1
+                        }
+                    }
+                    for record in CustodyRecord.inAdmissionOrder(items.records) {
+                        do {
+                            if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { kept += 1 }
+                        } catch {
+                            refused[error.reason, default: 0] += 1
+                        }
                     }
                 }
             }

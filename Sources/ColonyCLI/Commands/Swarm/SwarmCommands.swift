@@ -351,7 +351,8 @@ enum StatusCommand: Command {
                 if !console.errorIsTerminal && !json { console.note(SwarmCommandSupport.reportLine(report)) }
                 // A refresh interval for a person watching; the custodians are asked again each time.
                 Thread.sleep(forTimeInterval: 2)
-                report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+                // Each custodian gets 3 s: a refresh comes on time even while one is cut off.
+                report = try JobCollector.collect(job, via: peer, registry: environment.registry, timeout: 3)
             }
             bar.finish()
         }
