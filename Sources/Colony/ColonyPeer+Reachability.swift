@@ -109,7 +109,11 @@ extension ColonyPeer {
     /// Reachable as soon as one check's UDP and TCP probes both arrived; unreachable when peers answered and
     /// none did; unchanged when nobody answered (no peer to ask is no evidence).
     func checkReachability() {
-        let helpers = closestNodes(to: blobs.node.id.bytes, count: 4, refresh: true).filter { $0 != endpoint }
+        // Neighbours on a network this host is attached to reach it without crossing any NAT: their dial-back
+        // counts only when no peer farther away is known (a swarm that lives on one LAN).
+        let known = closestNodes(to: blobs.node.id.bytes, count: 8, refresh: true).filter { $0 != endpoint }
+        let far = known.filter { !LocalNetworks.contains($0.address) }
+        let helpers = far.isEmpty ? known : far
         var asked: [Endpoint] = []
         for helper in helpers.prefix(3) {
             guard isRunning else { return }
@@ -235,7 +239,8 @@ extension ColonyPeer {
         }
         if !done { _ = probe(target, nonce: nonce) }
         var fields: [(String, BencodeValue)] = [("by", .text(by))]
-        if configuration.reachability == .checked, reach.status != .reachable {
+        // Probed back only by a peer that is not a LAN neighbour (see `checkReachability`).
+        if configuration.reachability == .checked, reach.status != .reachable, !LocalNetworks.contains(peer.address) {
             let mine = SecureRandom.bytes(count: 16)
             reach.state.withLock { state in
                 state.checks[mine] = ReachabilityState.Check(asked: peer, started: Date())
