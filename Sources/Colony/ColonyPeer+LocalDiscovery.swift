@@ -49,8 +49,7 @@ extension ColonyPeer {
     /// Pings a peer heard on the LAN; a Colony node joins the routing table (through a self-lookup via it) and the
     /// network's known peers.
     private func meetLocal(_ peer: Endpoint) {
-        let answer = blobs.node.wait(timeout: 10) { dht, now, done in dht.ping(peer, now: now) { done($0) } }
-        guard case .answered(let id, let version, _)? = answer, DHTConfiguration.isColony(version) else { return }
+        guard let id = colonyNodeID(of: peer) else { return }
         rendezvousState.withLock { state in
             if state.peers.count < 256 { state.peers[peer] = id }
         }

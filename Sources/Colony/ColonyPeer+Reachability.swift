@@ -51,6 +51,26 @@ final class ReachabilityState: Sendable {
 
     var status: Reachability { state.withLock { $0.status } }
     var isReachable: Bool { status == .reachable }
+
+    /// Signalled on every change of status, for those waiting on one.
+    private let changes = NSCondition()
+
+    /// Wakes those waiting in `wait(for:until:)`; called after the status changed.
+    func changed() {
+        changes.lock()
+        changes.broadcast()
+        changes.unlock()
+    }
+
+    /// Waits until the status is `wanted` or `deadline` passes; true when it is.
+    func wait(for wanted: Reachability, until deadline: Date) -> Bool {
+        changes.lock()
+        defer { changes.unlock() }
+        while status != wanted {
+            guard changes.wait(until: deadline) else { return status == wanted }
+        }
+        return true
+    }
 }
 
 extension ColonyPeer {
@@ -58,6 +78,11 @@ extension ColonyPeer {
 
     /// Whether others can reach this peer, as far as it knows.
     public var reachability: Reachability { reach.status }
+
+    /// Waits until this peer's reachability is `status`, at most `timeout` seconds; true when it is.
+    public func waitForReachability(_ status: Reachability, timeout: Double) -> Bool {
+        reach.wait(for: status, until: Date() + timeout)
+    }
 
     /// This peer's address as three DHT nodes agree they see it (BEP 42), when they do.
     public var externalAddress: Endpoint? { blobs.node.externalAddress }
@@ -126,10 +151,8 @@ extension ColonyPeer {
             guard let reply = try? request(frame, to: helper, timeout: 20) else { continue }
             asked.append(helper)
             probeBack(reply, helper: helper)
-            // Polled: the probes come on the DHT's and the server's threads, and a reply may outrun its UDP probe.
-            let deadline = Date() + 2
-            while Date() < deadline && reach.status != .reachable { Thread.sleep(forTimeInterval: 0.05) }
-            if reach.status == .reachable { break }
+            // The probes come on the DHT's and the server's threads, and a reply may outrun its UDP probe.
+            if reach.wait(for: .reachable, until: Date() + 2) { break }
         }
         let status = reach.status
         let outcome: Reachability? = status == .reachable ? .reachable : asked.isEmpty ? nil : .unreachable
@@ -174,6 +197,7 @@ extension ColonyPeer {
             return state.status != status
         }
         guard changed else { return }
+        defer { reach.changed() }
         switch status {
         case .reachable:
             blobs.node.setReadOnly(false, marksQueries: false)

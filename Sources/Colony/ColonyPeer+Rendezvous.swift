@@ -49,8 +49,7 @@ extension ColonyPeer {
         let key = Networks.rendezvousKey(configuration.network)
         var met: [Endpoint: NodeID] = [:]
         for peer in peers(under: key).prefix(32) where peer != endpoint {
-            let answer = blobs.node.wait(timeout: 10) { dht, now, done in dht.ping(peer, now: now) { done($0) } }
-            if case .answered(let id, let version, _)? = answer, DHTConfiguration.isColony(version) { met[peer] = id }
+            if let id = colonyNodeID(of: peer) { met[peer] = id }
         }
         // Announced until the peer knows others cannot reach it: peers not yet dialed back must find each other
         // here to dial each other back. One that does not answer a ping is never counted as met.
@@ -65,5 +64,12 @@ extension ColonyPeer {
             log("found \(after) Colony peers of network '\(configuration.network)' through the DHT: \(met.keys.sorted().prefix(6).map(\.description).joined(separator: ", "))")
         }
         return after
+    }
+
+    /// The node ID of `peer` when it answers a DHT ping as a Colony node; nil otherwise.
+    func colonyNodeID(of peer: Endpoint) -> NodeID? {
+        let answer = blobs.node.wait(timeout: 10) { dht, now, done in dht.ping(peer, now: now) { done($0) } }
+        guard case .answered(let id, let version, _)? = answer, DHTConfiguration.isColony(version) else { return nil }
+        return id
     }
 }

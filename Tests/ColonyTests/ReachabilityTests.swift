@@ -24,8 +24,8 @@ import Testing
         return peer
     }
 
-    /// Waits until `condition` holds, at most `seconds`; checks it every 50 ms (the checks run on the peers' own
-    /// timers, which tell nobody).
+    /// Waits until `condition` holds, at most `seconds`; checks it every 50 ms. Only for a routing table, which
+    /// changes on the DHT's queue and tells nobody; reachability is awaited as an event (`waitForReachability`).
     static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date() + seconds
         while Date() < deadline {
@@ -54,7 +54,7 @@ import Testing
         // The second is dialed back by the first; the first by the second (it asked it to probe back); the third
         // by a third party the first knows.
         let all = [first, second, third]
-        #expect(Self.eventually(30) { all.allSatisfy { $0.reachability == .reachable } }, "\(all.map(\.reachability))")
+        #expect(all.allSatisfy { $0.waitForReachability(.reachable, timeout: 30) }, "\(all.map(\.reachability))")
         #expect(publisher.acceptedCustody(of: first.endpoint, nonce: SecureRandom.bytes(count: 16)) != nil)
         // Reachable peers enter each other's tables (they no longer mark their queries read-only).
         #expect(Self.eventually(20) { first.blobs.node.withNode { node, _ in (node.table.contains(second.blobs.node.id), []) } })
@@ -67,11 +67,11 @@ import Testing
         defer { first.stop(handOff: false) }
         let second = try Self.peer(5, in: folder, bootstrap: [first])
         defer { second.stop(handOff: false) }
-        #expect(Self.eventually(30) { first.reachability == .reachable && second.reachability == .reachable })
+        #expect(first.waitForReachability(.reachable, timeout: 30) && second.waitForReachability(.reachable, timeout: 30))
         // Port 9 of its own address: nothing listens there, as nothing forwards a NAT's port to a peer behind it.
         let natted = try Self.peer(6, in: folder, advertised: Endpoint(host: LocalSwarm.host(of: 206), port: 9), bootstrap: [first])
         defer { natted.stop(handOff: false) }
-        #expect(Self.eventually(40) { natted.reachability == .unreachable }, "\(natted.reachability)")
+        #expect(natted.waitForReachability(.unreachable, timeout: 40), "\(natted.reachability)")
 
         // No custody: a publisher asking it is refused, by reason.
         let publisher = try ColonyPeer(dataDirectory: folder.appendingPathComponent("publisher"), host: LocalSwarm.host(of: 211))
