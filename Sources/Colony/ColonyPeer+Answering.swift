@@ -175,7 +175,7 @@ extension ColonyPeer {
                 let units = Set(record.entries.map(\.unit))
                 let rows = Self.statusRows(
                     custodian.verdicts(ref, now: now, units: units) ?? [],
-                    partners: custodian.partners(ref, worker: record.author, units: units), for: record.author)
+                    partners: custodian.partners(ref, worker: record.author, units: units, now: now), for: record.author)
                 return (added, rows)
             }
             try persist(added)
@@ -193,7 +193,7 @@ extension ColonyPeer {
                 guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")
                 }
-                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker, units: units), for: worker)
+                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker, units: units, now: now), for: worker)
             }
             return CustodyWire.frame("status", payload: rows)
         case "co_records":

@@ -81,6 +81,10 @@ public final class ColonyPeer: @unchecked Sendable {
     let wantedBlobs: WantedBlobs
     /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).
     let learnedAuthorities = Mutex<[ShardRef: ShardAuthority]>([:])
+    /// When each shard's set was last asked for in the background (`learnChangesSoon`): at most once per
+    /// `learnChangesInterval`.
+    let lastLearned = Mutex<[ShardRef: Date]>([:])
+    let learnQueue = DispatchQueue(label: "colony.learn-changes")
     /// Custodians that stopped answering this peer, since when.
     let silentSince = Mutex<[Ed25519PublicKey: Silence]>([:])
     private let running = Atomic<Bool>(false)
@@ -308,6 +312,28 @@ public final class ColonyPeer: @unchecked Sendable {
         learnedAuthorities.withLock { learned in
             if learned.count >= 10_000 { learned.removeAll() }
             learned[ref] = authority
+        }
+    }
+
+    /// Seconds between two background look-ups of one shard's set.
+    static let learnChangesInterval = 10.0
+
+    /// A member of the shard's set did not answer: it may have died and been replaced by a change this peer has
+    /// not seen. Asks the others for changes off the caller's thread, at most once per `learnChangesInterval` per
+    /// shard. (netlab kill-custodian: a worker that never learned the newcomer never asked it for leases, and the
+    /// slots it owned waited for the other workers alone until every one of them had used its turn on a unit.)
+    public func learnChangesSoon(_ ref: ShardRef) {
+        let now = Date()
+        let due = lastLearned.withLock { last -> Bool in
+            if let previous = last[ref], now.timeIntervalSince(previous) < Self.learnChangesInterval { return false }
+            if last.count >= 10_000 { last.removeAll() }
+            last[ref] = now
+            return true
+        }
+        guard due else { return }
+        learnQueue.async { [weak self] in
+            guard let self, self.isRunning || self.configuration.oneShot else { return }
+            self.learnChanges(ref)
         }
     }
 

@@ -382,7 +382,10 @@ public final class SwarmWorker: @unchecked Sendable {
             } catch {
                 lastError = error
                 if let refusal = error.refusal, refusal.reason != "not a custodian" { throw error }
-                if error.refusal == nil { condition.withLock { stats.requestFailures += 1 } }
+                if error.refusal == nil {
+                    condition.withLock { stats.requestFailures += 1 }
+                    peer.learnChangesSoon(ref)
+                }
                 custodians.removeFirst()
                 tried += 1
             }
@@ -461,7 +464,10 @@ public final class SwarmWorker: @unchecked Sendable {
                 reply = try peer.request(frame, to: member.endpoint)
             } catch {
                 lastError = error
-                if error.refusal == nil { condition.withLock { stats.requestFailures += 1 } }
+                if error.refusal == nil {
+                    condition.withLock { stats.requestFailures += 1 }
+                    peer.learnChangesSoon(ref)
+                }
                 if error.refusal?.reason == "not a custodian" { peer.learnChanges(ref) }
                 continue
             }

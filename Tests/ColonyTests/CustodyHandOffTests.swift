@@ -14,19 +14,9 @@ import Testing
     @Test func aLeavingCustodianIsReplacedByASignedChangeAndHandsOffItsRecords() throws {
         let folder = SwarmTestSupport.folder("handoff")
         defer { try? FileManager.default.removeItem(at: folder) }
-        var peers: [ColonyPeer] = []
-        for index in 0..<6 {
-            let peer = try CustodyJournalTests.peer(folder.appendingPathComponent("peer-\(index)"), host: LocalSwarm.host(of: index))
-            try peer.start()
-            peers.append(peer)
-        }
+        let (peers, manifest) = try Self.sixPeersWithAJob(in: folder)
         defer { for peer in peers { peer.stop(handOff: false) } }
-        for peer in peers.dropFirst() { peer.join([peers[0].endpoint], timeout: 10) }
-        for peer in peers { peer.join([peers[0].endpoint], timeout: 10) }
-
-        let spec = SwarmTestSupport.spec(units: 8)
-        let manifest = try peers[0].signJob(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 8)
-        let job = try peers[0].publish(manifest).job
+        let job = manifest.id
         let ref = ShardRef(job: job, shard: 0)
         let set = manifest.custody.members(ofShard: 0)
         #expect(set.count == 3)
@@ -76,5 +66,61 @@ import Testing
         #expect(outsider.custodian.ledgers[ref] == nil)
         let rejected = outsider.statistics.rejected
         #expect((rejected["not a custodian"] ?? 0) + (rejected["unknown job"] ?? 0) >= 1, "\(rejected)")
+    }
+
+    /// A worker knows a shard's set from the manifest; when a member it asks does not answer, it asks the others
+    /// for changes in the background (netlab kill-custodian stalled: a worker that never learned the newcomer never
+    /// asked it for leases, and the units whose slots it owned ran out of workers).
+    @Test func aWorkerThatMeetsAGoneCustodianLearnsItsReplacement() throws {
+        let folder = SwarmTestSupport.folder("handoff-learn")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (peers, manifest) = try Self.sixPeersWithAJob(in: folder)
+        defer { for peer in peers { peer.stop(handOff: false) } }
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        let set = manifest.custody.members(ofShard: 0)
+        let first = try #require(peers.first { $0.identity.publicKey == set[0].key })
+
+        // The worker: a peer that keeps no custody and knows the set from the manifest only.
+        let worker = try CustodyJournalTests.peer(folder.appendingPathComponent("worker"), host: LocalSwarm.host(of: 7))
+        try worker.start()
+        defer { worker.stop(handOff: false) }
+        worker.custody.withLock { $0.add(manifest) }
+        #expect(worker.members(of: ref).map(\.key) == set.map(\.key))
+
+        // A custodian hands off the shards it keeps records of: give it one.
+        let earlier = Identity(privateKey: Ed25519PrivateKey())
+        _ = try first.request(CustodyJournalTests.leaseFrame(manifest, worker: earlier), to: first.endpoint)
+        first.stop(handOff: true)
+        #expect(peers.contains { $0 !== first && $0.custodian.changes(ref).count == 1 }, "the leaving custodian was replaced")
+        let identity = Identity(privateKey: Ed25519PrivateKey())
+        #expect(throws: ColonyRequestError.self) {
+            try worker.request(CustodyJournalTests.leaseFrame(manifest, worker: identity), to: first.endpoint)
+        }
+        worker.learnChangesSoon(ref)
+        let deadline = Date() + 30
+        while worker.members(of: ref).contains(where: { $0.key == first.identity.publicKey }), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)   // the look-up runs on the worker's own queue
+        }
+        let learned = worker.members(of: ref)
+        #expect(!learned.contains { $0.key == first.identity.publicKey })
+        #expect(learned.count == set.count)
+        #expect(worker.authority(of: ref)?.epoch == 1)
+    }
+
+    /// Six peers that know each other, and an 8-unit tally job published by the first: custody of its one shard
+    /// belongs to three of them.
+    static func sixPeersWithAJob(in folder: URL) throws -> ([ColonyPeer], JobManifest) {
+        var peers: [ColonyPeer] = []
+        for index in 0..<6 {
+            let peer = try CustodyJournalTests.peer(folder.appendingPathComponent("peer-\(index)"), host: LocalSwarm.host(of: index))
+            try peer.start()
+            peers.append(peer)
+        }
+        for peer in peers.dropFirst() { peer.join([peers[0].endpoint], timeout: 10) }
+        for peer in peers { peer.join([peers[0].endpoint], timeout: 10) }
+        let spec = SwarmTestSupport.spec(units: 8)
+        let manifest = try peers[0].signJob(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 8)
+        _ = try peers[0].publish(manifest)
+        return (peers, manifest)
     }
 }

@@ -200,6 +200,27 @@ import Testing
         #expect(verdict.agreeing.contains(carol.publicKey))
     }
 
+    /// Netlab kill-custodian (issue 12): a worker sealed a unit and died. Its seal counted as a partner for good, so
+    /// every later worker revealed as soon as it sealed, alone, and each result stood unpaired until no live worker
+    /// was left to lease the unit. A sealer yet to reveal is a partner while it is in flight only.
+    @Test func aDeadSealerIsNoPartnerOnceItsLeaseAndWaitAreOver() throws {
+        var cluster = try CustodyCluster()
+        let t = cluster.now
+        let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
+        _ = try #require(try cluster.lease(alice, network: 1, via: x))
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
+        // Alice dies here. Bob is leased the unit by the other owner and seals while her lease is live: a partner.
+        _ = try #require(try cluster.lease(bob, network: 2, via: y, at: t + 2))
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 3, outputs: Outputs.right), via: y, at: t + 3)
+        cluster.sync(at: t + 4)
+        #expect(cluster.custodians[y].partners(cluster.ref(), worker: bob.publicKey, units: [0], now: t + 4)[0] == 2)
+        // Her lease (60 s) and the wait for partners after it (a lease more) are over: Bob waits for a real partner.
+        let after = t + 2 * 60_000 + 1
+        #expect(cluster.custodians[y].partners(cluster.ref(), worker: bob.publicKey, units: [0], now: after)[0] == 1)
+        // Re-verification without a clock still sees every seal (it decides nothing about validity).
+        #expect(cluster.custodians[y].partners(cluster.ref(), worker: bob.publicKey, units: [0])[0] == 2)
+    }
+
     /// Issue 12: with one reachable node and every worker behind a NAT, the publisher signs a set of one custodian;
     /// its leases then vouch for the whole quorum, and networks must still differ.
     @Test func aSetSmallerThanTheQuorumSharesItButNetworksStillCount() throws {

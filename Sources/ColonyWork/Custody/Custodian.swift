@@ -295,11 +295,11 @@ public struct Custodian: Sendable {
     }
 
     /// For `worker` (or anyone), per unit of the shard: how many sealed workers could complete a quorum with it
-    /// (`ShardLedger.partners`).
-    public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?, units: Set<Int>? = nil) -> [Int: Int] {
+    /// (`ShardLedger.partners`), at `now` when given.
+    public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?, units: Set<Int>? = nil, now: Int64? = nil) -> [Int: Int] {
         guard let ledger = ledgers[ref] else { return [:] }
         return Dictionary(
-            uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0)) })
+            uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0, now: now)) })
     }
 
     /// The evidence records signed since the last call.

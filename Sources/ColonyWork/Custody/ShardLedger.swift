@@ -519,11 +519,19 @@ public struct ShardLedger: Sendable {
     /// How many sealed workers could complete a quorum with `worker`'s result now: itself and those leased by
     /// another custodian on another network that had not revealed when it sealed (DESIGN.md, Copy-proof: a seal
     /// made after a reveal never pairs with it). Without a worker, or one with no seal: sealed workers yet to
-    /// reveal. A worker reveals once this reaches the quorum.
-    public func partners(of worker: Ed25519PublicKey?, unit: Int) -> Int {
+    /// reveal. A worker reveals once this reaches the quorum. With `now`, a sealer yet to reveal counts only while
+    /// it is in flight (`UnitRecords.inFlight`): a worker that died after sealing is no partner once its lease and
+    /// wait are over (netlab kill-custodian: every later worker revealed at once, paired with the dead seal, and
+    /// each result stood alone until the unit had no worker left to lease).
+    public func partners(of worker: Ed25519PublicKey?, unit: Int, now: Int64? = nil) -> Int {
         let records = perUnit[unit - units.lowerBound]
-        // A sealer whose lease ended in an error will never reveal.
-        let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in !records.errors.contains { $0.worker == sealer } }
+        let waiting = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) }
+        // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
+        // may never.
+        let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in
+            !records.errors.contains { $0.worker == sealer }
+                && (waiting?.contains(sealer) ?? true || records.reveals.contains { $0.worker == sealer })
+        }
         guard let worker = worker.map(Who.init), let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
