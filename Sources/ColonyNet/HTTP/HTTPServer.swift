@@ -151,11 +151,6 @@ public final class HTTPServer: @unchecked Sendable {
 
     // MARK: Serving
 
-    /// How a connection ended, for the counters.
-    private enum Ending {
-        case clean, idle, timedOut, malformed, sendFailure
-    }
-
     /// The loop of one connection's thread.
     private func serve(_ id: UInt64, socket: StreamSocket, peer: Endpoint) {
         state.withLock { $0.sockets.servedByCurrentThread(id) }
@@ -163,7 +158,8 @@ public final class HTTPServer: @unchecked Sendable {
         defer { buffer.deallocate() }
         var parser = HTTPRequestParser(limits: configuration.limits)
         var served = 0
-        var ending = Ending.clean
+        /// Whether the connection ended by sitting idle between requests.
+        var idle = false
         /// Whether the last thing sent was a response saying `Connection: close`, after which unread bytes are drained.
         var closing = false
         connection: while true {
@@ -176,7 +172,6 @@ public final class HTTPServer: @unchecked Sendable {
                 } catch {
                     state.withLock { $0.statistics.malformedRequests += 1 }
                     closing = send(.refusal(error), keepAlive: false, headOnly: false, on: socket)
-                    ending = .malformed
                     break connection
                 }
                 if request != nil { break }
@@ -187,14 +182,15 @@ public final class HTTPServer: @unchecked Sendable {
                     if requestDeadline == nil { requestDeadline = deadline(after: configuration.requestTimeout) }
                     parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 case .timedOut where parser.isInsideRequest:
+                    // Counted before the response, so a client that has it also sees the count.
+                    state.withLock { $0.statistics.requestTimeouts += 1 }
                     let response = HTTPResponse.text(
                         "the request did not arrive within \(configuration.requestTimeout) s\n",
                         status: .requestTimeout)
                     closing = send(response, keepAlive: false, headOnly: false, on: socket)
-                    ending = .timedOut
                     break connection
                 case .timedOut:
-                    ending = .idle
+                    idle = true
                     break connection
                 case .endOfStream, .failed:
                     break connection
@@ -214,10 +210,7 @@ public final class HTTPServer: @unchecked Sendable {
                 response = handler(request)
             }
             let keepAlive = running && request.wantsKeepAlive && served < configuration.maxRequestsPerConnection
-            guard send(response, keepAlive: keepAlive, headOnly: request.method == .head, on: socket) else {
-                ending = .sendFailure
-                break
-            }
+            guard send(response, keepAlive: keepAlive, headOnly: request.method == .head, on: socket) else { break }
             if !keepAlive {
                 closing = true
                 break
@@ -228,12 +221,8 @@ public final class HTTPServer: @unchecked Sendable {
         state.withLock { state in
             state.sockets.remove(id)
             state.statistics.open -= 1
-            guard state.sockets.running else { return }
-            switch ending {
-            case .clean, .malformed, .sendFailure: break
-            case .idle: state.statistics.closedIdle += 1
-            case .timedOut: state.statistics.requestTimeouts += 1
-            }
+            // After `stop`, endings are the server's doing, not the client's.
+            if idle, state.sockets.running { state.statistics.closedIdle += 1 }
         }
         socket.close()
         connectionThreads.leave()
