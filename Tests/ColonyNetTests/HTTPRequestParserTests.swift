@@ -140,6 +140,28 @@ import Testing
         #expect(throws: HTTPParseError.self) { try parser.next() }
     }
 
+    @Test func anOverlongLineEndedByABareLineFeedIsRefusedForItsLengthInAnyPieces() {
+        // Found by .ci/fuzz-http: whole, the LF was seen first (400); in pieces, the length was (414).
+        var limits = HTTPRequestLimits()
+        limits.maxRequestLine = 40
+        let text = Array(("GET /" + String(repeating: "a", count: 60) + " HTTP/1.1\nHost: h\r\n\r\n").utf8)
+        for pieceSize in [1, 5, text.count] {
+            var parser = HTTPRequestParser(limits: limits)
+            var refusal: HTTPParseError?
+            for start in stride(from: 0, to: text.count, by: pieceSize) where refusal == nil {
+                parser.append(text[start..<min(start + pieceSize, text.count)])
+                do { _ = try parser.next() } catch { refusal = error }
+            }
+            #expect(refusal?.code == .requestLineTooLong, "pieces of \(pieceSize)")
+        }
+    }
+
+    @Test func aLaterMinorVersionIsReadAsHTTP11() throws {
+        let request = try #require(try parseAll("GET / HTTP/1.2\r\nHost: h\r\n\r\n").first)
+        #expect(request.minorVersion == 2)
+        #expect(request.wantsKeepAlive)
+    }
+
     @Test func theHeaderCountLimitIsInclusive() throws {
         var limits = HTTPRequestLimits()
         limits.maxHeaderCount = 3

@@ -125,11 +125,13 @@ public struct HTTPRequestParser: Sendable {
             if bufferedCount - 1 > limit { throw overLimit(limit) }
             return nil
         }
-        guard newline > start, buffer[newline - 1] == UInt8(ascii: "\r") else {
+        let endsWithCR = newline > start && buffer[newline - 1] == UInt8(ascii: "\r")
+        // The length first, as when the end had not arrived yet: the bytes' pieces never change the refusal.
+        guard newline - start - (endsWithCR ? 1 : 0) <= limit else { throw overLimit(limit) }
+        guard endsWithCR else {
             throw HTTPParseError(.bareLineFeed, .badRequest, "a line ends with LF alone; lines end with CRLF")
         }
         let line = buffer[start..<newline - 1]
-        guard line.count <= limit else { throw overLimit(limit) }
         start = newline + 1
         searchFrom = start
         return line
