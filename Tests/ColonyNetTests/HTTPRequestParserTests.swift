@@ -74,6 +74,23 @@ import Testing
         #expect(requests[0].body == Array("abc".utf8))
     }
 
+    @Test func aBodyAfterExpectContinueWaitsForTheInterimAnswer() throws {
+        var parser = HTTPRequestParser()
+        parser.append(Array("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n".utf8))
+        #expect(try parser.next() == nil)
+        #expect(parser.awaitsContinue)
+        parser.append([UInt8(ascii: "o")])
+        #expect(try parser.next() == nil)
+        #expect(!parser.awaitsContinue)
+        parser.append([UInt8(ascii: "k")])
+        #expect(try parser.next()?.body == Array("ok".utf8))
+        #expect(!parser.awaitsContinue)
+        // Without the field, no interim answer is wanted.
+        parser.append(Array("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n".utf8))
+        #expect(try parser.next() == nil)
+        #expect(!parser.awaitsContinue)
+    }
+
     @Test func emptyLinesBeforeARequestAreSkipped() throws {
         #expect(try parseAll("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n").map(\.path) == ["/"])
     }

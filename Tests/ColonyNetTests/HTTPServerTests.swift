@@ -34,6 +34,21 @@ import Testing
         #expect(response.headers["Content-Length"] == "16")
         #expect(response.headers["Cache-Control"] == "no-store")
         #expect(response.headers["Connection"] == "keep-alive")
+        let date = try #require(response.headers["Date"])
+        #expect(date.hasSuffix(" GMT") && date.count == "Sun, 06 Nov 1994 08:49:37 GMT".count, "\(date)")
+    }
+
+    @Test func aClientExpectingContinueGetsIt() throws {
+        let server = try server()
+        defer { server.stop() }
+        let client = try HTTPTestClient(to: server)
+        try client.send("POST /echo HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        // The body is sent only once the interim answer came, as curl does.
+        #expect(try client.receive().code == 100)
+        try client.send("hello")
+        let response = try client.receive()
+        #expect(response.code == 200)
+        #expect(response.text == "hello")
     }
 
     @Test func keepAliveServesSeveralRequestsUpToTheCap() throws {

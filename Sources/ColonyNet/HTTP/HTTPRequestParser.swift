@@ -26,6 +26,9 @@ public struct HTTPRequestParser: Sendable {
         var headers = HTTPHeaders()
         /// Bytes of field lines so far, CRLFs included.
         var headerBytes = 0
+
+        /// Whether the client waits for "100 Continue" before it sends the body (RFC 9110 §10.1.1).
+        var expectsContinue: Bool { headers.contains("Expect", token: "100-continue") }
     }
 
     private var phase = Phase.requestLine
@@ -48,6 +51,14 @@ public struct HTTPRequestParser: Sendable {
     public var isInsideRequest: Bool {
         if case .requestLine = phase { return bufferedCount > 0 }
         return true
+    }
+
+    /// Whether the request being read waits for an interim "100 Continue" before sending its body: its head is
+    /// read and accepted, it sent `Expect: 100-continue`, and no byte of its body has come. curl sends that for
+    /// bodies over 1 KiB and otherwise waits a second.
+    public var awaitsContinue: Bool {
+        if case .body(let head, _) = phase { return head.expectsContinue && bufferedCount == 0 }
+        return false
     }
 
     /// Adds bytes read from the connection. Call `next` after each append so the bounds are checked.

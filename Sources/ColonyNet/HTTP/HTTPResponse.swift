@@ -2,7 +2,8 @@
 public struct HTTPResponse: Hashable, Sendable {
     /// The status.
     public var status: HTTPStatus
-    /// The header fields; Content-Length, Connection and Transfer-Encoding here are ignored (the server owns them).
+    /// The header fields; Content-Length, Connection, Transfer-Encoding and Date here are ignored (the server owns
+    /// them).
     public var headers: HTTPHeaders
     /// The body.
     public var body: [UInt8]
@@ -47,10 +48,14 @@ public struct HTTPResponse: Hashable, Sendable {
     /// the body ends), `Connection: close` or `keep-alive`, the blank line, then the body unless `headOnly` or the status has none (1xx, 204) (a
     /// HEAD request gets GET's length without the body). A field with a name that is not a token is left out, and
     /// CR, LF and other control bytes in a value become spaces, so a handler cannot split the response.
-    public func serialized(keepAlive: Bool, headOnly: Bool = false) -> [UInt8] {
+    /// `date`, when given, is sent as the Date field (the server passes the current time in IMF-fixdate form).
+    public func serialized(keepAlive: Bool, headOnly: Bool = false, date: String? = nil) -> [UInt8] {
         var head = "HTTP/1.1 \(status.code) \(Self.printable(status.reason))\r\n"
+        if let date { head += "Date: \(Self.printable(date))\r\n" }
         for field in headers where Self.isToken(field.name) {
-            if ["content-length", "connection", "transfer-encoding"].contains(field.name.lowercased()) { continue }
+            if ["content-length", "connection", "transfer-encoding", "date"].contains(field.name.lowercased()) {
+                continue
+            }
             head += "\(field.name): \(Self.printable(field.value))\r\n"
         }
         // 1xx and 204 responses have no body and must not carry Content-Length (RFC 9110 §8.6).

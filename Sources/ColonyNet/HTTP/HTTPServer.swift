@@ -144,7 +144,7 @@ public final class HTTPServer: @unchecked Sendable {
         socket.setSendTimeout(0.05)
         let response = HTTPResponse.text(
             "too many connections (\(configuration.maxConnections)); try again\n", status: .serviceUnavailable)
-        _ = send(response.serialized(keepAlive: false), on: socket, deadline: nil)
+        _ = send(response.serialized(keepAlive: false, date: Self.now()), on: socket, deadline: nil)
         socket.shutdownWrite()
         socket.close()
     }
@@ -166,6 +166,8 @@ public final class HTTPServer: @unchecked Sendable {
             // Bytes of the next request already buffered (pipelined) start its clock now; otherwise its first byte.
             var requestDeadline = parser.isInsideRequest ? deadline(after: configuration.requestTimeout) : nil
             var request: HTTPRequest?
+            /// Whether "100 Continue" went out for this request.
+            var continued = false
             while request == nil {
                 do {
                     request = try parser.next()
@@ -175,6 +177,10 @@ public final class HTTPServer: @unchecked Sendable {
                     break connection
                 }
                 if request != nil { break }
+                if parser.awaitsContinue, !continued {
+                    continued = true
+                    guard send(Self.continueResponse, on: socket, deadline: nil) else { break connection }
+                }
                 let idleDeadline = deadline(after: configuration.idleTimeout)
                 let wait = min(idleDeadline, requestDeadline ?? idleDeadline)
                 switch socket.receive(into: buffer.baseAddress!, count: buffer.count, waitAll: false, deadline: wait) {
@@ -234,7 +240,24 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Sends `response`; false when the client did not take it within the idle timeout or the write failed.
     private func send(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, on socket: StreamSocket) -> Bool {
-        send(response.serialized(keepAlive: keepAlive, headOnly: headOnly), on: socket, deadline: nil)
+        send(response.serialized(keepAlive: keepAlive, headOnly: headOnly, date: Self.now()), on: socket, deadline: nil)
+    }
+
+    /// The interim answer to `Expect: 100-continue`.
+    private static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    /// The current time as an HTTP date, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7); nil if the system
+    /// cannot say.
+    static func now() -> String? {
+        var seconds = time(nil)
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return nil }
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard (0..<7).contains(parts.tm_wday), (0..<12).contains(parts.tm_mon) else { return nil }
+        func twoDigits(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(twoDigits(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
+            + "\(1900 + parts.tm_year) \(twoDigits(parts.tm_hour)):\(twoDigits(parts.tm_min)):\(twoDigits(parts.tm_sec)) GMT"
     }
 
     private func send(_ bytes: [UInt8], on socket: StreamSocket, deadline: Instant?) -> Bool {
