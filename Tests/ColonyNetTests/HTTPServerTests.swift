@@ -231,6 +231,11 @@ import Testing
         } catch {
             #expect(error.message.contains("requestTimeout"))
         }
+        #expect(HTTPServerConfiguration(address: "localhost:0")?.host == "localhost")
+        #expect(HTTPServerConfiguration(address: "0.0.0.0:8080")?.port == 8080)
+        for bad in ["7396", "127.0.0.1", "127.0.0.1:70000", "[::1]:7396", "example.org:80", "127.0.0.1:"] {
+            #expect(HTTPServerConfiguration(address: bad) == nil, "\(bad)")
+        }
         #expect(HTTPServerConfiguration().port == 7396)
         #expect(HTTPServerConfiguration().host == "127.0.0.1")
     }

@@ -32,6 +32,14 @@ public struct HTTPServerConfiguration: Sendable, Hashable {
         self.port = port
     }
 
+    /// The defaults on "HOST:PORT", as a `--web` flag gives it ("127.0.0.1:7396", "localhost:0", "0.0.0.0:8080");
+    /// nil when HOST is not an IPv4 address or "localhost", or PORT is not a port number.
+    public init?(address: String) {
+        guard let endpoint = Endpoint(address) else { return nil }
+        let colon = address.lastIndex(of: ":")!
+        self.init(host: String(address[..<colon]), port: endpoint.port)
+    }
+
     /// Checks the fields; the error names the bad one.
     public func validate() throws(HTTPServerError) {
         try limits.validate()
