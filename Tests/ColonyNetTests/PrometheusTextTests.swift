@@ -80,16 +80,57 @@ import Testing
         }
     }
 
-    /// Reads `text` with prometheus_client's parser and prints each sample as JSON: [family, type, name, labels, value].
+    /// Reads the exposition with prometheus_client's parser, from stdin or, given a URL, from a live server (checking
+    /// the Content-Type), and prints each sample as JSON: [family, type, name, labels, value].
     static let parserScript = """
-        import json, sys
+        import json, sys, urllib.request
         from prometheus_client.parser import text_string_to_metric_families
+        if len(sys.argv) > 1:
+            with urllib.request.urlopen(sys.argv[1]) as response:
+                kind = response.headers["Content-Type"]
+                if not kind.startswith("text/plain; version=0.0.4"):
+                    sys.exit("wrong Content-Type: " + kind)
+                text = response.read().decode("utf-8")
+        else:
+            text = sys.stdin.read()
         out = []
-        for family in text_string_to_metric_families(sys.stdin.read()):
+        for family in text_string_to_metric_families(text):
             for s in family.samples:
                 out.append([family.name, family.type, s.name, s.labels, repr(float(s.value))])
         print(json.dumps(out))
         """
+
+    /// What `parserScript` read, one line per sample: "family type name [labels] value".
+    static func readByPrometheusClient(stdin text: String? = nil, url: String? = nil) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(Probe.onPath("python3")))
+        process.arguments = ["-c", parserScript] + (url.map { [$0] } ?? [])
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data((text ?? "").utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let rows = try #require(JSONSerialization.jsonObject(with: data) as? [[Any]])
+        return rows.map { row in
+            let labels = (row[3] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            return "\(row[0]) \(row[1]) \(row[2]) [\(labels.joined(separator: ","))] \(row[4])"
+        }
+    }
+
+    /// `sample()` as prometheus_client reads it. The parser drops a counter family's _total suffix from the
+    /// family's name, not from the sample's.
+    static let sampleAsRead = [
+        "colony_units counter colony_units_total [outcome=validated] 12.0",
+        "colony_units counter colony_units_total [outcome=invalid] 1.0",
+        "colony_leases gauge colony_leases [] 3.0",
+        "colony_refusals counter colony_refusals_total [peer=1.2.3.4,reason=quote \" backslash \\ newline \n end] 7.0",
+        "colony_ratio gauge colony_ratio [] 0.25",
+    ]
 
     @Test(ExternalTool.prometheusClient.gate)
     func prometheusClientReadsTheOutputBack() throws {
@@ -97,34 +138,28 @@ import Testing
         var text = try Self.sample()
         try text.gauge(
             "colony_temperature", help: "Special values.", [.init(["k": "inf"], .infinity), .init(["k": "nan"], .nan)])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Probe.onPath("python3")))
-        process.arguments = ["-c", Self.parserScript]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(text.text.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let rows = try #require(JSONSerialization.jsonObject(with: data) as? [[Any]])
-        let described = rows.map { row in
-            let labels = (row[3] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            return "\(row[0]) \(row[1]) \(row[2]) [\(labels.joined(separator: ","))] \(row[4])"
-        }
-        // The parser drops a counter family's _total suffix from the family name, not from the sample's.
         #expect(
-            described == [
-                "colony_units counter colony_units_total [outcome=validated] 12.0",
-                "colony_units counter colony_units_total [outcome=invalid] 1.0",
-                "colony_leases gauge colony_leases [] 3.0",
-                "colony_refusals counter colony_refusals_total [peer=1.2.3.4,reason=quote \" backslash \\ newline \n end] 7.0",
-                "colony_ratio gauge colony_ratio [] 0.25",
-                "colony_temperature gauge colony_temperature [k=inf] inf",
-                "colony_temperature gauge colony_temperature [k=nan] nan",
-            ])
+            try Self.readByPrometheusClient(stdin: text.text)
+                == Self.sampleAsRead + [
+                    "colony_temperature gauge colony_temperature [k=inf] inf",
+                    "colony_temperature gauge colony_temperature [k=nan] nan",
+                ])
+    }
+
+    @Test(ExternalTool.prometheusClient.gate)
+    func prometheusClientScrapesMetricsFromALiveServer() throws {
+        try ExternalTool.prometheusClient.require()
+        var router = HTTPRouter()
+        router.add(.get, "/metrics") { _ in
+            do {
+                return .prometheus(try Self.sample().text)
+            } catch {
+                return .text("\(error)\n", status: .internalServerError)
+            }
+        }
+        let server = HTTPServer(port: 0, router: router)
+        try server.start()
+        defer { server.stop() }
+        #expect(try Self.readByPrometheusClient(url: "http://\(server.localEndpoint)/metrics") == Self.sampleAsRead)
     }
 }
