@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "ColonyTestSupport", path: "Tests/ColonyTestSupport"),
         .testTarget(name: "ColonyKernelTests", dependencies: ["ColonyKernel"]),
         .testTarget(name: "ColonyCoreTests", dependencies: ["ColonyCore", "ColonyTestSupport"]),
-        .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore"]),
+        .testTarget(name: "ColonyNetTests", dependencies: ["ColonyNet", "ColonyCore", "ColonyTestSupport"]),
         .testTarget(name: "ColonyDHTTests", dependencies: ["ColonyDHT", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyBlobsTests", dependencies: ["ColonyBlobs", "ColonyNet", "ColonyCore"]),
         .testTarget(name: "ColonyWorkTests", dependencies: ["ColonyWork", "ColonyKernel", "ColonyCore", "ColonyNet"]),

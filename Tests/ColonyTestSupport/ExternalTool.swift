@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A program or library some tests need that a fresh machine may lack (README, Tests): Pillow, pngfix, primesieve,
-/// gmpy2, libtorrent's Python bindings, Chromium, nftables, network namespaces.
+/// gmpy2, libtorrent's Python bindings, prometheus_client, Chromium, nftables, network namespaces.
 ///
 /// The rule every such test follows:
 /// - it runs when the tool is present, or when `COLONY_CI` is set;
@@ -103,6 +103,13 @@ extension ExternalTool {
     /// libtorrent's Python bindings for the `python3` on PATH: a real BitTorrent DHT node.
     public static let libtorrent = ExternalTool(name: "libtorrent's Python bindings", install: "pip install libtorrent==2.1.1") {
         Probe.onPath("python3").map { Probe.succeeds($0, ["-c", "import libtorrent"]) } == true
+    }
+
+    /// Python's prometheus_client, for the `python3` on PATH: the reference parser of the Prometheus text format.
+    public static let prometheusClient = ExternalTool(
+        name: "prometheus_client", install: "python3 -m pip install prometheus_client==0.26.0"
+    ) {
+        Probe.onPath("python3").map { Probe.succeeds($0, ["-c", "import prometheus_client.parser"]) } == true
     }
 
     /// Debian's Chromium, headless: renders the donor's page.

@@ -54,21 +54,10 @@ public final class FrameServer: @unchecked Sendable {
     /// Connections the kernel queues before they are accepted.
     static let backlog: Int32 = 128
 
-    private struct Connection {
-        let socket: StreamSocket
-        /// The thread serving it, once that thread has started: `stop` called from a handler must not wait for itself.
-        var thread: pthread_t?
-    }
-
     private struct State {
         var statistics = FrameServerStatistics()
         var localEndpoint: Endpoint
-        var listener: (any DispatchSourceRead)?
-        /// Signalled once the listening socket is closed, so `stop` returns with the port free again.
-        var listenerClosed: DispatchSemaphore?
-        var running = false
-        var connections: [UInt64: Connection] = [:]
-        var nextID: UInt64 = 1
+        var sockets = ServerSockets()
         /// Open connections per client address; an address leaves the table with its last connection, so the table
         /// is never larger than `maxConnections`.
         var connectionsPerAddress: [UInt32: Int] = [:]
@@ -115,8 +104,9 @@ public final class FrameServer: @unchecked Sendable {
     }
 
     deinit {
-        // Connection threads hold the server, so none is left; the read source holds it weakly.
-        state.withLock { $0.listener?.cancel() }
+        // Connection threads hold the server, so none is left; the listener holds it weakly and stops accepting
+        // when it goes too.
+        state.withLock { $0.sockets.listener = nil }
     }
 
     /// The address listened on, with the port the system chose; before `start`, the configured one.
@@ -152,70 +142,32 @@ public final class FrameServer: @unchecked Sendable {
         try validate()
         let endpoint = Self.bindEndpoint(host: host, port: port)!
         try state.withLock { state throws(FrameTransportError) in
-            guard state.listener == nil else { return }
-            let listener = try StreamSocket.listening(on: endpoint, backlog: Self.backlog)
-            state.localEndpoint = listener.localEndpoint() ?? endpoint
-            let source = DispatchSource.makeReadSource(fileDescriptor: listener.descriptor, queue: acceptQueue)
-            source.setEventHandler { [weak self] in self?.acceptPending(from: listener) }
-            let closed = DispatchSemaphore(value: 0)
-            source.setCancelHandler {
-                listener.close()
-                closed.signal()
+            guard state.sockets.listener == nil else { return }
+            let listener = try StreamListener(on: endpoint, backlog: Self.backlog, queue: acceptQueue) {
+                [weak self] socket, peer in
+                guard let self else { return socket.close() }
+                admit(socket, from: peer)
             }
-            state.listener = source
-            state.listenerClosed = closed
-            state.running = true
-            source.resume()
+            state.localEndpoint = listener.localEndpoint
+            state.sockets.listener = listener
+            state.sockets.running = true
         }
     }
 
     /// Stops listening, closes every connection and waits for their threads to finish (unless called from a
     /// handler, which cannot wait for itself). Safe to call more than once.
     public func stop() {
-        let (listener, listenerClosed, calledFromHandler) = state.withLock { state in
-            state.running = false
-            let listener = state.listener
-            let listenerClosed = state.listenerClosed
-            state.listener = nil
-            state.listenerClosed = nil
-            let current = pthread_self()
-            var calledFromHandler = false
-            for connection in state.connections.values {
-                // Shutting down (not closing) wakes the thread's blocked read; the thread closes the descriptor.
-                connection.socket.shutdownBoth()
-                if let thread = connection.thread, pthread_equal(thread, current) != 0 { calledFromHandler = true }
-            }
-            return (listener, listenerClosed, calledFromHandler)
-        }
-        listener?.cancel()
-        listenerClosed?.wait()
+        let (listener, calledFromHandler) = state.withLock { $0.sockets.stop() }
+        listener?.close()
         if !calledFromHandler { connectionThreads.wait() }
     }
 
     // MARK: Accepting
 
-    private func acceptPending(from listener: StreamSocket) {
-        while true {
-            switch listener.accept() {
-            case .wouldBlock:
-                return
-            case .failed(let code):
-                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
-                    // The connection stays queued, so the source would fire again at once and spin: pause this
-                    // queue (it only accepts) so that connection threads can finish and free descriptors.
-                    usleep(100_000)
-                }
-                return
-            case .connection(let socket, let peer):
-                admit(socket, from: peer)
-            }
-        }
-    }
-
     private func admit(_ socket: StreamSocket, from peer: Endpoint) {
         let id: UInt64? = state.withLock { state in
-            guard state.running else { return nil }
-            guard state.connections.count < maxConnections else {
+            guard state.sockets.running else { return nil }
+            guard state.sockets.count < maxConnections else {
                 state.statistics.refusedOverLimit += 1
                 return nil
             }
@@ -225,9 +177,7 @@ public final class FrameServer: @unchecked Sendable {
                 state.statistics.refusedPerAddress += 1
                 return nil
             }
-            let id = state.nextID
-            state.nextID += 1
-            state.connections[id] = Connection(socket: socket)
+            let id = state.sockets.insert(socket)
             state.connectionsPerAddress[peer.address, default: 0] += 1
             state.statistics.accepted += 1
             state.statistics.open += 1
@@ -247,7 +197,7 @@ public final class FrameServer: @unchecked Sendable {
         }
         guard !started else { return }
         state.withLock { state in
-            state.connections[id] = nil
+            state.sockets.remove(id)
             state.leave(peer.address)
             state.statistics.accepted -= 1
             state.statistics.open -= 1
@@ -261,7 +211,7 @@ public final class FrameServer: @unchecked Sendable {
 
     /// The loop of one connection's thread.
     private func serve(_ id: UInt64, socket: StreamSocket, peer: Endpoint) {
-        state.withLock { $0.connections[id]?.thread = pthread_self() }
+        state.withLock { $0.sockets.servedByCurrentThread(id) }
         let context = FrameConnectionContext(peer: peer, connectionID: id)
         var reader = FrameReader(limits: limits, pacing: .init(idleTimeout: idleTimeout, protection: protection))
         // The bytes this connection holds of the request budget: reserved when a frame's lengths arrive, released
@@ -346,11 +296,11 @@ public final class FrameServer: @unchecked Sendable {
         release()
         // Counted before the close, so a client that sees the close also sees the count.
         state.withLock { state in
-            state.connections[id] = nil
+            state.sockets.remove(id)
             state.leave(peer.address)
             state.statistics.open -= 1
             // After `stop`, endings are the server's doing, not the client's.
-            guard state.running else { return }
+            guard state.sockets.running else { return }
             switch ending {
             case .clean: break
             case .idle: state.statistics.closedIdle += 1

@@ -332,6 +332,11 @@ struct StreamSocket {
         _ = shutdown(descriptor, Int32(SHUT_RDWR))
     }
 
+    /// Ends the sending direction only: the peer reads the end of the stream while this side can still read.
+    func shutdownWrite() {
+        _ = shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// Closes the descriptor.
     func close() {
         #if canImport(Darwin)
