@@ -161,7 +161,7 @@ enum NodeCommand: Command {
             }
         }
         try? peer.blobs.node.save()
-        peer.stop(within: 2.5)
+        peer.stop(within: 2)
         log.emit("stopped", [:], text: "stopped; records handed to the other custodians")
         return ExitStatus.success
     }
@@ -243,11 +243,11 @@ enum WorkerCommand: Command {
         bar.finish()
         console.note("stopping: saving checkpoints, revealing finished units, releasing leases…")
         // Ctrl-C is answered within 3 s, whoever does not answer: leases not given back by then expire.
-        if !worker.stop(within: 2) {
+        if !worker.stop(within: 1.6) {
             console.note("stopping without waiting longer for custodians that do not answer; their leases expire")
         }
         try? peer.blobs.node.save()
-        peer.stop(within: 0.7)
+        peer.stop(within: 0.5)
         let stats = worker.snapshot.statistics
         log.emit(
             "stopped",
