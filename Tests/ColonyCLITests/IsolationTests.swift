@@ -41,7 +41,8 @@ import Glibc
         func process(_ arguments: [String], data: String = "data") -> (Process, Pipe) {
             let process = Process()
             process.executableURL = colony
-            process.arguments = arguments + ["--json", "--data-dir", folder.appendingPathComponent(data).path]
+            let dataDirectory = arguments.first == "run" ? ["--data-dir", folder.appendingPathComponent(data).path] : []
+            process.arguments = arguments + ["--json"] + dataDirectory
             var environment = ProcessInfo.processInfo.environment
             environment["COLONY_TEST_KERNELS"] = "1"
             process.environment = environment
@@ -160,6 +161,22 @@ import Glibc
         #expect(fresh.resumed == 0)
         #expect(resumed.summary?["sum"] != nil)
         #expect(resumed.summary?["sum"] == fresh.summary?["sum"])
+    }
+
+    @Test func benchEngineMeasuresIsolatedAndInProcessEnginesToTheSameOutputs() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanUp() }
+        let spec = try scratch.spec("p.json", #"{"kernel": "primes", "parameters": {"to": 2000000, "numbersPerUnit": 100000}}"#)
+        let (process, output) = scratch.process(["bench", "engine", "--spec", spec, "--rounds", "1"])
+        try process.run()
+        let bytes = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.compactMap { $0["mode"] as? String } == ["isolated", "in-process"])
+        #expect(results.allSatisfy { $0["outputsIdentical"] as? Bool == true })
+        #expect(results.allSatisfy { ($0["efficiency"] as? Double ?? 0) > 0 })
     }
 
     /// "peak memory N MiB" in a failure's reason.
