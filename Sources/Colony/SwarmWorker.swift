@@ -285,6 +285,16 @@ public final class SwarmWorker: @unchecked Sendable {
             var output: [UInt8]?
             var failure: String?
             let ticket = task.ticket
+            guard ticket.expires > started else {
+                // Its lease ended while it waited behind another unit (one that hung until killed, say): not the
+                // unit's fault and no work done, so it is given back like a unit whose input never came.
+                condition.withLock {
+                    running[slot] = nil
+                    ticket.failures[task.unit] = String(decoding: CustodyRecord.releaseReason(of: ticket.lease.id), as: UTF8.self)
+                }
+                wake.signal()
+                continue
+            }
             // Each checkpoint goes to disk as the kernel takes it (DESIGN.md, Data directory), so a worker killed
             // with -9 and leased the unit again resumes from it.
             let hooks = KernelContextHooks(

@@ -1,64 +1,99 @@
 import Foundation
 import Testing
 
-/// Isolation in a real swarm: `colony worker` processes given a job whose kernel traps on half its units keep
-/// running, record an error for each trapping unit, and every other unit is validated by a quorum.
+/// Isolation in a real swarm: `colony worker` processes with the test kernels registered (`COLONY_TEST_KERNELS=1`)
+/// keep running whatever their kernels do, and record an error for each unit that crashed or hung.
 extension BlobSwarmTests {
-    @Test func workersSurviveAHundredTrappingUnitsAndEveryOtherUnitIsValidated() throws {
-        let colony = try #require(colonyExecutable())
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-trap-swarm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let processes = Processes()
-        func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    /// One `colony node` and two single-core `colony worker`s on distinct /24s (so their agreeing results make a
+    /// quorum), with the test kernels registered; publishes jobs and watches them to the end.
+    final class TestKernelSwarm {
+        let colony: URL
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-isolation-swarm-\(UUID().uuidString)")
+        let processes = BlobSwarmTests.Processes()
         let network = "test-" + UUID().uuidString.prefix(8).lowercased()
-        var environment = ProcessInfo.processInfo.environment
-        environment["COLONY_TEST_KERNELS"] = "1"
-
-        let (node, nodeOutput) = try start(
-            colony, ["node", "--host", "127.0.0.1", "--port", "0", "--network", network, "--json", "--data-dir", directory("node")],
-            environment: environment)
-        processes.running.append(node)
-        processes.outputs.append(nodeOutput)
-        let line = try #require(firstLine(of: nodeOutput))
-        let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        let seed = try #require(listening["endpoint"] as? String)
-
-        // Two workers on distinct /24s, so their agreeing results make a quorum; each unit gets one attempt from each.
+        let environment = ProcessInfo.processInfo.environment.merging(["COLONY_TEST_KERNELS": "1"]) { $1 }
+        var seed = ""
         var workers: [Process] = []
-        for index in 0..<2 {
-            let (worker, output) = try start(
-                colony, ["worker", "--cores", "1", "--kernels", "test-trap", "--host", "127.0.\(21 + index).1", "--bootstrap", seed,
-                         "--network", network, "--json", "--data-dir", directory("worker\(index)")],
+        let tests: BlobSwarmTests
+
+        init(tests: BlobSwarmTests, kernels: String, firstNetwork: Int) throws {
+            self.tests = tests
+            colony = try #require(colonyExecutable())
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (node, nodeOutput) = try tests.start(
+                colony, ["node", "--host", "127.0.0.1", "--port", "0", "--network", network, "--json", "--data-dir", directory("node")],
                 environment: environment)
-            processes.running.append(worker)
-            processes.outputs.append(output)
-            workers.append(worker)
-            #expect(firstLine(of: output) != nil)
+            processes.running.append(node)
+            processes.outputs.append(nodeOutput)
+            let line = try #require(tests.firstLine(of: nodeOutput))
+            let listening = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            seed = try #require(listening["endpoint"] as? String)
+            for index in 0..<2 {
+                let (worker, output) = try tests.start(
+                    colony, ["worker", "--cores", "1", "--kernels", kernels, "--host", "127.0.\(firstNetwork + index).1", "--bootstrap", seed,
+                             "--network", network, "--json", "--data-dir", directory("worker\(index)")],
+                    environment: environment)
+                processes.running.append(worker)
+                processes.outputs.append(output)
+                workers.append(worker)
+                #expect(tests.firstLine(of: output) != nil)
+            }
         }
 
-        let spec = folder.appendingPathComponent("trap.json")
-        try Data(
-            #"{"kernel": "test-trap", "title": "traps on even units", "parameters": {"count": 200, "trapEvery": 2}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 60}"#
-                .utf8
-        ).write(to: spec)
-        let (published, publishText) = try run(
-            colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("publisher")],
-            environment: environment)
-        #expect(published == 0, "\(publishText)")
-        let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+        deinit {
+            for process in processes.running where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(at: folder)
+        }
 
-        let (_, statusText) = try run(
-            colony, ["status", job, "--watch", "--timeout", "600", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json",
-                     "--data-dir", directory("watcher")],
-            environment: environment)
-        let statusLine = try #require(statusText.split(separator: "\n").last(where: { $0.hasPrefix("{") }), "\(statusText)")
-        let status = try #require(try JSONSerialization.jsonObject(with: Data(statusLine.utf8)) as? [String: Any])
+        func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+        /// Publishes the spec `text` and returns `colony status --watch --json`'s last report on it.
+        func publishAndWatch(_ name: String, _ text: String) throws -> [String: Any] {
+            let spec = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: spec)
+            let (published, publishText) = try tests.run(
+                colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("publisher")],
+                environment: environment)
+            #expect(published == 0, "\(publishText)")
+            let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
+            let job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+            let (_, statusText) = try tests.run(
+                colony, ["status", job, "--watch", "--timeout", "600", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json",
+                         "--data-dir", directory("watcher")],
+                environment: environment)
+            let statusLine = try #require(statusText.split(separator: "\n").last(where: { $0.hasPrefix("{") }), "\(statusText)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(statusLine.utf8)) as? [String: Any])
+        }
+    }
+
+    @Test func workersSurviveAHundredTrappingUnitsAndEveryOtherUnitIsValidated() throws {
+        let swarm = try TestKernelSwarm(tests: self, kernels: "test-trap", firstNetwork: 21)
+        // Each trapping unit gets one attempt from each worker: 200 traps in all.
+        let status = try swarm.publishAndWatch(
+            "trap.json",
+            #"{"kernel": "test-trap", "title": "traps on even units", "parameters": {"count": 200, "trapEvery": 2}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 60}"#)
         #expect(status["units"] as? Int == 200)
-        #expect(status["validated"] as? Int == 100, "\(statusLine)")
-        #expect(status["failed"] as? Int == 100, "\(statusLine)")
-        // Both workers went through 100 traps each and are still running.
-        #expect(workers.allSatisfy { $0.isRunning })
+        #expect(status["validated"] as? Int == 100, "\(status)")
+        #expect(status["failed"] as? Int == 100, "\(status)")
+        #expect(swarm.workers.allSatisfy { $0.isRunning })
+    }
+
+    /// A unit that never returns (and never calls `context.step`) is killed when its lease ends.
+    @Test func aHungUnitIsKilledWhenItsLeaseEndsAndTheWorkersGoOn() throws {
+        let swarm = try TestKernelSwarm(tests: self, kernels: "test-hang,test-slow", firstNetwork: 31)
+        // First a job whose only unit hangs, then one that needs the same single cores: it can be computed only if
+        // the hung unit's host was killed when its lease ended.
+        let hung = try swarm.publishAndWatch(
+            "hang.json",
+            #"{"kernel": "test-hang", "title": "hangs", "parameters": {"count": 1, "hangEvery": 1}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 10}"#)
+        #expect(hung["failed"] as? Int == 1, "\(hung)")
+        let after = try swarm.publishAndWatch(
+            "slow.json",
+            #"{"kernel": "test-slow", "title": "after the hang", "parameters": {"count": 4, "steps": 5}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 60}"#)
+        #expect(after["validated"] as? Int == 4, "\(after)")
+        #expect(swarm.workers.allSatisfy { $0.isRunning })
     }
 }
