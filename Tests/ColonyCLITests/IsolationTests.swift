@@ -163,6 +163,35 @@ import Glibc
         #expect(resumed.summary?["sum"] == fresh.summary?["sum"])
     }
 
+    @Test func ctrlCOnATerminalReachesTheHostsTooAndStillStopsUnitsAtACheckpoint() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanUp() }
+        let spec = try scratch.spec("slow.json", #"{"kernel": "test-slow", "parameters": {"count": 2, "steps": 400}}"#)
+        let (process, output) = scratch.process(["run", spec, "--cores", "2", "--checkpoint-every", "1"])
+        try process.run()
+        // Wait until both units have a checkpoint, so both hosts are past their start-up and into their units; the
+        // guard only keeps a broken build from hanging the test run.
+        let runs = scratch.folder.appendingPathComponent("data/runs")
+        let guardTime = Date() + 120
+        var checkpoints = 0
+        while checkpoints < 2, process.isRunning, Date() < guardTime {
+            let names = (try? FileManager.default.subpathsOfDirectory(atPath: runs.path)) ?? []
+            checkpoints = names.filter { $0.hasSuffix(".ckpt") }.count
+            if checkpoints < 2 { usleep(20_000) }
+        }
+        let hosts = Self.hostProcesses(of: process.processIdentifier)
+        try #require(hosts.count == 2)
+        // What a terminal's Ctrl-C does: SIGINT to every process of the group.
+        for host in hosts { kill(host, SIGINT) }
+        process.interrupt()
+        let bytes = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let report = try JSONDecoder().decode(Report.self, from: bytes)
+        #expect(report.failed == 0)
+        #expect(report.failures == nil)
+    }
+
     @Test func benchEngineMeasuresIsolatedAndInProcessEnginesToTheSameOutputs() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }
@@ -186,15 +215,18 @@ import Glibc
     }
 
     /// Kernel hosts whose parent was `worker`, from their command lines in /proc.
-    static func hosts(of worker: pid_t) -> Int {
+    static func hosts(of worker: pid_t) -> Int { hostProcesses(of: worker).count }
+
+    /// The process IDs of the kernel hosts whose parent was `worker`.
+    static func hostProcesses(of worker: pid_t) -> [pid_t] {
         let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return processes.filter { name in
-            guard Int(name) != nil, let bytes = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else {
-                return false
+        return processes.compactMap { name in
+            guard let pid = pid_t(name), let bytes = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else {
+                return nil
             }
             let words = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard words.contains("kernel-host"), let flag = words.firstIndex(of: "--parent") else { return false }
-            return words.indices.contains(flag + 1) && words[flag + 1] == "\(worker)"
-        }.count
+            guard words.contains("kernel-host"), let flag = words.firstIndex(of: "--parent") else { return nil }
+            return words.indices.contains(flag + 1) && words[flag + 1] == "\(worker)" ? pid : nil
+        }
     }
 }

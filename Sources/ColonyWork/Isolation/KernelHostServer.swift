@@ -28,6 +28,11 @@ public enum KernelHostServer {
         _ = colony_die_with_parent()
         #endif
         if let parent = settings.parent, getppid() != parent { return 1 }
+        // Ctrl-C on a terminal reaches the whole process group, hosts included, and a service manager may signal
+        // every process of the worker: the worker decides when its units stop (it sends `stop`, and the host saves
+        // a checkpoint), so the host must not die first and turn an orderly stop into a failed unit.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
         if let limit = settings.memoryLimitBytes {
             // RLIMIT_DATA counts the heap and private anonymous mappings (Linux 4.7 and later), not shared code,
             // so the limit is what the kernel allocates plus the runtime's own few tens of MiB.
