@@ -16,7 +16,8 @@ public enum ColonyCLI {
     /// `COLONY_TEST_KERNELS=1` adds the misbehaving kernels the isolation tests need (`IsolationTestKernels`).
     public static func main(kernels: [any ComputeKernel.Type]) -> Never {
         let all = IsolationTestKernels.adding(to: kernels, environment: ProcessInfo.processInfo.environment)
-        let environment = CommandEnvironment(registry: KernelRegistry(all))
+        let environment = CommandEnvironment(
+            registry: KernelRegistry(all), kernelHost: KernelIsolation.currentExecutable()?.executable)
         exit(run(Array(CommandLine.arguments.dropFirst()), in: environment))
     }
 

@@ -61,14 +61,7 @@ enum BenchEngineCommand: Command {
             console.print("Engine vs bare concurrentPerform on \(cores) cores, best of \(rounds) rounds")
             console.print("kernel       mode          units   engine s     bare s  efficiency")
         }
-        var isolation: KernelIsolation?
-        if !arguments.flag("in-process") {
-            guard var own = KernelIsolation.currentExecutable() else {
-                throw InputError("cannot find this program's path (/proc/self/exe) to start kernel hosts; use --in-process")
-            }
-            own.command = [ColonyCLI.kernelHostCommand]
-            isolation = own
-        }
+        let isolation = arguments.flag("in-process") ? nil : try environment.isolation()
         for job in jobs {
             let measurement = try measure(job, rounds: rounds, memoryStore: arguments.flag("memory-store"), isolation: isolation)
             for (mode, engineSeconds) in measurement.engine {

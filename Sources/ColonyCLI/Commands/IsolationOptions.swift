@@ -9,18 +9,17 @@ enum IsolationOptions {
         "memory-limit", "MIB", help: "Memory one unit may use before it is ended (default: RAM / cores).")
 
     /// Isolation by this program's own `kernel-host` command, unless `--in-process` asks for threads.
-    static func isolation(_ arguments: ParsedArguments, cores: Int) throws -> KernelIsolation? {
-        let megabytes = try arguments.int("memory-limit", in: 16...(1 << 24))
+    static func isolation(_ arguments: ParsedArguments, cores: Int, in environment: CommandEnvironment) throws
+        -> KernelIsolation?
+    {
+        let megabytes = try arguments.int("memory-limit", in: 64...(1 << 24))
         if arguments.flag("in-process") {
             if megabytes != nil {
                 throw UsageError("--memory-limit needs kernels in a child process; drop --in-process", commandPath: arguments.commandPath)
             }
             return nil
         }
-        guard var isolation = KernelIsolation.currentExecutable() else {
-            throw InputError("cannot find this program's path (/proc/self/exe) to start kernel hosts; use --in-process")
-        }
-        isolation.command = [ColonyCLI.kernelHostCommand]
+        var isolation = try environment.isolation()
         isolation.memoryLimitBytes = megabytes.map { $0 << 20 } ?? KernelIsolation.defaultMemoryLimit(cores: cores)
         return isolation
     }

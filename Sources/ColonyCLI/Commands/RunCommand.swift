@@ -49,7 +49,7 @@ enum RunCommand: Command {
         if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
             configuration.checkpointInterval = .seconds(seconds)
         }
-        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores)
+        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
         if let seconds = try arguments.int("unit-time-limit", in: 1...(86_400 * 365)) {
             guard configuration.isolation != nil else {
                 throw UsageError("--unit-time-limit needs kernels in a child process; drop --in-process", commandPath: arguments.commandPath)

@@ -46,9 +46,9 @@ public struct KernelIsolation: Sendable, Equatable {
         guard !executable.isEmpty else {
             throw EngineConfigurationError(field: "isolation.executable", value: "''", expected: "a program path")
         }
-        if let memoryLimitBytes, memoryLimitBytes < 16 << 20 {
+        if let memoryLimitBytes, memoryLimitBytes < 64 << 20 {
             throw EngineConfigurationError(
-                field: "isolation.memoryLimitBytes", value: "\(memoryLimitBytes)", expected: "at least 16 MiB")
+                field: "isolation.memoryLimitBytes", value: "\(memoryLimitBytes)", expected: "at least 64 MiB (the runtime alone needs a few tens)")
         }
         guard (1024...(1 << 30)).contains(maxFrameBytes) else {
             throw EngineConfigurationError(

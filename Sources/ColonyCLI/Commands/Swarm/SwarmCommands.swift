@@ -211,7 +211,7 @@ enum WorkerCommand: Command {
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
-        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores)
+        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
