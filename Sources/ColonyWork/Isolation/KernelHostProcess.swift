@@ -51,20 +51,20 @@ final class KernelHostProcess {
         do {
             try current.pipe.send(.run(assignment))
         } catch {
-            return .failed(reap(kill: true, reason: "the kernel host took no unit (\(error))"))
+            return .failed(reap(reason: "the kernel host took no unit (\(error))"))
         }
         var stopDeadline: ContinuousClock.Instant?
         while true {
             let now = clock.now
             if let deadline, now >= deadline {
-                return .failed(reap(kill: true, reason: "the unit ran past its time limit and its kernel host was killed"))
+                return .failed(reap(reason: "the unit ran past its time limit and its kernel host was killed"))
             }
             if stopDeadline == nil, hooks.isStopping() {
                 stopDeadline = now + isolation.stopGrace
                 try? current.pipe.send(.stop)
             }
             if let stopDeadline, now >= stopDeadline {
-                _ = reap(kill: true, reason: "")
+                _ = reap(reason: "")
                 return .interrupted
             }
             var milliseconds = Self.stopPollMilliseconds
@@ -77,8 +77,8 @@ final class KernelHostProcess {
             do {
                 message = try current.pipe.receive(timeoutMilliseconds: milliseconds)
             } catch {
-                if case .closed = error { return .failed(reap(kill: false, reason: "its kernel host died")) }
-                return .failed(reap(kill: true, reason: "its kernel host broke the protocol (\(error)) and was killed"))
+                if case .closed = error { return .failed(reap(reason: "its kernel host died")) }
+                return .failed(reap(reason: "its kernel host broke the protocol (\(error)) and was killed"))
             }
             switch message {
             case nil: continue
@@ -87,13 +87,13 @@ final class KernelHostProcess {
                 do {
                     try hooks.saveCheckpoint(data)
                 } catch {
-                    return .failed(reap(kill: true, reason: "its checkpoint could not be stored (\(error))"))
+                    return .failed(reap(reason: "its checkpoint could not be stored (\(error))"))
                 }
             case .output(let data): return .output(data)
             case .failed(let reason): return .failed(reason)
             case .interrupted: return .interrupted
             case .run?, .stop?:
-                return .failed(reap(kill: true, reason: "its kernel host sent a worker's message and was killed"))
+                return .failed(reap(reason: "its kernel host sent a worker's message and was killed"))
             }
         }
     }
@@ -101,7 +101,7 @@ final class KernelHostProcess {
     /// Ends the host, if one is running, and waits for it.
     func terminate() {
         guard child != nil else { return }
-        _ = reap(kill: true, reason: "")
+        _ = reap(reason: "")
     }
 
     private func spawn() throws(KernelHostSpawnError) {
@@ -143,11 +143,13 @@ final class KernelHostProcess {
         child = (pid, pipe, toChild[1], fromChild[0])
     }
 
-    /// Kills the host if asked, waits for it, closes its pipes, and describes how it ended after `reason`.
-    private func reap(kill shouldKill: Bool, reason: String) -> String {
+    /// Kills the host, waits for it, closes its pipes, and describes how it ended after `reason`. A host whose pipe
+    /// closed is killed too: it has most likely exited already (SIGKILL leaves its status alone), and one that only
+    /// closed its end must not keep the slot waiting.
+    private func reap(reason: String) -> String {
         guard let current = child else { return reason }
         child = nil
-        if shouldKill { kill(current.pid, SIGKILL) }
+        kill(current.pid, SIGKILL)
         close(current.toChild)
         close(current.fromChild)
         var status: Int32 = 0

@@ -187,6 +187,7 @@ enum WorkerCommand: Command {
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
+            .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 10)."),
             IsolationOptions.memoryLimit, IsolationOptions.inProcess, .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
@@ -212,6 +213,9 @@ enum WorkerCommand: Command {
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
         configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
+        if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
+            configuration.checkpointInterval = Double(seconds)
+        }
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
