@@ -24,7 +24,8 @@ import Glibc
 
     /// A scratch folder with a data directory, and the built binary to run in it.
     struct Scratch {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-isolation-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "colony-isolation-\(UUID().uuidString)")
         let colony: URL
 
         init() throws {
@@ -41,7 +42,8 @@ import Glibc
         func process(_ arguments: [String], data: String = "data") -> (Process, Pipe) {
             let process = Process()
             process.executableURL = colony
-            let dataDirectory = arguments.first == "run" ? ["--data-dir", folder.appendingPathComponent(data).path] : []
+            let dataDirectory =
+                arguments.first == "run" ? ["--data-dir", folder.appendingPathComponent(data).path] : []
             process.arguments = arguments + ["--json"] + dataDirectory
             var environment = ProcessInfo.processInfo.environment
             environment["COLONY_TEST_KERNELS"] = "1"
@@ -75,7 +77,8 @@ import Glibc
     @Test func aWorkerSurvivesAHundredTrappingUnitsAndEveryOtherUnitHasItsOutput() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }
-        let spec = try scratch.spec("trap.json", #"{"kernel": "test-trap", "parameters": {"count": 200, "trapEvery": 2}}"#)
+        let spec = try scratch.spec(
+            "trap.json", #"{"kernel": "test-trap", "parameters": {"count": 200, "trapEvery": 2}}"#)
         let (status, report) = try scratch.run(["run", spec, "--keep-going", "--cores", "2"])
         #expect(status == 1)
         #expect(report.isolated)
@@ -83,7 +86,8 @@ import Glibc
         #expect(report.computed == 100)
         let failures = report.failures ?? []
         #expect(Set(failures.map(\.unit)) == Set(stride(from: 0, to: 200, by: 2)))
-        #expect(failures.allSatisfy { $0.reason.contains("kernel host died: signal") }, "\(failures.first?.reason ?? "")")
+        #expect(
+            failures.allSatisfy { $0.reason.contains("kernel host died: signal") }, "\(failures.first?.reason ?? "")")
         // Every unit that does not trap has its output stored: the square of its index.
         let folder = try scratch.runFolder()
         for unit in stride(from: 1, to: 200, by: 2) {
@@ -115,7 +119,8 @@ import Glibc
     @Test func aHungUnitIsKilledAtItsTimeLimitAndTheOthersFinish() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }
-        let spec = try scratch.spec("hang.json", #"{"kernel": "test-hang", "parameters": {"count": 6, "hangEvery": 3}}"#)
+        let spec = try scratch.spec(
+            "hang.json", #"{"kernel": "test-hang", "parameters": {"count": 6, "hangEvery": 3}}"#)
         let (status, report) = try scratch.run(["run", spec, "--unit-time-limit", "2", "--keep-going", "--cores", "2"])
         #expect(status == 1)
         #expect(report.computed == 4)
@@ -129,7 +134,9 @@ import Glibc
         defer { scratch.cleanUp() }
         // One unit of 400 steps of 20 ms: eight seconds, checkpointed every second.
         let spec = try scratch.spec("slow.json", #"{"kernel": "test-slow", "parameters": {"count": 1, "steps": 400}}"#)
-        let arguments = ["run", spec, "--checkpoint-every", "1", "--out", scratch.folder.appendingPathComponent("out").path]
+        let arguments = [
+            "run", spec, "--checkpoint-every", "1", "--out", scratch.folder.appendingPathComponent("out").path,
+        ]
         let (first, _) = scratch.process(arguments)
         try first.run()
         // Wait for the first checkpoint on disk; the guard only keeps a broken build from hanging the test run.
@@ -195,7 +202,8 @@ import Glibc
     @Test func benchEngineMeasuresIsolatedAndInProcessEnginesToTheSameOutputs() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }
-        let spec = try scratch.spec("p.json", #"{"kernel": "primes", "parameters": {"to": 2000000, "numbersPerUnit": 100000}}"#)
+        let spec = try scratch.spec(
+            "p.json", #"{"kernel": "primes", "parameters": {"to": 2000000, "numbersPerUnit": 100000}}"#)
         let (process, output) = scratch.process(["bench", "engine", "--spec", spec, "--rounds", "1"])
         try process.run()
         let bytes = output.fileHandleForReading.readDataToEndOfFile()
@@ -221,7 +229,8 @@ import Glibc
     static func hostProcesses(of worker: pid_t) -> [pid_t] {
         let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return processes.compactMap { name in
-            guard let pid = pid_t(name), let bytes = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else {
+            guard let pid = pid_t(name), let bytes = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+            else {
                 return nil
             }
             let words = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }

@@ -15,9 +15,12 @@ import Glibc
         checkpointIntervalNanos: 30_000_000_000, cpuLimit: 50, dutyCycleWindowNanos: 100_000_000)
 
     static let messages: [KernelHostMessage] = [
-        .run(assignment), .run(UnitAssignment(
-            kernel: "x", version: 1, unit: 0, input: Data(), checkpoint: nil, checkpointIntervalNanos: 1, cpuLimit: 100,
-            dutyCycleWindowNanos: 1)),
+        .run(assignment),
+        .run(
+            UnitAssignment(
+                kernel: "x", version: 1, unit: 0, input: Data(), checkpoint: nil, checkpointIntervalNanos: 1,
+                cpuLimit: 100,
+                dutyCycleWindowNanos: 1)),
         .stop, .progress(0.25), .checkpoint(Data([0, 255])), .output(Data(repeating: 7, count: 1000)), .failed("boom"),
         .interrupted,
     ]
@@ -34,7 +37,9 @@ import Glibc
     }
 
     @Test func strayBytesUnknownTypesAndBadFieldsAreRefused() {
-        #expect(throws: KernelHostProtocolError.self) { try KernelHostMessage(decoding: KernelHostMessage.stop.encoded() + [0]) }
+        #expect(throws: KernelHostProtocolError.self) {
+            try KernelHostMessage(decoding: KernelHostMessage.stop.encoded() + [0])
+        }
         #expect(throws: KernelHostProtocolError.self) { try KernelHostMessage(decoding: Data([200])) }
         // An output claiming 2^63 bytes is refused before anything is copied.
         #expect(throws: KernelHostProtocolError.self) {
@@ -42,7 +47,9 @@ import Glibc
         }
         var zeroCPU = Self.assignment
         zeroCPU.cpuLimit = 0
-        #expect(throws: KernelHostProtocolError.self) { try KernelHostMessage(decoding: KernelHostMessage.run(zeroCPU).encoded()) }
+        #expect(throws: KernelHostProtocolError.self) {
+            try KernelHostMessage(decoding: KernelHostMessage.run(zeroCPU).encoded())
+        }
     }
 
     @Test func aFrameOverTheLimitIsRefusedFromItsLengthAlone() throws {
@@ -58,7 +65,11 @@ import Glibc
         #expect {
             _ = try reader.receive(timeoutMilliseconds: 1000)
         } throws: { error in
-            if case .tooLarge(let size, let limit)? = error as? KernelHostPipeError { size == 0xffff_ffff && limit == 1024 } else { false }
+            if case .tooLarge(let size, let limit)? = error as? KernelHostPipeError {
+                size == 0xffff_ffff && limit == 1024
+            } else {
+                false
+            }
         }
         // And a writer refuses to send a frame the other side would refuse.
         #expect(throws: KernelHostPipeError.self) { try reader.send(.output(Data(count: 2000))) }

@@ -9,13 +9,17 @@ enum IsolationOptions {
         "memory-limit", "MIB", help: "Memory one unit may use before it is ended (default: RAM / cores).")
 
     /// Isolation by this program's own `kernel-host` command, unless `--in-process` asks for threads.
-    static func isolation(_ arguments: ParsedArguments, cores: Int, in environment: CommandEnvironment) throws
+    static func isolation(
+        _ arguments: ParsedArguments, cores: Int, in environment: CommandEnvironment
+    ) throws
         -> KernelIsolation?
     {
         let megabytes = try arguments.int("memory-limit", in: 64...(1 << 24))
         if arguments.flag("in-process") {
             if megabytes != nil {
-                throw UsageError("--memory-limit needs kernels in a child process; drop --in-process", commandPath: arguments.commandPath)
+                throw UsageError(
+                    "--memory-limit needs kernels in a child process; drop --in-process",
+                    commandPath: arguments.commandPath)
             }
             return nil
         }

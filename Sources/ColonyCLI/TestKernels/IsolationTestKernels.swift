@@ -14,7 +14,9 @@ public enum IsolationTestKernels {
     ]
 
     /// `kernels` plus the test kernels when `environment` asks for them.
-    public static func adding(to kernels: [any ComputeKernel.Type], environment: [String: String]) -> [any ComputeKernel.Type] {
+    public static func adding(
+        to kernels: [any ComputeKernel.Type], environment: [String: String]
+    ) -> [any ComputeKernel.Type] {
         environment[environmentVariable] == "1" ? kernels + all : kernels
     }
 

@@ -65,7 +65,9 @@ public enum KernelHostMessage: Sendable, Equatable {
         case .failed: self = .failed(String(decoding: try reader.bytes("reason"), as: UTF8.self))
         case .interrupted: self = .interrupted
         }
-        guard reader.isAtEnd else { throw KernelHostProtocolError("\(reader.remaining) stray bytes after a \(tag) message") }
+        guard reader.isAtEnd else {
+            throw KernelHostProtocolError("\(reader.remaining) stray bytes after a \(tag) message")
+        }
     }
 }
 
@@ -124,7 +126,9 @@ public struct UnitAssignment: Sendable, Equatable {
         checkpointIntervalNanos = try reader.integer("checkpoint interval")
         cpuLimit = Int(Int64(bitPattern: try reader.integer("CPU limit")))
         dutyCycleWindowNanos = try reader.integer("duty cycle window")
-        guard (1...100).contains(cpuLimit) else { throw KernelHostProtocolError("CPU limit \(cpuLimit) is not 1 to 100") }
+        guard (1...100).contains(cpuLimit) else {
+            throw KernelHostProtocolError("CPU limit \(cpuLimit) is not 1 to 100")
+        }
         guard checkpointIntervalNanos > 0, dutyCycleWindowNanos > 0 else {
             throw KernelHostProtocolError("a checkpoint interval or duty cycle of zero")
         }

@@ -85,7 +85,8 @@ enum KernelHostPipeError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .closed(let code): code == 0 ? "the pipe was closed" : "the pipe failed: \(String(cString: strerror(code)))"
+        case .closed(let code):
+            code == 0 ? "the pipe was closed" : "the pipe failed: \(String(cString: strerror(code)))"
         case .tooLarge(let size, let limit): "a frame of \(size) bytes is over the limit of \(limit)"
         case .malformed(let error): "\(error)"
         }

@@ -48,7 +48,8 @@ public struct KernelIsolation: Sendable, Equatable {
         }
         if let memoryLimitBytes, memoryLimitBytes < 64 << 20 {
             throw EngineConfigurationError(
-                field: "isolation.memoryLimitBytes", value: "\(memoryLimitBytes)", expected: "at least 64 MiB (the runtime alone needs a few tens)")
+                field: "isolation.memoryLimitBytes", value: "\(memoryLimitBytes)",
+                expected: "at least 64 MiB (the runtime alone needs a few tens)")
         }
         guard (1024...(1 << 30)).contains(maxFrameBytes) else {
             throw EngineConfigurationError(
