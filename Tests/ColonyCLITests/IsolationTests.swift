@@ -39,9 +39,9 @@ import Glibc
             return url.path
         }
 
-        func process(_ arguments: [String], data: String = "data") -> (Process, Pipe) {
+        func process(_ arguments: [String], data: String = "data", executable: URL? = nil) -> (Process, Pipe) {
             let process = Process()
-            process.executableURL = colony
+            process.executableURL = executable ?? colony
             let dataDirectory =
                 arguments.first == "run" ? ["--data-dir", folder.appendingPathComponent(data).path] : []
             process.arguments = arguments + ["--json"] + dataDirectory
@@ -55,8 +55,10 @@ import Glibc
         }
 
         /// Runs `colony ARGUMENTS --json` to the end: its exit status and report.
-        func run(_ arguments: [String], data: String = "data") throws -> (status: Int32, report: Report) {
-            let (process, output) = process(arguments, data: data)
+        func run(_ arguments: [String], data: String = "data", executable: URL? = nil) throws -> (
+            status: Int32, report: Report
+        ) {
+            let (process, output) = process(arguments, data: data, executable: executable)
             try process.run()
             let bytes = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
@@ -95,6 +97,19 @@ import Glibc
             let output = try String(decoding: Data(contentsOf: file), as: UTF8.self)
             #expect(output == "\(unit * unit)", "unit \(unit)")
         }
+    }
+
+    @Test func aCustomWorkerIsolatesItsKernelsWithNothingMoreFromItsAuthor() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanUp() }
+        let customWorker = scratch.colony.deletingLastPathComponent().appendingPathComponent("custom-worker")
+        try #require(FileManager.default.isExecutableFile(atPath: customWorker.path), "custom-worker is built beside colony")
+        let spec = try scratch.spec("trap.json", #"{"kernel": "test-trap", "parameters": {"count": 10, "trapEvery": 2}}"#)
+        let (status, report) = try scratch.run(["run", spec, "--keep-going"], executable: customWorker)
+        #expect(status == 1)
+        #expect(report.isolated)
+        #expect(report.computed == 5)
+        #expect(report.failed == 5)
     }
 
     @Test func aUnitOverItsMemoryLimitIsEndedAtTheLimitAndOneUnderItFinishes() throws {
