@@ -16,6 +16,8 @@ final class KernelHostPipe: @unchecked Sendable {
     private let readDescriptor: Int32
     private let writeDescriptor: Int32
     private var buffer = Data()
+    /// Where `read` puts bytes, reused across calls: a fresh 64 KiB per wake-up cost more than the frame it read.
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     init(read: Int32, write: Int32, maxFrameBytes: Int) {
         self.readDescriptor = read
@@ -47,7 +49,6 @@ final class KernelHostPipe: @unchecked Sendable {
             throw .closed(errno: errno)
         }
         guard ready > 0 else { return nil }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         let count = chunk.withUnsafeMutableBytes { Glibc.read(readDescriptor, $0.baseAddress, $0.count) }
         if count < 0 {
             if errno == EINTR || errno == EAGAIN { return nil }
