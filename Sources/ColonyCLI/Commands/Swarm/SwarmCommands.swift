@@ -179,12 +179,16 @@ enum WorkerCommand: Command {
             terminal it shows a live status; on a pipe it writes log lines. Ctrl-C stops the kernels (each saves \
             a checkpoint to DATA/worker), reveals the outputs it computed (their leases are ending), releases \
             its other leases so other workers take those units at once, and exits. A unit this worker is \
-            leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'.
+            leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'. \
+            Kernels run in a child process per core: a unit that crashes or runs out of memory (--memory-limit) \
+            ends in an error record, one still running when its lease ends is killed, and the worker goes on. \
+            Checkpoints go to DATA/worker as the kernel takes them, so a unit survives a kill -9 of the worker too.
             """,
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
-            .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
+            .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 10)."),
+            IsolationOptions.memoryLimit, IsolationOptions.inProcess, .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
         ],
         examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
     )
@@ -208,6 +212,10 @@ enum WorkerCommand: Command {
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
+        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
+        if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
+            configuration.checkpointInterval = Double(seconds)
+        }
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
