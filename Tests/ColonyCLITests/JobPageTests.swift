@@ -20,7 +20,8 @@ extension BlobSwarmTests {
         /// "http://127.0.0.1:PORT/" as the status process logged it.
         var page = ""
         var port: UInt16 = 0
-        var statusLog: FileHandle?
+        /// The `colony status JOB --web` process.
+        var status = Process()
 
         init(_ tests: BlobSwarmTests) throws {
             let colony = try #require(colonyExecutable())
@@ -59,7 +60,6 @@ extension BlobSwarmTests {
             let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
             job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
 
-            let status = Process()
             status.executableURL = colony
             status.arguments = [
                 "status", job, "--web", "127.0.0.1:0", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network,
@@ -156,7 +156,7 @@ extension BlobSwarmTests {
     }
 
     /// An 8-bit RGB PNG decoded here, independently of the encoder: chunks, one zlib stream, the five row filters.
-    struct RGBImage {
+    struct RGBImage: CustomStringConvertible {
         var width = 0
         var height = 0
         var rgb: [UInt8] = []
@@ -207,6 +207,8 @@ extension BlobSwarmTests {
             }
         }
 
+        var description: String { "\(width)×\(height) picture" }
+
         /// The pixels of `rows`, as (r, g, b).
         func pixels(rows: Range<Int>) -> [(UInt8, UInt8, UInt8)] {
             stride(from: rows.lowerBound * width * 3, to: rows.upperBound * width * 3, by: 3).map { (rgb[$0], rgb[$0 + 1], rgb[$0 + 2]) }
@@ -246,6 +248,12 @@ extension BlobSwarmTests {
         #expect(String(decoding: html.body, as: UTF8.self).contains("/api/job"))
         // Without --web-token only this machine is served, and a rebound DNS name is not this machine.
         #expect(try live.get("/api/job", host: "colony.example:\(live.port)").code == 403)
+
+        // Ctrl-C stops it cleanly, and the page with it.
+        live.status.interrupt()
+        live.status.waitUntilExit()
+        #expect(live.status.terminationStatus == 0)
+        #expect(throws: (any Error).self) { try live.get("/api/job") }
     }
 
     @Test(ExternalTool.chromium.gate) func chromiumShowsTheJobsProgressAfterThePageScriptRan() throws {
@@ -281,5 +289,19 @@ extension BlobSwarmTests {
         }
         #expect(dom.components(separatedBy: #"<i class="v""#).count - 1 == units)
         #expect(dom.contains(#"src="/image.png?validated=\#(units)""#))
+    }
+
+    @Test func aBadWebAddressOrTokenIsAUsageErrorBeforeTheSwarmIsAsked() {
+        let job = String(repeating: "ab", count: 32)
+        for (arguments, complaint) in [
+            (["--web", "somewhere"], "--web 'somewhere' is not HOST:PORT"),
+            (["--web", "127.0.0.1:0", "--web-token", "short"], "--web-token must be 16 to 256"),
+        ] {
+            let harness = CLIHarness()
+            defer { harness.cleanUp() }
+            // No --bootstrap and no saved table: asking the swarm would fail another way.
+            #expect(harness.run(["status", job] + arguments) == 2)
+            #expect(harness.error.contains(complaint), "\(harness.error)")
+        }
     }
 }

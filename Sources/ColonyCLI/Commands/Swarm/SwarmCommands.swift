@@ -341,11 +341,10 @@ enum StatusCommand: Command {
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
         let job = try SwarmCommandSupport.job(arguments)
+        let web = try webConfiguration(arguments)
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
-        if let address = arguments.value("web") {
-            return try serveJobPage(job, address: address, via: peer, arguments: arguments, in: environment)
-        }
+        if let web { return try serveJobPage(job, on: web, via: peer, in: environment) }
         let console = environment.console
         let json = arguments.flag("json")
         let bar = ProgressLine(console: console, enabled: !json && console.errorIsTerminal && arguments.flag("watch"))

@@ -13,6 +13,9 @@ import Synchronization
 final class JobPage: Sendable {
     private let registry: KernelRegistry
     private let state = Mutex(State())
+    /// Held while a picture is drawn, so that requests arriving together draw it once, not once each (a 4096×4096
+    /// picture is 48 MiB of pixels); never held across I/O.
+    private let drawing = Mutex(())
 
     private struct State {
         var report: JobReport?
@@ -68,7 +71,7 @@ final class JobPage: Sendable {
         object.merge(SwarmCommandSupport.reportJSON(report)) { current, _ in current }
         object["complete"] = .bool(report.complete)
         object["picture"] = .bool(registry.kernel(named: report.manifest.kernel) is any PreviewableKernel)
-        object["states"] = .string(String(report.verdicts.map(Self.stateLetter)))
+        object["states"] = .string(String(report.verdicts.sorted { $0.unit < $1.unit }.map(Self.stateLetter)))
         var workers: [Ed25519PublicKey: Int] = [:]
         for verdict in report.verdicts where verdict.state == .validated {
             for worker in verdict.agreeing { workers[worker, default: 0] += 1 }
@@ -93,8 +96,15 @@ final class JobPage: Sendable {
 
     // MARK: The picture
 
-    /// The kernel's picture of the validated units, grey elsewhere, as PNG.
+    /// The longest side of the picture served: the page shows it at most this wide.
+    static let pictureSide = 1024
+
+    /// The kernel's picture of the validated units, grey elsewhere, as PNG, shrunk to `pictureSide`.
     func image() -> HTTPResponse {
+        drawing.withLock { _ in draw() }
+    }
+
+    private func draw() -> HTTPResponse {
         let (report, cached) = state.withLock { ($0.report, $0.image) }
         guard let report else { return .text("the job's records have not been read yet\n", status: .serviceUnavailable) }
         guard let kernel = registry.kernel(named: report.manifest.kernel) as? any PreviewableKernel else {
@@ -108,6 +118,7 @@ final class JobPage: Sendable {
         let png: [UInt8]
         do {
             let preview = try kernel.preview(outputs, parameters: try report.manifest.kernelParameters())
+                .shrunk(toFit: Self.pictureSide)
             png = Array(try PNGWriter.encode(width: preview.width, height: preview.height, colorType: .rgb, pixels: preview.rgb))
         } catch {
             return .text("cannot draw the picture: \(error)\n", status: .internalServerError)

@@ -8,10 +8,10 @@ extension StatusCommand {
     /// Seconds between refreshes, as `--watch`: a person watching sees a change within one.
     static let webRefreshInterval = 2.0
 
-    /// `status JOB --web ADDR`: serves the job page until Ctrl-C, refreshing the report in the background.
-    static func serveJobPage(
-        _ job: JobID, address: String, via peer: ColonyPeer, arguments: ParsedArguments, in environment: CommandEnvironment
-    ) throws -> Int32 {
+    /// The server settings `--web` and `--web-token` give, or nil without `--web`; checked before anything else is
+    /// done, so a typo costs no wait for the swarm.
+    static func webConfiguration(_ arguments: ParsedArguments) throws -> HTTPServerConfiguration? {
+        guard let address = arguments.value("web") else { return nil }
         guard var configuration = HTTPServerConfiguration(address: address) else {
             throw UsageError(
                 "--web '\(address)' is not HOST:PORT with an IPv4 HOST, such as 127.0.0.1:7397 (port 0 picks a free one)",
@@ -21,8 +21,17 @@ extension StatusCommand {
         do {
             try configuration.validate()
         } catch {
-            throw UsageError(error.message, commandPath: arguments.commandPath)
+            throw UsageError(
+                error.message.replacingOccurrences(of: "HTTPAccessPolicy.token", with: "--web-token"),
+                commandPath: arguments.commandPath)
         }
+        return configuration
+    }
+
+    /// `status JOB --web ADDR`: serves the job page until Ctrl-C, refreshing the report in the background.
+    static func serveJobPage(
+        _ job: JobID, on configuration: HTTPServerConfiguration, via peer: ColonyPeer, in environment: CommandEnvironment
+    ) throws -> Int32 {
         let console = environment.console
         let page = JobPage(registry: environment.registry)
         let first = try JobCollector.collect(job, via: peer, registry: environment.registry)
@@ -31,7 +40,7 @@ extension StatusCommand {
         do {
             try server.start()
         } catch {
-            throw InputError("--web \(address): \(error.message)")
+            throw InputError("--web \(configuration.host):\(configuration.port): \(error.message)")
         }
         defer { server.stop() }
         let listening = server.localEndpoint
