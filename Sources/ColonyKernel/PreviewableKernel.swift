@@ -20,7 +20,9 @@ public struct KernelPreview: Sendable, Equatable {
 
     /// A `width` × `height` picture of `rgb`, which must hold three bytes for each pixel.
     public init(width: Int, height: Int, rgb: Data) {
-        precondition(width > 0 && height > 0 && rgb.count == width * height * 3, "rgb holds \(rgb.count) bytes, not \(width)×\(height)×3")
+        precondition(
+            width > 0 && height > 0 && rgb.count == width * height * 3,
+            "rgb holds \(rgb.count) bytes, not \(width)×\(height)×3")
         (self.width, self.height, self.rgb) = (width, height, rgb)
     }
 

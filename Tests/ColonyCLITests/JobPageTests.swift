@@ -25,23 +25,33 @@ extension BlobSwarmTests {
 
         init(_ tests: BlobSwarmTests) throws {
             let colony = try #require(colonyExecutable())
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-job-page-\(UUID().uuidString)")
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "colony-job-page-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
             // A network of its own: peers of other tests on this machine hear each other on the LAN (BEP 14).
             let network = "test-" + UUID().uuidString.prefix(8).lowercased()
             let (node, nodeOutput) = try tests.start(
-                colony, ["node", "--host", "127.0.0.1", "--port", "0", "--network", network, "--json", "--data-dir", directory("node")])
+                colony,
+                [
+                    "node", "--host", "127.0.0.1", "--port", "0", "--network", network, "--json", "--data-dir",
+                    directory("node"),
+                ])
             processes.running.append(node)
             processes.outputs.append(nodeOutput)
             let line = try #require(tests.firstLine(of: nodeOutput))
-            let seed = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["endpoint"] as? String)
+            let seed = try #require(
+                (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["endpoint"] as? String)
             // Two workers on loopback networks of their own: agreeing replicas count only from distinct /24s. Half a
             // core each, so the page is likely seen part done (what the test checks holds either way).
             for index in 0..<2 {
                 let (worker, output) = try tests.start(
-                    colony, ["worker", "--cores", "1", "--cpu-limit", "50", "--kernels", "mandelbrot", "--host", "127.0.\(21 + index).1",
-                             "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("worker\(index)")])
+                    colony,
+                    [
+                        "worker", "--cores", "1", "--cpu-limit", "50", "--kernels", "mandelbrot", "--host",
+                        "127.0.\(21 + index).1",
+                        "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("worker\(index)"),
+                    ])
                 processes.running.append(worker)
                 processes.outputs.append(output)
                 #expect(tests.firstLine(of: output) != nil)
@@ -55,10 +65,15 @@ extension BlobSwarmTests {
                 """.utf8
             ).write(to: spec)
             let (published, publishText) = try tests.run(
-                colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("publisher")])
+                colony,
+                [
+                    "publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json",
+                    "--data-dir", directory("publisher"),
+                ])
             #expect(published == 0, "\(publishText)")
             let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-            job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+            job = try #require(
+                (try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
 
             status.executableURL = colony
             status.arguments = [
@@ -87,8 +102,11 @@ extension BlobSwarmTests {
         func get(_ target: String, host: String? = nil) throws -> (code: Int, type: String, body: [UInt8]) {
             let socket = try StreamSocket.connected(to: Endpoint(host: "127.0.0.1", port: port)!, timeout: 10)
             defer { socket.close() }
-            let request = Array("GET \(target) HTTP/1.1\r\nHost: \(host ?? "127.0.0.1:\(port)")\r\nConnection: close\r\n\r\n".utf8)
-            let sent = request.withUnsafeBytes { socket.sendAll($0, UnsafeRawBufferPointer(start: nil, count: 0), deadline: nil) }
+            let request = Array(
+                "GET \(target) HTTP/1.1\r\nHost: \(host ?? "127.0.0.1:\(port)")\r\nConnection: close\r\n\r\n".utf8)
+            let sent = request.withUnsafeBytes {
+                socket.sendAll($0, UnsafeRawBufferPointer(start: nil, count: 0), deadline: nil)
+            }
             guard case .sent = sent else { throw PageFailure("cannot send GET \(target)") }
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -109,7 +127,9 @@ extension BlobSwarmTests {
             }
             let head = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
             let code = Int(head[0].split(separator: " ")[1]) ?? 0
-            let type = head.first { $0.lowercased().hasPrefix("content-type:") }.map { String($0.dropFirst(13)).trimmingCharacters(in: .whitespaces) }
+            let type = head.first { $0.lowercased().hasPrefix("content-type:") }.map {
+                String($0.dropFirst(13)).trimmingCharacters(in: .whitespaces)
+            }
             return (code, type ?? "", Array(bytes[(end + 4)...]))
         }
 
@@ -118,7 +138,9 @@ extension BlobSwarmTests {
             let response = try get("/api/job")
             guard response.code == 200, response.type == "application/json",
                 let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-            else { throw PageFailure("GET /api/job: \(response.code) \(String(decoding: response.body, as: UTF8.self))") }
+            else {
+                throw PageFailure("GET /api/job: \(response.code) \(String(decoding: response.body, as: UTF8.self))")
+            }
             return object
         }
 
@@ -139,8 +161,12 @@ extension BlobSwarmTests {
                 #expect(validatedBefore.count == Self.units && validatedAfter.count == Self.units)
                 for unit in 0..<min(Self.units, validatedBefore.count, validatedAfter.count) {
                     let rows = unit * Self.rowsPerUnit..<(unit + 1) * Self.rowsPerUnit
-                    if validatedBefore[unit] { #expect(picture.hasNoPendingPixel(rows: rows), "unit \(unit) is validated but grey") }
-                    if !validatedAfter[unit] { #expect(picture.isPending(rows: rows), "unit \(unit) is not validated but drawn") }
+                    if validatedBefore[unit] {
+                        #expect(picture.hasNoPendingPixel(rows: rows), "unit \(unit) is validated but grey")
+                    }
+                    if !validatedAfter[unit] {
+                        #expect(picture.isPending(rows: rows), "unit \(unit) is not validated but drawn")
+                    }
                 }
                 if after["complete"] as? Bool == true { return (after, picture) }
                 guard Date() < deadline else { throw PageFailure("the job was not complete after 300 s: \(after)") }
@@ -162,7 +188,9 @@ extension BlobSwarmTests {
         var rgb: [UInt8] = []
 
         init(png: [UInt8]) throws {
-            guard png.starts(with: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) else { throw PageFailure("no PNG signature") }
+            guard png.starts(with: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) else {
+                throw PageFailure("no PNG signature")
+            }
             func number(_ at: Int) -> Int { png[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
             var offset = 8
             var compressed: [UInt8] = []
@@ -173,7 +201,9 @@ extension BlobSwarmTests {
                 guard data + length + 4 <= png.count else { throw PageFailure("chunk \(type) runs past the end") }
                 if type == "IHDR" {
                     (width, height) = (number(data), number(data + 4))
-                    guard png[data + 8] == 8, png[data + 9] == 2, png[data + 12] == 0 else { throw PageFailure("not 8-bit RGB") }
+                    guard png[data + 8] == 8, png[data + 9] == 2, png[data + 12] == 0 else {
+                        throw PageFailure("not 8-bit RGB")
+                    }
                 }
                 if type == "IDAT" { compressed += png[data..<data + length] }
                 if type == "IEND" { break }
@@ -211,7 +241,9 @@ extension BlobSwarmTests {
 
         /// The pixels of `rows`, as (r, g, b).
         func pixels(rows: Range<Int>) -> [(UInt8, UInt8, UInt8)] {
-            stride(from: rows.lowerBound * width * 3, to: rows.upperBound * width * 3, by: 3).map { (rgb[$0], rgb[$0 + 1], rgb[$0 + 2]) }
+            stride(from: rows.lowerBound * width * 3, to: rows.upperBound * width * 3, by: 3).map {
+                (rgb[$0], rgb[$0 + 1], rgb[$0 + 2])
+            }
         }
 
         /// Whether every pixel of `rows` is the grey of units not validated yet, (128, 128, 128).
@@ -278,7 +310,9 @@ extension BlobSwarmTests {
         #expect(dom.contains(#"<h1 id="title">A small Mandelbrot</h1>"#))
         #expect(dom.contains(#"<div id="percent">100% validated</div>"#))
         let units = LiveJobPage.units
-        for (id, value) in [("validated", units), ("inProgress", 0), ("waiting", 0), ("failed", 0), ("units", units), ("invalid", 0)] {
+        for (id, value) in [
+            ("validated", units), ("inProgress", 0), ("waiting", 0), ("failed", 0), ("units", units), ("invalid", 0),
+        ] {
             #expect(dom.contains(#"<b id="\#(id)">\#(value)</b>"#), "\(id) should show \(value)")
         }
         #expect(dom.contains(#"<b id="attempts">\#(report["attempts"] as? Int ?? -1)</b>"#))

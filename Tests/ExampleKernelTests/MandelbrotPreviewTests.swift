@@ -10,7 +10,9 @@ import Testing
     /// Every unit's output, in unit order: five bands, of 5, 5, 5, 5 and 4 rows.
     static func outputs(_ parameters: KernelParameters = parameters) throws -> [Data] {
         let kernel = MandelbrotKernel()
-        return try kernel.units(for: parameters).enumerated().map { try kernel.run($1, context: KernelContext(unit: $0)) }
+        return try kernel.units(for: parameters).enumerated().map {
+            try kernel.run($1, context: KernelContext(unit: $0))
+        }
     }
 
     /// The pixels of rows `rows` of a 40-pixel-wide picture.
@@ -30,7 +32,8 @@ import Testing
         let outputs = try Self.outputs()
         #expect(outputs.count == 5)
         let kernel = MandelbrotKernel()
-        let full = try kernel.preview(Dictionary(uniqueKeysWithValues: outputs.enumerated().map { ($0, $1) }), parameters: Self.parameters)
+        let full = try kernel.preview(
+            Dictionary(uniqueKeysWithValues: outputs.enumerated().map { ($0, $1) }), parameters: Self.parameters)
         #expect(full.width == 40 && full.height == 24 && full.rgb.count == 40 * 24 * 3)
         // No colour of the palette is the pending grey: a complete picture has no grey row.
         for row in 0..<24 { #expect(!Self.isPending(Self.rows(full, row..<row + 1)), "row \(row)") }
@@ -45,11 +48,19 @@ import Testing
 
     @Test func aBandThatDoesNotFitThePictureIsRefused() throws {
         // A band of a wider view (a worker's output for another job) cannot be drawn into this one.
-        let wider = try Self.outputs(KernelParameters(["width": 48, "height": 24, "rowsPerUnit": 5, "maxIterations": 100]))
-        #expect(throws: KernelDataError.self) { try MandelbrotKernel().preview([0: wider[0]], parameters: Self.parameters) }
+        let wider = try Self.outputs(
+            KernelParameters(["width": 48, "height": 24, "rowsPerUnit": 5, "maxIterations": 100]))
+        #expect(throws: KernelDataError.self) {
+            try MandelbrotKernel().preview([0: wider[0]], parameters: Self.parameters)
+        }
         // Nor can a band of a taller view whose rows lie below this picture's last row.
-        let taller = try Self.outputs(KernelParameters(["width": 40, "height": 40, "rowsPerUnit": 5, "maxIterations": 100]))
-        #expect(throws: KernelDataError.self) { try MandelbrotKernel().preview([7: taller[7]], parameters: Self.parameters) }
-        #expect(throws: KernelDataError.self) { try MandelbrotKernel().preview([0: Data("not a band".utf8)], parameters: Self.parameters) }
+        let taller = try Self.outputs(
+            KernelParameters(["width": 40, "height": 40, "rowsPerUnit": 5, "maxIterations": 100]))
+        #expect(throws: KernelDataError.self) {
+            try MandelbrotKernel().preview([7: taller[7]], parameters: Self.parameters)
+        }
+        #expect(throws: KernelDataError.self) {
+            try MandelbrotKernel().preview([0: Data("not a band".utf8)], parameters: Self.parameters)
+        }
     }
 }

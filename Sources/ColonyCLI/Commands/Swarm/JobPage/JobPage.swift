@@ -63,7 +63,9 @@ final class JobPage: Sendable {
     static let workersShown = 50
 
     func json() -> JSONValue {
-        let (report, generation, refreshed, problem) = state.withLock { ($0.report, $0.generation, $0.refreshed, $0.problem) }
+        let (report, generation, refreshed, problem) = state.withLock {
+            ($0.report, $0.generation, $0.refreshed, $0.problem)
+        }
         var object: [String: JSONValue] = ["generation": .int(generation)]
         if let problem { object["problem"] = .string(problem) }
         if let refreshed { object["refreshed"] = .string(ISO8601DateFormatter().string(from: refreshed)) }
@@ -80,7 +82,10 @@ final class JobPage: Sendable {
         object["workerCount"] = .int(ranked.count)
         object["workers"] = .array(
             ranked.prefix(Self.workersShown).map { worker, units in
-                .object(["key": .string(worker.hex), "short": .string(String(worker.hex.prefix(12))), "validated": .int(units)])
+                .object([
+                    "key": .string(worker.hex), "short": .string(String(worker.hex.prefix(12))),
+                    "validated": .int(units),
+                ])
             })
         return .object(object)
     }
@@ -106,7 +111,9 @@ final class JobPage: Sendable {
 
     private func draw() -> HTTPResponse {
         let (report, cached) = state.withLock { ($0.report, $0.image) }
-        guard let report else { return .text("the job's records have not been read yet\n", status: .serviceUnavailable) }
+        guard let report else {
+            return .text("the job's records have not been read yet\n", status: .serviceUnavailable)
+        }
         guard let kernel = registry.kernel(named: report.manifest.kernel) as? any PreviewableKernel else {
             return .text("kernel \(report.manifest.kernel) draws no picture\n", status: .notFound)
         }
@@ -119,7 +126,9 @@ final class JobPage: Sendable {
         do {
             let preview = try kernel.preview(outputs, parameters: try report.manifest.kernelParameters())
                 .shrunk(toFit: Self.pictureSide)
-            png = Array(try PNGWriter.encode(width: preview.width, height: preview.height, colorType: .rgb, pixels: preview.rgb))
+            png = Array(
+                try PNGWriter.encode(width: preview.width, height: preview.height, colorType: .rgb, pixels: preview.rgb)
+            )
         } catch {
             return .text("cannot draw the picture: \(error)\n", status: .internalServerError)
         }

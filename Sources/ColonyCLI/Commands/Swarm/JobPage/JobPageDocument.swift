@@ -16,7 +16,8 @@ enum JobPageDocument {
         header { background: #1d2330; color: #fff; padding: 18px 28px; }
         header h1 { margin: 0; font-size: 22px; font-weight: 600; }
         header .sub { color: #aab3c2; font-size: 13px; margin-top: 4px; font-family: ui-monospace, monospace; }
-        main { display: grid; grid-template-columns: minmax(320px, 1fr) minmax(300px, 460px); gap: 20px; padding: 20px 28px; }
+        main { display: grid; grid-template-columns: minmax(320px, 1fr); gap: 20px; padding: 20px 28px; max-width: 1400px; }
+        main.with-picture { grid-template-columns: minmax(320px, 1fr) minmax(300px, 460px); }
         section { background: #fff; border-radius: 10px; padding: 16px 20px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
         h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 0 0 10px; }
         .bar { display: flex; height: 22px; border-radius: 11px; overflow: hidden; background: var(--open); }
@@ -49,7 +50,7 @@ enum JobPageDocument {
           <h1 id="title">Loading the job…</h1>
           <div class="sub"><span id="kernel">—</span> · job <span id="job">—</span></div>
         </header>
-        <main>
+        <main id="main">
           <div>
             <section>
               <h2>Progress</h2>
@@ -93,7 +94,12 @@ enum JobPageDocument {
         function set(id, text) { document.getElementById(id).textContent = text; }
         function share(n, total) { return total > 0 ? (100 * n / total) + "%" : "0"; }
         function render(job) {
-          if (job.problem) { set("problem", "Last refresh failed: " + job.problem); } else { set("problem", ""); }
+          const problems = [];
+          if (job.problem) { problems.push("Last refresh failed: " + job.problem); }
+          if (job.unreachableShards && job.unreachableShards.length > 0) {
+            problems.push("No custodian answered for shards " + job.unreachableShards.join(", ") + "; their units show as open.");
+          }
+          set("problem", problems.join(" "));
           if (job.units === undefined) { return; }
           document.title = job.title + " · Colony";
           set("title", job.title);
@@ -131,6 +137,7 @@ enum JobPageDocument {
             + new Date(job.refreshed).toLocaleTimeString() + (job.complete ? "" : "; refreshing every 2 s."));
           if (job.picture) {
             document.getElementById("picture").classList.remove("hidden");
+            document.getElementById("main").classList.add("with-picture");
             if (job.validated !== shownValidated) {
               shownValidated = job.validated;
               document.getElementById("image").src = "/image.png?validated=" + job.validated + (suffix ? "&" + suffix : "");

@@ -30,7 +30,8 @@ extension StatusCommand {
 
     /// `status JOB --web ADDR`: serves the job page until Ctrl-C, refreshing the report in the background.
     static func serveJobPage(
-        _ job: JobID, on configuration: HTTPServerConfiguration, via peer: ColonyPeer, in environment: CommandEnvironment
+        _ job: JobID, on configuration: HTTPServerConfiguration, via peer: ColonyPeer,
+        in environment: CommandEnvironment
     ) throws -> Int32 {
         let console = environment.console
         let page = JobPage(registry: environment.registry)
@@ -47,7 +48,8 @@ extension StatusCommand {
         let host = configuration.host == "0.0.0.0" ? "HOST" : configuration.host
         console.note(
             "job page at http://\(host):\(listening.port)/"
-                + (configuration.access.token == nil ? " (this machine only)" : "?token=TOKEN (any machine with the token)")
+                + (configuration.access.token == nil
+                    ? " (this machine only)" : "?token=TOKEN (any machine with the token)")
                 + "; Ctrl-C stops")
 
         let interrupted = DispatchSemaphore(value: 0)
