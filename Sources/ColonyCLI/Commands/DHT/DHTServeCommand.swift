@@ -109,15 +109,32 @@ enum DHTServeCommand: Command {
     }
 }
 
-/// Log lines for `serve`: text for people, JSON objects for programs.
+/// Log lines for `serve`, `node` and `worker`: text for people, JSON objects for programs. Under systemd, when
+/// standard output is the journal, text lines carry a syslog priority prefix (`<6>`, informational) instead of a
+/// timestamp: the journal stamps each line itself (sd-daemon(3)).
 final class EventLog: @unchecked Sendable {
     private let console: Console
     private let json: Bool
+    private let journal: Bool
     private let lock = NSLock()
 
-    init(console: Console, json: Bool) {
+    init(console: Console, json: Bool, journal: Bool = EventLog.outputIsJournal()) {
         self.console = console
         self.json = json
+        self.journal = journal
+    }
+
+    /// Whether file descriptor `fd` is the stream systemd names in `JOURNAL_STREAM` ("DEVICE:INODE"), that is,
+    /// whether this process logs straight into the journal.
+    static func outputIsJournal(
+        _ stream: String? = ProcessInfo.processInfo.environment["JOURNAL_STREAM"], fd: Int32 = STDOUT_FILENO
+    ) -> Bool {
+        guard let stream else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 
     func emit(_ event: String, _ fields: [String: JSONValue], text: String) {
@@ -128,7 +145,7 @@ final class EventLog: @unchecked Sendable {
                 object["time"] = .string(Format.utcTimestampMilliseconds())
                 console.print(JSONText.serialize(.object(object)))
             } else {
-                console.print("\(Format.localTimestamp()) \(text)")
+                console.print(journal ? "<6>\(text)" : "\(Format.localTimestamp()) \(text)")
             }
         }
     }
