@@ -81,6 +81,10 @@ public final class SwarmWorker: @unchecked Sendable {
         public var unit: Int
         public var kernel: String
         public var started: Date
+        /// The fraction done as the kernel last reported it through `context.step` (0 until it reports).
+        public var progress: Double = 0
+        /// Whether the kernel is held in `context.step` because the worker is paused.
+        public var held = false
     }
 
     /// What a custodian says of one unit, and of this worker's result for it.
@@ -157,7 +161,7 @@ public final class SwarmWorker: @unchecked Sendable {
         var finished: Bool { done.count == manifest.shardCount }
     }
 
-    private struct Task {
+    struct Task {
         let ticket: Ticket
         let unit: Int
         let input: Data
@@ -165,8 +169,16 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     let condition = NSCondition()
-    private var tasks: [Task] = []
-    private var running: [Int: Running] = [:]
+    var tasks: [Task] = []
+    var running: [Int: Running] = [:]
+    /// The context of the unit on each slot, read for its progress.
+    private var contexts: [Int: KernelContext] = [:]
+    /// Running, paused, or finishing its units and then pausing (`SwarmWorker+Pausing.swift`).
+    var activity = Activity.running
+    /// Slots whose kernel is held in `context.step` while paused.
+    var heldSlots: Set<Int> = []
+    /// Set while paused, read at every kernel step without the lock.
+    let pausedFlag = Atomic<Bool>(false)
     private var jobs: [JobID: ActiveJob] = [:]
     private var ignored: Set<JobID> = []
     var tickets: [Ticket] = []
@@ -179,7 +191,7 @@ public final class SwarmWorker: @unchecked Sendable {
     private let finishedGroup = DispatchGroup()
     /// The slots alone: leases are kept or released only once every running kernel has saved its checkpoint.
     private let slotsGroup = DispatchGroup()
-    private let wake = DispatchSemaphore(value: 0)
+    let wake = DispatchSemaphore(value: 0)
     /// Fetches blob inputs of leased units, one lease at a time.
     private let inputQueue = DispatchQueue(label: "colony.worker.inputs")
     /// Hands records to a second custodian (`witness`), in order.
@@ -248,6 +260,9 @@ public final class SwarmWorker: @unchecked Sendable {
     public var snapshot: (statistics: Statistics, running: [Int: Running], jobs: [JobID: String], buffered: Int) {
         condition.lock()
         defer { condition.unlock() }
+        var running = running
+        for (slot, context) in contexts { running[slot]?.progress = context.progress }
+        for slot in heldSlots { running[slot]?.held = true }
         return (stats, running, jobs.mapValues { $0.manifest.title }, tasks.count)
     }
 
@@ -256,14 +271,17 @@ public final class SwarmWorker: @unchecked Sendable {
     private func runSlot(_ slot: Int) {
         if configuration.lowPriority { _ = WorkerEngine.lowerThreadPriority() }
         let isStopping: @Sendable () -> Bool = { [weak self] in self?.isStopping ?? true }
-        var pace: @Sendable () -> Void = {}
-        if configuration.cpuLimit < 100 {
-            let cycle = DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping)
-            pace = { cycle.pace() }
+        let cycle =
+            configuration.cpuLimit < 100
+            ? DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping) : nil
+        let pace: @Sendable () -> Void = { [weak self] in
+            cycle?.pace()
+            self?.holdWhilePaused(slot: slot)
         }
         while true {
             condition.lock()
-            while tasks.isEmpty && !isStopping() { condition.wait() }
+            // A paused or finishing worker starts no new unit.
+            while (tasks.isEmpty || activity != .running) && !isStopping() { condition.wait() }
             if isStopping() {
                 condition.unlock()
                 return
@@ -283,6 +301,7 @@ public final class SwarmWorker: @unchecked Sendable {
                     saveCheckpoint: { [condition] data in condition.withLock { ticket.checkpoints[task.unit] = data } },
                     pace: pace)
                 let context = KernelContext(unit: task.unit, checkpoint: task.checkpoint, hooks: hooks)
+                condition.withLock { contexts[slot] = context }
                 output = [UInt8](try job.kernel.run(task.input, context: context))
             } catch is KernelInterruption {
                 output = nil
@@ -296,6 +315,8 @@ public final class SwarmWorker: @unchecked Sendable {
             let seconds = Date().timeIntervalSince(started)
             condition.lock()
             running[slot] = nil
+            contexts[slot] = nil
+            pauseIfFinished()
             if let output {
                 task.ticket.outputs[task.unit] = output
                 task.ticket.checkpoints[task.unit] = nil
@@ -316,7 +337,11 @@ public final class SwarmWorker: @unchecked Sendable {
     private func controlLoop() {
         while !isStopping {
             if Date() >= nextDiscovery { discover() }
-            leaseMore()
+            if condition.withLock({ activity == .running }) {
+                leaseMore()
+            } else {
+                giveBackBuffered()
+            }
             commitFinished()
             revealReady()
             judgeRevealed()
