@@ -45,6 +45,7 @@ extension SwarmWorker {
             guard activity == .running else { return }
             activity = running.isEmpty ? .paused : .finishing
             pausedFlag.store(activity == .paused, ordering: .relaxed)
+            giveBackBuffered()
         }
         condition.broadcast()
         wake.signal()
@@ -54,6 +55,7 @@ extension SwarmWorker {
         condition.withLock {
             activity = new
             pausedFlag.store(new == .paused, ordering: .relaxed)
+            if new != .running { giveBackBuffered() }
         }
         condition.broadcast()
         wake.signal()
@@ -77,18 +79,26 @@ extension SwarmWorker {
         pausedFlag.store(true, ordering: .relaxed)
     }
 
-    /// Gives back the units no slot has started: each ends in a release naming its lease, which the control loop
-    /// sends with the ticket's other results (as for a unit whose input could not be fetched).
-    func giveBackBuffered() {
-        let given = condition.withLock { () -> Int in
-            let buffered = tasks
-            tasks.removeAll()
-            for task in buffered {
-                task.ticket.failures[task.unit] = String(
-                    decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
-            }
-            return buffered.count
+    /// Hands a leased unit to the slots (called under the lock); while paused or finishing it is given back instead.
+    func enqueue(_ task: Task) {
+        if activity == .running {
+            tasks.append(task)
+        } else {
+            giveBack(task)
         }
-        if given > 0 { log("paused: gave back \(given) leased units no core had started") }
+    }
+
+    /// Gives back the units no slot has started (called under the lock).
+    func giveBackBuffered() {
+        guard !tasks.isEmpty else { return }
+        tasks.forEach(giveBack)
+        tasks.removeAll()
+    }
+
+    /// Ends a unit in a release naming its lease, which the control loop sends with the ticket's other results (as
+    /// for a unit whose input could not be fetched): the custodian reopens its slot at once, not counting an attempt.
+    private func giveBack(_ task: Task) {
+        task.ticket.failures[task.unit] = String(decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
+        wake.signal()
     }
 }

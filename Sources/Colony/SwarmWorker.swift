@@ -266,6 +266,9 @@ public final class SwarmWorker: @unchecked Sendable {
         return (stats, running, jobs.mapValues { $0.manifest.title }, tasks.count)
     }
 
+    /// Leases this worker holds results or units of (not yet done with).
+    public var leasesHeld: Int { condition.withLock { tickets.filter { $0.state != .done }.count } }
+
     // MARK: Slots
 
     private func runSlot(_ slot: Int) {
@@ -337,11 +340,7 @@ public final class SwarmWorker: @unchecked Sendable {
     private func controlLoop() {
         while !isStopping {
             if Date() >= nextDiscovery { discover() }
-            if condition.withLock({ activity == .running }) {
-                leaseMore()
-            } else {
-                giveBackBuffered()
-            }
+            leaseMore()
             commitFinished()
             revealReady()
             judgeRevealed()
@@ -426,7 +425,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func leaseMore() {
         var requests = 0
-        while !isStopping && requests < 4 {
+        while !isStopping && requests < 4 && condition.withLock({ activity == .running }) {
             let (buffered, job, shard) = condition.withLock { () -> (Int, ActiveJob?, Int?) in
                 let pending = tasks.count + running.count
                     + (configuration.behaviour == .copycat ? tickets.filter { $0.state != .done }.count : 0)
@@ -548,7 +547,7 @@ public final class SwarmWorker: @unchecked Sendable {
             condition.withLock {
                 for unit in units {
                     if case .inline(let bytes) = manifest.units[unit] {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: checkpoint(ticket, unit)))
+                        enqueue(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: checkpoint(ticket, unit)))
                     }
                 }
             }
@@ -565,7 +564,7 @@ public final class SwarmWorker: @unchecked Sendable {
                     case .blob(let root, let size): input = try fetchInput(root: root, size: size, before: ticket.expires)
                     }
                     condition.withLock {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
+                        enqueue(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
                     }
                     condition.broadcast()
                 } catch {

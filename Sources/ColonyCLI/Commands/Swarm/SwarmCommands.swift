@@ -179,14 +179,24 @@ enum WorkerCommand: Command {
             terminal it shows a live status; on a pipe it writes log lines. Ctrl-C stops the kernels (each saves \
             a checkpoint to DATA/worker), reveals the outputs it computed (their leases are ending), releases \
             its other leases so other workers take those units at once, and exits. A unit this worker is \
-            leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'.
+            leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'. \
+            A page at http://127.0.0.1:7396/ shows each core's unit and the counts, with Pause, Resume and \
+            "Finish current units then pause"; /api/status is its JSON and /metrics Prometheus text.
             """,
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
+            .value("web", "HOST:PORT", help: "Serve the donor's page here (default: 127.0.0.1:7396; port 0 picks one)."),
+            .flag("no-web", help: "Serve no page."),
+            .value(
+                "web-token", "TOKEN",
+                help: "Let other machines use the page with this token (16+ characters; or COLONY_WEB_TOKEN)."),
             .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
         ],
-        examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
+        examples: [
+            "colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne",
+            "colony worker --web 0.0.0.0:7396 --web-token $(openssl rand -hex 16)",
+        ]
     )
 
     static func chosenKernels(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> [any ComputeKernel.Type] {
@@ -221,6 +231,7 @@ enum WorkerCommand: Command {
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
             text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
+        let web = try startWeb(worker, arguments, in: environment, log: log)
         let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
             let snapshot = worker.snapshot
@@ -241,6 +252,7 @@ enum WorkerCommand: Command {
             }
         }
         bar.finish()
+        web?.stop()
         console.note("stopping: saving checkpoints, revealing finished units, releasing leases…")
         // Ctrl-C is answered within 3 s, whoever does not answer: leases not given back by then expire.
         if !worker.stop(within: 2) {
@@ -259,6 +271,49 @@ enum WorkerCommand: Command {
             text: "stopped: computed \(stats.computed) units (\(stats.resumed) from checkpoints), revealed \(stats.revealed) "
                 + "(\(stats.validated) validated, \(stats.invalid) invalid), released \(stats.released) leases, saved \(stats.checkpointsSaved) checkpoints")
         return ExitStatus.interrupted
+    }
+}
+
+extension WorkerCommand {
+    /// The page's configuration from --web, --no-web and --web-token (or COLONY_WEB_TOKEN); nil with --no-web.
+    static func webConfiguration(
+        _ arguments: ParsedArguments, in environment: CommandEnvironment
+    ) throws -> HTTPServerConfiguration? {
+        guard !arguments.flag("no-web") else { return nil }
+        var configuration = HTTPServerConfiguration()
+        if let address = arguments.value("web") {
+            guard let given = HTTPServerConfiguration(address: address) else {
+                throw UsageError(
+                    "--web '\(address)' is not HOST:PORT with an IPv4 HOST (127.0.0.1, 0.0.0.0) or localhost",
+                    commandPath: arguments.commandPath)
+            }
+            configuration = given
+        }
+        configuration.access.token = arguments.value("web-token") ?? environment.variables["COLONY_WEB_TOKEN"]
+        do {
+            try configuration.validate()
+        } catch {
+            throw UsageError("--web-token: \(error.message)", commandPath: arguments.commandPath)
+        }
+        return configuration
+    }
+
+    /// Starts the page and says where it is; a taken port is said and the worker goes on without the page.
+    static func startWeb(
+        _ worker: SwarmWorker, _ arguments: ParsedArguments, in environment: CommandEnvironment, log: EventLog
+    ) throws -> WorkerWebServer? {
+        guard let configuration = try webConfiguration(arguments, in: environment) else { return nil }
+        let web = WorkerWebServer(worker: worker, configuration: configuration)
+        do {
+            try web.start()
+        } catch {
+            environment.console.note(
+                "warning: no page for this worker: \(error.message); is another worker using the port? "
+                    + "Choose another with --web 127.0.0.1:PORT, or --no-web")
+            return nil
+        }
+        log.emit("web", ["url": .string(web.url)], text: "Worker page: \(web.url)")
+        return web
     }
 }
 

@@ -1,0 +1,164 @@
+import ColonyTestSupport
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `colony worker`'s page, API and metrics, served by a real worker process on 127.0.0.1 (issue 13, A window for
+/// donors; Tested in a real browser).
+extension BlobSwarmTests {
+    /// A worker process on a network of its own with its page on a port the system chose; the page's URL.
+    func startWorkerWithPage(_ processes: Processes, folder: URL) throws -> String {
+        let colony = try #require(colonyExecutable())
+        let network = "test-" + UUID().uuidString.prefix(8).lowercased()
+        let (worker, output) = try start(
+            colony,
+            [
+                "worker", "--cores", "2", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network", network,
+                "--no-local-discovery", "--web", "127.0.0.1:0", "--json", "--data-dir", folder.appendingPathComponent("worker").path,
+            ])
+        processes.running.append(worker)
+        processes.outputs.append(output)
+        // The "web" event comes after "started", perhaps after a few log lines.
+        for _ in 0..<50 {
+            let line = try #require(firstLine(of: output))
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if event["event"] as? String == "web" { return try #require(event["url"] as? String) }
+        }
+        throw WorkerPageFailure(description: "the worker never said where its page is")
+    }
+
+    struct WorkerPageFailure: Error, CustomStringConvertible { var description: String }
+
+    /// The status and body of a request, sent with URLSession; status 0 when nothing answered.
+    func http(_ method: String, _ url: String) throws -> (status: Int, body: Data) {
+        final class Result: @unchecked Sendable {
+            var status = 0
+            var body = Data()
+        }
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = method
+        if method == "POST" { request.httpBody = Data() }
+        let result = Result()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            result.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            result.body = data ?? Data()
+            done.signal()
+        }.resume()
+        guard done.wait(timeout: .now() + 30) == .success else { throw WorkerPageFailure(description: "\(url): no answer") }
+        return (result.status, result.body)
+    }
+
+    func json(_ method: String, _ url: String) throws -> [String: Any] {
+        let (status, body) = try http(method, url)
+        #expect(status == 200)
+        return try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+    }
+
+    /// Runs `body` with a temporary folder and a worker process serving its page (at the URL given); removes the
+    /// folder and ends the worker after.
+    func withWorkerPage(_ name: String, _ body: (URL, String, Processes) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let processes = Processes()
+        try body(folder, try startWorkerWithPage(processes, folder: folder), processes)
+    }
+
+    @Test func theWorkerPageServesItsStatusAndPausesAndResumesTheWorker() throws {
+        try withWorkerPage("worker-page") { _, url, processes in
+            #expect(url.hasPrefix("http://127.0.0.1:") && !url.hasPrefix("http://127.0.0.1:0/"))
+
+            let (pageStatus, page) = try http("GET", url)
+            #expect(pageStatus == 200)
+            #expect(String(decoding: page, as: UTF8.self).contains("/api/status"))
+
+            let status = try json("GET", url + "api/status")
+            #expect(status["state"] as? String == "running")
+            #expect((status["kernels"] as? [String]) == ["mersenne"])
+            let cores = try #require(status["cores"] as? [[String: Any]])
+            #expect(cores.map { $0["core"] as? Int } == [0, 1])
+            let counts = try #require(status["counts"] as? [String: Any])
+            for name in ["computed", "validated", "invalid", "leasesHeld"] { #expect(counts[name] as? Int == 0, "\(name)") }
+            #expect(status["jobs"] as? [Any] != nil)
+
+            #expect(try json("POST", url + "api/pause")["state"] as? String == "paused")
+            #expect(try json("GET", url + "api/status")["state"] as? String == "paused")
+            #expect(try json("POST", url + "api/resume")["state"] as? String == "running")
+            // Nothing runs, so finishing is over at once.
+            #expect(try json("POST", url + "api/finish-then-pause")["state"] as? String == "paused")
+            #expect(try json("POST", url + "api/resume")["state"] as? String == "running")
+            // A GET cannot change the state.
+            #expect(try http("GET", url + "api/pause").status == 405)
+
+            // SIGTERM stops the worker and its page.
+            let worker = processes.running[0]
+            worker.terminate()
+            worker.waitUntilExit()
+            #expect(try http("GET", url + "api/status").status == 0)
+        }
+    }
+
+    @Test(ExternalTool.prometheusClient.gate)
+    func prometheusClientParsesTheWorkersMetrics() throws {
+        try ExternalTool.prometheusClient.require()
+        try withWorkerPage("worker-metrics") { _, url, _ in
+            let (exit, printed) = try run(
+                URL(fileURLWithPath: try #require(Probe.onPath("python3"))), ["-c", Self.metricsScript, url + "metrics"])
+            #expect(exit == 0)
+            let data = Data(printed.utf8)
+            // family -> type, and the samples as "name{labels}" -> value
+            let read = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+            let types = try #require(read["types"] as? [String: String])
+            let samples = try #require(read["samples"] as? [String: Double])
+            #expect(types["colony_units"] == "counter")
+            #expect(types["colony_leases_held"] == "gauge")
+            #expect(types["colony_dht_datagrams"] == "counter")
+            #expect(types["colony_custody_records"] == "gauge")
+            #expect(samples["colony_units_total{outcome=validated}"] == 0)
+            #expect(samples["colony_units_total{outcome=invalid}"] == 0)
+            #expect(samples["colony_worker_state{state=running}"] == 1)
+            #expect(samples["colony_worker_state{state=paused}"] == 0)
+            #expect(samples["colony_dht_datagrams_total{direction=in}"] != nil)
+            #expect(samples["colony_tcp_bytes_total{direction=out}"] != nil)
+        }
+    }
+
+    /// Reads /metrics with prometheus_client's parser and prints the families' types and the samples' values.
+    static let metricsScript = """
+        import json, sys, urllib.request
+        from prometheus_client.parser import text_string_to_metric_families
+        with urllib.request.urlopen(sys.argv[1]) as response:
+            text = response.read().decode("utf-8")
+        types, samples = {}, {}
+        for family in text_string_to_metric_families(text):
+            types[family.name] = family.type
+            for s in family.samples:
+                labels = ",".join(k + "=" + v for k, v in sorted(s.labels.items()))
+                samples[s.name + ("{" + labels + "}" if labels else "")] = s.value
+        print(json.dumps({"types": types, "samples": samples}))
+        """
+
+    @Test(ExternalTool.chromium.gate)
+    func headlessChromiumShowsTheCoresAndCountsOnTheWorkerPage() throws {
+        try ExternalTool.chromium.require()
+        try withWorkerPage("worker-chromium") { folder, url, _ in
+            let (_, dom) = try run(
+                URL(fileURLWithPath: try #require(Probe.onPath("chromium"))),
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + folder.appendingPathComponent("chromium").path,
+                    "--virtual-time-budget=5000", "--dump-dom", url,
+                ])
+            // What the script wrote from /api/status: before it runs, the counts are dashes and no core row exists.
+            let cores = try #require(dom.components(separatedBy: "<tbody id=\"cores\">").last?.components(separatedBy: "</tbody>").first)
+            #expect(cores.components(separatedBy: "<tr class=\"core\">").count - 1 == 2, "\(dom)")
+            #expect(dom.contains("<span id=\"state\" class=\"badge running\">Running</span>"))
+            for name in ["validated", "invalid", "computed"] { #expect(dom.contains("<b id=\"\(name)\">0</b>"), "\(name)") }
+            #expect(dom.contains("peer 127.0.0.1:"))
+            #expect(dom.contains("No job found yet"))
+        }
+    }
+}
