@@ -43,7 +43,8 @@ enum WorkerPage {
         th { color: var(--muted); font-weight: 500; border-top: 0; }
         td.num { font-variant-numeric: tabular-nums; }
         code { font: 13px ui-monospace, "DejaVu Sans Mono", monospace; color: var(--muted); }
-        .bar { height: 8px; background: var(--line); border-radius: 4px; overflow: hidden; min-width: 140px; }
+        .progress { display: flex; align-items: center; gap: 10px; }
+        .bar { flex: 1; height: 8px; background: var(--line); border-radius: 4px; overflow: hidden; min-width: 140px; }
         .bar i { display: block; height: 100%; background: var(--accent); }
         .idle { color: var(--muted); }
         .held { color: var(--warn); font-weight: 600; }
@@ -107,8 +108,8 @@ enum WorkerPage {
             const percent = Math.round(core.progress * 100);
             const title = jobTitles[core.job] || core.job.slice(0, 12);
             return `<tr class="core busy"><td>${core.core}</td><td>${esc(title)}</td><td>${esc(core.kernel)}</td>` +
-              `<td class="num">${core.unit}</td><td><div class="bar"><i style="width:${percent}%"></i></div> ` +
-              `<span class="num">${percent}%</span>${core.held ? ' <span class="held">held</span>' : ""}</td>` +
+              `<td class="num">${core.unit}</td><td><div class="progress"><div class="bar"><i style="width:${percent}%"></i></div>` +
+              `<span class="num">${percent}%</span>${core.held ? '<span class="held">held</span>' : ""}</div></td>` +
               `<td class="num">${core.seconds.toFixed(1)} s</td></tr>`;
           }).join("");
           $("jobs").innerHTML = status.jobs.length === 0
