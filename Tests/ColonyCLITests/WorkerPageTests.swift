@@ -102,6 +102,40 @@ extension BlobSwarmTests {
         }
     }
 
+    @Test func aSecondWorkerOnATakenPortSaysSoAndComputesWithoutItsPage() throws {
+        try withWorkerPage("worker-port-taken") { folder, url, processes in
+            let port = try #require(URL(string: url)?.port)
+            let second = Process()
+            second.executableURL = try #require(colonyExecutable())
+            second.arguments = [
+                "worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
+                "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--web", "127.0.0.1:\(port)",
+                "--json", "--data-dir", folder.appendingPathComponent("second").path,
+            ]
+            let (output, errors) = (Pipe(), Pipe())
+            second.standardOutput = output
+            second.standardError = errors
+            try second.run()
+            processes.running.append(second)
+            processes.outputs += [output.fileHandleForReading, errors.fileHandleForReading]
+            let warning = try #require(firstLine(of: errors.fileHandleForReading))
+            #expect(warning.hasPrefix("warning: no page for this worker (it computes without one): cannot listen on 127.0.0.1:\(port)"))
+            let started = try #require(firstLine(of: output.fileHandleForReading))
+            #expect(started.contains("\"event\":\"started\""))
+            #expect(second.isRunning)
+        }
+    }
+
+    @Test func aBadWebTokenOrAddressIsRefusedBeforeTheWorkerStarts() {
+        let harness = CLIHarness()
+        defer { harness.cleanUp() }
+        #expect(harness.run("worker", "--web-token", "short", "--no-local-discovery") == 2)
+        #expect(harness.error.contains("--web-token: HTTPAccessPolicy.token must be 16 to 256"))
+        #expect(harness.run("worker", "--web", "nonsense", "--no-local-discovery") == 2)
+        #expect(harness.error.contains("--web 'nonsense' is not HOST:PORT"))
+        #expect(!harness.output.contains("Colony worker on"))
+    }
+
     @Test(ExternalTool.prometheusClient.gate)
     func prometheusClientParsesTheWorkersMetrics() throws {
         try ExternalTool.prometheusClient.require()

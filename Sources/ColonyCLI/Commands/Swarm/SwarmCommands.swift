@@ -218,6 +218,7 @@ enum WorkerCommand: Command {
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
+        let webConfiguration = try webConfiguration(arguments, in: environment)
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
@@ -231,7 +232,7 @@ enum WorkerCommand: Command {
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
             text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
-        let web = try startWeb(worker, arguments, in: environment, log: log)
+        let web = webConfiguration.flatMap { startWeb(worker, $0, console: console, log: log) }
         let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
             let snapshot = worker.snapshot
@@ -300,16 +301,15 @@ extension WorkerCommand {
 
     /// Starts the page and says where it is; a taken port is said and the worker goes on without the page.
     static func startWeb(
-        _ worker: SwarmWorker, _ arguments: ParsedArguments, in environment: CommandEnvironment, log: EventLog
-    ) throws -> WorkerWebServer? {
-        guard let configuration = try webConfiguration(arguments, in: environment) else { return nil }
+        _ worker: SwarmWorker, _ configuration: HTTPServerConfiguration, console: Console, log: EventLog
+    ) -> WorkerWebServer? {
         let web = WorkerWebServer(worker: worker, configuration: configuration)
         do {
             try web.start()
         } catch {
-            environment.console.note(
-                "warning: no page for this worker: \(error.message); is another worker using the port? "
-                    + "Choose another with --web 127.0.0.1:PORT, or --no-web")
+            console.note(
+                "warning: no page for this worker (it computes without one): \(error.message); "
+                    + "choose another port with --web 127.0.0.1:PORT, or --no-web")
             return nil
         }
         log.emit("web", ["url": .string(web.url)], text: "Worker page: \(web.url)")
