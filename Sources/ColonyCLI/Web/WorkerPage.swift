@@ -2,6 +2,10 @@
 /// elsewhere (no CDN, no web fonts). The script polls `/api/status` every 1.5 s and posts the buttons' actions; a
 /// `?token=` in the page's address is passed on to the API.
 enum WorkerPage {
+    /// Inline style and script, and requests to this server only.
+    static let contentSecurityPolicy =
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
+
     static let html = """
         <!doctype html>
         <html lang="en">

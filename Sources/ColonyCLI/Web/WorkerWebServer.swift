@@ -35,7 +35,12 @@ public final class WorkerWebServer: Sendable {
     /// The routes, for `worker`.
     static func router(for worker: SwarmWorker) -> HTTPRouter {
         var router = HTTPRouter()
-        router.add(.get, "/") { _ in .html(WorkerPage.html) }
+        router.add(.get, "/") { _ in
+            var page = HTTPResponse.html(WorkerPage.html)
+            // The browser itself then refuses anything from elsewhere, should the page ever name it.
+            page.headers.set("Content-Security-Policy", WorkerPage.contentSecurityPolicy)
+            return page
+        }
         router.add(.get, "/api/status") { _ in Self.json(Self.status(of: worker)) }
         let actions: [(String, @Sendable (SwarmWorker) -> Void)] = [
             ("/api/pause", { $0.pause() }), ("/api/resume", { $0.resume() }),

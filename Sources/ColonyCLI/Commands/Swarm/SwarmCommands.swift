@@ -238,7 +238,8 @@ enum WorkerCommand: Command {
             let snapshot = worker.snapshot
             let stats = snapshot.statistics
             let slots = snapshot.running.sorted { $0.key < $1.key }.map { "core \($0.key): \($0.value.kernel) unit \($0.value.unit)" }
-            let text = "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
+            let state = worker.state
+            let text = (state == .running ? "" : "\(state) · ") + "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
                 + " · refused \(stats.refused.values.reduce(0, +))" + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
             if live {
                 bar.update(text)
@@ -248,6 +249,7 @@ enum WorkerCommand: Command {
                     [
                         "jobs": .int(snapshot.jobs.count), "computed": .int(stats.computed), "revealed": .int(stats.revealed),
                         "validated": .int(stats.validated), "invalid": .int(stats.invalid), "running": .int(slots.count),
+                        "state": .string(state.name),
                     ],
                     text: text)
             }
