@@ -26,9 +26,10 @@ public final class WorkerWebServer: Sendable {
     /// Stops listening and ends open connections.
     public func stop() { server.stop() }
 
-    /// The page's address, with the bound port.
+    /// The page's address, with the bound port; on 0.0.0.0 (every interface), the loopback one.
     public var url: String {
-        let endpoint = server.localEndpoint
+        var endpoint = server.localEndpoint
+        if endpoint.address == 0 { endpoint = Endpoint(address: 0x7F00_0001, port: endpoint.port) }
         return "http://\(endpoint.description)/"
     }
 
