@@ -98,7 +98,8 @@ extension SwarmWorker {
     /// Ends a unit in a release naming its lease, which the control loop sends with the ticket's other results (as
     /// for a unit whose input could not be fetched): the custodian reopens its slot at once, not counting an attempt.
     private func giveBack(_ task: Task) {
-        task.ticket.failures[task.unit] = String(decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
+        task.ticket.failures[task.unit] = String(
+            decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
         wake.signal()
     }
 }

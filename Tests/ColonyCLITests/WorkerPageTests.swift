@@ -16,8 +16,10 @@ extension BlobSwarmTests {
         let (worker, output) = try start(
             colony,
             [
-                "worker", "--cores", "2", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network", network,
-                "--no-local-discovery", "--web", "127.0.0.1:0", "--json", "--data-dir", folder.appendingPathComponent("worker").path,
+                "worker", "--cores", "2", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
+                network,
+                "--no-local-discovery", "--web", "127.0.0.1:0", "--json", "--data-dir",
+                folder.appendingPathComponent("worker").path,
             ])
         processes.running.append(worker)
         processes.outputs.append(output)
@@ -48,7 +50,9 @@ extension BlobSwarmTests {
             result.body = data ?? Data()
             done.signal()
         }.resume()
-        guard done.wait(timeout: .now() + 30) == .success else { throw WorkerPageFailure(description: "\(url): no answer") }
+        guard done.wait(timeout: .now() + 30) == .success else {
+            throw WorkerPageFailure(description: "\(url): no answer")
+        }
         return (result.status, result.body)
     }
 
@@ -61,7 +65,8 @@ extension BlobSwarmTests {
     /// Runs `body` with a temporary folder and a worker process serving its page (at the URL given); removes the
     /// folder and ends the worker after.
     func withWorkerPage(_ name: String, _ body: (URL, String, Processes) throws -> Void) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-\(name)-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "colony-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
@@ -82,7 +87,9 @@ extension BlobSwarmTests {
             let cores = try #require(status["cores"] as? [[String: Any]])
             #expect(cores.map { $0["core"] as? Int } == [0, 1])
             let counts = try #require(status["counts"] as? [String: Any])
-            for name in ["computed", "validated", "invalid", "leasesHeld"] { #expect(counts[name] as? Int == 0, "\(name)") }
+            for name in ["computed", "validated", "invalid", "leasesHeld"] {
+                #expect(counts[name] as? Int == 0, "\(name)")
+            }
             #expect(status["jobs"] as? [Any] != nil)
 
             #expect(try json("POST", url + "api/pause")["state"] as? String == "paused")
@@ -109,7 +116,8 @@ extension BlobSwarmTests {
             second.executableURL = try #require(colonyExecutable())
             second.arguments = [
                 "worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
-                "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--web", "127.0.0.1:\(port)",
+                "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--web",
+                "127.0.0.1:\(port)",
                 "--json", "--data-dir", folder.appendingPathComponent("second").path,
             ]
             let (output, errors) = (Pipe(), Pipe())
@@ -119,7 +127,9 @@ extension BlobSwarmTests {
             processes.running.append(second)
             processes.outputs += [output.fileHandleForReading, errors.fileHandleForReading]
             let warning = try #require(firstLine(of: errors.fileHandleForReading))
-            #expect(warning.hasPrefix("warning: no page for this worker (it computes without one): cannot listen on 127.0.0.1:\(port)"))
+            #expect(
+                warning.hasPrefix(
+                    "warning: no page for this worker (it computes without one): cannot listen on 127.0.0.1:\(port)"))
             let started = try #require(firstLine(of: output.fileHandleForReading))
             #expect(started.contains("\"event\":\"started\""))
             #expect(second.isRunning)
@@ -141,7 +151,8 @@ extension BlobSwarmTests {
         try ExternalTool.prometheusClient.require()
         try withWorkerPage("worker-metrics") { _, url, _ in
             let (exit, printed) = try run(
-                URL(fileURLWithPath: try #require(Probe.onPath("python3"))), ["-c", Self.metricsScript, url + "metrics"])
+                URL(fileURLWithPath: try #require(Probe.onPath("python3"))),
+                ["-c", Self.metricsScript, url + "metrics"])
             #expect(exit == 0)
             let data = Data(printed.utf8)
             // family -> type, and the samples as "name{labels}" -> value
@@ -183,14 +194,18 @@ extension BlobSwarmTests {
             let (_, dom) = try run(
                 URL(fileURLWithPath: try #require(Probe.onPath("chromium"))),
                 [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + folder.appendingPathComponent("chromium").path,
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--user-data-dir=" + folder.appendingPathComponent("chromium").path,
                     "--virtual-time-budget=5000", "--dump-dom", url,
                 ])
             // What the script wrote from /api/status: before it runs, the counts are dashes and no core row exists.
-            let cores = try #require(dom.components(separatedBy: "<tbody id=\"cores\">").last?.components(separatedBy: "</tbody>").first)
+            let cores = try #require(
+                dom.components(separatedBy: "<tbody id=\"cores\">").last?.components(separatedBy: "</tbody>").first)
             #expect(cores.components(separatedBy: "<tr class=\"core\">").count - 1 == 2, "\(dom)")
             #expect(dom.contains("<span id=\"state\" class=\"badge running\">Running</span>"))
-            for name in ["validated", "invalid", "computed"] { #expect(dom.contains("<b id=\"\(name)\">0</b>"), "\(name)") }
+            for name in ["validated", "invalid", "computed"] {
+                #expect(dom.contains("<b id=\"\(name)\">0</b>"), "\(name)")
+            }
             #expect(dom.contains("peer 127.0.0.1:"))
             #expect(dom.contains("No job found yet"))
         }

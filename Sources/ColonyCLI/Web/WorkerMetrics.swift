@@ -22,20 +22,23 @@ enum WorkerMetrics {
                 .init(["outcome": "released"], Double(stats.released)),
             ])
         try out.gauge("colony_units_running", help: "Units on a core now.", value: Double(snapshot.running.count))
-        try out.gauge("colony_units_buffered", help: "Leased units waiting for a core.", value: Double(snapshot.buffered))
+        try out.gauge(
+            "colony_units_buffered", help: "Leased units waiting for a core.", value: Double(snapshot.buffered))
         try out.gauge(
             "colony_worker_state", help: "1 for the worker's state: running, paused or finishing then pausing.",
             [SwarmWorker.Activity.running, .paused, .finishing].map {
                 .init(["state": $0.name], worker.state == $0 ? 1 : 0)
             })
         try out.counter("colony_leases_total", help: "Leases this worker was granted.", value: Double(stats.leases))
-        try out.gauge("colony_leases_held", help: "Leases this worker is still working under.", value: Double(worker.leasesHeld))
+        try out.gauge(
+            "colony_leases_held", help: "Leases this worker is still working under.", value: Double(worker.leasesHeld))
         try out.counter(
             "colony_worker_refusals_total", help: "Refusals custodians answered this worker, by reason.",
             stats.refused.sorted { $0.key < $1.key }.map { .init(["reason": $0.key], Double($0.value)) })
 
         let custodian = peer.custodian
-        try out.gauge("colony_custody_shards", help: "Shards this peer keeps custody of.", value: Double(custodian.ledgers.count))
+        try out.gauge(
+            "colony_custody_shards", help: "Shards this peer keeps custody of.", value: Double(custodian.ledgers.count))
         try out.gauge(
             "colony_custody_records", help: "Custody records this peer holds.",
             value: Double(custodian.ledgers.values.reduce(0) { $0 + $1.records.count }))
