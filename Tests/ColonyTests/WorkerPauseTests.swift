@@ -153,6 +153,19 @@ struct GateKernel: ComputeKernel {
         #expect(setup.until { $0.snapshot.statistics.computed == 4 })
     }
 
+    @Test func aPausedWorkerStopsAndGivesItsHeldUnitBack() throws {
+        let setup = try Setup(units: 1)
+        let worker = setup.worker
+        worker.start()
+        #expect(GateKernel.started.wait(timeout: .now() + 120) == .success)
+        worker.pause()
+        #expect(setup.until { $0.snapshot.running[0]?.held == true })
+        // Ctrl-C while paused: the held kernel is let go, interrupted at that step, and its lease given back.
+        #expect(worker.stop(within: 30))
+        #expect(worker.snapshot.statistics.released == 1)
+        #expect(worker.snapshot.statistics.computed == 0)
+    }
+
     @Test func finishThenPauseWithNothingRunningPausesAtOnce() throws {
         let setup = try Setup(units: 1)
         setup.worker.finishThenPause()
