@@ -93,6 +93,18 @@ struct GateKernel: ComputeKernel {
             try? FileManager.default.removeItem(at: folder)
         }
 
+        /// Starts the worker; true once its first unit has taken a step.
+        func startComputing() -> Bool {
+            worker.start()
+            return GateKernel.started.wait(timeout: .now() + 120) == .success
+        }
+
+        /// Pauses the worker; true once its running kernel is held.
+        func pauseAndHold() -> Bool {
+            worker.pause()
+            return until { $0.snapshot.running[0]?.held == true }
+        }
+
         /// Waits (at most a minute) until `condition` holds of the worker; returns whether it did.
         func until(_ condition: (SwarmWorker) -> Bool) -> Bool {
             let deadline = Date() + 60
@@ -108,12 +120,9 @@ struct GateKernel: ComputeKernel {
         let setup = try Setup(units: 1)
         let worker = setup.worker
         #expect(worker.state == .running)
-        worker.start()
-        #expect(GateKernel.started.wait(timeout: .now() + 120) == .success)
-
-        worker.pause()
+        #expect(setup.startComputing())
+        #expect(setup.pauseAndHold())
         #expect(worker.state == .paused)
-        #expect(setup.until { $0.snapshot.running[0]?.held == true })
         // Held inside `context.step`: the kernel takes no further step while paused.
         let steps = GateKernel.steps.load(ordering: .relaxed)
         #expect(setup.until { $0.snapshot.running[0]?.held == true })
@@ -131,8 +140,7 @@ struct GateKernel: ComputeKernel {
     @Test func finishThenPauseLetsTheRunningUnitEndGivesBackTheRestAndPauses() throws {
         let setup = try Setup(units: 4)
         let worker = setup.worker
-        worker.start()
-        #expect(GateKernel.started.wait(timeout: .now() + 120) == .success)
+        #expect(setup.startComputing())
 
         worker.finishThenPause()
         #expect(worker.state == .finishing)
@@ -156,10 +164,8 @@ struct GateKernel: ComputeKernel {
     @Test func aPausedWorkerStopsAndGivesItsHeldUnitBack() throws {
         let setup = try Setup(units: 1)
         let worker = setup.worker
-        worker.start()
-        #expect(GateKernel.started.wait(timeout: .now() + 120) == .success)
-        worker.pause()
-        #expect(setup.until { $0.snapshot.running[0]?.held == true })
+        #expect(setup.startComputing())
+        #expect(setup.pauseAndHold())
         // Ctrl-C while paused: the held kernel is let go, interrupted at that step, and its lease given back.
         #expect(worker.stop(within: 30))
         #expect(worker.snapshot.statistics.released == 1)
