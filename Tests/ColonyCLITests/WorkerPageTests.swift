@@ -168,6 +168,7 @@ extension BlobSwarmTests {
             #expect(samples["colony_worker_state{state=running}"] == 1)
             #expect(samples["colony_worker_state{state=paused}"] == 0)
             #expect(samples["colony_dht_datagrams_total{direction=in}"] != nil)
+            #expect(samples["colony_dht_bytes_total{direction=out}"] != nil)
             #expect(samples["colony_tcp_bytes_total{direction=out}"] != nil)
         }
     }

@@ -59,6 +59,9 @@ enum WorkerMetrics {
             "colony_dht_datagrams_total", help: "DHT datagrams (KRPC over UDP) received and sent.",
             [.init(["direction": "in"], Double(udp.received)), .init(["direction": "out"], Double(udp.sent))])
         try out.counter(
+            "colony_dht_bytes_total", help: "Bytes of DHT datagrams received and sent.",
+            [.init(["direction": "in"], Double(udp.bytesReceived)), .init(["direction": "out"], Double(udp.bytesSent))])
+        try out.counter(
             "colony_dht_queries_received_total", help: "DHT queries received, by method.",
             dht.queriesReceived.sorted { $0.key < $1.key }.map { .init(["method": $0.key], Double($0.value)) })
         try out.counter("colony_dht_queries_sent_total", help: "DHT queries sent.", value: Double(dht.queriesSent))
