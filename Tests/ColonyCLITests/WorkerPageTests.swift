@@ -5,12 +5,19 @@ import Testing
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// `colony worker`'s page, API and metrics, served by a real worker process on 127.0.0.1 (issue 13, A window for
 /// donors; Tested in a real browser).
 extension BlobSwarmTests {
     /// A worker process on a network of its own with its page on a port the system chose; the page's URL.
-    func startWorkerWithPage(_ processes: Processes, folder: URL) throws -> String {
+    func startWorkerWithPage(
+        _ processes: Processes, folder: URL, web: [String] = ["--web", "127.0.0.1:0"]
+    ) throws -> String {
         let colony = try #require(colonyExecutable())
         let network = "test-" + UUID().uuidString.prefix(8).lowercased()
         let (worker, output) = try start(
@@ -18,9 +25,8 @@ extension BlobSwarmTests {
             [
                 "worker", "--cores", "2", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
                 network,
-                "--no-local-discovery", "--web", "127.0.0.1:0", "--json", "--data-dir",
-                folder.appendingPathComponent("worker").path,
-            ])
+                "--no-local-discovery", "--json", "--data-dir", folder.appendingPathComponent("worker").path,
+            ] + web)
         processes.running.append(worker)
         processes.outputs.append(output)
         // The "web" event comes after "started", perhaps after a few log lines.
@@ -64,13 +70,15 @@ extension BlobSwarmTests {
 
     /// Runs `body` with a temporary folder and a worker process serving its page (at the URL given); removes the
     /// folder and ends the worker after.
-    func withWorkerPage(_ name: String, _ body: (URL, String, Processes) throws -> Void) throws {
+    func withWorkerPage(
+        _ name: String, web: [String] = ["--web", "127.0.0.1:0"], _ body: (URL, String, Processes) throws -> Void
+    ) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "colony-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
-        try body(folder, try startWorkerWithPage(processes, folder: folder), processes)
+        try body(folder, try startWorkerWithPage(processes, folder: folder, web: web), processes)
     }
 
     @Test func theWorkerPageServesItsStatusAndPausesAndResumesTheWorker() throws {
@@ -133,6 +141,42 @@ extension BlobSwarmTests {
             let started = try #require(firstLine(of: output.fileHandleForReading))
             #expect(started.contains("\"event\":\"started\""))
             #expect(second.isRunning)
+        }
+    }
+
+    /// This machine's first IPv4 address other than loopback, if it has one.
+    static let ownAddress: String? = {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var current = list
+        while let entry = current {
+            defer { current = entry.pointee.ifa_next }
+            guard let raw = entry.pointee.ifa_addr, raw.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            var address = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            guard UInt32(bigEndian: address.s_addr) >> 24 != 127 else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            guard inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil else { continue }
+            return String(cString: text)
+        }
+        return nil
+    }()
+
+    @Test(.enabled(if: ownAddress != nil, "needs an IPv4 address other than loopback"))
+    func aWebTokenLetsAnotherAddressInAndNothingElseDoes() throws {
+        let token = "0123456789abcdef0123456789abcdef"
+        try withWorkerPage("worker-token", web: ["--web", "0.0.0.0:0", "--web-token", token]) { _, url, _ in
+            // Logged with the loopback address; reached here through this machine's other address, as another
+            // machine would.
+            let port = try #require(URL(string: url)?.port)
+            let outside = "http://\(try #require(Self.ownAddress)):\(port)/"
+            #expect(try http("GET", outside + "api/status").status == 401)
+            #expect(try http("GET", outside + "api/status?token=wrong" + token.dropFirst(5)).status == 401)
+            #expect(try json("GET", outside + "api/status?token=" + token)["state"] as? String == "running")
+            #expect(try json("POST", outside + "api/pause?token=" + token)["state"] as? String == "paused")
+            #expect(try http("POST", outside + "api/resume").status == 401)
+            // Loopback clients need no token.
+            #expect(try json("GET", url + "api/status")["state"] as? String == "paused")
         }
     }
 
