@@ -38,12 +38,14 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
         ),
+        // pipe2 and prctl for kernel hosts (ColonyWork/Isolation): glibc has them, Swift's Glibc module hides them.
+        .systemLibrary(name: "CProcess"),
         .target(name: "ColonyKernel"),
         .target(name: "ColonyCore", dependencies: ["CZlib", "CCrypto"]),
         .target(name: "ColonyNet", dependencies: ["ColonyCore"]),
         .target(name: "ColonyDHT", dependencies: ["ColonyCore", "ColonyNet"]),
         .target(name: "ColonyBlobs", dependencies: ["ColonyCore", "ColonyNet", "ColonyDHT"]),
-        .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore", "ColonyNet"]),
+        .target(name: "ColonyWork", dependencies: ["ColonyKernel", "ColonyCore", "ColonyNet", "CProcess"]),
         .target(name: "Colony", dependencies: ["ColonyKernel", "ColonyCore", "ColonyWork", "ColonyNet", "ColonyDHT", "ColonyBlobs"]),
         .target(
             name: "ColonyCLI",

@@ -3,6 +3,7 @@ import ColonyDHT
 import ColonyNet
 import ColonyWork
 import Foundation
+import Synchronization
 
 /// Finding Colony peers through any BitTorrent DHT (DESIGN.md, Networks): each serving peer of a network announces
 /// itself under the network's rendezvous key, and looks up the others there. A peer that knows only an ordinary
@@ -47,10 +48,7 @@ extension ColonyPeer {
     @discardableResult
     func meetPeers(announcing: Bool = true) -> Int {
         let key = Networks.rendezvousKey(configuration.network)
-        var met: [Endpoint: NodeID] = [:]
-        for peer in peers(under: key).prefix(32) where peer != endpoint {
-            if let id = colonyNodeID(of: peer) { met[peer] = id }
-        }
+        let met = colonyNodeIDs(of: Array(peers(under: key).filter { $0 != endpoint }.prefix(32)))
         // Announced until the peer knows others cannot reach it: peers not yet dialed back must find each other
         // here to dial each other back. One that does not answer a ping is never counted as met.
         if announcing && reach.status != .unreachable { announce(under: key) }
@@ -67,9 +65,46 @@ extension ColonyPeer {
     }
 
     /// The node ID of `peer` when it answers a DHT ping as a Colony node; nil otherwise.
-    func colonyNodeID(of peer: Endpoint) -> NodeID? {
-        let answer = blobs.node.wait(timeout: 10) { dht, now, done in dht.ping(peer, now: now) { done($0) } }
-        guard case .answered(let id, let version, _)? = answer, DHTConfiguration.isColony(version) else { return nil }
-        return id
+    func colonyNodeID(of peer: Endpoint) -> NodeID? { colonyNodeIDs(of: [peer])[peer] }
+
+    /// The node IDs of those of `peers` that answer a DHT ping as Colony nodes, pinged all at once: peers that
+    /// announced themselves before they learned they are behind a NAT answer nobody, and pinged one after another
+    /// each cost a one-shot command a ping's timeout (netlab nat-mixed: 5 s of every `publish`).
+    func colonyNodeIDs(of peers: [Endpoint]) -> [Endpoint: NodeID] {
+        guard !peers.isEmpty else { return [:] }
+        let found = PingTally(expected: peers.count)
+        let all = blobs.node.wait(timeout: 10) { dht, now, done -> [Datagram] in
+            var out: [Datagram] = []
+            for peer in peers {
+                out += dht.ping(peer, now: now) { answer in
+                    if case .answered(let id, let version, _) = answer, DHTConfiguration.isColony(version) {
+                        found.answered(peer, id)
+                    } else {
+                        found.failed()
+                    }
+                    if found.isComplete { done(found.ids) }
+                }
+            }
+            return out
+        }
+        return all ?? found.ids
     }
+}
+
+/// Answers to pings sent together, as they come.
+private final class PingTally: Sendable {
+    private let state: Mutex<(ids: [Endpoint: NodeID], pending: Int)>
+
+    init(expected: Int) { state = Mutex(([:], expected)) }
+
+    func answered(_ peer: Endpoint, _ id: NodeID) {
+        state.withLock {
+            $0.ids[peer] = id
+            $0.pending -= 1
+        }
+    }
+
+    func failed() { state.withLock { $0.pending -= 1 } }
+    var isComplete: Bool { state.withLock { $0.pending <= 0 } }
+    var ids: [Endpoint: NodeID] { state.withLock { $0.ids } }
 }

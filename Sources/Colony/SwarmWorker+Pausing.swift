@@ -4,9 +4,10 @@ import Foundation
 /// Pause, resume, and "finish current units then pause", for the donor's page (issue 13, A window for donors).
 ///
 /// Paused, the worker leases no new units, gives back the leased units no slot has started (so other workers take
-/// them at once rather than when their leases expire), and holds every running kernel at its next
-/// `context.step` until resumed: the thread waits, using no CPU, with the unit's state in memory. A kernel that
-/// never calls `step` cannot be held and runs its unit to the end. Finishing, the worker leases nothing new and
+/// them at once rather than when their leases expire), and stops every running kernel where it is until resumed:
+/// an isolated unit's kernel host gets SIGSTOP (and SIGCONT on resume, `UnitHold`); a unit run in-process is held
+/// at its next `context.step`, its thread waiting (a kernel that never calls `step` then runs to the end). Either
+/// way it uses no CPU and keeps its state in memory. Finishing, the worker leases nothing new and
 /// gives back unstarted units too, but lets running units finish and reports them; once none runs it is paused.
 /// Held units keep their leases, which may end while paused: the custodian then reopens their slots, and a result
 /// committed after that is refused like any late one.
@@ -70,6 +71,17 @@ extension SwarmWorker {
         while activity == .paused && !isStopping { condition.wait() }
         heldSlots.remove(slot)
         condition.unlock()
+    }
+
+    /// Marks a slot whose kernel host a pause stopped (or let go on).
+    func setHeld(slot: Int, _ held: Bool) {
+        condition.withLock {
+            if held {
+                heldSlots.insert(slot)
+            } else {
+                heldSlots.remove(slot)
+            }
+        }
     }
 
     /// Called under the lock when a slot ends a unit: a finishing worker with nothing left running is paused.

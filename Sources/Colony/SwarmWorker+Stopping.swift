@@ -10,8 +10,8 @@ extension SwarmWorker {
     /// On stop (DESIGN.md: on SIGINT the engine saves checkpoints and releases its leases): outputs computed but
     /// not revealed are committed if need be and revealed (their lease is ending, which allows it), so no
     /// finished work is lost; every other leased unit is given back with a release record naming its lease, so
-    /// other workers take it at once. Running kernels have saved checkpoints by then; they go to the state folder,
-    /// and a unit this worker is leased again later resumes from its checkpoint.
+    /// other workers take it at once. Running kernels have saved checkpoints to the state folder by then (each
+    /// is written as it is taken), and a unit this worker is leased again later resumes from its checkpoint.
     func releaseAll() {
         let open = condition.withLock { tickets.filter { $0.state != .done && $0.state != .judging } }
         let identity = peer.identity
@@ -29,9 +29,6 @@ extension SwarmWorker {
                 }
             }
             guard !rest.isEmpty else { continue }
-            for unit in rest {
-                if let checkpoint = condition.withLock({ ticket.checkpoints[unit] }) { saveCheckpoint(checkpoint, job: ticket.job.id, unit: unit) }
-            }
             let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
             let record = CustodyRecord(
                 kind: .error, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey,

@@ -42,8 +42,12 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Where `stop()` writes the checkpoints of interrupted units; a unit leased again later resumes from
         /// its checkpoint. Nil keeps none.
         public var stateFolder: URL?
-        /// Seconds between a kernel's checkpoints (kept in memory; written to `stateFolder` on stop).
+        /// Seconds between a kernel's checkpoints, each written to `stateFolder` atomically as it is taken.
         public var checkpointInterval = 10.0
+        /// Kernel host processes for the slots (`colony worker` sets it), or nil to run kernels on the slots'
+        /// threads. Isolated, a unit that crashes or exhausts its memory ends in an error record, and one still
+        /// running when its lease ends is killed.
+        public var isolation: KernelIsolation?
 
         public init() {}
     }
@@ -274,8 +278,16 @@ public final class SwarmWorker: @unchecked Sendable {
     private func runSlot(_ slot: Int) {
         if configuration.lowPriority { _ = WorkerEngine.lowerThreadPriority() }
         let isStopping: @Sendable () -> Bool = { [weak self] in self?.isStopping ?? true }
+        let runner = UnitRunner(
+            isolation: configuration.isolation, lowPriority: configuration.lowPriority, cpuLimit: configuration.cpuLimit,
+            dutyCycleWindow: .milliseconds(100))
+        defer { runner.close() }
+        // In-process, a paused worker holds the kernel at its next step; isolated, its host is stopped instead.
+        let hold = UnitHold(
+            isPaused: { [weak self] in self?.pausedFlag.load(ordering: .relaxed) ?? false },
+            held: { [weak self] held in self?.setHeld(slot: slot, held) })
         let cycle =
-            configuration.cpuLimit < 100
+            configuration.cpuLimit < 100 && !runner.isIsolated
             ? DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping) : nil
         let pace: @Sendable () -> Void = { [weak self] in
             cycle?.pace()
@@ -297,19 +309,37 @@ public final class SwarmWorker: @unchecked Sendable {
             let started = Date()
             var output: [UInt8]?
             var failure: String?
-            do {
-                let ticket = task.ticket
-                let hooks = KernelContextHooks(
-                    checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: isStopping,
-                    saveCheckpoint: { [condition] data in condition.withLock { ticket.checkpoints[task.unit] = data } },
-                    pace: pace)
-                let context = KernelContext(unit: task.unit, checkpoint: task.checkpoint, hooks: hooks)
-                condition.withLock { contexts[slot] = context }
-                output = [UInt8](try job.kernel.run(task.input, context: context))
-            } catch is KernelInterruption {
-                output = nil
-            } catch {
-                failure = "\(error)"
+            let ticket = task.ticket
+            guard ticket.expires > started else {
+                // Its lease ended while it waited behind another unit (one that hung until killed, say): not the
+                // unit's fault and no work done, so it is given back like a unit whose input never came.
+                condition.withLock {
+                    running[slot] = nil
+                    pauseIfFinished()
+                    ticket.failures[task.unit] = String(decoding: CustodyRecord.releaseReason(of: ticket.lease.id), as: UTF8.self)
+                }
+                wake.signal()
+                continue
+            }
+            // Each checkpoint goes to disk as the kernel takes it (DESIGN.md, Data directory), so a worker killed
+            // with -9 and leased the unit again resumes from it.
+            let hooks = KernelContextHooks(
+                checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: isStopping,
+                saveCheckpoint: { [weak self, condition] data in
+                    condition.withLock { ticket.checkpoints[task.unit] = data }
+                    self?.saveCheckpoint(data, job: job.id, unit: task.unit)
+                },
+                pace: pace)
+            let context = KernelContext(unit: task.unit, checkpoint: task.checkpoint, hooks: hooks)
+            condition.withLock { contexts[slot] = context }
+            // A unit still running when its lease ends is another worker's by then: its host is killed.
+            let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, ticket.expires.timeIntervalSinceNow) * 1000))
+            switch runner.run(
+                kernel: job.kernel, input: task.input, context: context, hooks: hooks, deadline: deadline, hold: hold)
+            {
+            case .output(let bytes): output = [UInt8](bytes)
+            case .interrupted: output = nil
+            case .failed(let reason): failure = reason
             }
             if configuration.behaviour == .cheater, let honest = output {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
@@ -323,14 +353,16 @@ public final class SwarmWorker: @unchecked Sendable {
             if let output {
                 task.ticket.outputs[task.unit] = output
                 task.ticket.checkpoints[task.unit] = nil
-                if task.checkpoint != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
                 stats.computed += 1
                 averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
             } else if let failure {
                 task.ticket.failures[task.unit] = failure
+                task.ticket.checkpoints[task.unit] = nil
                 stats.kernelErrors += 1
             }
             condition.unlock()
+            if output != nil || failure != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
+            if let failure { log("unit \(task.unit) of job \(job.id.hex.prefix(12)) failed: \(failure)") }
             wake.signal()
         }
     }

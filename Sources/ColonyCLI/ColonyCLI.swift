@@ -13,14 +13,23 @@ public enum ColonyCLI {
     public static let version = "0.1.0"
 
     /// Runs the command line of this process with `kernels` compiled in, and exits with its status.
+    /// `COLONY_TEST_KERNELS=1` adds the misbehaving kernels the isolation tests need (`IsolationTestKernels`).
     public static func main(kernels: [any ComputeKernel.Type]) -> Never {
-        let environment = CommandEnvironment(registry: KernelRegistry(kernels))
+        let all = IsolationTestKernels.adding(to: kernels, environment: ProcessInfo.processInfo.environment)
+        let environment = CommandEnvironment(
+            registry: KernelRegistry(all), kernelHost: KernelIsolation.currentExecutable()?.executable)
         exit(run(Array(CommandLine.arguments.dropFirst()), in: environment))
     }
+
+    /// The hidden command a worker starts its kernel hosts with; not listed in help, not meant for people.
+    public static let kernelHostCommand = "kernel-host"
 
     /// Runs one command line (without the program name) and returns its exit status.
     public static func run(_ arguments: [String], in environment: CommandEnvironment) -> Int32 {
         let console = environment.console
+        if arguments.first == kernelHostCommand {
+            return KernelHostServer.serve(arguments: Array(arguments.dropFirst()), registry: environment.registry)
+        }
         var command: any Command.Type = RootCommand.self
         var path = "colony"
         var remaining = arguments[...]

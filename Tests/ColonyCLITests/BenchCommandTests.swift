@@ -22,10 +22,15 @@ import Testing
         let cli = harness()
         defer { cli.cleanUp() }
         let spec = cli.spec("p.json", #"{"kernel": "primes", "parameters": {"to": 2000000, "numbersPerUnit": 100000}}"#)
-        #expect(cli.run("bench", "engine", "--spec", spec, "--rounds", "1", "--json") == 0)
+        // In-process: this test process is no colony binary, so it cannot host kernels (IsolationTests runs the
+        // isolated bench through the real binary).
+        #expect(cli.run("bench", "engine", "--spec", spec, "--rounds", "1", "--json", "--in-process") == 0)
         let report = try json(cli.output)
-        let result = try #require((report["results"] as? [[String: Any]])?.first)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.count == 1)
+        let result = try #require(results.first)
         #expect(result["kernel"] as? String == "primes")
+        #expect(result["mode"] as? String == "in-process")
         #expect(result["units"] as? Int == 20)
         #expect(result["outputsIdentical"] as? Bool == true)
         let efficiency = try #require(result["efficiency"] as? Double)

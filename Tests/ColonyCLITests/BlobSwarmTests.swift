@@ -11,10 +11,11 @@ import Testing
     }
 
     /// Starts `colony` with its standard output on a pipe, read by `firstLine(of:)`.
-    func start(_ executable: URL, _ arguments: [String]) throws -> (Process, FileHandle) {
+    func start(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> (Process, FileHandle) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -22,10 +23,11 @@ import Testing
         return (process, pipe.fileHandleForReading)
     }
 
-    func run(_ executable: URL, _ arguments: [String]) throws -> (Int32, String) {
+    func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -36,9 +36,11 @@ struct CLIHarness {
             writeOutput: { text in capture.output.withLock { $0 += text } },
             writeError: { text in capture.error.withLock { $0 += text } },
             errorIsTerminal: terminal)
+        // Kernel hosts are the built colony binary: this test process has no `kernel-host` command.
         let environment = CommandEnvironment(
             registry: registry, console: console,
-            variables: ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path])
+            variables: ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path],
+            kernelHost: colonyExecutable()?.path)
         return ColonyCLI.run(arguments, in: environment)
     }
 

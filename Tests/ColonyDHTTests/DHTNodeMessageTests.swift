@@ -521,6 +521,26 @@ private func fakeNodes(_ count: Int, seed: UInt64, base: UInt32 = 0x0A00_0100, p
         #expect(!harness.node.table.contains(outsider.id))
     }
 
+    /// A node in the table that turns read-only (a peer that learned it is behind a NAT) leaves the table when it next
+    /// queries with ro = 1 from the endpoint the table holds; the same ID from elsewhere evicts nothing.
+    @Test func aNodeThatTurnsReadOnlyLeavesTheTable() throws {
+        let harness = MessageHarness()
+        let contacts = fakeNodes(3, seed: 23)
+        for contact in contacts { harness.introduce(contact) }
+        #expect(harness.node.table.count == 3)
+        let impostor = NodeInfo(id: contacts[0].id, endpoint: Endpoint(host: "10.45.0.1", port: 9)!)
+        _ = harness.send(.ping, from: impostor, readOnly: true)
+        #expect(harness.node.table.contains(contacts[0].id), "an ID named from another endpoint evicts nothing")
+        let exchange = harness.send(.findNode(target: .random()), from: contacts[0], readOnly: true)
+        #expect(harness.response(exchange) != nil, "still served")
+        #expect(!harness.node.table.contains(contacts[0].id))
+        #expect(harness.node.table.count == 2)
+        // Asked for nodes, this node no longer names it.
+        let find = harness.send(.findNode(target: contacts[0].id), from: contacts[1])
+        let named = try #require(harness.response(find)?.nodes)
+        #expect(!named.isEmpty && !named.contains { $0.id == contacts[0].id })
+    }
+
     @Test func readOnlyNodeAnswersNothingAndMarksItsQueries() throws {
         var configuration = DHTConfiguration()
         configuration.readOnly = true

@@ -103,7 +103,7 @@ struct SpinKernel: ComputeKernel {
         SpinKernel.goOn.signal()
         first.stop()
         #expect(first.snapshot.statistics.released == 1)
-        #expect(first.snapshot.statistics.checkpointsSaved == 1)
+        #expect(first.snapshot.statistics.checkpointsSaved >= 1)
         let ref = ShardRef(job: job, shard: 0)
         // Given back: no live lease, and it does not count as an attempt. The lease and its release may have
         // gone to the other custodian first; they reach this one when forwarded.

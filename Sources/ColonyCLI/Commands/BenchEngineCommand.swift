@@ -16,10 +16,12 @@ enum BenchEngineCommand: Command {
         name: "engine",
         abstract: "Engine efficiency: the same units through the engine and through bare concurrentPerform",
         discussion: """
-            Runs the same units twice per round in one process: through the worker engine as 'colony run' uses \
-            it (slots, checkpoint hooks, progress, outputs stored on disk in a temporary data directory; normal \
-            priority, like the bare loop), then through a bare DispatchQueue.concurrentPerform loop calling the \
-            kernel. \
+            Runs the same units three times per round: through the worker engine as 'colony run' uses it, with \
+            each slot's units in a kernel host process (isolated: frames over pipes, checkpoints relayed), then \
+            through the engine on threads of this process (in-process), then through a bare \
+            DispatchQueue.concurrentPerform loop calling the kernel. The engine runs keep slots, checkpoint \
+            hooks, progress and outputs stored on disk in a temporary data directory, at normal priority like \
+            the bare loop. \
             Efficiency = bare time / engine time (1.0 = no overhead); each time is the best of the rounds. \
             Default workloads: \(workloads.map { "\($0.kernel) \(JSONText.serialize(.object($0.parameters)))" }.joined(separator: "; ")).
             """,
@@ -29,6 +31,7 @@ enum BenchEngineCommand: Command {
             .value("spec", "FILE", help: "Benchmark the units of this job spec instead of the default workloads."),
             .value("rounds", "N", help: "Rounds; each time reported is the best (default: 3)."),
             .flag("memory-store", help: "Keep engine outputs in memory instead of on disk."),
+            .flag("in-process", help: "Measure only the in-process engine, not isolated kernel hosts."),
             .json,
         ],
         examples: ["swift run -c release colony bench engine", "colony bench engine --kernel primes --rounds 5"]
@@ -56,26 +59,31 @@ enum BenchEngineCommand: Command {
         var results: [JSONValue] = []
         if !arguments.flag("json") {
             console.print("Engine vs bare concurrentPerform on \(cores) cores, best of \(rounds) rounds")
-            console.print("kernel        units   engine s     bare s  efficiency")
+            console.print("kernel       mode          units   engine s     bare s  efficiency")
         }
+        let isolation = arguments.flag("in-process") ? nil : try environment.isolation()
         for job in jobs {
-            let measurement = try measure(job, rounds: rounds, memoryStore: arguments.flag("memory-store"))
-            let efficiency = measurement.bare / measurement.engine
-            results.append(
-                .object([
-                    "kernel": .string(job.spec.kernel),
-                    "parameters": .object(job.spec.parameters.values),
-                    "units": .int(job.units.count),
-                    "engineSeconds": .double(measurement.engine),
-                    "bareSeconds": .double(measurement.bare),
-                    "efficiency": .double(efficiency),
-                    "outputsIdentical": .bool(measurement.identical),
-                ]))
-            if !arguments.flag("json") {
-                let name = job.spec.kernel.padding(toLength: 12, withPad: " ", startingAt: 0)
-                console.print(
-                    "\(name) \(String(format: "%6d %10.3f %10.3f %11.3f", job.units.count, measurement.engine, measurement.bare, efficiency))"
-                        + (measurement.identical ? "" : "  OUTPUTS DIFFER"))
+            let measurement = try measure(job, rounds: rounds, memoryStore: arguments.flag("memory-store"), isolation: isolation)
+            for (mode, engineSeconds) in measurement.engine {
+                let efficiency = measurement.bare / engineSeconds
+                results.append(
+                    .object([
+                        "kernel": .string(job.spec.kernel),
+                        "mode": .string(mode),
+                        "parameters": .object(job.spec.parameters.values),
+                        "units": .int(job.units.count),
+                        "engineSeconds": .double(engineSeconds),
+                        "bareSeconds": .double(measurement.bare),
+                        "efficiency": .double(efficiency),
+                        "outputsIdentical": .bool(measurement.identical),
+                    ]))
+                if !arguments.flag("json") {
+                    let name = job.spec.kernel.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    let modeName = mode.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    console.print(
+                        "\(name) \(modeName) \(String(format: "%8d %10.3f %10.3f %11.3f", job.units.count, engineSeconds, measurement.bare, efficiency))"
+                            + (measurement.identical ? "" : "  OUTPUTS DIFFER"))
+                }
             }
         }
         if arguments.flag("json") {
@@ -89,41 +97,49 @@ enum BenchEngineCommand: Command {
         return ExitStatus.success
     }
 
-    /// Best engine and bare times over `rounds`, and whether both gave the same outputs.
-    static func measure(_ job: PreparedJob, rounds: Int, memoryStore: Bool) throws -> (
-        engine: Double, bare: Double, identical: Bool
+    /// Best engine times (isolated when `isolation` is given, and in-process) and bare time over `rounds`, and
+    /// whether every run gave the same outputs.
+    static func measure(_ job: PreparedJob, rounds: Int, memoryStore: Bool, isolation: KernelIsolation?) throws -> (
+        engine: [(mode: String, seconds: Double)], bare: Double, identical: Bool
     ) {
-        var bestEngine = Double.infinity
+        let modes: [(name: String, isolation: KernelIsolation?)] =
+            (isolation.map { [("isolated", $0)] } ?? []) + [("in-process", nil)]
+        var bestEngine = [Double](repeating: .infinity, count: modes.count)
         var bestBare = Double.infinity
         var identical = true
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
             "colony-bench-\(getpid())", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
+        let clock = ContinuousClock()
         for round in 0..<rounds {
-            // Normal priority like the bare loop: nice 19 changes nothing on an idle machine and would only
-            // measure other load on a busy one.
-            var configuration = EngineConfiguration()
-            configuration.lowPriority = false
-            let engine = try WorkerEngine(configuration: configuration)
-            let store: any UnitStore =
-                memoryStore
-                ? MemoryUnitStore()
-                : try RunStore(
-                    dataDirectory: DataDirectory(url: scratch), workID: "\(job.workID)-\(round)")
-            let clock = ContinuousClock()
-            var engineResult: EngineResult?
-            let engineTime = clock.measure {
-                engineResult = engine.run(kernel: job.kernel, units: job.units, store: store)
+            var outputs: [[Data?]] = []
+            for (index, mode) in modes.enumerated() {
+                // Normal priority like the bare loop: nice 19 changes nothing on an idle machine and would only
+                // measure other load on a busy one.
+                var configuration = EngineConfiguration()
+                configuration.lowPriority = false
+                configuration.isolation = mode.isolation
+                let engine = try WorkerEngine(configuration: configuration)
+                let store: any UnitStore =
+                    memoryStore
+                    ? MemoryUnitStore()
+                    : try RunStore(
+                        dataDirectory: DataDirectory(url: scratch), workID: "\(job.workID)-\(round)-\(mode.name)")
+                var engineResult: EngineResult?
+                let engineTime = clock.measure {
+                    engineResult = engine.run(kernel: job.kernel, units: job.units, store: store)
+                }
+                if let failure = engineResult?.failure { throw failure }
+                bestEngine[index] = min(bestEngine[index], engineTime.seconds)
+                outputs.append(engineResult!.outputs)
             }
-            if let failure = engineResult?.failure { throw failure }
             let bare = BareRun(count: job.units.count)
             let bareTime = clock.measure { bare.run(kernel: job.kernel, units: job.units) }
             if let failure = bare.failure { throw failure }
-            bestEngine = min(bestEngine, engineTime.seconds)
             bestBare = min(bestBare, bareTime.seconds)
-            identical = identical && engineResult!.outputs == bare.outputs
+            identical = identical && outputs.allSatisfy { $0 == bare.outputs }
         }
-        return (bestEngine, bestBare, identical)
+        return (zip(modes, bestEngine).map { ($0.name, $1) }, bestBare, identical)
     }
 }
 

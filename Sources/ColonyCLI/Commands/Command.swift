@@ -1,5 +1,6 @@
 import ColonyCore
 import ColonyKernel
+import ColonyWork
 import Foundation
 import Synchronization
 
@@ -41,15 +42,27 @@ public struct CommandEnvironment: Sendable {
     public var console: Console
     /// The process environment (for `COLONY_DATA_DIR`).
     public var variables: [String: String]
+    /// The program `run`, `worker` and `bench engine` start as kernel hosts: this program itself under `main`.
+    /// Nil when there is none (a program embedding the commands without `main`); then they need `--in-process`.
+    public var kernelHost: String?
 
     /// An environment for commands.
     public init(
         registry: KernelRegistry, console: Console = .system,
-        variables: [String: String] = ProcessInfo.processInfo.environment
+        variables: [String: String] = ProcessInfo.processInfo.environment, kernelHost: String? = nil
     ) {
         self.registry = registry
         self.console = console
         self.variables = variables
+        self.kernelHost = kernelHost
+    }
+
+    /// Isolation by `kernelHost`'s hidden `kernel-host` command; throws when there is no kernel host.
+    func isolation() throws -> KernelIsolation {
+        guard let kernelHost else {
+            throw InputError("no program to start kernel hosts with (this one's path is unknown); use --in-process")
+        }
+        return KernelIsolation(executable: kernelHost, command: [ColonyCLI.kernelHostCommand])
     }
 
     /// The data directory chosen by `--data-dir`, `COLONY_DATA_DIR` or the default.

@@ -11,7 +11,10 @@ enum RunCommand: Command {
         discussion: """
             Units run in parallel, one per core, at low priority. Ctrl-C saves a checkpoint of every running \
             unit and exits; the same command again resumes from them. Finished units and checkpoints are kept in \
-            the data directory under runs/ until the result is assembled.
+            the data directory under runs/ until the result is assembled. Each core's units run in a child \
+            process of this program, so a unit that crashes, runs out of memory (--memory-limit) or time \
+            (--unit-time-limit) fails alone; checkpoints are written to disk as the kernel takes them, so even \
+            after a kill -9 the same command resumes each unit from its last one.
             """,
         positionals: [PositionalDescription("SPEC", help: "A job spec file (JSON), for example Workunits/mersenne-10k.json.")],
         options: [
@@ -20,6 +23,10 @@ enum RunCommand: Command {
             .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .flag("normal-priority", help: "Run kernels at normal priority instead of nice 19."),
             .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 30)."),
+            IsolationOptions.memoryLimit,
+            .value("unit-time-limit", "SECONDS", help: "End a unit that runs longer than this (default: none)."),
+            .flag("keep-going", help: "Go on with the other units after one fails (the result is not assembled)."),
+            IsolationOptions.inProcess,
             .dataDir,
             .flag("verbose", help: "Log each unit as it finishes, on standard error."),
             .json,
@@ -42,6 +49,14 @@ enum RunCommand: Command {
         if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
             configuration.checkpointInterval = .seconds(seconds)
         }
+        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
+        if let seconds = try arguments.int("unit-time-limit", in: 1...(86_400 * 365)) {
+            guard configuration.isolation != nil else {
+                throw UsageError("--unit-time-limit needs kernels in a child process; drop --in-process", commandPath: arguments.commandPath)
+            }
+            configuration.unitTimeLimit = .seconds(seconds)
+        }
+        configuration.stopAtFirstFailure = !arguments.flag("keep-going")
         let json = arguments.flag("json")
         let verbose = arguments.flag("verbose")
 
@@ -78,8 +93,10 @@ enum RunCommand: Command {
         let engineResult = result.engine
 
         if let failure = engineResult.failure {
+            for other in engineResult.failures.dropFirst() { console.note("error: \(other)") }
             console.note("error: \(failure)")
             console.note("Finished units are kept in \(localRun.store.folder.path); run the command again to retry.")
+            if json { console.printJSON(report(job: job, result: engineResult, configuration: configuration, summary: nil)) }
             return ExitStatus.failure
         }
         guard let summary = result.summary else {
@@ -131,13 +148,19 @@ enum RunCommand: Command {
             "resumed": .int(result.resumed),
             "cores": .int(configuration.cores),
             "seconds": .double(result.elapsed.seconds),
-            "interrupted": .bool(summary == nil),
+            "isolated": .bool(configuration.isolation != nil),
+            "failed": .int(result.failures.count),
+            "interrupted": .bool(result.interrupted),
         ]
         if let summary {
             fields["summary"] = .object(summary.values)
             fields["files"] = .array(summary.files.map { .string($0.path) })
         } else {
             fields["finished"] = .int(result.finished)
+        }
+        if !result.failures.isEmpty {
+            fields["failures"] = .array(
+                result.failures.map { .object(["unit": .int($0.unit), "reason": .string($0.reason)]) })
         }
         return .object(fields)
     }

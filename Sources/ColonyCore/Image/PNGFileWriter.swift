@@ -138,18 +138,7 @@ public final class PNGFileWriter {
     }
 
     private func store(_ data: Data) throws(PNGError) {
-        let failed: Int32? = data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
-            }
-            return nil
-        }
+        let failed = FileDescriptorWrite.all(data, to: descriptor)
         if let failed {
             let error = PNGError(
                 .fileSystem, FileSystemError(path: temporaryPath, action: "write", code: failed).description)

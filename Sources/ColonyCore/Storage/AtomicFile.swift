@@ -70,19 +70,9 @@ public enum AtomicFile {
     }
 
     private static func writeAll(_ data: Data, to descriptor: Int32, path: String) throws(FileSystemError) {
-        let failure: FileSystemError? = data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return FileSystemError.last(path: path, action: "write")
-                }
-                offset += written
-            }
-            return nil
+        if let code = FileDescriptorWrite.all(data, to: descriptor) {
+            throw FileSystemError(path: path, action: "write", code: code)
         }
-        if let failure { throw failure }
     }
 
     /// Makes the rename itself durable. Best effort: some file systems refuse fsync on folders.

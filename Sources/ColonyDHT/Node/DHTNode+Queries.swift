@@ -23,6 +23,14 @@ extension DHTNode {
         var out: [Datagram] = []
         // BEP 43: a read-only sender is served but kept out of the table. Others are verified with a ping before
         // they count (BEP 5: a node that only ever queried us is not known to be good).
+        if message.readOnly, table.node(sender.id)?.endpoint == sender.endpoint {
+            // A node in the table that now says it is read-only (it found it cannot be reached from outside, or
+            // does not know yet) leaves it: others learn of it from this node's replies and then wait on it in
+            // every lookup (netlab nat-mixed: a NAT'd worker this node could reach through the NAT's mapping for
+            // this node alone cost each lookup of a third peer 2.5 s). Only from the endpoint the table holds, so
+            // that nobody else can evict a node by naming its ID.
+            table.remove(sender.id)
+        }
         if !message.readOnly && sender.id != id && isAcceptable(sender) {
             if table.contains(sender.id) {
                 table.heard(from: sender, .query, now: now)

@@ -12,6 +12,15 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var checkpointInterval: Duration = .seconds(30)
     /// The length of one duty cycle (run, then rest) when `cpuLimit` is below 100.
     public var dutyCycleWindow: Duration = .milliseconds(100)
+    /// Where units run: in kernel host processes (a crash, memory exhaustion or overrun ends only its unit), or
+    /// nil for threads of this process, as tests and benchmarks may ask for.
+    public var isolation: KernelIsolation?
+    /// How long one isolated unit may run before its host is killed and the unit counted as failed; nil for no
+    /// limit. In-process units cannot be killed, so this needs `isolation`.
+    public var unitTimeLimit: Duration?
+    /// Whether the first failed unit stops the run (`colony run`: its result could never be assembled), or the
+    /// run records each failure and goes on with the other units.
+    public var stopAtFirstFailure = true
 
     /// The accepted values of `cpuLimit`.
     public static let cpuLimitRange = 1...100
@@ -37,6 +46,17 @@ public struct EngineConfiguration: Sendable, Equatable {
         guard dutyCycleWindow > .zero else {
             throw EngineConfigurationError(
                 field: "dutyCycleWindow", value: "\(dutyCycleWindow)", expected: "a positive duration")
+        }
+        try isolation?.validate()
+        if let unitTimeLimit {
+            guard unitTimeLimit > .zero else {
+                throw EngineConfigurationError(
+                    field: "unitTimeLimit", value: "\(unitTimeLimit)", expected: "a positive duration")
+            }
+            guard isolation != nil else {
+                throw EngineConfigurationError(
+                    field: "unitTimeLimit", value: "\(unitTimeLimit)", expected: "no limit when units run in-process")
+            }
         }
     }
 }

@@ -10,8 +10,10 @@ public struct EngineResult: Sendable {
     public var reused: Int
     /// Units that started from a checkpoint of an earlier run.
     public var resumed: Int
-    /// The unit that failed and why, when one did; the run stops at the first failure.
-    public var failure: EngineFailure?
+    /// The first unit that failed and why, when one did.
+    public var failure: EngineFailure? { failures.first }
+    /// Every unit that failed, in the order they failed; unless the engine was told to go on, only the first.
+    public var failures: [EngineFailure]
     /// Whether `stop()` ended the run before every unit was done.
     public var interrupted: Bool
     /// Wall time of this run.

@@ -13,7 +13,8 @@ import Glibc
 /// work remains.
 /// Finished outputs and checkpoints go to a `UnitStore`, so a run stopped by `stop()` (Ctrl-C) resumes where it
 /// left off. Slots lower their threads to nice 19 unless told otherwise, and a CPU limit below 100% makes each
-/// slot rest by duty cycle.
+/// slot rest by duty cycle. With `isolation` set, each slot runs its units in a kernel host process of its own
+/// (`UnitRunner`), so a unit that crashes, exhausts its memory or overruns its time limit fails alone.
 public final class WorkerEngine: Sendable {
     /// How the engine uses the machine.
     public let configuration: EngineConfiguration
@@ -90,8 +91,12 @@ public final class WorkerEngine: Sendable {
         let restorePriority = configuration.lowPriority ? Self.lowerThreadPriority() : nil
         defer { restorePriority?() }
         let isStopping: @Sendable () -> Bool = { [stopping = self] in stopping.isStopping }
+        let runner = UnitRunner(
+            isolation: configuration.isolation, lowPriority: configuration.lowPriority,
+            cpuLimit: configuration.cpuLimit, dutyCycleWindow: configuration.dutyCycleWindow)
+        defer { runner.close() }
         var pace: @Sendable () -> Void = {}
-        if configuration.cpuLimit < 100 {
+        if configuration.cpuLimit < 100, !runner.isIsolated {
             let cycle = DutyCycle(
                 percent: configuration.cpuLimit, window: configuration.dutyCycleWindow, isStopping: isStopping)
             pace = { cycle.pace() }
@@ -107,15 +112,16 @@ public final class WorkerEngine: Sendable {
             )
             let context = KernelContext(unit: unit, checkpoint: checkpoint, hooks: hooks)
             run.started(context, resumed: checkpoint != nil)
-            do {
-                let output = try kernel.run(units[unit], context: context)
+            let deadline = configuration.unitTimeLimit.map { ContinuousClock.now + $0 }
+            switch runner.run(kernel: kernel, input: units[unit], context: context, hooks: hooks, deadline: deadline) {
+            case .output(let output):
                 run.computed(unit: unit, output: output)
                 writer.save(output, unit: unit)
-            } catch is KernelInterruption {
+            case .interrupted:
                 run.abandoned(unit: unit)
-            } catch {
-                run.failed(EngineFailure(unit: unit, reason: "\(error)"))
-                stop()
+            case .failed(let reason):
+                run.failed(EngineFailure(unit: unit, reason: reason))
+                if configuration.stopAtFirstFailure { stop() }
             }
         }
     }
@@ -145,7 +151,7 @@ private final class LiveRun: Sendable {
         var computed = 0
         var stored = 0
         var resumed = 0
-        var failure: EngineFailure?
+        var failures: [EngineFailure] = []
     }
 
     private let total: Int
@@ -201,7 +207,7 @@ private final class LiveRun: Sendable {
     func failed(_ failure: EngineFailure) {
         state.withLock {
             $0.running[failure.unit] = nil
-            if $0.failure == nil { $0.failure = failure }
+            $0.failures.append(failure)
         }
         events(.failed(failure))
     }
@@ -219,7 +225,7 @@ private final class LiveRun: Sendable {
         state.withLock { state in
             EngineResult(
                 outputs: state.outputs, computed: state.computed, reused: reused, resumed: state.resumed,
-                failure: state.failure, interrupted: interrupted && state.failure == nil, elapsed: elapsed)
+                failures: state.failures, interrupted: interrupted && state.failures.isEmpty, elapsed: elapsed)
         }
     }
 }

@@ -161,7 +161,7 @@ enum NodeCommand: Command {
             }
         }
         try? peer.blobs.node.save()
-        peer.stop(within: 2.5)
+        peer.stop(within: 2)
         log.emit("stopped", [:], text: "stopped; records handed to the other custodians")
         return ExitStatus.success
     }
@@ -180,12 +180,17 @@ enum WorkerCommand: Command {
             a checkpoint to DATA/worker), reveals the outputs it computed (their leases are ending), releases \
             its other leases so other workers take those units at once, and exits. A unit this worker is \
             leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'. \
+            Kernels run in a child process per core: a unit that crashes or runs out of memory (--memory-limit) \
+            ends in an error record, one still running when its lease ends is killed, and the worker goes on. \
+            Checkpoints go to DATA/worker as the kernel takes them, so a unit survives a kill -9 of the worker too. \
             A page at http://127.0.0.1:7396/ shows each core's unit and the counts, with Pause, Resume and \
             "Finish current units then pause"; /api/status is its JSON and /metrics Prometheus text.
             """,
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
+            .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 10)."),
+            IsolationOptions.memoryLimit, IsolationOptions.inProcess,
             .value("web", "HOST:PORT", help: "Serve the donor's page here (default: 127.0.0.1:7396; port 0 picks one)."),
             .flag("no-web", help: "Serve no page."),
             .value(
@@ -218,6 +223,10 @@ enum WorkerCommand: Command {
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
+        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
+        if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
+            configuration.checkpointInterval = Double(seconds)
+        }
         let webConfiguration = try webConfiguration(arguments, in: environment)
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
@@ -258,11 +267,11 @@ enum WorkerCommand: Command {
         web?.stop()
         console.note("stopping: saving checkpoints, revealing finished units, releasing leases…")
         // Ctrl-C is answered within 3 s, whoever does not answer: leases not given back by then expire.
-        if !worker.stop(within: 2) {
+        if !worker.stop(within: 1.6) {
             console.note("stopping without waiting longer for custodians that do not answer; their leases expire")
         }
         try? peer.blobs.node.save()
-        peer.stop(within: 0.7)
+        peer.stop(within: 0.5)
         let stats = worker.snapshot.statistics
         log.emit(
             "stopped",
