@@ -15,18 +15,19 @@ import Testing
 /// donors; Tested in a real browser).
 extension BlobSwarmTests {
     /// A worker process on a network of its own with its page on a port the system chose; the page's URL.
+    /// `swarm` arguments join another swarm's network (else the worker has a network of its own).
     func startWorkerWithPage(
-        _ processes: Processes, folder: URL, web: [String] = ["--web", "127.0.0.1:0"]
+        _ processes: Processes, folder: URL, web: [String] = ["--web", "127.0.0.1:0"], kernels: String = "mersenne",
+        swarm: [String]? = nil, environment: [String: String]? = nil
     ) throws -> String {
         let colony = try #require(colonyExecutable())
-        let network = "test-" + UUID().uuidString.prefix(8).lowercased()
+        let network = swarm ?? ["--network", "test-" + UUID().uuidString.prefix(8).lowercased()]
         let (worker, output) = try start(
             colony,
             [
-                "worker", "--cores", "2", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
-                network,
+                "worker", "--cores", "2", "--kernels", kernels, "--host", "127.0.0.1", "--port", "0",
                 "--no-local-discovery", "--json", "--data-dir", folder.appendingPathComponent("worker").path,
-            ] + web)
+            ] + network + web, environment: environment)
         processes.running.append(worker)
         processes.outputs.append(output)
         // The "web" event comes after "started", perhaps after a few log lines.
@@ -178,6 +179,56 @@ extension BlobSwarmTests {
             // Loopback clients need no token.
             #expect(try json("GET", url + "api/status")["state"] as? String == "paused")
         }
+    }
+
+    /// The state letters (R, S, T, …) of `parent`'s child processes, from /proc.
+    static func childStates(of parent: Int32) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> String? in
+            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // After "pid (name) ": state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, Int32(fields[1]) == parent else { return nil }
+            return String(fields[0])
+        }
+    }
+
+    @Test func pauseStopsTheWorkersKernelHostsAndResumeContinuesThem() throws {
+        let swarm = try TestKernelSwarm(tests: self, kernels: "test-slow", firstNetwork: 41, workers: 0)
+        let url = try startWorkerWithPage(
+            swarm.processes, folder: swarm.folder, kernels: "test-slow",
+            swarm: ["--bootstrap", swarm.seed, "--network", swarm.network], environment: swarm.environment)
+        let worker = try #require(swarm.processes.running.last)
+        // Two units of 20 ms × 3000 steps: a minute each, far longer than the test needs them.
+        _ = try swarm.publish(
+            "slow.json",
+            #"{"kernel": "test-slow", "title": "slow", "parameters": {"count": 2, "steps": 3000}, "redundancy": {"replicas": 1, "quorum": 1, "maxAttempts": 2}, "leaseSeconds": 300}"#
+        )
+        func cores() throws -> [[String: Any]] {
+            try #require(try json("GET", url + "api/status")["cores"] as? [[String: Any]])
+        }
+        func until(_ condition: ([[String: Any]]) -> Bool) throws -> Bool {
+            let deadline = Date() + 120
+            while Date() < deadline {
+                if condition(try cores()) { return true }
+                usleep(50_000)
+            }
+            return false
+        }
+        #expect(try until { $0.allSatisfy { $0["busy"] as? Bool == true } })
+        #expect(Self.childStates(of: worker.processIdentifier).count == 2)
+
+        #expect(try json("POST", url + "api/pause")["state"] as? String == "paused")
+        #expect(try until { $0.allSatisfy { $0["held"] as? Bool == true } })
+        // Each core's kernel host is stopped by the system, not merely idle.
+        #expect(Self.childStates(of: worker.processIdentifier) == ["T", "T"])
+
+        #expect(try json("POST", url + "api/resume")["state"] as? String == "running")
+        #expect(try until { $0.allSatisfy { $0["held"] as? Bool == false } })
+        let states = Self.childStates(of: worker.processIdentifier)
+        #expect(states.count == 2 && !states.contains("T"), "\(states)")
     }
 
     @Test func aBadWebTokenOrAddressIsRefusedBeforeTheWorkerStarts() {
