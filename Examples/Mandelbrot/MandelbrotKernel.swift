@@ -184,16 +184,7 @@ public struct MandelbrotKernel: ComputeKernel {
                     reason: "band at row \(band.firstRow) does not continue the image at row \(nextRow)")
             }
             var pixels = Data(count: counts.count * 3)
-            pixels.withUnsafeMutableBytes { raw in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                for (index, count) in counts.enumerated() {
-                    let colour = palette.colour(Int(count))
-                    bytes[3 * index] = colour.0
-                    bytes[3 * index + 1] = colour.1
-                    bytes[3 * index + 2] = colour.2
-                    if Int(count) >= view.maxIterations { inside += 1 }
-                }
-            }
+            inside += pixels.withUnsafeMutableBytes { palette.paint(counts, into: $0) }
             try writer.append(rows: pixels)
             nextRow += band.rows
         }
@@ -293,6 +284,20 @@ struct Palette {
     init(maxIterations: Int) {
         self.maxIterations = maxIterations
         self.scale = 1 / log(Double(maxIterations) + 1)
+    }
+
+    /// Writes the colours of `counts` as RGB into the start of `rgb` (three bytes a count); returns how many counts
+    /// are inside the set.
+    func paint(_ counts: [UInt16], into rgb: UnsafeMutableRawBufferPointer) -> Int {
+        var inside = 0
+        for (index, count) in counts.enumerated() {
+            let colour = colour(Int(count))
+            rgb[3 * index] = colour.0
+            rgb[3 * index + 1] = colour.1
+            rgb[3 * index + 2] = colour.2
+            if Int(count) >= maxIterations { inside += 1 }
+        }
+        return inside
     }
 
     func colour(_ count: Int) -> (UInt8, UInt8, UInt8) {

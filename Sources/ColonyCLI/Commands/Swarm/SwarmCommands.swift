@@ -392,15 +392,25 @@ enum StatusCommand: Command {
         options: [
             .flag("watch", help: "Refresh every 2 seconds until the job is done or Ctrl-C."),
             .value("timeout", "S", help: "With --watch, give up after S seconds and exit 1 (default: no limit)."),
+            .value(
+                "web", "HOST:PORT",
+                help: "Serve a job page there until Ctrl-C, refreshed every 2 seconds: progress, units, workers and, "
+                    + "for mandelbrot, the picture so far. Only this machine may open it unless --web-token is set."),
+            .value("web-token", "TOKEN", help: "Let any machine open the --web page with ?token=TOKEN (16+ characters)."),
             .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
         ],
-        examples: ["colony status 5e…c1 --bootstrap 127.0.0.1:7000", "colony status 5e…c1 --watch"]
+        examples: [
+            "colony status 5e…c1 --bootstrap 127.0.0.1:7000", "colony status 5e…c1 --watch",
+            "colony status 5e…c1 --web 127.0.0.1:7397",
+        ]
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
         let job = try SwarmCommandSupport.job(arguments)
+        let web = try webConfiguration(arguments)
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
+        if let web { return try serveJobPage(job, on: web, via: peer, in: environment) }
         let console = environment.console
         let json = arguments.flag("json")
         let bar = ProgressLine(console: console, enabled: !json && console.errorIsTerminal && arguments.flag("watch"))
