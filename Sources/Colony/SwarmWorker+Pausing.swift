@@ -19,7 +19,7 @@ extension SwarmWorker {
 
         /// Leasing units and running them.
         public static let running = Activity(name: "running")
-        /// Leasing nothing; running kernels held at their next step.
+        /// Leasing nothing; running kernels stopped where they are.
         public static let paused = Activity(name: "paused")
         /// Leasing nothing; running units finish, then the worker is paused.
         public static let finishing = Activity(name: "finishing")
@@ -30,12 +30,13 @@ extension SwarmWorker {
     /// Running, paused, or finishing its units and then pausing.
     public var state: Activity { condition.withLock { activity } }
 
-    /// Stops leasing, gives back unstarted units and holds running kernels at their next step.
+    /// Stops leasing, gives back unstarted units and stops running kernels where they are (SIGSTOP to an isolated
+    /// unit's host; in-process, a wait at the kernel's next `context.step`).
     public func pause() {
         setActivity(.paused)
     }
 
-    /// Undoes `pause` or `finishThenPause`: held kernels go on and the worker leases again.
+    /// Undoes `pause` or `finishThenPause`: stopped kernels go on and the worker leases again.
     public func resume() {
         setActivity(.running)
     }
