@@ -85,6 +85,10 @@ public final class SwarmWorker: @unchecked Sendable {
         public var unit: Int
         public var kernel: String
         public var started: Date
+        /// The fraction done as the kernel last reported it through `context.step` (0 until it reports).
+        public var progress: Double = 0
+        /// Whether the kernel is held in `context.step` because the worker is paused.
+        public var held = false
     }
 
     /// What a custodian says of one unit, and of this worker's result for it.
@@ -161,7 +165,7 @@ public final class SwarmWorker: @unchecked Sendable {
         var finished: Bool { done.count == manifest.shardCount }
     }
 
-    private struct Task {
+    struct Task {
         let ticket: Ticket
         let unit: Int
         let input: Data
@@ -169,8 +173,16 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     let condition = NSCondition()
-    private var tasks: [Task] = []
-    private var running: [Int: Running] = [:]
+    var tasks: [Task] = []
+    var running: [Int: Running] = [:]
+    /// The context of the unit on each slot, read for its progress.
+    private var contexts: [Int: KernelContext] = [:]
+    /// Running, paused, or finishing its units and then pausing (`SwarmWorker+Pausing.swift`).
+    var activity = Activity.running
+    /// Slots whose kernel is held in `context.step` while paused.
+    var heldSlots: Set<Int> = []
+    /// Set while paused, read at every kernel step without the lock.
+    let pausedFlag = Atomic<Bool>(false)
     private var jobs: [JobID: ActiveJob] = [:]
     private var ignored: Set<JobID> = []
     var tickets: [Ticket] = []
@@ -183,7 +195,7 @@ public final class SwarmWorker: @unchecked Sendable {
     private let finishedGroup = DispatchGroup()
     /// The slots alone: leases are kept or released only once every running kernel has saved its checkpoint.
     private let slotsGroup = DispatchGroup()
-    private let wake = DispatchSemaphore(value: 0)
+    let wake = DispatchSemaphore(value: 0)
     /// Fetches blob inputs of leased units, one lease at a time.
     private let inputQueue = DispatchQueue(label: "colony.worker.inputs")
     /// Hands records to a second custodian (`witness`), in order.
@@ -252,8 +264,14 @@ public final class SwarmWorker: @unchecked Sendable {
     public var snapshot: (statistics: Statistics, running: [Int: Running], jobs: [JobID: String], buffered: Int) {
         condition.lock()
         defer { condition.unlock() }
+        var running = running
+        for (slot, context) in contexts { running[slot]?.progress = context.progress }
+        for slot in heldSlots { running[slot]?.held = true }
         return (stats, running, jobs.mapValues { $0.manifest.title }, tasks.count)
     }
+
+    /// Leases this worker holds results or units of (not yet done with).
+    public var leasesHeld: Int { condition.withLock { tickets.filter { $0.state != .done }.count } }
 
     // MARK: Slots
 
@@ -264,14 +282,21 @@ public final class SwarmWorker: @unchecked Sendable {
             isolation: configuration.isolation, lowPriority: configuration.lowPriority, cpuLimit: configuration.cpuLimit,
             dutyCycleWindow: .milliseconds(100))
         defer { runner.close() }
-        var pace: @Sendable () -> Void = {}
-        if configuration.cpuLimit < 100, !runner.isIsolated {
-            let cycle = DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping)
-            pace = { cycle.pace() }
+        // In-process, a paused worker holds the kernel at its next step; isolated, its host is stopped instead.
+        let hold = UnitHold(
+            isPaused: { [weak self] in self?.pausedFlag.load(ordering: .relaxed) ?? false },
+            held: { [weak self] held in self?.setHeld(slot: slot, held) })
+        let cycle =
+            configuration.cpuLimit < 100 && !runner.isIsolated
+            ? DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping) : nil
+        let pace: @Sendable () -> Void = { [weak self] in
+            cycle?.pace()
+            self?.holdWhilePaused(slot: slot)
         }
         while true {
             condition.lock()
-            while tasks.isEmpty && !isStopping() { condition.wait() }
+            // A paused or finishing worker starts no new unit.
+            while (tasks.isEmpty || activity != .running) && !isStopping() { condition.wait() }
             if isStopping() {
                 condition.unlock()
                 return
@@ -290,6 +315,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 // unit's fault and no work done, so it is given back like a unit whose input never came.
                 condition.withLock {
                     running[slot] = nil
+                    pauseIfFinished()
                     ticket.failures[task.unit] = String(decoding: CustodyRecord.releaseReason(of: ticket.lease.id), as: UTF8.self)
                 }
                 wake.signal()
@@ -305,9 +331,12 @@ public final class SwarmWorker: @unchecked Sendable {
                 },
                 pace: pace)
             let context = KernelContext(unit: task.unit, checkpoint: task.checkpoint, hooks: hooks)
+            condition.withLock { contexts[slot] = context }
             // A unit still running when its lease ends is another worker's by then: its host is killed.
             let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, ticket.expires.timeIntervalSinceNow) * 1000))
-            switch runner.run(kernel: job.kernel, input: task.input, context: context, hooks: hooks, deadline: deadline) {
+            switch runner.run(
+                kernel: job.kernel, input: task.input, context: context, hooks: hooks, deadline: deadline, hold: hold)
+            {
             case .output(let bytes): output = [UInt8](bytes)
             case .interrupted: output = nil
             case .failed(let reason): failure = reason
@@ -319,6 +348,8 @@ public final class SwarmWorker: @unchecked Sendable {
             let seconds = Date().timeIntervalSince(started)
             condition.lock()
             running[slot] = nil
+            contexts[slot] = nil
+            pauseIfFinished()
             if let output {
                 task.ticket.outputs[task.unit] = output
                 task.ticket.checkpoints[task.unit] = nil
@@ -426,7 +457,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func leaseMore() {
         var requests = 0
-        while !isStopping && requests < 4 {
+        while !isStopping && requests < 4 && condition.withLock({ activity == .running }) {
             let (buffered, job, shard) = condition.withLock { () -> (Int, ActiveJob?, Int?) in
                 let pending = tasks.count + running.count
                     + (configuration.behaviour == .copycat ? tickets.filter { $0.state != .done }.count : 0)
@@ -548,7 +579,7 @@ public final class SwarmWorker: @unchecked Sendable {
             condition.withLock {
                 for unit in units {
                     if case .inline(let bytes) = manifest.units[unit] {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: checkpoint(ticket, unit)))
+                        enqueue(Task(ticket: ticket, unit: unit, input: Data(bytes), checkpoint: checkpoint(ticket, unit)))
                     }
                 }
             }
@@ -565,7 +596,7 @@ public final class SwarmWorker: @unchecked Sendable {
                     case .blob(let root, let size): input = try fetchInput(root: root, size: size, before: ticket.expires)
                     }
                     condition.withLock {
-                        tasks.append(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
+                        enqueue(Task(ticket: ticket, unit: unit, input: input, checkpoint: checkpoint(ticket, unit)))
                     }
                     condition.broadcast()
                 } catch {

@@ -76,6 +76,9 @@ private func loopback(_ host: String = "127.0.0.1") -> UDPConfiguration {
         #expect(server.statistics.sent == 1)
         #expect(client.statistics.sent == 1)
         #expect(client.statistics.received == 1)
+        // Three bytes each way.
+        #expect(server.statistics.bytesReceived == 3 && server.statistics.bytesSent == 3)
+        #expect(client.statistics.bytesSent == 3 && client.statistics.bytesReceived == 3)
     }
 
     @Test func dropsAndCountsOversizeDatagrams() throws {

@@ -162,7 +162,10 @@ public final class UDPRuntime: @unchecked Sendable {
                     shared.withLock { $0.statistics.droppedRateLimited += 1 }
                     continue
                 }
-                shared.withLock { $0.statistics.received += 1 }
+                shared.withLock {
+                    $0.statistics.received += 1
+                    $0.statistics.bytesReceived += length
+                }
                 let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
                 send(service.receive(bytes, from: source, now: now))
             }
@@ -182,12 +185,14 @@ public final class UDPRuntime: @unchecked Sendable {
     private func send(_ datagrams: [Datagram]) {
         guard !datagrams.isEmpty else { return }
         var sent = 0
+        var sentBytes = 0
         var failed = 0
         for datagram in datagrams {
             if let socket, datagram.bytes.count <= configuration.maxDatagramSize,
                 socket.send(datagram.bytes, to: datagram.endpoint) == 0
             {
                 sent += 1
+                sentBytes += datagram.bytes.count
             } else {
                 // A full socket buffer (EAGAIN) drops the datagram: UDP protocols retry on their own timers.
                 failed += 1
@@ -195,6 +200,7 @@ public final class UDPRuntime: @unchecked Sendable {
         }
         shared.withLock {
             $0.statistics.sent += sent
+            $0.statistics.bytesSent += sentBytes
             $0.statistics.sendFailures += failed
         }
     }

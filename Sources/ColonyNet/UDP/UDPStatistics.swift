@@ -4,6 +4,10 @@ public struct UDPStatistics: Sendable, Hashable, CustomStringConvertible {
     public var received: Int = 0
     /// Datagrams the system accepted for sending.
     public var sent: Int = 0
+    /// Bytes of the datagrams handed to the service.
+    public var bytesReceived: Int = 0
+    /// Bytes of the datagrams the system accepted for sending.
+    public var bytesSent: Int = 0
     /// Incoming datagrams larger than `maxDatagramSize`, dropped.
     public var droppedOversize: Int = 0
     /// Incoming datagrams over their source address's rate limit, dropped.

@@ -37,7 +37,7 @@ final class KernelHostProcess {
     /// progress to `context`.
     func run(
         _ assignment: UnitAssignment, context: KernelContext, hooks: KernelContextHooks,
-        deadline: ContinuousClock.Instant?
+        deadline: ContinuousClock.Instant?, hold: UnitHold? = nil
     ) -> UnitOutcome {
         let clock = ContinuousClock()
         if child == nil {
@@ -54,6 +54,15 @@ final class KernelHostProcess {
             return .failed(reap(reason: "the kernel host took no unit (\(error))"))
         }
         var stopDeadline: ContinuousClock.Instant?
+        // Whether this loop stopped the host for `hold`; a host is never left stopped when the unit ends.
+        var stopped = false
+        defer {
+            if stopped {
+                // Only a host still ours: a reaped one's pid may already name another process.
+                if child?.pid == current.pid { kill(current.pid, SIGCONT) }
+                hold?.held(false)
+            }
+        }
         while true {
             let now = clock.now
             if let deadline, now >= deadline {
@@ -66,6 +75,12 @@ final class KernelHostProcess {
             if let stopDeadline, now >= stopDeadline {
                 _ = reap(reason: "")
                 return .interrupted
+            }
+            // A stopping worker continues a held host, so that it can take its checkpoint and end.
+            if let hold, (hold.isPaused() && stopDeadline == nil) != stopped {
+                stopped.toggle()
+                kill(current.pid, stopped ? SIGSTOP : SIGCONT)
+                hold.held(stopped)
             }
             var milliseconds = Self.stopPollMilliseconds
             if let deadline {

@@ -22,10 +22,11 @@ public final class UnitRunner {
     public var isIsolated: Bool { host != nil }
 
     /// Runs one unit of `kernel`. `hooks` store its checkpoints and say when to stop (and, in-process, pace it);
-    /// `context` is the one whose progress displays read; `deadline` ends an isolated unit that overruns.
+    /// `context` is the one whose progress displays read; `deadline` ends an isolated unit that overruns; `hold`
+    /// stops an isolated unit's host while it says so (in-process, `hooks.pace` is where a unit is held).
     public func run(
         kernel: any ComputeKernel, input: Data, context: KernelContext, hooks: KernelContextHooks,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, hold: UnitHold? = nil
     ) -> UnitOutcome {
         guard let host else {
             do {
@@ -41,7 +42,7 @@ public final class UnitRunner {
             kernel: kernelType.name, version: kernelType.version, unit: context.unit, input: input,
             checkpoint: context.checkpoint, checkpointIntervalNanos: Self.nanoseconds(hooks.checkpointInterval),
             cpuLimit: cpuLimit, dutyCycleWindowNanos: Self.nanoseconds(dutyCycleWindow))
-        return host.run(assignment, context: context, hooks: hooks, deadline: deadline)
+        return host.run(assignment, context: context, hooks: hooks, deadline: deadline, hold: hold)
     }
 
     /// Ends the slot's kernel host, if any.

@@ -182,15 +182,26 @@ enum WorkerCommand: Command {
             leased again later resumes from its checkpoint. The peer also keeps custody like 'colony node'. \
             Kernels run in a child process per core: a unit that crashes or runs out of memory (--memory-limit) \
             ends in an error record, one still running when its lease ends is killed, and the worker goes on. \
-            Checkpoints go to DATA/worker as the kernel takes them, so a unit survives a kill -9 of the worker too.
+            Checkpoints go to DATA/worker as the kernel takes them, so a unit survives a kill -9 of the worker too. \
+            A page at http://127.0.0.1:7396/ shows each core's unit and the counts, with Pause, Resume and \
+            "Finish current units then pause"; /api/status is its JSON and /metrics Prometheus text.
             """,
         options: [
             .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
             .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 10)."),
-            IsolationOptions.memoryLimit, IsolationOptions.inProcess, .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
+            IsolationOptions.memoryLimit, IsolationOptions.inProcess,
+            .value("web", "HOST:PORT", help: "Serve the donor's page here (default: 127.0.0.1:7396; port 0 picks one)."),
+            .flag("no-web", help: "Serve no page."),
+            .value(
+                "web-token", "TOKEN",
+                help: "Let other machines use the page with this token (16+ characters; or COLONY_WEB_TOKEN)."),
+            .dhtHost, .dhtPort, .bootstrap, .network, .advertise, .noLocalDiscovery, .dataDir, .jsonLines,
         ],
-        examples: ["colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne"]
+        examples: [
+            "colony worker --bootstrap 127.0.0.1:7000", "colony worker --cores 2 --cpu-limit 50 --kernels mersenne",
+            "colony worker --web 0.0.0.0:7396 --web-token $(openssl rand -hex 16)",
+        ]
     )
 
     static func chosenKernels(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> [any ComputeKernel.Type] {
@@ -216,6 +227,7 @@ enum WorkerCommand: Command {
         if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
             configuration.checkpointInterval = Double(seconds)
         }
+        let webConfiguration = try webConfiguration(arguments, in: environment)
         let json = arguments.flag("json")
         let live = !json && console.errorIsTerminal
         let log = EventLog(console: console, json: json)
@@ -229,12 +241,14 @@ enum WorkerCommand: Command {
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
             text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
+        let web = webConfiguration.flatMap { startWeb(worker, $0, console: console, log: log) }
         let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
             let snapshot = worker.snapshot
             let stats = snapshot.statistics
             let slots = snapshot.running.sorted { $0.key < $1.key }.map { "core \($0.key): \($0.value.kernel) unit \($0.value.unit)" }
-            let text = "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
+            let state = worker.state
+            let text = (state == .running ? "" : "\(state) · ") + "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
                 + " · refused \(stats.refused.values.reduce(0, +))" + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
             if live {
                 bar.update(text)
@@ -244,11 +258,13 @@ enum WorkerCommand: Command {
                     [
                         "jobs": .int(snapshot.jobs.count), "computed": .int(stats.computed), "revealed": .int(stats.revealed),
                         "validated": .int(stats.validated), "invalid": .int(stats.invalid), "running": .int(slots.count),
+                        "state": .string(state.name),
                     ],
                     text: text)
             }
         }
         bar.finish()
+        web?.stop()
         console.note("stopping: saving checkpoints, revealing finished units, releasing leases…")
         // Ctrl-C is answered within 3 s, whoever does not answer: leases not given back by then expire.
         if !worker.stop(within: 1.6) {
@@ -267,6 +283,48 @@ enum WorkerCommand: Command {
             text: "stopped: computed \(stats.computed) units (\(stats.resumed) from checkpoints), revealed \(stats.revealed) "
                 + "(\(stats.validated) validated, \(stats.invalid) invalid), released \(stats.released) leases, saved \(stats.checkpointsSaved) checkpoints")
         return ExitStatus.interrupted
+    }
+}
+
+extension WorkerCommand {
+    /// The page's configuration from --web, --no-web and --web-token (or COLONY_WEB_TOKEN); nil with --no-web.
+    static func webConfiguration(
+        _ arguments: ParsedArguments, in environment: CommandEnvironment
+    ) throws -> HTTPServerConfiguration? {
+        guard !arguments.flag("no-web") else { return nil }
+        var configuration = HTTPServerConfiguration()
+        if let address = arguments.value("web") {
+            guard let given = HTTPServerConfiguration(address: address) else {
+                throw UsageError(
+                    "--web '\(address)' is not HOST:PORT with an IPv4 HOST (127.0.0.1, 0.0.0.0) or localhost",
+                    commandPath: arguments.commandPath)
+            }
+            configuration = given
+        }
+        configuration.access.token = arguments.value("web-token") ?? environment.variables["COLONY_WEB_TOKEN"]
+        do {
+            try configuration.validate()
+        } catch {
+            throw UsageError("--web-token: \(error.message)", commandPath: arguments.commandPath)
+        }
+        return configuration
+    }
+
+    /// Starts the page and says where it is; a taken port is said and the worker goes on without the page.
+    static func startWeb(
+        _ worker: SwarmWorker, _ configuration: HTTPServerConfiguration, console: Console, log: EventLog
+    ) -> WorkerWebServer? {
+        let web = WorkerWebServer(worker: worker, configuration: configuration)
+        do {
+            try web.start()
+        } catch {
+            console.note(
+                "warning: no page for this worker (it computes without one): \(error.message); "
+                    + "choose another port with --web 127.0.0.1:PORT, or --no-web")
+            return nil
+        }
+        log.emit("web", ["url": .string(web.url)], text: "Worker page: \(web.url)")
+        return web
     }
 }
 

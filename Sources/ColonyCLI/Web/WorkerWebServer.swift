@@ -1,0 +1,101 @@
+import Colony
+import ColonyKernel
+import ColonyNet
+import Foundation
+
+/// The donor's window on `colony worker` (issue 13, A window for donors): a page compiled into the binary
+/// (`WorkerPage`), the JSON API it polls, and `/metrics` in Prometheus text (`WorkerMetrics`).
+///
+/// Routes: `GET /` the page; `GET /api/status` what the worker is doing; `POST /api/pause`, `/api/resume` and
+/// `/api/finish-then-pause`, answered with the new status; `GET /metrics`. Who may use them is the server's
+/// `HTTPAccessPolicy`: loopback clients only unless a token is set, and no POST from another site's page.
+public final class WorkerWebServer: Sendable {
+    /// The HTTP server; `localEndpoint` has the port the system chose for port 0.
+    public let server: HTTPServer
+    private let worker: SwarmWorker
+
+    /// A server for `worker` with `configuration` (address, token, bounds); nothing listens until `start`.
+    public init(worker: SwarmWorker, configuration: HTTPServerConfiguration) {
+        self.worker = worker
+        self.server = HTTPServer(configuration: configuration, handler: Self.router(for: worker).respond(to:))
+    }
+
+    /// Starts listening; throws when the address is taken or bad.
+    public func start() throws(HTTPServerError) { try server.start() }
+
+    /// Stops listening and ends open connections.
+    public func stop() { server.stop() }
+
+    /// The page's address, with the bound port; on 0.0.0.0 (every interface), the loopback one.
+    public var url: String {
+        var endpoint = server.localEndpoint
+        if endpoint.address == 0 { endpoint = Endpoint(address: 0x7F00_0001, port: endpoint.port) }
+        return "http://\(endpoint.description)/"
+    }
+
+    /// The routes, for `worker`.
+    static func router(for worker: SwarmWorker) -> HTTPRouter {
+        var router = HTTPRouter()
+        router.add(.get, "/") { _ in
+            var page = HTTPResponse.html(WorkerPage.html)
+            // The browser itself then refuses anything from elsewhere, should the page ever name it.
+            page.headers.set("Content-Security-Policy", WorkerPage.contentSecurityPolicy)
+            return page
+        }
+        router.add(.get, "/api/status") { _ in Self.json(Self.status(of: worker)) }
+        let actions: [(String, @Sendable (SwarmWorker) -> Void)] = [
+            ("/api/pause", { $0.pause() }), ("/api/resume", { $0.resume() }),
+            ("/api/finish-then-pause", { $0.finishThenPause() }),
+        ]
+        for (path, action) in actions {
+            router.add(.post, path) { _ in
+                action(worker)
+                return Self.json(Self.status(of: worker))
+            }
+        }
+        router.add(.get, "/metrics") { _ in
+            do {
+                return .prometheus(try WorkerMetrics.text(for: worker))
+            } catch {
+                return .text("cannot write the metrics: \(error)\n", status: .internalServerError)
+            }
+        }
+        return router
+    }
+
+    static func json(_ value: JSONValue) -> HTTPResponse {
+        .json(Array(JSONText.serialize(value).utf8))
+    }
+
+    /// What `GET /api/status` answers: the state, each core with its unit, the jobs and the counts.
+    static func status(of worker: SwarmWorker) -> JSONValue {
+        let snapshot = worker.snapshot
+        let stats = snapshot.statistics
+        let now = Date()
+        let cores: [JSONValue] = (0..<max(1, worker.configuration.cores)).map { core in
+            guard let unit = snapshot.running[core] else { return .object(["core": .int(core), "busy": .bool(false)]) }
+            return .object([
+                "core": .int(core), "busy": .bool(true), "job": .string(unit.job.hex), "kernel": .string(unit.kernel),
+                "unit": .int(unit.unit), "progress": .double(unit.progress), "held": .bool(unit.held),
+                "seconds": .double((now.timeIntervalSince(unit.started) * 10).rounded() / 10),
+            ])
+        }
+        let jobs: [JSONValue] = snapshot.jobs.sorted { $0.key < $1.key }.map { job, title in
+            .object(["id": .string(job.hex), "title": .string(title)])
+        }
+        return .object([
+            "state": .string(worker.state.name),
+            "endpoint": .string(worker.peer.endpoint.description),
+            "kernels": .array(worker.configuration.kernels.names.map { .string($0) }),
+            "cores": .array(cores),
+            "jobs": .array(jobs),
+            "counts": .object([
+                "computed": .int(stats.computed), "validated": .int(stats.validated), "invalid": .int(stats.invalid),
+                "revealed": .int(stats.revealed), "failed": .int(stats.failedUnits), "errors": .int(stats.kernelErrors),
+                "released": .int(stats.released), "leases": .int(stats.leases), "leasesHeld": .int(worker.leasesHeld),
+                "buffered": .int(snapshot.buffered),
+            ]),
+            "refused": .object(stats.refused.mapValues { .int($0) }),
+        ])
+    }
+}

@@ -1,0 +1,182 @@
+import ColonyCore
+import ColonyKernel
+import ColonyNet
+import ColonyWork
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Colony
+
+/// A test kernel that runs until the test lets it end: each step counts, and the first step of a unit says so.
+struct GateKernel: ComputeKernel {
+    static let name = "gate"
+    static let version = 1
+    static let summary = "Runs until the test lets it end (tests)"
+    static let parameters = [KernelParameterInfo("units", "units in the job")]
+
+    /// Signalled at the first step of each unit.
+    static let started = DispatchSemaphore(value: 0)
+    /// Steps taken by all units.
+    static let steps = Atomic<Int>(0)
+    /// Whether units may end.
+    static let mayEnd = Atomic<Bool>(false)
+
+    func units(for parameters: KernelParameters) throws -> [Data] {
+        (0..<(try parameters.int("units", in: 1...100))).map { Data([UInt8($0)]) }
+    }
+
+    func run(_ input: Data, context: KernelContext) throws -> Data {
+        var step = 0
+        // Bounded, in case the test fails before letting it end: 1 ms a step, at most ten minutes.
+        while !Self.mayEnd.load(ordering: .relaxed) && step < 600_000 {
+            Self.steps.add(1, ordering: .relaxed)
+            step += 1
+            if step == 1 { Self.started.signal() }
+            try context.step(progress: 0.5) { Data() }
+            usleep(1_000)
+        }
+        return input
+    }
+
+    func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
+        KernelSummary(values: ["units": .int(outputs.count)], headline: "gated")
+    }
+}
+
+@Suite(.serialized) struct WorkerPauseTests {
+    /// A custodian peer and a worker peer with a job of `units` gate units on them, and a worker (not started).
+    final class Setup {
+        let folder = SwarmTestSupport.folder("pause")
+        let node: ColonyPeer
+        let host: ColonyPeer
+        let worker: SwarmWorker
+
+        init(units: Int) throws {
+            GateKernel.mayEnd.store(false, ordering: .relaxed)
+            while GateKernel.started.wait(timeout: .now()) == .success {}
+            let registry = KernelRegistry([GateKernel.self])
+            var configuration = ColonyPeer.Configuration()
+            configuration.syncInterval = nil
+            configuration.blobs.repairInterval = nil
+            configuration.blobs.rateLimit = nil
+            configuration.registry = registry
+            node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
+            try node.start()
+            host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
+            try host.start()
+            host.join([node.endpoint], timeout: 10)
+            node.join([host.endpoint], timeout: 10)
+            let spec = JobSpec(
+                kernel: GateKernel.name, title: "gate", parameters: ["units": .int(units)],
+                redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: 600, source: "test")
+            let manifest = try JobManifest.signed(
+                spec: spec, kernelVersion: 1, units: try GateKernel().units(for: spec.parameters),
+                by: Identity(privateKey: Ed25519PrivateKey()), shardSize: 1,
+                custody: { [node, host] _, shards in
+                    JobCustody.same([SwarmTestSupport.member(node), SwarmTestSupport.member(host)], shards: shards)
+                })
+            _ = try node.publish(manifest)
+            var workerConfiguration = SwarmWorker.Configuration()
+            workerConfiguration.kernels = registry
+            workerConfiguration.lowPriority = false
+            workerConfiguration.cores = 1
+            workerConfiguration.idleDiscoveryInterval = 0.1
+            worker = SwarmWorker(peer: host, configuration: workerConfiguration)
+        }
+
+        deinit {
+            GateKernel.mayEnd.store(true, ordering: .relaxed)
+            worker.stop()
+            host.stop(handOff: false)
+            node.stop(handOff: false)
+            try? FileManager.default.removeItem(at: folder)
+        }
+
+        /// Starts the worker; true once its first unit has taken a step.
+        func startComputing() -> Bool {
+            worker.start()
+            return GateKernel.started.wait(timeout: .now() + 120) == .success
+        }
+
+        /// Pauses the worker; true once its running kernel is held.
+        func pauseAndHold() -> Bool {
+            worker.pause()
+            return until { $0.snapshot.running[0]?.held == true }
+        }
+
+        /// Waits (at most a minute) until `condition` holds of the worker; returns whether it did.
+        func until(_ condition: (SwarmWorker) -> Bool) -> Bool {
+            let deadline = Date() + 60
+            while !condition(worker) {
+                guard Date() < deadline else { return false }
+                usleep(5_000)
+            }
+            return true
+        }
+    }
+
+    @Test func pauseHoldsTheRunningKernelAndResumeLetsItFinish() throws {
+        let setup = try Setup(units: 1)
+        let worker = setup.worker
+        #expect(worker.state == .running)
+        #expect(setup.startComputing())
+        #expect(setup.pauseAndHold())
+        #expect(worker.state == .paused)
+        // Held inside `context.step`: the kernel takes no further step while paused.
+        let steps = GateKernel.steps.load(ordering: .relaxed)
+        #expect(setup.until { $0.snapshot.running[0]?.held == true })
+        #expect(GateKernel.steps.load(ordering: .relaxed) == steps)
+        #expect(worker.snapshot.statistics.computed == 0)
+        #expect(worker.snapshot.running[0]?.progress == 0.5)
+
+        GateKernel.mayEnd.store(true, ordering: .relaxed)
+        worker.resume()
+        #expect(worker.state == .running)
+        #expect(setup.until { $0.snapshot.statistics.computed == 1 })
+        #expect(worker.snapshot.running[0]?.held != true)
+    }
+
+    @Test func finishThenPauseLetsTheRunningUnitEndGivesBackTheRestAndPauses() throws {
+        let setup = try Setup(units: 4)
+        let worker = setup.worker
+        #expect(setup.startComputing())
+
+        worker.finishThenPause()
+        #expect(worker.state == .finishing)
+        // Finishing holds nothing: the running unit keeps stepping.
+        let steps = GateKernel.steps.load(ordering: .relaxed)
+        #expect(setup.until { _ in GateKernel.steps.load(ordering: .relaxed) > steps })
+        #expect(worker.snapshot.running[0]?.held == false)
+
+        GateKernel.mayEnd.store(true, ordering: .relaxed)
+        #expect(setup.until { $0.state == .paused })
+        let snapshot = worker.snapshot
+        #expect(snapshot.statistics.computed == 1)
+        #expect(snapshot.running.isEmpty)
+        #expect(snapshot.buffered == 0)
+
+        // Resumed, it leases and computes the other units.
+        worker.resume()
+        #expect(setup.until { $0.snapshot.statistics.computed == 4 })
+    }
+
+    @Test func aPausedWorkerStopsAndGivesItsHeldUnitBack() throws {
+        let setup = try Setup(units: 1)
+        let worker = setup.worker
+        #expect(setup.startComputing())
+        #expect(setup.pauseAndHold())
+        // Ctrl-C while paused: the held kernel is let go, interrupted at that step, and its lease given back.
+        #expect(worker.stop(within: 30))
+        #expect(worker.snapshot.statistics.released == 1)
+        #expect(worker.snapshot.statistics.computed == 0)
+    }
+
+    @Test func finishThenPauseWithNothingRunningPausesAtOnce() throws {
+        let setup = try Setup(units: 1)
+        setup.worker.finishThenPause()
+        #expect(setup.worker.state == .paused)
+        setup.worker.resume()
+        #expect(setup.worker.state == .running)
+    }
+}
