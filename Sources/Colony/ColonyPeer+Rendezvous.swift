@@ -69,8 +69,10 @@ extension ColonyPeer {
 
     /// The node IDs of those of `peers` that answer a DHT ping as Colony nodes, pinged all at once: peers that
     /// announced themselves before they learned they are behind a NAT answer nobody, and pinged one after another
-    /// each cost a one-shot command a ping's timeout (netlab nat-mixed: 5 s of every `publish`).
-    func colonyNodeIDs(of peers: [Endpoint]) -> [Endpoint: NodeID] {
+    /// each cost a one-shot command a ping's timeout (netlab nat-mixed: 5 s of every `publish`). Once one has
+    /// answered, the others get `straggling` seconds more (a peer on the same network answers in milliseconds;
+    /// waiting out the timeout of an unreachable one cost `publish` 2.5 s).
+    func colonyNodeIDs(of peers: [Endpoint], straggling: Double = 0.5) -> [Endpoint: NodeID] {
         guard !peers.isEmpty else { return [:] }
         let found = PingTally(expected: peers.count)
         let all = blobs.node.wait(timeout: 10) { dht, now, done -> [Datagram] in
@@ -78,11 +80,15 @@ extension ColonyPeer {
             for peer in peers {
                 out += dht.ping(peer, now: now) { answer in
                     if case .answered(let id, let version, _) = answer, DHTConfiguration.isColony(version) {
-                        found.answered(peer, id)
+                        if found.answered(peer, id) {
+                            DispatchQueue.global().asyncAfter(deadline: .now() + straggling) {
+                                if found.finish() { done(found.ids) }
+                            }
+                        }
                     } else {
                         found.failed()
                     }
-                    if found.isComplete { done(found.ids) }
+                    if found.isComplete, found.finish() { done(found.ids) }
                 }
             }
             return out
@@ -94,17 +100,22 @@ extension ColonyPeer {
 /// Answers to pings sent together, as they come.
 private final class PingTally: Sendable {
     private let state: Mutex<(ids: [Endpoint: NodeID], pending: Int)>
+    private let finished = Atomic<Bool>(false)
 
     init(expected: Int) { state = Mutex(([:], expected)) }
 
-    func answered(_ peer: Endpoint, _ id: NodeID) {
+    /// Counts an answer; true for the first.
+    func answered(_ peer: Endpoint, _ id: NodeID) -> Bool {
         state.withLock {
             $0.ids[peer] = id
             $0.pending -= 1
+            return $0.ids.count == 1
         }
     }
 
     func failed() { state.withLock { $0.pending -= 1 } }
     var isComplete: Bool { state.withLock { $0.pending <= 0 } }
     var ids: [Endpoint: NodeID] { state.withLock { $0.ids } }
+    /// True once: the caller reports the tally.
+    func finish() -> Bool { finished.exchange(true, ordering: .relaxed) == false }
 }
