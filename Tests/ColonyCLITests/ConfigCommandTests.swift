@@ -48,7 +48,8 @@ struct ConfigCommandTests {
         #expect(fields["blockedKernels"] == .array([.string("primes"), .string("collatz")]))
         #expect(fields.count == 3)
         // No temporary file is left beside it.
-        let names = try FileManager.default.contentsOfDirectory(atPath: preferencesFile(cli).deletingLastPathComponent().path)
+        let names = try FileManager.default.contentsOfDirectory(
+            atPath: preferencesFile(cli).deletingLastPathComponent().path)
         #expect(!names.contains { $0.contains(".tmp-") })
         // And it reads back.
         let start = cli.output.count
@@ -79,6 +80,8 @@ struct ConfigCommandTests {
             at: preferencesFile(cli).deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(#"{"memoryFraction": "lots"}"#.utf8).write(to: preferencesFile(cli))
         #expect(cli.run("config") == 2)
-        #expect(cli.error.contains(#"preferences.json: field "memoryFraction": expected a fraction from 0.01 to 1, got "lots""#))
+        #expect(
+            cli.error.contains(
+                #"preferences.json: field "memoryFraction": expected a fraction from 0.01 to 1, got "lots""#))
     }
 }

@@ -47,8 +47,9 @@ import Testing
         #expect(snapshot.statistics.jobsIgnored == 1)
         #expect(snapshot.statistics.computed == 4)
         let refusals = lines.withLock { $0.filter { $0.hasPrefix("not working on job") } }
-        #expect(refusals == [
-            "not working on job \(blocked.id.hex.prefix(12)) (\(blocked.title)): publisher \(blocked.publisher.hex.prefix(12)) is blocked by the donor's preferences"
-        ])
+        #expect(
+            refusals == [
+                "not working on job \(blocked.id.hex.prefix(12)) (\(blocked.title)): publisher \(blocked.publisher.hex.prefix(12)) is blocked by the donor's preferences"
+            ])
     }
 }

@@ -9,12 +9,30 @@ struct PreferencesTests {
     @Test(
         "a bad value names the file, the field, what was expected and what was given",
         arguments: [
-            (#"{"cpuPercent": "fast"}"#, #"preferences.json: field "cpuPercent": expected a whole number from 1 to 100, got "fast""#),
-            (#"{"cpuPercent": 0}"#, #"preferences.json: field "cpuPercent": expected a whole number from 1 to 100, got 0"#),
-            (#"{"cores": 2.5}"#, #"preferences.json: field "cores": expected a whole number from 1 to 1024, or null, got 2.5"#),
-            (#"{"memoryFraction": 2}"#, #"preferences.json: field "memoryFraction": expected a fraction from 0.01 to 1, got 2"#),
-            (#"{"blockedPublishers": ["abc"]}"#, #"preferences.json: field "blockedPublishers": expected an array of publisher keys, each 64 hex digits, got […]"#),
-            (#"{"timeWindows": [{"days": "mon-fry", "from": "18:00", "to": "08:00"}]}"#, #"preferences.json: field "timeWindows": expected an array of {"days": "mon-fri", "from": "HH:MM", "to": "HH:MM"} (days: mon…sun, ranges, lists or all), got […]"#),
+            (
+                #"{"cpuPercent": "fast"}"#,
+                #"preferences.json: field "cpuPercent": expected a whole number from 1 to 100, got "fast""#
+            ),
+            (
+                #"{"cpuPercent": 0}"#,
+                #"preferences.json: field "cpuPercent": expected a whole number from 1 to 100, got 0"#
+            ),
+            (
+                #"{"cores": 2.5}"#,
+                #"preferences.json: field "cores": expected a whole number from 1 to 1024, or null, got 2.5"#
+            ),
+            (
+                #"{"memoryFraction": 2}"#,
+                #"preferences.json: field "memoryFraction": expected a fraction from 0.01 to 1, got 2"#
+            ),
+            (
+                #"{"blockedPublishers": ["abc"]}"#,
+                #"preferences.json: field "blockedPublishers": expected an array of publisher keys, each 64 hex digits, got […]"#
+            ),
+            (
+                #"{"timeWindows": [{"days": "mon-fry", "from": "18:00", "to": "08:00"}]}"#,
+                #"preferences.json: field "timeWindows": expected an array of {"days": "mon-fri", "from": "HH:MM", "to": "HH:MM"} (days: mon…sun, ranges, lists or all), got […]"#
+            ),
         ])
     func badValue(text: String, message: String) {
         #expect(throws: PreferenceError.self) { try PreferencesFile.decode(Data(text.utf8)) }
@@ -31,7 +49,9 @@ struct PreferencesTests {
             try PreferencesFile.decode(Data(#"{"cpuPercnt": 50, "cores": 2}"#.utf8), source: "/d/preferences.json")
         }
         #expect(error.source == "/d/preferences.json")
-        #expect(error.description.hasPrefix(#"/d/preferences.json: unknown field "cpuPercnt"; known fields are cores, cpuPercent"#))
+        #expect(
+            error.description.hasPrefix(
+                #"/d/preferences.json: unknown field "cpuPercnt"; known fields are cores, cpuPercent"#))
     }
 
     @Test("a file that is not a JSON object is an error naming the file")
@@ -67,7 +87,9 @@ struct PreferencesTests {
     @Test("flags beat environment variables, which beat the file, which beats the defaults")
     func precedence() throws {
         let file: [String: JSONValue] = ["cores": .int(2), "cpuPercent": .int(30), "memoryFraction": .double(0.5)]
-        let environment = ["COLONY_CORES": "3", "COLONY_CPU_PERCENT": "60", "COLONY_BLOCKED_KERNELS": "primes, collatz"]
+        let environment = [
+            "COLONY_CORES": "3", "COLONY_CPU_PERCENT": "60", "COLONY_BLOCKED_KERNELS": "primes, collatz",
+        ]
         let effective = try EffectivePreferences(file: file, environment: environment, flags: ["cpu-limit": "90"])
         #expect(effective.preferences.cpuPercent == 90)
         #expect(effective.source(of: "cpuPercent") == .flag("cpu-limit"))
@@ -95,7 +117,8 @@ struct PreferencesTests {
         let fromEnvironment = try #require(throws: PreferenceError.self) {
             try EffectivePreferences(file: [:], environment: ["COLONY_CPU_PERCENT": "fast"])
         }
-        #expect(fromEnvironment.description == #"COLONY_CPU_PERCENT: expected a whole number from 1 to 100, got "fast""#)
+        #expect(
+            fromEnvironment.description == #"COLONY_CPU_PERCENT: expected a whole number from 1 to 100, got "fast""#)
         let fromFlag = try #require(throws: PreferenceError.self) {
             try EffectivePreferences(file: [:], environment: [:], flags: ["cores": "0"])
         }
@@ -141,16 +164,21 @@ struct JobAdmissionTests {
     func allowedPublishers() {
         let admission = JobAdmission(allowedPublishers: [publisher], blockedKernels: ["primes"])
         #expect(admission.refusal(kernel: "mersenne", publisherHex: publisher) == nil)
-        #expect(admission.refusal(kernel: "mersenne", publisherHex: other) == "publisher \(other.prefix(12)) is not among the allowed publishers")
+        #expect(
+            admission.refusal(kernel: "mersenne", publisherHex: other)
+                == "publisher \(other.prefix(12)) is not among the allowed publishers")
         #expect(admission.refusal(kernel: "primes", publisherHex: publisher) == "kernel primes is blocked")
         let both = JobAdmission(allowedPublishers: [publisher], blockedPublishers: [publisher])
-        #expect(both.refusal(kernel: "mersenne", publisherHex: publisher) == "publisher \(publisher.prefix(12)) is blocked")
+        #expect(
+            both.refusal(kernel: "mersenne", publisherHex: publisher) == "publisher \(publisher.prefix(12)) is blocked")
     }
 
     @Test("allowed kernels narrow the kernels run")
     func allowedKernels() {
         let admission = JobAdmission(allowedKernels: ["mersenne"])
         #expect(admission.refusal(kernel: "mersenne", publisherHex: publisher) == nil)
-        #expect(admission.refusal(kernel: "collatz", publisherHex: publisher) == "kernel collatz is not among the allowed kernels")
+        #expect(
+            admission.refusal(kernel: "collatz", publisherHex: publisher)
+                == "kernel collatz is not among the allowed kernels")
     }
 }

@@ -41,7 +41,8 @@ public struct EffectivePreferences: Sendable, Equatable {
                 try field.set(field.json(fromText: text), in: &preferences, source: "--\(flag)", namingField: false)
                 sources[field.name] = .flag(flag)
             } else if let text = environment[field.environment] {
-                try field.set(field.json(fromText: text), in: &preferences, source: field.environment, namingField: false)
+                try field.set(
+                    field.json(fromText: text), in: &preferences, source: field.environment, namingField: false)
                 sources[field.name] = .environment(field.environment)
             } else if let value = file[field.name] {
                 try field.set(value, in: &preferences, source: fileName)

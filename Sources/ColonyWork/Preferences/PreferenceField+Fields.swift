@@ -12,7 +12,8 @@ extension PreferenceField {
             read: { .int($0.cpuPercent) },
             write: { $0.cpuPercent = try integer($1, in: 1...100) }),
         PreferenceField(
-            "suspendAboveNonColonyCPU", .number, "suspend while other programs use more CPU than this percent (off: never)",
+            "suspendAboveNonColonyCPU", .number,
+            "suspend while other programs use more CPU than this percent (off: never)",
             read: { $0.suspendAboveNonColonyCPU.map { .int($0) } ?? .null },
             write: { $0.suspendAboveNonColonyCPU = try optionalInteger($1, in: 1...100) }),
         PreferenceField(
@@ -26,14 +27,25 @@ extension PreferenceField {
         PreferenceField(
             "diskQuotaGB", .number, "gigabytes for blobs, custody and checkpoints (off: no quota)",
             read: { $0.diskQuotaGB.map { .double($0) } ?? .null },
-            write: { $0.diskQuotaGB = try optionalNumber($1, in: 0.001...1e6, expected: "a number of gigabytes above 0, or null") }),
+            write: {
+                $0.diskQuotaGB = try optionalNumber(
+                    $1, in: 0.001...1e6, expected: "a number of gigabytes above 0, or null")
+            }),
         PreferenceField(
             "dailyNetworkMB", .number, "megabytes sent and received per day (off: no cap)",
             read: { $0.dailyNetworkMB.map { .double($0) } ?? .null },
-            write: { $0.dailyNetworkMB = try optionalNumber($1, in: 1...1e9, expected: "a number of megabytes from 1, or null") }),
+            write: {
+                $0.dailyNetworkMB = try optionalNumber(
+                    $1, in: 1...1e9, expected: "a number of megabytes from 1, or null")
+            }),
         PreferenceField(
             "timeWindows", .json, "when kernels may run (empty: always)",
-            read: { .array($0.timeWindows.map { .object(["days": .string($0.days), "from": .string($0.from), "to": .string($0.to)]) }) },
+            read: {
+                .array(
+                    $0.timeWindows.map {
+                        .object(["days": .string($0.days), "from": .string($0.from), "to": .string($0.to)])
+                    })
+            },
             write: { $0.timeWindows = try timeWindows($1) }),
         list("allowedPublishers", "publisher keys whose jobs are taken (empty: all)", \.allowedPublishers, keys: true),
         list("blockedPublishers", "publisher keys whose jobs are refused", \.blockedPublishers, keys: true),
@@ -90,7 +102,9 @@ extension PreferenceField {
 
     private static func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
 
-    private static func stringList(_ value: JSONValue, expected: String, each: (String) -> Bool) throws(ExpectedValue) -> [String] {
+    private static func stringList(
+        _ value: JSONValue, expected: String, each: (String) -> Bool
+    ) throws(ExpectedValue) -> [String] {
         guard case .array(let items) = value else { throw ExpectedValue(expected: expected) }
         var result: [String] = []
         for item in items {
@@ -112,7 +126,9 @@ extension PreferenceField {
 
     private static func timeWindows(_ value: JSONValue) throws(ExpectedValue) -> [TimeWindow] {
         let expected = ExpectedValue(
-            expected: #"an array of {"days": "mon-fri", "from": "HH:MM", "to": "HH:MM"} (days: mon…sun, ranges, lists or all)"#)
+            expected:
+                #"an array of {"days": "mon-fri", "from": "HH:MM", "to": "HH:MM"} (days: mon…sun, ranges, lists or all)"#
+        )
         guard case .array(let items) = value else { throw expected }
         var windows: [TimeWindow] = []
         for item in items {

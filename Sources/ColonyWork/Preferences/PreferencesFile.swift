@@ -22,10 +22,12 @@ public enum PreferencesFile {
         do {
             parsed = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw PreferenceError(source: source, field: nil, message: "expected a JSON object (\(error.localizedDescription))")
+            throw PreferenceError(
+                source: source, field: nil, message: "expected a JSON object (\(error.localizedDescription))")
         }
         guard case .object(let fields) = parsed else {
-            throw PreferenceError(source: source, field: nil, message: "expected a JSON object, got \(parsed.shortDescription)")
+            throw PreferenceError(
+                source: source, field: nil, message: "expected a JSON object, got \(parsed.shortDescription)")
         }
         let unknown = fields.keys.filter { PreferenceField.named($0) == nil }.sorted()
         if !unknown.isEmpty {

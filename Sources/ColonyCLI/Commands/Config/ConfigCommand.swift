@@ -41,16 +41,22 @@ enum ConfigCommand: Command {
         let fields = PreferenceField.fields
         if arguments.flag("json") {
             let entries = fields.map { field -> (String, JSONValue) in
-                (field.name, .object([
-                    "value": field.value(in: effective.preferences),
-                    "source": .string(effective.source(of: field.name).description),
-                ]))
+                (
+                    field.name,
+                    .object([
+                        "value": field.value(in: effective.preferences),
+                        "source": .string(effective.source(of: field.name).description),
+                    ])
+                )
             }
             environment.console.printJSON(.object(Dictionary(uniqueKeysWithValues: entries)))
             return ExitStatus.success
         }
         let rows = fields.map { field in
-            (field.name, JSONText.serialize(field.value(in: effective.preferences)), effective.source(of: field.name).description)
+            (
+                field.name, JSONText.serialize(field.value(in: effective.preferences)),
+                effective.source(of: field.name).description
+            )
         }
         let nameWidth = rows.map(\.0.count).max() ?? 0
         let valueWidth = rows.map(\.1.count).max() ?? 0
@@ -66,7 +72,8 @@ enum ConfigCommand: Command {
     ) throws -> Int32 {
         guard let field = PreferenceField.named(name) else {
             throw InputError(
-                "no preference named '\(name)'; choose from " + PreferenceField.fields.map(\.name).joined(separator: ", "))
+                "no preference named '\(name)'; choose from "
+                    + PreferenceField.fields.map(\.name).joined(separator: ", "))
         }
         let directory = environment.dataDirectory(arguments)
         let url = PreferencesFile.url(in: directory)

@@ -11,7 +11,9 @@ enum PreferenceOptions {
     ]
 
     /// The effective preferences for this command line; a bad file, variable or flag is an `InputError` naming it.
-    static func effective(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> EffectivePreferences {
+    static func effective(
+        _ arguments: ParsedArguments, in environment: CommandEnvironment
+    ) throws -> EffectivePreferences {
         let url = PreferencesFile.url(in: environment.dataDirectory(arguments))
         var given: [String: String] = [:]
         for field in PreferenceField.fields {
