@@ -84,4 +84,15 @@ struct ConfigCommandTests {
             cli.error.contains(
                 #"preferences.json: field "memoryFraction": expected a fraction from 0.01 to 1, got "lots""#))
     }
+
+    @Test("help shows the usage and the flags that override preferences")
+    func help() {
+        let cli = CLIHarness()
+        defer { cli.cleanUp() }
+        #expect(cli.run("config", "--help") == 0)
+        #expect(cli.output.contains("Usage: colony config [set] [NAME] [VALUE] [--cores N] [--cpu-limit PCT]\n"))
+        #expect(cli.output.contains("\n  --cores N        Cores to use (default: preference cores, else all).\n"))
+        #expect(cli.run("config", "set", "cores") == 2)
+        #expect(cli.error.contains("expected no arguments, or 'set NAME VALUE'"))
+    }
 }

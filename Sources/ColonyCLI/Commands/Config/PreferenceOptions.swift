@@ -7,7 +7,8 @@ import Foundation
 enum PreferenceOptions {
     /// The flags that override preferences, as `colony config` and `colony worker` take them.
     static let flags: [OptionDescription] = [
-        .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
+        .value("cores", "N", help: "Cores to use (default: preference cores, else all)."),
+        .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: cpuPercent, 100)."),
     ]
 
     /// The effective preferences for this command line; a bad file, variable or flag is an `InputError` naming it.
