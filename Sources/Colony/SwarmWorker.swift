@@ -48,6 +48,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// threads. Isolated, a unit that crashes or exhausts its memory ends in an error record, and one still
         /// running when its lease ends is killed.
         public var isolation: KernelIsolation?
+        /// Which publishers' and kernels' jobs the donor lets this worker take (`DonorPreferences`); a job
+        /// refused here is never leased from.
+        public var admission = JobAdmission()
 
         public init() {}
     }
@@ -399,6 +402,15 @@ public final class SwarmWorker: @unchecked Sendable {
                     guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
                     else {
                         _ = condition.withLock { ignored.insert(found.job) }
+                        continue
+                    }
+                    if let refusal = configuration.admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
+                        // Ignored for good, so this is said once per job.
+                        condition.withLock {
+                            ignored.insert(found.job)
+                            stats.jobsIgnored += 1
+                        }
+                        log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
                         continue
                     }
                     let job = ActiveJob(manifest: manifest, kernel: type.init())

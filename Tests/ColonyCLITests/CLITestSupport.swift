@@ -16,6 +16,8 @@ struct CLIHarness {
     let folder: URL
     var terminal = false
     var registry = KernelRegistry([CollatzKernel.self, MonteCarloPiKernel.self])
+    /// Environment variables besides the data directory and home.
+    var variables: [String: String] = [:]
 
     init() {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cli-\(UUID().uuidString)")
@@ -39,7 +41,8 @@ struct CLIHarness {
         // Kernel hosts are the built colony binary: this test process has no `kernel-host` command.
         let environment = CommandEnvironment(
             registry: registry, console: console,
-            variables: ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path],
+            variables: variables.merging(
+                ["COLONY_DATA_DIR": folder.appendingPathComponent("data").path, "HOME": folder.path]) { $1 },
             kernelHost: colonyExecutable()?.path)
         return ColonyCLI.run(arguments, in: environment)
     }

@@ -33,6 +33,28 @@ enum SwarmTestSupport {
             custody: { _, shards in JobCustody.same(custodians, shards: shards) })
     }
 
+    /// Two started peers that know each other, with `registry` and no background sync, repair or rate limit: a
+    /// custodian node and a host for a worker. The caller stops them.
+    static func nodeAndHost(in folder: URL, registry: KernelRegistry) throws -> (node: ColonyPeer, host: ColonyPeer) {
+        var configuration = ColonyPeer.Configuration()
+        configuration.syncInterval = nil
+        configuration.blobs.repairInterval = nil
+        configuration.blobs.rateLimit = nil
+        configuration.registry = registry
+        let node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
+        try node.start()
+        let host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
+        do {
+            try host.start()
+        } catch {
+            node.stop(handOff: false)
+            throw error
+        }
+        host.join([node.endpoint], timeout: 10)
+        node.join([host.endpoint], timeout: 10)
+        return (node, host)
+    }
+
     /// A started peer as a custodian named in a manifest.
     static func member(_ peer: ColonyPeer) -> CustodianMember { CustodianMember(key: peer.identity.publicKey, endpoint: peer.endpoint) }
 

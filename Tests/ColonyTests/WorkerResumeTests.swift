@@ -64,19 +64,11 @@ struct SpinKernel: ComputeKernel {
         let folder = SwarmTestSupport.folder("resume")
         defer { try? FileManager.default.removeItem(at: folder) }
         let registry = KernelRegistry([SpinKernel.self])
-        var configuration = ColonyPeer.Configuration()
-        configuration.syncInterval = nil
-        configuration.blobs.repairInterval = nil
-        configuration.blobs.rateLimit = nil
-        configuration.registry = registry
-        let node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
-        try node.start()
-        defer { node.stop(handOff: false) }
-        let host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
-        try host.start()
-        defer { host.stop(handOff: false) }
-        host.join([node.endpoint], timeout: 10)
-        node.join([host.endpoint], timeout: 10)
+        let (node, host) = try SwarmTestSupport.nodeAndHost(in: folder, registry: registry)
+        defer {
+            host.stop(handOff: false)
+            node.stop(handOff: false)
+        }
         let changed = DispatchSemaphore(value: 0)
         for peer in [node, host] { peer.onCustodyChange = { changed.signal() } }
 

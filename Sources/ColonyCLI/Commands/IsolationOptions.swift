@@ -8,9 +8,10 @@ enum IsolationOptions {
     static let memoryLimit = OptionDescription.value(
         "memory-limit", "MIB", help: "Memory one unit may use before it is ended (default: RAM / cores).")
 
-    /// Isolation by this program's own `kernel-host` command, unless `--in-process` asks for threads.
+    /// Isolation by this program's own `kernel-host` command, unless `--in-process` asks for threads; without
+    /// `--memory-limit` a unit may use `defaultMemoryLimit` bytes (RAM / cores when nil).
     static func isolation(
-        _ arguments: ParsedArguments, cores: Int, in environment: CommandEnvironment
+        _ arguments: ParsedArguments, cores: Int, in environment: CommandEnvironment, defaultMemoryLimit: Int? = nil
     ) throws
         -> KernelIsolation?
     {
@@ -24,7 +25,8 @@ enum IsolationOptions {
             return nil
         }
         var isolation = try environment.isolation()
-        isolation.memoryLimitBytes = megabytes.map { $0 << 20 } ?? KernelIsolation.defaultMemoryLimit(cores: cores)
+        isolation.memoryLimitBytes = megabytes.map { $0 << 20 }
+            ?? defaultMemoryLimit ?? KernelIsolation.defaultMemoryLimit(cores: cores)
         return isolation
     }
 }

@@ -183,11 +183,12 @@ enum WorkerCommand: Command {
             Kernels run in a child process per core: a unit that crashes or runs out of memory (--memory-limit) \
             ends in an error record, one still running when its lease ends is killed, and the worker goes on. \
             Checkpoints go to DATA/worker as the kernel takes them, so a unit survives a kill -9 of the worker too. \
+            Cores, CPU %, the memory fraction and the allowed and blocked publishers and kernels come from the \
+            donor's preferences (see 'colony config'); --cores and --cpu-limit override them. \
             A page at http://127.0.0.1:7396/ shows each core's unit and the counts, with Pause, Resume and \
             "Finish current units then pause"; /api/status is its JSON and /metrics Prometheus text.
             """,
-        options: [
-            .cores, .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: 100)."),
+        options: PreferenceOptions.flags + [
             .value("kernels", "a,b", help: "Only run these kernels (default: all compiled in)."),
             .value("checkpoint-every", "SECONDS", help: "Seconds between checkpoints of a running unit (default: 10)."),
             IsolationOptions.memoryLimit, IsolationOptions.inProcess,
@@ -218,12 +219,17 @@ enum WorkerCommand: Command {
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
         let console = environment.console
         var configuration = SwarmWorker.Configuration()
-        configuration.cores = try arguments.int("cores", in: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
-        configuration.cpuLimit = try arguments.int("cpu-limit", in: 1...100) ?? 100
+        let preferences = try PreferenceOptions.effective(arguments, in: environment).preferences
+        configuration.cores = preferences.cores ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.cpuLimit = preferences.cpuPercent
+        configuration.admission = preferences.admission
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
-        configuration.isolation = try IsolationOptions.isolation(arguments, cores: configuration.cores, in: environment)
+        configuration.isolation = try IsolationOptions.isolation(
+            arguments, cores: configuration.cores, in: environment,
+            defaultMemoryLimit: preferences.unitMemoryLimit(
+                physicalMemory: ProcessInfo.processInfo.physicalMemory, cores: configuration.cores))
         if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
             configuration.checkpointInterval = Double(seconds)
         }
