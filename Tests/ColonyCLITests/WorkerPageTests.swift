@@ -222,12 +222,22 @@ extension BlobSwarmTests {
 
         #expect(try json("POST", url + "api/pause")["state"] as? String == "paused")
         #expect(try until { $0.allSatisfy { $0["held"] as? Bool == true } })
-        // Each core's kernel host is stopped by the system, not merely idle.
-        #expect(Self.childStates(of: worker.processIdentifier) == ["T", "T"])
+        // Each core's kernel host is stopped by the system, not merely idle. SIGSTOP takes effect a moment after
+        // kill(2) returns (a CI run read "R" for one host at once): read the states until both stop, or 10 s pass.
+        func hostStates(becoming wanted: (([String]) -> Bool)) -> [String] {
+            let deadline = Date() + 10
+            var states = Self.childStates(of: worker.processIdentifier)
+            while !wanted(states) && Date() < deadline {
+                usleep(20_000)
+                states = Self.childStates(of: worker.processIdentifier)
+            }
+            return states
+        }
+        #expect(hostStates { $0 == ["T", "T"] } == ["T", "T"])
 
         #expect(try json("POST", url + "api/resume")["state"] as? String == "running")
         #expect(try until { $0.allSatisfy { $0["held"] as? Bool == false } })
-        let states = Self.childStates(of: worker.processIdentifier)
+        let states = hostStates { $0.count == 2 && !$0.contains("T") }
         #expect(states.count == 2 && !states.contains("T"), "\(states)")
     }
 
