@@ -161,7 +161,7 @@ import Glibc
         while checkpoint == nil, first.isRunning, Date() < guardTime {
             let names = (try? FileManager.default.subpathsOfDirectory(atPath: runs.path)) ?? []
             checkpoint = names.first { $0.hasSuffix(".ckpt") }.map { runs.appendingPathComponent($0) }
-            if checkpoint == nil { usleep(20_000) }
+            if checkpoint == nil { usleep(20_000) }   // another process writes it: no event crosses to this one
         }
         try #require(checkpoint != nil, "a checkpoint was written while the unit ran")
         let worker = first.processIdentifier
@@ -169,6 +169,7 @@ import Glibc
         first.waitUntilExit()
         #expect(first.terminationReason == .uncaughtSignal)
         // Its kernel host dies with it (PR_SET_PDEATHSIG), leaving no orphan computing for nobody.
+        // The hosts are the killed worker's children, not ours: /proc is all there is to watch.
         while Self.hosts(of: worker) > 0, Date() < guardTime { usleep(20_000) }
         #expect(Self.hosts(of: worker) == 0)
 
@@ -199,7 +200,7 @@ import Glibc
         while checkpoints < 2, process.isRunning, Date() < guardTime {
             let names = (try? FileManager.default.subpathsOfDirectory(atPath: runs.path)) ?? []
             checkpoints = names.filter { $0.hasSuffix(".ckpt") }.count
-            if checkpoints < 2 { usleep(20_000) }
+            if checkpoints < 2 { usleep(20_000) }   // written by another process: read the folder again shortly
         }
         let hosts = Self.hostProcesses(of: process.processIdentifier)
         try #require(hosts.count == 2)

@@ -157,7 +157,7 @@ extension BlobSwarmTests {
             checkpointed = ((try? FileManager.default.contentsOfDirectory(atPath: state.path)) ?? []).contains {
                 $0.hasSuffix(".ckpt")
             }
-            if !checkpointed { usleep(20_000) }
+            if !checkpointed { usleep(20_000) }   // the worker process writes it: read the folder again shortly
         }
         try #require(checkpointed)
         let first = swarm.workers[0]

@@ -213,7 +213,7 @@ extension BlobSwarmTests {
             let deadline = Date() + 120
             while Date() < deadline {
                 if condition(try cores()) { return true }
-                usleep(50_000)
+                usleep(50_000)   // the worker is another process, seen only through its page: ask again shortly
             }
             return false
         }

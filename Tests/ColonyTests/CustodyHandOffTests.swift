@@ -97,10 +97,7 @@ import Testing
             try worker.request(CustodyJournalTests.leaseFrame(manifest, worker: identity), to: first.endpoint)
         }
         worker.learnChangesSoon(ref)
-        let deadline = Date() + 30
-        while worker.members(of: ref).contains(where: { $0.key == first.identity.publicKey }), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)   // the look-up runs on the worker's own queue
-        }
+        worker.learnQueue.sync {}   // the look-up runs on this queue: it has ended once the queue is drained
         let learned = worker.members(of: ref)
         #expect(!learned.contains { $0.key == first.identity.publicKey })
         #expect(learned.count == set.count)

@@ -40,7 +40,7 @@ import Testing
         let deadline = Date() + 120
         while worker.snapshot.statistics.validated < 4 || worker.snapshot.statistics.jobsIgnored < 1 {
             try #require(Date() < deadline, "the worker neither finished the allowed job nor refused the blocked one")
-            usleep(10_000)
+            usleep(10_000)   // SwarmWorker signals no change of its statistics: read them again shortly
         }
         let snapshot = worker.snapshot
         #expect(Set(snapshot.jobs.keys) == [allowed.id])

@@ -34,7 +34,7 @@ struct GateKernel: ComputeKernel {
             step += 1
             if step == 1 { Self.started.signal() }
             try context.step(progress: 0.5) { Data() }
-            usleep(1_000)
+            usleep(1_000)   // the kernel under test: each step takes a moment, so a pause finds it mid-unit
         }
         return input
     }
@@ -110,7 +110,7 @@ struct GateKernel: ComputeKernel {
             let deadline = Date() + 60
             while !condition(worker) {
                 guard Date() < deadline else { return false }
-                usleep(5_000)
+                usleep(5_000)   // the worker's state has no change event to wait on: read it again shortly
             }
             return true
         }
