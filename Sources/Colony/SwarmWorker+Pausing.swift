@@ -46,7 +46,7 @@ extension SwarmWorker {
         condition.withLock {
             guard activity == .running else { return }
             activity = running.isEmpty ? .paused : .finishing
-            pausedFlag.store(activity == .paused, ordering: .relaxed)
+            pausedFlag.store(activity == .paused || allowed.isSuspended, ordering: .relaxed)
             giveBackBuffered()
         }
         condition.broadcast()
@@ -56,7 +56,7 @@ extension SwarmWorker {
     private func setActivity(_ new: Activity) {
         condition.withLock {
             activity = new
-            pausedFlag.store(new == .paused, ordering: .relaxed)
+            pausedFlag.store(new == .paused || allowed.isSuspended, ordering: .relaxed)
             if new != .running { giveBackBuffered() }
         }
         condition.broadcast()
@@ -66,10 +66,10 @@ extension SwarmWorker {
     /// The kernel's `step` calls this through its pace hook: while paused, the slot's thread waits here (a stop
     /// ends the wait, and the step then checkpoints and interrupts the kernel as on any stop).
     func holdWhilePaused(slot: Int) {
-        guard pausedFlag.load(ordering: .relaxed) else { return }
+        guard isHeld(slot: slot) else { return }
         condition.lock()
         heldSlots.insert(slot)
-        while activity == .paused && !isStopping { condition.wait() }
+        while (activity == .paused || allowed.isSuspended || slot >= allowed.cores) && !isStopping { condition.wait() }
         heldSlots.remove(slot)
         condition.unlock()
     }

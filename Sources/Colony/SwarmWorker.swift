@@ -49,8 +49,17 @@ public final class SwarmWorker: @unchecked Sendable {
         /// running when its lease ends is killed.
         public var isolation: KernelIsolation?
         /// Which publishers' and kernels' jobs the donor lets this worker take (`DonorPreferences`); a job
-        /// refused here is never leased from.
+        /// refused here is never leased from. Ignored when `preferences` is set (its lists decide).
         public var admission = JobAdmission()
+        /// The donor's preferences, when the worker follows them (`colony worker` sets them): they then decide the
+        /// cores in use (at most `cores`), the CPU %, the admission, and when kernels are suspended
+        /// (`ComputeGovernor`); `apply` changes them while it runs. Nil runs on `cores` at `cpuLimit`.
+        public var preferences: DonorPreferences?
+        /// Samples the machine for the preferences (`MachineMonitor.sample`); nil samples nothing, so only the
+        /// time windows, the in-use limits at "idle" and the fixed limits act. Called every `governInterval`.
+        public var machineSample: (@Sendable () -> MachineSample)?
+        /// Seconds between samples of the machine.
+        public var governInterval = 1.0
 
         public init() {}
     }
@@ -184,14 +193,28 @@ public final class SwarmWorker: @unchecked Sendable {
     var activity = Activity.running
     /// Slots whose kernel is held in `context.step` while paused.
     var heldSlots: Set<Int> = []
-    /// Set while paused, read at every kernel step without the lock.
+    /// Set while paused or suspended, read at every kernel step without the lock.
     let pausedFlag = Atomic<Bool>(false)
-    private var jobs: [JobID: ActiveJob] = [:]
-    private var ignored: Set<JobID> = []
+    /// Slots at or past this number hold their kernels (the machine is in use and `inUseCores` is fewer).
+    let activeCores = Atomic<Int>(Int.max)
+    /// Percent of each core's time kernels may use now, read by the slots' duty cycles.
+    let cpuPercentNow = Atomic<Int>(100)
+    /// Decides what the worker may do from the donor's preferences and the machine (`SwarmWorker+Governing.swift`).
+    let governor: ComputeGovernor
+    /// What the governor last allowed; read under the lock.
+    var allowed: ComputeAllowance
+    /// Which jobs the donor lets the worker take; read under the lock.
+    var admission: JobAdmission
+    /// When the machine is sampled next.
+    var nextGovern = Date.distantPast
+    var jobs: [JobID: ActiveJob] = [:]
+    var ignored: Set<JobID> = []
+    /// Jobs ignored because the donor's admission refused them; looked at again when the preferences change.
+    var declined: Set<JobID> = []
     var tickets: [Ticket] = []
     var stats = Statistics()
     private var averageUnitSeconds: Double?
-    private var nextDiscovery = Date.distantPast
+    var nextDiscovery = Date.distantPast
     private let stopping = Atomic<Bool>(false)
     private let abandoned = Atomic<Bool>(false)
     private var threads: [Thread] = []
@@ -208,6 +231,13 @@ public final class SwarmWorker: @unchecked Sendable {
         self.peer = peer
         self.configuration = configuration
         self.log = log
+        let cores = max(1, configuration.cores)
+        var preferences = configuration.preferences ?? DonorPreferences()
+        if configuration.preferences == nil { preferences.cpuPercent = max(1, min(100, configuration.cpuLimit)) }
+        self.governor = ComputeGovernor(preferences: preferences, machineCores: cores)
+        self.admission = configuration.preferences?.admission ?? configuration.admission
+        self.allowed = governor.allowance(for: MachineSample())
+        applyAllowance(allowed)
     }
 
     /// Starts the control thread and the slots.
@@ -287,19 +317,23 @@ public final class SwarmWorker: @unchecked Sendable {
         defer { runner.close() }
         // In-process, a paused worker holds the kernel at its next step; isolated, its host is stopped instead.
         let hold = UnitHold(
-            isPaused: { [weak self] in self?.pausedFlag.load(ordering: .relaxed) ?? false },
-            held: { [weak self] held in self?.setHeld(slot: slot, held) })
+            isPaused: { [weak self] in self?.isHeld(slot: slot) ?? false },
+            held: { [weak self] held in self?.setHeld(slot: slot, held) },
+            cpuPercent: { [weak self] in self?.cpuPercentNow.load(ordering: .relaxed) ?? 100 })
+        // Isolated, the runner throttles the host by stopping and continuing it; in-process, `step` rests.
         let cycle =
-            configuration.cpuLimit < 100 && !runner.isIsolated
-            ? DutyCycle(percent: configuration.cpuLimit, window: .milliseconds(100), isStopping: isStopping) : nil
+            runner.isIsolated
+            ? nil
+            : DutyCycle(
+                percent: { [weak self] in self?.cpuPercentNow.load(ordering: .relaxed) ?? 100 }, window: .milliseconds(100), isStopping: isStopping)
         let pace: @Sendable () -> Void = { [weak self] in
             cycle?.pace()
             self?.holdWhilePaused(slot: slot)
         }
         while true {
             condition.lock()
-            // A paused or finishing worker starts no new unit.
-            while (tasks.isEmpty || activity != .running) && !isStopping() { condition.wait() }
+            // A paused, finishing or suspended worker starts no new unit, nor does a slot past the cores in use.
+            while (tasks.isEmpty || !mayStart(slot: slot)) && !isStopping() { condition.wait() }
             if isStopping() {
                 condition.unlock()
                 return
@@ -374,6 +408,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func controlLoop() {
         while !isStopping {
+            if Date() >= nextGovern { govern() }
             if Date() >= nextDiscovery { discover() }
             leaseMore()
             commitFinished()
@@ -404,10 +439,12 @@ public final class SwarmWorker: @unchecked Sendable {
                         _ = condition.withLock { ignored.insert(found.job) }
                         continue
                     }
-                    if let refusal = configuration.admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
+                    let admission = condition.withLock { self.admission }
+                    if let refusal = admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
                         // Ignored for good, so this is said once per job.
                         condition.withLock {
                             ignored.insert(found.job)
+                            declined.insert(found.job)
                             stats.jobsIgnored += 1
                         }
                         log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
@@ -469,7 +506,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func leaseMore() {
         var requests = 0
-        while !isStopping && requests < 4 && condition.withLock({ activity == .running }) {
+        while !isStopping && requests < 4 && condition.withLock({ activity == .running && allowed.mayLease }) {
             let (buffered, job, shard) = condition.withLock { () -> (Int, ActiveJob?, Int?) in
                 let pending = tasks.count + running.count
                     + (configuration.behaviour == .copycat ? tickets.filter { $0.state != .done }.count : 0)
@@ -485,7 +522,8 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
                 return (pending, nil, nil)
             }
-            guard let job, let shard, buffered < configuration.cores + 1 else { return }
+            let cores = condition.withLock { min(configuration.cores, allowed.cores) }
+            guard let job, let shard, buffered < cores + 1 else { return }
             requests += 1
             let average = condition.withLock { averageUnitSeconds }
             let count = average.map { max(1, min(job.manifest.policy.shardSize, Int(configuration.targetLeaseSeconds / max($0, 1e-6)))) } ?? 1

@@ -10,8 +10,8 @@ public final class DutyCycle: Sendable {
     /// Rests are cut into slices so that Ctrl-C is honoured within ~20 ms even at a 1% limit.
     static let restSlice: UInt64 = 20_000_000
 
-    private let runNanos: UInt64
-    private let rate: Double
+    private let windowNanos: Double
+    private let percent: @Sendable () -> Int
     private let isStopping: @Sendable () -> Bool
     private let now: @Sendable () -> UInt64
     private let sleep: @Sendable (UInt64) -> Void
@@ -19,15 +19,24 @@ public final class DutyCycle: Sendable {
     private let phaseStart: Mutex<UInt64>
 
     /// A cycle of `window` in which the thread runs `percent`% of the time; rests end early when stopping.
-    public init(
+    public convenience init(
         percent: Int, window: Duration, isStopping: @escaping @Sendable () -> Bool,
         now: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
         sleep: @escaping @Sendable (UInt64) -> Void = DutyCycle.sleep
     ) {
+        self.init(percent: { percent }, window: window, isStopping: isStopping, now: now, sleep: sleep)
+    }
+
+    /// A cycle whose share is read from `percent` at each phase, so that the donor's limit can change while a
+    /// unit runs (the in-use limit taking over, say); 100 or more never rests.
+    public init(
+        percent: @escaping @Sendable () -> Int, window: Duration, isStopping: @escaping @Sendable () -> Bool,
+        now: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+        sleep: @escaping @Sendable (UInt64) -> Void = DutyCycle.sleep
+    ) {
         let (seconds, attoseconds) = window.components
-        let windowNanos = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
-        self.rate = Double(percent) / 100
-        self.runNanos = UInt64(windowNanos * rate)
+        self.windowNanos = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+        self.percent = percent
         self.isStopping = isStopping
         self.now = now
         self.sleep = sleep
@@ -36,8 +45,15 @@ public final class DutyCycle: Sendable {
 
     /// Rests if this run phase has used its share; returns at once otherwise.
     public func pace() {
+        let rate = Double(min(100, max(1, percent()))) / 100
+        guard rate < 1 else {
+            // Unlimited: the run phase starts afresh, so a limit set later is not owed for the time before it.
+            let restart = now()
+            phaseStart.withLock { $0 = restart }
+            return
+        }
         let ran = now() &- phaseStart.withLock { $0 }
-        guard ran >= runNanos else { return }
+        guard ran >= UInt64(windowNanos * rate) else { return }
         // Rest in proportion to what was actually run, so a long step between two calls is paid back in full.
         var remaining = UInt64(Double(ran) * (1 - rate) / rate)
         while remaining > 0, !isStopping() {

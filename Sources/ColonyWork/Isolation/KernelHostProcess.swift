@@ -54,14 +54,18 @@ final class KernelHostProcess {
             return .failed(reap(reason: "the kernel host took no unit (\(error))"))
         }
         var stopDeadline: ContinuousClock.Instant?
-        // Whether this loop stopped the host for `hold`; a host is never left stopped when the unit ends.
+        // Whether this loop stopped the host (held, or resting in its duty cycle), and whether `hold` was told it
+        // is held; a host is never left stopped when the unit ends.
         var stopped = false
+        var held = false
+        // The duty cycle's current window began here (`hold.cpuPercent`).
+        var windowStart = clock.now
         defer {
-            if stopped {
+            if stopped, child?.pid == current.pid {
                 // Only a host still ours: a reaped one's pid may already name another process.
-                if child?.pid == current.pid { kill(current.pid, SIGCONT) }
-                hold?.held(false)
+                kill(current.pid, SIGCONT)
             }
+            if held { hold?.held(false) }
         }
         while true {
             let now = clock.now
@@ -76,18 +80,33 @@ final class KernelHostProcess {
                 _ = reap(reason: "")
                 return .interrupted
             }
-            // A stopping worker continues a held host, so that it can take its checkpoint and end.
-            if let hold, (hold.isPaused() && stopDeadline == nil) != stopped {
-                stopped.toggle()
-                kill(current.pid, stopped ? SIGSTOP : SIGCONT)
-                hold.held(stopped)
-            }
             var milliseconds = Self.stopPollMilliseconds
-            if let deadline {
-                let (seconds, attoseconds) = (deadline - now).components
-                let left = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-                milliseconds = Int32(max(0, min(Double(milliseconds), left.rounded(.up))))
+            if let hold {
+                // A stopping worker continues a held host, so that it can take its checkpoint and end.
+                let holding = hold.isPaused() && stopDeadline == nil
+                // Limited to a share of the CPU, the host runs that share of each window and is stopped for the
+                // rest, as BOINC throttles its tasks: it holds whether or not the kernel calls `context.step`.
+                var resting = false
+                let percent = min(100, max(1, hold.cpuPercent?() ?? 100))
+                if percent < 100, !holding, stopDeadline == nil {
+                    if now - windowStart >= Self.throttleWindow { windowStart = now }
+                    let runEnd = windowStart + Self.throttleWindow * percent / 100
+                    resting = now >= runEnd
+                    let next = resting ? windowStart + Self.throttleWindow : runEnd
+                    milliseconds = min(milliseconds, Self.milliseconds(until: next, from: now))
+                } else {
+                    windowStart = now
+                }
+                if (holding || resting) != stopped {
+                    stopped.toggle()
+                    kill(current.pid, stopped ? SIGSTOP : SIGCONT)
+                }
+                if holding != held {
+                    held = holding
+                    hold.held(held)
+                }
             }
+            if let deadline { milliseconds = min(milliseconds, Self.milliseconds(until: deadline, from: now)) }
             let message: KernelHostMessage?
             do {
                 message = try current.pipe.receive(timeoutMilliseconds: milliseconds)
@@ -111,6 +130,16 @@ final class KernelHostProcess {
                 return .failed(reap(reason: "its kernel host sent a worker's message and was killed"))
             }
         }
+    }
+
+    /// The window of the duty cycle that throttles a host: it runs `cpuPercent`% of each second.
+    static let throttleWindow = Duration.seconds(1)
+
+    /// Whole milliseconds from `now` until `instant`, rounded up; 0 when it has passed.
+    private static func milliseconds(until instant: ContinuousClock.Instant, from now: ContinuousClock.Instant) -> Int32 {
+        let (seconds, attoseconds) = (instant - now).components
+        let left = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return Int32(max(0, min(Double(Int32.max), left.rounded(.up))))
     }
 
     /// Ends the host, if one is running, and waits for it.

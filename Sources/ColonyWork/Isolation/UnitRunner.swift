@@ -41,7 +41,7 @@ public final class UnitRunner {
         let assignment = UnitAssignment(
             kernel: kernelType.name, version: kernelType.version, unit: context.unit, input: input,
             checkpoint: context.checkpoint, checkpointIntervalNanos: Self.nanoseconds(hooks.checkpointInterval),
-            cpuLimit: cpuLimit, dutyCycleWindowNanos: Self.nanoseconds(dutyCycleWindow))
+            cpuLimit: hold?.cpuPercent == nil ? cpuLimit : 100, dutyCycleWindowNanos: Self.nanoseconds(dutyCycleWindow))
         return host.run(assignment, context: context, hooks: hooks, deadline: deadline, hold: hold)
     }
 

@@ -16,6 +16,13 @@ public struct DonorPreferences: Sendable, Equatable {
     /// Percentage points below `suspendAboveNonColonyCPU` that non-Colony use must fall to before kernels resume,
     /// so that a load hovering at the threshold does not start and stop them every second (BOINC #6483).
     public var suspendHysteresis = 10
+    /// Minutes without keyboard, mouse or terminal input after which the computer counts as idle (BOINC
+    /// `idle_time_to_run`); until then it is in use, and the `inUse` limits apply.
+    public var idleAfterMinutes = 3
+    /// Cores to compute on while the computer is in use; nil is `cores`, 0 suspends kernels while it is.
+    public var inUseCores: Int?
+    /// Percent of each core's time while the computer is in use; nil is `cpuPercent`.
+    public var inUseCPUPercent: Int?
     /// Fraction of the machine's RAM all units together may use; each unit gets this share of RAM / cores.
     /// 0.9 is BOINC's `ram_max_used_idle_pct`.
     public var memoryFraction = 0.9

@@ -21,6 +21,18 @@ extension PreferenceField {
             read: { .int($0.suspendHysteresis) },
             write: { $0.suspendHysteresis = try integer($1, in: 0...99) }),
         PreferenceField(
+            "idleAfterMinutes", .number, "minutes without input before the computer counts as idle",
+            read: { .int($0.idleAfterMinutes) },
+            write: { $0.idleAfterMinutes = try integer($1, in: 1...1440) }),
+        PreferenceField(
+            "inUseCores", .number, "cores while the computer is in use (off: as cores; 0: none)",
+            read: { $0.inUseCores.map { .int($0) } ?? .null },
+            write: { $0.inUseCores = try optionalInteger($1, in: 0...1024) }),
+        PreferenceField(
+            "inUseCPUPercent", .number, "percent of each core's time while the computer is in use (off: as cpuPercent)",
+            read: { $0.inUseCPUPercent.map { .int($0) } ?? .null },
+            write: { $0.inUseCPUPercent = try optionalInteger($1, in: 1...100) }),
+        PreferenceField(
             "memoryFraction", .number, "fraction of RAM all units together may use",
             read: { .double($0.memoryFraction) },
             write: { $0.memoryFraction = try number($1, in: 0.01...1, expected: "a fraction from 0.01 to 1") }),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A span of the week when kernels may run: `{"days": "mon-fri", "from": "18:00", "to": "08:00"}`.
 ///
 /// `to` before `from` crosses midnight: the window above runs from Monday 18:00 to Tuesday 08:00, and so on to
@@ -57,5 +59,24 @@ public struct TimeWindow: Sendable, Equatable {
             (0..<24).contains(hours), (0..<60).contains(minutes)
         else { return nil }
         return hours * 60 + minutes
+    }
+
+    /// Whether `date` falls in this window, read in `calendar`'s time zone. `from` equal to `to` is the whole day.
+    public func contains(_ date: Date, calendar: Calendar) -> Bool {
+        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
+        // Calendar weekdays run from 1 (Sunday); here 0 is Monday.
+        let day = ((parts.weekday ?? 1) + 5) % 7
+        return contains(weekday: day, minute: (parts.hour ?? 0) * 60 + (parts.minute ?? 0))
+    }
+
+    /// Whether minute `minute` (after midnight) of weekday `weekday` (0 for Monday) falls in this window.
+    public func contains(weekday: Int, minute: Int) -> Bool {
+        guard let days = Self.weekdays(days), let start = Self.minutes(from), let end = Self.minutes(to) else {
+            return false
+        }
+        if start == end { return days.contains(weekday) }
+        if start < end { return days.contains(weekday) && (start..<end).contains(minute) }
+        // Across midnight: the evening of a listed day, or the morning after one.
+        return (days.contains(weekday) && minute >= start) || (days.contains((weekday + 6) % 7) && minute < end)
     }
 }
