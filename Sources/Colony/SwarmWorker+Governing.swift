@@ -11,6 +11,9 @@ extension SwarmWorker {
     /// The preferences the worker follows.
     public var preferences: DonorPreferences { governor.preferences }
 
+    /// Samples of the machine the governor thread has taken.
+    public var governSamples: Int { condition.withLock { samplesTaken } }
+
     /// What the worker may do now, as last decided.
     public var allowance: ComputeAllowance { condition.withLock { allowed } }
 
@@ -30,15 +33,23 @@ extension SwarmWorker {
             }
             nextDiscovery = .distantPast
         }
-        govern()
+        // The last sample again: a second sample so soon after would measure the CPU over a few milliseconds.
+        govern(sample: condition.withLock { lastSample })
     }
 
-    /// Samples the machine and applies what the governor allows.
+    /// Samples the machine (on the governor thread only) and applies what the governor allows.
     func govern() {
         let sample = configuration.machineSample?() ?? MachineSample()
+        condition.withLock {
+            lastSample = sample
+            samplesTaken += 1
+        }
+        govern(sample: sample)
+    }
+
+    private func govern(sample: MachineSample) {
         let allowance = governor.allowance(for: sample)
         let (before, changed) = condition.withLock { () -> (ComputeAllowance, Bool) in
-            nextGovern = Date() + configuration.governInterval
             let before = allowed
             allowed = allowance
             applyAllowance(allowance)

@@ -205,8 +205,11 @@ public final class SwarmWorker: @unchecked Sendable {
     var allowed: ComputeAllowance
     /// Which jobs the donor lets the worker take; read under the lock.
     var admission: JobAdmission
-    /// When the machine is sampled next.
-    var nextGovern = Date.distantPast
+    /// The machine as last sampled, for `apply` to decide on at once.
+    var lastSample = MachineSample()
+    var samplesTaken = 0
+    /// Wakes the governor thread early (to stop).
+    let governWake = DispatchSemaphore(value: 0)
     var jobs: [JobID: ActiveJob] = [:]
     var ignored: Set<JobID> = []
     /// Jobs ignored because the donor's admission refused them; looked at again when the preferences change.
@@ -260,6 +263,18 @@ public final class SwarmWorker: @unchecked Sendable {
         }
         control.name = "colony.worker.control"
         control.start()
+        // The preferences are applied on a thread of their own: the control thread can wait seconds on a custodian
+        // that does not answer, and a busy machine must see the kernels suspended within a few seconds regardless.
+        finishedGroup.enter()
+        let governing = Thread { [self] in
+            while !isStopping {
+                govern()
+                _ = governWake.wait(timeout: .now() + configuration.governInterval)
+            }
+            finishedGroup.leave()
+        }
+        governing.name = "colony.worker.governor"
+        governing.start()
     }
 
     /// Stops: running kernels are asked to stop and checkpoint, finished outputs are revealed, other leases are
@@ -281,6 +296,7 @@ public final class SwarmWorker: @unchecked Sendable {
     /// Asks the worker to stop and returns at once: `isStopping` is true from here on (what `stop()` does first).
     public func requestStop() {
         stopping.store(true, ordering: .relaxed)
+        governWake.signal()
         condition.broadcast()
         wake.signal()
     }
@@ -408,7 +424,6 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func controlLoop() {
         while !isStopping {
-            if Date() >= nextGovern { govern() }
             if Date() >= nextDiscovery { discover() }
             leaseMore()
             commitFinished()

@@ -52,7 +52,7 @@ struct GateKernel: ComputeKernel {
         let host: ColonyPeer
         let worker: SwarmWorker
 
-        init(units: Int) throws {
+        init(units: Int, configure: (inout SwarmWorker.Configuration) -> Void = { _ in }) throws {
             GateKernel.mayEnd.store(false, ordering: .relaxed)
             while GateKernel.started.wait(timeout: .now()) == .success {}
             let registry = KernelRegistry([GateKernel.self])
@@ -82,6 +82,7 @@ struct GateKernel: ComputeKernel {
             workerConfiguration.lowPriority = false
             workerConfiguration.cores = 1
             workerConfiguration.idleDiscoveryInterval = 0.1
+            configure(&workerConfiguration)
             worker = SwarmWorker(peer: host, configuration: workerConfiguration)
         }
 

@@ -64,6 +64,11 @@ public final class FrameConnection: @unchecked Sendable {
         return endpoint.address
     }
 
+    /// Bytes every connection this process opened has sent, frames whole (a daily network cap counts them).
+    public static let bytesSent = Atomic<Int>(0)
+    /// Bytes of whole frames every connection this process opened has received.
+    public static let bytesReceived = Atomic<Int>(0)
+
     /// Sends `frame`, waiting at most `timeout` seconds for the peer to take it.
     public func send(_ frame: Frame, timeout: Double = 30) throws(FrameTransportError) {
         try send(CollectionOfOne(frame), timeout: timeout)
@@ -75,7 +80,8 @@ public final class FrameConnection: @unchecked Sendable {
             guard !closed.load(ordering: .relaxed), !broken else { throw notConnected() }
             let deadline = Instant.monotonicNow().adding(seconds: max(timeout, 0))
             switch FrameWriter.send(frames, on: socket, limits: limits, deadline: deadline) {
-            case .sent:
+            case .sent(let bytes):
+                Self.bytesSent.add(bytes, ordering: .relaxed)
                 return
             case .tooLarge(let message):
                 throw FrameTransportError(code: .frameTooLarge, endpoint: endpoint.description, message: message)
@@ -99,7 +105,10 @@ public final class FrameConnection: @unchecked Sendable {
             guard !closed.load(ordering: .relaxed), !state.broken else { throw notConnected() }
             let deadline = Instant.monotonicNow().adding(seconds: max(timeout, 0))
             let outcome = state.reader.next(from: socket, deadline: deadline)
-            if case .frame(let frame, _) = outcome { return frame }
+            if case .frame(let frame, let bytes) = outcome {
+                Self.bytesReceived.add(bytes, ordering: .relaxed)
+                return frame
+            }
             if case .timedOut(midFrame: false) = outcome {
                 throw FrameTransportError(
                     code: .timedOut, endpoint: endpoint.description, message: "no frame within \(timeout) s")

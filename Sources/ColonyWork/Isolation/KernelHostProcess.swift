@@ -185,6 +185,7 @@ final class KernelHostProcess {
         }
         let pipe = KernelHostPipe(read: fromChild[0], write: toChild[1], maxFrameBytes: isolation.maxFrameBytes)
         child = (pid, pipe, toChild[1], fromChild[0])
+        KernelHostCPU.shared.started(pid)
     }
 
     /// Kills the host, waits for it, closes its pipes, and describes how it ended after `reason`. A host whose pipe
@@ -199,6 +200,10 @@ final class KernelHostProcess {
         var status: Int32 = 0
         var usage = rusage()
         while wait4(current.pid, &status, 0, &usage) < 0, errno == EINTR {}
+        KernelHostCPU.shared.ended(
+            current.pid,
+            seconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+                + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
         var ending: String
         let signalNumber = status & 0x7f
         if signalNumber == 0 {

@@ -9,7 +9,8 @@ import Foundation
 enum SwarmCommandSupport {
     /// A started peer for this data directory, joined through --bootstrap (and remembered nodes).
     static func peer(
-        _ arguments: ParsedArguments, in environment: CommandEnvironment, oneShot: Bool, log: (@Sendable (String) -> Void)? = nil
+        _ arguments: ParsedArguments, in environment: CommandEnvironment, oneShot: Bool, log: (@Sendable (String) -> Void)? = nil,
+        blobQuota: Int64? = nil
     ) throws -> ColonyPeer {
         let directory = environment.dataDirectory(arguments)
         try directory.create()
@@ -19,6 +20,7 @@ enum SwarmCommandSupport {
         configuration.registry = environment.registry
         configuration.oneShot = oneShot
         configuration.rendezvous = true
+        configuration.blobs.quota = blobQuota
         if let network = arguments.value("network") {
             if let problem = Networks.problem(with: network) {
                 throw UsageError("--network '\(network)' \(problem)", commandPath: arguments.commandPath)
@@ -220,9 +222,11 @@ enum WorkerCommand: Command {
         let console = environment.console
         var configuration = SwarmWorker.Configuration()
         let preferences = try PreferenceOptions.effective(arguments, in: environment).preferences
+        // Slots for every core the donor may allow, now or after an edit on the page; the preferences decide how
+        // many compute at a time.
         configuration.cores = preferences.cores ?? ProcessInfo.processInfo.activeProcessorCount
         configuration.cpuLimit = preferences.cpuPercent
-        configuration.admission = preferences.admission
+        configuration.preferences = preferences
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
@@ -241,7 +245,11 @@ enum WorkerCommand: Command {
         let emit: @Sendable (String) -> Void = { line in
             if !live { log.emit("log", ["message": .string(line)], text: line) }
         }
-        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: false, log: emit)
+        let peer = try SwarmCommandSupport.peer(
+            arguments, in: environment, oneShot: false, log: emit,
+            blobQuota: preferences.diskQuotaGB.map { Int64($0 * 1e9) })
+        let monitor = machineMonitor(for: peer, in: environment.dataDirectory(arguments))
+        configuration.machineSample = { monitor.sample() }
         let worker = SwarmWorker(peer: peer, configuration: configuration, log: emit)
         log.emit(
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
@@ -254,7 +262,11 @@ enum WorkerCommand: Command {
             let stats = snapshot.statistics
             let slots = snapshot.running.sorted { $0.key < $1.key }.map { "core \($0.key): \($0.value.kernel) unit \($0.value.unit)" }
             let state = worker.state
-            let text = (state == .running ? "" : "\(state) · ") + "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
+            let suspensions = worker.allowance.suspensions
+            let shown = state == .running && !suspensions.isEmpty
+                ? "suspended (\(suspensions.map(\.text).joined(separator: "; "))) · "
+                : state == .running ? "" : "\(state) · "
+            let text = shown + "\(snapshot.jobs.count) jobs · computed \(stats.computed) · validated \(stats.validated) · invalid \(stats.invalid)"
                 + " · refused \(stats.refused.values.reduce(0, +))" + (slots.isEmpty ? " · idle" : " · " + slots.joined(separator: ", "))
             if live {
                 bar.update(text)
@@ -293,6 +305,25 @@ enum WorkerCommand: Command {
 }
 
 extension WorkerCommand {
+    /// What the worker's preferences watch: this process's CPU against the machine's, input devices, the peer's
+    /// network bytes (UDP, and TCP both ways) with today's count kept in `DATA/worker/network-today.json`, and the
+    /// size of the blobs, custody records and checkpoints.
+    static func machineMonitor(for peer: ColonyPeer, in directory: DataDirectory) -> MachineMonitor {
+        var sources = MachineMonitor.Sources()
+        sources.networkBytes = { [peer] in
+            let udp = peer.blobs.node.runtime.statistics
+            let tcp = peer.blobs.server?.frames.statistics ?? FrameServerStatistics()
+            let total =
+                udp.bytesReceived + udp.bytesSent + tcp.bytesIn + tcp.bytesOut
+                + FrameConnection.bytesSent.load(ordering: .relaxed)
+                + FrameConnection.bytesReceived.load(ordering: .relaxed)
+            return UInt64(max(0, total))
+        }
+        sources.diskFolders = ["blobs", "custody", "worker"].map { directory.url.appendingPathComponent($0) }
+        sources.networkFile = directory.url.appendingPathComponent("worker").appendingPathComponent("network-today.json")
+        return MachineMonitor(sources: sources)
+    }
+
     /// The page's configuration from --web, --no-web and --web-token (or COLONY_WEB_TOKEN); nil with --no-web.
     static func webConfiguration(
         _ arguments: ParsedArguments, in environment: CommandEnvironment
