@@ -144,6 +144,29 @@ import Glibc
         #expect(failures.allSatisfy { $0.reason.contains("past its time limit") && $0.reason.contains("signal 9") })
     }
 
+    @Test func aCPULimitHoldsAKernelThatNeverCallsStepByStoppingItsHost() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanUp() }
+        let spec = try scratch.spec(
+            "hang.json", #"{"kernel": "test-hang", "parameters": {"count": 1, "hangEvery": 1}}"#)
+        let (process, _) = scratch.process(["run", spec, "--cpu-limit", "25", "--unit-time-limit", "8", "--cores", "1"])
+        try process.run()
+        defer { process.terminate() }
+        // The kernel spins without ever calling `context.step`, where a kernel host's own duty cycle would rest it:
+        // only the worker stopping and continuing the host holds it to 25%. It runs 250 ms of each second, so the
+        // host is seen stopped (T), and running again after, well within the unit's 8 s.
+        var seen: [String] = []
+        let deadline = Date() + 8
+        while Date() < deadline && !(seen.contains("T") && seen.last == "R") {
+            if let state = BlobSwarmTests.childStates(of: process.processIdentifier).first, state != seen.last {
+                seen.append(state)
+            }
+            usleep(10_000)   // another process's state, read from /proc: look again shortly
+        }
+        #expect(seen.contains("T") && seen.last == "R", "host states seen: \(seen)")
+        process.waitUntilExit()
+    }
+
     @Test func killNineInTheMiddleOfAUnitThenTheSameCommandResumesFromItsDiskCheckpoint() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }

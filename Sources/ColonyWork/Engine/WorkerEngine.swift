@@ -96,10 +96,15 @@ public final class WorkerEngine: Sendable {
             cpuLimit: configuration.cpuLimit, dutyCycleWindow: configuration.dutyCycleWindow)
         defer { runner.close() }
         var pace: @Sendable () -> Void = {}
+        // In-process, the kernel rests at `context.step`; isolated, the runner stops and continues its host, which
+        // holds a kernel that never calls `step` to the limit too.
+        var hold: UnitHold?
         if configuration.cpuLimit < 100, !runner.isIsolated {
             let cycle = DutyCycle(
                 percent: configuration.cpuLimit, window: configuration.dutyCycleWindow, isStopping: isStopping)
             pace = { cycle.pace() }
+        } else if configuration.cpuLimit < 100 {
+            hold = UnitHold(isPaused: { false }, cpuPercent: { [limit = configuration.cpuLimit] in limit })
         }
         while !self.isStopping, let index = run.takeNext(of: pending.count) {
             let unit = pending[index]
@@ -113,7 +118,9 @@ public final class WorkerEngine: Sendable {
             let context = KernelContext(unit: unit, checkpoint: checkpoint, hooks: hooks)
             run.started(context, resumed: checkpoint != nil)
             let deadline = configuration.unitTimeLimit.map { ContinuousClock.now + $0 }
-            switch runner.run(kernel: kernel, input: units[unit], context: context, hooks: hooks, deadline: deadline) {
+            switch runner.run(
+                kernel: kernel, input: units[unit], context: context, hooks: hooks, deadline: deadline, hold: hold)
+            {
             case .output(let output):
                 run.computed(unit: unit, output: output)
                 writer.save(output, unit: unit)
