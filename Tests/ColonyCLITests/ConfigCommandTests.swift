@@ -1,5 +1,6 @@
 import ColonyCLI
 import ColonyKernel
+import ColonyWork
 import Foundation
 import Testing
 
@@ -57,6 +58,20 @@ struct ConfigCommandTests {
         let shown = try #require(
             try JSONDecoder().decode(JSONValue.self, from: Data(cli.output.dropFirst(start).utf8)).objectValue)
         #expect(shown["cpuPercent"] == .object(["value": .int(50), "source": .string("file")]))
+    }
+
+    @Test("set writes a field a variable or flag overrides, and says which one decides")
+    func setNotesTheOverride() throws {
+        var cli = CLIHarness()
+        defer { cli.cleanUp() }
+        cli.variables["COLONY_CPU_PERCENT"] = "70"
+        #expect(cli.run("config", "set", "cpuPercent", "50") == 0)
+        #expect(cli.error.contains("note: env COLONY_CPU_PERCENT overrides the file"))
+        #expect(cli.run("config", "set", "cores", "3", "--cores", "2") == 0)
+        #expect(cli.error.contains("note: flag --cores overrides the file"))
+        let data = try Data(contentsOf: preferencesFile(cli))
+        let fields = try #require(try JSONDecoder().decode(JSONValue.self, from: data).objectValue)
+        #expect(fields == ["cpuPercent": .int(50), "cores": .int(3)])
     }
 
     @Test("set refuses a bad value or an unknown name and leaves the file as it was")

@@ -98,8 +98,11 @@ extension BlobSwarmTests {
 
         deinit { try? FileManager.default.removeItem(at: folder) }
 
-        /// GETs `target` from the page's server: the status code, the Content-Type and the body.
-        func get(_ target: String, host: String? = nil) throws -> (code: Int, type: String, body: [UInt8]) {
+        /// GETs `target` from the page's server: the status code, the Content-Type, the body and every header
+        /// field by its name in lower case.
+        func get(
+            _ target: String, host: String? = nil
+        ) throws -> (code: Int, type: String, body: [UInt8], headers: [String: String]) {
             let socket = try StreamSocket.connected(to: Endpoint(host: "127.0.0.1", port: port)!, timeout: 10)
             defer { socket.close() }
             let request = Array(
@@ -127,10 +130,13 @@ extension BlobSwarmTests {
             }
             let head = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
             let code = Int(head[0].split(separator: " ")[1]) ?? 0
-            let type = head.first { $0.lowercased().hasPrefix("content-type:") }.map {
-                String($0.dropFirst(13)).trimmingCharacters(in: .whitespaces)
+            var headers: [String: String] = [:]
+            for line in head.dropFirst() {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
             }
-            return (code, type ?? "", Array(bytes[(end + 4)...]))
+            return (code, headers["content-type"] ?? "", Array(bytes[(end + 4)...]), headers)
         }
 
         /// `GET /api/job` as a dictionary.
@@ -278,6 +284,11 @@ extension BlobSwarmTests {
         let html = try live.get("/")
         #expect(html.code == 200 && html.type.hasPrefix("text/html"))
         #expect(String(decoding: html.body, as: UTF8.self).contains("/api/job"))
+        // The browser loads nothing from elsewhere: inline style and script, the API and the picture from here.
+        #expect(
+            html.headers["content-security-policy"]
+                == "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; "
+                + "img-src 'self'")
         // Without --web-token only this machine is served, and a rebound DNS name is not this machine.
         #expect(try live.get("/api/job", host: "colony.example:\(live.port)").code == 403)
 

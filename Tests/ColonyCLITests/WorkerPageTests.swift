@@ -15,19 +15,20 @@ import Testing
 /// donors; Tested in a real browser).
 extension BlobSwarmTests {
     /// A worker process on a network of its own with its page on a port the system chose; the page's URL.
-    /// `swarm` arguments join another swarm's network (else the worker has a network of its own).
+    /// `swarm` arguments join another swarm's network (else the worker has a network of its own); `cores` nil gives
+    /// no --cores flag, leaving the cores to the preferences.
     func startWorkerWithPage(
         _ processes: Processes, folder: URL, web: [String] = ["--web", "127.0.0.1:0"], kernels: String = "mersenne",
-        swarm: [String]? = nil, environment: [String: String]? = nil
+        swarm: [String]? = nil, environment: [String: String]? = nil, cores: Int? = 2
     ) throws -> String {
         let colony = try #require(colonyExecutable())
         let network = swarm ?? ["--network", "test-" + UUID().uuidString.prefix(8).lowercased()]
         let (worker, output) = try start(
             colony,
             [
-                "worker", "--cores", "2", "--kernels", kernels, "--host", "127.0.0.1", "--port", "0",
+                "worker", "--kernels", kernels, "--host", "127.0.0.1", "--port", "0",
                 "--no-local-discovery", "--json", "--data-dir", folder.appendingPathComponent("worker").path,
-            ] + network + web, environment: environment)
+            ] + (cores.map { ["--cores", "\($0)"] } ?? []) + network + web, environment: environment)
         processes.running.append(worker)
         processes.outputs.append(output)
         // The "web" event comes after "started", perhaps after a few log lines.
@@ -41,15 +42,19 @@ extension BlobSwarmTests {
 
     struct WorkerPageFailure: Error, CustomStringConvertible { var description: String }
 
-    /// The status and body of a request, sent with URLSession; status 0 when nothing answered.
-    func http(_ method: String, _ url: String) throws -> (status: Int, body: Data) {
+    /// The status and body of a request, sent with URLSession with `body` (a POST without one sends an empty one)
+    /// and `headers`; status 0 when nothing answered.
+    func http(
+        _ method: String, _ url: String, body: Data? = nil, headers: [String: String] = [:]
+    ) throws -> (status: Int, body: Data) {
         final class Result: @unchecked Sendable {
             var status = 0
             var body = Data()
         }
         var request = URLRequest(url: try #require(URL(string: url)))
         request.httpMethod = method
-        if method == "POST" { request.httpBody = Data() }
+        request.httpBody = body ?? (method == "POST" ? Data() : nil)
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let result = Result()
         let done = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { data, response, _ in
@@ -70,16 +75,20 @@ extension BlobSwarmTests {
     }
 
     /// Runs `body` with a temporary folder and a worker process serving its page (at the URL given); removes the
-    /// folder and ends the worker after.
+    /// folder and ends the worker after. `environment` and `cores` are `startWorkerWithPage`'s.
     func withWorkerPage(
-        _ name: String, web: [String] = ["--web", "127.0.0.1:0"], _ body: (URL, String, Processes) throws -> Void
+        _ name: String, web: [String] = ["--web", "127.0.0.1:0"], environment: [String: String]? = nil,
+        cores: Int? = 2, _ body: (URL, String, Processes) throws -> Void
     ) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "colony-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
-        try body(folder, try startWorkerWithPage(processes, folder: folder, web: web), processes)
+        try body(
+            folder,
+            try startWorkerWithPage(processes, folder: folder, web: web, environment: environment, cores: cores),
+            processes)
     }
 
     @Test func theWorkerPageServesItsStatusAndPausesAndResumesTheWorker() throws {

@@ -1,11 +1,8 @@
 /// The donor's page, whole: HTML, CSS and script in one string, so the binary serves it with nothing fetched from
-/// elsewhere (no CDN, no web fonts). The script polls `/api/status` every 1.5 s and posts the buttons' actions; a
-/// `?token=` in the page's address is passed on to the API.
+/// elsewhere (no CDN, no web fonts). The script polls `/api/status` every 1.5 s and posts the buttons' actions; it
+/// reads `/api/preferences` once, and posts the preferences the donor changed when they press Save. A `?token=` in
+/// the page's address is passed on to the API.
 enum WorkerPage {
-    /// Inline style and script, and requests to this server only.
-    static let contentSecurityPolicy =
-        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
-
     static let html = """
         <!doctype html>
         <html lang="en">
@@ -27,6 +24,9 @@ enum WorkerPage {
                  background: var(--muted); }
         .badge.running { background: var(--good); } .badge.paused { background: var(--warn); }
         .badge.finishing { background: var(--accent); } .badge.offline { background: var(--bad); }
+        .badge.suspended { background: #b5651d; }
+        .notice { background: #fff7e6; border: 1px solid #f0d9a8; color: #7a5200; border-radius: 12px;
+                  padding: 10px 18px; margin-bottom: 22px; font-size: 14px; }
         .actions { margin-left: auto; display: flex; gap: 8px; }
         button { font: inherit; font-size: 14px; padding: 7px 14px; border-radius: 8px; cursor: pointer;
                  border: 1px solid var(--line); background: var(--card); color: var(--ink); }
@@ -53,6 +53,18 @@ enum WorkerPage {
         .idle { color: var(--muted); }
         .held { color: var(--warn); font-weight: 600; }
         .empty { color: var(--muted); margin: 4px 0; }
+        td.field { width: 38%; }
+        .summary, .note { color: var(--muted); font-size: 12px; }
+        .error { color: var(--bad); font-size: 12px; }
+        input.value { width: 100%; font: 13px ui-monospace, "DejaVu Sans Mono", monospace; color: var(--ink);
+                      padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; background: var(--card); }
+        input.value:disabled { background: var(--bg); color: var(--muted); }
+        input.value.changed { border-color: var(--accent); }
+        .source { font-size: 12px; padding: 2px 9px; border-radius: 999px; background: var(--bg); color: var(--muted);
+                  white-space: nowrap; }
+        .source.file { color: var(--accent); } .source.over { color: var(--warn); font-weight: 600; }
+        .save { display: flex; align-items: center; gap: 12px; margin-top: 12px; }
+        #saved { color: var(--muted); font-size: 13px; }
         footer { color: var(--muted); font-size: 12px; text-align: center; margin: 10px 0 30px; }
         </style>
         </head>
@@ -68,6 +80,7 @@ enum WorkerPage {
           </div>
         </header>
         <main>
+          <div id="notice" class="notice" hidden></div>
           <div class="counts">
             <div class="count validated"><b id="validated">–</b><span>validated</span></div>
             <div class="count invalid"><b id="invalid">–</b><span>invalid</span></div>
@@ -83,6 +96,15 @@ enum WorkerPage {
             <h2>Jobs</h2>
             <table><tbody id="jobs"></tbody></table>
           </section>
+          <section id="preferences">
+            <h2>Preferences</h2>
+            <p class="summary">Saved in <code id="pref-file"></code>; the worker follows them as soon as they are
+              saved. Numbers take <code>off</code> (or nothing) for no limit, lists are comma-separated, time windows
+              are JSON.</p>
+            <table><thead><tr><th>Preference</th><th>Value</th><th>Source</th></tr></thead>
+            <tbody id="prefs"></tbody></table>
+            <div class="save"><button id="save" disabled>Save</button><span id="saved"></span></div>
+          </section>
         </main>
         <footer>Served by this computer's Colony worker; nothing here comes from elsewhere.
           <a href="metrics">Metrics</a></footer>
@@ -97,9 +119,17 @@ enum WorkerPage {
 
         function render(status) {
           const state = $("state");
-          state.textContent = titles[status.state] || status.state;
-          state.className = "badge " + status.state;
-          $("where").textContent = "peer " + status.endpoint + " · " + status.kernels.join(", ");
+          const suspended = status.state === "running" && status.suspensions.length > 0;
+          state.textContent = suspended ? "Suspended" : titles[status.state] || status.state;
+          state.className = "badge " + (suspended ? "suspended" : status.state);
+          $("where").textContent = "peer " + status.endpoint + " · " + status.kernels.join(", ") + " · " +
+            status.coresInUse + (status.coresInUse === 1 ? " core" : " cores") + " at " + status.cpuPercent + "%" +
+            (status.inUse ? " · computer in use" : "");
+          const notes = [];
+          if (status.suspensions.length > 0) notes.push("Suspended: " + status.suspensions.map((r) => r.text).join("; "));
+          if (status.leaseHolds.length > 0) notes.push("Leasing no new units: " + status.leaseHolds.map((r) => r.text).join("; "));
+          $("notice").innerHTML = notes.map(esc).join("<br>");
+          $("notice").hidden = notes.length === 0;
           for (const name of ["validated", "invalid", "computed"]) $(name).textContent = status.counts[name];
           $("leases").textContent = status.counts.leasesHeld;
           $("pause").disabled = status.state === "paused";
@@ -132,6 +162,74 @@ enum WorkerPage {
           }
         }
 
+        // Preferences: read once and after each save, so that a poll never overwrites what the donor is typing.
+        let preferences = [];
+        const textOf = (field) => {
+          if (field.form === "json") return JSON.stringify(field.value);
+          if (field.value === null) return "off";
+          return Array.isArray(field.value) ? field.value.join(", ") : String(field.value);
+        };
+
+        function renderPreferences(answer) {
+          preferences = answer.fields;
+          $("pref-file").textContent = answer.file;
+          $("prefs").innerHTML = preferences.map((field) => {
+            const text = esc(textOf(field));
+            const note = field.overridden
+              ? `<div class="note">${esc(field.source)} overrides the file; a value saved here applies once it is gone</div>` : "";
+            return `<tr class="pref"><td class="field"><b>${esc(field.name)}</b><div class="summary">${esc(field.summary)}</div></td>` +
+              `<td><input class="value" id="pref-${esc(field.name)}" data-original="${text}" value="${text}"` +
+              `${field.overridden ? " disabled" : ""}>${note}<div class="error" id="error-${esc(field.name)}"></div></td>` +
+              `<td><span class="source ${field.overridden ? "over" : esc(field.source)}">${esc(field.source)}</span></td></tr>`;
+          }).join("");
+          for (const input of document.querySelectorAll("input.value")) input.addEventListener("input", edited);
+          edited();
+        }
+
+        // The fields the donor changed, each as typed (the server reads text as `colony config set` does), time
+        // windows as the JSON they wrote.
+        function changes() {
+          const values = {};
+          for (const field of preferences) {
+            const input = $("pref-" + field.name);
+            if (!input || input.disabled || input.value === input.dataset.original) continue;
+            values[field.name] = input.value;
+            if (field.form === "json") {
+              try { values[field.name] = JSON.parse(input.value.trim() || "[]"); } catch (error) { /* the server names it */ }
+            }
+          }
+          return values;
+        }
+
+        function edited() {
+          for (const input of document.querySelectorAll("input.value")) {
+            input.classList.toggle("changed", input.value !== input.dataset.original);
+          }
+          $("save").disabled = Object.keys(changes()).length === 0;
+        }
+
+        async function loadPreferences() {
+          const response = await fetch(api("/api/preferences"), {cache: "no-store"});
+          if (response.ok) renderPreferences(await response.json());
+          else $("preferences").hidden = true;
+        }
+
+        $("save").addEventListener("click", async () => {
+          for (const error of document.querySelectorAll(".pref .error")) error.textContent = "";
+          $("saved").textContent = "";
+          const response = await fetch(api("/api/preferences"), {
+            method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(changes()),
+          });
+          const answer = await response.json().catch(() => ({error: response.status + " " + response.statusText}));
+          if (response.ok) {
+            renderPreferences(answer);
+            $("saved").textContent = "Saved.";
+            poll();
+          } else {
+            ((answer.field && $("error-" + answer.field)) || $("saved")).textContent = answer.error;
+          }
+        });
+
         for (const button of document.querySelectorAll("button[data-action]")) {
           button.addEventListener("click", async () => {
             const response = await fetch(api("/api/" + button.dataset.action), {method: "POST"});
@@ -139,6 +237,7 @@ enum WorkerPage {
           });
         }
         poll();
+        loadPreferences();
         setInterval(poll, 1500);
         </script>
         </body>

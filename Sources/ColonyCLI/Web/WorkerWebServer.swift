@@ -1,23 +1,34 @@
 import Colony
 import ColonyKernel
 import ColonyNet
+import ColonyWork
 import Foundation
 
 /// The donor's window on `colony worker` (issue 13, A window for donors): a page compiled into the binary
 /// (`WorkerPage`), the JSON API it polls, and `/metrics` in Prometheus text (`WorkerMetrics`).
 ///
 /// Routes: `GET /` the page; `GET /api/status` what the worker is doing; `POST /api/pause`, `/api/resume` and
-/// `/api/finish-then-pause`, answered with the new status; `GET /metrics`. Who may use them is the server's
-/// `HTTPAccessPolicy`: loopback clients only unless a token is set, and no POST from another site's page.
+/// `/api/finish-then-pause`, answered with the new status; `GET` and `POST /api/preferences`, the donor's
+/// preferences and where each comes from (`WorkerWebServer+Preferences.swift`); `GET /metrics`. Who may use them
+/// is the server's `HTTPAccessPolicy`: loopback clients only unless a token is set, and no POST from another
+/// site's page.
 public final class WorkerWebServer: Sendable {
     /// The HTTP server; `localEndpoint` has the port the system chose for port 0.
     public let server: HTTPServer
     private let worker: SwarmWorker
 
-    /// A server for `worker` with `configuration` (address, token, bounds); nothing listens until `start`.
-    public init(worker: SwarmWorker, configuration: HTTPServerConfiguration) {
+    /// A server for `worker` with `configuration` (address, token, bounds) and no preferences on its page; nothing
+    /// listens until `start`.
+    public convenience init(worker: SwarmWorker, configuration: HTTPServerConfiguration) {
+        self.init(worker: worker, configuration: configuration, preferences: nil)
+    }
+
+    /// A server for `worker` with `configuration`, whose page edits the preferences `preferences` reads and writes
+    /// (none without it); nothing listens until `start`.
+    init(worker: SwarmWorker, configuration: HTTPServerConfiguration, preferences: PreferencesEditor?) {
         self.worker = worker
-        self.server = HTTPServer(configuration: configuration, handler: Self.router(for: worker).respond(to:))
+        self.server = HTTPServer(
+            configuration: configuration, handler: Self.router(for: worker, preferences: preferences).respond(to:))
     }
 
     /// Starts listening; throws when the address is taken or bad.
@@ -33,15 +44,10 @@ public final class WorkerWebServer: Sendable {
         return "http://\(endpoint.description)/"
     }
 
-    /// The routes, for `worker`.
-    static func router(for worker: SwarmWorker) -> HTTPRouter {
+    /// The routes, for `worker` and the preferences `preferences` edits.
+    static func router(for worker: SwarmWorker, preferences: PreferencesEditor?) -> HTTPRouter {
         var router = HTTPRouter()
-        router.add(.get, "/") { _ in
-            var page = HTTPResponse.html(WorkerPage.html)
-            // The browser itself then refuses anything from elsewhere, should the page ever name it.
-            page.headers.set("Content-Security-Policy", WorkerPage.contentSecurityPolicy)
-            return page
-        }
+        router.add(.get, "/") { _ in .page(WorkerPage.html) }
         router.add(.get, "/api/status") { _ in Self.json(Self.status(of: worker)) }
         let actions: [(String, @Sendable (SwarmWorker) -> Void)] = [
             ("/api/pause", { $0.pause() }), ("/api/resume", { $0.resume() }),
@@ -53,6 +59,7 @@ public final class WorkerWebServer: Sendable {
                 return Self.json(Self.status(of: worker))
             }
         }
+        if let preferences { addPreferenceRoutes(to: &router, worker: worker, editor: preferences) }
         router.add(.get, "/metrics") { _ in
             do {
                 return .prometheus(try WorkerMetrics.text(for: worker))
@@ -63,8 +70,8 @@ public final class WorkerWebServer: Sendable {
         return router
     }
 
-    static func json(_ value: JSONValue) -> HTTPResponse {
-        .json(Array(JSONText.serialize(value).utf8))
+    static func json(_ value: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
+        .json(Array(JSONText.serialize(value).utf8), status: status)
     }
 
     /// What `GET /api/status` answers: the state, each core with its unit, the jobs and the counts.
@@ -79,6 +86,10 @@ public final class WorkerWebServer: Sendable {
                 "unit": .int(unit.unit), "progress": .double(unit.progress), "held": .bool(unit.held),
                 "seconds": .double((now.timeIntervalSince(unit.started) * 10).rounded() / 10),
             ])
+        }
+        let allowance = worker.allowance
+        let reasons = { (reasons: [ComputeAllowance.Reason]) -> JSONValue in
+            .array(reasons.map { .object(["code": .string($0.code), "text": .string($0.text)]) })
         }
         let jobs: [JSONValue] = snapshot.jobs.sorted { $0.key < $1.key }.map { job, title in
             .object(["id": .string(job.hex), "title": .string(title)])
@@ -96,6 +107,11 @@ public final class WorkerWebServer: Sendable {
                 "buffered": .int(snapshot.buffered),
             ]),
             "refused": .object(stats.refused.mapValues { .int($0) }),
+            "suspensions": reasons(allowance.suspensions),
+            "leaseHolds": reasons(allowance.leaseHolds),
+            "coresInUse": .int(allowance.cores),
+            "cpuPercent": .int(allowance.cpuPercent),
+            "inUse": .bool(allowance.inUse),
         ])
     }
 }

@@ -70,26 +70,14 @@ enum ConfigCommand: Command {
     static func set(
         _ name: String, _ text: String, _ arguments: ParsedArguments, in environment: CommandEnvironment
     ) throws -> Int32 {
-        guard let field = PreferenceField.named(name) else {
-            throw InputError(
-                "no preference named '\(name)'; choose from "
-                    + PreferenceField.fields.map(\.name).joined(separator: ", "))
-        }
-        let directory = environment.dataDirectory(arguments)
-        let url = PreferencesFile.url(in: directory)
+        let editor = PreferencesEditor(arguments, in: environment)
         do {
-            var fields = try PreferencesFile.read(url)
-            let value = field.json(fromText: text)
-            var scratch = DonorPreferences()
-            try field.set(value, in: &scratch, source: "colony config set")
-            let stored = field.value(in: scratch)
-            fields[field.name] = stored
-            try PreferencesFile.write(fields, to: url)
-            environment.console.print("\(field.name) = \(JSONText.serialize(stored)) in \(url.path)")
-            if let variable = environment.variables[field.environment] {
-                environment.console.note(
-                    "note: \(field.environment)=\(variable) in the environment overrides the file")
-            }
+            let value = PreferenceField.named(name)?.json(fromText: text) ?? .string(text)
+            let effective = try editor.set([name: value], source: "colony config set")
+            let stored = try PreferencesFile.read(editor.file)[name] ?? .null
+            environment.console.print("\(name) = \(JSONText.serialize(stored)) in \(editor.file.path)")
+            let source = effective.source(of: name)
+            if source.overridesFile { environment.console.note("note: \(source) overrides the file") }
         } catch let error as PreferenceError {
             throw InputError(error.description)
         }

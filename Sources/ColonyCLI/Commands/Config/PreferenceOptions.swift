@@ -11,18 +11,13 @@ enum PreferenceOptions {
         .value("cpu-limit", "PCT", help: "Use at most PCT% of each core, by duty cycle (default: cpuPercent, 100)."),
     ]
 
-    /// The effective preferences for this command line; a bad file, variable or flag is an `InputError` naming it.
+    /// The effective preferences for this command line (`PreferencesEditor`); a bad file, variable or flag is an
+    /// `InputError` naming it.
     static func effective(
         _ arguments: ParsedArguments, in environment: CommandEnvironment
     ) throws -> EffectivePreferences {
-        let url = PreferencesFile.url(in: environment.dataDirectory(arguments))
-        var given: [String: String] = [:]
-        for field in PreferenceField.fields {
-            if let flag = field.flag, let value = arguments.value(flag) { given[flag] = value }
-        }
         do {
-            return try EffectivePreferences(
-                file: PreferencesFile.read(url), environment: environment.variables, flags: given)
+            return try PreferencesEditor(arguments, in: environment).effective()
         } catch let error as PreferenceError {
             throw InputError(error.description)
         }

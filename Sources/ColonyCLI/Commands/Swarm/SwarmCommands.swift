@@ -255,7 +255,8 @@ enum WorkerCommand: Command {
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
             text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
-        let web = webConfiguration.flatMap { startWeb(worker, $0, console: console, log: log) }
+        let editor = PreferencesEditor(arguments, in: environment)
+        let web = webConfiguration.flatMap { startWeb(worker, $0, preferences: editor, console: console, log: log) }
         let last = ChangeDetector<Int>()
         SwarmCommandSupport.waitForInterrupt(console, every: live ? 0.5 : 5) {
             let snapshot = worker.snapshot
@@ -347,11 +348,13 @@ extension WorkerCommand {
         return configuration
     }
 
-    /// Starts the page and says where it is; a taken port is said and the worker goes on without the page.
+    /// Starts the page, which edits the preferences `preferences` reads and writes, and says where it is; a taken
+    /// port is said and the worker goes on without the page.
     static func startWeb(
-        _ worker: SwarmWorker, _ configuration: HTTPServerConfiguration, console: Console, log: EventLog
+        _ worker: SwarmWorker, _ configuration: HTTPServerConfiguration, preferences: PreferencesEditor,
+        console: Console, log: EventLog
     ) -> WorkerWebServer? {
-        let web = WorkerWebServer(worker: worker, configuration: configuration)
+        let web = WorkerWebServer(worker: worker, configuration: configuration, preferences: preferences)
         do {
             try web.start()
         } catch {

@@ -51,7 +51,7 @@ final class JobPage: Sendable {
     /// The routes: `/`, `/api/job` and `/image.png`.
     var router: HTTPRouter {
         var router = HTTPRouter()
-        router.add(.get, "/") { _ in .html(JobPageDocument.html) }
+        router.add(.get, "/") { _ in .page(JobPageDocument.html) }
         router.add(.get, "/api/job") { [self] _ in .json(Array(JSONText.serialize(json()).utf8)) }
         router.add(.get, "/image.png") { [self] _ in image() }
         return router
