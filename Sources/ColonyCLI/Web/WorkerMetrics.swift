@@ -1,5 +1,6 @@
 import Colony
 import ColonyNet
+import ColonyWork
 
 /// `/metrics` of `colony worker`: what the worker, its custody and its DHT node have counted, in Prometheus text.
 /// Counters end in `_total`; figures that go up and down (leases held, records kept) are gauges.
@@ -29,6 +30,14 @@ enum WorkerMetrics {
             [SwarmWorker.Activity.running, .paused, .finishing].map {
                 .init(["state": $0.name], worker.state == $0 ? 1 : 0)
             })
+        let allowance = worker.allowance
+        let active = Set((allowance.suspensions + allowance.leaseHolds).map(\.code))
+        try out.gauge(
+            "colony_worker_held", help: "1 for each reason the donor's preferences now suspend kernels or hold leasing.",
+            ComputeAllowance.Reason.codes.map { .init(["reason": $0], active.contains($0) ? 1 : 0) })
+        try out.gauge(
+            "colony_worker_cores_in_use", help: "Cores the preferences let kernels run on now.",
+            value: Double(allowance.cores))
         try out.counter("colony_leases_total", help: "Leases this worker was granted.", value: Double(stats.leases))
         try out.gauge(
             "colony_leases_held", help: "Leases this worker is still working under.", value: Double(worker.leasesHeld))

@@ -79,7 +79,9 @@ public final class WorkerWebServer: Sendable {
         let snapshot = worker.snapshot
         let stats = snapshot.statistics
         let now = Date()
-        let cores: [JSONValue] = (0..<max(1, worker.configuration.cores)).map { core in
+        // The cores in use now, and any slot past them still holding a unit (held while the computer is in use).
+        let shown = max(1, worker.allowance.cores, (snapshot.running.keys.max() ?? -1) + 1)
+        let cores: [JSONValue] = (0..<min(shown, worker.configuration.cores)).map { core in
             guard let unit = snapshot.running[core] else { return .object(["core": .int(core), "busy": .bool(false)]) }
             return .object([
                 "core": .int(core), "busy": .bool(true), "job": .string(unit.job.hex), "kernel": .string(unit.kernel),

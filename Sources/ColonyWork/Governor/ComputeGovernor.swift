@@ -11,6 +11,9 @@ public struct ComputeAllowance: Sendable, Equatable {
         public let text: String
 
         public var description: String { text }
+
+        /// Every code a governor gives, in the order it checks them.
+        public static let codes = ["in-use", "busy", "time-window", "disk-quota", "network-cap"]
     }
 
     /// Reasons running kernels are stopped where they are (SIGSTOP) and nothing new starts; empty lets them run.

@@ -222,18 +222,21 @@ enum WorkerCommand: Command {
         let console = environment.console
         var configuration = SwarmWorker.Configuration()
         let preferences = try PreferenceOptions.effective(arguments, in: environment).preferences
-        // Slots for every core the donor may allow, now or after an edit on the page; the preferences decide how
-        // many compute at a time.
-        configuration.cores = preferences.cores ?? ProcessInfo.processInfo.activeProcessorCount
+        // Slots for every core of the machine (or more, if the donor asks for more), so that an edit on the page
+        // can raise the cores as well as lower them; the preferences decide how many compute at a time.
+        // A slot without a unit is an idle thread; its kernel host starts with its first unit.
+        let machineCores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = preferences.cores ?? machineCores
+        configuration.cores = max(cores, machineCores)
         configuration.cpuLimit = preferences.cpuPercent
         configuration.preferences = preferences
         let kernels = try chosenKernels(arguments, in: environment)
         configuration.kernels = KernelRegistry(kernels)
         configuration.stateFolder = try environment.dataDirectory(arguments).folder("worker")
         configuration.isolation = try IsolationOptions.isolation(
-            arguments, cores: configuration.cores, in: environment,
+            arguments, cores: cores, in: environment,
             defaultMemoryLimit: preferences.unitMemoryLimit(
-                physicalMemory: ProcessInfo.processInfo.physicalMemory, cores: configuration.cores))
+                physicalMemory: ProcessInfo.processInfo.physicalMemory, cores: cores))
         if let seconds = try arguments.int("checkpoint-every", in: 1...86_400) {
             configuration.checkpointInterval = Double(seconds)
         }
@@ -252,8 +255,8 @@ enum WorkerCommand: Command {
         configuration.machineSample = { monitor.sample() }
         let worker = SwarmWorker(peer: peer, configuration: configuration, log: emit)
         log.emit(
-            "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(configuration.cores), "kernels": .array(kernels.map { .string($0.name) })],
-            text: "Colony worker on \(peer.endpoint): \(configuration.cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
+            "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(cores), "kernels": .array(kernels.map { .string($0.name) })],
+            text: "Colony worker on \(peer.endpoint): \(cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
         let editor = PreferencesEditor(arguments, in: environment)
         let web = webConfiguration.flatMap { startWeb(worker, $0, preferences: editor, console: console, log: log) }
