@@ -19,6 +19,8 @@ public struct JobReport: Sendable {
     public var refused: [String: Int]
     /// Shards no custodian answered for.
     public var unreachableShards: [Int]
+    /// Each worker's facts in this job, derived from the re-verified records (`ShardLedger.evidence`).
+    public var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
 
     /// Units by state, attempts and invalid results.
     public var tally: VerdictTally { VerdictTally(verdicts) }
@@ -52,6 +54,8 @@ public enum JobCollector {
         var kept = 0
         var refused: [String: Int] = [:]
         var unreachable: [Int] = []
+        var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
+        let kernel = registry.kernel(named: manifest.kernel)
         for shard in 0..<manifest.shardCount {
             var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent)
             var asked: Set<Ed25519PublicKey> = []
@@ -94,10 +98,14 @@ public enum JobCollector {
             }
             if !answered { unreachable.append(shard) }
             verdicts += ledger.verdicts(now: now, equivalent: equivalent)
+            for (worker, facts) in ledger.evidence(now: now, equivalent: equivalent, work: { kernel?.work(of: $0) ?? 1 }) {
+                evidence[worker, default: []] += facts
+            }
             progress(shard + 1, manifest.shardCount)
         }
         return JobReport(
-            job: job, manifest: manifest, verdicts: verdicts, records: kept, refused: refused, unreachableShards: unreachable)
+            job: job, manifest: manifest, verdicts: verdicts, records: kept, refused: refused, unreachableShards: unreachable,
+            evidence: evidence)
     }
     /// Lets the kernel assemble the validated outputs into `directory`. Every unit must be validated.
     public static func assemble(_ report: JobReport, registry: KernelRegistry, into directory: URL) throws -> KernelSummary {

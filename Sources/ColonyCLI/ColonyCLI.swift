@@ -115,6 +115,6 @@ enum RootCommand: Command {
 
     static var subcommands: [any Command.Type] { [
             DemoCommand.self, RunCommand.self, NodeCommand.self, WorkerCommand.self, PublishCommand.self, StatusCommand.self,
-            ResultsCommand.self, KernelsCommand.self, ConfigCommand.self, DHTCommand.self, BlobCommand.self, BenchCommand.self,
+            ResultsCommand.self, CreditCommand.self, KernelsCommand.self, ConfigCommand.self, DHTCommand.self, BlobCommand.self, BenchCommand.self,
         ] }
 }

@@ -34,10 +34,22 @@ public protocol ComputeKernel: Sendable {
 
     /// Combines the outputs, in unit order, into the job's result: files in `directory` and a summary.
     func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary
+
+    /// The work a validated unit with this output stands for, in `workUnit`s: the credit its workers earn. Read
+    /// from the output a quorum agreed on, so every replica that agreed is credited the same and no worker can
+    /// claim more. Default: 1 per unit.
+    func work(of output: Data) -> Double
+
+    /// What `work(of:)` counts, plural: "units" by default; "Lucas–Lehmer iterations", say.
+    static var workUnit: String { get }
 }
 
 extension ComputeKernel {
     public func equivalent(_ a: Data, _ b: Data) -> Bool { a == b }
+
+    public func work(of output: Data) -> Double { 1 }
+
+    public static var workUnit: String { "units" }
 
     /// The name and version as one label: `mersenne v1`.
     public static var label: String { "\(name) v\(version)" }

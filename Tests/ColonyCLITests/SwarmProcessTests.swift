@@ -58,6 +58,25 @@ extension BlobSwarmTests {
         #expect(results["badSignatures"] as? Int == 0)
         #expect((results["validated"] as? Int) == (results["units"] as? Int))
 
+        // Credit (issue 14): two outsiders recompute every worker's credit from the records on their own, and agree
+        // to the unit; between them the workers hold every validated replica.
+        func credit(_ name: String) throws -> [[String: Any]] {
+            let (status, text) = try run(
+                colony, ["credit", job, "--facts", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory(name)])
+            #expect(status == 0, "\(text)")
+            let line = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(object["workers"] as? [[String: Any]])
+        }
+        let first = try credit("auditor1")
+        let second = try credit("auditor2")
+        #expect(NSArray(array: first).isEqual(to: second))
+        let units = try #require(results["units"] as? Int)
+        // Replicas 2, quorum 2: each validated unit credits at least two workers one unit each.
+        #expect(first.compactMap { $0["valid"] as? Int }.reduce(0, +) >= 2 * units)
+        #expect(first.compactMap { $0["credit"] as? Double }.reduce(0, +) >= Double(2 * units))
+        #expect(first.allSatisfy { ($0["invalid"] as? Int) == 0 })
+
         // A job ID that is not one is a usage error.
         let (bad, badText) = try run(colony, ["results", "../x", "--bootstrap", seed, "--data-dir", directory("outsider")])
         #expect(bad == 2, "\(badText)")

@@ -1,0 +1,135 @@
+import Colony
+import ColonyCore
+import ColonyKernel
+import ColonyWork
+import Foundation
+
+/// `colony credit`: each worker's standing and credit in some jobs, recomputed from their signed records.
+enum CreditCommand: Command {
+    static let description = CommandDescription(
+        name: "credit",
+        abstract: "Each worker's credit and standing in jobs, recomputed from their signed records",
+        discussion: """
+            Gathers every record of each job from its custodians and re-verifies them as 'colony results' does \
+            (signatures, the custodian authority chain, independent quorums), then derives each worker's facts: \
+            units where its result was in the validated quorum (valid), where it did not count (invalid: \
+            outvoted, unsealed, unleased or copied), errors it reported, and leases it let expire. Its standing \
+            is BOINC's counter, kept in the order of the custodian-signed lease times: consecutive valid results \
+            since its last invalid result, error or expiry. Credit is the work of its valid results, in the \
+            kernel's units. Nothing here is taken from the worker: any peer that runs the same command on the \
+            same jobs gets the same figures, and --facts lists every fact with its job and unit to check by hand.
+            """,
+        positionals: [PositionalDescription("JOB", help: "A job ID (more with --job).")],
+        options: [
+            .value("job", "JOB", help: "Another job to count (repeatable).", repeatable: true),
+            .value("worker", "KEY", help: "Only this worker: its public key in hex, or the first 8 or more digits."),
+            .flag("facts", help: "List every fact behind each figure."),
+            .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
+        ],
+        examples: [
+            "colony credit 5e…c1 --bootstrap 127.0.0.1:7000",
+            "colony credit 5e…c1 --job 9a…04 --worker 3f9a1c07 --facts --json",
+        ]
+    )
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        var jobs = [try SwarmCommandSupport.job(arguments)]
+        for text in arguments.values("job") {
+            guard text.count == 64, let job = try? JobID(hex: text) else {
+                throw InputError("--job '\(text)' is not a job ID (64 hex digits, as 'colony publish' printed it)")
+            }
+            if !jobs.contains(job) { jobs.append(job) }
+        }
+        let wanted = try arguments.value("worker").map { text -> String in
+            let lowered = text.lowercased()
+            guard (8...64).contains(lowered.count), lowered.allSatisfy(\.isHexDigit) else {
+                throw InputError("--worker '\(text)' is not a public key (64 hex digits) or its first 8 or more digits")
+            }
+            return lowered
+        }
+        let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
+        defer { peer.stop() }
+        let console = environment.console
+        var evidence: [[Ed25519PublicKey: [EvidenceFact]]] = []
+        var records = 0
+        var workUnits: Set<String> = []
+        for job in jobs {
+            let report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+            evidence.append(report.evidence)
+            records += report.records
+            workUnits.insert(environment.registry.kernelType(named: report.manifest.kernel)?.workUnit ?? "units")
+            if !report.unreachableShards.isEmpty {
+                console.note(
+                    "warning: job \(job.hex.prefix(12)): no custodian answered for \(report.unreachableShards.count) "
+                        + "shards; their facts are missing")
+            }
+        }
+        let unit = workUnits.count == 1 ? workUnits.first! : "work (mixed kernels)"
+        var facts: [Ed25519PublicKey: [EvidenceFact]] = [:]
+        for part in evidence {
+            for (worker, list) in part where wanted.map({ worker.hex.hasPrefix($0) }) ?? true {
+                facts[worker, default: []] += list
+            }
+        }
+        let rows = facts.map { Row(worker: $0.key, standing: WorkerStanding($0.value), facts: $0.value) }.sorted(by: Row.order)
+        if arguments.flag("json") {
+            console.printJSON(
+                .object([
+                    "jobs": .array(jobs.map { .string($0.hex) }), "records": .int(records), "workUnit": .string(unit),
+                    "workers": .array(rows.map { row in json(row.worker, row.standing, facts: arguments.flag("facts") ? row.facts : nil) }),
+                ]))
+            return ExitStatus.success
+        }
+        if rows.isEmpty {
+            console.print(wanted == nil ? "no worker has a fact in these jobs yet" : "no facts for worker \(wanted!) in these jobs")
+        }
+        console.print("worker        credit (\(unit))  valid  invalid  errors  expired  consecutive valid")
+        for row in rows {
+            let s = row.standing
+            console.print(
+                String(
+                    format: "%@  %14.6g  %5d  %7d  %6d  %7d  %17d", String(row.worker.hex.prefix(12)), s.credit, s.valid,
+                    s.invalid, s.errors, s.expired, s.consecutiveValid))
+            if arguments.flag("facts") {
+                for fact in row.facts.sorted(by: EvidenceFact.canonicalOrder) { console.print("    \(fact)") }
+            }
+        }
+        console.note(
+            "recomputed from \(records) signed records of \(jobs.count) job\(jobs.count == 1 ? "" : "s"), re-verified here; "
+                + "any peer running this command on the same jobs gets the same figures (--facts lists each one)")
+        return ExitStatus.success
+    }
+
+    struct Row {
+        var worker: Ed25519PublicKey
+        var standing: WorkerStanding
+        var facts: [EvidenceFact]
+
+        /// The most credit first, then by key.
+        static func order(_ a: Row, _ b: Row) -> Bool {
+            if a.standing.credit != b.standing.credit { return a.standing.credit > b.standing.credit }
+            return a.worker.hex < b.worker.hex
+        }
+    }
+
+    static func json(_ worker: Ed25519PublicKey, _ standing: WorkerStanding, facts: [EvidenceFact]?) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "worker": .string(worker.hex), "credit": .double(standing.credit), "valid": .int(standing.valid),
+            "invalid": .int(standing.invalid), "errors": .int(standing.errors), "expired": .int(standing.expired),
+            "consecutiveValid": .int(standing.consecutiveValid),
+        ]
+        if let facts {
+            object["facts"] = .array(
+                facts.sorted(by: EvidenceFact.canonicalOrder).map { fact in
+                    var entry: [String: JSONValue] = [
+                        "kind": .string(fact.kind.rawValue), "job": .string(fact.job.hex), "unit": .int(fact.unit),
+                        "leased": .int(Int(fact.leased)),
+                    ]
+                    if let detail = fact.detail { entry["detail"] = .string(detail) }
+                    if fact.kind == .valid { entry["work"] = .double(fact.work) }
+                    return .object(entry)
+                })
+        }
+        return .object(object)
+    }
+}
