@@ -87,6 +87,29 @@ public struct CollatzKernel: ComputeKernel {
         return KernelCoding.encode(Best(from: unit.from, to: unit.to, value: state.value, steps: state.steps))
     }
 
+    public static let workUnit = "starting values"
+
+    /// The starting values the unit walked.
+    public func work(of output: Data) -> Double {
+        guard let best = try? KernelCoding.decode(Best.self, from: output, kernel: Self.name, what: "unit output"),
+            best.to > best.from
+        else { return 0 }
+        return Double(best.to) - Double(best.from)
+    }
+
+    /// Re-walks the claimed longest trajectory: the range must be the unit's and its start must take exactly the
+    /// claimed steps (one walk against the unit's 250,000). It does not show that no start in the range goes
+    /// further; a replica or a spot-check does.
+    public func verify(input: Data, output: Data) -> Bool? {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            let best = try? KernelCoding.decode(Best.self, from: output, kernel: Self.name, what: "unit output")
+        else { return false }
+        guard best.from == unit.from, best.to == unit.to, (unit.from..<unit.to).contains(best.value),
+            unit.from >= 1, unit.to <= Self.maximum
+        else { return false }
+        return Self.totalStoppingTime(UInt64(best.value)) == best.steps
+    }
+
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
         var best: Best?
         for output in outputs {

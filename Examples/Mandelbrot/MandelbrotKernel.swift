@@ -169,6 +169,36 @@ public struct MandelbrotKernel: ComputeKernel {
         return differing <= max(1, first.counts.count / 1000)
     }
 
+    public static let workUnit = "pixels"
+
+    /// The band's pixels.
+    public func work(of output: Data) -> Double {
+        guard let band = try? KernelCoding.decode(Band.self, from: output, kernel: Self.name, what: "unit output"),
+            Self.rowsPerUnitRange.contains(band.rows), Self.sideRange.contains(band.width)
+        else { return 0 }
+        return Double(band.rows * band.width)
+    }
+
+    /// Recomputes a random 1% of the band's pixels (at least 256, or all of a smaller band) and allows as many
+    /// differences as `equivalent` does, in proportion. A band with a tenth of its pixels wrong fails with
+    /// certainty but for a chance of 0.9^256 ≈ 2·10⁻¹²; a few wrong pixels may pass.
+    public func verify(input: Data, output: Data) -> Bool? {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            (try? validate(unit)) != nil, let (band, counts) = try? decodeBand(output),
+            band.firstRow == unit.firstRow, band.rows == unit.rows, band.width == unit.view.width,
+            counts.count == unit.rows * unit.view.width
+        else { return false }
+        let samples = min(counts.count, max(256, counts.count / 100))
+        var generator = SystemRandomNumberGenerator()
+        var differing = 0
+        for _ in 0..<samples {
+            let pixel = Int.random(in: 0..<counts.count, using: &generator)
+            let (x, y) = unit.view.point(column: pixel % band.width, row: unit.firstRow + pixel / band.width)
+            if Self.escapeCount(x: x, y: y, limit: unit.view.maxIterations) != Int(counts[pixel]) { differing += 1 }
+        }
+        return differing <= max(1, samples / 1000)
+    }
+
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
         let view = try view(from: parameters)
         let file = directory.appendingPathComponent("mandelbrot.png")

@@ -55,6 +55,20 @@ public struct MersenneKernel: ComputeKernel {
         }
     }
 
+    public static let workUnit = "Lucas–Lehmer iterations"
+
+    /// p − 2 iterations for each exponent a Lucas–Lehmer test settled (those trial factoring settled count none).
+    public func work(of output: Data) -> Double {
+        guard
+            let unit = try? KernelCoding.decode(
+                MersenneUnitOutput.self, from: output, kernel: Self.name, what: "unit output")
+        else { return 0 }
+        return unit.results.reduce(0) { total, result in
+            result.factor == nil && result.exponent > 2 && result.exponent <= Self.maximumExponent
+                ? total + Double(result.exponent - 2) : total
+        }
+    }
+
     public func assemble(
         _ outputs: [Data], parameters: KernelParameters, into directory: URL
     ) throws

@@ -97,6 +97,16 @@ public struct MonteCarloPiKernel: ComputeKernel {
         return KernelCoding.encode(Count(samples: unit.samples, inside: inside))
     }
 
+    public static let workUnit = "samples"
+
+    /// The points the unit drew.
+    public func work(of output: Data) -> Double {
+        guard let count = try? KernelCoding.decode(Count.self, from: output, kernel: Self.name, what: "unit output"),
+            count.samples > 0
+        else { return 0 }
+        return Double(count.samples)
+    }
+
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
         var samples = 0
         var inside = 0

@@ -90,6 +90,16 @@ public struct PrimesKernel: ComputeKernel {
         return KernelCoding.encode(Count(from: unit.from, to: unit.to, count: state.count))
     }
 
+    public static let workUnit = "numbers sieved"
+
+    /// The numbers of the unit's range.
+    public func work(of output: Data) -> Double {
+        guard let count = try? KernelCoding.decode(Count.self, from: output, kernel: Self.name, what: "unit output"),
+            count.to > count.from
+        else { return 0 }
+        return Double(count.to) - Double(count.from)
+    }
+
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {
         let ranges = try Self.ranges(for: parameters)
         guard outputs.count == ranges.count else {

@@ -42,6 +42,11 @@ public protocol ComputeKernel: Sendable {
 
     /// What `work(of:)` counts, plural: "units" by default; "Lucas–Lehmer iterations", say.
     static var workUnit: String { get }
+
+    /// Checks `output` for `input` more cheaply than `run` would recompute it: true when it holds up, false when
+    /// it is wrong, nil when the kernel has no such check (the default). For results that were not replicated, or
+    /// to audit a quorum: a check may sample (a fraction of pixels, say), so true is evidence, not proof.
+    func verify(input: Data, output: Data) -> Bool?
 }
 
 extension ComputeKernel {
@@ -50,6 +55,8 @@ extension ComputeKernel {
     public func work(of output: Data) -> Double { 1 }
 
     public static var workUnit: String { "units" }
+
+    public func verify(input: Data, output: Data) -> Bool? { nil }
 
     /// The name and version as one label: `mersenne v1`.
     public static var label: String { "\(name) v\(version)" }

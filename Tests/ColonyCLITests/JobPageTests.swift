@@ -17,6 +17,9 @@ extension BlobSwarmTests {
         let processes = Processes()
         let folder: URL
         var job = ""
+        /// The node to join through and the swarm's network, for other commands on the job.
+        var seed = ""
+        var network = ""
         /// "http://127.0.0.1:PORT/" as the status process logged it.
         var page = ""
         var port: UInt16 = 0
@@ -31,6 +34,7 @@ extension BlobSwarmTests {
             func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
             // A network of its own: peers of other tests on this machine hear each other on the LAN (BEP 14).
             let network = "test-" + UUID().uuidString.prefix(8).lowercased()
+            self.network = network
             let (node, nodeOutput) = try tests.start(
                 colony,
                 [
@@ -42,6 +46,7 @@ extension BlobSwarmTests {
             let line = try #require(tests.firstLine(of: nodeOutput))
             let seed = try #require(
                 (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["endpoint"] as? String)
+            self.seed = seed
             // Two workers on loopback networks of their own: agreeing replicas count only from distinct /24s. Half a
             // core each, so the page is likely seen part done (what the test checks holds either way).
             for index in 0..<2 {
@@ -291,6 +296,22 @@ extension BlobSwarmTests {
                 + "img-src 'self'")
         // Without --web-token only this machine is served, and a rebound DNS name is not this machine.
         #expect(try live.get("/api/job", host: "colony.example:\(live.port)").code == 403)
+
+        // The publisher audits the validated bands with the kernel's cheap check (issue 14, Cheap verification).
+        let colony = try #require(colonyExecutable())
+        let (audited, auditText) = try run(
+            colony,
+            [
+                "results", live.job, "--verify", "--out", live.folder.appendingPathComponent("out").path, "--host",
+                "127.0.0.1", "--bootstrap", live.seed, "--network", live.network, "--json", "--data-dir",
+                live.folder.appendingPathComponent("auditor").path,
+            ])
+        #expect(audited == 0, "\(auditText)")
+        let auditLine = try #require(auditText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
+        let audit = try #require(try JSONSerialization.jsonObject(with: Data(auditLine.utf8)) as? [String: Any])
+        let verified = try #require(audit["verified"] as? [String: Any])
+        #expect(verified["passed"] as? Int == LiveJobPage.units)
+        #expect((verified["failed"] as? [Int])?.isEmpty == true)
 
         // Ctrl-C stops it cleanly, and the page with it.
         live.status.interrupt()

@@ -507,9 +507,15 @@ enum ResultsCommand: Command {
         options: [
             .value("out", "DIR", help: "Where to write the assembled result (default: ./results-JOB)."),
             .flag("units", help: "Show each unit's state and the custodians and networks that vouch for it."),
+            .flag(
+                "verify",
+                help: "Also check every validated output with the kernel's cheap check, where it has one (collatz, mandelbrot); exit 1 if one fails."),
             .bootstrap, .network, .dhtHost, .dhtPort, .dataDir, .json,
         ],
-        examples: ["colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000", "colony results 5e…c1 --units --json"]
+        examples: [
+            "colony results 5e…c1 --out mersenne --bootstrap 127.0.0.1:7000", "colony results 5e…c1 --units --json",
+            "colony results 5e…c1 --verify",
+        ]
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
@@ -531,6 +537,27 @@ enum ResultsCommand: Command {
             console.note("not every unit is validated: " + SwarmCommandSupport.reportLine(report))
             return ExitStatus.failure
         }
+        if arguments.flag("verify") {
+            let checks = try verifyOutputs(report, via: peer, registry: environment.registry)
+            object["verified"] = .object([
+                "passed": .int(checks.passed), "failed": .array(checks.failed.map { .int($0) }),
+                "unchecked": .int(checks.unchecked),
+            ])
+            guard checks.failed.isEmpty else {
+                if arguments.flag("json") { console.printJSON(.object(object)) }
+                console.note(
+                    "\(checks.failed.count) validated outputs fail the kernel's check (units "
+                        + checks.failed.prefix(20).map(String.init).joined(separator: ", ")
+                        + "): the quorum that validated them agreed on a wrong result")
+                return ExitStatus.failure
+            }
+            if !arguments.flag("json") {
+                console.note(
+                    checks.unchecked == report.verdicts.count
+                        ? "--verify: the \(report.manifest.kernel) kernel has no cheap check; nothing more was checked"
+                        : "--verify: \(checks.passed) validated outputs pass the kernel's check")
+            }
+        }
         let out = URL(fileURLWithPath: arguments.value("out") ?? "results-\(job.hex.prefix(12))")
         let summary = try JobCollector.assemble(report, registry: environment.registry, into: out)
         object["summary"] = .object(summary.values)
@@ -546,6 +573,33 @@ enum ResultsCommand: Command {
                     + (refused.isEmpty ? "" : "; records refused: \(refused)") + "; written to \(out.path)")
         }
         return ExitStatus.success
+    }
+
+    /// Checks each validated output against its input with the kernel's `verify`: units that pass, units that fail,
+    /// and units the kernel cannot check cheaply. Inputs kept as blobs are fetched.
+    static func verifyOutputs(
+        _ report: JobReport, via peer: ColonyPeer, registry: KernelRegistry
+    ) throws -> (passed: Int, failed: [Int], unchecked: Int) {
+        guard let kernel = registry.kernel(named: report.manifest.kernel) else {
+            throw InputError("the \(report.manifest.kernel) kernel is not compiled in; it is needed to check its outputs")
+        }
+        var passed = 0
+        var failed: [Int] = []
+        var unchecked = 0
+        for verdict in report.verdicts {
+            guard let output = verdict.output, report.manifest.units.indices.contains(verdict.unit) else { continue }
+            let input: Data
+            switch report.manifest.units[verdict.unit] {
+            case .inline(let bytes): input = Data(bytes)
+            case .blob(let root, let size): input = try peer.fetchInput(root: root, size: size)
+            }
+            switch kernel.verify(input: input, output: Data(output)) {
+            case true?: passed += 1
+            case false?: failed.append(verdict.unit)
+            case nil: unchecked += 1
+            }
+        }
+        return (passed, failed, unchecked)
     }
 
     /// A network as text: "10.1.2.0/24" for an IPv4 network, the worker key's start when the rule is off.
