@@ -89,6 +89,9 @@ public final class SwarmWorker: @unchecked Sendable {
         public var invalid = 0
         /// Units revealed by this worker that failed (`maxAttempts` used up without a quorum).
         public var failedUnits = 0
+        /// The work of its validated units, by the kernels' work units (`ComputeKernel.work(of:)`): its own tally,
+        /// which `colony credit` recomputes from the custodians' records.
+        public var credit: [String: Double] = [:]
     }
 
     /// A unit on a slot.
@@ -837,6 +840,11 @@ public final class SwarmWorker: @unchecked Sendable {
                     ticket.judged.insert(unit)
                     if row.mine == 1 {
                         stats.validated += 1
+                        // Its own tally of credit: the work of the output the quorum agreed on, which was its own.
+                        if let output = ticket.outputs[unit] {
+                            let kernel = ticket.job.kernel
+                            stats.credit[type(of: kernel).workUnit, default: 0] += kernel.work(of: Data(output))
+                        }
                     } else if row.mine == -1 || row.state == 1 {
                         stats.invalid += 1
                     } else {

@@ -113,6 +113,20 @@ enum SwarmTestSupport {
         #expect(counts().validated >= 300)
         #expect(counts().cheaterInvalid > 0)
         #expect(counts().cheaterValidated == 0)
+        // The evidence in the records agrees (issue 14): the cheater stands at zero with nothing valid, and no honest
+        // worker's own tally of validated units or credit exceeds what the records credit it with.
+        let standings = WorkerStanding.standings([report.evidence])
+        let cheaterStanding = try #require(standings[cheater])
+        #expect(cheaterStanding.valid == 0 && cheaterStanding.invalid > 0 && cheaterStanding.consecutiveValid == 0)
+        #expect(standings.values.reduce(0) { $0 + $1.valid } >= 300 * 2)
+        for index in honest {
+            let statistics = swarm.workers[index].snapshot.statistics
+            let standing = standings[swarm.peers[index].identity.publicKey] ?? WorkerStanding()
+            #expect(standing.invalid == 0)
+            #expect(statistics.validated <= standing.valid)
+            #expect(statistics.credit["units", default: 0] == Double(statistics.validated))
+            #expect(Double(standing.valid) == standing.credit)
+        }
         print("swarm test: attempts \(report.attempts), invalid \(report.invalid), refusals \(swarm.refusals)")
     }
 }

@@ -96,6 +96,12 @@ enum WorkerPage {
             <h2>Jobs</h2>
             <table><tbody id="jobs"></tbody></table>
           </section>
+          <section>
+            <h2>Credit</h2>
+            <p id="credit" class="empty">None yet: credit comes with the first validated unit.</p>
+            <p class="note">This worker's own tally of the work in its validated units. Anyone can recompute it from
+              the custodians' signed records: <code id="verify-credit">colony credit JOB --worker KEY</code></p>
+          </section>
           <section id="preferences">
             <h2>Preferences</h2>
             <p class="summary">Saved in <code id="pref-file"></code>; the worker follows them as soon as they are
@@ -146,6 +152,14 @@ enum WorkerPage {
               `<span class="num">${percent}%</span>${core.held ? '<span class="held">held</span>' : ""}</div></td>` +
               `<td class="num">${core.seconds.toFixed(1)} s</td></tr>`;
           }).join("");
+          const credit = Object.entries(status.credit || {}).filter(([, amount]) => amount > 0);
+          if (credit.length > 0) {
+            $("credit").className = "";
+            $("credit").innerHTML = credit.map(([unit, amount]) =>
+              `<b class="num">${Math.round(amount).toLocaleString("en")}</b> ${esc(unit)}`).join(" · ");
+          }
+          $("verify-credit").textContent = "colony credit " + (status.jobs[0] ? status.jobs[0].id.slice(0, 12) + "…" : "JOB") +
+            " --worker " + status.key.slice(0, 12);
           $("jobs").innerHTML = status.jobs.length === 0
             ? '<tr><td class="empty">No job found yet for these kernels; the worker keeps looking.</td></tr>'
             : status.jobs.map((job) => `<tr class="job"><td>${esc(job.title)}</td><td><code>${job.id.slice(0, 16)}</code></td></tr>`).join("");

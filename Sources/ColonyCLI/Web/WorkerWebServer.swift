@@ -109,6 +109,8 @@ public final class WorkerWebServer: Sendable {
                 "buffered": .int(snapshot.buffered),
             ]),
             "refused": .object(stats.refused.mapValues { .int($0) }),
+            "credit": .object(stats.credit.mapValues { .double($0) }),
+            "key": .string(worker.peer.identity.publicKey.hex),
             "suspensions": reasons(allowance.suspensions),
             "leaseHolds": reasons(allowance.leaseHolds),
             "coresInUse": .int(allowance.cores),

@@ -559,6 +559,9 @@ public struct ShardLedger: Sendable {
 
     // MARK: Validation
 
+    /// The reason given for an agreeing result whose seal came after the result was revealed: it may be a copy.
+    public static let sealedLate = "sealed after the result was revealed"
+
     /// The verdict on every unit of the shard. `now` (milliseconds) decides which leases are still live; without
     /// it every lease not ended by a result counts as ended (for re-verification after the fact).
     public func verdicts(now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> [UnitVerdict] {
@@ -646,7 +649,7 @@ public struct ShardLedger: Sendable {
                 if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstOtherReveal {
                     verdict.agreeing.append(name(candidate.reveal.worker))
                 } else {
-                    verdict.invalid.append((name(candidate.reveal.worker), "sealed after the result was revealed"))
+                    verdict.invalid.append((name(candidate.reveal.worker), Self.sealedLate))
                 }
             }
             for (index, group) in groups.enumerated() where index != winner {

@@ -9,11 +9,13 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// Its result was among those that validated the unit.
         case valid
-        /// Its result did not count: it disagreed with the quorum, did not match its seal, had no lease, or was
-        /// sealed after the result was revealed (a copy).
+        /// Its result did not count: it disagreed with the quorum, did not match its seal, or had no lease.
         case invalid
         /// It reported an error for the unit (a give-back is not one).
         case error
+        /// Its result agreed but was sealed after the result was revealed, so it could be a copy: it counts neither
+        /// for nor against the worker (an honest worker leased the unit late lands here too).
+        case late
         /// Its lease ended with neither a result nor an error.
         case expired
     }
@@ -97,8 +99,8 @@ extension ShardLedger {
             for (worker, reason) in verdict.invalid {
                 facts[worker, default: []].append(
                     EvidenceFact(
-                        kind: .invalid, job: job, unit: verdict.unit, leased: leased(worker, verdict.unit),
-                        detail: reason))
+                        kind: reason == Self.sealedLate ? .late : .invalid, job: job, unit: verdict.unit,
+                        leased: leased(worker, verdict.unit), detail: reason))
             }
         }
         for (worker, units) in leases {

@@ -13,6 +13,8 @@ public struct WorkerStanding: Sendable, Equatable {
     public var invalid = 0
     public var errors = 0
     public var expired = 0
+    /// Agreeing results sealed too late to count (`EvidenceFact.Kind.late`); they change nothing else.
+    public var late = 0
     /// The work of its valid results (`ComputeKernel.work(of:)`).
     public var credit = 0.0
 
@@ -35,6 +37,8 @@ public struct WorkerStanding: Sendable, Equatable {
             case .expired:
                 expired += 1
                 consecutiveValid = 0
+            case .late:
+                late += 1
             }
         }
     }

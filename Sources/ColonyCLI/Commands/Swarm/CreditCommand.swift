@@ -13,7 +13,8 @@ enum CreditCommand: Command {
             Gathers every record of each job from its custodians and re-verifies them as 'colony results' does \
             (signatures, the custodian authority chain, independent quorums), then derives each worker's facts: \
             units where its result was in the validated quorum (valid), where it did not count (invalid: \
-            outvoted, unsealed, unleased or copied), errors it reported, and leases it let expire. Its standing \
+            outvoted, unsealed or unleased), errors it reported, and leases it let expire; an agreeing result sealed \
+            after the result was revealed (late: it could be a copy) counts neither way. Its standing \
             is BOINC's counter, kept in the order of the custodian-signed lease times: consecutive valid results \
             since its last invalid result, error or expiry. Credit is the work of its valid results, in the \
             kernel's units. Nothing here is taken from the worker: any peer that runs the same command on the \
@@ -116,7 +117,7 @@ enum CreditCommand: Command {
         var object: [String: JSONValue] = [
             "worker": .string(worker.hex), "credit": .double(standing.credit), "valid": .int(standing.valid),
             "invalid": .int(standing.invalid), "errors": .int(standing.errors), "expired": .int(standing.expired),
-            "consecutiveValid": .int(standing.consecutiveValid),
+            "late": .int(standing.late), "consecutiveValid": .int(standing.consecutiveValid),
         ]
         if let facts {
             object["facts"] = .array(
