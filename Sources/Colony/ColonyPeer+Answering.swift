@@ -103,6 +103,11 @@ extension ColonyPeer {
                     root(of: manifest.id).map { .list([.bytes(manifest.id.bytes), .bytes($0.root.bytes)]) }
                 }
             return CustodyWire.frame("jobs", payload: .list(list))
+        case "co_evidence":
+            guard let bytes = frame.header["worker"]?.bytes, bytes.count == 32,
+                let worker = try? Ed25519PublicKey(rawRepresentation: bytes)
+            else { throw .malformed("co_evidence needs a worker key of 32 bytes") }
+            return CustodyWire.frame("jobs", payload: .list(jobsWithEvidence(of: worker)))
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
             let request: (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8])
@@ -145,6 +150,7 @@ extension ColonyPeer {
             try persist([lease])
             forward([lease], of: manifest)
             custodyChanged(1)
+            announceEvidence(of: worker)
             return CustodyWire.frame("lease", payload: lease.value)
         case "co_submit":
             let manifest = try requestedJob(frame, from: peer)

@@ -145,11 +145,17 @@ extension ColonyPeer {
 
     /// Jobs announced for a kernel: (job, manifest root, who told us).
     public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
-        var found: [JobID: (BlobID, Endpoint)] = [:]
         var sources = peers(under: JobKeys.topic(kernel: kernel, version: version, network: configuration.network))
         if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
+        let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
+        return jobLists(asking: sources, with: frame)
+    }
+
+    /// Sends `frame` to each of `sources` and gathers the (job, manifest root) pairs they answer, at most 1000 from
+    /// each, with the first source that named each job.
+    func jobLists(asking sources: [Endpoint], with frame: Frame) -> [(job: JobID, root: BlobID, source: Endpoint)] {
+        var found: [JobID: (BlobID, Endpoint)] = [:]
         for source in sources {
-            let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
             guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
             else { continue }
             for item in list.prefix(1000) {

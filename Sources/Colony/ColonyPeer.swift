@@ -68,6 +68,8 @@ public final class ColonyPeer: @unchecked Sendable {
     let seenLeaseRequests = Mutex<[[UInt8]: Int64]>([:])
     /// Leases handed again to a worker that never got them (its request's answer was lost).
     let leasesHandedAgain = Atomic<Int>(0)
+    /// When this peer last announced itself under each worker's evidence key (`ColonyPeer+Evidence.swift`).
+    let evidenceAnnounced = Mutex<[Ed25519PublicKey: Date]>([:])
     /// How many leases this custodian handed again to workers whose first answer was lost.
     public var leasesResent: Int { leasesHandedAgain.load(ordering: .relaxed) }
     /// Set by the red team's corrupt custodian: this peer forwards nothing and answers no sync (it withholds the

@@ -60,17 +60,24 @@ extension BlobSwarmTests {
 
         // Credit (issue 14): two outsiders recompute every worker's credit from the records on their own, and agree
         // to the unit; between them the workers hold every validated replica.
-        func credit(_ name: String) throws -> [[String: Any]] {
+        func credit(_ name: String, _ which: [String]) throws -> [[String: Any]] {
             let (status, text) = try run(
-                colony, ["credit", job, "--facts", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory(name)])
+                colony, ["credit"] + which + ["--facts", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory(name)])
             #expect(status == 0, "\(text)")
             let line = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return try #require(object["workers"] as? [[String: Any]])
         }
-        let first = try credit("auditor1")
-        let second = try credit("auditor2")
+        let first = try credit("auditor1", [job])
+        let second = try credit("auditor2", [job])
         #expect(NSArray(array: first).isEqual(to: second))
+        // Given only a worker's key, the custodians that leased to it say where its evidence is (DHT, then
+        // co_evidence): the same figures, found without naming the job.
+        let someone = try #require(first.first)
+        let key = try #require(someone["worker"] as? String)
+        let found = try credit("auditor3", ["--worker", key])
+        #expect(found.count == 1)
+        #expect(NSDictionary(dictionary: try #require(found.first)).isEqual(to: someone))
         let units = try #require(results["units"] as? Int)
         // Replicas 2, quorum 2: each validated unit credits at least two workers one unit each.
         #expect(first.compactMap { $0["valid"] as? Int }.reduce(0, +) >= 2 * units)

@@ -428,6 +428,15 @@ public enum JobKeys {
         return SHA1.hash(Array(text.utf8)).bytes
     }
 
+    /// Where custodians that leased units to a worker announce themselves, so that anyone can find the jobs with
+    /// evidence of that worker (issue 14): SHA-1 of `colony:evidence:<key hex>`, network-prefixed like `topic`.
+    public static func evidence(worker: Ed25519PublicKey, network: String = Networks.defaultName) -> [UInt8] {
+        let text =
+            network == Networks.defaultName
+            ? "colony:evidence:\(worker.hex)" : "colony:\(network):evidence:\(worker.hex)"
+        return SHA1.hash(Array(text.utf8)).bytes
+    }
+
     /// Where a job's manifest holders announce themselves.
     public static func job(_ id: JobID) -> [UInt8] { SHA1.hash(Array("colony:job:\(id.hex)".utf8)).bytes }
 

@@ -1,4 +1,5 @@
 import Colony
+import ColonyBlobs
 import ColonyCore
 import ColonyKernel
 import ColonyWork
@@ -20,7 +21,11 @@ enum CreditCommand: Command {
             kernel's units. Nothing here is taken from the worker: any peer that runs the same command on the \
             same jobs gets the same figures, and --facts lists every fact with its job and unit to check by hand.
             """,
-        positionals: [PositionalDescription("JOB", help: "A job ID (more with --job).")],
+        positionals: [
+            PositionalDescription(
+                "JOB", help: "A job ID (more with --job); without one, --worker KEY finds the worker's jobs.",
+                isOptional: true)
+        ],
         options: [
             .value("job", "JOB", help: "Another job to count (repeatable).", repeatable: true),
             .value("worker", "KEY", help: "Only this worker: its public key in hex, or the first 8 or more digits."),
@@ -29,12 +34,13 @@ enum CreditCommand: Command {
         ],
         examples: [
             "colony credit 5e…c1 --bootstrap 127.0.0.1:7000",
+            "colony credit --worker 3f9a…(64 hex digits) --bootstrap 127.0.0.1:7000",
             "colony credit 5e…c1 --job 9a…04 --worker 3f9a1c07 --facts --json",
         ]
     )
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
-        var jobs = [try SwarmCommandSupport.job(arguments)]
+        var jobs = arguments.positionals.isEmpty ? [] : [try SwarmCommandSupport.job(arguments)]
         for text in arguments.values("job") {
             guard text.count == 64, let job = try? JobID(hex: text) else {
                 throw InputError("--job '\(text)' is not a job ID (64 hex digits, as 'colony publish' printed it)")
@@ -51,11 +57,31 @@ enum CreditCommand: Command {
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
         let console = environment.console
+        var roots: [JobID: BlobID] = [:]
+        if jobs.isEmpty {
+            // Without a job, the custodians that leased to the worker say which jobs hold its evidence.
+            // A key is 32 bytes like a SHA-256 digest: its hex reads the same way.
+            guard let wanted, wanted.count == 64, let bytes = try? SHA256Digest(hex: wanted).bytes,
+                let worker = try? Ed25519PublicKey(rawRepresentation: bytes)
+            else {
+                throw UsageError(
+                    "give a JOB, or --worker with the whole public key (64 hex digits) to find its jobs",
+                    commandPath: arguments.commandPath)
+            }
+            for found in peer.discoverEvidence(of: worker) {
+                jobs.append(found.job)
+                roots[found.job] = found.root
+            }
+            guard !jobs.isEmpty else {
+                console.print("no custodian announced evidence of worker \(wanted.prefix(12)) on this network")
+                return ExitStatus.success
+            }
+        }
         var evidence: [[Ed25519PublicKey: [EvidenceFact]]] = []
         var records = 0
         var workUnits: Set<String> = []
         for job in jobs {
-            let report = try JobCollector.collect(job, via: peer, registry: environment.registry)
+            let report = try JobCollector.collect(job, root: roots[job], via: peer, registry: environment.registry)
             evidence.append(report.evidence)
             records += report.records
             workUnits.insert(environment.registry.kernelType(named: report.manifest.kernel)?.workUnit ?? "units")
