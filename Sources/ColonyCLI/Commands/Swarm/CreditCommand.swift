@@ -110,13 +110,13 @@ enum CreditCommand: Command {
         if rows.isEmpty {
             console.print(wanted == nil ? "no worker has a fact in these jobs yet" : "no facts for worker \(wanted!) in these jobs")
         }
-        console.print("worker        credit (\(unit))  valid  invalid  errors  expired  consecutive valid")
+        console.print("worker        valid  invalid  errors  expired  late  consecutive valid  credit (\(unit))")
         for row in rows {
             let s = row.standing
             console.print(
                 String(
-                    format: "%@  %14.6g  %5d  %7d  %6d  %7d  %17d", String(row.worker.hex.prefix(12)), s.credit, s.valid,
-                    s.invalid, s.errors, s.expired, s.consecutiveValid))
+                    format: "%@  %5d  %7d  %6d  %7d  %4d  %17d  ", String(row.worker.hex.prefix(12)), s.valid, s.invalid,
+                    s.errors, s.expired, s.late, s.consecutiveValid) + Self.grouped(s.credit))
             if arguments.flag("facts") {
                 for fact in row.facts.sorted(by: EvidenceFact.canonicalOrder) { console.print("    \(fact)") }
             }
@@ -125,6 +125,18 @@ enum CreditCommand: Command {
             "recomputed from \(records) signed records of \(jobs.count) job\(jobs.count == 1 ? "" : "s"), re-verified here; "
                 + "any peer running this command on the same jobs gets the same figures (--facts lists each one)")
         return ExitStatus.success
+    }
+
+    /// A credit as a whole number with thousands separators (4,000,000), or with two decimals when it has a fraction.
+    static func grouped(_ value: Double) -> String {
+        guard value.rounded() == value, abs(value) < 1e15 else { return String(format: "%.2f", value) }
+        let digits = String(Int64(value).magnitude)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return (value < 0 ? "-" : "") + out
     }
 
     struct Row {

@@ -256,7 +256,7 @@ enum WorkerCommand: Command {
         let worker = SwarmWorker(peer: peer, configuration: configuration, log: emit)
         log.emit(
             "started", ["endpoint": .string(peer.endpoint.description), "cores": .int(cores), "kernels": .array(kernels.map { .string($0.name) })],
-            text: "Colony worker on \(peer.endpoint): \(cores) cores for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
+            text: "Colony worker on \(peer.endpoint): \(cores) core\(cores == 1 ? "" : "s") for \(kernels.map { $0.name }.joined(separator: ", ")); Ctrl-C stops")
         worker.start()
         let editor = PreferencesEditor(arguments, in: environment)
         let web = webConfiguration.flatMap { startWeb(worker, $0, preferences: editor, console: console, log: log) }
