@@ -35,7 +35,7 @@ extension ColonyPeer {
         let jobs = custody.withLock { custodian -> Set<JobID> in
             var jobs: Set<JobID> = []
             for (ref, ledger) in custodian.ledgers where !jobs.contains(ref.job) {
-                if ledger.records.values.contains(where: { $0.worker == worker }) { jobs.insert(ref.job) }
+                if ledger.mentions(worker) { jobs.insert(ref.job) }
                 if jobs.count >= 1000 { break }
             }
             return jobs

@@ -385,6 +385,9 @@ public struct ShardLedger: Sendable {
     }
 
     /// All records, in a fixed order (by ID).
+    /// Whether a record here was signed by or names `key` (as worker or as custodian): a lookup, not a scan.
+    public func mentions(_ key: Ed25519PublicKey) -> Bool { names[Who(key)] != nil }
+
     public var sortedRecords: [CustodyRecord] { records.sorted { $0.key < $1.key }.map(\.value) }
 
     // MARK: Queries used by custodians and workers
