@@ -55,6 +55,7 @@ enum WorkerPage {
         .empty { color: var(--muted); margin: 4px 0; }
         td.field { width: 38%; }
         .summary, .note { color: var(--muted); font-size: 12px; }
+        #verify-credit { white-space: nowrap; }
         .error { color: var(--bad); font-size: 12px; }
         input.value { width: 100%; font: 13px ui-monospace, "DejaVu Sans Mono", monospace; color: var(--ink);
                       padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; background: var(--card); }
