@@ -98,7 +98,10 @@ public enum JobCollector {
             }
             if !answered { unreachable.append(shard) }
             verdicts += ledger.verdicts(now: now, equivalent: equivalent)
-            for (worker, facts) in ledger.evidence(now: now, equivalent: equivalent, work: { kernel?.work(of: $0) ?? 1 }) {
+            let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
+            for (worker, facts) in ledger.evidence(
+                now: now, equivalent: equivalent, work: { kernel?.work(of: $0) ?? 1 }, workUnit: workUnit)
+            {
                 evidence[worker, default: []] += facts
             }
             progress(shard + 1, manifest.shardCount)

@@ -125,7 +125,7 @@ enum SwarmTestSupport {
             #expect(standing.invalid == 0)
             #expect(statistics.validated <= standing.valid)
             #expect(statistics.credit["units", default: 0] == Double(statistics.validated))
-            #expect(Double(standing.valid) == standing.credit)
+            #expect(Double(standing.valid) == standing.credit["units", default: 0])
         }
         print("swarm test: attempts \(report.attempts), invalid \(report.invalid), refusals \(swarm.refusals)")
     }

@@ -54,7 +54,7 @@ import Testing
         let first = WorkerStanding.standings([try evidence(cluster, at: 0)])
         let second = WorkerStanding.standings([try evidence(cluster, at: 2)])
         #expect(first == second)
-        #expect(first[alice.publicKey]?.credit == 20)
+        #expect(first[alice.publicKey]?.credit == ["units": 20])
         #expect(first[bob.publicKey] == {
             var standing = WorkerStanding()
             standing.invalid = 1
@@ -102,7 +102,7 @@ import Testing
             + (13..<16).map { Self.fact(.valid, at: Int64($0), unit: $0) }
         let standing = WorkerStanding(history)
         #expect(standing.consecutiveValid == 3 && standing.valid == 15 && standing.invalid == 1)
-        #expect(standing.credit == 45)
+        #expect(standing.credit == ["units": 45])
         for breaker in [EvidenceFact.Kind.error, .expired, .invalid] {
             let broken = WorkerStanding(history + [Self.fact(breaker, at: 100, unit: 100)])
             #expect(broken.consecutiveValid == 0, "\(breaker)")

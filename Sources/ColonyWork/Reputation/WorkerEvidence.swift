@@ -30,14 +30,20 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
     public var detail: String?
     /// For a valid fact, the work the unit stands for (`ComputeKernel.work(of:)` of the agreed output).
     public var work: Double
+    /// What `work` counts: the kernel's `workUnit`.
+    public var workUnit: String
 
-    public init(kind: Kind, job: JobID, unit: Int, leased: Int64, detail: String? = nil, work: Double = 0) {
+    public init(
+        kind: Kind, job: JobID, unit: Int, leased: Int64, detail: String? = nil, work: Double = 0,
+        workUnit: String = "units"
+    ) {
         self.kind = kind
         self.job = job
         self.unit = unit
         self.leased = leased
         self.detail = detail
         self.work = work
+        self.workUnit = workUnit
     }
 
     /// The order every peer sorts a history in: by lease time, then job, unit and kind.
@@ -56,9 +62,10 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
 extension ShardLedger {
     /// Each worker's facts in this shard. `now` (milliseconds) decides which leases have expired; without it every
     /// lease not ended by a result or an error counts as expired (re-verification after the fact). `work` is the
-    /// kernel's `work(of:)`.
+    /// kernel's `work(of:)`, counting `workUnit`s.
     public func evidence(
-        now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, work: (Data) -> Double = { _ in 1 }
+        now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, work: (Data) -> Double = { _ in 1 },
+        workUnit: String = "units"
     ) -> [Ed25519PublicKey: [EvidenceFact]] {
         let records = sortedRecords.filter { $0.job == job && $0.shard == shard }
         // The latest lease of each worker for each unit: the one its result or error answered.
@@ -93,7 +100,7 @@ extension ShardLedger {
                     facts[worker, default: []].append(
                         EvidenceFact(
                             kind: .valid, job: job, unit: verdict.unit, leased: leased(worker, verdict.unit),
-                            work: amount))
+                            work: amount, workUnit: workUnit))
                 }
             }
             for (worker, reason) in verdict.invalid {

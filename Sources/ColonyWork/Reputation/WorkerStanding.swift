@@ -15,8 +15,9 @@ public struct WorkerStanding: Sendable, Equatable {
     public var expired = 0
     /// Agreeing results sealed too late to count (`EvidenceFact.Kind.late`); they change nothing else.
     public var late = 0
-    /// The work of its valid results (`ComputeKernel.work(of:)`).
-    public var credit = 0.0
+    /// The work of its valid results (`ComputeKernel.work(of:)`), by what each kernel counts (`workUnit`): work of
+    /// different kernels is never added together.
+    public var credit: [String: Double] = [:]
 
     public init() {}
 
@@ -27,7 +28,7 @@ public struct WorkerStanding: Sendable, Equatable {
             case .valid:
                 valid += 1
                 consecutiveValid += 1
-                credit += fact.work
+                credit[fact.workUnit, default: 0] += fact.work
             case .invalid:
                 invalid += 1
                 consecutiveValid = 0

@@ -79,19 +79,16 @@ enum CreditCommand: Command {
         }
         var evidence: [[Ed25519PublicKey: [EvidenceFact]]] = []
         var records = 0
-        var workUnits: Set<String> = []
         for job in jobs {
             let report = try JobCollector.collect(job, root: roots[job], via: peer, registry: environment.registry)
             evidence.append(report.evidence)
             records += report.records
-            workUnits.insert(environment.registry.kernelType(named: report.manifest.kernel)?.workUnit ?? "units")
             if !report.unreachableShards.isEmpty {
                 console.note(
                     "warning: job \(job.hex.prefix(12)): no custodian answered for \(report.unreachableShards.count) "
                         + "shards; their facts are missing")
             }
         }
-        let unit = workUnits.count == 1 ? workUnits.first! : "work (mixed kernels)"
         var facts: [Ed25519PublicKey: [EvidenceFact]] = [:]
         for part in evidence {
             for (worker, list) in part where wanted.map({ worker.hex.hasPrefix($0) }) ?? true {
@@ -102,7 +99,7 @@ enum CreditCommand: Command {
         if arguments.flag("json") {
             console.printJSON(
                 .object([
-                    "jobs": .array(jobs.map { .string($0.hex) }), "records": .int(records), "workUnit": .string(unit),
+                    "jobs": .array(jobs.map { .string($0.hex) }), "records": .int(records),
                     "workers": .array(rows.map { row in json(row.worker, row.standing, facts: arguments.flag("facts") ? row.facts : nil) }),
                 ]))
             return ExitStatus.success
@@ -110,13 +107,13 @@ enum CreditCommand: Command {
         if rows.isEmpty {
             console.print(wanted == nil ? "no worker has a fact in these jobs yet" : "no facts for worker \(wanted!) in these jobs")
         }
-        console.print("worker        valid  invalid  errors  expired  late  consecutive valid  credit (\(unit))")
+        console.print("worker        valid  invalid  errors  expired  late  consecutive valid  credit")
         for row in rows {
             let s = row.standing
             console.print(
                 String(
                     format: "%@  %5d  %7d  %6d  %7d  %4d  %17d  ", String(row.worker.hex.prefix(12)), s.valid, s.invalid,
-                    s.errors, s.expired, s.late, s.consecutiveValid) + Self.grouped(s.credit))
+                    s.errors, s.expired, s.late, s.consecutiveValid) + Self.creditText(s.credit))
             if arguments.flag("facts") {
                 for fact in row.facts.sorted(by: EvidenceFact.canonicalOrder) { console.print("    \(fact)") }
             }
@@ -125,6 +122,12 @@ enum CreditCommand: Command {
             "recomputed from \(records) signed records of \(jobs.count) job\(jobs.count == 1 ? "" : "s"), re-verified here; "
                 + "any peer running this command on the same jobs gets the same figures (--facts lists each one)")
         return ExitStatus.success
+    }
+
+    /// Credit by work unit: "3,999,999 starting values; 16,384 pixels", or "none".
+    static func creditText(_ credit: [String: Double]) -> String {
+        credit.isEmpty
+            ? "none" : credit.sorted { $0.key < $1.key }.map { grouped($0.value) + " " + $0.key }.joined(separator: "; ")
     }
 
     /// A credit as a whole number with thousands separators (4,000,000), or with two decimals when it has a fraction.
@@ -144,16 +147,16 @@ enum CreditCommand: Command {
         var standing: WorkerStanding
         var facts: [EvidenceFact]
 
-        /// The most credit first, then by key.
+        /// The most valid results first, then by key.
         static func order(_ a: Row, _ b: Row) -> Bool {
-            if a.standing.credit != b.standing.credit { return a.standing.credit > b.standing.credit }
+            if a.standing.valid != b.standing.valid { return a.standing.valid > b.standing.valid }
             return a.worker.hex < b.worker.hex
         }
     }
 
     static func json(_ worker: Ed25519PublicKey, _ standing: WorkerStanding, facts: [EvidenceFact]?) -> JSONValue {
         var object: [String: JSONValue] = [
-            "worker": .string(worker.hex), "credit": .double(standing.credit), "valid": .int(standing.valid),
+            "worker": .string(worker.hex), "credit": .object(standing.credit.mapValues { .double($0) }), "valid": .int(standing.valid),
             "invalid": .int(standing.invalid), "errors": .int(standing.errors), "expired": .int(standing.expired),
             "late": .int(standing.late), "consecutiveValid": .int(standing.consecutiveValid),
         ]
@@ -165,7 +168,10 @@ enum CreditCommand: Command {
                         "leased": .int(Int(fact.leased)),
                     ]
                     if let detail = fact.detail { entry["detail"] = .string(detail) }
-                    if fact.kind == .valid { entry["work"] = .double(fact.work) }
+                    if fact.kind == .valid {
+                        entry["work"] = .double(fact.work)
+                        entry["workUnit"] = .string(fact.workUnit)
+                    }
                     return .object(entry)
                 })
         }
