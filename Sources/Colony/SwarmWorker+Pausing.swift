@@ -65,13 +65,16 @@ extension SwarmWorker {
 
     /// The kernel's `step` calls this through its pace hook: while paused, the slot's thread waits here (a stop
     /// ends the wait, and the step then checkpoints and interrupts the kernel as on any stop).
-    func holdWhilePaused(slot: Int) {
-        guard isHeld(slot: slot) else { return }
+    /// Returns whether it held the thread.
+    @discardableResult
+    func holdWhilePaused(slot: Int) -> Bool {
+        guard isHeld(slot: slot) else { return false }
         condition.lock()
         heldSlots.insert(slot)
         while (activity == .paused || allowed.isSuspended || slot >= allowed.cores) && !isStopping { condition.wait() }
         heldSlots.remove(slot)
         condition.unlock()
+        return true
     }
 
     /// Marks a slot whose kernel host a pause stopped (or let go on).

@@ -347,7 +347,8 @@ public final class SwarmWorker: @unchecked Sendable {
                 percent: { [weak self] in self?.cpuPercentNow.load(ordering: .relaxed) ?? 100 }, window: .milliseconds(100), isStopping: isStopping)
         let pace: @Sendable () -> Void = { [weak self] in
             cycle?.pace()
-            self?.holdWhilePaused(slot: slot)
+            // Time held is not time run: the duty cycle starts afresh after it.
+            if self?.holdWhilePaused(slot: slot) == true { cycle?.restart() }
         }
         while true {
             condition.lock()
@@ -359,6 +360,8 @@ public final class SwarmWorker: @unchecked Sendable {
             }
             let task = tasks.removeFirst()
             let job = task.ticket.job
+            // The time the slot waited for this unit is not time it ran.
+            cycle?.restart()
             running[slot] = Running(job: job.id, unit: task.unit, kernel: job.manifest.kernel, started: Date())
             condition.unlock()
 

@@ -183,6 +183,34 @@ import Testing
         #expect(time.slept.load(ordering: .relaxed) == 50_000_000)
     }
 
+    @Test func timeIdleOrHeldIsNotOwedOnceRestarted() {
+        let time = FakeTime()
+        let cycle = DutyCycle(
+            percent: 25, window: .milliseconds(100), isStopping: { false },
+            now: { time.nanos.load(ordering: .relaxed) }, sleep: { time.sleep($0) })
+        // Ten hours held (a time window closed overnight), then the unit goes on: restarted, it owes nothing.
+        time.advance(36_000_000_000_000)
+        cycle.restart()
+        time.advance(1_000_000)
+        cycle.pace()
+        #expect(time.slept.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func raisingTheLimitToAHundredEndsARest() {
+        let time = FakeTime()
+        let limit = Atomic<Int>(10)
+        let cycle = DutyCycle(
+            percent: { limit.load(ordering: .relaxed) }, window: .milliseconds(100),
+            isStopping: { false }, now: { time.nanos.load(ordering: .relaxed) },
+            sleep: {
+                time.sleep($0)
+                limit.store(100, ordering: .relaxed)   // the donor's edit arrives during the first slice
+            })
+        time.advance(10_000_000)
+        cycle.pace()
+        #expect(time.slept.load(ordering: .relaxed) == DutyCycle.restSlice)
+    }
+
     @Test func stoppingCutsTheRestShort() {
         let time = FakeTime()
         let cycle = DutyCycle(

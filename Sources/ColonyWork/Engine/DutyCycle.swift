@@ -48,21 +48,27 @@ public final class DutyCycle: Sendable {
         let rate = Double(min(100, max(1, percent()))) / 100
         guard rate < 1 else {
             // Unlimited: the run phase starts afresh, so a limit set later is not owed for the time before it.
-            let restart = now()
-            phaseStart.withLock { $0 = restart }
+            restart()
             return
         }
         let ran = now() &- phaseStart.withLock { $0 }
         guard ran >= UInt64(windowNanos * rate) else { return }
         // Rest in proportion to what was actually run, so a long step between two calls is paid back in full.
         var remaining = UInt64(Double(ran) * (1 - rate) / rate)
-        while remaining > 0, !isStopping() {
+        // The limit is read again at every slice: raised to 100 (the donor's edit), the rest ends there.
+        while remaining > 0, !isStopping(), percent() < 100 {
             let nap = min(remaining, Self.restSlice)
             sleep(nap)
             remaining -= nap
         }
-        let restart = now()
-        phaseStart.withLock { $0 = restart }
+        restart()
+    }
+
+    /// Starts a fresh run phase: call it when a unit starts and after the thread was held, so that time the slot
+    /// spent idle or held is not taken for time it ran (and paid back with a rest).
+    public func restart() {
+        let start = now()
+        phaseStart.withLock { $0 = start }
     }
 
     /// Sleeps the calling thread for `nanoseconds`; the rest phase of the duty cycle is the one place where

@@ -96,18 +96,21 @@ public final class WorkerEngine: Sendable {
             cpuLimit: configuration.cpuLimit, dutyCycleWindow: configuration.dutyCycleWindow)
         defer { runner.close() }
         var pace: @Sendable () -> Void = {}
+        var cycle: DutyCycle?
         // In-process, the kernel rests at `context.step`; isolated, the runner stops and continues its host, which
         // holds a kernel that never calls `step` to the limit too.
         var hold: UnitHold?
         if configuration.cpuLimit < 100, !runner.isIsolated {
-            let cycle = DutyCycle(
+            let limited = DutyCycle(
                 percent: configuration.cpuLimit, window: configuration.dutyCycleWindow, isStopping: isStopping)
-            pace = { cycle.pace() }
+            cycle = limited
+            pace = { limited.pace() }
         } else if configuration.cpuLimit < 100 {
             hold = UnitHold(isPaused: { false }, cpuPercent: { [limit = configuration.cpuLimit] in limit })
         }
         while !self.isStopping, let index = run.takeNext(of: pending.count) {
             let unit = pending[index]
+            cycle?.restart()
             let checkpoint = try? store.checkpoint(unit: unit)
             let hooks = KernelContextHooks(
                 checkpointInterval: configuration.checkpointInterval,
