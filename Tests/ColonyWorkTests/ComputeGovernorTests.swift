@@ -32,7 +32,7 @@ import Testing
             $0.suspendHysteresis = 10
         }
         let trace: [(Double?, Bool)] = [
-            (nil, false), (30, false), (50, false), (51, true), (45, true), (40, true), (49, true), (39.9, false),
+            (nil, false), (30, false), (50, false), (51, true), (45, true), (40.1, true), (49, true), (40, false),
             (45, false), (50, false), (80, true), (nil, true), (10, false),
         ]
         for (used, suspended) in trace {
@@ -41,6 +41,30 @@ import Testing
             #expect(allowance.mayLease == !suspended)
             if suspended { #expect(allowance.suspensions.map(\.code) == ["busy"]) }
         }
+    }
+
+    @Test("a hysteresis at or above the threshold is refused, naming the field that was set")
+    func hysteresisBelowThreshold() {
+        #expect(throws: PreferenceError.self) {
+            try EffectivePreferences(file: ["suspendAboveNonColonyCPU": .int(10)], environment: [:])
+        }
+        do {
+            _ = try EffectivePreferences(
+                file: ["suspendAboveNonColonyCPU": .int(50)], environment: ["COLONY_SUSPEND_HYSTERESIS": "60"])
+            Issue.record("accepted a hysteresis above the threshold")
+        } catch {
+            #expect(error.source == "COLONY_SUSPEND_HYSTERESIS" && error.field == "suspendHysteresis")
+        }
+        #expect(
+            (try? EffectivePreferences(
+                file: ["suspendAboveNonColonyCPU": .int(50), "suspendHysteresis": .int(49)], environment: [:])) != nil)
+        // A library caller that sets them anyway still gets kernels back once the load is gone.
+        let governor = Self.governor {
+            $0.suspendAboveNonColonyCPU = 10
+            $0.suspendHysteresis = 10
+        }
+        #expect(governor.allowance(for: Self.cpu(50)).isSuspended)
+        #expect(!governor.allowance(for: Self.cpu(0)).isSuspended)
     }
 
     @Test("without a threshold no load suspends, and clearing it lets suspended kernels go on")

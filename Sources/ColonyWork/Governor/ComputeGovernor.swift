@@ -119,7 +119,9 @@ public final class ComputeGovernor: Sendable {
             }
             if let threshold = preferences.suspendAboveNonColonyCPU, let used = sample.nonColonyCPUPercent {
                 if state.busy {
-                    if used < Double(threshold - preferences.suspendHysteresis) { state.busy = false }
+                    // At or under the resume point, which is never below 0% (preferences refuse a hysteresis that
+                    // would put it there; this holds whatever a library caller sets).
+                    if used <= Double(max(0, threshold - preferences.suspendHysteresis)) { state.busy = false }
                 } else if used > Double(threshold) {
                     state.busy = true
                 }

@@ -51,6 +51,24 @@ public struct EffectivePreferences: Sendable, Equatable {
                 sources[field.name] = .default
             }
         }
+        // A hysteresis at or above the threshold would put the resume point at or below 0%: kernels suspended once
+        // would never go on.
+        if let threshold = preferences.suspendAboveNonColonyCPU, preferences.suspendHysteresis >= threshold {
+            let name = sources["suspendHysteresis"] == .default ? "suspendAboveNonColonyCPU" : "suspendHysteresis"
+            throw PreferenceError(
+                source: Self.sourceName(sources[name] ?? .default, fileName: fileName), field: name,
+                message: "suspendHysteresis (\(preferences.suspendHysteresis)) must be below suspendAboveNonColonyCPU "
+                    + "(\(threshold)): kernels suspended once would never resume")
+        }
+    }
+
+    /// How an error names where a value came from.
+    private static func sourceName(_ source: PreferenceSource, fileName: String) -> String {
+        switch source {
+        case .default, .file: fileName
+        case .environment(let name): name
+        case .flag(let name): "--" + name
+        }
     }
 
     /// The source of the field `name`.
