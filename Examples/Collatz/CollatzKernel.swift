@@ -89,12 +89,13 @@ public struct CollatzKernel: ComputeKernel {
 
     public static let workUnit = "starting values"
 
-    /// The starting values the unit walked.
-    public func work(of output: Data) -> Double {
-        guard let best = try? KernelCoding.decode(Best.self, from: output, kernel: Self.name, what: "unit output"),
-            best.to > best.from
+    /// The starting values the unit asked to walk.
+    public func work(input: Data, output: Data) -> Double {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            unit.from >= 1, unit.to > unit.from, unit.to <= Self.maximum,
+            unit.to - unit.from <= Self.maximumValuesPerUnit
         else { return 0 }
-        return Double(best.to) - Double(best.from)
+        return Double(unit.to - unit.from)
     }
 
     /// Re-walks the claimed longest trajectory: the range must be the unit's and its start must take exactly the

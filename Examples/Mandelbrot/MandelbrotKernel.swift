@@ -171,12 +171,12 @@ public struct MandelbrotKernel: ComputeKernel {
 
     public static let workUnit = "pixels"
 
-    /// The band's pixels.
-    public func work(of output: Data) -> Double {
-        guard let band = try? KernelCoding.decode(Band.self, from: output, kernel: Self.name, what: "unit output"),
-            Self.rowsPerUnitRange.contains(band.rows), Self.sideRange.contains(band.width)
+    /// The band's pixels, as the unit asked for them.
+    public func work(input: Data, output: Data) -> Double {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            (try? validate(unit)) != nil
         else { return 0 }
-        return Double(band.rows * band.width)
+        return Double(unit.rows * unit.view.width)
     }
 
     /// Recomputes a random 1% of the band's pixels (at least 256, or all of a smaller band) and allows as many

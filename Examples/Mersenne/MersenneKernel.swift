@@ -57,16 +57,18 @@ public struct MersenneKernel: ComputeKernel {
 
     public static let workUnit = "Lucas–Lehmer iterations"
 
-    /// p − 2 iterations for each exponent a Lucas–Lehmer test settled (those trial factoring settled count none).
-    public func work(of output: Data) -> Double {
+    /// p − 2 iterations for each exponent of the unit a Lucas–Lehmer test settled (those trial factoring settled
+    /// count none); an exponent the input did not ask for, or one listed twice, counts nothing more.
+    public func work(input: Data, output: Data) -> Double {
         guard
             let unit = try? KernelCoding.decode(
+                MersenneUnitInput.self, from: input, kernel: Self.name, what: "unit input"),
+            let results = try? KernelCoding.decode(
                 MersenneUnitOutput.self, from: output, kernel: Self.name, what: "unit output")
         else { return 0 }
-        return unit.results.reduce(0) { total, result in
-            result.factor == nil && result.exponent > 2 && result.exponent <= Self.maximumExponent
-                ? total + Double(result.exponent - 2) : total
-        }
+        let asked = Set(unit.exponents.filter { $0 > 2 && $0 <= Self.maximumExponent })
+        let settled = Set(results.results.filter { $0.factor == nil }.map(\.exponent)).intersection(asked)
+        return settled.reduce(0) { $0 + Double($1 - 2) }
     }
 
     public func assemble(

@@ -99,12 +99,12 @@ public struct MonteCarloPiKernel: ComputeKernel {
 
     public static let workUnit = "samples"
 
-    /// The points the unit drew.
-    public func work(of output: Data) -> Double {
-        guard let count = try? KernelCoding.decode(Count.self, from: output, kernel: Self.name, what: "unit output"),
-            count.samples > 0
+    /// The points the unit asked to draw, within the kernel's limit.
+    public func work(input: Data, output: Data) -> Double {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            Self.samplesRange.contains(unit.samples)
         else { return 0 }
-        return Double(count.samples)
+        return Double(unit.samples)
     }
 
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {

@@ -93,11 +93,11 @@ public struct PrimesKernel: ComputeKernel {
     public static let workUnit = "numbers sieved"
 
     /// The numbers of the unit's range.
-    public func work(of output: Data) -> Double {
-        guard let count = try? KernelCoding.decode(Count.self, from: output, kernel: Self.name, what: "unit output"),
-            count.to > count.from
+    public func work(input: Data, output: Data) -> Double {
+        guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
+            unit.from >= 0, unit.to > unit.from, unit.to <= Self.maximum
         else { return 0 }
-        return Double(count.to) - Double(count.from)
+        return Double(unit.to - unit.from)
     }
 
     public func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary {

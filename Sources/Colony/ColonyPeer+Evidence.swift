@@ -1,5 +1,6 @@
 import ColonyBlobs
 import ColonyCore
+import ColonyDHT
 import ColonyNet
 import ColonyWork
 import Foundation
@@ -11,23 +12,38 @@ import Foundation
 extension ColonyPeer {
     /// Seconds before a custodian announces itself again under a worker's evidence key.
     static let evidenceAnnounceInterval = 900.0
+    /// Workers whose evidence keys a custodian keeps announced (and the DHT republishes); past this the oldest is
+    /// withdrawn, so that fresh keys leasing and walking away cannot grow its republishing without end.
+    static let evidenceAnnounceLimit = 2000
+    /// Announces one evidence key at a time: an announce waits on a DHT lookup for up to 30 s.
+    static let evidenceQueue = DispatchQueue(label: "colony.peer.evidence")
 
-    /// Announces this peer under `worker`'s evidence key, in the background, at most once per interval.
+    /// Announces this peer under `worker`'s evidence key, in the background, at most once per interval, and only
+    /// while others can dial it back (an unreachable peer's announcement would name an address nobody can use).
     func announceEvidence(of worker: Ed25519PublicKey) {
+        guard reach.isReachable else { return }
         let now = Date()
-        let due = evidenceAnnounced.withLock { announced -> Bool in
-            if let last = announced[worker], now.timeIntervalSince(last) < Self.evidenceAnnounceInterval { return false }
-            // Bounded: a custodian forgets the oldest announcements past 10,000 workers (it announces them again on
-            // their next lease).
-            if announced.count >= 10_000, let oldest = announced.min(by: { $0.value < $1.value })?.key {
+        let network = configuration.network
+        let (due, withdrawn) = evidenceAnnounced.withLock { announced -> (Bool, Ed25519PublicKey?) in
+            if let last = announced[worker], now.timeIntervalSince(last) < Self.evidenceAnnounceInterval {
+                return (false, nil)
+            }
+            var withdrawn: Ed25519PublicKey?
+            if announced[worker] == nil, announced.count >= Self.evidenceAnnounceLimit,
+                let oldest = announced.min(by: { $0.value < $1.value })?.key
+            {
                 announced[oldest] = nil
+                withdrawn = oldest
             }
             announced[worker] = now
-            return true
+            return (true, withdrawn)
+        }
+        if let withdrawn, let target = NodeID(bytes: JobKeys.evidence(worker: withdrawn, network: network)) {
+            blobs.node.withNode { node, _ in (node.unpublish(target), []) }
         }
         guard due else { return }
-        let key = JobKeys.evidence(worker: worker, network: configuration.network)
-        DispatchQueue.global().async { [self] in announce(under: key) }
+        let key = JobKeys.evidence(worker: worker, network: network)
+        Self.evidenceQueue.async { [self] in announce(under: key) }
     }
 
     /// The jobs (ID and manifest root) whose records kept here name `worker`, at most 1000.

@@ -19,7 +19,8 @@ public struct JobReport: Sendable {
     public var refused: [String: Int]
     /// Shards no custodian answered for.
     public var unreachableShards: [Int]
-    /// Each worker's facts in this job, derived from the re-verified records (`ShardLedger.evidence`).
+    /// Each worker's facts in this job, derived from the re-verified records (`ShardLedger.evidence`), when
+    /// `collect` was asked for them (`withEvidence`: blob inputs are fetched to weigh each unit's work).
     public var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
 
     /// Units by state, attempts and invalid results.
@@ -44,9 +45,17 @@ public enum JobCollector {
     /// long, not one wait per custodian (`status --watch` printed nothing for half a minute: issue 12).
     public static func collect(
         _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double = 10,
-        progress: (Int, Int) -> Void = { _, _ in }
+        withEvidence: Bool = false, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> JobReport {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
+        // A unit's input, for the kernel's `work`: inline in the manifest, or fetched (and checked) from its blob.
+        func input(_ unit: Int) -> Data? {
+            guard manifest.units.indices.contains(unit) else { return nil }
+            switch manifest.units[unit] {
+            case .inline(let bytes): return Data(bytes)
+            case .blob(let root, let size): return try? peer.fetchInput(root: root, size: size)
+            }
+        }
         let equivalent = registry.outputEquivalence(manifest.kernel)
         let fields = peer.jobFields(job)
         let now = CustodyClock.now()
@@ -98,11 +107,15 @@ public enum JobCollector {
             }
             if !answered { unreachable.append(shard) }
             verdicts += ledger.verdicts(now: now, equivalent: equivalent)
-            let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
-            for (worker, facts) in ledger.evidence(
-                now: now, equivalent: equivalent, work: { kernel?.work(of: $0) ?? 1 }, workUnit: workUnit)
-            {
-                evidence[worker, default: []] += facts
+            if withEvidence {
+                let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
+                let work = { (unit: Int, output: Data) -> Double in
+                    guard let kernel, let input = input(unit) else { return kernel == nil ? 1 : 0 }
+                    return kernel.work(input: input, output: output)
+                }
+                for (worker, facts) in ledger.evidence(now: now, equivalent: equivalent, work: work, workUnit: workUnit) {
+                    evidence[worker, default: []] += facts
+                }
             }
             progress(shard + 1, manifest.shardCount)
         }

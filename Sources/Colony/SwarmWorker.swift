@@ -89,7 +89,7 @@ public final class SwarmWorker: @unchecked Sendable {
         public var invalid = 0
         /// Units revealed by this worker that failed (`maxAttempts` used up without a quorum).
         public var failedUnits = 0
-        /// The work of its validated units, by the kernels' work units (`ComputeKernel.work(of:)`): its own tally,
+        /// The work of its validated units, by the kernels' work units (`ComputeKernel.work(input:output:)`): its own tally,
         /// which `colony credit` recomputes from the custodians' records.
         public var credit: [String: Double] = [:]
     }
@@ -843,10 +843,19 @@ public final class SwarmWorker: @unchecked Sendable {
                     ticket.judged.insert(unit)
                     if row.mine == 1 {
                         stats.validated += 1
-                        // Its own tally of credit: the work of the output the quorum agreed on, which was its own.
+                        // Its own tally of credit: the work of the unit with the output the quorum agreed on, which
+                        // was its own. Inputs kept as blobs are not held after the unit ran: those units count here
+                        // as the kernel counts an empty input (usually nothing); `colony credit` weighs them all.
                         if let output = ticket.outputs[unit] {
                             let kernel = ticket.job.kernel
-                            stats.credit[type(of: kernel).workUnit, default: 0] += kernel.work(of: Data(output))
+                            var input = Data()
+                            if case .inline(let bytes)? = ticket.job.manifest.units.indices.contains(unit)
+                                ? ticket.job.manifest.units[unit] : nil
+                            {
+                                input = Data(bytes)
+                            }
+                            stats.credit[type(of: kernel).workUnit, default: 0] +=
+                                kernel.work(input: input, output: Data(output))
                         }
                     } else if row.mine == -1 || row.state == 1 {
                         stats.invalid += 1

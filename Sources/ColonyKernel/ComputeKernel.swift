@@ -35,12 +35,12 @@ public protocol ComputeKernel: Sendable {
     /// Combines the outputs, in unit order, into the job's result: files in `directory` and a summary.
     func assemble(_ outputs: [Data], parameters: KernelParameters, into directory: URL) throws -> KernelSummary
 
-    /// The work a validated unit with this output stands for, in `workUnit`s: the credit its workers earn. Read
-    /// from the output a quorum agreed on, so every replica that agreed is credited the same and no worker can
-    /// claim more. Default: 1 per unit.
-    func work(of output: Data) -> Double
+    /// The work a validated unit stands for, in `workUnit`s: the credit its workers earn. Computed from the unit's
+    /// input (what the publisher asked for) and the output a quorum agreed on, and held to what the input asked,
+    /// so every agreeing replica is credited the same and no quorum can claim more. Default: 1 per unit.
+    func work(input: Data, output: Data) -> Double
 
-    /// What `work(of:)` counts, plural: "units" by default; "Lucas–Lehmer iterations", say.
+    /// What `work(input:output:)` counts, plural: "units" by default; "Lucas–Lehmer iterations", say.
     static var workUnit: String { get }
 
     /// Checks `output` for `input` more cheaply than `run` would recompute it: true when it holds up, false when
@@ -52,7 +52,7 @@ public protocol ComputeKernel: Sendable {
 extension ComputeKernel {
     public func equivalent(_ a: Data, _ b: Data) -> Bool { a == b }
 
-    public func work(of output: Data) -> Double { 1 }
+    public func work(input: Data, output: Data) -> Double { 1 }
 
     public static var workUnit: String { "units" }
 

@@ -87,7 +87,8 @@ enum SwarmTestSupport {
         // A peer that took no part re-verifies everything from the records.
         let observer = try swarm.observer()
         defer { observer.stop() }
-        let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
+        let report = try JobCollector.collect(
+            job, via: observer, registry: KernelRegistry([TallyKernel.self]), withEvidence: true)
         #expect(report.validated == 300)
         #expect(report.badSignatures == 0)
         for verdict in report.verdicts {

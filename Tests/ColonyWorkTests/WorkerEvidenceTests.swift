@@ -32,7 +32,7 @@ import Testing
 
     func evidence(_ cluster: CustodyCluster, at custodian: Int = 0, now: Int64? = nil) throws -> [Ed25519PublicKey: [EvidenceFact]] {
         let ledger = try #require(cluster.custodians[custodian].ledgers[cluster.ref()])
-        return ledger.evidence(now: now, equivalent: { $0 == $1 }, work: { Double($0.count) * 10 })
+        return ledger.evidence(now: now, equivalent: { $0 == $1 }, work: { _, output in Double(output.count) * 10 })
     }
 
     @Test("the quorum's members have a valid fact with the unit's work, the outvoted one an invalid fact")

@@ -26,7 +26,7 @@ import Testing
         let input = try #require(try kernel.units(for: KernelParameters(["from": 1000, "to": 5000, "valuesPerUnit": 4000])).first)
         let output = try Self.run(kernel, input)
         #expect(kernel.verify(input: input, output: output) == true)
-        #expect(kernel.work(of: output) == 4000)
+        #expect(kernel.work(input: input, output: output) == 4000)
         #expect(CollatzKernel.workUnit == "starting values")
         var best = try Self.json(output)
         best["steps"] = (best["steps"] as? Int ?? 0) + 1
@@ -46,7 +46,7 @@ import Testing
         let input = try #require(try kernel.units(for: parameters).first)
         let output = try Self.run(kernel, input)
         #expect(kernel.verify(input: input, output: output) == true)
-        #expect(kernel.work(of: output) == 256 * 64)
+        #expect(kernel.work(input: input, output: output) == 256 * 64)
         // A tenth of the pixels changed: the band no longer verifies.
         var band = try Self.json(output)
         let raw = try Inflate.decompress(Data(base64Encoded: try #require(band["counts"] as? String))!, limit: 1 << 20)
@@ -62,14 +62,20 @@ import Testing
     @Test func workIsReadFromTheOutput() throws {
         let primes = PrimesKernel()
         let primesInput = try #require(try primes.units(for: KernelParameters(["to": 2_000_000, "numbersPerUnit": 1_000_000])).first)
-        #expect(primes.work(of: try Self.run(primes, primesInput)) == 999_990)   // boundaries fall on multiples of 30
+        #expect(primes.work(input: primesInput, output: try Self.run(primes, primesInput)) == 999_990)   // boundaries fall on multiples of 30
         let mersenne = MersenneKernel()
         let mersenneInput = try #require(try mersenne.units(for: KernelParameters(["from": 100, "below": 130, "exponentsPerUnit": 10])).first)
         let mersenneOutput = try Self.run(mersenne, mersenneInput)
         // Exponents 101, 103, 107, 109, 113, 127: each settled by Lucas–Lehmer counts p − 2, by a factor nothing.
-        #expect(mersenne.work(of: mersenneOutput) > 0)
-        #expect(mersenne.work(of: mersenneOutput) <= Double(101 + 103 + 107 + 109 + 113 + 127 - 12))
-        #expect(mersenne.work(of: Data("junk".utf8)) == 0)
+        let work = mersenne.work(input: mersenneInput, output: mersenneOutput)
+        #expect(work > 0 && work <= Double(101 + 103 + 107 + 109 + 113 + 127 - 12))
+        #expect(mersenne.work(input: mersenneInput, output: Data("junk".utf8)) == 0)
+        // A quorum that lists an exponent twice, or one the unit did not ask for, is credited nothing more.
+        var padded = try Self.json(mersenneOutput)
+        var results = try #require(padded["results"] as? [[String: Any]])
+        results += results + [["exponent": 9_999_991, "prime": false, "residue": "0000000000000000"]]
+        padded["results"] = results
+        #expect(mersenne.work(input: mersenneInput, output: try Self.data(padded)) == work)
         // A kernel without a check says so.
         #expect(primes.verify(input: primesInput, output: Data()) == nil)
     }

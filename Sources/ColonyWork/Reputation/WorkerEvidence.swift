@@ -28,7 +28,7 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
     public var leased: Int64
     /// Why a result did not count or what the error said.
     public var detail: String?
-    /// For a valid fact, the work the unit stands for (`ComputeKernel.work(of:)` of the agreed output).
+    /// For a valid fact, the work the unit stands for (`ComputeKernel.work(input:output:)` with the agreed output).
     public var work: Double
     /// What `work` counts: the kernel's `workUnit`.
     public var workUnit: String
@@ -61,10 +61,11 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
 
 extension ShardLedger {
     /// Each worker's facts in this shard. `now` (milliseconds) decides which leases have expired; without it every
-    /// lease not ended by a result or an error counts as expired (re-verification after the fact). `work` is the
-    /// kernel's `work(of:)`, counting `workUnit`s.
+    /// lease not ended by a result or an error counts as expired (re-verification after the fact). `work` gives a
+    /// validated unit's work from its number and agreed output (the kernel's `work(input:output:)` with the unit's
+    /// input), counting `workUnit`s.
     public func evidence(
-        now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, work: (Data) -> Double = { _ in 1 },
+        now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, work: (Int, Data) -> Double = { _, _ in 1 },
         workUnit: String = "units"
     ) -> [Ed25519PublicKey: [EvidenceFact]] {
         let records = sortedRecords.filter { $0.job == job && $0.shard == shard }
@@ -95,7 +96,7 @@ extension ShardLedger {
         }
         for verdict in verdicts(now: now, equivalent: equivalent) {
             if verdict.state == .validated {
-                let amount = verdict.output.map { work(Data($0)) } ?? 0
+                let amount = verdict.output.map { work(verdict.unit, Data($0)) } ?? 0
                 for worker in verdict.agreeing {
                     facts[worker, default: []].append(
                         EvidenceFact(

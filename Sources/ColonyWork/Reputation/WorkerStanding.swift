@@ -15,7 +15,7 @@ public struct WorkerStanding: Sendable, Equatable {
     public var expired = 0
     /// Agreeing results sealed too late to count (`EvidenceFact.Kind.late`); they change nothing else.
     public var late = 0
-    /// The work of its valid results (`ComputeKernel.work(of:)`), by what each kernel counts (`workUnit`): work of
+    /// The work of its valid results (`ComputeKernel.work(input:output:)`), by what each kernel counts (`workUnit`): work of
     /// different kernels is never added together.
     public var credit: [String: Double] = [:]
 

@@ -68,7 +68,9 @@ enum CreditCommand: Command {
                     "give a JOB, or --worker with the whole public key (64 hex digits) to find its jobs",
                     commandPath: arguments.commandPath)
             }
-            for found in peer.discoverEvidence(of: worker) {
+            // Any node can announce under the key and name jobs; each is re-verified below, and at most this many
+            // are collected.
+            for found in peer.discoverEvidence(of: worker).prefix(Self.discoveredJobLimit) {
                 jobs.append(found.job)
                 roots[found.job] = found.root
             }
@@ -80,7 +82,22 @@ enum CreditCommand: Command {
         var evidence: [[Ed25519PublicKey: [EvidenceFact]]] = []
         var records = 0
         for job in jobs {
-            let report = try JobCollector.collect(job, root: roots[job], via: peer, registry: environment.registry)
+            let report: JobReport
+            if let root = roots[job] {
+                // A job a source named: a wrong root (a liar's) falls back to the job's own key, and a job that
+                // cannot be collected at all is said and skipped rather than ending the command.
+                guard
+                    let collected = (try? JobCollector.collect(
+                        job, root: root, via: peer, registry: environment.registry, withEvidence: true))
+                        ?? (try? JobCollector.collect(job, via: peer, registry: environment.registry, withEvidence: true))
+                else {
+                    console.note("warning: job \(job.hex.prefix(12)), named as holding the worker's evidence, could not be collected; skipped")
+                    continue
+                }
+                report = collected
+            } else {
+                report = try JobCollector.collect(job, via: peer, registry: environment.registry, withEvidence: true)
+            }
             evidence.append(report.evidence)
             records += report.records
             if !report.unreachableShards.isEmpty {
@@ -123,6 +140,9 @@ enum CreditCommand: Command {
                 + "any peer running this command on the same jobs gets the same figures (--facts lists each one)")
         return ExitStatus.success
     }
+
+    /// Jobs `--worker KEY` collects at most, of those the DHT's announcers name.
+    static let discoveredJobLimit = 200
 
     /// Credit by work unit: "3,999,999 starting values; 16,384 pixels", or "none".
     static func creditText(_ credit: [String: Double]) -> String {

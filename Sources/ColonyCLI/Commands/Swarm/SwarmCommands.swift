@@ -222,12 +222,11 @@ enum WorkerCommand: Command {
         let console = environment.console
         var configuration = SwarmWorker.Configuration()
         let preferences = try PreferenceOptions.effective(arguments, in: environment).preferences
-        // Slots for every core of the machine (or more, if the donor asks for more), so that an edit on the page
-        // can raise the cores as well as lower them; the preferences decide how many compute at a time.
-        // A slot without a unit is an idle thread; its kernel host starts with its first unit.
-        let machineCores = ProcessInfo.processInfo.activeProcessorCount
-        let cores = preferences.cores ?? machineCores
-        configuration.cores = max(cores, machineCores)
+        // A slot per core the preferences allow at start; the preferences then decide how many compute at a time.
+        // An edit can lower the cores at once, but raising them past this count waits for the next start: each
+        // unit's memory limit is RAM × memoryFraction shared among these slots, and more slots would overcommit it.
+        let cores = preferences.cores ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.cores = cores
         configuration.cpuLimit = preferences.cpuPercent
         configuration.preferences = preferences
         let kernels = try chosenKernels(arguments, in: environment)
