@@ -48,6 +48,8 @@ extension SwarmWorker {
     }
 
     private func govern(sample: MachineSample) {
+        deciding.lock()
+        defer { deciding.unlock() }
         let allowance = governor.allowance(for: sample)
         let (before, changed) = condition.withLock { () -> (ComputeAllowance, Bool) in
             let before = allowed

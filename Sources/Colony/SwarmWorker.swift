@@ -208,6 +208,9 @@ public final class SwarmWorker: @unchecked Sendable {
     var allowed: ComputeAllowance
     /// Which jobs the donor lets the worker take; read under the lock.
     var admission: JobAdmission
+    /// Serializes deciding and storing an allowance, so that one decided under old preferences is never stored
+    /// after one decided under new ones (`apply` and the governor thread both decide).
+    let deciding = NSLock()
     /// The machine as last sampled, for `apply` to decide on at once.
     var lastSample = MachineSample()
     var samplesTaken = 0
@@ -220,6 +223,7 @@ public final class SwarmWorker: @unchecked Sendable {
     var tickets: [Ticket] = []
     var stats = Statistics()
     private var averageUnitSeconds: Double?
+    /// When the control thread looks for jobs next; read and written under the lock (`apply` brings it forward).
     var nextDiscovery = Date.distantPast
     private let stopping = Atomic<Bool>(false)
     private let abandoned = Atomic<Bool>(false)
@@ -430,7 +434,7 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func controlLoop() {
         while !isStopping {
-            if Date() >= nextDiscovery { discover() }
+            if Date() >= condition.withLock({ nextDiscovery }) { discover() }
             leaseMore()
             commitFinished()
             revealReady()
@@ -448,7 +452,8 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func discover() {
         let hasJobs = condition.withLock { !jobs.isEmpty }
-        nextDiscovery = Date() + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
+        let next = Date() + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
+        condition.withLock { nextDiscovery = next }
         for kernel in configuration.kernels.kernels {
             for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
                 let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) }

@@ -94,7 +94,13 @@ enum BenchSuspendCommand: Command {
         for round in 1...rounds {
             // Settle: the first samples after the kernels start must not count their start-up as another's.
             _ = wait(30, until: { !worker.allowance.isSuspended })
-            let hogs = try (0..<cores).map { _ in try startHog() }
+            var hogs: [pid_t] = []
+            do {
+                for _ in 0..<cores { hogs.append(try startHog()) }
+            } catch {
+                for hog in hogs { stopHog(hog) }
+                throw error
+            }
             let started = Date()
             let suspended = wait(60, until: { worker.allowance.isSuspended && running(worker, held: false) == 0 })
             let suspendDelay = Date().timeIntervalSince(started)
