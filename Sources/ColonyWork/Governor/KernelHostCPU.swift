@@ -12,9 +12,10 @@ public final class KernelHostCPU: Sendable {
     public static let shared = KernelHostCPU()
 
     private struct State {
-        /// Live hosts, with the CPU seconds last read of each (kept for a host whose `/proc` entry is already gone
-        /// before its end is reported, so its time never drops out of the sum).
-        var live: [pid_t: Double] = [:]
+        /// Live hosts: when each started (`/proc/PID/stat` field 22, to tell it from a later process given the same
+        /// pid) and the CPU seconds last read (kept for a host whose `/proc` entry is gone before its end is
+        /// reported, so its time never drops out of the sum).
+        var live: [pid_t: (started: UInt64?, seconds: Double)] = [:]
         /// CPU seconds of hosts that have ended, from `wait4`.
         var ended = 0.0
     }
@@ -22,7 +23,10 @@ public final class KernelHostCPU: Sendable {
     private let state = Mutex(State())
 
     /// Notes a host that has just been started.
-    func started(_ pid: pid_t) { state.withLock { $0.live[pid] = 0 } }
+    func started(_ pid: pid_t) {
+        let started = ProcessCPU.read(pid)?.started
+        state.withLock { $0.live[pid] = (started, 0) }
+    }
 
     /// Notes a host that has been reaped after using `seconds` of CPU.
     func ended(_ pid: pid_t, seconds: Double) {
@@ -35,11 +39,15 @@ public final class KernelHostCPU: Sendable {
     /// CPU seconds all hosts of this process have used, live ones read from `/proc/PID/stat`.
     public func seconds() -> Double {
         let pids = state.withLock { Array($0.live.keys) }
-        var read: [pid_t: Double] = [:]
-        for pid in pids { read[pid] = ProcessCPU.seconds(of: pid) }
+        var read: [pid_t: (started: UInt64, seconds: Double)] = [:]
+        for pid in pids { read[pid] = ProcessCPU.read(pid) }
         return state.withLock { state in
-            for (pid, seconds) in read where state.live[pid] != nil { state.live[pid] = seconds }
-            return state.ended + state.live.values.reduce(0, +)
+            // A reading counts only for the process that was started: a pid reused by another is skipped.
+            for (pid, reading) in read {
+                guard let host = state.live[pid], host.started == nil || host.started == reading.started else { continue }
+                state.live[pid] = (reading.started, reading.seconds)
+            }
+            return state.ended + state.live.values.reduce(0) { $0 + $1.seconds }
         }
     }
 }
@@ -50,14 +58,20 @@ public enum ProcessCPU {
     static let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
 
     /// User and system CPU seconds of the process `pid`, or nil when it cannot be read.
-    public static func seconds(of pid: pid_t) -> Double? {
+    public static func seconds(of pid: pid_t) -> Double? { read(pid)?.seconds }
+
+    /// When the process `pid` started (clock ticks after boot) and its user and system CPU seconds.
+    static func read(_ pid: pid_t) -> (started: UInt64, seconds: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return nil }
-        // After "pid (comm)": state is field 3, utime 14, stime 15; comm may hold spaces, so count from ')'.
+        // After "pid (comm)": state is field 3, utime 14, stime 15, starttime 22; comm may hold spaces, so count
+        // from ')'.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / ticksPerSecond
+        guard fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]),
+            let started = UInt64(fields[19])
+        else { return nil }
+        return (started, (user + system) / ticksPerSecond)
     }
 
     /// User and system CPU seconds of this process, all its threads.
