@@ -65,13 +65,16 @@ extension SwarmWorker {
 
     /// The kernel's `step` calls this through its pace hook: while paused, the slot's thread waits here (a stop
     /// ends the wait, and the step then checkpoints and interrupts the kernel as on any stop).
-    /// Returns whether it held the thread.
+    /// Returns whether it held the thread. It lets go at `giveUpAt` too: the unit's `isStopping` then says so, and
+    /// the kernel checkpoints at this step and the unit is given back.
     @discardableResult
-    func holdWhilePaused(slot: Int) -> Bool {
+    func holdWhilePaused(slot: Int, giveUpAt: GiveUpTime) -> Bool {
         guard isHeld(slot: slot) else { return false }
         condition.lock()
         heldSlots.insert(slot)
-        while (activity == .paused || allowed.isSuspended || slot >= allowed.cores) && !isStopping { condition.wait() }
+        while (activity == .paused || allowed.isSuspended || slot >= allowed.cores) && !isStopping && !giveUpAt.passed {
+            _ = condition.wait(until: min(giveUpAt.date ?? .distantFuture, Date() + 60))
+        }
         heldSlots.remove(slot)
         condition.unlock()
         return true

@@ -92,6 +92,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// The work of its validated units, by the kernels' work units (`ComputeKernel.work(input:output:)`): its own tally,
         /// which `colony credit` recomputes from the custodians' records.
         public var credit: [String: Double] = [:]
+        /// Units held (paused, suspended, past the cores in use) until their lease nearly ended, then stopped at a
+        /// checkpoint and given back.
+        public var heldGivenBack = 0
     }
 
     /// A unit on a slot.
@@ -114,6 +117,22 @@ public final class SwarmWorker: @unchecked Sendable {
         var partners: Int
         /// 1 when this worker's result agrees with the validated one, -1 when it was counted invalid, else 0.
         var mine: Int
+    }
+
+    /// Seconds before a held unit's lease ends when it is given back (or a tenth of the lease, if more).
+    static let heldGiveBackMargin = 5.0
+
+    /// When a slot gives back the unit it holds; the slot's thread and the kernel's hooks read it without the lock.
+    final class GiveUpTime: Sendable {
+        private let milliseconds = Atomic<Int64>(.max)
+
+        func set(_ date: Date) { milliseconds.store(Int64(date.timeIntervalSince1970 * 1000), ordering: .relaxed) }
+        func clear() { milliseconds.store(.max, ordering: .relaxed) }
+        var date: Date? {
+            let value = milliseconds.load(ordering: .relaxed)
+            return value == .max ? nil : Date(timeIntervalSince1970: Double(value) / 1000)
+        }
+        var passed: Bool { (date.map { Date() >= $0 }) ?? false }
     }
 
     /// The wrong output colluders agree on for a unit whose honest output is `honest`.
@@ -349,10 +368,18 @@ public final class SwarmWorker: @unchecked Sendable {
             ? nil
             : DutyCycle(
                 percent: { [weak self] in self?.cpuPercentNow.load(ordering: .relaxed) ?? 100 }, window: .milliseconds(100), isStopping: isStopping)
+        // When a held unit is given back rather than kept past its lease (milliseconds since 1970; `Int64.max` none).
+        let giveUpAt = GiveUpTime()
         let pace: @Sendable () -> Void = { [weak self] in
             cycle?.pace()
             // Time held is not time run: the duty cycle starts afresh after it.
-            if self?.holdWhilePaused(slot: slot) == true { cycle?.restart() }
+            if self?.holdWhilePaused(slot: slot, giveUpAt: giveUpAt) == true { cycle?.restart() }
+        }
+        // A unit held (paused, suspended, past the cores in use) until its lease nearly ends is stopped at a
+        // checkpoint and given back, so that its lease is released, not left to expire against this worker.
+        let unitStopping: @Sendable () -> Bool = { [weak self] in
+            guard let self else { return true }
+            return self.isStopping || (self.isHeld(slot: slot) && giveUpAt.passed)
         }
         while true {
             condition.lock()
@@ -386,8 +413,10 @@ public final class SwarmWorker: @unchecked Sendable {
             }
             // Each checkpoint goes to disk as the kernel takes it (DESIGN.md, Data directory), so a worker killed
             // with -9 and leased the unit again resumes from it.
+            let leaseSeconds = ticket.expires.timeIntervalSince1970 - Double(ticket.lease.time) / 1000
+            giveUpAt.set(ticket.expires - max(Self.heldGiveBackMargin, leaseSeconds / 10))
             let hooks = KernelContextHooks(
-                checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: isStopping,
+                checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: unitStopping,
                 saveCheckpoint: { [weak self, condition] data in
                     condition.withLock { ticket.checkpoints[task.unit] = data }
                     self?.saveCheckpoint(data, job: job.id, unit: task.unit)
@@ -404,6 +433,10 @@ public final class SwarmWorker: @unchecked Sendable {
             case .interrupted: output = nil
             case .failed(let reason): failure = reason
             }
+            giveUpAt.clear()
+            // Interrupted while the worker goes on: it was held until its lease nearly ended. Its checkpoint stays
+            // on disk (leased again, it resumes from it) and the unit is given back.
+            let givenBack = output == nil && failure == nil && !isStopping()
             if configuration.behaviour == .cheater, let honest = output {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
             }
@@ -422,10 +455,17 @@ public final class SwarmWorker: @unchecked Sendable {
                 task.ticket.failures[task.unit] = failure
                 task.ticket.checkpoints[task.unit] = nil
                 stats.kernelErrors += 1
+            } else if givenBack {
+                task.ticket.failures[task.unit] = String(
+                    decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
+                stats.heldGivenBack += 1
             }
             condition.unlock()
             if output != nil || failure != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
             if let failure { log("unit \(task.unit) of job \(job.id.hex.prefix(12)) failed: \(failure)") }
+            if givenBack {
+                log("gave back unit \(task.unit) of job \(job.id.hex.prefix(12)): held until its lease nearly ended")
+            }
             wake.signal()
         }
     }

@@ -52,7 +52,9 @@ struct GateKernel: ComputeKernel {
         let host: ColonyPeer
         let worker: SwarmWorker
 
-        init(units: Int, configure: (inout SwarmWorker.Configuration) -> Void = { _ in }) throws {
+        init(
+            units: Int, leaseSeconds: Int = 600, configure: (inout SwarmWorker.Configuration) -> Void = { _ in }
+        ) throws {
             GateKernel.mayEnd.store(false, ordering: .relaxed)
             while GateKernel.started.wait(timeout: .now()) == .success {}
             let registry = KernelRegistry([GateKernel.self])
@@ -69,7 +71,8 @@ struct GateKernel: ComputeKernel {
             node.join([host.endpoint], timeout: 10)
             let spec = JobSpec(
                 kernel: GateKernel.name, title: "gate", parameters: ["units": .int(units)],
-                redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: 600, source: "test")
+                redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 3), leaseSeconds: leaseSeconds,
+                source: "test")
             let manifest = try JobManifest.signed(
                 spec: spec, kernelVersion: 1, units: try GateKernel().units(for: spec.parameters),
                 by: Identity(privateKey: Ed25519PrivateKey()), shardSize: 1,
@@ -171,6 +174,25 @@ struct GateKernel: ComputeKernel {
         #expect(worker.stop(within: 30))
         #expect(worker.snapshot.statistics.released == 1)
         #expect(worker.snapshot.statistics.computed == 0)
+    }
+
+    @Test func aUnitHeldUntilItsLeaseNearlyEndsIsGivenBackAtACheckpointNotLeftToExpire() throws {
+        // A 12 s lease: held from the start, the unit is given back 5 s before it ends, its checkpoint on disk.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("colony-held-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let setup = try Setup(units: 1, leaseSeconds: 12) { $0.stateFolder = state }
+        let worker = setup.worker
+        #expect(setup.startComputing())
+        #expect(setup.pauseAndHold())
+        #expect(setup.until { $0.snapshot.statistics.heldGivenBack == 1 && $0.snapshot.running.isEmpty })
+        #expect(worker.snapshot.statistics.computed == 0)
+        // Released, not expired: the custodian leases the unit again at once, and the worker resumes it from the
+        // checkpoint it saved when it gave the unit back.
+        GateKernel.mayEnd.store(true, ordering: .relaxed)
+        worker.resume()
+        #expect(setup.until { $0.snapshot.statistics.computed == 1 })
+        #expect(worker.snapshot.statistics.leases == 2)
+        #expect(worker.snapshot.statistics.resumed == 1)
     }
 
     @Test func finishThenPauseWithNothingRunningPausesAtOnce() throws {
