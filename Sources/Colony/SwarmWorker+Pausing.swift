@@ -9,8 +9,9 @@ import Foundation
 /// at its next `context.step`, its thread waiting (a kernel that never calls `step` then runs to the end). Either
 /// way it uses no CPU and keeps its state in memory. Finishing, the worker leases nothing new and
 /// gives back unstarted units too, but lets running units finish and reports them; once none runs it is paused.
-/// Held units keep their leases, which may end while paused: the custodian then reopens their slots, and a result
-/// committed after that is refused like any late one.
+/// Held units keep their leases until 5 s (or a tenth of the lease) before they end; a unit still held then is
+/// stopped at a checkpoint and given back (`runSlot`), so its lease is released rather than left to expire against
+/// the worker, and leased again later it resumes from the checkpoint on disk.
 extension SwarmWorker {
     /// What the worker is doing with its slots.
     public struct Activity: Hashable, Sendable, CustomStringConvertible {
