@@ -250,6 +250,35 @@ extension BlobSwarmTests {
         #expect(states.count == 2 && !states.contains("T"), "\(states)")
     }
 
+    @Test func aKernelHostHeldUntilItsLeaseNearlyEndsCheckpointsAndItsUnitIsGivenBack() throws {
+        let swarm = try TestKernelSwarm(tests: self, kernels: "test-slow", firstNetwork: 46, workers: 0)
+        let url = try startWorkerWithPage(
+            swarm.processes, folder: swarm.folder, kernels: "test-slow",
+            swarm: ["--bootstrap", swarm.seed, "--network", swarm.network], environment: swarm.environment)
+        // One unit of 20 ms × 400 steps (8 s) under a 12 s lease: paused at once, it is given back 5 s before the
+        // lease ends, with the checkpoint its host took on the way out.
+        let job = try swarm.publish(
+            "slow.json",
+            #"{"kernel": "test-slow", "title": "slow", "parameters": {"count": 1, "steps": 400}, "redundancy": {"replicas": 1, "quorum": 1, "maxAttempts": 3}, "leaseSeconds": 12}"#
+        )
+        func status() throws -> [String: Any] { try json("GET", url + "api/status") }
+        func until(_ condition: ([String: Any]) -> Bool) throws -> Bool {
+            let deadline = Date() + 120
+            while Date() < deadline {
+                if condition(try status()) { return true }
+                usleep(50_000)   // the worker is another process, seen only through its page: ask again shortly
+            }
+            return false
+        }
+        #expect(try until { (($0["cores"] as? [[String: Any]]) ?? []).contains { $0["busy"] as? Bool == true } })
+        #expect(try json("POST", url + "api/pause")["state"] as? String == "paused")
+        #expect(try until { (($0["counts"] as? [String: Any])?["givenBack"] as? Int) == 1 })
+        // Resumed, the worker leases the unit again, resumes it from the checkpoint and it is validated.
+        #expect(try json("POST", url + "api/resume")["state"] as? String == "running")
+        let report = try swarm.watch(job)
+        #expect(report["validated"] as? Int == 1, "\(report)")
+    }
+
     @Test func aBadWebTokenOrAddressIsRefusedBeforeTheWorkerStarts() {
         let harness = CLIHarness()
         defer { harness.cleanUp() }

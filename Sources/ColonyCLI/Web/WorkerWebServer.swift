@@ -106,7 +106,7 @@ public final class WorkerWebServer: Sendable {
                 "computed": .int(stats.computed), "validated": .int(stats.validated), "invalid": .int(stats.invalid),
                 "revealed": .int(stats.revealed), "failed": .int(stats.failedUnits), "errors": .int(stats.kernelErrors),
                 "released": .int(stats.released), "leases": .int(stats.leases), "leasesHeld": .int(worker.leasesHeld),
-                "buffered": .int(snapshot.buffered),
+                "buffered": .int(snapshot.buffered), "givenBack": .int(stats.heldGivenBack),
             ]),
             "refused": .object(stats.refused.mapValues { .int($0) }),
             "credit": .object(stats.credit.mapValues { .double($0) }),
