@@ -106,14 +106,17 @@ public enum JobCollector {
                 }
             }
             if !answered { unreachable.append(shard) }
-            verdicts += ledger.verdicts(now: now, equivalent: equivalent)
+            let shardVerdicts = ledger.verdicts(now: now, equivalent: equivalent)
+            verdicts += shardVerdicts
             if withEvidence {
                 let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
                 let work = { (unit: Int, output: Data) -> Double in
                     guard let kernel, let input = input(unit) else { return kernel == nil ? 1 : 0 }
                     return kernel.work(input: input, output: output)
                 }
-                for (worker, facts) in ledger.evidence(now: now, equivalent: equivalent, work: work, workUnit: workUnit) {
+                for (worker, facts) in ledger.evidence(
+                    now: now, equivalent: equivalent, work: work, workUnit: workUnit, verdicts: shardVerdicts)
+                {
                     evidence[worker, default: []] += facts
                 }
             }

@@ -57,6 +57,7 @@ extension SwarmWorker {
             applyAllowance(allowance)
             return (before, before != allowance)
         }
+        signalChange()
         guard changed else { return }
         condition.broadcast()
         wake.signal()
@@ -76,7 +77,7 @@ extension SwarmWorker {
     func applyAllowance(_ allowance: ComputeAllowance) {
         activeCores.store(allowance.cores, ordering: .relaxed)
         cpuPercentNow.store(allowance.cpuPercent, ordering: .relaxed)
-        pausedFlag.store(activity == .paused || allowance.isSuspended, ordering: .relaxed)
+        refreshPausedFlag()
         if allowance.isSuspended { giveBackBuffered() }
     }
 

@@ -47,21 +47,23 @@ extension SwarmWorker {
         condition.withLock {
             guard activity == .running else { return }
             activity = running.isEmpty ? .paused : .finishing
-            pausedFlag.store(activity == .paused || allowed.isSuspended, ordering: .relaxed)
+            refreshPausedFlag()
             giveBackBuffered()
         }
         condition.broadcast()
         wake.signal()
+        signalChange()
     }
 
     private func setActivity(_ new: Activity) {
         condition.withLock {
             activity = new
-            pausedFlag.store(new == .paused || allowed.isSuspended, ordering: .relaxed)
+            refreshPausedFlag()
             if new != .running { giveBackBuffered() }
         }
         condition.broadcast()
         wake.signal()
+        signalChange()
     }
 
     /// The kernel's `step` calls this through its pace hook: while paused, the slot's thread waits here (a stop
@@ -73,11 +75,13 @@ extension SwarmWorker {
         guard isHeld(slot: slot) else { return false }
         condition.lock()
         heldSlots.insert(slot)
+        signalChange()
         while (activity == .paused || allowed.isSuspended || slot >= allowed.cores) && !isStopping && !giveUpAt.passed {
             _ = condition.wait(until: min(giveUpAt.date ?? .distantFuture, Date() + 60))
         }
         heldSlots.remove(slot)
         condition.unlock()
+        signalChange()
         return true
     }
 
@@ -90,13 +94,19 @@ extension SwarmWorker {
                 heldSlots.remove(slot)
             }
         }
+        signalChange()
     }
 
     /// Called under the lock when a slot ends a unit: a finishing worker with nothing left running is paused.
     func pauseIfFinished() {
         guard activity == .finishing, running.isEmpty else { return }
         activity = .paused
-        pausedFlag.store(true, ordering: .relaxed)
+        refreshPausedFlag()
+    }
+
+    /// Sets the flag kernel steps read without the lock from what it is derived from (called under the lock).
+    func refreshPausedFlag() {
+        pausedFlag.store(activity == .paused || allowed.isSuspended, ordering: .relaxed)
     }
 
     /// Hands a leased unit to the slots (called under the lock); while paused or finishing it is given back instead.

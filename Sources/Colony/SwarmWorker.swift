@@ -233,6 +233,9 @@ public final class SwarmWorker: @unchecked Sendable {
     /// The machine as last sampled, for `apply` to decide on at once.
     var lastSample = MachineSample()
     var samplesTaken = 0
+    /// Signalled at each change watchers may wait for (`SwarmWorker+Changes.swift`); `changeCount` counts them.
+    let changes = NSCondition()
+    var changeCount = 0
     /// Wakes the governor thread early (to stop).
     let governWake = DispatchSemaphore(value: 0)
     var jobs: [JobID: ActiveJob] = [:]
@@ -395,6 +398,7 @@ public final class SwarmWorker: @unchecked Sendable {
             cycle?.restart()
             running[slot] = Running(job: job.id, unit: task.unit, kernel: job.manifest.kernel, started: Date())
             condition.unlock()
+            signalChange()
 
             let started = Date()
             var output: [UInt8]?
@@ -463,6 +467,7 @@ public final class SwarmWorker: @unchecked Sendable {
             condition.unlock()
             if output != nil || failure != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
             if let failure { log("unit \(task.unit) of job \(job.id.hex.prefix(12)) failed: \(failure)") }
+            signalChange()
             if givenBack {
                 log("gave back unit \(task.unit) of job \(job.id.hex.prefix(12)): held until its lease nearly ended")
             }
@@ -482,6 +487,7 @@ public final class SwarmWorker: @unchecked Sendable {
             condition.lock()
             tickets.removeAll { $0.state == .done }
             condition.unlock()
+            signalChange()
             // Woken by a slot finishing a unit; otherwise look again after a short while (reveals wait on
             // other workers' seals, which nothing here is told about).
             _ = wake.wait(timeout: .now() + configuration.revealPollInterval)

@@ -67,3 +67,13 @@ func colonyExecutable() -> URL? {
     }
     return nil
 }
+
+/// A command's report: the last line of its `--json` output that is a JSON object, parsed. Throws, quoting the
+/// output, when there is none.
+func lastJSONObject(in text: String) throws -> [String: Any] {
+    struct NoReport: Error, CustomStringConvertible { var description: String }
+    guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    else { throw NoReport(description: "no JSON object in the output: \(text)") }
+    return object
+}

@@ -76,9 +76,7 @@ extension BlobSwarmTests {
                     "--data-dir", directory("publisher"),
                 ])
             #expect(published == 0, "\(publishText)")
-            let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-            job = try #require(
-                (try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+            job = try #require(try lastJSONObject(in: publishText)["job"] as? String)
 
             status.executableURL = colony
             status.arguments = [
@@ -307,8 +305,7 @@ extension BlobSwarmTests {
                 live.folder.appendingPathComponent("auditor").path,
             ])
         #expect(audited == 0, "\(auditText)")
-        let auditLine = try #require(auditText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let audit = try #require(try JSONSerialization.jsonObject(with: Data(auditLine.utf8)) as? [String: Any])
+        let audit = try lastJSONObject(in: auditText)
         let verified = try #require(audit["verified"] as? [String: Any])
         #expect(verified["passed"] as? Int == LiveJobPage.units)
         #expect((verified["failed"] as? [Int])?.isEmpty == true)

@@ -88,9 +88,7 @@ extension BlobSwarmTests {
                 ],
                 environment: environment)
             #expect(published == 0, "\(publishText)")
-            let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-            return try #require(
-                (try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+            return try #require(try lastJSONObject(in: publishText)["job"] as? String)
         }
 
         /// `colony status JOB --watch --json`'s last report: once every unit is decided.
@@ -103,9 +101,7 @@ extension BlobSwarmTests {
                     "--data-dir", directory("watcher"),
                 ],
                 environment: environment)
-            let statusLine = try #require(
-                statusText.split(separator: "\n").last(where: { $0.hasPrefix("{") }), "\(statusText)")
-            return try #require(try JSONSerialization.jsonObject(with: Data(statusLine.utf8)) as? [String: Any])
+            return try lastJSONObject(in: statusText)
         }
     }
 
@@ -181,10 +177,7 @@ extension BlobSwarmTests {
             ],
             environment: swarm.environment)
         #expect(collected == 0, "\(resultText)")
-        let resultLine = try #require(resultText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let swarmSum =
-            (try JSONSerialization.jsonObject(with: Data(resultLine.utf8)) as? [String: Any])
-            .flatMap { $0["summary"] as? [String: Any] }?["sum"] as? Int
+        let swarmSum = (try lastJSONObject(in: resultText)["summary"] as? [String: Any])?["sum"] as? Int
         let (ran, localText) = try run(
             swarm.colony,
             [
@@ -194,10 +187,7 @@ extension BlobSwarmTests {
             ],
             environment: swarm.environment)
         #expect(ran == 0, "\(localText)")
-        let localLine = try #require(localText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let localSum =
-            (try JSONSerialization.jsonObject(with: Data(localLine.utf8)) as? [String: Any])
-            .flatMap { $0["summary"] as? [String: Any] }?["sum"] as? Int
+        let localSum = (try lastJSONObject(in: localText)["summary"] as? [String: Any])?["sum"] as? Int
         #expect(swarmSum != nil)
         #expect(swarmSum == localSum)
     }

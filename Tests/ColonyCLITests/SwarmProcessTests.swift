@@ -39,8 +39,7 @@ extension BlobSwarmTests {
         let (published, publishText) = try run(
             colony, ["publish", spec.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("publisher")])
         #expect(published == 0, "\(publishText)")
-        let publishLine = try #require(publishText.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let job = try #require((try JSONSerialization.jsonObject(with: Data(publishLine.utf8)) as? [String: Any])?["job"] as? String)
+        let job = try #require(try lastJSONObject(in: publishText)["job"] as? String)
 
         // `status --watch` returns once every unit is decided.
         let (watched, statusText) = try run(
@@ -51,8 +50,7 @@ extension BlobSwarmTests {
         let (status, text) = try run(
             colony, ["results", job, "--out", out.path, "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory("outsider")])
         #expect(status == 0, "\(text)")
-        let resultLine = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-        let results = try #require(try JSONSerialization.jsonObject(with: Data(resultLine.utf8)) as? [String: Any])
+        let results = try lastJSONObject(in: text)
         let summary = try #require(results["summary"] as? [String: Any])
         #expect(summary["exponents"] as? [Int] == [2, 3, 5, 7, 13, 17, 19, 31, 61, 89, 107, 127, 521, 607, 1279])
         #expect(results["badSignatures"] as? Int == 0)
@@ -64,9 +62,7 @@ extension BlobSwarmTests {
             let (status, text) = try run(
                 colony, ["credit"] + which + ["--facts", "--host", "127.0.0.1", "--bootstrap", seed, "--network", network, "--json", "--data-dir", directory(name)])
             #expect(status == 0, "\(text)")
-            let line = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }))
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return try #require(object["workers"] as? [[String: Any]])
+            return try #require(try lastJSONObject(in: text)["workers"] as? [[String: Any]])
         }
         let first = try credit("auditor1", [job])
         let second = try credit("auditor2", [job])

@@ -37,11 +37,9 @@ import Testing
         worker.start()
         defer { worker.stop() }
         // Waits for the allowed job's units to be validated; the bound is only there to fail instead of hanging.
-        let deadline = Date() + 120
-        while worker.snapshot.statistics.validated < 4 || worker.snapshot.statistics.jobsIgnored < 1 {
-            try #require(Date() < deadline, "the worker neither finished the allowed job nor refused the blocked one")
-            usleep(10_000)   // SwarmWorker signals no change of its statistics: read them again shortly
-        }
+        let settled = worker.wait(
+            until: { $0.snapshot.statistics.validated >= 4 && $0.snapshot.statistics.jobsIgnored >= 1 }, timeout: 120)
+        try #require(settled, "the worker neither finished the allowed job nor refused the blocked one")
         let snapshot = worker.snapshot
         #expect(Set(snapshot.jobs.keys) == [allowed.id])
         #expect(snapshot.statistics.jobsIgnored == 1)

@@ -110,14 +110,7 @@ struct GateKernel: ComputeKernel {
         }
 
         /// Waits (at most a minute) until `condition` holds of the worker; returns whether it did.
-        func until(_ condition: (SwarmWorker) -> Bool) -> Bool {
-            let deadline = Date() + 60
-            while !condition(worker) {
-                guard Date() < deadline else { return false }
-                usleep(5_000)   // the worker's state has no change event to wait on: read it again shortly
-            }
-            return true
-        }
+        func until(_ condition: (SwarmWorker) -> Bool) -> Bool { worker.wait(until: condition, timeout: 60) }
     }
 
     @Test func pauseHoldsTheRunningKernelAndResumeLetsItFinish() throws {

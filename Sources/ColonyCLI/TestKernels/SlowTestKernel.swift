@@ -30,6 +30,8 @@ public struct SlowTestKernel: ComputeKernel {
         let unit = try IsolationTestKernels.decode(Unit.self, input, kernel: Self.name)
         var state = context.restore(State.self) ?? State(next: 0, hash: unit.index)
         while state.next < unit.steps {
+            // The sleep is the kernel's work: a unit that takes a known wall time (20 ms a step), long enough for
+            // tests to pause, kill or checkpoint it mid-unit, without loading the machine.
             var nap = timespec(tv_sec: 0, tv_nsec: 20_000_000)
             nanosleep(&nap, nil)
             // SplitMix64's finaliser: each step depends on all earlier ones, so a resumed run that skipped or

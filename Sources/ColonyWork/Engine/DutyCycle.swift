@@ -17,6 +17,8 @@ public final class DutyCycle: Sendable {
     private let sleep: @Sendable (UInt64) -> Void
     /// When the current run phase began. Only the slot's thread touches it; the lock is uncontended.
     private let phaseStart: Mutex<UInt64>
+    /// Whether the last `pace` found no limit.
+    private let unlimited = Atomic<Bool>(false)
 
     /// A cycle of `window` in which the thread runs `percent`% of the time; rests end early when stopping.
     public convenience init(
@@ -46,8 +48,13 @@ public final class DutyCycle: Sendable {
     /// Rests if this run phase has used its share; returns at once otherwise.
     public func pace() {
         let rate = Double(min(100, max(1, percent()))) / 100
+        // Unlimited, a step costs one read of the limit (kernels step often). When a limit comes, its first run
+        // phase starts then, so the time before it is not owed.
         guard rate < 1 else {
-            // Unlimited: the run phase starts afresh, so a limit set later is not owed for the time before it.
+            unlimited.store(true, ordering: .relaxed)
+            return
+        }
+        if unlimited.exchange(false, ordering: .relaxed) {
             restart()
             return
         }

@@ -63,10 +63,11 @@ extension ShardLedger {
     /// Each worker's facts in this shard. `now` (milliseconds) decides which leases have expired; without it every
     /// lease not ended by a result or an error counts as expired (re-verification after the fact). `work` gives a
     /// validated unit's work from its number and agreed output (the kernel's `work(input:output:)` with the unit's
-    /// input), counting `workUnit`s.
+    /// input), counting `workUnit`s. `verdicts`, when the caller has them already for the same `now`, are not
+    /// computed again.
     public func evidence(
         now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, work: (Int, Data) -> Double = { _, _ in 1 },
-        workUnit: String = "units"
+        workUnit: String = "units", verdicts known: [UnitVerdict]? = nil
     ) -> [Ed25519PublicKey: [EvidenceFact]] {
         let records = sortedRecords.filter { $0.job == job && $0.shard == shard }
         // The latest lease of each worker for each unit: the one its result or error answered.
@@ -94,7 +95,7 @@ extension ShardLedger {
                         detail: String(reason.prefix(200))))
             }
         }
-        for verdict in verdicts(now: now, equivalent: equivalent) {
+        for verdict in known ?? verdicts(now: now, equivalent: equivalent) {
             if verdict.state == .validated {
                 let amount = verdict.output.map { work(verdict.unit, Data($0)) } ?? 0
                 for worker in verdict.agreeing {
