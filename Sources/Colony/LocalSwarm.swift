@@ -17,6 +17,9 @@ public final class LocalSwarm: @unchecked Sendable {
         /// Peers that return one agreed wrong output, all on one network (127.0.250.1): many keys, one network.
         public var sybils = 0
         public var copycats = 0
+        /// Peers honest for their first `sleeperHonestUnits` units, then cheating (issue 14).
+        public var sleepers = 0
+        public var sleeperHonestUnits = 100
         public var crash = 0
         /// Slots per worker.
         public var coresPerWorker = 1
@@ -61,8 +64,10 @@ public final class LocalSwarm: @unchecked Sendable {
         self.options = options
     }
 
-    /// The role of peer `index`: honest, then those to crash, copycats, colluders, Sybils and cheaters last.
+    /// The role of peer `index`: honest, then those to crash, sleepers, copycats, colluders, Sybils and cheaters
+    /// last. Peers added later (`addPeer`) have the role they were added with.
     public func behaviour(of index: Int) -> SwarmWorker.Behaviour {
+        if let role = added[index] { return role }
         var end = options.peers - options.cheaters
         if index >= end { return .cheater }
         end -= options.sybils
@@ -71,8 +76,13 @@ public final class LocalSwarm: @unchecked Sendable {
         if index >= end { return .colluder }
         end -= options.copycats
         if index >= end { return .copycat }
+        end -= options.sleepers
+        if index >= end { return .sleeper }
         return .honest
     }
+
+    /// Roles of the peers added after the start.
+    private var added: [Int: SwarmWorker.Behaviour] = [:]
 
     /// Whether peer `index` is one of the Sybils (sharing one network).
     public func isSybil(_ index: Int) -> Bool {
@@ -81,49 +91,71 @@ public final class LocalSwarm: @unchecked Sendable {
 
     /// The peers that will crash while holding leases (just before the misbehaving ones).
     public var crashIndices: [Int] {
-        let end = options.peers - options.cheaters - options.sybils - options.colluders - options.copycats
+        let end = options.peers - options.cheaters - options.sybils - options.colluders - options.copycats - options.sleepers
         return Array(max(1, end - options.crash)..<end)
     }
 
     /// Starts the peers and joins each to the first, then the workers.
     public func start(log: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        for index in 0..<options.peers {
-            var configuration = ColonyPeer.Configuration()
-            configuration.blobs.rateLimit = nil
-            configuration.blobs.repairInterval = nil
-            configuration.syncInterval = options.syncInterval
-            configuration.registry = options.registry
-            let folder = options.folder.appendingPathComponent("peer-\(index)")
-            // Each peer on a loopback network of its own (127.0.N.1): replicas count toward a quorum only from
-            // distinct /24 networks, and the custodians see each worker's real address.
-            let host = isSybil(index) ? Self.sybilHost : Self.host(of: index)
-            let peer = try ColonyPeer(dataDirectory: folder, host: host, configuration: configuration) {
-                log("peer \(index): \($0)")
-            }
-            peer.onCustodyChange = { [changes] in changes.notify() }
-            try peer.start()
-            peers.append(peer)
-        }
+        self.log = log
+        for index in 0..<options.peers { peers.append(try startPeer(index, folder: "peer-\(index)")) }
         let seed = peers[0].endpoint
         for peer in peers.dropFirst() { peer.join([seed], timeout: 10) }
         // A second round fills the early joiners' tables with those that came later.
         for peer in peers { peer.join([seed], timeout: 10) }
-        for (index, peer) in peers.enumerated() {
-            var configuration = SwarmWorker.Configuration()
-            configuration.cores = options.coresPerWorker
-            configuration.kernels = options.registry
-            configuration.behaviour = behaviour(of: index)
-            configuration.lowPriority = options.lowPriority
-            configuration.discoveryInterval = 1
-            // Peers on one machine can look for a job often: a lookup among a few local peers costs little,
-            // and the job is published just after they start.
-            configuration.idleDiscoveryInterval = 0.2
-            configuration.revealPollInterval = options.revealPollInterval
-            configuration.onJudged = options.onWorkerJudged
-            let worker = SwarmWorker(peer: peer, configuration: configuration) { log("worker \(index): \($0)") }
-            workers.append(worker)
-        }
+        for (index, peer) in peers.enumerated() { workers.append(makeWorker(index, peer: peer)) }
         for worker in workers { worker.start() }
+    }
+
+    private var log: @Sendable (String) -> Void = { _ in }
+
+    /// Starts one more peer and its worker, behaving as `behaviour`, after the job's custodians were chosen (it
+    /// keeps no custody): a newcomer, or a cheater back with a new key (Sybil churn). Returns its index.
+    @discardableResult
+    public func addPeer(behaviour: SwarmWorker.Behaviour) throws -> Int {
+        let index = peers.count
+        added[index] = behaviour
+        let peer = try startPeer(index, folder: "peer-\(index)-added")
+        peer.join([peers[0].endpoint], timeout: 10)
+        peers.append(peer)
+        let worker = makeWorker(index, peer: peer)
+        workers.append(worker)
+        worker.start()
+        return index
+    }
+
+    private func startPeer(_ index: Int, folder name: String) throws -> ColonyPeer {
+        var configuration = ColonyPeer.Configuration()
+        configuration.blobs.rateLimit = nil
+        configuration.blobs.repairInterval = nil
+        configuration.syncInterval = options.syncInterval
+        configuration.registry = options.registry
+        let folder = options.folder.appendingPathComponent(name)
+        // Each peer on a loopback network of its own (127.0.N.1): replicas count toward a quorum only from
+        // distinct /24 networks, and the custodians see each worker's real address.
+        let host = isSybil(index) ? Self.sybilHost : Self.host(of: index)
+        let peer = try ColonyPeer(dataDirectory: folder, host: host, configuration: configuration) { [log] in
+            log("peer \(index): \($0)")
+        }
+        peer.onCustodyChange = { [changes] in changes.notify() }
+        try peer.start()
+        return peer
+    }
+
+    private func makeWorker(_ index: Int, peer: ColonyPeer) -> SwarmWorker {
+        var configuration = SwarmWorker.Configuration()
+        configuration.cores = options.coresPerWorker
+        configuration.kernels = options.registry
+        configuration.behaviour = behaviour(of: index)
+        configuration.sleeperHonestUnits = options.sleeperHonestUnits
+        configuration.lowPriority = options.lowPriority
+        configuration.discoveryInterval = 1
+        // Peers on one machine can look for a job often: a lookup among a few local peers costs little,
+        // and the job is published just after they start.
+        configuration.idleDiscoveryInterval = 0.2
+        configuration.revealPollInterval = options.revealPollInterval
+        configuration.onJudged = options.onWorkerJudged
+        return SwarmWorker(peer: peer, configuration: configuration) { [log] in log("worker \(index): \($0)") }
     }
 
     /// The loopback address of peer `index`: 127.M.N.1, each its own /24 network (Linux answers on the whole of

@@ -20,6 +20,9 @@ public final class SwarmWorker: @unchecked Sendable {
         case colluder
         /// Computes nothing: commits invented seals and reveals what it can copy or invent.
         case copycat
+        /// Honest for its first `Configuration.sleeperHonestUnits` units, then a cheater: the adversary adaptive
+        /// replication must catch once it is trusted (issue 14).
+        case sleeper
     }
 
     public struct Configuration: Sendable {
@@ -29,6 +32,8 @@ public final class SwarmWorker: @unchecked Sendable {
         /// The kernels this worker runs; jobs of other kernels are ignored.
         public var kernels = KernelRegistry([])
         public var behaviour = Behaviour.honest
+        /// Units a sleeper computes honestly before it cheats.
+        public var sleeperHonestUnits = 100
         /// Seconds between looks for new jobs.
         public var discoveryInterval = 5.0
         /// Seconds between looks while the worker knows no job (it has nothing else to do).
@@ -133,6 +138,13 @@ public final class SwarmWorker: @unchecked Sendable {
             return value == .max ? nil : Date(timeIntervalSince1970: Double(value) / 1000)
         }
         var passed: Bool { (date.map { Date() >= $0 }) ?? false }
+    }
+
+    /// True once a sleeper has computed its honest units.
+    func isAwake() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stats.computed >= configuration.sleeperHonestUnits
     }
 
     /// The wrong output colluders agree on for a unit whose honest output is `honest`.
@@ -441,7 +453,7 @@ public final class SwarmWorker: @unchecked Sendable {
             // Interrupted while the worker goes on: it was held until its lease nearly ended. Its checkpoint stays
             // on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()
-            if configuration.behaviour == .cheater, let honest = output {
+            if let honest = output, configuration.behaviour == .cheater || (configuration.behaviour == .sleeper && isAwake()) {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
             }
             if configuration.behaviour == .colluder, let honest = output { output = Self.collusion(honest) }

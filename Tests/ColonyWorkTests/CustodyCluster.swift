@@ -17,11 +17,12 @@ struct CustodyCluster {
 
     init(
         units: Int = 10, shard: Int = 4, replicas: Int = 2, quorum: Int = 2, maxAttempts: Int = 4, custodians count: Int = 3,
-        ipv4Prefix: Int = 24
+        ipv4Prefix: Int = 24, configure: (inout Redundancy) -> Void = { _ in }
     ) throws {
         keys = (0..<count).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
         var redundancy = Redundancy(replicas: replicas, quorum: quorum, maxAttempts: maxAttempts)
         redundancy.ipv4Prefix = ipv4Prefix
+        configure(&redundancy)
         let spec = JobSpec(kernel: "tally", title: "t", parameters: ["units": .int(units)], redundancy: redundancy, leaseSeconds: 60)
         let members = keys.enumerated().map { CustodianMember(key: $1.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000)) }
         manifest = try JobManifest.signed(

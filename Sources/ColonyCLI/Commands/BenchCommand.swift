@@ -8,6 +8,6 @@ enum BenchCommand: Command {
     )
 
     static var subcommands: [any Command.Type] {
-        [BenchEngineCommand.self, BenchPrimesCommand.self, BenchMersenneCommand.self, BenchDHTCommand.self, BenchBlobCommand.self, BenchSwarmCommand.self, BenchColludeCommand.self, BenchSuspendCommand.self, BenchVerifyCommand.self]
+        [BenchEngineCommand.self, BenchPrimesCommand.self, BenchMersenneCommand.self, BenchDHTCommand.self, BenchBlobCommand.self, BenchSwarmCommand.self, BenchColludeCommand.self, BenchSuspendCommand.self, BenchVerifyCommand.self, BenchAdaptiveCommand.self]
     }
 }

@@ -134,14 +134,20 @@ public struct Custodian: Sendable {
         // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
+        // Adaptive replication caps the fresh units a worker takes by its standing (`freshUnitLimit`).
+        let freshLimit = ledger.freshUnitLimit(for: worker, now: now)
         var generator = SystemRandomNumberGenerator()
         let picked: [Int]
         if randomUnits {
             let (started, fresh) = ledger.splitByFlight(eligible, now: now)
-            picked = Array((started.shuffled(using: &generator) + fresh.shuffled(using: &generator)).prefix(limit))
+            picked = Array((started.shuffled(using: &generator) + fresh.shuffled(using: &generator).prefix(freshLimit)).prefix(limit))
+        } else if freshLimit < eligible.count {
+            let (started, fresh) = ledger.splitByFlight(eligible, now: now)
+            picked = Array((started + fresh.prefix(freshLimit)).sorted().prefix(limit))
         } else {
             picked = Array(eligible.prefix(limit))
         }
+        guard !picked.isEmpty else { return nil }
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         var time = now
         var record: CustodyRecord
@@ -183,9 +189,16 @@ public struct Custodian: Sendable {
         }
         do {
             guard try ledger.admit(record, id: record.id, now: now, submitted: true, equivalent: compare) else { return [] }
+            var added = [record]
+            if record.kind == .commit, let draw = draw(on: record, in: ledger, now: now),
+                (try? ledger.admit(draw, id: draw.id, now: now, submitted: false, equivalent: compare)) == true
+            {
+                added.append(draw)
+                accepted["draw", default: 0] += 1
+            }
             ledgers[ref] = ledger
             accepted[record.kind.rawValue, default: 0] += 1
-            return [record]
+            return added
         } catch {
             if error.reason == "reveal does not match its commit", record.author == record.worker {
                 // Evidence and a freed slot: the custodian ends the lease of a worker whose reveal was not what
@@ -201,6 +214,20 @@ public struct Custodian: Sendable {
             }
             throw refuse(error)
         }
+    }
+
+    /// The draw this custodian owes on a worker's commit in an adaptive job: its signature of each seal made
+    /// under its lease while the worker stood trusted (`ShardLedger`, Adaptive). Nil when none is owed.
+    private func draw(on commit: CustodyRecord, in ledger: ShardLedger, now: Int64) -> CustodyRecord? {
+        let owed = ledger.unitsToDraw(worker: commit.author, units: commit.entries.map(\.unit), by: identity.publicKey)
+        guard !owed.isEmpty else { return nil }
+        let entries = owed.map { unit, seal in
+            let message = CustodyRecord.drawMessage(job: commit.job, unit: unit, worker: commit.author, seal: seal)
+            return CustodyRecord.Entry(unit: unit, data: [UInt8](identity.signature(for: message)))
+        }
+        return CustodyRecord(
+            kind: .draw, job: commit.job, shard: commit.shard, worker: commit.author, entries: entries, time: now,
+            signedBy: identity)
     }
 
     // MARK: Exchange between custodians
@@ -243,7 +270,7 @@ public struct Custodian: Sendable {
                     }
                 } catch {
                     // Refused for good unless it lacked a record that may still come (its lease, its seal).
-                    if !["no lease", "reveal without commit", "unknown epoch"].contains(error.reason),
+                    if !["no lease", "reveal without commit", "unknown epoch", "draw without seal"].contains(error.reason),
                         refusedIDs[ref, default: []].count < Self.refusedLimit
                     {
                         refusedIDs[ref, default: []].insert(id)

@@ -14,6 +14,11 @@ public struct CustodyRecord: Sendable, Hashable {
         case commit
         /// A worker's outputs: entry hash = output digest, entry data = output.
         case reveal
+        /// A custodian's spot-check draws for an adaptive job (`ShardLedger`, Adaptive): for each unit `worker`
+        /// sealed under this custodian's lease, entry data = the custodian's signature of `drawMessage`. Ed25519
+        /// signs deterministically, so the draw is fixed by the seal, and the worker, who cannot sign for the
+        /// custodian, cannot know it before sealing.
+        case draw
         /// The units' leases of `worker` end without a result: entry data says why. Written by the worker (the
         /// kernel failed, the worker stopped) or by a custodian (a reveal that did not match its commit).
         case error
@@ -74,7 +79,6 @@ public struct CustodyRecord: Sendable, Hashable {
         signature = [UInt8](identity.signature(for: unsignedValue().encoded()))
     }
 
-    /// The seal a worker commits before revealing `digest` (DESIGN.md, commit–reveal).
     /// The data of an error entry by which a worker gives back, unstarted or interrupted, the unit of its lease
     /// `lease`: it ends that lease only, and the worker may be leased the unit again.
     public static func releaseReason(of lease: SHA256Digest) -> [UInt8] { Array("released:\(lease.hex)".utf8) }
@@ -86,6 +90,22 @@ public struct CustodyRecord: Sendable, Hashable {
         return try? SHA256Digest(hex: String(decoding: data.dropFirst(prefix.count), as: UTF8.self))
     }
 
+    /// What a custodian signs to draw whether `worker`'s sealed unit is spot-checked.
+    public static func drawMessage(job: JobID, unit: Int, worker: Ed25519PublicKey, seal: [UInt8]) -> [UInt8] {
+        var message = Array("colony-draw".utf8) + job.bytes
+        withUnsafeBytes(of: UInt64(unit).bigEndian) { message += $0 }
+        return message + [UInt8](worker.rawRepresentation) + seal
+    }
+
+    /// A draw's value, uniform in [0, 1): the first 8 bytes of SHA-256 of the draw signature over 2⁶⁴. The unit
+    /// is spot-checked when it falls below the worker's rate.
+    public static func drawValue(_ signature: [UInt8]) -> Double {
+        let digest = SHA256.hash(signature).bytes
+        let word = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Double(word >> 11) / Double(UInt64(1) << 53)
+    }
+
+    /// The seal a worker commits before revealing `digest` (DESIGN.md, commit–reveal).
     public static func seal(worker: Ed25519PublicKey, job: JobID, unit: Int, digest: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(worker.rawRepresentation)
@@ -121,10 +141,10 @@ public struct CustodyRecord: Sendable, Hashable {
     /// The record's bytes.
     public func encoded() -> [UInt8] { value.encoded() }
 
-    /// `records` in the order that lets each find what it needs already admitted: leases, then commits, reveals
-    /// and errors, each by time.
+    /// `records` in the order that lets each find what it needs already admitted: leases, then commits, draws,
+    /// reveals and errors, each by time.
     public static func inAdmissionOrder(_ records: [CustodyRecord]) -> [CustodyRecord] {
-        let rank: [Kind: Int] = [.lease: 0, .commit: 1, .reveal: 2, .error: 3]
+        let rank: [Kind: Int] = [.lease: 0, .commit: 1, .draw: 2, .reveal: 3, .error: 4]
         return records.sorted { a, b in a.kind != b.kind ? rank[a.kind]! < rank[b.kind]! : a.time < b.time }
     }
 

@@ -21,6 +21,19 @@ public struct JobPolicy: Sendable, Equatable {
     /// only from distinct networks. 0 turns the rule off for that family (each worker is a network of its own).
     public var ipv4Prefix: Int = 24
     public var ipv6Prefix: Int = 48
+    /// Adaptive replication (issue 14; `ShardLedger`, Adaptive): the lowest spot-check rate in parts per million,
+    /// 0 when every unit is replicated.
+    public var spotCheckPPM = 0
+    /// Consecutive valid results in a shard before a worker's units there may run once.
+    public var trustAfter = 10
+
+    public var isAdaptive: Bool { spotCheckPPM > 0 }
+
+    /// The spot-check rate for a worker with `standing` consecutive valid results: 1/standing, at least the
+    /// publisher's minimum (BOINC's adaptive replication).
+    public func spotCheckRate(standing: Int) -> Double {
+        max(Double(spotCheckPPM) / 1_000_000, 1 / Double(max(1, standing)))
+    }
 
     /// The largest shard: a lease or a batch of results never covers more units than this.
     public static let shardLimits = 1...1024
@@ -38,13 +51,19 @@ public struct JobPolicy: Sendable, Equatable {
         self.ipv6Prefix = ipv6Prefix
     }
 
-    /// A policy from a spec: its redundancy and lease, and shards of up to 128 units.
+    /// A policy from a spec: its redundancy and lease, and shards of up to 128 units (1024 with adaptive
+    /// replication: a worker earns trust per shard, so larger shards spend less of it on earning).
     public init(spec: JobSpec, unitCount: Int) {
+        let redundancy = spec.redundancy
         self.init(
-            replicas: spec.redundancy.replicas, quorum: spec.redundancy.quorum,
-            maxAttempts: spec.redundancy.maxAttempts, leaseSeconds: spec.leaseSeconds,
-            shardSize: max(1, min(128, unitCount)), ipv4Prefix: spec.redundancy.ipv4Prefix,
-            ipv6Prefix: spec.redundancy.ipv6Prefix)
+            replicas: redundancy.replicas, quorum: redundancy.quorum,
+            maxAttempts: redundancy.maxAttempts, leaseSeconds: spec.leaseSeconds,
+            shardSize: max(1, min(redundancy.adaptive ? Self.shardLimits.upperBound : 128, unitCount)),
+            ipv4Prefix: redundancy.ipv4Prefix, ipv6Prefix: redundancy.ipv6Prefix)
+        if redundancy.adaptive {
+            spotCheckPPM = max(1, Int((redundancy.minSpotCheck * 1_000_000).rounded()))
+            trustAfter = redundancy.trustAfter
+        }
     }
 
     /// Leases one custodian may count toward a unit's attempts, with `custodians` in the set: a unit's replica slots
@@ -309,15 +328,21 @@ public struct JobManifest: Sendable, Equatable {
 
     /// The manifest without its signature: what the signature covers.
     public func unsignedValue() -> BencodeValue {
-        [
+        var policyFields: [String: BencodeValue] = [
+            "replicas": .integer(Int64(policy.replicas)), "quorum": .integer(Int64(policy.quorum)),
+            "attempts": .integer(Int64(policy.maxAttempts)), "lease": .integer(Int64(policy.leaseSeconds)),
+            "shard": .integer(Int64(policy.shardSize)), "net4": .integer(Int64(policy.ipv4Prefix)),
+            "net6": .integer(Int64(policy.ipv6Prefix)),
+        ]
+        // Only adaptive jobs carry these, so that other manifests (and their IDs) stay as they were.
+        if policy.isAdaptive {
+            policyFields["spot"] = .integer(Int64(policy.spotCheckPPM))
+            policyFields["trust"] = .integer(Int64(policy.trustAfter))
+        }
+        return [
             "kernel": .text(kernel), "version": .integer(Int64(kernelVersion)), "title": .text(title),
             "params": .text(parameters), "units": .list(units.map(\.value)),
-            "policy": [
-                "replicas": .integer(Int64(policy.replicas)), "quorum": .integer(Int64(policy.quorum)),
-                "attempts": .integer(Int64(policy.maxAttempts)), "lease": .integer(Int64(policy.leaseSeconds)),
-                "shard": .integer(Int64(policy.shardSize)), "net4": .integer(Int64(policy.ipv4Prefix)),
-                "net6": .integer(Int64(policy.ipv6Prefix)),
-            ],
+            "policy": .dictionary(BencodeDictionary(uniqueKeysWithValues: policyFields.map { (Array($0.key.utf8), $0.value) })),
             "publisher": .bytes([UInt8](publisher.rawRepresentation)), "created": .integer(created),
             "nonce": .bytes(nonce), "custody": custody.value,
         ]
@@ -365,13 +390,18 @@ public struct JobManifest: Sendable, Equatable {
         for unit in unitList { units.append(try UnitInput(unit)) }
         let policyValue = value["policy"]
         let replicas = try int(policyValue?["replicas"], "policy.replicas", Redundancy.replicaLimits)
-        let policy = JobPolicy(
+        var policy = JobPolicy(
             replicas: replicas, quorum: try int(policyValue?["quorum"], "policy.quorum", 1...replicas),
             maxAttempts: try int(policyValue?["attempts"], "policy.attempts", replicas...Redundancy.attemptLimits.upperBound),
             leaseSeconds: try int(policyValue?["lease"], "policy.lease", JobSpec.leaseLimits),
             shardSize: try int(policyValue?["shard"], "policy.shard", JobPolicy.shardLimits),
             ipv4Prefix: try int(policyValue?["net4"], "policy.net4", 0...32),
             ipv6Prefix: try int(policyValue?["net6"], "policy.net6", 0...128))
+        if policyValue?["spot"] != nil || policyValue?["trust"] != nil {
+            guard policy.quorum >= 2 else { throw ManifestError("policy.spot needs a quorum of 2 or more") }
+            policy.spotCheckPPM = try int(policyValue?["spot"], "policy.spot", 1_000...1_000_000)
+            policy.trustAfter = try int(policyValue?["trust"], "policy.trust", Redundancy.trustLimits)
+        }
         guard let keyBytes = value["publisher"]?.bytes, let publisher = try? Ed25519PublicKey(rawRepresentation: keyBytes)
         else { throw ManifestError("publisher is not a 32-byte key") }
         guard let signature = value["sig"]?.bytes, signature.count == 64 else { throw ManifestError("sig is missing") }

@@ -52,10 +52,20 @@ public struct ShardLedger: Sendable {
         var seal: [UInt8]
     }
 
+    /// A custodian's spot-check draw on a worker's sealed unit (adaptive jobs).
+    struct Draw: Sendable {
+        var worker: Who
+        var custodian: Who
+        /// The seal the draw was made on.
+        var seal: [UInt8]
+        var value: Double
+    }
+
     struct UnitRecords: Sendable {
         var leases: [Lease] = []
         var commits: [Seal] = []
         var reveals: [Reveal] = []
+        var draws: [Draw] = []
         var errors: [(worker: Who, reason: String)] = []
         /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
         var releases: [(lease: SHA256Digest, worker: Who)] = []
@@ -135,7 +145,10 @@ public struct ShardLedger: Sendable {
     public let equivalence: @Sendable ([UInt8], [UInt8]) -> Bool
     /// Each unit's verdict once validated, computed when its records change: workers ask about units far more
     /// often than records arrive. (Validation does not depend on the clock; a later record recomputes it.)
-    private var validated: [UnitVerdict?]
+    private(set) var validated: [UnitVerdict?]
+    /// What adaptive replication decides over the whole shard, computed when first asked after a change (a new
+    /// box on each insert: copies of the ledger made before keep theirs).
+    var adaptiveCache = AdaptiveCache()
 
     public init(
         job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority,
@@ -209,6 +222,7 @@ public struct ShardLedger: Sendable {
         // (each custodian takes at most one of them from the worker, so the copies are few).
         case .commit: if try !checkCommit(record, now: now, submitted: submitted, equivalent: equivalent), submitted { return false }
         case .reveal: if try !checkReveal(record), submitted { return false }
+        case .draw: try checkDraw(record, submitted: submitted)
         case .error: try checkError(record, submitted: submitted)
         }
         insert(record, id: id)
@@ -302,6 +316,29 @@ public struct ShardLedger: Sendable {
         return new
     }
 
+    /// A draw is made by a custodian of an adaptive job on units the worker sealed under that custodian's lease:
+    /// each entry a signature, by the record's author, of the draw message over one of the worker's seals.
+    private func checkDraw(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) {
+        guard policy.isAdaptive else { throw CustodyError("malformed", "a draw in a job without adaptive replication") }
+        guard !submitted else { throw CustodyError("malformed", "workers do not submit draws") }
+        let (author, worker) = (Who(record.author), Who(record.worker))
+        for entry in record.entries {
+            let unit = perUnit[entry.unit - units.lowerBound]
+            guard entry.hash.isEmpty, entry.data.count == 64 else { throw CustodyError("malformed", "a draw is a 64-byte signature") }
+            guard unit.leases.contains(where: { $0.worker == worker && $0.custodian == author }) else {
+                throw CustodyError("not a custodian", "a draw on unit \(entry.unit) by a custodian that did not lease it to the worker")
+            }
+            guard unit.commits.contains(where: {
+                $0.worker == worker
+                    && record.author.isValidSignature(
+                        entry.data, for: CustodyRecord.drawMessage(job: job, unit: entry.unit, worker: record.worker, seal: $0.seal))
+            }) else {
+                // The seal may not have arrived yet (a draw merged before its commit): refused for now, not for good.
+                throw CustodyError("draw without seal", "the draw on unit \(entry.unit) is not its custodian's signature of a seal of the worker here")
+            }
+        }
+    }
+
     /// An error ends leases: the worker's own (it failed or gave the unit back), or a custodian's void of a
     /// worker's lease (its reveal did not match its seal).
     private func checkError(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) {
@@ -335,6 +372,7 @@ public struct ShardLedger: Sendable {
         names[author] = record.author
         names[worker] = record.worker
         let network = record.network.isEmpty ? worker : Who(bytes: record.network)
+        adaptiveCache = AdaptiveCache()
         defer {
             // Units with enough results to be validated: their verdict, kept while no record changes it.
             for entry in record.entries {
@@ -355,6 +393,14 @@ public struct ShardLedger: Sendable {
                         networkBytes: record.network))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
+            case .draw:
+                let seal = perUnit[index].commits.first {
+                    $0.worker == worker
+                        && record.author.isValidSignature(
+                            entry.data, for: CustodyRecord.drawMessage(job: job, unit: entry.unit, worker: record.worker, seal: $0.seal))
+                }?.seal ?? []
+                perUnit[index].draws.append(
+                    Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data)))
             case .reveal:
                 perUnit[index].reveals.append(
                     Reveal(
@@ -430,6 +476,7 @@ public struct ShardLedger: Sendable {
     func openSlots(unit: Int, now: Int64, equivalent: ([UInt8], [UInt8]) -> Bool) -> Int {
         let records = perUnit[unit - units.lowerBound]
         guard records.reveals.isEmpty else { return verdict(unit: unit, now: now, equivalent: equivalent).openSlots }
+        if policy.isAdaptive, awaitsSingle(unit, now: now) { return 0 }
         let attempts = Self.attempts(records.kept, share: policy.attemptsPerCustodian(custodians: setSize))
         guard attempts < policy.maxAttempts else { return 0 }
         let inFlight = Self.useful(records, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds), capacity: custodianCapacity)
@@ -527,6 +574,10 @@ public struct ShardLedger: Sendable {
     /// wait are over (netlab kill-custodian: every later worker revealed at once, paired with the dead seal, and
     /// each result stood alone until the unit had no worker left to lease).
     public func partners(of worker: Ed25519PublicKey?, unit: Int, now: Int64? = nil) -> Int {
+        // A unit drawn to run once needs no partner: its worker reveals now (adaptive replication).
+        if policy.isAdaptive, let worker, adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: Who(worker))) {
+            return policy.quorum
+        }
         let records = perUnit[unit - units.lowerBound]
         let waiting = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) }
         // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
@@ -580,11 +631,11 @@ public struct ShardLedger: Sendable {
     ///   one group at most can, unless a quorum of custodians or colluders on a quorum of networks were assigned
     ///   the unit (SECURITY.md).
     public func verdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
-        if let kept = validated[unit - units.lowerBound] { return kept }
-        return computeVerdict(unit: unit, now: now, equivalent: equivalent)
+        let base = validated[unit - units.lowerBound] ?? computeVerdict(unit: unit, now: now, equivalent: equivalent)
+        return policy.isAdaptive ? adapted(base, now: now) : base
     }
 
-    private func computeVerdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
+    func computeVerdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
         // A unit has a handful of records: scans of short arrays here, not sets of keys.
         let records = perUnit[unit - units.lowerBound]
         var invalid: [(Who, String)] = []
@@ -702,7 +753,7 @@ public struct ShardLedger: Sendable {
     }
 
     /// The key behind a packed one (every packed key in the records came from a key inserted with them).
-    private func name(_ who: Who) -> Ed25519PublicKey { names[who]! }
+    func name(_ who: Who) -> Ed25519PublicKey { names[who]! }
 
     /// The largest part of a group that counts toward quorum: distinct custodians, distinct networks, and every
     /// seal before every reveal. With when it reached `quorum` (the quorum-th reveal's time).

@@ -105,6 +105,13 @@ public struct Redundancy: Sendable, Equatable {
     /// that family, for a private cluster where every worker is known.
     public var ipv4Prefix = 24
     public var ipv6Prefix = 48
+    /// Adaptive replication (issue 14): a unit leased to a worker with at least `trustAfter` consecutive valid
+    /// results in its shard runs once, spot-checked at max(`minSpotCheck`, 1/n) after n (`ShardLedger`).
+    public var adaptive = false
+    /// The lowest spot-check rate of adaptive replication, from 0.001 to 1.
+    public var minSpotCheck = 0.01
+    /// Consecutive valid results before a worker's units may run once.
+    public var trustAfter = 10
 
     /// The limits on each field.
     public static let replicaLimits = 1...16
@@ -122,7 +129,7 @@ public struct Redundancy: Sendable, Equatable {
 
     init(reading fields: [String: JSONValue], source: String) throws(JobSpecError) {
         let reader = FieldReader(source: source, fields: fields, path: "redundancy.")
-        let known = ["replicas", "quorum", "maxAttempts", "ipv4Prefix", "ipv6Prefix"]
+        let known = ["replicas", "quorum", "maxAttempts", "ipv4Prefix", "ipv6Prefix", "adaptive", "minSpotCheck", "trustAfter"]
         if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw JobSpecError(
                 source: source, field: "redundancy." + unknown, problem: "is not a redundancy field",
@@ -134,7 +141,19 @@ public struct Redundancy: Sendable, Equatable {
             10, replicas)
         ipv4Prefix = try reader.optionalInt("ipv4Prefix", in: 0...32) ?? 24
         ipv6Prefix = try reader.optionalInt("ipv6Prefix", in: 0...128) ?? 48
+        adaptive = try reader.optionalBool("adaptive") ?? false
+        minSpotCheck = try reader.optionalDouble("minSpotCheck", in: Self.spotCheckLimits) ?? 0.01
+        trustAfter = try reader.optionalInt("trustAfter", in: Self.trustLimits) ?? 10
+        if adaptive, quorum < 2 {
+            throw JobSpecError(
+                source: source, field: "redundancy.adaptive", problem: "is true with a quorum of \(quorum)",
+                expected: "a quorum of 2 or more (adaptive replication spot-checks against a quorum)")
+        }
     }
+
+    /// The limits on `minSpotCheck` and `trustAfter`.
+    public static let spotCheckLimits = 0.001...1.0
+    public static let trustLimits = 1...1000
 }
 
 /// Typed reads of a spec's fields, whose errors carry the field's full path.
@@ -161,6 +180,27 @@ struct FieldReader {
         guard let value = fields[name], value != .null else { return nil }
         guard case .object(let object) = value else { throw mistyped(name, value, expected: "a JSON object") }
         return object
+    }
+
+    func optionalBool(_ name: String) throws(JobSpecError) -> Bool? {
+        guard let value = fields[name], value != .null else { return nil }
+        guard case .bool(let flag) = value else { throw mistyped(name, value, expected: "true or false") }
+        return flag
+    }
+
+    func optionalDouble(_ name: String, in range: ClosedRange<Double>) throws(JobSpecError) -> Double? {
+        guard let value = fields[name], value != .null else { return nil }
+        let expected = "a number from \(range.lowerBound) to \(range.upperBound)"
+        let number: Double
+        switch value {
+        case .int(let whole): number = Double(whole)
+        case .double(let real): number = real
+        default: throw mistyped(name, value, expected: expected)
+        }
+        guard range.contains(number) else {
+            throw JobSpecError(source: source, field: path + name, problem: "is \(number)", expected: expected)
+        }
+        return number
     }
 
     func optionalInt(_ name: String, in range: ClosedRange<Int>) throws(JobSpecError) -> Int? {

@@ -13,8 +13,9 @@ public struct EvidenceFact: Sendable, Hashable, CustomStringConvertible {
         case invalid
         /// It reported an error for the unit (a give-back is not one).
         case error
-        /// Its result agreed but was sealed after the result was revealed, so it could be a copy: it counts neither
-        /// for nor against the worker (an honest worker leased the unit late lands here too).
+        /// Its result agreed but was sealed after the result was revealed, so it could be a copy, or it was
+        /// accepted alone and then voided by a later failed spot-check: it counts neither for nor against the
+        /// worker (an honest worker leased the unit late lands here too).
         case late
         /// Its lease ended with neither a result nor an error.
         case expired
@@ -108,7 +109,7 @@ extension ShardLedger {
             for (worker, reason) in verdict.invalid {
                 facts[worker, default: []].append(
                     EvidenceFact(
-                        kind: reason == Self.sealedLate ? .late : .invalid, job: job, unit: verdict.unit,
+                        kind: reason == Self.sealedLate || reason == Self.voided ? .late : .invalid, job: job, unit: verdict.unit,
                         leased: leased(worker, verdict.unit), detail: reason))
             }
         }

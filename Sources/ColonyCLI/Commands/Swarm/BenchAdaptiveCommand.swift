@@ -1,0 +1,190 @@
+import Colony
+import ColonyCore
+import ColonyKernel
+import ColonyWork
+import Foundation
+import Synchronization
+
+/// `colony bench adaptive`: what adaptive replication saves and what it lets through (issue 14).
+enum BenchAdaptiveCommand: Command {
+    static let description = CommandDescription(
+        name: "adaptive",
+        abstract: "Measure adaptive replication: CPU beyond one run per unit, wall time, and adversaries caught",
+        discussion: """
+            Runs swarms of --peers peers in this process, each on a loopback network of its own, on --units tally \
+            units (or the job of --spec): first with every unit replicated (replicas 2, quorum 2), then with \
+            adaptive replication (a worker with 10 consecutive valid results in a shard runs its units once, \
+            spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
+            then cheating), 10% colluders returning one agreed wrong output, and Sybil churn (a cheater that \
+            comes back with a new key each time it is caught). Every validated output is computed again here.
+
+            overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
+            are not what the kernel computes; recomputed is units where the adversary's result did not count and \
+            others computed the unit instead. With --spec, local is the job computed here on every core, and the \
+            last column is the swarm's wall time over it.
+            """,
+        options: [
+            .value("units", "N", help: "Tally units per job (default: 20000)."),
+            .value("peers", "N", help: "Peers per swarm (default: 8)."),
+            .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,sleeper,colluders,churn)."),
+            .json,
+        ],
+        examples: [
+            "colony bench adaptive", "colony bench adaptive --units 4000 --scenarios adaptive,sleeper --json",
+            "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios replicated,adaptive",
+        ]
+    )
+
+    static let allScenarios = ["replicated", "adaptive", "sleeper", "colluders", "churn"]
+
+    struct Row {
+        var scenario: String
+        var units: Int
+        var computed: Int
+        var single: Int
+        var seconds: Double
+        var wrong: Int
+        var recomputed: Int
+        var adversaries: Int
+        var validated: Int
+
+        var overhead: Double { Double(computed - units) / Double(max(1, units)) }
+    }
+
+    static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        let json = arguments.flag("json")
+        let peers = try arguments.int("peers", in: 2...64) ?? 8
+        var scenarios: [String] = []
+        for part in (arguments.value("scenarios") ?? allScenarios.joined(separator: ",")).split(separator: ",") {
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard allScenarios.contains(name) else {
+                throw UsageError(
+                    "--scenarios takes a comma-separated list of \(allScenarios.joined(separator: ", ")); got '\(name)'",
+                    commandPath: arguments.commandPath)
+            }
+            scenarios.append(name)
+        }
+        var spec: JobSpec
+        let registry: KernelRegistry
+        let inputs: [Data]
+        var localSeconds: Double?
+        if let path = arguments.value("spec") {
+            spec = try JobSpec.load(from: URL(fileURLWithPath: path), displayPath: path)
+            registry = environment.registry
+            guard let kernel = registry.kernel(named: spec.kernel) else {
+                throw InputError("\(path): kernel '\(spec.kernel)' is not one this colony has; see colony kernels")
+            }
+            inputs = try kernel.units(for: spec.parameters)
+            localSeconds = try localRun(kernel, inputs)
+        } else {
+            let units = try arguments.int("units", in: 10...200_000) ?? 20_000
+            spec = JobSpec(
+                kernel: TallyKernel.name, title: "\(units) tally units", parameters: ["units": .int(units)],
+                redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), leaseSeconds: 60, source: "bench adaptive")
+            registry = KernelRegistry([TallyKernel.self])
+            inputs = try TallyKernel().units(for: spec.parameters)
+        }
+        spec.redundancy.replicas = 2
+        spec.redundancy.quorum = 2
+        spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
+        if !json {
+            console.print("\(inputs.count) units of \(spec.kernel), \(peers) peers" + (localSeconds.map { String(format: "; local %.2f s", $0) } ?? ""))
+            console.print("scenario     computed  overhead  run once  wall s   wrong  adversaries  recomputed" + (localSeconds == nil ? "" : "  swarm/local"))
+        }
+        var rows: [Row] = []
+        for scenario in scenarios {
+            var adaptiveSpec = spec
+            adaptiveSpec.redundancy.adaptive = scenario != "replicated"
+            let row = try runScenario(scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console)
+            rows.append(row)
+            if !json {
+                var line = String(
+                    format: "%-11@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario as NSString, row.computed,
+                    row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
+                    row.adversaries, row.recomputed)
+                if let localSeconds { line += String(format: "  %10.2f×", row.seconds / localSeconds) }
+                console.print(line)
+            }
+        }
+        if json {
+            console.printJSON(
+                .object([
+                    "units": .int(inputs.count), "peers": .int(peers), "kernel": .string(spec.kernel),
+                    "localSeconds": localSeconds.map { .double($0) } ?? .null,
+                    "results": .array(
+                        rows.map { row in
+                            .object([
+                                "scenario": .string(row.scenario), "computed": .int(row.computed), "overhead": .double(row.overhead),
+                                "runOnce": .int(row.single), "seconds": .double(row.seconds), "wrongValidated": .int(row.wrong),
+                                "adversaries": .int(row.adversaries), "recomputed": .int(row.recomputed),
+                                "validated": .int(row.validated),
+                            ])
+                        }),
+                ]))
+        }
+        return rows.allSatisfy({ $0.validated == $0.units }) ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// The job computed here, every unit once, on every core: what the swarm is compared with.
+    static func localRun(_ kernel: any ComputeKernel, _ inputs: [Data]) throws -> Double {
+        let started = Date()
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: inputs.count) { index in
+            if (try? kernel.run(inputs[index], context: KernelContext(unit: index))) == nil { failures.withLock { $0 += 1 } }
+        }
+        guard failures.withLock({ $0 }) == 0 else { throw BenchmarkError("the kernel failed on some units here") }
+        return Date().timeIntervalSince(started)
+    }
+
+    static func runScenario(
+        _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console
+    ) throws -> Row {
+        let folder = try SwarmRun.temporaryFolder("bench-adaptive")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = peers
+        options.registry = registry
+        options.revealPollInterval = 0.05
+        switch scenario {
+        case "sleeper": options.sleepers = 1
+        case "colluders": options.colluders = max(1, peers / 10)
+        default: break
+        }
+        let swarm = LocalSwarm(options: options)
+        try swarm.start()
+        defer { swarm.stop() }
+        var churner: Int?
+        if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
+        var adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
+        let started = Date()
+        let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1, units: inputs)
+        let job = try swarm.publish(manifest)
+        var progress = LocalSwarm.Progress(total: inputs.count)
+        while Date().timeIntervalSince(started) < 1800 {
+            progress = swarm.progress(of: job) ?? progress
+            if progress.done { break }
+            // Sybil churn: once the cheater learns it was caught, it comes back with a new key.
+            if let index = churner, swarm.workers[index].snapshot.statistics.invalid > 0 {
+                swarm.crash(index)
+                churner = try swarm.addPeer(behaviour: .cheater)
+                adversaries += 1
+            }
+            swarm.waitForChange(until: Date() + 1, notBefore: Date() + 0.05)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let observer = try swarm.observer()
+        defer { observer.stop() }
+        let report = try JobCollector.collect(job, via: observer, registry: registry)
+        let misbehaving = Set(
+            swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
+        let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
+        return Row(
+            scenario: scenario, units: inputs.count,
+            computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed },
+            single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
+            wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
+            recomputed: recomputed, adversaries: adversaries, validated: report.validated)
+    }
+}

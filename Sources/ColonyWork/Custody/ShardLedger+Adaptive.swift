@@ -1,0 +1,289 @@
+import ColonyCore
+import Foundation
+import Synchronization
+
+// MARK: Adaptive replication (issue 14)
+//
+// In a job whose policy is adaptive, a unit leased to a worker that stood at `trustAfter` or more consecutive valid
+// results in the shard when the lease was signed may run once: BOINC's adaptive replication, without its server.
+//
+// - Standing at a lease is computed from the shard's records alone, in the order of the custodian-signed lease
+//   times: results in a validated quorum and results accepted alone count up; a result outvoted, an error, or a
+//   lease that ended without a result (counted once its lease and the wait for partners are over) resets it.
+// - The worker cannot tell whether its unit will be checked: the lease looks the same either way. Once the worker
+//   has sealed (and so is bound to its output), the custodian that leased the unit signs the draw message over the
+//   seal (`CustodyRecord.Kind.draw`); the unit is spot-checked when the draw's value falls below
+//   max(minimum rate, 1/standing). A checked unit takes its replicas as any other unit; one drawn to run once is
+//   validated by its worker's result alone, and anyone re-verifying recomputes the standing and the draw.
+// - A result outvoted (a failed check) voids every result the worker had accepted alone since its last passed
+//   check: those units open again and are computed afresh (their result came before any new seal, so it never
+//   pairs with them). Standing after the failure starts from zero, so units leased after the cheat are never
+//   accepted alone on the strength of the time before it.
+//
+// What this trusts: the custodian that leased the unit. It could sign draws that never check a colluding worker
+// (a second signature of the same message is possible for a signer that does not follow RFC 8032's nonce); the
+// quorum of distinct custodians protects replicated units from it, not units that run once. SECURITY.md says so.
+
+/// The adaptive decisions over one shard, kept until the ledger changes.
+final class AdaptiveCache: Sendable {
+    let state = Mutex<AdaptiveState?>(nil)
+}
+
+/// A worker on a unit.
+struct UnitWorker: Hashable, Sendable {
+    var unit: Int
+    var worker: Who
+}
+
+/// One fact of a worker's history in the shard, as adaptive replication counts it.
+struct AdaptiveFact: Sendable {
+    enum Kind: Sendable {
+        /// Its result was in a replicated quorum: a passed check.
+        case checked
+        /// Its result was accepted alone.
+        case single
+        /// Its result was outvoted or did not match its seal: a failed check.
+        case failed
+        /// It reported an error.
+        case error
+        /// Its lease has no result yet: counts as expired from `deadline` on.
+        case unanswered
+    }
+
+    var kind: Kind
+    /// The time of the lease.
+    var time: Int64
+    var unit: Int
+    var deadline: Int64 = .max
+}
+
+struct AdaptiveState: Sendable {
+    /// Units validated by one worker's result alone.
+    var single: [Int: Who] = [:]
+    /// Units whose result accepted alone was voided by a later failed check of its worker.
+    var voided: [Int: Who] = [:]
+    /// Sealed units drawn to run once, whose worker may reveal at once.
+    var runsOnce: Set<UnitWorker> = []
+    /// The worker's standing when each lease was signed, by lease ID.
+    var standingAtLease: [SHA256Digest: Int] = [:]
+    /// Each worker's facts, in lease order.
+    var facts: [Who: [AdaptiveFact]] = [:]
+}
+
+extension ShardLedger {
+    /// The reason given for a result accepted alone, then voided by a later failed check of its worker.
+    public static let voided = "voided: a later spot-check of this worker failed"
+
+    /// The adaptive decisions of the shard, computed once per change of the records.
+    var adaptive: AdaptiveState {
+        adaptiveCache.state.withLock { cached in
+            if let cached { return cached }
+            let state = computeAdaptive()
+            cached = state
+            return state
+        }
+    }
+
+    /// `worker`'s consecutive valid results in this shard among leases signed before `time` (milliseconds).
+    public func standing(of worker: Ed25519PublicKey, at time: Int64) -> Int {
+        Self.standing(adaptive.facts[Who(worker)] ?? [], at: time)
+    }
+
+    /// How many fresh units (none of whose replicas is out) `custodian` may lease `worker` now in an adaptive job:
+    /// a worker not yet trusted holds at most `trustAfter` − standing units that wait on a verdict, so that it
+    /// earns trust before it takes many units; a trusted one, at most its standing per lease, so that trust is
+    /// spent no faster than it was earned. Units already started by others (their second replica) are not capped.
+    public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64) -> Int {
+        guard policy.isAdaptive else { return .max }
+        let standing = self.standing(of: worker, at: now)
+        if standing >= policy.trustAfter { return standing }
+        let who = Who(worker)
+        let state = adaptive
+        var waiting = 0
+        for (index, records) in perUnit.enumerated() where validated[index] == nil && state.single[units.lowerBound + index] == nil {
+            let revealed = records.reveals.contains { $0.worker == who }
+            if revealed || records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).contains(who) { waiting += 1 }
+        }
+        return max(0, policy.trustAfter - standing - waiting)
+    }
+
+    /// The units of `units` that `custodian` should draw on now that `worker` sealed them: those it leased to the
+    /// worker when the worker stood trusted, with no draw yet on the seal.
+    public func unitsToDraw(worker: Ed25519PublicKey, units requested: [Int], by custodian: Ed25519PublicKey) -> [(unit: Int, seal: [UInt8])] {
+        guard policy.isAdaptive else { return [] }
+        let (who, author) = (Who(worker), Who(custodian))
+        let state = adaptive
+        return requested.compactMap { unit in
+            let records = perUnit[unit - units.lowerBound]
+            guard let lease = records.vouching(who), lease.custodian == author,
+                (state.standingAtLease[lease.id] ?? 0) >= policy.trustAfter, let seal = records.seal(of: who),
+                !records.draws.contains(where: { $0.worker == who && $0.custodian == author && $0.seal == seal.seal })
+            else { return nil }
+            return (unit, seal.seal)
+        }
+    }
+
+    /// `base` (the replicated verdict) with adaptive replication's decisions: validated by one result, voided, or
+    /// with no slot open while a trusted worker's unit waits for its draw.
+    func adapted(_ base: UnitVerdict, now: Int64?) -> UnitVerdict {
+        guard base.state == .open else { return base }
+        let state = adaptive
+        let records = perUnit[base.unit - units.lowerBound]
+        var verdict = base
+        if let worker = state.single[base.unit], let reveal = records.reveals.first(where: { $0.worker == worker }),
+            let lease = records.vouching(worker)
+        {
+            verdict.state = .validated
+            verdict.output = reveal.output
+            verdict.agreeing = [name(worker)]
+            verdict.custodians = [name(lease.custodian)]
+            verdict.networks = [lease.networkBytes]
+            verdict.openSlots = 0
+            return verdict
+        }
+        if let worker = state.voided[base.unit] { verdict.invalid.append((name(worker), Self.voided)) }
+        if let now, awaitsSingle(base.unit, now: now) { verdict.openSlots = 0 }
+        return verdict
+    }
+
+    /// True while the one replica in flight of `unit` was leased to a trusted worker and is not drawn for a check:
+    /// no other replica is leased (the unit may run once).
+    func awaitsSingle(_ unit: Int, now: Int64) -> Bool {
+        let records = perUnit[unit - units.lowerBound]
+        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+        guard inFlight.count == 1, let worker = inFlight.first, let lease = records.vouching(worker),
+            !records.reveals.contains(where: { $0.worker != worker })
+        else { return false }
+        let state = adaptive
+        let standing = state.standingAtLease[lease.id] ?? 0
+        guard standing >= policy.trustAfter else { return false }
+        guard let seal = records.seal(of: worker), let draw = Self.draw(records, worker, lease, seal.seal) else { return true }
+        return draw.value >= policy.spotCheckRate(standing: standing)
+    }
+
+    /// The draw that decides `worker`'s sealed unit: by the custodian of its lease, on its seal; of several (only a
+    /// custodian off RFC 8032 makes two), the lowest, which checks more often.
+    static func draw(_ records: UnitRecords, _ worker: Who, _ lease: Lease, _ seal: [UInt8]) -> Draw? {
+        records.draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal }.min { $0.value < $1.value }
+    }
+
+    /// True when no other worker could have a result for `unit` to pair with `worker`'s: no other lease (kept and
+    /// not ended by an error) overlaps the worker's from its signing to its reveal, and no other seal came before
+    /// the reveal.
+    static func isAlone(_ records: UnitRecords, _ worker: Who, _ lease: Lease) -> Bool {
+        let end = records.reveals.first { $0.worker == worker }?.time ?? lease.expires
+        for other in records.kept where other.worker != worker && other.time < end && other.expires > lease.time {
+            if !records.errors.contains(where: { $0.worker == other.worker }) { return false }
+        }
+        return !records.commits.contains { $0.worker != worker && $0.time < end }
+    }
+
+    /// Consecutive valid facts among those of leases signed before `time`, after the latest negative one known by
+    /// then (a lease without a result counts from its deadline).
+    static func standing(_ facts: [AdaptiveFact], at time: Int64) -> Int {
+        var lastNegative = Int64.min
+        for fact in facts where fact.time < time {
+            switch fact.kind {
+            case .failed, .error: lastNegative = max(lastNegative, fact.time)
+            case .unanswered where fact.deadline < time: lastNegative = max(lastNegative, fact.time)
+            default: break
+            }
+        }
+        return facts.reduce(0) { count, fact in
+            count + (fact.time < time && fact.time > lastNegative && (fact.kind == .checked || fact.kind == .single) ? 1 : 0)
+        }
+    }
+
+    /// Walks each worker's leases in the order they were signed, deciding which of its results stand alone, then
+    /// voids those a later failed check puts in doubt. A pure function of the records.
+    func computeAdaptive() -> AdaptiveState {
+        var state = AdaptiveState()
+        let wait = Int64(policy.leaseSeconds) * 1000
+        struct Leased {
+            var unit: Int
+            var lease: Lease
+            /// Its fact when decided by the records alone; nil for a result that may stand alone or waits.
+            var fact: AdaptiveFact.Kind?
+            var revealed: Bool
+        }
+        var byWorker: [Who: [Leased]] = [:]
+        for (index, records) in perUnit.enumerated() where !records.leases.isEmpty {
+            let unit = units.lowerBound + index
+            let base = validated[index]
+            let agreeing = Set((base?.agreeing ?? []).map(Who.init))
+            let outvoted = Set((base?.invalid ?? []).filter { $0.reason != Self.sealedLate }.map { Who($0.worker) })
+            var seen: [Who] = []
+            for lease in records.leases where !seen.contains(lease.worker) {
+                let worker = lease.worker
+                seen.append(worker)
+                guard let vouching = records.vouching(worker) else { continue }
+                // A lease given back with nothing done is no fact.
+                if records.isReleased(vouching), !records.acted(worker) { continue }
+                let revealed = records.reveals.contains { $0.worker == worker }
+                var fact: AdaptiveFact.Kind?
+                if records.errors.contains(where: { $0.worker == worker }) {
+                    fact = .error
+                } else if base != nil, revealed {
+                    if agreeing.contains(worker) { fact = .checked } else if outvoted.contains(worker) { fact = .failed } else { continue }
+                }
+                byWorker[worker, default: []].append(Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed))
+            }
+        }
+        for (worker, leased) in byWorker {
+            let ordered = leased.sorted { $0.lease.time != $1.lease.time ? $0.lease.time < $1.lease.time : $0.unit < $1.unit }
+            var facts: [AdaptiveFact] = []
+            var start = 0
+            while start < ordered.count {
+                let time = ordered[start].lease.time
+                var end = start
+                while end < ordered.count, ordered[end].lease.time == time { end += 1 }
+                // Every unit of leases signed at one time gets the standing before that time.
+                let standing = Self.standing(facts, at: time)
+                for item in ordered[start..<end] {
+                    let records = perUnit[item.unit - units.lowerBound]
+                    state.standingAtLease[item.lease.id] = standing
+                    if let kind = item.fact {
+                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit))
+                        continue
+                    }
+                    if standing >= policy.trustAfter, let seal = records.seal(of: worker),
+                        let draw = Self.draw(records, worker, item.lease, seal.seal),
+                        draw.value >= policy.spotCheckRate(standing: standing), Self.isAlone(records, worker, item.lease)
+                    {
+                        if item.revealed {
+                            // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
+                            if records.reveals.contains(where: { $0.worker == worker && $0.seal == seal.seal }) {
+                                state.single[item.unit] = worker
+                                facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
+                            }
+                        } else {
+                            state.runsOnce.insert(UnitWorker(unit: item.unit, worker: worker))
+                        }
+                    }
+                    // A result revealed and not alone waits for its replicas: no fact yet.
+                    if !item.revealed {
+                        facts.append(AdaptiveFact(kind: .unanswered, time: time, unit: item.unit, deadline: item.lease.expires + wait))
+                    }
+                }
+                start = end
+            }
+            // A failed check voids the results accepted alone since the worker's last passed check.
+            var sinceCheck: [Int] = []
+            for fact in facts {
+                switch fact.kind {
+                case .single: sinceCheck.append(fact.unit)
+                case .checked: sinceCheck.removeAll()
+                case .failed:
+                    for unit in sinceCheck {
+                        state.single[unit] = nil
+                        state.voided[unit] = worker
+                    }
+                    sinceCheck.removeAll()
+                case .error, .unanswered: break
+                }
+            }
+            state.facts[worker] = facts
+        }
+        return state
+    }
+}

@@ -1,0 +1,258 @@
+import ColonyCore
+import ColonyNet
+import Foundation
+import Testing
+
+@testable import ColonyWork
+
+/// Adaptive replication's rules, record by record (issue 14; `ShardLedger`, Adaptive). Times are explicit: standing
+/// counts what was leased before a lease, in the custodians' signed times.
+struct AdaptiveReplicationTests {
+    /// Three custodians keep 40 units in one shard; trust after 2 consecutive valid results.
+    static func cluster(minSpotCheck: Double = 0.01, trustAfter: Int = 2) throws -> CustodyCluster {
+        try CustodyCluster(units: 40, shard: 40, maxAttempts: 6) { redundancy in
+            redundancy.adaptive = true
+            redundancy.minSpotCheck = minSpotCheck
+            redundancy.trustAfter = trustAfter
+        }
+    }
+
+    let alice = Identity(privateKey: Ed25519PrivateKey())
+    let bob = Identity(privateKey: Ed25519PrivateKey())
+    let carol = Identity(privateKey: Ed25519PrivateKey())
+    let dave = Identity(privateKey: Ed25519PrivateKey())
+
+    /// `first` and `second` each compute `unit`, replicated (leased by its two slot owners), at `time`.
+    func replicate(
+        _ cluster: inout CustodyCluster, _ unit: Int, _ first: (Identity, Int), _ second: (Identity, Int), at time: Int64,
+        outputs: (first: (Int) -> [UInt8], second: (Int) -> [UInt8]) = (Outputs.right, Outputs.right)
+    ) throws {
+        let owners = cluster.owners(unit)
+        let a = try #require(try cluster.lease(first.0, network: first.1, via: owners[0], at: time))
+        let b = try #require(try cluster.lease(second.0, network: second.1, via: owners[1], at: time))
+        #expect(a.entries.map(\.unit) == [unit] && b.entries.map(\.unit) == [unit])
+        cluster.sync(at: time)
+        try cluster.submit(cluster.commit(first.0, units: [unit], at: time + 1, outputs: outputs.first), via: owners[0], at: time + 1)
+        try cluster.submit(cluster.commit(second.0, units: [unit], at: time + 1, outputs: outputs.second), via: owners[1], at: time + 1)
+        cluster.sync(at: time + 1)
+        try cluster.submit(cluster.reveal(first.0, units: [unit], at: time + 2, outputs: outputs.first), via: owners[0], at: time + 2)
+        try cluster.submit(cluster.reveal(second.0, units: [unit], at: time + 2, outputs: outputs.second), via: owners[1], at: time + 2)
+        cluster.sync(at: time + 2)
+    }
+
+    /// Whether the draw custodian `c` makes on `worker`'s seal of `output` for `unit` checks it at `standing`.
+    static func drawChecks(_ cluster: CustodyCluster, custodian c: Int, worker: Identity, unit: Int, output: [UInt8], standing: Int) -> Bool {
+        let seal = CustodyRecord.seal(worker: worker.publicKey, job: cluster.job, unit: unit, digest: SHA256.hash(output).bytes)
+        let message = CustodyRecord.drawMessage(job: cluster.job, unit: unit, worker: worker.publicKey, seal: seal)
+        let value = CustodyRecord.drawValue([UInt8](cluster.keys[c].signature(for: message)))
+        return value < cluster.manifest.policy.spotCheckRate(standing: standing)
+    }
+
+    func ledger(_ cluster: CustodyCluster, at c: Int = 0) throws -> ShardLedger {
+        try #require(cluster.custodians[c].ledgers[cluster.ref()])
+    }
+
+    /// A stranger's ledger of the shard, rebuilt from custodian `c`'s records: what `colony results` re-derives.
+    func rebuilt(_ cluster: CustodyCluster, from c: Int = 0) throws -> ShardLedger {
+        var ledger = ShardLedger(manifest: cluster.manifest, shard: 0)
+        for record in CustodyRecord.inAdmissionOrder(cluster.custodians[c].records(cluster.ref())) {
+            try ledger.admit(record, id: record.id, now: cluster.now + 10_000_000, submitted: false)
+        }
+        return ledger
+    }
+
+    /// Alice and Bob earn standing 2 on units 0 and 1; returns the time after.
+    func earnTrust(_ cluster: inout CustodyCluster) throws -> Int64 {
+        try replicate(&cluster, 0, (alice, 1), (bob, 2), at: cluster.now)
+        try replicate(&cluster, 1, (alice, 1), (bob, 2), at: cluster.now + 10)
+        let ledger = try ledger(cluster)
+        #expect(ledger.standing(of: alice.publicKey, at: cluster.now + 20) == 2)
+        #expect(ledger.standing(of: bob.publicKey, at: cluster.now + 20) == 2)
+        return cluster.now + 20
+    }
+
+    @Test func aNewKeyStartsAtZeroAndItsUnitsAreReplicated() throws {
+        var cluster = try Self.cluster()
+        let owners = cluster.owners(0)
+        let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0]))
+        try cluster.submit(cluster.commit(alice, units: lease.entries.map(\.unit), outputs: Outputs.right), via: owners[0])
+        let ledger = try ledger(cluster, at: owners[0])
+        #expect(ledger.standing(of: alice.publicKey, at: cluster.now + 5) == 0)
+        // No draw, no partner: Alice waits for a second replica, which another custodian may lease.
+        #expect(!ledger.records.values.contains { $0.kind == .draw })
+        #expect(ledger.partners(of: alice.publicKey, unit: 0, now: cluster.now + 5) == 1)
+        cluster.sync()
+        #expect(try cluster.lease(bob, network: 2, via: owners[1], at: cluster.now + 5)?.entries.map(\.unit) == [0])
+        // A fresh key is capped at trustAfter units waiting on a verdict, so a Sybil cannot take many at once.
+        let many = try #require(try cluster.lease(carol, network: 3, via: 0, count: 20, at: cluster.now + 6))
+        #expect(many.entries.count <= 2 + 1)
+    }
+
+    @Test func aTrustedWorkersUnitRunsOnceUnlessItsDrawChecksIt() throws {
+        var cluster = try Self.cluster()
+        var time = try earnTrust(&cluster)
+        // Alice takes units one at a time; each is decided by its draw. The test picks outputs (Bob computes the
+        // same) whose draws check units 3 and 5 and leave 2 and 4 alone: it holds the custodians' keys, Alice does
+        // not.
+        for unit in 2...5 {
+            let owners = cluster.owners(unit)
+            let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+            let wanted = unit % 2 == 1
+            let output = try #require(
+                (0..<200).lazy.map { [UInt8(unit), 42, UInt8($0)] }.first { output in
+                    Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing) == wanted
+                })
+            let outputs: (Int) -> [UInt8] = { _ in output }
+            let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
+            #expect(lease.entries.map(\.unit) == [unit])
+            cluster.sync(at: time)
+            // While Alice computes, no other custodian may lease a second replica: the unit may run once.
+            #expect(cluster.verdict(unit, at: owners[1], time: time)?.openSlots == 0)
+            let added = try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: outputs), via: owners[0], at: time + 1)
+            #expect(added.map(\.kind) == [.commit, .draw])
+            cluster.sync(at: time + 1)
+            let checked = Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing)
+            #expect(checked == wanted)
+            let partners = try ledger(cluster, at: owners[0]).partners(of: alice.publicKey, unit: unit, now: time + 1)
+            if checked {
+                #expect(partners == 1)
+                // The check: Bob is leased the second replica, seals, and both reveal into a quorum.
+                let second = try #require(try cluster.lease(bob, network: 2, via: owners[1], at: time + 1))
+                #expect(second.entries.map(\.unit) == [unit])
+                try cluster.submit(cluster.commit(bob, units: [unit], at: time + 2, outputs: outputs), via: owners[1], at: time + 2)
+                cluster.sync(at: time + 2)
+                try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 3, outputs: outputs), via: owners[0], at: time + 3)
+                try cluster.submit(cluster.reveal(bob, units: [unit], at: time + 3, outputs: outputs), via: owners[1], at: time + 3)
+                cluster.sync(at: time + 3)
+                let verdict = try #require(cluster.verdict(unit, time: time + 3))
+                #expect(verdict.state == .validated && verdict.agreeing.count == 2)
+            } else {
+                #expect(partners == 2)
+                try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: outputs), via: owners[0], at: time + 2)
+                cluster.sync(at: time + 2)
+                let verdict = try #require(cluster.verdict(unit, time: time + 2))
+                #expect(verdict.state == .validated && verdict.agreeing == [alice.publicKey])
+            }
+            time += 10
+        }
+        // A stranger rebuilding the shard from the records reaches the same verdicts, draws re-checked.
+        let stranger = try rebuilt(cluster)
+        let own = try ledger(cluster)
+        for unit in 0...5 {
+            #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).agreeing == own.verdict(unit: unit, now: nil, equivalent: ==).agreeing)
+        }
+    }
+
+    @Test func aResultAloneWithoutAValidDrawIsNotValidated() throws {
+        var cluster = try Self.cluster()
+        let time = try earnTrust(&cluster)
+        // Find a unit whose honest draw would check Alice: she cannot make it run alone by forging the draw.
+        var unit = 2
+        let owners0 = cluster.owners(unit)
+        let lease = try #require(try cluster.lease(alice, network: 1, via: owners0[0], at: time))
+        unit = lease.entries[0].unit
+        let commit = cluster.commit(alice, units: [unit], at: time + 1, outputs: Outputs.wrong)
+        // Alice submits her commit to a custodian that did not lease it (no draw is owed there) and draws herself.
+        _ = try? cluster.submit(commit, via: owners0[1], at: time + 1)
+        let seal = commit.entries[0].hash
+        let message = CustodyRecord.drawMessage(job: cluster.job, unit: unit, worker: alice.publicKey, seal: seal)
+        let forged = CustodyRecord(
+            kind: .draw, job: cluster.job, shard: 0, worker: alice.publicKey,
+            entries: [.init(unit: unit, data: [UInt8](alice.signature(for: message)))], time: time + 1, signedBy: alice)
+        #expect(cluster.custodians[owners0[0]].merge([commit, forged], now: time + 1).records.map(\.kind) == [.commit])
+        // A draw by another custodian (not the lease's) is refused too.
+        let other = (0..<3).first { $0 != owners0[0] }!
+        let wrongAuthor = CustodyRecord(
+            kind: .draw, job: cluster.job, shard: 0, worker: alice.publicKey,
+            entries: [.init(unit: unit, data: [UInt8](cluster.keys[other].signature(for: message)))], time: time + 1,
+            signedBy: cluster.keys[other])
+        #expect(cluster.custodians[owners0[0]].merge([wrongAuthor], now: time + 1).records.isEmpty)
+        try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: Outputs.wrong), via: owners0[0], at: time + 2)
+        #expect(cluster.verdict(unit, at: owners0[0], time: time + 2)?.state == .open)
+    }
+
+    @Test func aFailedSpotCheckVoidsTheResultsAcceptedAloneSinceTheLastCheck() throws {
+        // The sleeper: honest until trusted, then cheating. Its results accepted alone before the failed check are
+        // voided and their units open again; its standing is back at zero.
+        var cluster = try Self.cluster(trustAfter: 2)
+        var time = try earnTrust(&cluster)
+        var alone: [Int] = []
+        var unit = 2
+        // Alice cheats on three units that run alone, then on one her custodian's draw checks. The test picks her
+        // wrong outputs so that the draws fall that way (it holds the custodians' keys; Alice does not, and so
+        // cannot tell which of her units will be checked).
+        var wrong: [UInt8] = []
+        for round in 0..<4 {
+            let owners = cluster.owners(unit)
+            let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+            #expect(standing == 2 + round)
+            let checkThisOne = round == 3
+            wrong = try #require(
+                (0..<200).lazy.map { [UInt8(unit), 0, UInt8($0)] }.first { output in
+                    Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing) == checkThisOne
+                })
+            let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
+            try #require(lease.entries.map(\.unit) == [unit])
+            let output = wrong
+            try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
+            cluster.sync(at: time + 1)
+            if checkThisOne { break }
+            try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
+            cluster.sync(at: time + 2)
+            #expect(cluster.verdict(unit, time: time + 2)?.agreeing == [alice.publicKey])
+            alone.append(unit)
+            unit += 1
+            time += 10
+        }
+        #expect(alone.count == 3)
+        // The check: Bob and Carol compute the unit honestly; Alice is outvoted.
+        let owners = cluster.owners(unit)
+        #expect(cluster.verdict(unit, at: owners[1], time: time + 1)?.openSlots == 1)
+        let check = try #require(try cluster.lease(bob, network: 2, via: owners[1], at: time + 1))
+        try #require(check.entries.map(\.unit) == [unit])
+        try cluster.submit(cluster.commit(bob, units: [unit], at: time + 2, outputs: Outputs.right), via: owners[1], at: time + 2)
+        cluster.sync(at: time + 2)
+        let output = wrong
+        try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 3, outputs: { _ in output }), via: owners[0], at: time + 3)
+        try cluster.submit(cluster.reveal(bob, units: [unit], at: time + 3, outputs: Outputs.right), via: owners[1], at: time + 3)
+        cluster.sync(at: time + 3)
+        // Two results that disagree: the unit takes two fresh replicas (a seal after a reveal never pairs with it).
+        let fresh = cluster.owners(unit)
+        for (worker, network, c) in [(carol, 3, fresh[0]), (dave, 4, fresh[1])] {
+            let lease = try #require(try cluster.lease(worker, network: network, via: c, at: time + 4))
+            try #require(lease.entries.map(\.unit) == [unit])
+            cluster.sync(at: time + 4)
+        }
+        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
+            try cluster.submit(cluster.commit(worker, units: [unit], at: time + 5, outputs: Outputs.right), via: c, at: time + 5)
+        }
+        cluster.sync(at: time + 5)
+        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
+            try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 6, outputs: Outputs.right), via: c, at: time + 6)
+        }
+        cluster.sync(at: time + 6)
+        let checked = try #require(cluster.verdict(unit, time: time + 6))
+        #expect(checked.state == .validated && Set(checked.agreeing) == [bob.publicKey, carol.publicKey, dave.publicKey])
+        #expect(checked.invalid.contains { $0.worker == alice.publicKey })
+        // Every result Alice had accepted alone is voided, and its unit takes two fresh replicas.
+        for unit in alone {
+            let verdict = try #require(cluster.verdict(unit, time: time + 7))
+            #expect(verdict.state == .open)
+            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
+            #expect(verdict.openSlots == 2)
+        }
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time + 7) == 0)
+        // A stranger re-verifying the records voids the same units.
+        let stranger = try rebuilt(cluster)
+        for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    @Test func aSpecTurnsAdaptiveReplicationOnAndTheManifestCarriesIt() throws {
+        let cluster = try Self.cluster(minSpotCheck: 0.05, trustAfter: 7)
+        #expect(cluster.manifest.policy.spotCheckPPM == 50_000 && cluster.manifest.policy.trustAfter == 7)
+        let decoded = try JobManifest(decoding: cluster.manifest.encoded())
+        #expect(decoded.policy == cluster.manifest.policy)
+        #expect(decoded.policy.spotCheckRate(standing: 100) == 0.05)
+        #expect(decoded.policy.spotCheckRate(standing: 10) == 0.1)
+    }
+}
