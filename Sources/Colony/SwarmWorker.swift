@@ -765,19 +765,52 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     /// Submits a record to the ticket's custodians; their reply, or nil when refused or unanswered.
-    func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? {
+    func submitted(_ record: CustodyRecord, _ ticket: Ticket) -> Frame? { try? submitting(record, ticket).get() }
+
+    /// `submitted`, with the custodian's refusal when there was one.
+    func submitting(_ record: CustodyRecord, _ ticket: Ticket) -> Result<Frame, ColonyRequestError> {
         let frame = CustodyWire.frame("co_submit", fields(ticket.job), payload: record.value)
         var custodians = ticket.custodians
         do {
             let reply = try send(frame, custodians: &custodians, ref: ShardRef(job: ticket.job.id, shard: ticket.shard))
             ticket.custodians = custodians
             if record.kind == .reveal { witness(record, ticket) }
-            return reply
+            return .success(reply)
         } catch {
             ticket.custodians = custodians
             noteRefusal(error)
-            return nil
+            return .failure(error)
         }
+    }
+
+    /// Commits the seals of `computed`. A commit is refused whole when one of its units was decided meanwhile (by
+    /// replicas leased while this worker computed, as adaptive replication's custodians may when their views of
+    /// the shard differ for a moment): those units are dropped and the rest committed again; a lease whose every
+    /// unit was decided is given back, so that no custodian hands it over again as undelivered.
+    private func commit(_ computed: [Int], of ticket: Ticket) -> Frame? {
+        var units = computed
+        for _ in 0..<2 {
+            let commit = commitRecord(ticket, units: units)
+            condition.withLock { ticket.commit = commit }
+            let result = submitting(commit, ticket)
+            guard case .failure(let error) = result, error.refusal?.reason == "unit closed", let rows = status(ticket) else {
+                return try? result.get()
+            }
+            let open = units.filter { rows[$0]?.state == 0 }
+            let closed = units.filter { rows[$0]?.state != 0 }
+            guard !closed.isEmpty else { return nil }
+            condition.withLock { for unit in closed { ticket.outputs[unit] = nil } }
+            if open.isEmpty {
+                let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
+                _ = submit(
+                    CustodyRecord(
+                        kind: .error, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
+                        entries: closed.map { CustodyRecord.Entry(unit: $0, data: reason) }, signedBy: peer.identity), ticket)
+                return nil
+            }
+            units = open
+        }
+        return nil
     }
 
     /// Hands a reveal, with the lease and seal it rests on, to a second custodian of the shard as well: a custodian
@@ -810,9 +843,7 @@ public final class SwarmWorker: @unchecked Sendable {
             var ok = true
             var status: [Int: UnitStatus]?
             if !computed.isEmpty {
-                let commit = commitRecord(ticket, units: computed)
-                condition.withLock { ticket.commit = commit }
-                let reply = submitted(commit, ticket)
+                let reply = commit(computed, of: ticket)
                 ok = reply != nil
                 status = reply.flatMap(Self.statusRows)
             }

@@ -149,6 +149,10 @@ public struct Custodian: Sendable {
         }
         guard !picked.isEmpty else { return nil }
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
+        // In an adaptive job the lease states the worker's standing when it trusts it: every custodian then
+        // leaves the units to run once, whatever its own view of the shard (`ShardLedger`, Adaptive).
+        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now) : 0
+        let claim = standing >= manifest.policy.trustAfter ? standing : 0
         var time = now
         var record: CustodyRecord
         var id: SHA256Digest
@@ -158,7 +162,7 @@ public struct Custodian: Sendable {
             record = CustodyRecord(
                 kind: .lease, job: job, shard: shard, worker: worker,
                 expires: time + Int64(manifest.policy.leaseSeconds) * 1000, epoch: ledger.authority.epoch,
-                network: network, entries: chosen, time: time, signedBy: identity)
+                network: network, standing: claim, entries: chosen, time: time, signedBy: identity)
             id = record.id
             time += 1
         } while ledger.records[id] != nil

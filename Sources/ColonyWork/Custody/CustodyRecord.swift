@@ -52,6 +52,10 @@ public struct CustodyRecord: Sendable, Hashable {
     /// A lease's worker network as the custodian saw it (`JobPolicy.network`): independent replicas come from
     /// distinct networks. Empty when the policy turns the rule off.
     public var network: [UInt8]
+    /// A lease's claim, in an adaptive job, of the worker's standing when it was signed (`ShardLedger`, Adaptive):
+    /// 0, or at least the policy's `trustAfter` when its units may run once. Anyone re-verifying recomputes the
+    /// standing and accepts a unit run once only when it is at least the claim.
+    public var standing: Int
     public var entries: [Entry]
     public var signature: [UInt8]
 
@@ -63,7 +67,8 @@ public struct CustodyRecord: Sendable, Hashable {
     /// A signed record.
     public init(
         kind: Kind, job: JobID, shard: Int, worker: Ed25519PublicKey, expires: Int64 = 0, epoch: Int = 0,
-        network: [UInt8] = [], entries: [Entry], time: Int64 = CustodyClock.now(), signedBy identity: Identity
+        network: [UInt8] = [], standing: Int = 0, entries: [Entry], time: Int64 = CustodyClock.now(),
+        signedBy identity: Identity
     ) {
         self.kind = kind
         self.job = job
@@ -74,6 +79,7 @@ public struct CustodyRecord: Sendable, Hashable {
         self.expires = expires
         self.epoch = kind == .lease ? epoch : 0
         self.network = kind == .lease ? network : []
+        self.standing = kind == .lease ? standing : 0
         self.entries = entries
         self.signature = []
         signature = [UInt8](identity.signature(for: unsignedValue().encoded()))
@@ -127,6 +133,7 @@ public struct CustodyRecord: Sendable, Hashable {
         if kind == .lease {
             fields.append(("p", .integer(Int64(epoch))))
             fields.append(("n", .bytes(network)))
+            if standing > 0 { fields.append(("c", .integer(Int64(standing)))) }
         }
         return .dictionary(BencodeDictionary(uniqueKeysWithValues: fields.map { (Array($0.0.utf8), $0.1) }))
     }
@@ -196,9 +203,15 @@ public struct CustodyRecord: Sendable, Hashable {
             else { throw .malformed("a lease needs its epoch p and network n") }
             self.epoch = Int(epoch)
             self.network = network
+            let claim = value["c"]?.integer ?? 0
+            guard claim >= 0, claim < 1 << 30 else {
+                throw .malformed("a lease's standing c is out of range")
+            }
+            self.standing = Int(claim)
         } else {
             self.epoch = 0
             self.network = []
+            self.standing = 0
         }
         self.entries = entries
         self.signature = signature

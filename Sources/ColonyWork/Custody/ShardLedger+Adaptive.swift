@@ -112,11 +112,10 @@ extension ShardLedger {
     public func unitsToDraw(worker: Ed25519PublicKey, units requested: [Int], by custodian: Ed25519PublicKey) -> [(unit: Int, seal: [UInt8])] {
         guard policy.isAdaptive else { return [] }
         let (who, author) = (Who(worker), Who(custodian))
-        let state = adaptive
         return requested.compactMap { unit in
             let records = perUnit[unit - units.lowerBound]
-            guard let lease = records.vouching(who), lease.custodian == author,
-                (state.standingAtLease[lease.id] ?? 0) >= policy.trustAfter, let seal = records.seal(of: who),
+            guard let lease = records.vouching(who), lease.custodian == author, lease.claim >= policy.trustAfter,
+                let seal = records.seal(of: who),
                 !records.draws.contains(where: { $0.worker == who && $0.custodian == author && $0.seal == seal.seal })
             else { return nil }
             return (unit, seal.seal)
@@ -141,24 +140,26 @@ extension ShardLedger {
             verdict.openSlots = 0
             return verdict
         }
-        if let worker = state.voided[base.unit] { verdict.invalid.append((name(worker), Self.voided)) }
-        if let now, awaitsSingle(base.unit, now: now) { verdict.openSlots = 0 }
+        if let worker = state.voided[base.unit] {
+            // Voided: the unit takes fresh replicas at once.
+            verdict.invalid.append((name(worker), Self.voided))
+        } else if let now, awaitsSingle(base.unit, now: now) {
+            verdict.openSlots = 0
+        }
         return verdict
     }
 
-    /// True while the one replica in flight of `unit` was leased to a trusted worker and is not drawn for a check:
-    /// no other replica is leased (the unit may run once).
+    /// True while the unit's one replica was leased with a trusting claim and is not drawn for a check, until its
+    /// lease and the wait for partners are over: no other replica is leased (the unit may run once). The claim, not
+    /// this custodian's view of the standing, decides, so that custodians whose views differ for a moment agree.
     func awaitsSingle(_ unit: Int, now: Int64) -> Bool {
         let records = perUnit[unit - units.lowerBound]
-        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
-        guard inFlight.count == 1, let worker = inFlight.first, let lease = records.vouching(worker),
-            !records.reveals.contains(where: { $0.worker != worker })
+        let kept = records.kept.filter { lease in !records.errors.contains { $0.worker == lease.worker } }
+        guard let worker = kept.first?.worker, kept.allSatisfy({ $0.worker == worker }), let lease = records.vouching(worker),
+            lease.claim >= policy.trustAfter, now < lease.expires + Int64(policy.leaseSeconds) * 1000
         else { return false }
-        let state = adaptive
-        let standing = state.standingAtLease[lease.id] ?? 0
-        guard standing >= policy.trustAfter else { return false }
         guard let seal = records.seal(of: worker), let draw = Self.draw(records, worker, lease, seal.seal) else { return true }
-        return draw.value >= policy.spotCheckRate(standing: standing)
+        return draw.value >= policy.spotCheckRate(standing: lease.claim)
     }
 
     /// The draw that decides `worker`'s sealed unit: by the custodian of its lease, on its seal; of several (only a
@@ -246,9 +247,11 @@ extension ShardLedger {
                         facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit))
                         continue
                     }
-                    if standing >= policy.trustAfter, let seal = records.seal(of: worker),
+                    // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
+                    let claim = item.lease.claim
+                    if claim >= policy.trustAfter, standing >= claim, let seal = records.seal(of: worker),
                         let draw = Self.draw(records, worker, item.lease, seal.seal),
-                        draw.value >= policy.spotCheckRate(standing: standing), Self.isAlone(records, worker, item.lease)
+                        draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease)
                     {
                         if item.revealed {
                             // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
@@ -287,3 +290,4 @@ extension ShardLedger {
         return state
     }
 }
+

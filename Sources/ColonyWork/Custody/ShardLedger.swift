@@ -35,6 +35,8 @@ public struct ShardLedger: Sendable {
         var network: Who
         /// The network as the lease states it.
         var networkBytes: [UInt8]
+        /// The worker's standing the lease claims (adaptive jobs).
+        var claim: Int = 0
     }
 
     struct Seal: Sendable {
@@ -245,6 +247,9 @@ public struct ShardLedger: Sendable {
         guard policy.isWellFormed(network: record.network) else {
             throw CustodyError("malformed", "the lease's network is not one the policy makes")
         }
+        guard record.standing == 0 || (policy.isAdaptive && record.standing >= policy.trustAfter) else {
+            throw CustodyError("malformed", "a lease claims a standing only in an adaptive job, and one that trusts")
+        }
         for entry in record.entries {
             guard entry.hash.isEmpty, entry.data.isEmpty else { throw CustodyError("malformed", "a lease entry has no data") }
             let author = Who(record.author)
@@ -390,7 +395,7 @@ public struct ShardLedger: Sendable {
                 perUnit[index].leases.append(
                     Lease(
                         worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
-                        networkBytes: record.network))
+                        networkBytes: record.network, claim: record.standing))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
             case .draw:
@@ -447,12 +452,21 @@ public struct ShardLedger: Sendable {
     ) -> Bool {
         let owned = slots(of: custodian, unit: unit)
         guard owned > 0 else { return false }
+        let custodianKey = custodian
         let (worker, custodian) = (Who(worker), Who(custodian))
         let records = perUnit[unit - units.lowerBound]
         // A lease that ran out with nothing done under it (it may never have reached the worker: issue 12) does
         // not bar the worker; one live, or anything the worker did with the unit, does.
         guard !records.kept.contains(where: { $0.worker == worker && $0.expires > now }), !records.acted(worker) else { return false }
         let live = records.live(now: now)
+        // Adaptive replication: a unit nobody computes yet is started by the owner of its first slot only. Two
+        // custodians leasing it at once to trusted workers (neither knowing of the other's lease yet) would each
+        // let their worker reveal alone, and the two results could never pair.
+        if policy.isAdaptive, records.reveals.isEmpty, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty,
+            slotOwners(unit: unit).first != custodianKey
+        {
+            return false
+        }
         // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
         // leased that is live, or sealed and waiting for partners, holds its slot.

@@ -162,14 +162,16 @@ enum BenchAdaptiveCommand: Command {
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1, units: inputs)
         let job = try swarm.publish(manifest)
         var progress = LocalSwarm.Progress(total: inputs.count)
+        var nextTrace = Date()
         while Date().timeIntervalSince(started) < 1800 {
             progress = swarm.progress(of: job) ?? progress
             if progress.done { break }
-            // Sybil churn: once the cheater learns it was caught, it comes back with a new key.
-            if let index = churner, swarm.workers[index].snapshot.statistics.invalid > 0 {
-                swarm.crash(index)
-                churner = try swarm.addPeer(behaviour: .cheater)
-                adversaries += 1
+            if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil, Date() >= nextTrace {
+                nextTrace = Date() + 5
+                console.note(
+                    String(format: "%6.1f s: %d validated, %d in progress, %d attempts, %d computed", Date().timeIntervalSince(started),
+                        progress.validated, progress.inProgress, progress.attempts, swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed })
+                        + " refusals \(swarm.refusals) worker refusals \(swarm.workers.map { $0.snapshot.statistics.refused })")
             }
             swarm.waitForChange(until: Date() + 1, notBefore: Date() + 0.05)
         }
