@@ -64,8 +64,6 @@ struct AdaptiveState: Sendable {
     var voided: [Int: Who] = [:]
     /// Sealed units drawn to run once, whose worker may reveal at once.
     var runsOnce: Set<UnitWorker> = []
-    /// The worker's standing when each lease was signed, by lease ID.
-    var standingAtLease: [SHA256Digest: Int] = [:]
     /// Each worker's facts, in lease order.
     var facts: [Who: [AdaptiveFact]] = [:]
 }
@@ -242,7 +240,6 @@ extension ShardLedger {
                 let standing = Self.standing(facts, at: time)
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
-                    state.standingAtLease[item.lease.id] = standing
                     if let kind = item.fact {
                         facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit))
                         continue

@@ -217,6 +217,7 @@ public struct ShardLedger: Sendable {
         guard record.isSignatureValid else {
             throw CustodyError("bad signature", "record by \(record.author.hex.prefix(12)) does not verify")
         }
+        var drawSeals: [Int: [UInt8]]?
         switch record.kind {
         case .lease: try checkLease(record)
         // A worker's record that repeats what is here adds nothing when the worker hands it in; from another
@@ -224,10 +225,10 @@ public struct ShardLedger: Sendable {
         // (each custodian takes at most one of them from the worker, so the copies are few).
         case .commit: if try !checkCommit(record, now: now, submitted: submitted, equivalent: equivalent), submitted { return false }
         case .reveal: if try !checkReveal(record), submitted { return false }
-        case .draw: try checkDraw(record, submitted: submitted)
+        case .draw: drawSeals = try checkDraw(record, submitted: submitted)
         case .error: try checkError(record, submitted: submitted)
         }
-        insert(record, id: id)
+        insert(record, id: id, drawSeals: drawSeals)
         return true
     }
 
@@ -323,25 +324,35 @@ public struct ShardLedger: Sendable {
 
     /// A draw is made by a custodian of an adaptive job on units the worker sealed under that custodian's lease:
     /// each entry a signature, by the record's author, of the draw message over one of the worker's seals.
-    private func checkDraw(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) {
+    /// Returns the seal each entry's signature covers, so that it is verified once.
+    private func checkDraw(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) -> [Int: [UInt8]] {
         guard policy.isAdaptive else { throw CustodyError("malformed", "a draw in a job without adaptive replication") }
         guard !submitted else { throw CustodyError("malformed", "workers do not submit draws") }
         let (author, worker) = (Who(record.author), Who(record.worker))
+        var seals: [Int: [UInt8]] = [:]
         for entry in record.entries {
             let unit = perUnit[entry.unit - units.lowerBound]
             guard entry.hash.isEmpty, entry.data.count == 64 else { throw CustodyError("malformed", "a draw is a 64-byte signature") }
             guard unit.leases.contains(where: { $0.worker == worker && $0.custodian == author }) else {
                 throw CustodyError("not a custodian", "a draw on unit \(entry.unit) by a custodian that did not lease it to the worker")
             }
-            guard unit.commits.contains(where: {
-                $0.worker == worker
-                    && record.author.isValidSignature(
-                        entry.data, for: CustodyRecord.drawMessage(job: job, unit: entry.unit, worker: record.worker, seal: $0.seal))
-            }) else {
+            guard let seal = Self.drawnSeal(unit, entry, record) else {
                 // The seal may not have arrived yet (a draw merged before its commit): refused for now, not for good.
                 throw CustodyError("draw without seal", "the draw on unit \(entry.unit) is not its custodian's signature of a seal of the worker here")
             }
+            seals[entry.unit] = seal
         }
+        return seals
+    }
+
+    /// The seal of the worker's that a draw entry's signature covers, if any.
+    private static func drawnSeal(_ unit: UnitRecords, _ entry: CustodyRecord.Entry, _ record: CustodyRecord) -> [UInt8]? {
+        let worker = Who(record.worker)
+        return unit.commits.first {
+            $0.worker == worker
+                && record.author.isValidSignature(
+                    entry.data, for: CustodyRecord.drawMessage(job: record.job, unit: entry.unit, worker: record.worker, seal: $0.seal))
+        }?.seal
     }
 
     /// An error ends leases: the worker's own (it failed or gave the unit back), or a custodian's void of a
@@ -371,7 +382,8 @@ public struct ShardLedger: Sendable {
     }
 
     /// Adds a record that passed `admit`.
-    private mutating func insert(_ record: CustodyRecord, id: SHA256Digest) {
+    /// `drawSeals`: for a draw, the seals `checkDraw` matched (absorbed records find theirs again).
+    private mutating func insert(_ record: CustodyRecord, id: SHA256Digest, drawSeals: [Int: [UInt8]]? = nil) {
         records[id] = record
         let (author, worker) = (Who(record.author), Who(record.worker))
         names[author] = record.author
@@ -399,11 +411,7 @@ public struct ShardLedger: Sendable {
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
             case .draw:
-                let seal = perUnit[index].commits.first {
-                    $0.worker == worker
-                        && record.author.isValidSignature(
-                            entry.data, for: CustodyRecord.drawMessage(job: job, unit: entry.unit, worker: record.worker, seal: $0.seal))
-                }?.seal ?? []
+                let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
                 perUnit[index].draws.append(
                     Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data)))
             case .reveal:
