@@ -8,9 +8,9 @@ import Testing
 /// Adaptive replication's rules, record by record (issue 14; `ShardLedger`, Adaptive). Times are explicit: standing
 /// counts what was leased before a lease, in the custodians' signed times.
 struct AdaptiveReplicationTests {
-    /// Three custodians keep 40 units in one shard; trust after 2 consecutive valid results.
-    static func cluster(minSpotCheck: Double = 0.01, trustAfter: Int = 2) throws -> CustodyCluster {
-        try CustodyCluster(units: 40, shard: 40, maxAttempts: 6) { redundancy in
+    /// Three custodians keep `units` units in one shard; trust after 2 consecutive valid results.
+    static func cluster(units: Int = 40, minSpotCheck: Double = 0.01, trustAfter: Int = 2) throws -> CustodyCluster {
+        try CustodyCluster(units: units, shard: units, maxAttempts: 6) { redundancy in
             redundancy.adaptive = true
             redundancy.minSpotCheck = minSpotCheck
             redundancy.trustAfter = trustAfter
@@ -247,6 +247,88 @@ struct AdaptiveReplicationTests {
         // A stranger re-verifying the records voids the same units.
         let stranger = try rebuilt(cluster)
         for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    /// Alice, trusted, takes `unit` and runs it alone with an output (one standing for the right one, or a wrong one) whose draw
+    /// leaves it unchecked; returns the output.
+    func runAlone(_ cluster: inout CustodyCluster, _ unit: Int, right: Bool, at time: Int64) throws -> [UInt8] {
+        let owners = cluster.owners(unit)
+        let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+        // The test holds the custodians' keys and picks an output its draw does not check; Alice cannot.
+        let output = try #require(
+            (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
+                !Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing)
+            })
+        let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
+        try #require(lease.entries.map(\.unit) == [unit])
+        try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
+        cluster.sync(at: time + 2)
+        return output
+    }
+
+    /// Dave computes the closing check of `unit` with `output` and reveals at once.
+    func closingCheck(_ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], at time: Int64) throws {
+        let owners = cluster.owners(unit)
+        // One replica is open, at either owner.
+        #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 1)
+        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[1], at: time))
+        try #require(lease.entries.map(\.unit) == [unit])
+        cluster.sync(at: time)
+        #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 0)
+        try cluster.submit(cluster.commit(dave, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[1], at: time + 1)
+        cluster.sync(at: time + 1)
+        // Its result is compared with one already out: Dave reveals without waiting for a partner.
+        #expect(try ledger(cluster, at: owners[1]).partners(of: dave.publicKey, unit: unit, now: time + 1) == 2)
+        try cluster.submit(cluster.reveal(dave, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[1], at: time + 2)
+        cluster.sync(at: time + 2)
+    }
+
+    @Test func theLastResultsAcceptedAloneAreCheckedBeforeTheShardEnds() throws {
+        // The sleeper's tail: Alice, trusted, cheats on the shard's last two units and no draw checks them. Once
+        // every unit is decided, her latest result takes one more replica; Dave's honest result differs, and both
+        // her results since her last passed check are voided.
+        var cluster = try Self.cluster(units: 4)
+        var time = try earnTrust(&cluster)
+        _ = try runAlone(&cluster, 2, right: false, at: time)
+        time += 10
+        // While a unit is still open there is no closing check: unit 2 stands alone.
+        #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
+        _ = try runAlone(&cluster, 3, right: false, at: time)
+        time += 10
+        #expect(cluster.verdict(3, time: time)?.state == .open)
+        #expect(cluster.verdict(2, time: time)?.state == .validated)
+        try closingCheck(&cluster, 3, output: Outputs.right(3), at: time)
+        time += 10
+        for unit in [2, 3] {
+            let verdict = try #require(cluster.verdict(unit, time: time))
+            #expect(verdict.state == .open)
+            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
+        }
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
+        // A stranger re-verifying the records reaches the same.
+        let stranger = try rebuilt(cluster)
+        for unit in [2, 3] { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    @Test func anHonestWorkersClosingCheckPassesAndTheShardIsDone() throws {
+        var cluster = try Self.cluster(units: 4)
+        var time = try earnTrust(&cluster)
+        _ = try runAlone(&cluster, 2, right: true, at: time)
+        time += 10
+        #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
+        let output = try runAlone(&cluster, 3, right: true, at: time)
+        time += 10
+        #expect(cluster.verdict(3, time: time)?.state == .open)
+        try closingCheck(&cluster, 3, output: output, at: time)
+        time += 10
+        let checked = try #require(cluster.verdict(3, time: time))
+        #expect(checked.state == .validated && checked.agreeing == [alice.publicKey, dave.publicKey])
+        #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 4)
+        let stranger = try rebuilt(cluster)
+        #expect(stranger.verdicts(now: nil, equivalent: ==).allSatisfy { $0.state == .validated })
     }
 
     @Test func aSpecTurnsAdaptiveReplicationOnAndTheManifestCarriesIt() throws {

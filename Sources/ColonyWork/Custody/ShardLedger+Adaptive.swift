@@ -62,6 +62,11 @@ struct AdaptiveState: Sendable {
     var single: [Int: Who] = [:]
     /// Units whose result accepted alone was voided by a later failed check of its worker.
     var voided: [Int: Who] = [:]
+    /// Units reopened for a closing check, with the worker checked: each worker's latest result accepted alone
+    /// since its last passed check, once every unit of the shard is decided; one more replica is leased.
+    var closing: [Int: Who] = [:]
+    /// Results accepted alone that a closing check confirmed, with the replica that agreed.
+    var confirmed: [Int: Who] = [:]
     /// Sealed units drawn to run once, whose worker may reveal at once.
     var runsOnce: Set<UnitWorker> = []
     /// Each worker's facts, in lease order.
@@ -136,6 +141,19 @@ extension ShardLedger {
             verdict.custodians = [name(lease.custodian)]
             verdict.networks = [lease.networkBytes]
             verdict.openSlots = 0
+            if let checker = state.confirmed[base.unit], let lease = records.vouching(checker) {
+                verdict.agreeing.append(name(checker))
+                verdict.custodians.append(name(lease.custodian))
+                verdict.networks.append(lease.networkBytes)
+            }
+            return verdict
+        }
+        if let worker = state.closing[base.unit] {
+            // One replica for the closing check, from another worker, while none is out.
+            let others = records.kept.contains { lease in
+                lease.worker != worker && !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? true)
+            }
+            verdict.openSlots = now == nil || others ? 0 : 1
             return verdict
         }
         if let worker = state.voided[base.unit] {
@@ -147,17 +165,20 @@ extension ShardLedger {
         return verdict
     }
 
-    /// True while the unit's one replica was leased with a trusting claim and is not drawn for a check, until its
-    /// lease and the wait for partners are over: no other replica is leased (the unit may run once). The claim, not
-    /// this custodian's view of the standing, decides, so that custodians whose views differ for a moment agree.
+    /// True while the unit's one replica was leased with a trusting claim and is not yet drawn, or is drawn to run
+    /// once, until its lease and the wait for partners are over: no other replica is leased (the unit may run once).
+    /// Until the draw the claim, not this custodian's view of the standing, decides, so that custodians whose views
+    /// differ for a moment agree.
     func awaitsSingle(_ unit: Int, now: Int64) -> Bool {
         let records = perUnit[unit - units.lowerBound]
         let kept = records.kept.filter { lease in !records.errors.contains { $0.worker == lease.worker } }
         guard let worker = kept.first?.worker, kept.allSatisfy({ $0.worker == worker }), let lease = records.vouching(worker),
             lease.claim >= policy.trustAfter, now < lease.expires + Int64(policy.leaseSeconds) * 1000
         else { return false }
-        guard let seal = records.seal(of: worker), let draw = Self.draw(records, worker, lease, seal.seal) else { return true }
-        return draw.value >= policy.spotCheckRate(standing: lease.claim)
+        guard let seal = records.seal(of: worker), Self.draw(records, worker, lease, seal.seal) != nil else { return true }
+        // Drawn: the walk decides. A unit drawn for a check, or one whose claim the records no longer bear out (its
+        // worker failed a check since), takes its second replica now instead of waiting out the lease.
+        return adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker))
     }
 
     /// The draw that decides `worker`'s sealed unit: by the custodian of its lease, on its seal; of several (only a
@@ -206,6 +227,8 @@ extension ShardLedger {
             var revealed: Bool
         }
         var byWorker: [Who: [Leased]] = [:]
+        // Each worker's results accepted alone since its last passed check.
+        var unchecked: [Who: [Int]] = [:]
         for (index, records) in perUnit.enumerated() where !records.leases.isEmpty {
             let unit = units.lowerBound + index
             let base = validated[index]
@@ -282,9 +305,51 @@ extension ShardLedger {
                 case .error, .unanswered: break
                 }
             }
+            if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck }
             state.facts[worker] = facts
         }
+        closingChecks(&state, unchecked)
         return state
+    }
+
+    /// The closing check. Once every unit is decided, the latest result each worker had accepted alone since its last
+    /// passed check takes one more replica from another worker. Without it, the results of a worker that turned to
+    /// cheating after its last check stood whenever the shard ran out before a draw checked it (bench adaptive,
+    /// sleeper: wrong outputs validated in half the runs). The first other result decides:
+    /// - it agrees: a passed check (the unit stays validated, with both);
+    /// - it differs: a failed check, which voids every result the worker had accepted alone since its last passed
+    ///   check, the checked unit too; the replicas that unit then takes decide who was wrong, and a worker proven
+    ///   right gets its results back (the walk starts from the records each time).
+    /// A result sealed after the checked one was revealed could copy it, so the check relies on the replica: a
+    /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
+    /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
+    func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]]) {
+        guard validated.indices.allSatisfy({ validated[$0] != nil || state.single[units.lowerBound + $0] != nil }) else { return }
+        for (worker, tail) in unchecked {
+            guard let unit = tail.last else { continue }
+            let records = perUnit[unit - units.lowerBound]
+            guard let mine = records.reveals.first(where: { $0.worker == worker }) else { continue }
+            let other = records.reveals.filter { reveal in
+                reveal.worker != worker && !records.errors.contains { $0.worker == reveal.worker } && records.vouching(reveal.worker) != nil
+            }.min { $0.time < $1.time }
+            guard let other else {
+                state.single[unit] = nil
+                state.closing[unit] = worker
+                continue
+            }
+            let passed = other.digest == mine.digest || equivalence(other.output, mine.output)
+            if let index = state.facts[worker]?.lastIndex(where: { $0.unit == unit }) {
+                state.facts[worker]?[index].kind = passed ? .checked : .failed
+            }
+            if passed {
+                state.confirmed[unit] = other.worker
+            } else {
+                for unit in tail {
+                    state.single[unit] = nil
+                    state.voided[unit] = worker
+                }
+            }
+        }
     }
 }
 

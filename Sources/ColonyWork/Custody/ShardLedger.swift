@@ -536,11 +536,16 @@ public struct ShardLedger: Sendable {
         return (0..<policy.replicas).map { set[(unit + round + $0) % set.count].key }
     }
 
-    /// The custodians that own a slot of `unit` now.
+    /// The custodians that own a slot of `unit` now or owned one in the round before: a replica leased in the last
+    /// round and still in flight when that round's other replicas ended (one ended early by an error, or revealed
+    /// alone in an adaptive job) keeps its partners. Counting only this round's owners left such a worker waiting
+    /// for a partner the verdict counted on, its unit stalled until its lease ran out (bench adaptive, sleeper).
     func owners(_ unit: Int) -> Set<Who> {
         let set = authority.current
         let round = self.round(unit)
-        return Set((0..<policy.replicas).map { Who(set[(unit + round + $0) % set.count].key) })
+        return Set((max(0, round - 1)...round).flatMap { round in
+            (0..<policy.replicas).map { Who(set[(unit + round + $0) % set.count].key) }
+        })
     }
 
     /// How many rounds of replicas `unit` has used up: its attempts that ended (a result or an error) without
@@ -600,6 +605,12 @@ public struct ShardLedger: Sendable {
         if policy.isAdaptive, let worker, adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: Who(worker))) {
             return policy.quorum
         }
+        // The replica of a closing check reveals at once too: it is compared with a result already out.
+        if policy.isAdaptive, let worker, let checked = adaptive.closing[unit], checked != Who(worker),
+            perUnit[unit - units.lowerBound].seal(of: Who(worker)) != nil
+        {
+            return policy.quorum
+        }
         let records = perUnit[unit - units.lowerBound]
         let waiting = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) }
         // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
@@ -611,7 +622,7 @@ public struct ShardLedger: Sendable {
         guard let worker = worker.map(Who.init), let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
-        // Those that could count with it: leased by a custodian owning a slot of the unit now (its first replica
+        // Those that could count with it: leased by a custodian owning a slot of the unit now or in the round before (its first replica
         // only: a custodian minting leases to friends whose seals would make honest workers reveal too soon gets
         // one), another custodian, another network, and no reveal before its seal.
         let owners = self.owners(unit)

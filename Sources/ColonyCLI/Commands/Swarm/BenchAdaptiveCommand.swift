@@ -48,14 +48,15 @@ enum BenchAdaptiveCommand: Command {
         var recomputed: Int
         var adversaries: Int
         var validated: Int
+        /// With the credit check: each worker's standing as two observers computed it, each from the records alone.
+        var credit: Credit?
+
+        typealias Credit = (first: [Ed25519PublicKey: WorkerStanding], second: [Ed25519PublicKey: WorkerStanding])
 
         var overhead: Double { Double(computed - units) / Double(max(1, units)) }
     }
 
     static func run(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
-        let console = environment.console
-        let json = arguments.flag("json")
-        let peers = try arguments.int("peers", in: 2...64) ?? 8
         var scenarios: [String] = []
         for part in (arguments.value("scenarios") ?? allScenarios.joined(separator: ",")).split(separator: ",") {
             let name = part.trimmingCharacters(in: .whitespaces)
@@ -66,6 +67,19 @@ enum BenchAdaptiveCommand: Command {
             }
             scenarios.append(name)
         }
+        let rows = try measure(arguments, in: environment, scenarios: scenarios, defaultUnits: 20_000, checkCredit: false)
+        return rows.allSatisfy({ $0.validated == $0.units }) ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// Runs `scenarios` on the job of --spec or of --units tally units, on --peers peers, and prints the table (or
+    /// the JSON). With `checkCredit`, the adaptive run's credit is also computed by two observers (`colony demo
+    /// --adaptive`).
+    static func measure(
+        _ arguments: ParsedArguments, in environment: CommandEnvironment, scenarios: [String], defaultUnits: Int, checkCredit: Bool
+    ) throws -> [Row] {
+        let console = environment.console
+        let json = arguments.flag("json")
+        let peers = try arguments.int("peers", in: 2...64) ?? 8
         var spec: JobSpec
         let registry: KernelRegistry
         let inputs: [Data]
@@ -79,7 +93,7 @@ enum BenchAdaptiveCommand: Command {
             inputs = try kernel.units(for: spec.parameters)
             localSeconds = try localRun(kernel, inputs)
         } else {
-            let units = try arguments.int("units", in: 10...200_000) ?? 20_000
+            let units = try arguments.int("units", in: 10...200_000) ?? defaultUnits
             spec = JobSpec(
                 kernel: TallyKernel.name, title: "\(units) tally units", parameters: ["units": .int(units)],
                 redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), leaseSeconds: 60, source: "bench adaptive")
@@ -97,11 +111,13 @@ enum BenchAdaptiveCommand: Command {
         for scenario in scenarios {
             var adaptiveSpec = spec
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
-            let row = try runScenario(scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console)
+            let row = try runScenario(
+                scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console,
+                checkCredit: checkCredit && scenario == "adaptive")
             rows.append(row)
             if !json {
                 var line = String(
-                    format: "%-11@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario as NSString, row.computed,
+                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario.padding(toLength: 11, withPad: " ", startingAt: 0), row.computed,
                     row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
                     row.adversaries, row.recomputed)
                 if let localSeconds { line += String(format: "  %10.2f×", row.seconds / localSeconds) }
@@ -115,16 +131,21 @@ enum BenchAdaptiveCommand: Command {
                     "localSeconds": localSeconds.map { .double($0) } ?? .null,
                     "results": .array(
                         rows.map { row in
-                            .object([
+                            var object: [String: JSONValue] = [
                                 "scenario": .string(row.scenario), "computed": .int(row.computed), "overhead": .double(row.overhead),
                                 "runOnce": .int(row.single), "seconds": .double(row.seconds), "wrongValidated": .int(row.wrong),
                                 "adversaries": .int(row.adversaries), "recomputed": .int(row.recomputed),
                                 "validated": .int(row.validated),
-                            ])
+                            ]
+                            if let credit = row.credit {
+                                object["creditWorkers"] = .int(credit.first.count)
+                                object["creditAgrees"] = .bool(credit.first == credit.second)
+                            }
+                            return .object(object)
                         }),
                 ]))
         }
-        return rows.allSatisfy({ $0.validated == $0.units }) ? ExitStatus.success : ExitStatus.failure
+        return rows
     }
 
     /// The job computed here, every unit once, on every core: what the swarm is compared with.
@@ -139,7 +160,8 @@ enum BenchAdaptiveCommand: Command {
     }
 
     static func runScenario(
-        _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console
+        _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console,
+        checkCredit: Bool = false
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -157,7 +179,7 @@ enum BenchAdaptiveCommand: Command {
         defer { swarm.stop() }
         var churner: Int?
         if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
-        var adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
+        let adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
         let started = Date()
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1, units: inputs)
         let job = try swarm.publish(manifest)
@@ -178,7 +200,15 @@ enum BenchAdaptiveCommand: Command {
         let seconds = Date().timeIntervalSince(started)
         let observer = try swarm.observer()
         defer { observer.stop() }
-        let report = try JobCollector.collect(job, via: observer, registry: registry)
+        let report = try JobCollector.collect(job, via: observer, registry: registry, withEvidence: checkCredit)
+        var credit: Row.Credit?
+        if checkCredit {
+            // A second peer that took no part gathers and re-verifies the records on its own.
+            let second = try swarm.observer()
+            defer { second.stop() }
+            let again = try JobCollector.collect(job, via: second, registry: registry, withEvidence: true)
+            credit = (report.evidence.mapValues { WorkerStanding($0) }, again.evidence.mapValues { WorkerStanding($0) })
+        }
         let misbehaving = Set(
             swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
@@ -187,6 +217,6 @@ enum BenchAdaptiveCommand: Command {
             computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed },
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
-            recomputed: recomputed, adversaries: adversaries, validated: report.validated)
+            recomputed: recomputed, adversaries: adversaries, validated: report.validated, credit: credit)
     }
 }

@@ -127,6 +127,13 @@ enum DemoCommand: Command {
             or --attack every validated output is also computed again here to count any wrong one. Each peer has a loopback network of its own (127.0.N.1), so the \
             rule that agreeing replicas come from distinct networks holds on one machine.
 
+            --adaptive shows adaptive replication (spec field redundancy.adaptive): the job (--units tally units, \
+            default 4,000, or --spec) runs replicated, then adaptive, then adaptive against a sleeper (honest for \
+            100 units, then cheating), 10% colluders and Sybil churn, as 'colony bench adaptive' does; it prints \
+            the CPU spent beyond one run per unit, wrong outputs validated and units the adversaries forced to be \
+            computed again, and has two peers that took no part compute every worker's credit from the records \
+            independently and compare them.
+
             --attack NAME runs an adversary against the swarm and prints what it tried, what the honest peers \
             refused, and whether any wrong output was validated or any validated verdict changed:
             """ + Attack.allCases.map { "\n  \($0.rawValue): \($0.summary)" }.joined(),
@@ -138,6 +145,8 @@ enum DemoCommand: Command {
             .value("crash", "N", help: "Peers that die while holding leases (default: 0)."),
             .value("lease", "S", help: "Lease length in seconds for the demo's job (default: 20)."),
             .value("out", "DIR", help: "Where to write the assembled result (default: ./demo-result)."),
+            .flag("adaptive", help: "Show adaptive replication against a sleeper, colluders and Sybil churn (see below)."),
+            .value("units", "N", help: "With --adaptive and no --spec: tally units in the job (default: 4000)."),
             .value("timeout", "S", help: "Give up after S seconds (default: 600)."),
             .flag(
                 "check",
@@ -150,7 +159,7 @@ enum DemoCommand: Command {
         ],
         examples: [
             "colony demo", "colony demo --peers 10 --cheaters 2 --copycats 1 --crash 1", "colony demo --spec Workunits/collatz-1e7.json",
-            "colony demo --attack forge",
+            "colony demo --attack forge", "colony demo --adaptive", "colony demo --adaptive --spec Workunits/mersenne-10k.json --peers 2",
         ]
     )
 
@@ -169,6 +178,14 @@ enum DemoCommand: Command {
                     commandPath: arguments.commandPath)
             }
             attack = known
+        }
+        if arguments.flag("adaptive") {
+            guard cheaters + copycats + crash == 0, attack == nil else {
+                throw UsageError(
+                    "--adaptive brings its own adversaries (a sleeper, colluders, Sybil churn); leave out --cheaters, --copycats, --crash and --attack",
+                    commandPath: arguments.commandPath)
+            }
+            return try adaptive(arguments, in: environment)
         }
         let timeout = Double(try arguments.int("timeout", in: 1...86_400) ?? 600)
         guard cheaters + copycats + crash <= peers - 2 else {
@@ -264,6 +281,41 @@ enum DemoCommand: Command {
         }
         return allValidated && outcome.wrongValidated == 0 && (outcome.attack?.validatedChanged ?? 0) == 0
             ? ExitStatus.success : ExitStatus.failure
+    }
+}
+
+extension DemoCommand {
+    /// `colony demo --adaptive`: the runs of `colony bench adaptive`, then credit computed twice independently.
+    static func adaptive(_ arguments: ParsedArguments, in environment: CommandEnvironment) throws -> Int32 {
+        let console = environment.console
+        let rows = try BenchAdaptiveCommand.measure(
+            arguments, in: environment, scenarios: BenchAdaptiveCommand.allScenarios, defaultUnits: 4000, checkCredit: true)
+        let wrong = rows.reduce(0) { $0 + $1.wrong }
+        let complete = rows.allSatisfy { $0.validated == $0.units }
+        var creditAgrees = false
+        if let row = rows.first(where: { $0.scenario == "adaptive" }), let credit = row.credit {
+            creditAgrees = credit.first == credit.second
+            if !arguments.flag("json") {
+                if let replicated = rows.first(where: { $0.scenario == "replicated" }) {
+                    console.print(
+                        String(
+                            format: "adaptive replication: %.1f %% of CPU beyond one run per unit, against %.1f %% replicated; %.1f %% of units ran once",
+                            row.overhead * 100, replicated.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units))))
+                }
+                console.print("wrong outputs validated in all runs: \(wrong)")
+                console.print(
+                    "credit of \(credit.first.count) workers in the adaptive run, computed by two peers that took no part, each from the records alone: "
+                        + (creditAgrees ? "they agree to the unit" : "THEY DIFFER"))
+                let ordered = credit.first.sorted { $0.value.valid != $1.value.valid ? $0.value.valid > $1.value.valid : $0.key.hex < $1.key.hex }
+                for (worker, standing) in ordered {
+                    let other = credit.second[worker]
+                    console.print(
+                        "  \(worker.hex.prefix(12))  valid \(standing.valid)  credit \(CreditCommand.creditText(standing.credit))"
+                            + (other == standing ? "" : "  (other peer: \(other.map { CreditCommand.creditText($0.credit) } ?? "no facts"))"))
+                }
+            }
+        }
+        return complete && wrong == 0 && creditAgrees ? ExitStatus.success : ExitStatus.failure
     }
 }
 
