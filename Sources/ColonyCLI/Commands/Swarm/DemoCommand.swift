@@ -159,7 +159,7 @@ enum DemoCommand: Command {
         ],
         examples: [
             "colony demo", "colony demo --peers 10 --cheaters 2 --copycats 1 --crash 1", "colony demo --spec Workunits/collatz-1e7.json",
-            "colony demo --attack forge", "colony demo --adaptive", "colony demo --adaptive --spec Workunits/mersenne-10k.json --peers 2",
+            "colony demo --attack forge", "colony demo --adaptive", "colony demo --adaptive --spec Workunits/mersenne-10k.json --peers 4",
         ]
     )
 
