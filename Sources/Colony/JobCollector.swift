@@ -47,7 +47,9 @@ public enum JobCollector {
         _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double = 10,
         withEvidence: Bool = false, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> JobReport {
-        let manifest = try peer.fetchManifest(job, root: root, hint: [])
+        let now = CustodyClock.now()
+        let gathered = try gather(job, root: root, via: peer, registry: registry, timeout: timeout, now: now, progress: progress)
+        let manifest = gathered.manifest
         // A unit's input, for the kernel's `work`: inline in the manifest, or fetched (and checked) from its blob.
         func input(_ unit: Int) -> Data? {
             guard manifest.units.indices.contains(unit) else { return nil }
@@ -57,14 +59,53 @@ public enum JobCollector {
             }
         }
         let equivalent = registry.outputEquivalence(manifest.kernel)
-        let fields = peer.jobFields(job)
-        let now = CustodyClock.now()
         var verdicts: [UnitVerdict] = []
+        var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
+        let kernel = registry.kernel(named: manifest.kernel)
+        // Leases that claim a standing earned elsewhere are counted again in the shards they cite.
+        let priors = PriorVerifier(job: gathered, peer: peer, registry: registry, timeout: timeout, now: now)
+        for (shard, gatheredLedger) in gathered.ledgers.enumerated() {
+            var ledger = gatheredLedger
+            if manifest.policy.isAdaptive {
+                ledger.priorCheck = { worker, time, shards in priors.count(of: worker, at: time, in: shards, excludingShard: shard) }
+            }
+            let shardVerdicts = ledger.verdicts(now: now, equivalent: equivalent)
+            verdicts += shardVerdicts
+            if withEvidence {
+                let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
+                let work = { (unit: Int, output: Data) -> Double in
+                    guard let kernel, let input = input(unit) else { return kernel == nil ? 1 : 0 }
+                    return kernel.work(input: input, output: output)
+                }
+                for (worker, facts) in ledger.evidence(
+                    now: now, equivalent: equivalent, work: work, workUnit: workUnit, verdicts: shardVerdicts)
+                {
+                    evidence[worker, default: []] += facts
+                }
+            }
+        }
+        return JobReport(
+            job: job, manifest: manifest, verdicts: verdicts, records: gathered.kept, refused: gathered.refused,
+            unreachableShards: gathered.unreachable, evidence: evidence)
+    }
+
+    /// A job's shards as its custodians' records rebuild them, every record admitted by the custodians' rules.
+    struct Gathered: Sendable {
+        var manifest: JobManifest
+        var ledgers: [ShardLedger]
         var kept = 0
         var refused: [String: Int] = [:]
         var unreachable: [Int] = []
-        var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
-        let kernel = registry.kernel(named: manifest.kernel)
+    }
+
+    static func gather(
+        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, now: Int64,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Gathered {
+        let manifest = try peer.fetchManifest(job, root: root, hint: [])
+        let equivalent = registry.outputEquivalence(manifest.kernel)
+        let fields = peer.jobFields(job)
+        var gathered = Gathered(manifest: manifest, ledgers: [])
         for shard in 0..<manifest.shardCount {
             var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent)
             var asked: Set<Ed25519PublicKey> = []
@@ -93,39 +134,65 @@ public enum JobCollector {
                         do {
                             try ledger.admit(change)
                         } catch {
-                            refused[error.reason, default: 0] += 1
+                            gathered.refused[error.reason, default: 0] += 1
                         }
                     }
                     for record in CustodyRecord.inAdmissionOrder(items.records) {
                         do {
-                            if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { kept += 1 }
+                            if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { gathered.kept += 1 }
                         } catch {
-                            refused[error.reason, default: 0] += 1
+                            gathered.refused[error.reason, default: 0] += 1
                         }
                     }
                 }
             }
-            if !answered { unreachable.append(shard) }
-            let shardVerdicts = ledger.verdicts(now: now, equivalent: equivalent)
-            verdicts += shardVerdicts
-            if withEvidence {
-                let workUnit = kernel.map { type(of: $0).workUnit } ?? "units"
-                let work = { (unit: Int, output: Data) -> Double in
-                    guard let kernel, let input = input(unit) else { return kernel == nil ? 1 : 0 }
-                    return kernel.work(input: input, output: output)
-                }
-                for (worker, facts) in ledger.evidence(
-                    now: now, equivalent: equivalent, work: work, workUnit: workUnit, verdicts: shardVerdicts)
-                {
-                    evidence[worker, default: []] += facts
-                }
-            }
+            if !answered { gathered.unreachable.append(shard) }
+            gathered.ledgers.append(ledger)
             progress(shard + 1, manifest.shardCount)
         }
-        return JobReport(
-            job: job, manifest: manifest, verdicts: verdicts, records: kept, refused: refused, unreachableShards: unreachable,
-            evidence: evidence)
+        return gathered
     }
+
+    /// Counts a lease's prior standing again from the records of the shards it cites (`ShardLedger.priorCheck`):
+    /// shards of the job being collected, and of other jobs of the same kernel, each job gathered once (at most
+    /// `jobLimit`). A shard that cannot be gathered, or of another kernel, counts nothing.
+    final class PriorVerifier: Sendable {
+        let job: Gathered
+        let peer: ColonyPeer
+        let registry: KernelRegistry
+        let timeout: Double
+        let now: Int64
+        let others = Mutex<[JobID: [ShardLedger]]>([:])
+        static let jobLimit = 32
+
+        init(job: Gathered, peer: ColonyPeer, registry: KernelRegistry, timeout: Double, now: Int64) {
+            (self.job, self.peer, self.registry, self.timeout, self.now) = (job, peer, registry, timeout, now)
+        }
+
+        func count(of worker: Ed25519PublicKey, at time: Int64, in shards: [ShardRef], excludingShard shard: Int) -> Int {
+            var checks: [CheckFact] = []
+            for cited in Set(shards) {
+                let ledgers = cited.job == job.manifest.id ? (cited.shard == shard ? [] : job.ledgers) : self.ledgers(of: cited.job)
+                guard ledgers.indices.contains(cited.shard) else { continue }
+                checks += ledgers[cited.shard].checks(of: worker)
+            }
+            return ShardLedger.priorStanding(checks, at: time)
+        }
+
+        func ledgers(of cited: JobID) -> [ShardLedger] {
+            if let known = others.withLock({ $0[cited] }) { return known }
+            var found: [ShardLedger] = []
+            if others.withLock({ $0.count }) < Self.jobLimit,
+                let gathered = try? JobCollector.gather(cited, via: peer, registry: registry, timeout: timeout, now: now),
+                gathered.manifest.kernel == job.manifest.kernel
+            {
+                found = gathered.ledgers
+            }
+            others.withLock { $0[cited] = found }
+            return found
+        }
+    }
+
     /// Lets the kernel assemble the validated outputs into `directory`. Every unit must be validated.
     public static func assemble(_ report: JobReport, registry: KernelRegistry, into directory: URL) throws -> KernelSummary {
         guard let kernel = registry.kernel(named: report.manifest.kernel) else {

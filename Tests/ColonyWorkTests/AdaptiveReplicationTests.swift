@@ -1,6 +1,7 @@
 import ColonyCore
 import ColonyNet
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ColonyWork
@@ -329,6 +330,55 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 4)
         let stranger = try rebuilt(cluster)
         #expect(stranger.verdicts(now: nil, equivalent: ==).allSatisfy { $0.state == .validated })
+    }
+
+    @Test func aPriorStandingIsCountedAgainByAnyoneReverifying() throws {
+        // A custodian leases Alice, new in this shard, unit 5 with a claim of 30 earned "elsewhere": a prior
+        // standing of 30 citing a shard of another job. Custodians take the signer's word (as for its draw); anyone
+        // re-verifying gathers the cited shard and counts again. Where it finds less, the unit did not run once.
+        var cluster = try Self.cluster()
+        let unit = 5
+        let c = cluster.owners(unit)[0]
+        let time = cluster.now
+        let cited = ShardRef(job: SHA256.hash(Array("another job".utf8)), shard: 3)
+        let lease = CustodyRecord(
+            kind: .lease, job: cluster.job, shard: 0, worker: alice.publicKey, expires: time + 60_000, epoch: 0,
+            network: cluster.manifest.policy.network(ofIPv4: CustodyCluster.address(1)), standing: 30, prior: 30,
+            priorShards: [cited], entries: [.init(unit: unit)], time: time, signedBy: cluster.keys[c])
+        // The lease survives the wire as signed.
+        let decoded = try CustodyRecord(try BencodeDecoder(limits: .frame).decode(lease.value.encoded()))
+        #expect(decoded.prior == 30 && decoded.priorShards == [cited] && decoded.isSignatureValid)
+        #expect(cluster.custodians[c].merge([lease], now: time).records.count == 1)
+        // Alice's output is one its custodian's draw lets run once.
+        let output = try #require(
+            (0..<200).lazy.map { [UInt8(unit), 42, UInt8($0)] }.first { output in
+                !Self.drawChecks(cluster, custodian: c, worker: alice, unit: unit, output: output, standing: 30)
+            })
+        let added = try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: c, at: time + 1)
+        #expect(added.map(\.kind) == [.commit, .draw])
+        try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: c, at: time + 2)
+        #expect(cluster.verdict(unit, at: c, time: time + 2)?.agreeing == [alice.publicKey])
+        // A stranger that found 30 passed checks in the cited shard agrees; one that found 29 or none does not.
+        var asked: [ShardRef] = []
+        for (found, single) in [(30, true), (29, false), (0, false)] {
+            var stranger = try rebuilt(cluster, from: c)
+            let seen = Mutex<[ShardRef]>([])
+            stranger.priorCheck = { worker, leased, shards in
+                seen.withLock { $0 += shards }
+                return worker == alice.publicKey && leased == time ? found : 0
+            }
+            let verdict = stranger.verdict(unit: unit, now: nil, equivalent: ==)
+            #expect((verdict.state == .validated && verdict.agreeing == [alice.publicKey]) == single, "found \(found)")
+            asked = seen.withLock { $0 }
+        }
+        #expect(asked.contains(cited))
+        // A prior larger than the claim, or without its shards, does not decode.
+        var bad = lease.value
+        if case .dictionary(var fields) = bad {
+            fields[Array("o".utf8)] = .list([])
+            bad = .dictionary(fields)
+        }
+        #expect(throws: CustodyError.self) { try CustodyRecord(bad) }
     }
 
     @Test func aSpecTurnsAdaptiveReplicationOnAndTheManifestCarriesIt() throws {

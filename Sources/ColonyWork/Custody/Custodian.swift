@@ -135,7 +135,8 @@ public struct Custodian: Sendable {
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
         // Adaptive replication caps the fresh units a worker takes by its standing (`freshUnitLimit`).
-        let freshLimit = ledger.freshUnitLimit(for: worker, now: now)
+        let prior = manifest.policy.isAdaptive ? priorStanding(of: worker, for: ref, now: now) : (count: 0, shards: [])
+        let freshLimit = ledger.freshUnitLimit(for: worker, now: now, prior: prior.count)
         var generator = SystemRandomNumberGenerator()
         let picked: [Int]
         if randomUnits {
@@ -151,8 +152,10 @@ public struct Custodian: Sendable {
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         // In an adaptive job the lease states the worker's standing when it trusts it: every custodian then
         // leaves the units to run once, whatever its own view of the shard (`ShardLedger`, Adaptive).
-        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now) : 0
+        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now, prior: prior.count) : 0
         let claim = standing >= manifest.policy.trustAfter ? standing : 0
+        // The part earned elsewhere, when it counts (no failure in this shard yet) and the claim stands.
+        let priorCount = claim > 0 ? standing - ledger.standing(of: worker, at: now) : 0
         var time = now
         var record: CustodyRecord
         var id: SHA256Digest
@@ -162,7 +165,8 @@ public struct Custodian: Sendable {
             record = CustodyRecord(
                 kind: .lease, job: job, shard: shard, worker: worker,
                 expires: time + Int64(manifest.policy.leaseSeconds) * 1000, epoch: ledger.authority.epoch,
-                network: network, standing: claim, entries: chosen, time: time, signedBy: identity)
+                network: network, standing: claim, prior: priorCount, priorShards: priorCount > 0 ? prior.shards : [], entries: chosen,
+                time: time, signedBy: identity)
             id = record.id
             time += 1
         } while ledger.records[id] != nil
@@ -218,6 +222,23 @@ public struct Custodian: Sendable {
             }
             throw refuse(error)
         }
+    }
+
+    /// `worker`'s prior standing for a lease in `ref`: its passed checks since its latest failure in the other
+    /// shards this custodian keeps of jobs of the same kernel (this job's included), counted over the
+    /// `CustodyRecord.maxPriorShards` shards where it was most recently leased, which the lease cites. Trust
+    /// follows a worker across shards and jobs, as BOINC's counter follows a host across work units; a re-verifier
+    /// gathers those shards and counts again (`ShardLedger.priorCheck`).
+    func priorStanding(of worker: Ed25519PublicKey, for ref: ShardRef, now: Int64) -> (count: Int, shards: [ShardRef]) {
+        guard let kernel = manifests[ref.job]?.kernel else { return (0, []) }
+        var byShard: [(ref: ShardRef, checks: [CheckFact], latest: Int64)] = []
+        for (other, ledger) in ledgers where other != ref && manifests[other.job]?.kernel == kernel {
+            let checks = ledger.checks(of: worker)
+            if let latest = checks.map(\.time).max() { byShard.append((other, checks, latest)) }
+        }
+        let cited = byShard.sorted { $0.latest != $1.latest ? $0.latest > $1.latest : $0.ref < $1.ref }.prefix(CustodyRecord.maxPriorShards)
+        let count = ShardLedger.priorStanding(cited.flatMap(\.checks), at: now)
+        return (count, count > 0 ? cited.map(\.ref).sorted() : [])
     }
 
     /// The draw this custodian owes on a worker's commit in an adaptive job: its signature of each seal made

@@ -56,6 +56,12 @@ public struct CustodyRecord: Sendable, Hashable {
     /// 0, or at least the policy's `trustAfter` when its units may run once. Anyone re-verifying recomputes the
     /// standing and accepts a unit run once only when it is at least the claim.
     public var standing: Int
+    /// The part of a lease's claim earned in other shards (`priorShards`) of jobs of the same kernel: the worker's
+    /// consecutive passed checks there (`ShardLedger.priorStanding`), which counts in this shard until its first
+    /// failure here. Anyone re-verifying gathers those shards and counts again.
+    public var prior: Int
+    /// The shards a lease's `prior` was counted in (at most `maxPriorShards`).
+    public var priorShards: [ShardRef]
     public var entries: [Entry]
     public var signature: [UInt8]
 
@@ -63,12 +69,14 @@ public struct CustodyRecord: Sendable, Hashable {
     public static let maxEntries = JobPolicy.shardLimits.upperBound
     public static let maxOutput = 1 << 20
     public static let maxRecordSize = 16 << 20
+    /// Shards a lease may cite for its prior standing.
+    public static let maxPriorShards = 16
 
     /// A signed record.
     public init(
         kind: Kind, job: JobID, shard: Int, worker: Ed25519PublicKey, expires: Int64 = 0, epoch: Int = 0,
-        network: [UInt8] = [], standing: Int = 0, entries: [Entry], time: Int64 = CustodyClock.now(),
-        signedBy identity: Identity
+        network: [UInt8] = [], standing: Int = 0, prior: Int = 0, priorShards: [ShardRef] = [], entries: [Entry],
+        time: Int64 = CustodyClock.now(), signedBy identity: Identity
     ) {
         self.kind = kind
         self.job = job
@@ -80,6 +88,8 @@ public struct CustodyRecord: Sendable, Hashable {
         self.epoch = kind == .lease ? epoch : 0
         self.network = kind == .lease ? network : []
         self.standing = kind == .lease ? standing : 0
+        self.prior = kind == .lease && !priorShards.isEmpty ? prior : 0
+        self.priorShards = kind == .lease && prior > 0 ? priorShards : []
         self.entries = entries
         self.signature = []
         signature = [UInt8](identity.signature(for: unsignedValue().encoded()))
@@ -134,6 +144,10 @@ public struct CustodyRecord: Sendable, Hashable {
             fields.append(("p", .integer(Int64(epoch))))
             fields.append(("n", .bytes(network)))
             if standing > 0 { fields.append(("c", .integer(Int64(standing)))) }
+            if prior > 0 {
+                fields.append(("h", .integer(Int64(prior))))
+                fields.append(("o", .list(priorShards.map { .list([.bytes($0.job.bytes), .integer(Int64($0.shard))]) })))
+            }
         }
         return .dictionary(BencodeDictionary(uniqueKeysWithValues: fields.map { (Array($0.0.utf8), $0.1) }))
     }
@@ -208,10 +222,26 @@ public struct CustodyRecord: Sendable, Hashable {
                 throw .malformed("a lease's standing c is out of range")
             }
             self.standing = Int(claim)
+            let prior = value["h"]?.integer ?? 0
+            let cited = value["o"]?.list ?? []
+            guard prior >= 0, prior <= claim, cited.count <= Self.maxPriorShards, (prior > 0) == !cited.isEmpty else {
+                throw .malformed("a lease's prior standing h needs its shards o (at most \(Self.maxPriorShards)) and is at most its claim")
+            }
+            var shards: [ShardRef] = []
+            for item in cited {
+                guard let pair = item.list, pair.count == 2, let bytes = pair[0].bytes, let job = try? JobID(bytes: bytes),
+                    let shard = pair[1].integer, shard >= 0, shard < Int64(JobManifest.maxUnits)
+                else { throw .malformed("a lease's prior shard is not [job, shard]") }
+                shards.append(ShardRef(job: job, shard: Int(shard)))
+            }
+            self.prior = Int(prior)
+            self.priorShards = shards
         } else {
             self.epoch = 0
             self.network = []
             self.standing = 0
+            self.prior = 0
+            self.priorShards = []
         }
         self.entries = entries
         self.signature = signature

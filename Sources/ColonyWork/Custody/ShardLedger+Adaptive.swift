@@ -35,6 +35,21 @@ struct UnitWorker: Hashable, Sendable {
     var worker: Who
 }
 
+/// A worker's check in a shard, as its prior standing elsewhere counts it (`ShardLedger.checks`).
+public struct CheckFact: Sendable, Equatable {
+    /// The time of the lease.
+    public var time: Int64
+    public var passed: Bool
+    /// A lease without a result fails from here on; .min for a failure known at once.
+    public var deadline: Int64 = .min
+
+    public init(time: Int64, passed: Bool, deadline: Int64 = .min) {
+        self.time = time
+        self.passed = passed
+        self.deadline = deadline
+    }
+}
+
 /// One fact of a worker's history in the shard, as adaptive replication counts it.
 struct AdaptiveFact: Sendable {
     enum Kind: Sendable {
@@ -87,18 +102,51 @@ extension ShardLedger {
         }
     }
 
-    /// `worker`'s consecutive valid results in this shard among leases signed before `time` (milliseconds).
-    public func standing(of worker: Ed25519PublicKey, at time: Int64) -> Int {
-        Self.standing(adaptive.facts[Who(worker)] ?? [], at: time)
+    /// `worker`'s consecutive valid results in this shard among leases signed before `time` (milliseconds), plus
+    /// `prior` (its standing earned elsewhere) while it has failed nothing here.
+    public func standing(of worker: Ed25519PublicKey, at time: Int64, prior: Int = 0) -> Int {
+        let facts = adaptive.facts[Who(worker)] ?? []
+        return Self.standing(facts, at: time) + (Self.unbroken(facts, at: time) ? prior : 0)
+    }
+
+    /// True when no fact known by `time` resets the standing.
+    static func unbroken(_ facts: [AdaptiveFact], at time: Int64) -> Bool {
+        !facts.contains { fact in
+            fact.time < time && (fact.kind == .failed || fact.kind == .error || (fact.kind == .unanswered && fact.deadline < time))
+        }
+    }
+
+    /// `worker`'s checks in this shard, for its prior standing in other jobs and shards: results in a replicated
+    /// quorum (passed), outvoted results and errors (failed), and leases without a result (failed from their
+    /// deadline). Results accepted alone are left out: they rest on a standing themselves.
+    public func checks(of worker: Ed25519PublicKey) -> [CheckFact] {
+        (adaptive.facts[Who(worker)] ?? []).compactMap { fact in
+            switch fact.kind {
+            case .checked: CheckFact(time: fact.time, passed: true)
+            case .failed, .error: CheckFact(time: fact.time, passed: false)
+            case .unanswered: CheckFact(time: fact.time, passed: false, deadline: fact.deadline)
+            case .single: nil
+            }
+        }
+    }
+
+    /// The prior standing `checks` give at `time`: passed checks of leases signed before `time` since the latest
+    /// failure known by then.
+    public static func priorStanding(_ checks: [CheckFact], at time: Int64) -> Int {
+        var lastFailure = Int64.min
+        for check in checks where !check.passed && check.time < time && check.deadline < time {
+            lastFailure = max(lastFailure, check.time)
+        }
+        return checks.reduce(0) { $0 + ($1.passed && $1.time < time && $1.time > lastFailure ? 1 : 0) }
     }
 
     /// How many fresh units (none of whose replicas is out) `custodian` may lease `worker` now in an adaptive job:
     /// a worker not yet trusted holds at most `trustAfter` − standing units that wait on a verdict, so that it
     /// earns trust before it takes many units; a trusted one, at most its standing per lease, so that trust is
     /// spent no faster than it was earned. Units already started by others (their second replica) are not capped.
-    public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64) -> Int {
+    public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64, prior: Int = 0) -> Int {
         guard policy.isAdaptive else { return .max }
-        let standing = self.standing(of: worker, at: now)
+        let standing = self.standing(of: worker, at: now, prior: prior)
         if standing >= policy.trustAfter { return standing }
         let who = Who(worker)
         let state = adaptive
@@ -269,7 +317,7 @@ extension ShardLedger {
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
                     let claim = item.lease.claim
-                    if claim >= policy.trustAfter, standing >= claim, let seal = records.seal(of: worker),
+                    if claim >= policy.trustAfter, standing + prior(item.lease, worker, facts) >= claim, let seal = records.seal(of: worker),
                         let draw = Self.draw(records, worker, item.lease, seal.seal),
                         draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease)
                     {
@@ -310,6 +358,14 @@ extension ShardLedger {
         }
         closingChecks(&state, unchecked)
         return state
+    }
+
+    /// The prior standing a lease's claim rests on, while `facts` (the worker's here before it) show no failure: the
+    /// lease's own word, or what a re-verifier found in the shards it cites, if less.
+    func prior(_ lease: Lease, _ worker: Who, _ facts: [AdaptiveFact]) -> Int {
+        guard lease.prior > 0, Self.unbroken(facts, at: lease.time) else { return 0 }
+        guard let priorCheck else { return lease.prior }
+        return min(lease.prior, priorCheck(name(worker), lease.time, lease.priorShards))
     }
 
     /// The closing check. Once every unit is decided, the latest result each worker had accepted alone since its last

@@ -37,6 +37,9 @@ public struct ShardLedger: Sendable {
         var networkBytes: [UInt8]
         /// The worker's standing the lease claims (adaptive jobs).
         var claim: Int = 0
+        /// The part of the claim earned in other shards (`CustodyRecord.prior`), and where.
+        var prior: Int = 0
+        var priorShards: [ShardRef] = []
     }
 
     struct Seal: Sendable {
@@ -151,6 +154,11 @@ public struct ShardLedger: Sendable {
     /// What adaptive replication decides over the whole shard, computed when first asked after a change (a new
     /// box on each insert: copies of the ledger made before keep theirs).
     var adaptiveCache = AdaptiveCache()
+    /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
+    /// count found there); nil takes the lease's word, as custodians do for the custodian that signed it.
+    public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
+        didSet { adaptiveCache = AdaptiveCache() }
+    }
 
     public init(
         job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority,
@@ -407,7 +415,7 @@ public struct ShardLedger: Sendable {
                 perUnit[index].leases.append(
                     Lease(
                         worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
-                        networkBytes: record.network, claim: record.standing))
+                        networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
             case .draw:

@@ -16,7 +16,9 @@ enum BenchAdaptiveCommand: Command {
             adaptive replication (a worker with 10 consecutive valid results in a shard runs its units once, \
             spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
             then cheating), 10% colluders returning one agreed wrong output, and Sybil churn (a cheater that \
-            comes back with a new key each time it is caught). Every validated output is computed again here.
+            comes back with a new key each time it is caught). trusted runs the job replicated first and then \
+            adaptive on the same swarm, reporting the second: workers bring the standing they earned (leases cite \
+            the shards where they earned it). Every validated output is computed again here.
 
             overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
             are not what the kernel computes; recomputed is units where the adversary's result did not count and \
@@ -27,7 +29,7 @@ enum BenchAdaptiveCommand: Command {
             .value("units", "N", help: "Tally units per job (default: 20000)."),
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,sleeper,colluders,churn)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,colluders,churn)."),
             .json,
         ],
         examples: [
@@ -36,7 +38,7 @@ enum BenchAdaptiveCommand: Command {
         ]
     )
 
-    static let allScenarios = ["replicated", "adaptive", "sleeper", "colluders", "churn"]
+    static let allScenarios = ["replicated", "adaptive", "trusted", "sleeper", "colluders", "churn"]
 
     struct Row {
         var scenario: String
@@ -180,8 +182,21 @@ enum BenchAdaptiveCommand: Command {
         var churner: Int?
         if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
         let adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
+        let version = registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1
+        // Trusted: the workers first compute the job replicated, passing many checks; the adaptive job measured
+        // after it starts with that standing (leases cite the first job's shards).
+        var computedBefore = 0
+        if scenario == "trusted" {
+            var first = spec
+            first.redundancy.adaptive = false
+            let warm = try swarm.publish(try swarm.peers[0].signJob(spec: first, kernelVersion: version, units: inputs))
+            guard swarm.waitUntilDecided(warm, timeout: 1800)?.validated == inputs.count else {
+                throw BenchmarkError("the replicated job before the trusted run did not finish")
+            }
+            computedBefore = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed }
+        }
         let started = Date()
-        let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1, units: inputs)
+        let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: version, units: inputs)
         let job = try swarm.publish(manifest)
         var progress = LocalSwarm.Progress(total: inputs.count)
         var nextTrace = Date()
@@ -214,7 +229,7 @@ enum BenchAdaptiveCommand: Command {
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
         return Row(
             scenario: scenario, units: inputs.count,
-            computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed },
+            computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed } - computedBefore,
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
             recomputed: recomputed, adversaries: adversaries, validated: report.validated, credit: credit)
