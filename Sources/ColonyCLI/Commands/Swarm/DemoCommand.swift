@@ -128,7 +128,8 @@ enum DemoCommand: Command {
             rule that agreeing replicas come from distinct networks holds on one machine.
 
             --adaptive shows adaptive replication (spec field redundancy.adaptive): the job (--units tally units, \
-            default 4,000, or --spec) runs replicated, then adaptive, then adaptive against a sleeper (honest for \
+            default 4,000, or --spec) runs replicated, then adaptive, then adaptive again after a replicated run \
+            (workers bring their standing), then adaptive against a sleeper (honest for \
             100 units, then cheating), 10% colluders and Sybil churn, as 'colony bench adaptive' does; it prints \
             the CPU spent beyond one run per unit, wrong outputs validated and units the adversaries forced to be \
             computed again, and has two peers that took no part compute every worker's credit from the records \
@@ -301,6 +302,11 @@ extension DemoCommand {
                         String(
                             format: "adaptive replication: %.1f %% of CPU beyond one run per unit, against %.1f %% replicated; %.1f %% of units ran once",
                             row.overhead * 100, replicated.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units))))
+                }
+                if let trusted = rows.first(where: { $0.scenario == "trusted" }) {
+                    console.print(
+                        String(
+                            format: "with workers trusted from an earlier job of the same kernel: %.1f %% beyond one run per unit", trusted.overhead * 100))
                 }
                 console.print("wrong outputs validated in all runs: \(wrong)")
                 console.print(
