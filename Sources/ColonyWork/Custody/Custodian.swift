@@ -152,10 +152,11 @@ public struct Custodian: Sendable {
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         // In an adaptive job the lease states the worker's standing when it trusts it: every custodian then
         // leaves the units to run once, whatever its own view of the shard (`ShardLedger`, Adaptive).
-        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now, prior: prior.count) : 0
+        // The part earned elsewhere counts while the worker has failed nothing in this shard.
+        let counted = manifest.policy.isAdaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
+        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now) + counted : 0
         let claim = standing >= manifest.policy.trustAfter ? standing : 0
-        // The part earned elsewhere, when it counts (no failure in this shard yet) and the claim stands.
-        let priorCount = claim > 0 ? standing - ledger.standing(of: worker, at: now) : 0
+        let priorCount = claim > 0 ? counted : 0
         var time = now
         var record: CustodyRecord
         var id: SHA256Digest

@@ -70,6 +70,17 @@ struct AdaptiveFact: Sendable {
     var time: Int64
     var unit: Int
     var deadline: Int64 = .max
+
+    /// True when this fact resets the standing of leases signed at `time`: a failure or error before it, or a
+    /// lease without a result whose deadline had passed by then.
+    func resets(at time: Int64) -> Bool {
+        guard self.time < time else { return false }
+        switch kind {
+        case .failed, .error: return true
+        case .unanswered: return deadline < time
+        case .checked, .single: return false
+        }
+    }
 }
 
 struct AdaptiveState: Sendable {
@@ -105,15 +116,17 @@ extension ShardLedger {
     /// `worker`'s consecutive valid results in this shard among leases signed before `time` (milliseconds), plus
     /// `prior` (its standing earned elsewhere) while it has failed nothing here.
     public func standing(of worker: Ed25519PublicKey, at time: Int64, prior: Int = 0) -> Int {
-        let facts = adaptive.facts[Who(worker)] ?? []
-        return Self.standing(facts, at: time) + (Self.unbroken(facts, at: time) ? prior : 0)
+        Self.standing(adaptive.facts[Who(worker)] ?? [], at: time) + counted(prior: prior, of: worker, at: time)
+    }
+
+    /// How much of a prior standing counts for `worker` at `time`: all of it while it has failed nothing here.
+    public func counted(prior: Int, of worker: Ed25519PublicKey, at time: Int64) -> Int {
+        prior > 0 && Self.unbroken(adaptive.facts[Who(worker)] ?? [], at: time) ? prior : 0
     }
 
     /// True when no fact known by `time` resets the standing.
     static func unbroken(_ facts: [AdaptiveFact], at time: Int64) -> Bool {
-        !facts.contains { fact in
-            fact.time < time && (fact.kind == .failed || fact.kind == .error || (fact.kind == .unanswered && fact.deadline < time))
-        }
+        !facts.contains { $0.resets(at: time) }
     }
 
     /// `worker`'s checks in this shard, for its prior standing in other jobs and shards: results in a replicated
@@ -249,14 +262,7 @@ extension ShardLedger {
     /// Consecutive valid facts among those of leases signed before `time`, after the latest negative one known by
     /// then (a lease without a result counts from its deadline).
     static func standing(_ facts: [AdaptiveFact], at time: Int64) -> Int {
-        var lastNegative = Int64.min
-        for fact in facts where fact.time < time {
-            switch fact.kind {
-            case .failed, .error: lastNegative = max(lastNegative, fact.time)
-            case .unanswered where fact.deadline < time: lastNegative = max(lastNegative, fact.time)
-            default: break
-            }
-        }
+        let lastNegative = facts.lazy.filter { $0.resets(at: time) }.map(\.time).max() ?? .min
         return facts.reduce(0) { count, fact in
             count + (fact.time < time && fact.time > lastNegative && (fact.kind == .checked || fact.kind == .single) ? 1 : 0)
         }
