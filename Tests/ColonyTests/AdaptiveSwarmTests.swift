@@ -50,6 +50,16 @@ import Testing
         }
     }
 
+    /// A replicated job of `units` tally units, computed to the end: every worker passes many checks.
+    static func replicatedJob(units: Int, on swarm: LocalSwarm) throws -> JobID {
+        var spec = adaptiveSpec(units: units)
+        spec.redundancy.adaptive = false
+        spec.title = "replicated tally \(units)"
+        let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+        #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == units)
+        return job
+    }
+
     static func expectRight(_ report: JobReport) {
         for verdict in report.verdicts {
             let expected = withUnsafeBytes(of: (UInt64(verdict.unit) * UInt64(verdict.unit)).littleEndian) { Array($0) }
@@ -62,11 +72,7 @@ import Testing
         // for trust earned inside it (4 workers × 10 replicated units each before anything runs once): the leases
         // cite the first job's shards, and a peer that took no part counts them again from those records.
         try Self.withSwarm("adaptive-prior") { swarm in
-            var first = Self.adaptiveSpec(units: 400)
-            first.redundancy.adaptive = false
-            first.title = "replicated tally 400"
-            let warm = try swarm.publish(spec: first, kernelVersion: 1, units: try TallyKernel().units(for: first.parameters))
-            #expect(swarm.waitUntilDecided(warm, timeout: 300)?.validated == 400)
+            let warm = try Self.replicatedJob(units: 400, on: swarm)
             let spec = Self.adaptiveSpec(units: 100)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == 100)
@@ -79,6 +85,72 @@ import Testing
             print("\(single) of 100 units validated by one result after a replicated job")
             // Trust earned in this job alone leaves at most 60 of them to run once.
             #expect(single > 70)
+        }
+    }
+
+    @Test func aCorruptCustodiansInflatedPriorIsRefusedByAnyoneReverifying() throws {
+        // A custodian of an adaptive job leases its friend, a key that never computed anything, five units with a
+        // prior standing of 1,000 "earned" in a shard of an earlier job, signs draws that let them run once, and
+        // pushes the friend's wrong results to the other custodians over the wire. They take the signer's word (as
+        // for its draws); a peer that took no part gathers the cited shard, finds no passed check of the friend
+        // there, and validates none of its results.
+        try Self.withSwarm("adaptive-inflated-prior") { swarm in
+            let warm = try Self.replicatedJob(units: 200, on: swarm)
+            // The honest workers stop, so that the friend's units are its alone.
+            for worker in swarm.workers { worker.pause() }
+            let spec = Self.adaptiveSpec(units: 100)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let ref = ShardRef(job: job, shard: 0)
+            let members = try #require(swarm.peers[0].authority(of: ref)?.current)
+            let corrupt = try #require(swarm.peers.first { $0.identity.publicKey == members[0].key })
+            let manifest = try #require(corrupt.manifest(job))
+            let friend = Identity(privateKey: Ed25519PrivateKey())
+            let units = Array(0..<5)
+            let now = CustodyClock.now()
+            let lease = CustodyRecord(
+                kind: .lease, job: job, shard: 0, worker: friend.publicKey, expires: now + Int64(manifest.policy.leaseSeconds) * 1000,
+                epoch: corrupt.authority(of: ref)?.epoch ?? 0, network: manifest.policy.network(ofIPv4: 0x0A63_0005), standing: 1000,
+                prior: 1000, priorShards: [ShardRef(job: warm, shard: 0)], entries: units.map { .init(unit: $0) }, time: now,
+                signedBy: corrupt.identity)
+            // Wrong outputs whose draws (the corrupt custodian's signatures over the seals) let them run once.
+            var outputs: [Int: [UInt8]] = [:]
+            var draws: [CustodyRecord.Entry] = []
+            for unit in units {
+                for attempt in 0..<100 {
+                    let output = Array("wrong \(unit) \(attempt)".utf8)
+                    let seal = CustodyRecord.seal(worker: friend.publicKey, job: job, unit: unit, digest: SHA256.hash(output).bytes)
+                    let signature = [UInt8](corrupt.identity.signature(for: CustodyRecord.drawMessage(job: job, unit: unit, worker: friend.publicKey, seal: seal)))
+                    if CustodyRecord.drawValue(signature) >= manifest.policy.spotCheckRate(standing: 1000) {
+                        outputs[unit] = output
+                        draws.append(.init(unit: unit, data: signature))
+                        break
+                    }
+                }
+            }
+            try #require(outputs.count == units.count)
+            let commit = CustodyRecord(
+                kind: .commit, job: job, shard: 0, worker: friend.publicKey,
+                entries: units.map { .init(unit: $0, hash: CustodyRecord.seal(worker: friend.publicKey, job: job, unit: $0, digest: SHA256.hash(outputs[$0]!).bytes)) },
+                time: now + 1, signedBy: friend)
+            let draw = CustodyRecord(kind: .draw, job: job, shard: 0, worker: friend.publicKey, entries: draws, time: now + 2, signedBy: corrupt.identity)
+            let reveal = CustodyRecord(
+                kind: .reveal, job: job, shard: 0, worker: friend.publicKey,
+                entries: units.map { .init(unit: $0, hash: SHA256.hash(outputs[$0]!).bytes, data: outputs[$0]!) }, time: now + 3, signedBy: friend)
+            let merge = CustodyWire.frame("co_merge", corrupt.jobFields(job), payload: CustodyWire.itemList([lease, commit, draw, reveal]))
+            for member in members {
+                _ = try corrupt.request(merge, to: member.endpoint, timeout: 10)
+            }
+            // The custodians, taking the lease's word, validate the friend's results alone.
+            let seen = try #require(swarm.progress(of: job, outputs: true))
+            #expect(units.allSatisfy { seen.validatedOutputs[$0] == outputs[$0] }, "the attack did not reach the custodians")
+            // Anyone re-verifying does not.
+            let observer = try swarm.observer()
+            defer { observer.stop() }
+            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
+            for unit in units {
+                #expect(report.verdicts[unit].state != .validated, "unit \(unit)")
+            }
+            #expect(RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: KernelRegistry([TallyKernel.self])) == 0)
         }
     }
 
