@@ -389,25 +389,37 @@ public final class ColonyPeer: @unchecked Sendable {
         _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool = { _ in true },
         refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer")
     ) throws(CustodyError) -> JobManifest {
-        if let known = manifest(job) { return known }
         // One fetch per job at a time: a request that finds one in flight waits for it (up to a minute), then
-        // looks again; no lock is held while the network is waited on.
-        let (group, fetching) = manifestFetches.withLock { fetches -> (DispatchGroup, Bool) in
-            if let group = fetches[job] { return (group, false) }
-            let group = DispatchGroup()
-            group.enter()
-            fetches[job] = group
-            return (group, true)
-        }
-        if !fetching {
-            _ = group.wait(timeout: .now() + 60)
+        // looks again; no lock is held while the network is waited on. The fetch in flight keeps the manifest
+        // only if its own `keep` says so: a waiter that still finds none fetches it itself (a set change naming
+        // this peer waited on a sync from a custodian whose fetch dropped the manifest, and was refused).
+        for _ in 0..<3 {
             if let known = manifest(job) { return known }
-            throw CustodyError("unknown job", "the manifest of job \(job.hex.prefix(12)) is being fetched; ask again")
+            let (group, fetching) = manifestFetches.withLock { fetches -> (DispatchGroup, Bool) in
+                if let group = fetches[job] { return (group, false) }
+                let group = DispatchGroup()
+                group.enter()
+                fetches[job] = group
+                return (group, true)
+            }
+            if !fetching {
+                _ = group.wait(timeout: .now() + 60)
+                continue
+            }
+            defer {
+                manifestFetches.withLock { _ = $0.removeValue(forKey: job) }
+                group.leave()
+            }
+            return try fetchAndCheckManifest(job, root: root, hint: hint, keep: keep, refusal: refusal)
         }
-        defer {
-            manifestFetches.withLock { _ = $0.removeValue(forKey: job) }
-            group.leave()
-        }
+        if let known = manifest(job) { return known }
+        throw CustodyError("unknown job", "the manifest of job \(job.hex.prefix(12)) is being fetched; ask again")
+    }
+
+    /// `fetchManifest`'s fetch, by the one request fetching the job's manifest.
+    private func fetchAndCheckManifest(
+        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool, refusal: CustodyError
+    ) throws(CustodyError) -> JobManifest {
         if let known = manifest(job) { return known }
         var root = root
         var sources = hint
