@@ -313,6 +313,38 @@ struct AdaptiveReplicationTests {
         for unit in [2, 3] { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
     }
 
+    /// Every verdict a ledger gives equals the one computed afresh from the unit's records at that time: the
+    /// verdicts of units validated by one result are kept between changes (`ShardLedger.unquorate`).
+    func expectVerdictsFresh(_ cluster: CustodyCluster, at times: [Int64]) throws {
+        for c in cluster.custodians.indices {
+            let ledger = try ledger(cluster, at: c)
+            for now in times.map(Optional.some) + [nil] {
+                for unit in ledger.units {
+                    let fresh = ledger.adapted(ledger.computeVerdict(unit: unit, now: now, equivalent: ==), now: now)
+                    #expect(ledger.verdict(unit: unit, now: now, equivalent: ==) == fresh, "unit \(unit) at \(String(describing: now))")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [true, false]) func aUnitValidatedByOneResultHasTheVerdictItsRecordsGiveAtAnyTime(honest: Bool) throws {
+        // Alice runs units alone; the closing check of her last passes (its unit gains Dave's seal and result and
+        // stays validated) or fails (both are voided).
+        var cluster = try Self.cluster(units: 4)
+        var time = try earnTrust(&cluster)
+        _ = try runAlone(&cluster, 2, right: true, at: time)
+        time += 10
+        try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
+        let last = try runAlone(&cluster, 3, right: honest, at: time)
+        time += 10
+        try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
+        try closingCheck(&cluster, 3, output: honest ? last : Outputs.right(3), at: time)
+        time += 10
+        #expect(cluster.verdict(2, time: time)?.state == (honest ? .validated : .open))
+        #expect(cluster.verdict(3, time: time)?.commits == 2)
+        try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
+    }
+
     @Test func anHonestWorkersClosingCheckPassesAndTheShardIsDone() throws {
         var cluster = try Self.cluster(units: 4)
         var time = try earnTrust(&cluster)
