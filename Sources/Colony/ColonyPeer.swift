@@ -389,10 +389,11 @@ public final class ColonyPeer: @unchecked Sendable {
         _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool = { _ in true },
         refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer")
     ) throws(CustodyError) -> JobManifest {
-        // One fetch per job at a time: a request that finds one in flight waits for it (up to a minute), then
+        // One fetch per job at a time: a request that finds one in flight waits for it (a minute in all), then
         // looks again; no lock is held while the network is waited on. The fetch in flight keeps the manifest
         // only if its own `keep` says so: a waiter that still finds none fetches it itself (a set change naming
         // this peer waited on a sync from a custodian whose fetch dropped the manifest, and was refused).
+        let deadline = DispatchTime.now() + 60
         for _ in 0..<3 {
             if let known = manifest(job) { return known }
             let (group, fetching) = manifestFetches.withLock { fetches -> (DispatchGroup, Bool) in
@@ -403,7 +404,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 return (group, true)
             }
             if !fetching {
-                _ = group.wait(timeout: .now() + 60)
+                guard group.wait(timeout: deadline) == .success else { break }
                 continue
             }
             defer {
