@@ -207,6 +207,17 @@ public final class SwarmWorker: @unchecked Sendable {
         /// while it has none, so that units opening at the end of a shard (a closing check, a replica whose
         /// partner failed) are taken soon without asking often for long.
         var idleBackoff: [Int: TimeInterval] = [:]
+        /// The shard had no units for this worker: ask again after the next back-off (called under the lock).
+        func hadNone(_ shard: Int) {
+            let backoff = min(0.5, (idleBackoff[shard] ?? 0.05) * 2)
+            idleBackoff[shard] = backoff
+            busyUntil[shard] = Date() + backoff
+        }
+        /// The shard may have units for this worker now: ask at once, from the shortest back-off (under the lock).
+        func mayHaveUnits(_ shard: Int) {
+            busyUntil[shard] = nil
+            idleBackoff[shard] = nil
+        }
         init(manifest: JobManifest, kernel: any ComputeKernel) {
             self.manifest = manifest
             self.id = manifest.id
@@ -693,15 +704,11 @@ public final class SwarmWorker: @unchecked Sendable {
                 condition.withLock { job.busyUntil[ref.shard] = Date() + 5 }
                 return nil
             }
-            condition.withLock { job.idleBackoff[ref.shard] = nil }
+            condition.withLock { job.mayHaveUnits(ref.shard) }
             return (lease, [author.endpoint] + members.map(\.endpoint).filter { $0 != author.endpoint })
         }
         if !answered, let lastError { throw lastError }
-        condition.withLock {
-            let backoff = min(0.5, (job.idleBackoff[ref.shard] ?? 0.05) * 2)
-            job.idleBackoff[ref.shard] = backoff
-            job.busyUntil[ref.shard] = Date() + backoff
-        }
+        condition.withLock { job.hadNone(ref.shard) }
         return nil
     }
 
@@ -917,8 +924,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 let ok = submit(revealRecord(ticket, units: ready), ticket)
                 condition.withLock {
                     // A result in may open units of the shard to this worker (the closing check of another's).
-                    ticket.job.busyUntil[ticket.shard] = nil
-                    ticket.job.idleBackoff[ticket.shard] = nil
+                    ticket.job.mayHaveUnits(ticket.shard)
                     ticket.revealed.formUnion(ready)
                     if ok { stats.revealed += ready.count }
                 }

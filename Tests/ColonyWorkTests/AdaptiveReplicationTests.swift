@@ -320,7 +320,7 @@ struct AdaptiveReplicationTests {
             let ledger = try ledger(cluster, at: c)
             for now in times.map(Optional.some) + [nil] {
                 for unit in ledger.units {
-                    let fresh = ledger.adapted(ledger.computeVerdict(unit: unit, now: now, equivalent: ==), now: now)
+                    let fresh = ledger.adapted(ledger.computeVerdict(unit: unit, now: now, equivalent: ==), now: now, in: ledger.adaptive)
                     #expect(ledger.verdict(unit: unit, now: now, equivalent: ==) == fresh, "unit \(unit) at \(String(describing: now))")
                 }
             }

@@ -188,9 +188,9 @@ extension ShardLedger {
 
     /// `base` (the replicated verdict) with adaptive replication's decisions: validated by one result, voided, or
     /// with no slot open while a trusted worker's unit waits for its draw.
-    func adapted(_ base: UnitVerdict, now: Int64?) -> UnitVerdict {
+    /// `state` is `adaptive`, read once by the caller.
+    func adapted(_ base: UnitVerdict, now: Int64?, in state: AdaptiveState) -> UnitVerdict {
         guard base.state == .open else { return base }
-        let state = adaptive
         let records = perUnit[base.unit - units.lowerBound]
         var verdict = base
         if let worker = state.single[base.unit], let reveal = records.reveals.first(where: { $0.worker == worker }),

@@ -680,15 +680,17 @@ public struct ShardLedger: Sendable {
     ///   one group at most can, unless a quorum of custodians or colluders on a quorum of networks were assigned
     ///   the unit (SECURITY.md).
     public func verdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
-        if let base = validated[unit - units.lowerBound] { return policy.isAdaptive ? adapted(base, now: now) : base }
-        guard policy.isAdaptive else { return computeVerdict(unit: unit, now: now, equivalent: equivalent) }
+        let index = unit - units.lowerBound
+        guard policy.isAdaptive else { return validated[index] ?? computeVerdict(unit: unit, now: now, equivalent: equivalent) }
+        let state = adaptive
+        if let base = validated[index] { return adapted(base, now: now, in: state) }
         // A unit validated by one result: like one validated by a quorum, its verdict changes with its records only,
         // but for the leases live at `now` (it has no open slot).
-        guard adaptive.single[unit] != nil, var base = unquorate[unit - units.lowerBound] else {
-            return adapted(computeVerdict(unit: unit, now: now, equivalent: equivalent), now: now)
+        guard state.single[unit] != nil, var base = unquorate[index] else {
+            return adapted(computeVerdict(unit: unit, now: now, equivalent: equivalent), now: now, in: state)
         }
-        base.liveLeases = Self.live(perUnit[unit - units.lowerBound], now: now)
-        return adapted(base, now: now)
+        base.liveLeases = Self.live(perUnit[index], now: now)
+        return adapted(base, now: now, in: state)
     }
 
     /// How many distinct workers hold a lease of the unit live at `now` and not ended by a result or an error; none
