@@ -127,6 +127,19 @@ import Testing
         #expect(try parseAll("GET http://host?a=b HTTP/1.1\r\nHost: h\r\n\r\n").first?.queryValue("a") == "b")
     }
 
+    /// Found by fuzz-http: a combining mark decoded right after the "/" joins it into one Character, so the check
+    /// must be on bytes. The path still starts with the "/" byte and routes to no page.
+    @Test func aCombiningMarkAfterTheSlashKeepsTheSlash() throws {
+        let request = try #require(
+            try parseAll("GET http://127.0.0.1:5806/%e2%83%ac HTTP/1.1\r\nHost: h\r\n\r\n").first)
+        #expect(request.path.utf8.first == UInt8(ascii: "/"))
+        #expect(Array(request.path.unicodeScalars.map(\.value)) == [0x2F, 0x20EC])
+        #expect(request.path != "/")
+        var router = HTTPRouter()
+        router.add(.get, "/") { _ in .text("root\n") }
+        #expect(router.respond(to: request).status == .notFound)
+    }
+
     @Test func repeatedEqualContentLengthsAreOneLength() throws {
         let request = try parseAll("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2, 2\r\nContent-Length: 02\r\n\r\nok")
         #expect(request.first?.body == Array("ok".utf8))
