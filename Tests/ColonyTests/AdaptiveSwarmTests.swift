@@ -154,6 +154,39 @@ import Testing
         }
     }
 
+    @Test func colludersJoiningATrustedSwarmNeverPartnerEachOther() throws {
+        // Four honest workers earn trust in a replicated job, then start an adaptive one. Two colluders join it with
+        // new keys and return one agreed wrong output for every unit. Custodians never lease a unit that one of them
+        // holds to the other while a trusted worker could take it (the pairing rule), so each colluder's result
+        // meets a trusted worker's, is outvoted, and the unit is computed again: no wrong output stands.
+        try Self.withSwarm("adaptive-colluders") { swarm in
+            _ = try Self.replicatedJob(units: 400, on: swarm)
+            let spec = Self.adaptiveSpec(units: 2000)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let deadline = Date() + 300
+            while (swarm.progress(of: job)?.validated ?? 0) < 20 && Date() < deadline {
+                swarm.waitForChange(until: Date() + 1, notBefore: Date() + 0.05)
+            }
+            let colluders = try (0..<2).map { _ in try swarm.addPeer(behaviour: .colluder) }.map { swarm.peers[$0].identity.publicKey }
+            let progress = swarm.waitUntilDecided(job, timeout: 300)
+            #expect(progress?.validated == 2000, "progress: \(String(describing: progress))")
+            let observer = try swarm.observer()
+            defer { observer.stop() }
+            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
+            #expect(report.validated == 2000)
+            Self.expectRight(report)
+            let outvoted = report.verdicts.filter { $0.invalid.contains { colluders.contains($0.worker) } }.count
+            print("the colluders' results were outvoted in \(outvoted) units")
+            #expect(outvoted > 0, "the colluders took no part")
+            #expect(report.verdicts.allSatisfy { verdict in !verdict.agreeing.contains { colluders.contains($0) } })
+            // Never both on one unit: neither agreeing nor outvoted together.
+            for verdict in report.verdicts {
+                let present = Set(verdict.agreeing + verdict.invalid.map(\.worker)).intersection(colluders)
+                #expect(present.count < 2, "both colluders computed unit \(verdict.unit)")
+            }
+        }
+    }
+
     @Test func aSleeperIsCaughtAndNoneOfItsWrongOutputsStands() throws {
         // One of four workers is honest for its first 60 units, earns trust, then returns wrong outputs. Checks and
         // the closing check of each shard catch it; every unit ends validated with the right output.

@@ -22,6 +22,7 @@ struct AdaptiveReplicationTests {
     let bob = Identity(privateKey: Ed25519PrivateKey())
     let carol = Identity(privateKey: Ed25519PrivateKey())
     let dave = Identity(privateKey: Ed25519PrivateKey())
+    let erin = Identity(privateKey: Ed25519PrivateKey())
 
     /// `first` and `second` each compute `unit`, replicated (leased by its two slot owners), at `time`.
     func replicate(
@@ -89,6 +90,83 @@ struct AdaptiveReplicationTests {
         // A fresh key is capped at trustAfter units waiting on a verdict, so a Sybil cannot take many at once.
         let many = try #require(try cluster.lease(carol, network: 3, via: 0, count: 20, at: cluster.now + 6))
         #expect(many.entries.count <= 2 + 1)
+    }
+
+    /// The pairing rule: while a trusted worker takes part, two workers that are not trusted (two colluders with new
+    /// keys) are never leased one unit, so a quorum always has a trusted member. A lease period after the last
+    /// trusted worker, the rule lifts and the unit is not left waiting.
+    @Test func twoUntrustedWorkersNeverPartnerWhileATrustedOneTakesPart() throws {
+        var cluster = try Self.cluster()
+        let time = try earnTrust(&cluster)
+        // Alice, trusted, takes unit 2: her lease claims her standing.
+        #expect(try cluster.lease(alice, network: 1, via: cluster.owners(2)[0], at: time)?.entries.map(\.unit) == [2])
+        cluster.sync(at: time)
+        // Carol, a new key, starts units 3 and 6 and seals them.
+        let starter = cluster.owners(3)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: starter, count: 2, at: time)).entries.map(\.unit)
+        #expect(carols == [3, 6])
+        try cluster.submit(cluster.commit(carol, units: carols, at: time + 1, outputs: Outputs.wrong), via: starter, at: time + 1)
+        cluster.sync(at: time + 1)
+        let second = cluster.owners(3)[1]
+        #expect(cluster.owners(6)[1] == second)
+        #expect(cluster.verdict(3, at: second, time: time + 2)?.openSlots == 1)
+        // Dave, another new key, is leased neither of Carol's units, whatever he asks for.
+        let daves = try cluster.lease(dave, network: 4, via: second, count: 20, at: time + 2)?.entries.map(\.unit) ?? []
+        #expect(!daves.contains(3) && !daves.contains(6), "Dave was leased \(daves)")
+        // Bob, trusted, is.
+        #expect(try cluster.lease(bob, network: 2, via: second, at: time + 3)?.entries.map(\.unit) == [3])
+        cluster.sync(at: time + 3)
+        // A lease period after the last trusted lease and request, Dave may partner Carol on unit 6.
+        let later = time + 3 + 60_000 + 1
+        let after = try #require(try cluster.lease(dave, network: 4, via: second, count: 20, at: later)).entries.map(\.unit)
+        #expect(after.contains(6), "Dave was leased \(after)")
+    }
+
+    /// Before anyone is trusted, two workers not trusted share at most `maxSharedUntrusted` units of a shard while
+    /// another worker could partner them: two colluders asking one after the other would otherwise share a whole
+    /// lease (units already started come first) and earn trust on each other's wrong outputs. Alone, they share all.
+    @Test func twoUntrustedWorkersShareFewUnitsWhileAnotherCouldPartner() throws {
+        var cluster = try Self.cluster(trustAfter: 10)
+        let starter = cluster.owners(0)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: starter, count: 4)).entries.map(\.unit)
+        #expect(carols.count == 4)
+        cluster.sync()
+        let second = cluster.owners(carols[0])[1]
+        #expect(carols.allSatisfy { cluster.owners($0)[1] == second })
+        // Nobody else has leased in the shard: Dave partners all four, at most two in one lease.
+        var alone = cluster
+        let first = try #require(try alone.lease(dave, network: 4, via: second, count: 20, at: cluster.now + 1)).entries.map(\.unit)
+        #expect(Set(first).intersection(carols).count == ShardLedger.maxSharedUntrusted, "Dave was leased \(first)")
+        var all = first
+        for step in 0..<2 {
+            all += try alone.lease(dave, network: 4, via: second, count: 20, at: cluster.now + 2 + Int64(step))?.entries.map(\.unit) ?? []
+        }
+        #expect(Set(carols).isSubset(of: Set(all)), "Dave was leased \(all)")
+        // Erin, leased another unit, could partner them too: Dave takes two of Carol's units, in one lease or several.
+        let erins = try #require(try cluster.lease(erin, network: 5, via: starter, count: 1, at: cluster.now + 1)).entries.map(\.unit)
+        #expect(Set(erins).isDisjoint(with: carols))
+        cluster.sync(at: cluster.now + 1)
+        var daves: [Int] = []
+        for step in 0..<3 {
+            daves += try cluster.lease(dave, network: 4, via: second, count: 20, at: cluster.now + 2 + Int64(step))?.entries.map(\.unit) ?? []
+        }
+        #expect(Set(daves).intersection(carols).count == ShardLedger.maxSharedUntrusted, "Dave was leased \(daves)")
+    }
+
+    /// A worker that failed a check earns prior standing only with diverse partners: two colluders passing each
+    /// other's wrong results in a replicated job do not bring that run to an adaptive job as trust.
+    @Test func afterAFailurePriorStandingCountsFewChecksPerPartner() {
+        let friend = Identity(privateKey: Ed25519PrivateKey()).publicKey
+        let strangers = (0..<10).map { _ in Identity(privateKey: Ed25519PrivateKey()).publicKey }
+        let withFriend = (1...12).map { CheckFact(time: Int64($0) * 10, passed: true, partners: [friend]) }
+        // Never failed: every pass counts, with one partner or many (two honest workers alone have only each other).
+        #expect(ShardLedger.priorStanding(withFriend, at: 1000) == 12)
+        let failure = CheckFact(time: 5, passed: false)
+        #expect(ShardLedger.priorStanding([failure] + withFriend, at: 1000) == ShardLedger.maxPriorChecksPerPartner)
+        let diverse = strangers.enumerated().map { CheckFact(time: Int64($0.offset + 1) * 10, passed: true, partners: [$0.element]) }
+        #expect(ShardLedger.priorStanding([failure] + diverse, at: 1000) == 10)
+        // The order the checks were gathered in does not change the count.
+        #expect(ShardLedger.priorStanding(([failure] + withFriend + diverse).reversed(), at: 1000) == 10 + 2)
     }
 
     @Test func aTrustedWorkersUnitRunsOnceUnlessItsDrawChecksIt() throws {

@@ -37,6 +37,9 @@ public struct Custodian: Sendable {
     private var refusedIDs: [ShardRef: Set<SHA256Digest>] = [:]
     /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
     private var signedEpochs: [ShardRef: Int] = [:]
+    /// Per adaptive job, when a trusted worker last asked this custodian for units: the pairing rule applies in a
+    /// shard from a trusted worker's first request for the job, not only once one holds a lease in that shard.
+    private var trustedAsked: [JobID: Int64] = [:]
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
@@ -120,6 +123,18 @@ public struct Custodian: Sendable {
         let manifest = manifests[job]!
         let compare = equivalent(manifest)
         let network = manifest.policy.network(ofIPv4: address)
+        // Adaptive replication caps the fresh units a worker takes by its standing (`freshUnitLimit`), and a worker
+        // not trusted does not partner another while a trusted one could, nor share many units with one
+        // (`closedByPairing`).
+        let adaptive = manifest.policy.isAdaptive
+        let prior = adaptive ? priorStanding(of: worker, for: ref, now: now) : (count: 0, shards: [])
+        let counted = adaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
+        let standing = adaptive ? ledger.standing(of: worker, at: now) + counted : 0
+        let trusted = standing >= manifest.policy.trustAfter
+        if adaptive, trusted { trustedAsked[job] = now }
+        let pairing = adaptive && !trusted
+        let coldStart = pairing && !ledger.hasTrustedWorker(now: now)
+            && trustedAsked[job, default: .min] > now - Int64(manifest.policy.leaseSeconds) * 1000
         // Units the worker says it holds already are left out: another custodian leased them to it, and this one
         // may not know yet.
         let eligible = ledger.units.filter {
@@ -134,28 +149,42 @@ public struct Custodian: Sendable {
         // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
-        // Adaptive replication caps the fresh units a worker takes by its standing (`freshUnitLimit`).
-        let prior = manifest.policy.isAdaptive ? priorStanding(of: worker, for: ref, now: now) : (count: 0, shards: [])
         let freshLimit = ledger.freshUnitLimit(for: worker, now: now, prior: prior.count)
         var generator = SystemRandomNumberGenerator()
-        let picked: [Int]
+        let candidates: [Int]
         if randomUnits {
             let (started, fresh) = ledger.splitByFlight(eligible, now: now)
-            picked = Array((started.shuffled(using: &generator) + fresh.shuffled(using: &generator).prefix(freshLimit)).prefix(limit))
+            candidates = started.shuffled(using: &generator) + fresh.shuffled(using: &generator).prefix(freshLimit)
         } else if freshLimit < eligible.count {
             let (started, fresh) = ledger.splitByFlight(eligible, now: now)
-            picked = Array((started + fresh.prefix(freshLimit)).sorted().prefix(limit))
+            candidates = (started + fresh.prefix(freshLimit)).sorted()
         } else {
-            picked = Array(eligible.prefix(limit))
+            candidates = eligible
+        }
+        // The pairing rule, unit by unit: units shared with a worker not trusted count from the first of this lease,
+        // and one lease never shares more than the cap with one such worker, even when nobody else could partner
+        // it yet (two colluders asking first at a shard's start).
+        var shared = pairing ? ledger.sharedUnits(of: worker) : [:]
+        var sharedHere: [Who: Int] = [:]
+        var picked: [Int] = []
+        for unit in candidates where picked.count < limit {
+            if pairing {
+                guard !ledger.closedByPairing(unit, to: worker, now: now, coldStart: coldStart, shared: shared) else { continue }
+                let holders = ledger.untrustedHolders(unit, other: worker, now: now)
+                guard holders.allSatisfy({ sharedHere[$0, default: 0] < ShardLedger.maxSharedUntrusted }) else { continue }
+                for holder in holders {
+                    shared[holder, default: 0] += 1
+                    sharedHere[holder, default: 0] += 1
+                }
+            }
+            picked.append(unit)
         }
         guard !picked.isEmpty else { return nil }
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         // In an adaptive job the lease states the worker's standing when it trusts it: every custodian then
         // leaves the units to run once, whatever its own view of the shard (`ShardLedger`, Adaptive).
         // The part earned elsewhere counts while the worker has failed nothing in this shard.
-        let counted = manifest.policy.isAdaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
-        let standing = manifest.policy.isAdaptive ? ledger.standing(of: worker, at: now) + counted : 0
-        let claim = standing >= manifest.policy.trustAfter ? standing : 0
+        let claim = trusted ? standing : 0
         let priorCount = claim > 0 ? counted : 0
         var time = now
         var record: CustodyRecord

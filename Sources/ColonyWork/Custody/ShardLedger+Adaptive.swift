@@ -42,11 +42,14 @@ public struct CheckFact: Sendable, Equatable {
     public var passed: Bool
     /// A lease without a result fails from here on; .min for a failure known at once.
     public var deadline: Int64 = .min
+    /// For a passed check, the other workers whose results agreed with it.
+    public var partners: [Ed25519PublicKey] = []
 
-    public init(time: Int64, passed: Bool, deadline: Int64 = .min) {
+    public init(time: Int64, passed: Bool, deadline: Int64 = .min, partners: [Ed25519PublicKey] = []) {
         self.time = time
         self.passed = passed
         self.deadline = deadline
+        self.partners = partners
     }
 }
 
@@ -133,9 +136,11 @@ extension ShardLedger {
     /// quorum (passed), outvoted results and errors (failed), and leases without a result (failed from their
     /// deadline). Results accepted alone are left out: they rest on a standing themselves.
     public func checks(of worker: Ed25519PublicKey) -> [CheckFact] {
-        (adaptive.facts[Who(worker)] ?? []).compactMap { fact in
+        let state = adaptive
+        return (state.facts[Who(worker)] ?? []).compactMap { fact in
             switch fact.kind {
-            case .checked: CheckFact(time: fact.time, passed: true)
+            case .checked:
+                CheckFact(time: fact.time, passed: true, partners: partners(of: worker, unit: fact.unit, in: state))
             case .failed, .error: CheckFact(time: fact.time, passed: false)
             case .unanswered: CheckFact(time: fact.time, passed: false, deadline: fact.deadline)
             case .single: nil
@@ -143,14 +148,39 @@ extension ShardLedger {
         }
     }
 
+    /// The workers that agreed with `worker`'s result on `unit` in its quorum or its closing check.
+    func partners(of worker: Ed25519PublicKey, unit: Int, in state: AdaptiveState) -> [Ed25519PublicKey] {
+        var partners = (validated[unit - units.lowerBound]?.agreeing ?? []).filter { $0 != worker }
+        if let checker = state.confirmed[unit], state.single[unit] == Who(worker) { partners.append(name(checker)) }
+        return partners
+    }
+
+    /// Passed checks with one partner that count toward a prior standing, for a worker that has failed a check.
+    public static let maxPriorChecksPerPartner = 2
+
     /// The prior standing `checks` give at `time`: passed checks of leases signed before `time` since the latest
-    /// failure known by then.
+    /// failure known by then. A worker that has failed any check known by then must earn it with diverse partners:
+    /// at most `maxPriorChecksPerPartner` checks count per partner (a check counts while one of its partners is
+    /// under that). Two colluders who pass each other's wrong results in a replicated job, between failures
+    /// against honest workers, would otherwise bring that run of passes to an adaptive job as trust.
     public static func priorStanding(_ checks: [CheckFact], at time: Int64) -> Int {
         var lastFailure = Int64.min
         for check in checks where !check.passed && check.time < time && check.deadline < time {
             lastFailure = max(lastFailure, check.time)
         }
-        return checks.reduce(0) { $0 + ($1.passed && $1.time < time && $1.time > lastFailure ? 1 : 0) }
+        let passes = checks.filter { $0.passed && $0.time < time && $0.time > lastFailure }
+        guard lastFailure > .min else { return passes.count }
+        var perPartner: [Ed25519PublicKey: Int] = [:]
+        var count = 0
+        // In time order, then by partners, so that every re-verifier counts the same whatever order it gathered in.
+        let keyed: [(check: CheckFact, key: String)] = passes.map { check in (check, check.partners.map(\.hex).sorted().joined()) }
+        let ordered = keyed.sorted { a, b in a.check.time != b.check.time ? a.check.time < b.check.time : a.key < b.key }
+        for (check, _) in ordered {
+            guard check.partners.isEmpty || check.partners.contains(where: { perPartner[$0, default: 0] < maxPriorChecksPerPartner }) else { continue }
+            count += 1
+            for partner in check.partners { perPartner[partner, default: 0] += 1 }
+        }
+        return count
     }
 
     /// How many fresh units (none of whose replicas is out) `custodian` may lease `worker` now in an adaptive job:
@@ -169,6 +199,81 @@ extension ShardLedger {
             if revealed || records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).contains(who) { waiting += 1 }
         }
         return max(0, policy.trustAfter - standing - waiting)
+    }
+
+    /// The pairing rule against colluders: a worker not trusted does not partner another worker not trusted on a unit
+    /// while a trusted worker could take it instead, nor on more than `maxSharedUntrusted` units of the shard while
+    /// any other worker could; so a quorum has a trusted member where one can, and two untrusted workers share few.
+    ///
+    /// Colluders returning one agreed wrong output validate it only when both replicas of a unit go to them, about f²
+    /// of the replicated units. A colluder's result paired with an honest worker's is outvoted and resets its
+    /// standing, so colluders stay untrusted unless they earn trust on each other's results, which the cap on shared
+    /// units stops (two colluders asking one after the other would otherwise share a whole lease: a worker takes
+    /// units already started first). It is a rule for the custodian leasing the second replica (its own lease is
+    /// what it withholds), not a condition of validity: a dishonest custodian can ignore it for the slots it owns.
+    /// Before anyone in a shard is trusted, two colluders can still share up to `maxSharedUntrusted` of its units.
+    /// SECURITY.md, colluding cheaters.
+    ///
+    /// True when `unit` is closed to `worker`: another worker holds it (live, sealed and waiting, or with a result
+    /// no error ended) under a lease claiming less than `trustAfter`, and either a worker trusted within the last
+    /// lease period could partner it, or `shared` (units `worker` shares with each other worker: `sharedUnits`, plus
+    /// those picked so far) reaches the cap for a holder and any worker leased in the shard within the last lease
+    /// period could partner it. A worker could partner the unit when it has not acted on it, holds no live lease of
+    /// it, and is on another network than its holders. `coldStart`: no lease of the shard has trusted anyone
+    /// lately, but a trusted worker asked this custodian for units of the job; it is about to, so the unit waits.
+    func closedByPairing(_ unit: Int, to worker: Ed25519PublicKey, now: Int64, coldStart: Bool, shared: [Who: Int]) -> Bool {
+        let records = perUnit[unit - units.lowerBound]
+        let me = Who(worker)
+        let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds)
+        let untrusted = holders.filter { $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter }
+        guard !untrusted.isEmpty else { return false }
+        if coldStart { return true }
+        let networks = holders.compactMap { records.vouching($0)?.network }
+        let since = now - Int64(policy.leaseSeconds) * 1000
+        func couldPartner(_ candidate: Who, _ latest: (time: Int64, network: Who)) -> Bool {
+            candidate != me && latest.time > since && !networks.contains(latest.network) && !records.acted(candidate)
+                && !records.kept.contains { $0.worker == candidate && $0.expires > now }
+        }
+        if trustingLeases.contains(where: couldPartner) { return true }
+        return untrusted.contains { shared[$0, default: 0] >= Self.maxSharedUntrusted } && lessees.contains(where: couldPartner)
+    }
+
+    /// Workers holding a unit: a lease live or sealed and waiting, or a result no error ended.
+    static func holders(_ records: UnitRecords, now: Int64, leaseSeconds: Int) -> [Who] {
+        var holders = records.inFlight(now: now, leaseSeconds: leaseSeconds)
+        for reveal in records.reveals where !holders.contains(reveal.worker) && !records.errors.contains(where: { $0.worker == reveal.worker }) {
+            holders.append(reveal.worker)
+        }
+        return holders
+    }
+
+    /// The workers other than `worker` that hold `unit` under a lease claiming less than `trustAfter`.
+    func untrustedHolders(_ unit: Int, other worker: Ed25519PublicKey, now: Int64) -> [Who] {
+        let records = perUnit[unit - units.lowerBound]
+        let me = Who(worker)
+        return Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds).filter {
+            $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter
+        }
+    }
+
+    /// Units two workers not trusted may share in a shard while another worker could partner them.
+    public static let maxSharedUntrusted = 2
+
+    /// For each other worker, the units of the shard it and `worker` both hold or held (a kept lease each), counted
+    /// for `maxSharedUntrusted`.
+    func sharedUnits(of worker: Ed25519PublicKey) -> [Who: Int] {
+        let me = Who(worker)
+        var shared: [Who: Int] = [:]
+        for records in perUnit where records.kept.contains(where: { $0.worker == me }) {
+            for other in Self.distinct(records.kept.map(\.worker)) where other != me { shared[other, default: 0] += 1 }
+        }
+        return shared
+    }
+
+    /// True when a lease signed in the shard within the last lease period trusted its worker.
+    public func hasTrustedWorker(now: Int64) -> Bool {
+        let since = now - Int64(policy.leaseSeconds) * 1000
+        return trustingLeases.values.contains { $0.time > since }
     }
 
     /// The units of `units` that `custodian` should draw on now that `worker` sealed them: those it leased to the

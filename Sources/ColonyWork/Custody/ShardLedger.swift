@@ -159,6 +159,11 @@ public struct ShardLedger: Sendable {
     /// What adaptive replication decides over the whole shard, computed when first asked after a change (a new
     /// box on each insert: copies of the ledger made before keep theirs).
     var adaptiveCache = AdaptiveCache()
+    /// Each worker's latest lease admitted with a trusting claim (adaptive jobs) and its network, for the pairing
+    /// rule (`closedByPairing`).
+    private(set) var trustingLeases: [Who: (time: Int64, network: Who)] = [:]
+    /// Each worker's latest lease (adaptive jobs) and its network, for the pairing rule.
+    private(set) var lessees: [Who: (time: Int64, network: Who)] = [:]
     /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
     /// count found there); nil takes the lease's word, as custodians do for the custodian that signed it.
     public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
@@ -420,6 +425,10 @@ public struct ShardLedger: Sendable {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
+                if record.time > lessees[worker]?.time ?? .min { lessees[worker] = (record.time, network) }
+                if policy.isAdaptive, record.standing >= policy.trustAfter, record.time > trustingLeases[worker]?.time ?? .min {
+                    trustingLeases[worker] = (record.time, network)
+                }
                 perUnit[index].leases.append(
                     Lease(
                         worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
@@ -864,7 +873,7 @@ public struct ShardLedger: Sendable {
     }
 
     /// The workers of `workers` once each, in first-seen order.
-    private static func distinct<T: Equatable>(_ workers: [T]) -> [T] {
+    static func distinct<T: Equatable>(_ workers: [T]) -> [T] {
         var seen: [T] = []
         for worker in workers where !seen.contains(worker) { seen.append(worker) }
         return seen

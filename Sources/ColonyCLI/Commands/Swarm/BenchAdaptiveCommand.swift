@@ -15,10 +15,13 @@ enum BenchAdaptiveCommand: Command {
             units (or the job of --spec): first with every unit replicated (replicas 2, quorum 2), then with \
             adaptive replication (a worker with 10 consecutive valid results in a shard runs its units once, \
             spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
-            then cheating), 10% colluders returning one agreed wrong output, and Sybil churn (a cheater that \
-            comes back with a new key each time it is caught). trusted runs the job replicated first and then \
-            adaptive on the same swarm, reporting the second: workers bring the standing they earned (leases cite \
-            the shards where they earned it). Every validated output is computed again here.
+            then cheating), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
+            cheater that comes back with a new key each time it is caught). trusted runs the job replicated first \
+            and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
+            (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
+            the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
+            untrusted workers on a unit; colluders among new keys only (colluders) can still win a unit whose \
+            both replicas they get before anyone is trusted. Every validated output is computed again here.
 
             overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
             are not what the kernel computes; recomputed is units where the adversary's result did not count and \
@@ -29,7 +32,7 @@ enum BenchAdaptiveCommand: Command {
             .value("units", "N", help: "Tally units per job (default: 20000)."),
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,colluders,churn)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,colluders,trusted-colluders,churn)."),
             .json,
         ],
         examples: [
@@ -38,7 +41,10 @@ enum BenchAdaptiveCommand: Command {
         ]
     )
 
-    static let allScenarios = ["replicated", "adaptive", "trusted", "sleeper", "colluders", "churn"]
+    static let allScenarios = ["replicated", "adaptive", "trusted", "sleeper", "colluders", "trusted-colluders", "churn"]
+
+    /// Colluders among `peers`: 10 %, and never fewer than 2 (one alone is a lone cheater, not collusion).
+    static func colluders(among peers: Int) -> Int { max(2, peers / 10) }
 
     struct Row {
         var scenario: String
@@ -107,7 +113,7 @@ enum BenchAdaptiveCommand: Command {
         spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
         if !json {
             console.print("\(inputs.count) units of \(spec.kernel), \(peers) peers" + (localSeconds.map { String(format: "; local %.2f s", $0) } ?? ""))
-            console.print("scenario     computed  overhead  run once  wall s   wrong  adversaries  recomputed" + (localSeconds == nil ? "" : "  swarm/local"))
+            console.print("scenario           computed  overhead  run once  wall s   wrong  adversaries  recomputed" + (localSeconds == nil ? "" : "  swarm/local"))
         }
         var rows: [Row] = []
         for scenario in scenarios {
@@ -119,7 +125,7 @@ enum BenchAdaptiveCommand: Command {
             rows.append(row)
             if !json {
                 var line = String(
-                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario.padding(toLength: 11, withPad: " ", startingAt: 0), row.computed,
+                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0), row.computed,
                     row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
                     row.adversaries, row.recomputed)
                 if let localSeconds { line += String(format: "  %10.2f×", row.seconds / localSeconds) }
@@ -173,7 +179,7 @@ enum BenchAdaptiveCommand: Command {
         options.revealPollInterval = 0.05
         switch scenario {
         case "sleeper": options.sleepers = 1
-        case "colluders": options.colluders = max(1, peers / 10)
+        case "colluders", "trusted-colluders": options.colluders = colluders(among: peers)
         default: break
         }
         let swarm = LocalSwarm(options: options)
@@ -186,7 +192,7 @@ enum BenchAdaptiveCommand: Command {
         // Trusted: the workers first compute the job replicated, passing many checks; the adaptive job measured
         // after it starts with that standing (leases cite the first job's shards).
         var computedBefore = 0
-        if scenario == "trusted" {
+        if scenario == "trusted" || scenario == "trusted-colluders" {
             var first = spec
             first.redundancy.adaptive = false
             let warm = try swarm.publish(try swarm.peers[0].signJob(spec: first, kernelVersion: version, units: inputs))
