@@ -169,6 +169,19 @@ struct AdaptiveReplicationTests {
         #expect(ShardLedger.priorStanding(([failure] + withFriend + diverse).reversed(), at: 1000) == 10 + 2)
     }
 
+    /// In a shard too: after a failed check, passes count at most `maxPriorChecksPerPartner` per partner toward
+    /// standing, so an outvoted colluder does not earn trust back on its fellow's agreement.
+    @Test func afterAFailureStandingInAShardCountsFewChecksPerPartner() {
+        let friend = Who(carol.publicKey)
+        let strangers = [alice, bob, dave, erin, carol].map { Who($0.publicKey) }
+        let passes = (2...6).map { AdaptiveFact(kind: .checked, time: Int64($0), unit: $0, partners: [friend]) }
+        #expect(ShardLedger.standing(passes, at: 10) == 5)
+        let failure = AdaptiveFact(kind: .failed, time: 1, unit: 1)
+        #expect(ShardLedger.standing([failure] + passes, at: 10) == ShardLedger.maxPriorChecksPerPartner)
+        let diverse = strangers.enumerated().map { AdaptiveFact(kind: .checked, time: Int64($0.offset + 2), unit: $0.offset + 2, partners: [$0.element]) }
+        #expect(ShardLedger.standing([failure] + diverse, at: 10) == 5)
+    }
+
     @Test func aTrustedWorkersUnitRunsOnceUnlessItsDrawChecksIt() throws {
         var cluster = try Self.cluster()
         var time = try earnTrust(&cluster)

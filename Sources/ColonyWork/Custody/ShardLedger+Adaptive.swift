@@ -73,6 +73,8 @@ struct AdaptiveFact: Sendable {
     var time: Int64
     var unit: Int
     var deadline: Int64 = .max
+    /// For a passed check, the other workers whose results agreed.
+    var partners: [Who] = []
 
     /// True when this fact resets the standing of leases signed at `time`: a failure or error before it, or a
     /// lease without a result whose deadline had passed by then.
@@ -365,12 +367,26 @@ extension ShardLedger {
     }
 
     /// Consecutive valid facts among those of leases signed before `time`, after the latest negative one known by
-    /// then (a lease without a result counts from its deadline).
+    /// then (a lease without a result counts from its deadline). After a negative fact, passed checks count at most
+    /// `maxPriorChecksPerPartner` per partner, as for a prior standing: a colluder, outvoted whenever it meets an
+    /// honest worker, cannot earn trust again on its fellow's agreement alone.
     static func standing(_ facts: [AdaptiveFact], at time: Int64) -> Int {
         let lastNegative = facts.lazy.filter { $0.resets(at: time) }.map(\.time).max() ?? .min
-        return facts.reduce(0) { count, fact in
-            count + (fact.time < time && fact.time > lastNegative && (fact.kind == .checked || fact.kind == .single) ? 1 : 0)
+        var perPartner: [Who: Int] = [:]
+        var count = 0
+        for fact in facts where fact.time < time && fact.time > lastNegative {
+            switch fact.kind {
+            case .single: count += 1
+            case .checked:
+                if lastNegative > .min {
+                    guard fact.partners.isEmpty || fact.partners.contains(where: { perPartner[$0, default: 0] < maxPriorChecksPerPartner }) else { continue }
+                    for partner in fact.partners { perPartner[partner, default: 0] += 1 }
+                }
+                count += 1
+            case .failed, .error, .unanswered: break
+            }
         }
+        return count
     }
 
     /// Walks each worker's leases in the order they were signed, deciding which of its results stand alone, then
@@ -384,6 +400,7 @@ extension ShardLedger {
             /// Its fact when decided by the records alone; nil for a result that may stand alone or waits.
             var fact: AdaptiveFact.Kind?
             var revealed: Bool
+            var partners: [Who] = []
         }
         var byWorker: [Who: [Leased]] = [:]
         // Each worker's results accepted alone since its last passed check.
@@ -407,7 +424,8 @@ extension ShardLedger {
                 } else if base != nil, revealed {
                     if agreeing.contains(worker) { fact = .checked } else if outvoted.contains(worker) { fact = .failed } else { continue }
                 }
-                byWorker[worker, default: []].append(Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed))
+                let partners = fact == .checked ? agreeing.filter { $0 != worker }.sorted() : []
+                byWorker[worker, default: []].append(Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners))
             }
         }
         for (worker, leased) in byWorker {
@@ -423,7 +441,7 @@ extension ShardLedger {
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
                     if let kind = item.fact {
-                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit))
+                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners))
                         continue
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
@@ -507,6 +525,7 @@ extension ShardLedger {
             let passed = other.digest == mine.digest || equivalence(other.output, mine.output)
             if let index = state.facts[worker]?.lastIndex(where: { $0.unit == unit }) {
                 state.facts[worker]?[index].kind = passed ? .checked : .failed
+                state.facts[worker]?[index].partners = passed ? [other.worker] : []
             }
             if passed {
                 state.confirmed[unit] = other.worker
