@@ -125,7 +125,7 @@ public struct Custodian: Sendable {
         let network = manifest.policy.network(ofIPv4: address)
         // Adaptive replication caps the fresh units a worker takes by its standing (`freshUnitLimit`), and a worker
         // not trusted does not partner another while a trusted one could, nor share many units with one
-        // (`closedByPairing`).
+        // (`ShardLedger.pairing`).
         let adaptive = manifest.policy.isAdaptive
         let prior = adaptive ? priorStanding(of: worker, for: ref, now: now) : (count: 0, shards: [])
         let counted = adaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
@@ -169,9 +169,9 @@ public struct Custodian: Sendable {
         var picked: [Int] = []
         for unit in candidates where picked.count < limit {
             if pairing {
-                guard !ledger.closedByPairing(unit, to: worker, now: now, coldStart: coldStart, shared: shared) else { continue }
-                let holders = ledger.untrustedHolders(unit, other: worker, now: now)
-                guard holders.allSatisfy({ sharedHere[$0, default: 0] < ShardLedger.maxSharedUntrusted }) else { continue }
+                guard let holders = ledger.pairing(unit, for: worker, now: now, coldStart: coldStart, shared: shared),
+                    holders.allSatisfy({ sharedHere[$0, default: 0] < ShardLedger.maxSharedUntrusted })
+                else { continue }
                 for holder in holders {
                     shared[holder, default: 0] += 1
                     sharedHere[holder, default: 0] += 1

@@ -172,17 +172,23 @@ extension ShardLedger {
         }
         let passes = checks.filter { $0.passed && $0.time < time && $0.time > lastFailure }
         guard lastFailure > .min else { return passes.count }
-        var perPartner: [Ed25519PublicKey: Int] = [:]
-        var count = 0
+        var perPartner = PartnerCount<Ed25519PublicKey>()
         // In time order, then by partners, so that every re-verifier counts the same whatever order it gathered in.
         let keyed: [(check: CheckFact, key: String)] = passes.map { check in (check, check.partners.map(\.hex).sorted().joined()) }
         let ordered = keyed.sorted { a, b in a.check.time != b.check.time ? a.check.time < b.check.time : a.key < b.key }
-        for (check, _) in ordered {
-            guard check.partners.isEmpty || check.partners.contains(where: { perPartner[$0, default: 0] < maxPriorChecksPerPartner }) else { continue }
-            count += 1
-            for partner in check.partners { perPartner[partner, default: 0] += 1 }
+        return ordered.filter { perPartner.counts($0.check.partners) }.count
+    }
+
+    /// Passed checks counted at most `maxPriorChecksPerPartner` per partner: a check counts while one of its
+    /// partners is under that (or it names none), and then counts against each of them.
+    struct PartnerCount<Partner: Hashable> {
+        private var seen: [Partner: Int] = [:]
+
+        mutating func counts(_ partners: [Partner]) -> Bool {
+            guard partners.isEmpty || partners.contains(where: { seen[$0, default: 0] < maxPriorChecksPerPartner }) else { return false }
+            for partner in partners { seen[partner, default: 0] += 1 }
+            return true
         }
-        return count
     }
 
     /// How many fresh units (none of whose replicas is out) `custodian` may lease `worker` now in an adaptive job:
@@ -216,28 +222,30 @@ extension ShardLedger {
     /// Before anyone in a shard is trusted, two colluders can still share up to `maxSharedUntrusted` of its units.
     /// SECURITY.md, colluding cheaters.
     ///
-    /// True when `unit` is closed to `worker`: another worker holds it (live, sealed and waiting, or with a result
-    /// no error ended) under a lease claiming less than `trustAfter`, and either a worker trusted within the last
-    /// lease period could partner it, or `shared` (units `worker` shares with each other worker: `sharedUnits`, plus
-    /// those picked so far) reaches the cap for a holder and any worker leased in the shard within the last lease
-    /// period could partner it. A worker could partner the unit when it has not acted on it, holds no live lease of
-    /// it, and is on another network than its holders. `coldStart`: no lease of the shard has trusted anyone
-    /// lately, but a trusted worker asked this custodian for units of the job; it is about to, so the unit waits.
-    func closedByPairing(_ unit: Int, to worker: Ed25519PublicKey, now: Int64, coldStart: Bool, shared: [Who: Int]) -> Bool {
+    /// The untrusted workers `worker` would partner on `unit` (empty when none), or nil when the unit is closed to it:
+    /// another worker holds it (live, sealed and waiting, or with a result no error ended) under a lease claiming less
+    /// than `trustAfter`, and either a worker trusted within the last lease period could partner it, or `shared`
+    /// (units `worker` shares with each other worker: `sharedUnits`, plus those picked so far) reaches the cap for a
+    /// holder and any worker leased in the shard within the last lease period could partner it. A worker could
+    /// partner the unit when it has not acted on it, holds no live lease of it, and is on another network than its
+    /// holders. `coldStart`: no lease of the shard has trusted anyone lately, but a trusted worker asked this
+    /// custodian for units of the job; it is about to, so the unit waits.
+    func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, coldStart: Bool, shared: [Who: Int]) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
         let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds)
         let untrusted = holders.filter { $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter }
-        guard !untrusted.isEmpty else { return false }
-        if coldStart { return true }
+        guard !untrusted.isEmpty else { return [] }
+        if coldStart { return nil }
         let networks = holders.compactMap { records.vouching($0)?.network }
         let since = now - Int64(policy.leaseSeconds) * 1000
         func couldPartner(_ candidate: Who, _ latest: (time: Int64, network: Who)) -> Bool {
             candidate != me && latest.time > since && !networks.contains(latest.network) && !records.acted(candidate)
                 && !records.kept.contains { $0.worker == candidate && $0.expires > now }
         }
-        if trustingLeases.contains(where: couldPartner) { return true }
-        return untrusted.contains { shared[$0, default: 0] >= Self.maxSharedUntrusted } && lessees.contains(where: couldPartner)
+        if trustingLeases.contains(where: couldPartner) { return nil }
+        let capped = untrusted.contains { shared[$0, default: 0] >= Self.maxSharedUntrusted } && lessees.contains(where: couldPartner)
+        return capped ? nil : untrusted
     }
 
     /// Workers holding a unit: a lease live or sealed and waiting, or a result no error ended.
@@ -247,15 +255,6 @@ extension ShardLedger {
             holders.append(reveal.worker)
         }
         return holders
-    }
-
-    /// The workers other than `worker` that hold `unit` under a lease claiming less than `trustAfter`.
-    func untrustedHolders(_ unit: Int, other worker: Ed25519PublicKey, now: Int64) -> [Who] {
-        let records = perUnit[unit - units.lowerBound]
-        let me = Who(worker)
-        return Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds).filter {
-            $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter
-        }
     }
 
     /// Units two workers not trusted may share in a shard while another worker could partner them.
@@ -372,17 +371,12 @@ extension ShardLedger {
     /// honest worker, cannot earn trust again on its fellow's agreement alone.
     static func standing(_ facts: [AdaptiveFact], at time: Int64) -> Int {
         let lastNegative = facts.lazy.filter { $0.resets(at: time) }.map(\.time).max() ?? .min
-        var perPartner: [Who: Int] = [:]
+        var perPartner = PartnerCount<Who>()
         var count = 0
         for fact in facts where fact.time < time && fact.time > lastNegative {
             switch fact.kind {
             case .single: count += 1
-            case .checked:
-                if lastNegative > .min {
-                    guard fact.partners.isEmpty || fact.partners.contains(where: { perPartner[$0, default: 0] < maxPriorChecksPerPartner }) else { continue }
-                    for partner in fact.partners { perPartner[partner, default: 0] += 1 }
-                }
-                count += 1
+            case .checked: count += lastNegative == .min || perPartner.counts(fact.partners) ? 1 : 0
             case .failed, .error, .unanswered: break
             }
         }

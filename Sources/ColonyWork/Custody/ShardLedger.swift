@@ -160,7 +160,7 @@ public struct ShardLedger: Sendable {
     /// box on each insert: copies of the ledger made before keep theirs).
     var adaptiveCache = AdaptiveCache()
     /// Each worker's latest lease admitted with a trusting claim (adaptive jobs) and its network, for the pairing
-    /// rule (`closedByPairing`).
+    /// rule (`pairing(_:for:now:coldStart:shared:)`).
     private(set) var trustingLeases: [Who: (time: Int64, network: Who)] = [:]
     /// Each worker's latest lease (adaptive jobs) and its network, for the pairing rule.
     private(set) var lessees: [Who: (time: Int64, network: Who)] = [:]
@@ -425,7 +425,7 @@ public struct ShardLedger: Sendable {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
-                if record.time > lessees[worker]?.time ?? .min { lessees[worker] = (record.time, network) }
+                if policy.isAdaptive, record.time > lessees[worker]?.time ?? .min { lessees[worker] = (record.time, network) }
                 if policy.isAdaptive, record.standing >= policy.trustAfter, record.time > trustingLeases[worker]?.time ?? .min {
                     trustingLeases[worker] = (record.time, network)
                 }
