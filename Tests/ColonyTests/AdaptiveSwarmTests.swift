@@ -38,9 +38,7 @@ import Testing
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             let progress = swarm.waitUntilDecided(job, timeout: 300)
             #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
-            let observer = try swarm.observer()
-            defer { observer.stop() }
-            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]), withEvidence: true)
+            let report = try Self.collect(job, on: swarm, withEvidence: true)
             #expect(report.validated == 1200)
             let revealed = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.revealed }
             let single = report.verdicts.filter { $0.agreeing.count == 1 }.count
@@ -60,6 +58,19 @@ import Testing
         return job
     }
 
+    /// The job's verdicts, re-derived from the records by a peer that took no part.
+    static func collect(_ job: JobID, on swarm: LocalSwarm, withEvidence: Bool = false) throws -> JobReport {
+        let observer = try swarm.observer()
+        defer { observer.stop() }
+        return try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]), withEvidence: withEvidence)
+    }
+
+    /// Every one of `validated` units validated, each with the right output.
+    static func expectRight(_ report: JobReport, validated: Int) {
+        #expect(report.validated == validated)
+        expectRight(report)
+    }
+
     static func expectRight(_ report: JobReport) {
         for verdict in report.verdicts {
             let expected = withUnsafeBytes(of: (UInt64(verdict.unit) * UInt64(verdict.unit)).littleEndian) { Array($0) }
@@ -76,11 +87,8 @@ import Testing
             let spec = Self.adaptiveSpec(units: 100)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == 100)
-            let observer = try swarm.observer()
-            defer { observer.stop() }
-            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
-            #expect(report.validated == 100)
-            Self.expectRight(report)
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 100)
             let single = report.verdicts.filter { $0.agreeing.count == 1 }.count
             print("\(single) of 100 units validated by one result after a replicated job")
             // Trust earned in this job alone leaves at most 60 of them to run once.
@@ -144,9 +152,7 @@ import Testing
             let seen = try #require(swarm.progress(of: job, outputs: true))
             #expect(units.allSatisfy { seen.validatedOutputs[$0] == outputs[$0] }, "the attack did not reach the custodians")
             // Anyone re-verifying does not.
-            let observer = try swarm.observer()
-            defer { observer.stop() }
-            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
+            let report = try Self.collect(job, on: swarm)
             for unit in units {
                 #expect(report.verdicts[unit].state != .validated, "unit \(unit)")
             }
@@ -170,11 +176,8 @@ import Testing
             let colluders = try (0..<2).map { _ in try swarm.addPeer(behaviour: .colluder) }.map { swarm.peers[$0].identity.publicKey }
             let progress = swarm.waitUntilDecided(job, timeout: 300)
             #expect(progress?.validated == 2000, "progress: \(String(describing: progress))")
-            let observer = try swarm.observer()
-            defer { observer.stop() }
-            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
-            #expect(report.validated == 2000)
-            Self.expectRight(report)
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 2000)
             let outvoted = report.verdicts.filter { $0.invalid.contains { colluders.contains($0.worker) } }.count
             print("the colluders' results were outvoted in \(outvoted) units")
             #expect(outvoted > 0, "the colluders took no part")
@@ -198,11 +201,8 @@ import Testing
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             let progress = swarm.waitUntilDecided(job, timeout: 300)
             #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
-            let observer = try swarm.observer()
-            defer { observer.stop() }
-            let report = try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]))
-            #expect(report.validated == 1200)
-            Self.expectRight(report)
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 1200)
             let sleeper = try #require(swarm.peers.indices.first { swarm.behaviour(of: $0) == .sleeper }).map { swarm.peers[$0].identity.publicKey }
             let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == sleeper } }.count
             print("the sleeper's results did not count in \(caught) units")

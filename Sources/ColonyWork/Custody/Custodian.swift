@@ -149,7 +149,7 @@ public struct Custodian: Sendable {
         // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
-        let freshLimit = ledger.freshUnitLimit(for: worker, now: now, prior: prior.count)
+        let freshLimit = ledger.freshUnitLimit(for: worker, now: now, standing: standing)
         var generator = SystemRandomNumberGenerator()
         let candidates: [Int]
         if randomUnits {

@@ -138,23 +138,14 @@ extension ShardLedger {
     /// quorum (passed), outvoted results and errors (failed), and leases without a result (failed from their
     /// deadline). Results accepted alone are left out: they rest on a standing themselves.
     public func checks(of worker: Ed25519PublicKey) -> [CheckFact] {
-        let state = adaptive
-        return (state.facts[Who(worker)] ?? []).compactMap { fact in
+        (adaptive.facts[Who(worker)] ?? []).compactMap { fact in
             switch fact.kind {
-            case .checked:
-                CheckFact(time: fact.time, passed: true, partners: partners(of: worker, unit: fact.unit, in: state))
+            case .checked: CheckFact(time: fact.time, passed: true, partners: fact.partners.map(name))
             case .failed, .error: CheckFact(time: fact.time, passed: false)
             case .unanswered: CheckFact(time: fact.time, passed: false, deadline: fact.deadline)
             case .single: nil
             }
         }
-    }
-
-    /// The workers that agreed with `worker`'s result on `unit` in its quorum or its closing check.
-    func partners(of worker: Ed25519PublicKey, unit: Int, in state: AdaptiveState) -> [Ed25519PublicKey] {
-        var partners = (validated[unit - units.lowerBound]?.agreeing ?? []).filter { $0 != worker }
-        if let checker = state.confirmed[unit], state.single[unit] == Who(worker) { partners.append(name(checker)) }
-        return partners
     }
 
     /// Passed checks with one partner that count toward a prior standing, for a worker that has failed a check.
@@ -195,9 +186,9 @@ extension ShardLedger {
     /// a worker not yet trusted holds at most `trustAfter` − standing units that wait on a verdict, so that it
     /// earns trust before it takes many units; a trusted one, at most its standing per lease, so that trust is
     /// spent no faster than it was earned. Units already started by others (their second replica) are not capped.
-    public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64, prior: Int = 0) -> Int {
+    /// `standing`: the worker's, with the part of its prior standing that counts (`standing(of:at:prior:)`).
+    public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64, standing: Int) -> Int {
         guard policy.isAdaptive else { return .max }
-        let standing = self.standing(of: worker, at: now, prior: prior)
         if standing >= policy.trustAfter { return standing }
         let who = Who(worker)
         let state = adaptive

@@ -421,14 +421,17 @@ public struct ShardLedger: Sendable {
                 if verdict.state == .validated { validated[index] = verdict } else if policy.isAdaptive { unquorate[index] = verdict }
             }
         }
+        // Once per lease, not per unit leased.
+        if record.kind == .lease, policy.isAdaptive {
+            if record.time > lessees[worker]?.time ?? .min { lessees[worker] = (record.time, network) }
+            if record.standing >= policy.trustAfter, record.time > trustingLeases[worker]?.time ?? .min {
+                trustingLeases[worker] = (record.time, network)
+            }
+        }
         for entry in record.entries {
             let index = entry.unit - units.lowerBound
             switch record.kind {
             case .lease:
-                if policy.isAdaptive, record.time > lessees[worker]?.time ?? .min { lessees[worker] = (record.time, network) }
-                if policy.isAdaptive, record.standing >= policy.trustAfter, record.time > trustingLeases[worker]?.time ?? .min {
-                    trustingLeases[worker] = (record.time, network)
-                }
                 perUnit[index].leases.append(
                     Lease(
                         worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
