@@ -10,11 +10,19 @@ extension ColonyPeer {
     func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
         guard let op = CustodyWire.op(frame) else { return CustodyWire.error(400, .malformed("no op")) }
         requests.withLock { $0[op.count <= 16 ? op : "other", default: 0] += 1 }
-        do {
-            return try answer(op, frame, from: peer)
-        } catch {
-            return CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
+        let fault = answerFault?(frame)
+        if case .lost(let seconds) = fault {
+            Thread.sleep(forTimeInterval: seconds)
+            return CustodyWire.error(503, CustodyError("lost", "a test lost this request"))
         }
+        let reply: Frame
+        do {
+            reply = try answer(op, frame, from: peer)
+        } catch {
+            reply = CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
+        }
+        if case .late(let seconds) = fault { Thread.sleep(forTimeInterval: seconds) }
+        return reply
     }
 
     /// The job a request names, fetching its manifest from the asker (its `port`) when not known. A manifest

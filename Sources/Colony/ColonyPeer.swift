@@ -79,6 +79,19 @@ public final class ColonyPeer: @unchecked Sendable {
         set { withholdingFlag.store(newValue, ordering: .relaxed) }
     }
     private let withholdingFlag = Atomic<Bool>(false)
+    /// A fault a test puts on a peer's answers.
+    enum AnswerFault: Sendable {
+        /// The request is handled and answered after this many seconds (a reply slow or lost on the way back).
+        case late(Double)
+        /// The request is not handled; an error answers it after this many seconds (a request lost on the way).
+        case lost(Double)
+    }
+    /// Set by tests: the fault, if any, on this peer's answer to a request. Never set by Colony itself.
+    var answerFault: (@Sendable (Frame) -> AnswerFault?)? {
+        get { answerFaultHook.withLock { $0 } }
+        set { answerFaultHook.withLock { $0 = newValue } }
+    }
+    private let answerFaultHook = Mutex<(@Sendable (Frame) -> AnswerFault?)?>(nil)
     /// Blobs this peer accepts replicas of.
     let wantedBlobs: WantedBlobs
     /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).

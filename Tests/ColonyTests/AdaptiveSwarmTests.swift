@@ -83,7 +83,7 @@ import Testing
         // for trust earned inside it (4 workers × 10 replicated units each before anything runs once): the leases
         // cite the first job's shards, and a peer that took no part counts them again from those records.
         try Self.withSwarm("adaptive-prior") { swarm in
-            let warm = try Self.replicatedJob(units: 400, on: swarm)
+            _ = try Self.replicatedJob(units: 400, on: swarm)
             let spec = Self.adaptiveSpec(units: 100)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == 100)

@@ -35,7 +35,10 @@ enum SwarmTestSupport {
 
     /// Two started peers that know each other, with `registry` and no background sync, repair or rate limit: a
     /// custodian node and a host for a worker. The caller stops them.
-    static func nodeAndHost(in folder: URL, registry: KernelRegistry) throws -> (node: ColonyPeer, host: ColonyPeer) {
+    /// `hostTimeout`: the seconds the host's custody requests may take, when not the default.
+    static func nodeAndHost(
+        in folder: URL, registry: KernelRegistry, hostTimeout: Double? = nil
+    ) throws -> (node: ColonyPeer, host: ColonyPeer) {
         var configuration = ColonyPeer.Configuration()
         configuration.syncInterval = nil
         configuration.blobs.repairInterval = nil
@@ -43,6 +46,7 @@ enum SwarmTestSupport {
         configuration.registry = registry
         let node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
         try node.start()
+        if let hostTimeout { configuration.requestTimeout = hostTimeout }
         let host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
         do {
             try host.start()

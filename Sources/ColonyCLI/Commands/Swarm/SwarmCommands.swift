@@ -396,10 +396,9 @@ enum PublishCommand: Command {
         let shardSize = try arguments.int("shard-size", in: JobPolicy.shardLimits)
         let directory = environment.dataDirectory(arguments)
         try directory.create()
-        let identity = try Identity.loadOrCreate(in: directory)
+        _ = try Identity.loadOrCreate(in: directory)
         let peer = try SwarmCommandSupport.peer(arguments, in: environment, oneShot: true)
         defer { peer.stop() }
-        // Inputs over 16 KiB become blobs held by the closest Colony nodes before the manifest names them.
         // Each shard's custodians are the closest Colony nodes that accept; inputs over 16 KiB become blobs held
         // by the closest Colony nodes before the manifest names them.
         let manifest: JobManifest
