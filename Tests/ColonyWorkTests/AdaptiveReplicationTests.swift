@@ -153,6 +153,23 @@ struct AdaptiveReplicationTests {
         #expect(Set(daves).intersection(carols).count == ShardLedger.maxSharedUntrusted, "Dave was leased \(daves)")
     }
 
+    /// A unit every worker about has acted on, with no quorum, waits on nothing: it does not count against the
+    /// fresh units of the workers that revealed it. (Counted for good, a few such units brought every untrusted
+    /// worker's limit to 0 and stalled a shard.) Once another worker could take it, it counts again.
+    @Test func aUnitNobodyCanPartnerAnyMoreDoesNotHoldBackFreshUnits() throws {
+        var cluster = try Self.cluster(trustAfter: 10)
+        try replicate(&cluster, 0, (alice, 1), (bob, 2), at: cluster.now, outputs: (Outputs.right, Outputs.wrong))
+        let time = cluster.now + 10
+        let first = cluster.owners(0)[0]
+        #expect(cluster.verdict(0, at: first, time: time)?.state == .open)
+        // Alice and Bob are the only workers leased in the shard, and both acted on unit 0.
+        #expect(try ledger(cluster, at: first).freshUnitLimit(for: alice.publicKey, now: time, standing: 0) == 10)
+        // Carol is leased in the shard: she could partner unit 0, so it waits on a verdict for Alice again.
+        _ = try #require(try cluster.lease(carol, network: 3, via: first, at: time))
+        cluster.sync(at: time)
+        #expect(try ledger(cluster, at: first).freshUnitLimit(for: alice.publicKey, now: time + 1, standing: 0) == 9)
+    }
+
     /// A worker that failed a check earns prior standing only with diverse partners: two colluders passing each
     /// other's wrong results in a replicated job do not bring that run to an adaptive job as trust.
     @Test func afterAFailurePriorStandingCountsFewChecksPerPartner() {

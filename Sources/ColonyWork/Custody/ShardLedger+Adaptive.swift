@@ -187,15 +187,32 @@ extension ShardLedger {
     /// earns trust before it takes many units; a trusted one, at most its standing per lease, so that trust is
     /// spent no faster than it was earned. Units already started by others (their second replica) are not capped.
     /// `standing`: the worker's, with the part of its prior standing that counts (`standing(of:at:prior:)`).
+    ///
+    /// A unit the worker revealed waits on a verdict while one may still come: a replica of it is in flight, or a
+    /// worker leased in the shard within the last lease period could still take it (it has not acted on the unit
+    /// and is on another network than the worker). A failed unit, or one every worker about has acted on with no
+    /// quorum, waits on nothing: counted for good, a few such units (colluders' outputs outvoting nobody) brought
+    /// every untrusted worker's limit to 0 and stalled a whole shard (AdaptiveSwarmTests, new keys only).
     public func freshUnitLimit(for worker: Ed25519PublicKey, now: Int64, standing: Int) -> Int {
         guard policy.isAdaptive else { return .max }
         if standing >= policy.trustAfter { return standing }
         let who = Who(worker)
         let state = adaptive
+        let since = now - Int64(policy.leaseSeconds) * 1000
+        let network = lessees[who]?.network
         var waiting = 0
-        for (index, records) in perUnit.enumerated() where validated[index] == nil && state.single[units.lowerBound + index] == nil {
-            let revealed = records.reveals.contains { $0.worker == who }
-            if revealed || records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).contains(who) { waiting += 1 }
+        for (index, records) in perUnit.enumerated()
+        where validated[index] == nil && state.single[units.lowerBound + index] == nil && unquorate[index]?.state != .failed {
+            let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+            if inFlight.contains(who) {
+                waiting += 1
+                continue
+            }
+            guard records.reveals.contains(where: { $0.worker == who }) else { continue }
+            let partnerAbout = lessees.contains { candidate, latest in
+                candidate != who && latest.time > since && latest.network != network && !records.acted(candidate)
+            }
+            if !inFlight.isEmpty || partnerAbout { waiting += 1 }
         }
         return max(0, policy.trustAfter - standing - waiting)
     }
