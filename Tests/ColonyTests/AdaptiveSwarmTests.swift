@@ -190,6 +190,27 @@ import Testing
         }
     }
 
+    @Test func colludersAmongNewKeysKeepNoWrongOutput() throws {
+        // Every key is new: four honest workers and two colluders that return one agreed wrong output for every unit
+        // start an adaptive job together. Before anyone in a shard is trusted the two may share a unit and validate
+        // their output (a cold quorum); both are outvoted wherever they meet honest workers, which puts their cold
+        // quorums in doubt, and a fresh quorum computes those units again. No wrong output stands, as a peer that
+        // took no part finds from the records.
+        try Self.withSwarm("adaptive-new-colluders") { swarm in
+            let colluders = try (0..<2).map { _ in try swarm.addPeer(behaviour: .colluder) }.map { swarm.peers[$0].identity.publicKey }
+            let spec = Self.adaptiveSpec(units: 600)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let progress = swarm.waitUntilDecided(job, timeout: 300)
+            #expect(progress?.validated == 600, "progress: \(String(describing: progress))")
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 600)
+            let outvoted = report.verdicts.filter { $0.invalid.contains { colluders.contains($0.worker) } }.count
+            let rechecked = report.verdicts.filter { $0.invalid.contains { $0.reason == ShardLedger.outvotedOnRecheck } }.count
+            print("the colluders' results were outvoted in \(outvoted) units; \(rechecked) of their cold quorums were rechecked")
+            #expect(outvoted > 0, "the colluders took no part")
+        }
+    }
+
     @Test func aSleeperIsCaughtAndNoneOfItsWrongOutputsStands() throws {
         // One of four workers is honest for its first 60 units, earns trust, then returns wrong outputs. Checks and
         // the closing check of each shard catch it; every unit ends validated with the right output.

@@ -170,6 +170,62 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster, at: first).freshUnitLimit(for: alice.publicKey, now: time + 1, standing: 0) == 9)
     }
 
+    /// `workers` (each with its network and output) each take one replica of `unit` from its slot owners in turn,
+    /// seal, and reveal, at `time` onward.
+    func replicas(_ cluster: inout CustodyCluster, _ unit: Int, _ workers: [(Identity, Int, (Int) -> [UInt8])], at time: Int64) throws {
+        let owners = cluster.owners(unit)
+        for (index, (worker, network, _)) in workers.enumerated() {
+            let lease = try #require(try cluster.lease(worker, network: network, via: owners[index % owners.count], at: time))
+            try #require(lease.entries.map(\.unit) == [unit], "leased \(lease.entries.map(\.unit)) instead of unit \(unit)")
+            cluster.sync(at: time)
+        }
+        for (index, (worker, _, output)) in workers.enumerated() {
+            try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: output), via: owners[index % owners.count], at: time + 1)
+        }
+        cluster.sync(at: time + 1)
+        for (index, (worker, _, output)) in workers.enumerated() {
+            try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 2, outputs: output), via: owners[index % owners.count], at: time + 2)
+        }
+        cluster.sync(at: time + 2)
+    }
+
+    /// Two colluders among new keys validate their wrong output on a unit they share before anyone is trusted (a
+    /// cold quorum). Once both are outvoted elsewhere in the shard, their quorum no longer counts: the unit
+    /// takes a fresh quorum from others, which outvotes them both; a stranger re-verifying finds the same.
+    @Test func aColdQuorumOfWorkersOutvotedElsewhereIsRecheckedByAFreshQuorum() throws {
+        var cluster = try Self.cluster(trustAfter: 10)
+        let time = cluster.now
+        try replicas(&cluster, 0, [(carol, 3, Outputs.wrong), (dave, 4, Outputs.wrong)], at: time)
+        #expect(cluster.verdict(0, time: time + 3)?.output == Outputs.wrong(0), "no failure yet: the cold quorum stands")
+        // Carol partners Alice on unit 1 and is outvoted there by a fresh quorum of Bob and Erin.
+        try replicas(&cluster, 1, [(alice, 1, Outputs.right), (carol, 3, Outputs.wrong)], at: time + 10)
+        try replicas(&cluster, 1, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 20)
+        let outvoting = try #require(cluster.verdict(1, time: time + 23))
+        #expect(outvoting.state == .validated && outvoting.invalid.contains { $0.worker == carol.publicKey })
+        #expect(cluster.verdict(0, time: time + 23)?.output == Outputs.wrong(0), "Dave has failed nothing: the quorum stands")
+        // Dave partners Erin on unit 2 and is outvoted there too.
+        try replicas(&cluster, 2, [(erin, 5, Outputs.right), (dave, 4, Outputs.wrong)], at: time + 24)
+        try replicas(&cluster, 2, [(alice, 1, Outputs.right), (bob, 2, Outputs.right)], at: time + 27)
+        #expect(cluster.verdict(2, time: time + 30)?.invalid.contains { $0.worker == dave.publicKey } == true)
+        // Unit 0 is open again, for two fresh replicas; Carol and Dave have no fact on it meanwhile.
+        let doubted = try #require(cluster.verdict(0, at: cluster.owners(0)[0], time: time + 31))
+        #expect(doubted.state == .open && doubted.openSlots == 2 && doubted.output == nil)
+        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [false])
+        // (Frank, new, and Bob: the others share two units with one another already, the pairing rule's cap.)
+        let frank = Identity(privateKey: Ed25519PrivateKey())
+        try replicas(&cluster, 0, [(frank, 6, Outputs.right), (bob, 2, Outputs.right)], at: time + 32)
+        let rechecked = try #require(cluster.verdict(0, time: time + 35))
+        #expect(rechecked.state == .validated && rechecked.output == Outputs.right(0))
+        #expect(Set(rechecked.agreeing) == [frank.publicKey, bob.publicKey])
+        #expect(Set(rechecked.invalid.filter { $0.reason == ShardLedger.outvotedOnRecheck }.map(\.worker)) == [carol.publicKey, dave.publicKey])
+        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [false, false])
+        let stranger = try rebuilt(cluster)
+        #expect(stranger.verdict(unit: 0, now: nil, equivalent: ==).output == Outputs.right(0))
+        // An honest cold quorum none of whose workers failed stands: Bob and Erin's on unit 1 was never in doubt.
+        let one = stranger.verdict(unit: 1, now: nil, equivalent: ==)
+        #expect(one.output == Outputs.right(1), "\(one.state) \(one.agreeing.map { $0.hex.prefix(4) }) \(one.invalid.map { ($0.worker.hex.prefix(4), $0.reason) }) \([alice, bob, carol, dave, erin].map { $0.publicKey.hex.prefix(4) })")
+    }
+
     /// A worker that failed a check earns prior standing only with diverse partners: two colluders passing each
     /// other's wrong results in a replicated job do not bring that run to an adaptive job as trust.
     @Test func afterAFailurePriorStandingCountsFewChecksPerPartner() {

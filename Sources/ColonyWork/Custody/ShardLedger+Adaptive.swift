@@ -102,6 +102,10 @@ struct AdaptiveState: Sendable {
     var runsOnce: Set<UnitWorker> = []
     /// Each worker's facts, in lease order.
     var facts: [Who: [AdaptiveFact]] = [:]
+    /// Cold quorums in doubt, with their workers, whose results no longer count (`ShardLedger.recheck`).
+    var rechecked: [Int: [Who]] = [:]
+    /// Those of them whose fresh quorum is not in yet.
+    var recheckOpen: Set<Int> = []
 }
 
 extension ShardLedger {
@@ -241,7 +245,8 @@ extension ShardLedger {
     func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, coldStart: Bool, shared: [Who: Int]) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
-        let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds)
+        let setAside = self.setAside(unit)
+        let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds).filter { !setAside.contains($0) }
         let untrusted = holders.filter { $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter }
         guard !untrusted.isEmpty else { return [] }
         if coldStart { return nil }
@@ -304,6 +309,7 @@ extension ShardLedger {
     /// with no slot open while a trusted worker's unit waits for its draw.
     /// `state` is `adaptive`, read once by the caller.
     func adapted(_ base: UnitVerdict, now: Int64?, in state: AdaptiveState) -> UnitVerdict {
+        if let members = state.rechecked[base.unit] { return recheck(base.unit, members: members, now: now) }
         guard base.state == .open else { return base }
         let records = perUnit[base.unit - units.lowerBound]
         var verdict = base
@@ -392,9 +398,18 @@ extension ShardLedger {
     }
 
     /// Walks each worker's leases in the order they were signed, deciding which of its results stand alone, then
-    /// voids those a later failed check puts in doubt. A pure function of the records.
+    /// voids those a later failed check puts in doubt; walks again when failed checks put cold quorums in doubt
+    /// (`ShardLedger.recheck`). A pure function of the records.
     func computeAdaptive() -> AdaptiveState {
+        let first = walk(rechecking: [:])
+        let doubted = coldQuorumsInDoubt(first)
+        return doubted.isEmpty ? first : walk(rechecking: doubted)
+    }
+
+    /// One walk, with the cold quorums of `doubted` (unit → its workers) rechecked.
+    func walk(rechecking doubted: [Int: [Who]]) -> AdaptiveState {
         var state = AdaptiveState()
+        state.rechecked = doubted
         let wait = Int64(policy.leaseSeconds) * 1000
         struct Leased {
             var unit: Int
@@ -409,7 +424,12 @@ extension ShardLedger {
         var unchecked: [Who: [Int]] = [:]
         for (index, records) in perUnit.enumerated() where !records.leases.isEmpty {
             let unit = units.lowerBound + index
-            let base = validated[index]
+            var base = validated[index]
+            if let members = doubted[unit] {
+                let verdict = recheck(unit, members: members, now: nil)
+                base = verdict.state == .validated ? verdict : nil
+                if base == nil { state.recheckOpen.insert(unit) }
+            }
             let agreeing = Set((base?.agreeing ?? []).map(Who.init))
             let outvoted = Set((base?.invalid ?? []).filter { $0.reason != Self.sealedLate }.map { Who($0.worker) })
             var seen: [Who] = []
@@ -511,7 +531,12 @@ extension ShardLedger {
     /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
     /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
     func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]]) {
-        guard validated.indices.allSatisfy({ validated[$0] != nil || state.single[units.lowerBound + $0] != nil }) else { return }
+        guard
+            validated.indices.allSatisfy({ index in
+                let unit = units.lowerBound + index
+                return (validated[index] != nil && !state.recheckOpen.contains(unit)) || state.single[unit] != nil
+            })
+        else { return }
         for (worker, tail) in unchecked {
             guard let unit = tail.last else { continue }
             let records = perUnit[unit - units.lowerBound]

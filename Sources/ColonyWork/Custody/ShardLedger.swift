@@ -516,7 +516,8 @@ public struct ShardLedger: Sendable {
         let key = network.isEmpty ? worker : Who(bytes: network)
         guard !live.contains(where: { $0.network == key }) else { return false }
         // A result already in from that network: a second replica there could not count.
-        let revealedFrom = records.reveals.compactMap { records.vouching($0.worker)?.network }
+        let setAside = self.setAside(unit)
+        let revealedFrom = records.reveals.filter { !setAside.contains($0.worker) }.compactMap { records.vouching($0.worker)?.network }
         guard !revealedFrom.contains(key) else { return false }
         return openSlots(unit: unit, now: now, equivalent: equivalent) > 0
     }
@@ -711,12 +712,14 @@ public struct ShardLedger: Sendable {
         distinct(records.kept.filter { lease in !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? false) }.map(\.worker)).count
     }
 
-    func computeVerdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool) -> UnitVerdict {
+    /// `excluding`: workers whose results do not count (a cold quorum rechecked, `ShardLedger.recheck`).
+    func computeVerdict(unit: Int, now: Int64?, equivalent: ([UInt8], [UInt8]) -> Bool, excluding: [Who] = []) -> UnitVerdict {
         // A unit has a handful of records: scans of short arrays here, not sets of keys.
         let records = perUnit[unit - units.lowerBound]
         var invalid: [(Who, String)] = []
         var valid: [Candidate] = []
-        for reveal in records.reveals.sorted(by: Self.revealOrder) where !valid.contains(where: { $0.reveal.worker == reveal.worker }) {
+        for reveal in records.reveals.sorted(by: Self.revealOrder)
+        where !valid.contains(where: { $0.reveal.worker == reveal.worker }) && !excluding.contains(reveal.worker) {
             guard !invalid.contains(where: { $0.0 == reveal.worker }) else { continue }
             guard let lease = records.vouching(reveal.worker) else {
                 invalid.append((reveal.worker, "no lease"))

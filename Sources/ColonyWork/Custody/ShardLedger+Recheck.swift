@@ -1,0 +1,88 @@
+import ColonyCore
+
+// MARK: Rechecking cold quorums (issue 14)
+//
+// A cold quorum is a unit validated by a quorum none of whose workers was trusted when leased (each lease claims
+// less than `trustAfter`). Before anyone in a shard is trusted, the pairing rule cannot keep two colluders among
+// new keys apart (`ShardLedger.pairing`): they validate their agreed wrong output on the up to `maxSharedUntrusted`
+// units they share (bench adaptive, colluders: 4 to 16 wrong outputs in 20,000 at 20 peers). A colluder that returns
+// wrong outputs is outvoted whenever it meets an honest worker, though, and the pairing rule makes it meet them.
+//
+// - A cold quorum every worker of which failed a check in the shard (outvoted by a quorum it was sealed alongside,
+//   or a failed closing check; before the quorum or after) is in doubt: its workers' results no longer count, and the unit takes a fresh quorum from other
+//   workers, under the same rules as any other (independent custodians and networks, the pairing rule, seals made
+//   after a result was out never pairing with it). The fresh quorum decides; a member whose result differs from it
+//   is outvoted, one whose result matches agrees.
+// - While the fresh quorum is not in, the unit is open, and its members have no fact on it.
+// - Deterministic, a pure function of the records: the failures that put quorums in doubt are those of one walk
+//   over the quorums' verdicts; the walk is then made again with the verdicts of the units in doubt. (Failures the
+//   second walk finds put no further quorum in doubt: colluders that always cheat failed in the first.)
+// - Every worker, not one: a sleeper's cold quorums from its honest days were with honest workers, who never fail,
+//   and stand (doubting them cost their replicas again, and took the trust its partners earned with it away until
+//   they were in). An honest swarm pays nothing: honest workers are outvoted only by colluders.
+// - What it does not stop: a colluder that cheats only on units it knows a fellow holds (colluders can tell each
+//   other out of band) is never outvoted, and its cold quorums stand; the pairing rule's cap bounds them
+//   (SECURITY.md). What makes a quorum cold is its leases' claims: the custodians' word, as for the leasing rules.
+
+extension ShardLedger {
+    /// The reason a cold quorum's worker is outvoted by the fresh quorum that rechecked it.
+    public static let outvotedOnRecheck = "disagrees with the fresh quorum that rechecked its cold quorum"
+
+    /// The cold quorums whose every worker failed a check in `state`'s walk: unit → the quorum's workers.
+    ///
+    /// The failures that count are a result outvoted by a quorum it was sealed alongside (before the quorum's first
+    /// reveal), and a failed closing check. A result sealed after a quorum was out is no witness against it: the
+    /// replicas that recheck a cold quorum are outvoted by it in this walk, and counting that put their own cold
+    /// quorums in doubt in turn.
+    func coldQuorumsInDoubt(_ state: AdaptiveState) -> [Int: [Who]] {
+        var failed: Set<Who> = []
+        for case let base? in validated {
+            let records = perUnit[base.unit - units.lowerBound]
+            let members = base.agreeing.map(Who.init)
+            let firstReveal = records.reveals.filter { members.contains($0.worker) }.map(\.time).min() ?? .max
+            for entry in base.invalid where entry.reason != Self.sealedLate {
+                let worker = Who(entry.worker)
+                if let seal = records.seal(of: worker), seal.time < firstReveal { failed.insert(worker) }
+            }
+        }
+        for (worker, facts) in state.facts
+        where facts.contains(where: { $0.kind == .failed && validated[$0.unit - units.lowerBound] == nil }) {
+            failed.insert(worker)
+        }
+        guard !failed.isEmpty else { return [:] }
+        var doubted: [Int: [Who]] = [:]
+        for case let base? in validated {
+            let members = base.agreeing.map(Who.init)
+            guard members.allSatisfy(failed.contains) else { continue }
+            let records = perUnit[base.unit - units.lowerBound]
+            guard members.allSatisfy({ (records.vouching($0)?.claim ?? 0) < policy.trustAfter }) else { continue }
+            doubted[base.unit] = members
+        }
+        return doubted
+    }
+
+    /// The verdict of `unit`, a cold quorum of `members` in doubt: that of the other workers' results; once
+    /// validated, each member agrees or is outvoted by its output.
+    func recheck(_ unit: Int, members: [Who], now: Int64?) -> UnitVerdict {
+        var verdict = computeVerdict(unit: unit, now: now, equivalent: equivalence, excluding: members)
+        guard verdict.state == .validated, let output = verdict.output else { return verdict }
+        let records = perUnit[unit - units.lowerBound]
+        for member in members {
+            guard let reveal = records.reveals.first(where: { $0.worker == member }), let lease = records.vouching(member) else { continue }
+            if equivalence(reveal.output, output) {
+                verdict.agreeing.append(name(member))
+                verdict.custodians.append(name(lease.custodian))
+                verdict.networks.append(lease.networkBytes)
+            } else {
+                verdict.invalid.append((name(member), Self.outvotedOnRecheck))
+            }
+        }
+        return verdict
+    }
+
+    /// The workers whose results no longer count on `unit` (a cold quorum in doubt); empty for any other unit.
+    func setAside(_ unit: Int) -> [Who] {
+        guard policy.isAdaptive else { return [] }
+        return adaptive.rechecked[unit] ?? []
+    }
+}
