@@ -86,3 +86,30 @@ extension ShardLedger {
         return adaptive.rechecked[unit] ?? []
     }
 }
+
+extension ShardLedger {
+    /// Debugging aid (`COLONY_BENCH_TRACE`): why `custodian` would not lease `unit` to `worker` on `network` now,
+    /// naming the first check of `mayLease` that refuses, or "ok".
+    public func leaseBlocker(_ worker: Ed25519PublicKey, network: [UInt8], unit: Int, by custodian: Ed25519PublicKey, now: Int64) -> String {
+        let owned = slots(of: custodian, unit: unit)
+        if owned == 0 { return "no slot (round \(round(unit)))" }
+        let (who, by) = (Who(worker), Who(custodian))
+        let records = perUnit[unit - units.lowerBound]
+        if records.kept.contains(where: { $0.worker == who && $0.expires > now }) { return "live lease" }
+        if records.acted(who) { return "acted" }
+        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+        let holding = Set(records.kept.filter { $0.custodian == by && inFlight.contains($0.worker) }.map(\.worker)).count
+        if !(holding < owned || Self.useful(records, inFlight, capacity: custodianCapacity) < inFlight.count) { return "holding \(holding)" }
+        let mine = Set(records.kept.filter { $0.custodian == by }.map(\.worker)).count
+        if mine >= policy.attemptsPerCustodian(custodians: setSize) { return "attempts \(mine)" }
+        let key = network.isEmpty ? who : Who(bytes: network)
+        if records.live(now: now).contains(where: { $0.network == key }) { return "network live" }
+        let setAside = self.setAside(unit)
+        let revealedFrom = records.reveals.filter { !setAside.contains($0.worker) }.compactMap { records.vouching($0.worker)?.network }
+        if revealedFrom.contains(key) { return "network revealed" }
+        let slots = openSlots(unit: unit, now: now, equivalent: equivalence)
+        if slots == 0 { return "no open slot" }
+        let pairing = self.pairing(unit, for: worker, now: now, coldStart: false, shared: sharedUnits(of: worker))
+        return pairing == nil ? "pairing rule" : "ok (\(slots) open, rechecked \(adaptive.rechecked[unit] != nil))"
+    }
+}

@@ -207,9 +207,15 @@ enum BenchAdaptiveCommand: Command {
         let job = try swarm.publish(manifest)
         var progress = LocalSwarm.Progress(total: inputs.count)
         var nextTrace = Date()
+        var lastChange = (Date(), -1)
         while Date().timeIntervalSince(started) < 1800 {
             progress = swarm.progress(of: job) ?? progress
             if progress.done { break }
+            if progress.validated != lastChange.1 { lastChange = (Date(), progress.validated) }
+            if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil, Date().timeIntervalSince(lastChange.0) > 20 {
+                lastChange.0 = Date()
+                traceStall(job, manifest: manifest, swarm: swarm, console: console)
+            }
             if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil, Date() >= nextTrace {
                 nextTrace = Date() + 5
                 console.note(
@@ -234,11 +240,53 @@ enum BenchAdaptiveCommand: Command {
         let misbehaving = Set(
             swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
+        if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil {
+            // Each wrong output validated, with who agreed and who was outvoted (A adversary, H honest).
+            let mark = { (key: Ed25519PublicKey) in (misbehaving.contains(key) ? "A:" : "H:") + key.hex.prefix(6) }
+            for verdict in report.verdicts where verdict.state == .validated {
+                guard RedTeam.wrongValidated(manifest: manifest, verdicts: [verdict], registry: registry) > 0 else { continue }
+                let ref = ShardRef(job: job, shard: manifest.shard(of: verdict.unit))
+                let ledger = swarm.peers.lazy.compactMap { $0.custodian.ledgers[ref] }.first
+                // The trust each lease of the unit claimed, and each worker's standing in the shard now.
+                let leases = (ledger?.records.values ?? [:].values).filter { $0.kind == .lease && $0.entries.contains { $0.unit == verdict.unit } }
+                    .sorted { $0.time < $1.time }
+                    .map { "\(mark($0.worker)) claim \($0.standing) prior \($0.prior)" }
+                let now = CustodyClock.now()
+                let standings = verdict.agreeing.map { "\(mark($0)) standing \(ledger?.standing(of: $0, at: now) ?? -1) checks \(ledger?.checks(of: $0).map { $0.passed ? "+" : "-" }.joined() ?? "")" }
+                console.note(
+                    "wrong unit \(verdict.unit) (shard \(ref.shard)): agreeing \(verdict.agreeing.map(mark)), "
+                        + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings)")
+            }
+        }
         return Row(
             scenario: scenario, units: inputs.count,
             computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed } - computedBefore,
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
             recomputed: recomputed, adversaries: adversaries, validated: report.validated, credit: credit)
+    }
+
+    /// Debugging aid (`COLONY_BENCH_TRACE`): for up to 6 open units, why each custodian leases them to no worker.
+    static func traceStall(_ job: JobID, manifest: JobManifest, swarm: LocalSwarm, console: Console) {
+        let now = CustodyClock.now()
+        var shown = 0
+        for shard in 0..<manifest.shardCount where shown < 6 {
+            let ref = ShardRef(job: job, shard: shard)
+            for custodian in swarm.peers {
+                guard let ledger = custodian.custodian.ledgers[ref] else { continue }
+                for verdict in ledger.verdicts(now: now, equivalent: ledger.equivalence) where verdict.state == .open && shown < 6 {
+                    shown += 1
+                    let reasons = swarm.peers.map { worker in
+                        let network = ledger.records.values.first { $0.kind == .lease && $0.worker == worker.identity.publicKey }?.network ?? []
+                        return worker.identity.publicKey.hex.prefix(4) + ": "
+                            + ledger.leaseBlocker(worker.identity.publicKey, network: network, unit: verdict.unit, by: custodian.identity.publicKey, now: now)
+                    }
+                    console.note(
+                        "open unit \(verdict.unit) at \(custodian.identity.publicKey.hex.prefix(4)): slots \(verdict.openSlots), attempts \(verdict.attempts), "
+                            + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); \(reasons)")
+                }
+                break
+            }
+        }
     }
 }
