@@ -252,7 +252,7 @@ enum BenchAdaptiveCommand: Command {
                     .sorted { $0.time < $1.time }
                     .map { "\(mark($0.worker)) claim \($0.standing) prior \($0.prior)" }
                 let now = CustodyClock.now()
-                let standings = verdict.agreeing.map { "\(mark($0)) standing \(ledger?.standing(of: $0, at: now) ?? -1) checks \(ledger?.checks(of: $0).map { $0.passed ? "+" : "-" }.joined() ?? "")" }
+                let standings = verdict.agreeing.map { "\(mark($0)) standing \(ledger?.standing(of: $0, at: now) ?? -1) checks \(ledger?.checks(of: $0).map { $0.passed ? "+" + $0.partners.map { String(mark($0).prefix(4)) }.joined(separator: "/") : "-" }.joined() ?? "")" }
                 console.note(
                     "wrong unit \(verdict.unit) (shard \(ref.shard)): agreeing \(verdict.agreeing.map(mark)), "
                         + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings)")
