@@ -167,6 +167,29 @@ import Testing
         #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
     }
 
+    /// The mirror of the case above (CI netlab nat-only, 2026-12-04: 30 of 31 units validated after 5 minutes): Alice
+    /// sealed first; Bob's seal completed the quorum, and Alice, told so at once, revealed in the millisecond Bob's
+    /// seal was stamped. The two must pair: with a result from each of the job's only two networks, no third
+    /// replica could ever be leased.
+    @Test func aSealInTheMillisecondOfAnotherReplicasRevealPairsWithIt() throws {
+        var cluster = try CustodyCluster(maxAttempts: 6)
+        let t = cluster.now
+        let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
+        _ = try #require(try cluster.lease(alice, network: 1, via: x))
+        _ = try #require(try cluster.lease(bob, network: 2, via: y))
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
+        cluster.sync(at: t + 1)
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        cluster.sync(at: t + 2)
+        #expect(try #require(cluster.custodians[x].ledgers[cluster.ref()]).partners(of: alice.publicKey, unit: 0, now: t + 2) == 2)
+        try cluster.submit(cluster.reveal(alice, units: [0], at: t + 2, outputs: Outputs.right), via: x, at: t + 2)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: t + 3, outputs: Outputs.right), via: y, at: t + 3)
+        cluster.sync(at: t + 3)
+        let verdict = try #require(cluster.verdict(0, time: t + 3))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
+    }
+
     /// Netlab (issue 12): two workers behind one NAT were leased the same unit at once by two custodians (neither
     /// knew of the other's lease), both sealed, and the unit waited ten minutes for partners that could never
     /// pair. Replicas in flight count by what could pair: a third worker elsewhere gets the unit and it validates.

@@ -665,7 +665,7 @@ public struct ShardLedger: Sendable {
         others.sort { a, b in a.lease.time != b.lease.time ? a.lease.time < b.lease.time : a.lease.id < b.lease.id }
         for (sealer, theirs) in others where owners.contains(theirs.custodian) && counted[theirs.custodian, default: 0] < custodianCapacity {
             guard theirs.network != lease.network,
-                records.reveals.filter({ $0.worker == sealer }).allSatisfy({ $0.time > mine.time })
+                records.reveals.filter({ $0.worker == sealer }).allSatisfy({ $0.time >= mine.time })
             else { continue }
             counted[theirs.custodian, default: 0] += 1
             partners += 1
@@ -777,7 +777,7 @@ public struct ShardLedger: Sendable {
             let group = groups[winner]
             for candidate in group {
                 let firstOtherReveal = group.filter { $0.reveal.worker != candidate.reveal.worker }.map(\.reveal.time).min() ?? .max
-                if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime < firstOtherReveal {
+                if members.contains(where: { $0.reveal.worker == candidate.reveal.worker }) || candidate.sealTime <= firstOtherReveal {
                     verdict.agreeing.append(name(candidate.reveal.worker))
                 } else {
                     verdict.invalid.append((name(candidate.reveal.worker), Self.sealedLate))
@@ -838,12 +838,13 @@ public struct ShardLedger: Sendable {
         var best: [Candidate] = []
         // The part that counts starts at one of its reveals: try each reveal time as the first.
         for start in Set(group.map(\.reveal.time)).sorted() {
-            // Sealed before the part's first reveal; a worker whose own reveal is that first one may have sealed in
-            // the same millisecond (it reveals as soon as its seal completes a quorum: netlab found a unit left
-            // open for good when the strict rule refused such a pair).
-            let eligible = group.filter {
-                $0.reveal.time >= start && ($0.sealTime < start || ($0.sealTime == start && $0.reveal.time == start))
-            }
+            // Sealed before the part's first reveal, or in its millisecond: a worker whose seal completes a quorum
+            // reveals at once, and its partner, told so, reveals at once too, so either's seal may share the
+            // millisecond of the first reveal. Netlab found units left open for good when the strict rule refused
+            // such a pair, both ways round (issue 12; CI nat-only, 2026-12-04: a result from each of the only two
+            // networks, so no third replica could be leased). Copying needs the reveal, which no custodian serves
+            // to workers while the unit is undecided; a millisecond adds nothing to that.
+            let eligible = group.filter { $0.reveal.time >= start && $0.sealTime <= start }
             guard eligible.count > best.count else { continue }
             let matched = matching(eligible, capacity: capacity)
             if matched.count > best.count { best = matched }
