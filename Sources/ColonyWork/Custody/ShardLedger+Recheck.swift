@@ -9,7 +9,7 @@ import ColonyCore
 // wrong outputs is outvoted whenever it meets an honest worker, though, and the pairing rule makes it meet them.
 //
 // - A cold quorum every worker of which failed a check in the shard (outvoted by a quorum it was sealed alongside,
-//   or a failed closing check; before the quorum or after) is in doubt: its workers' results no longer count, and the unit takes a fresh quorum from other
+//   before the quorum or after) is in doubt: its workers' results no longer count, and the unit takes a fresh quorum from other
 //   workers, under the same rules as any other (independent custodians and networks, the pairing rule, seals made
 //   after a result was out never pairing with it). The fresh quorum decides; a member whose result differs from it
 //   is outvoted, one whose result matches agrees.
@@ -32,10 +32,12 @@ extension ShardLedger {
 
     /// The cold quorums whose every worker failed a check in `state`'s walk: unit → the quorum's workers.
     ///
-    /// The failures that count are a result outvoted by a quorum it was sealed alongside (before the quorum's first
-    /// reveal), and a failed closing check. A result sealed after a quorum was out is no witness against it: the
-    /// replicas that recheck a cold quorum are outvoted by it in this walk, and counting that put their own cold
-    /// quorums in doubt in turn.
+    /// The failures that count are results outvoted by a quorum they were sealed alongside (before the quorum's
+    /// first reveal). A result sealed after a quorum was out is no witness against it: the replicas that recheck a
+    /// cold quorum are outvoted by it in this walk, and counting that put their own cold quorums in doubt in turn.
+    /// Nor is a failed closing check: one cheater drawn as the closing replica of two honest workers could make both
+    /// "failed" and their quorums doubted (suspected in AdaptiveSwarmTests' sleeper run that stalled under CI load
+    /// at 1,190 of 1,200).
     func coldQuorumsInDoubt(_ state: AdaptiveState) -> [Int: [Who]] {
         var failed: Set<Who> = []
         for case let base? in validated {
@@ -46,10 +48,6 @@ extension ShardLedger {
                 let worker = Who(entry.worker)
                 if let seal = records.seal(of: worker), seal.time < firstReveal { failed.insert(worker) }
             }
-        }
-        for (worker, facts) in state.facts
-        where facts.contains(where: { $0.kind == .failed && validated[$0.unit - units.lowerBound] == nil }) {
-            failed.insert(worker)
         }
         guard !failed.isEmpty else { return [:] }
         var doubted: [Int: [Who]] = [:]
