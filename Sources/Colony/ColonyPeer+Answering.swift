@@ -10,6 +10,8 @@ extension ColonyPeer {
     func answer(_ frame: Frame, from peer: Endpoint) -> Frame {
         guard let op = CustodyWire.op(frame) else { return CustodyWire.error(400, .malformed("no op")) }
         requests.withLock { $0[op.count <= 16 ? op : "other", default: 0] += 1 }
+        // A test's fault (never set by Colony): the sleeps are the fault itself, an answer held past the asker's
+        // request timeout on the server's connection thread, as a slow or lossy path would hold it.
         let fault = answerFault?(frame)
         if case .lost(let seconds) = fault {
             Thread.sleep(forTimeInterval: seconds)

@@ -59,6 +59,16 @@ enum SwarmTestSupport {
         return (node, host)
     }
 
+    /// A worker's configuration for tests: `registry`'s kernels at normal priority, looking for jobs every 50 ms.
+    static func workerConfiguration(_ registry: KernelRegistry) -> SwarmWorker.Configuration {
+        var configuration = SwarmWorker.Configuration()
+        configuration.kernels = registry
+        configuration.lowPriority = false
+        configuration.discoveryInterval = 0.05
+        configuration.idleDiscoveryInterval = 0.05
+        return configuration
+    }
+
     /// A started peer as a custodian named in a manifest.
     static func member(_ peer: ColonyPeer) -> CustodianMember { CustodianMember(key: peer.identity.publicKey, endpoint: peer.endpoint) }
 

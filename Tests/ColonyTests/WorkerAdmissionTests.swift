@@ -24,11 +24,7 @@ import Testing
         _ = try node.publish(blocked)
         _ = try node.publish(allowed)
 
-        var workerConfiguration = SwarmWorker.Configuration()
-        workerConfiguration.kernels = KernelRegistry([TallyKernel.self])
-        workerConfiguration.lowPriority = false
-        workerConfiguration.discoveryInterval = 0.05
-        workerConfiguration.idleDiscoveryInterval = 0.05
+        var workerConfiguration = SwarmTestSupport.workerConfiguration(KernelRegistry([TallyKernel.self]))
         workerConfiguration.admission = JobAdmission(blockedPublishers: [blocked.publisher.hex])
         let lines = Mutex<[String]>([])
         let worker = SwarmWorker(peer: host, configuration: workerConfiguration) { line in

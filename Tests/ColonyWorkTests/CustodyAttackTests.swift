@@ -147,10 +147,8 @@ import Testing
         #expect(verdict.invalid.contains { $0.worker == copycat.publicKey && $0.reason.contains("after") })
     }
 
-    /// A worker whose seal completes a quorum reveals at once, often in the same millisecond: its reveal pairs
-    /// with the earlier seal (issue 12's netlab stall: three honest reveals, no pair, no worker left to lease).
-    @Test func aSealAndItsRevealInTheSameMillisecondPairWithAnEarlierSeal() throws {
-        var cluster = try CustodyCluster(maxAttempts: 6)
+    /// Alice and Bob leased unit 0 by its two slot owners (returned as x and y); Alice seals at t + 1, Bob at t + 2.
+    func sealInTurn(_ cluster: inout CustodyCluster) throws -> (t: Int64, x: Int, y: Int) {
         let t = cluster.now
         let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
         _ = try #require(try cluster.lease(alice, network: 1, via: x))
@@ -158,13 +156,26 @@ import Testing
         try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
         cluster.sync(at: t + 1)
         try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        return (t, x, y)
+    }
+
+    /// Unit 0 validated by Alice and Bob together.
+    func expectPaired(_ cluster: CustodyCluster, at time: Int64) throws {
+        let verdict = try #require(cluster.verdict(0, time: time))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
+    }
+
+    /// A worker whose seal completes a quorum reveals at once, often in the same millisecond: its reveal pairs
+    /// with the earlier seal (issue 12's netlab stall: three honest reveals, no pair, no worker left to lease).
+    @Test func aSealAndItsRevealInTheSameMillisecondPairWithAnEarlierSeal() throws {
+        var cluster = try CustodyCluster(maxAttempts: 6)
+        let (t, x, y) = try sealInTurn(&cluster)
         try cluster.submit(cluster.reveal(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
         cluster.sync(at: t + 2)
         try cluster.submit(cluster.reveal(alice, units: [0], at: t + 3, outputs: Outputs.right), via: x, at: t + 3)
         cluster.sync(at: t + 3)
-        let verdict = try #require(cluster.verdict(0, time: t + 3))
-        #expect(verdict.state == .validated)
-        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
+        try expectPaired(cluster, at: t + 3)
     }
 
     /// The mirror of the case above (CI netlab nat-only, 2026-12-04: 30 of 31 units validated after 5 minutes): Alice
@@ -173,21 +184,13 @@ import Testing
     /// replica could ever be leased.
     @Test func aSealInTheMillisecondOfAnotherReplicasRevealPairsWithIt() throws {
         var cluster = try CustodyCluster(maxAttempts: 6)
-        let t = cluster.now
-        let (x, y) = (cluster.owners(0)[0], cluster.owners(0)[1])
-        _ = try #require(try cluster.lease(alice, network: 1, via: x))
-        _ = try #require(try cluster.lease(bob, network: 2, via: y))
-        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: x, at: t + 1)
-        cluster.sync(at: t + 1)
-        try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: y, at: t + 2)
+        let (t, x, y) = try sealInTurn(&cluster)
         cluster.sync(at: t + 2)
         #expect(try #require(cluster.custodians[x].ledgers[cluster.ref()]).partners(of: alice.publicKey, unit: 0, now: t + 2) == 2)
         try cluster.submit(cluster.reveal(alice, units: [0], at: t + 2, outputs: Outputs.right), via: x, at: t + 2)
         try cluster.submit(cluster.reveal(bob, units: [0], at: t + 3, outputs: Outputs.right), via: y, at: t + 3)
         cluster.sync(at: t + 3)
-        let verdict = try #require(cluster.verdict(0, time: t + 3))
-        #expect(verdict.state == .validated)
-        #expect(Set(verdict.agreeing) == [alice.publicKey, bob.publicKey])
+        try expectPaired(cluster, at: t + 3)
     }
 
     /// Netlab (issue 12): two workers behind one NAT were leased the same unit at once by two custodians (neither
