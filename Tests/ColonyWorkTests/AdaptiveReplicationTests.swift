@@ -197,33 +197,103 @@ struct AdaptiveReplicationTests {
         let time = cluster.now
         try replicas(&cluster, 0, [(carol, 3, Outputs.wrong), (dave, 4, Outputs.wrong)], at: time)
         #expect(cluster.verdict(0, time: time + 3)?.output == Outputs.wrong(0), "no failure yet: the cold quorum stands")
-        // Carol partners Alice on unit 1 and is outvoted there by a fresh quorum of Bob and Erin.
-        try replicas(&cluster, 1, [(alice, 1, Outputs.right), (carol, 3, Outputs.wrong)], at: time + 10)
-        try replicas(&cluster, 1, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 20)
-        let outvoting = try #require(cluster.verdict(1, time: time + 23))
+        // Dave computes unit 1 right, with Erin: someone outside the quorum agreed with him.
+        try replicas(&cluster, 1, [(dave, 4, Outputs.right), (erin, 5, Outputs.right)], at: time + 5)
+        // Carol partners Alice on unit 2 and is outvoted there by a fresh quorum of Bob and Erin.
+        try replicas(&cluster, 2, [(alice, 1, Outputs.right), (carol, 3, Outputs.wrong)], at: time + 10)
+        try replicas(&cluster, 2, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 20)
+        let outvoting = try #require(cluster.verdict(2, time: time + 23))
         #expect(outvoting.state == .validated && outvoting.invalid.contains { $0.worker == carol.publicKey })
-        #expect(cluster.verdict(0, time: time + 23)?.output == Outputs.wrong(0), "Dave has failed nothing: the quorum stands")
-        // Dave partners Erin on unit 2 and is outvoted there too.
-        try replicas(&cluster, 2, [(erin, 5, Outputs.right), (dave, 4, Outputs.wrong)], at: time + 24)
-        try replicas(&cluster, 2, [(alice, 1, Outputs.right), (bob, 2, Outputs.right)], at: time + 27)
-        #expect(cluster.verdict(2, time: time + 30)?.invalid.contains { $0.worker == dave.publicKey } == true)
+        #expect(cluster.verdict(0, time: time + 23)?.output == Outputs.wrong(0), "Dave has failed nothing and Erin vouches for him: the quorum stands")
+        // Dave partners Erin on unit 3 and is outvoted there too.
+        try replicas(&cluster, 3, [(erin, 5, Outputs.right), (dave, 4, Outputs.wrong)], at: time + 24)
+        try replicas(&cluster, 3, [(alice, 1, Outputs.right), (bob, 2, Outputs.right)], at: time + 27)
+        #expect(cluster.verdict(3, time: time + 30)?.invalid.contains { $0.worker == dave.publicKey } == true)
         // Unit 0 is open again, for two fresh replicas; Carol and Dave have no fact on it meanwhile.
         let doubted = try #require(cluster.verdict(0, at: cluster.owners(0)[0], time: time + 31))
         #expect(doubted.state == .open && doubted.openSlots == 2 && doubted.output == nil)
-        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [false])
-        // (Frank, new, and Bob: the others share two units with one another already, the pairing rule's cap.)
+        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [true, false])
         let frank = Identity(privateKey: Ed25519PrivateKey())
         try replicas(&cluster, 0, [(frank, 6, Outputs.right), (bob, 2, Outputs.right)], at: time + 32)
         let rechecked = try #require(cluster.verdict(0, time: time + 35))
         #expect(rechecked.state == .validated && rechecked.output == Outputs.right(0))
         #expect(Set(rechecked.agreeing) == [frank.publicKey, bob.publicKey])
         #expect(Set(rechecked.invalid.filter { $0.reason == ShardLedger.outvotedOnRecheck }.map(\.worker)) == [carol.publicKey, dave.publicKey])
-        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [false, false])
+        #expect(try ledger(cluster).checks(of: dave.publicKey).map(\.passed) == [false, true, false])
         let stranger = try rebuilt(cluster)
         #expect(stranger.verdict(unit: 0, now: nil, equivalent: ==).output == Outputs.right(0))
-        // An honest cold quorum none of whose workers failed stands: Bob and Erin's on unit 1 was never in doubt.
-        let one = stranger.verdict(unit: 1, now: nil, equivalent: ==)
-        #expect(one.output == Outputs.right(1), "\(one.state) \(one.agreeing.map { $0.hex.prefix(4) }) \(one.invalid.map { ($0.worker.hex.prefix(4), $0.reason) }) \([alice, bob, carol, dave, erin].map { $0.publicKey.hex.prefix(4) })")
+        // Honest cold quorums none of whose workers failed stand: Dave and Erin's on unit 1 (Dave failed, but Erin
+        // did not and agreed with others), Bob and Erin's on unit 2.
+        #expect(stranger.verdict(unit: 1, now: nil, equivalent: ==).output == Outputs.right(1))
+        #expect(stranger.verdict(unit: 2, now: nil, equivalent: ==).output == Outputs.right(2))
+    }
+
+    /// Two colluders that met nobody but each other: one is outvoted elsewhere, the other never. The quorums they
+    /// share are in doubt all the same: nobody outside them ever agreed with the one never outvoted.
+    @Test func aColdQuorumNobodyElseVouchesForIsRecheckedOnceOneOfItFails() throws {
+        var cluster = try Self.cluster(trustAfter: 10)
+        let time = cluster.now
+        try replicas(&cluster, 0, [(carol, 3, Outputs.wrong), (dave, 4, Outputs.wrong)], at: time)
+        try replicas(&cluster, 1, [(carol, 3, Outputs.wrong), (dave, 4, Outputs.wrong)], at: time + 5)
+        // Dave partners Alice on unit 2 and is outvoted there by Bob and Erin; Carol is never outvoted.
+        try replicas(&cluster, 2, [(alice, 1, Outputs.right), (dave, 4, Outputs.wrong)], at: time + 10)
+        #expect(cluster.verdict(0, time: time + 13)?.output == Outputs.wrong(0), "no failure decided yet")
+        try replicas(&cluster, 2, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 20)
+        // Carol failed nothing, and her passes with Dave are in doubt: she has no fact left.
+        #expect(try ledger(cluster).checks(of: carol.publicKey).isEmpty)
+        for unit in 0...1 {
+            let verdict = try #require(cluster.verdict(unit, at: cluster.owners(unit)[0], time: time + 23))
+            #expect(verdict.state == .open && verdict.output == nil, "unit \(unit): \(verdict.state)")
+        }
+        #expect(try rebuilt(cluster).verdict(unit: 1, now: nil, equivalent: ==).state == .open)
+        // Bob and Erin's quorum on unit 2 stands: Dave's failure there puts no doubt on those who outvoted him.
+        #expect(try rebuilt(cluster).verdict(unit: 2, now: nil, equivalent: ==).output == Outputs.right(2))
+    }
+
+    /// A colluder whose first passes were with its fellow stands trusted on them, and partners its fellow as a trusted
+    /// worker: that quorum is warm on the records. Once those first quorums are in doubt (both colluders outvoted
+    /// elsewhere), the passes no longer count, the trust they gave is gone, and the quorum it made is rechecked too.
+    @Test func aQuorumWarmOnlyOnPassesInDoubtIsRecheckedToo() throws {
+        var cluster = try Self.cluster(trustAfter: 4)
+        let time = cluster.now
+        // Dave is outvoted on unit 0 first: after that, his passes with Carol count at most twice.
+        try replicas(&cluster, 0, [(dave, 4, Outputs.wrong), (alice, 1, Outputs.right)], at: time)
+        try replicas(&cluster, 0, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 10)
+        // Carol computes unit 1 right, with Erin: someone outside her quorums with Dave vouches for her.
+        try replicas(&cluster, 1, [(carol, 3, Outputs.right), (erin, 5, Outputs.right)], at: time + 15)
+        // Carol and Dave pass each other's wrong output on units 2 to 4 (the third once the others' leases are old).
+        try replicas(&cluster, 2, [(dave, 4, Outputs.wrong), (carol, 3, Outputs.wrong)], at: time + 20)
+        try replicas(&cluster, 3, [(dave, 4, Outputs.wrong), (carol, 3, Outputs.wrong)], at: time + 30)
+        let later = time + 70_000
+        try replicas(&cluster, 4, [(dave, 4, Outputs.wrong), (carol, 3, Outputs.wrong)], at: later)
+        #expect(try ledger(cluster).standing(of: carol.publicKey, at: later + 10) == 4)
+        #expect(try ledger(cluster).standing(of: dave.publicKey, at: later + 10) == 2)
+        // Carol, trusted, partners Dave on unit 5: a warm quorum.
+        try replicas(&cluster, 5, [(dave, 4, Outputs.wrong), (carol, 3, Outputs.wrong)], at: later + 10)
+        let carols = try #require(try ledger(cluster).perUnit[5].vouching(Who(carol.publicKey)))
+        #expect(carols.claim == 4)
+        #expect(cluster.verdict(5, time: later + 13)?.output == Outputs.wrong(5), "Carol has failed nothing yet")
+        // Carol partners Alice on unit 6 and is outvoted there by Bob and Erin.
+        try replicas(&cluster, 6, [(alice, 1, Outputs.right), (carol, 3, Outputs.wrong)], at: later + 20)
+        try replicas(&cluster, 6, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: later + 30)
+        #expect(cluster.verdict(6, time: later + 33)?.invalid.contains { $0.worker == carol.publicKey } == true)
+        // Units 2 to 4 are in doubt, and so is unit 5: Carol's trust rested on units 2 to 4 but for one pass.
+        for unit in 2...5 {
+            let verdict = try #require(cluster.verdict(unit, at: cluster.owners(unit)[0], time: later + 34))
+            #expect(verdict.state == .open && verdict.output == nil, "unit \(unit): \(verdict.state)")
+        }
+        let stranger = try rebuilt(cluster)
+        #expect(stranger.verdict(unit: 5, now: nil, equivalent: ==).state == .open)
+        #expect(stranger.verdict(unit: 1, now: nil, equivalent: ==).output == Outputs.right(1), "Erin vouches for unit 1")
+        // Fresh quorums (new keys, two to a unit) decide them and outvote Carol and Dave on each.
+        for unit in 2...5 {
+            let pair = (Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()))
+            let at = later + 40 + Int64(unit) * 10
+            try replicas(&cluster, unit, [(pair.0, 4 + 2 * unit, Outputs.right), (pair.1, 5 + 2 * unit, Outputs.right)], at: at)
+            let rechecked = try #require(cluster.verdict(unit, time: at + 3))
+            #expect(rechecked.state == .validated && rechecked.output == Outputs.right(unit))
+            #expect(Set(rechecked.invalid.filter { $0.reason == ShardLedger.outvotedOnRecheck }.map(\.worker)) == [carol.publicKey, dave.publicKey])
+        }
     }
 
     /// A worker that failed a check earns prior standing only with diverse partners: two colluders passing each

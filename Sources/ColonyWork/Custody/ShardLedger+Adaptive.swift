@@ -401,9 +401,17 @@ extension ShardLedger {
     /// voids those a later failed check puts in doubt; walks again when failed checks put cold quorums in doubt
     /// (`ShardLedger.recheck`). A pure function of the records.
     func computeAdaptive() -> AdaptiveState {
-        let first = walk(rechecking: [:])
-        let doubted = coldQuorumsInDoubt(first)
-        return doubted.isEmpty ? first : walk(rechecking: doubted)
+        // Walks until the quorums in doubt stop growing (`ShardLedger+Recheck.swift`): rechecking a cold quorum
+        // takes its members' passes on it away, and a quorum that counted as warm on those passes is cold in the
+        // next walk. The set only grows, so this ends; an honest swarm walks once.
+        var state = walk(rechecking: [:])
+        var doubted: [Int: [Who]] = [:]
+        while true {
+            let found = coldQuorumsInDoubt(state).filter { doubted[$0.key] == nil }
+            if found.isEmpty { return state }
+            doubted.merge(found) { old, _ in old }
+            state = walk(rechecking: doubted)
+        }
     }
 
     /// One walk, with the cold quorums of `doubted` (unit → its workers) rechecked.

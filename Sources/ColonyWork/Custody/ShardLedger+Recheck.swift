@@ -8,20 +8,24 @@ import ColonyCore
 // units they share (bench adaptive, colluders: 4 to 16 wrong outputs in 20,000 at 20 peers). A colluder that returns
 // wrong outputs is outvoted whenever it meets an honest worker, though, and the pairing rule makes it meet them.
 //
-// - A cold quorum every worker of which failed a check in the shard (outvoted by a quorum it was sealed alongside,
-//   before the quorum or after) is in doubt: its workers' results no longer count, and the unit takes a fresh quorum from other
-//   workers, under the same rules as any other (independent custodians and networks, the pairing rule, seals made
-//   after a result was out never pairing with it). The fresh quorum decides; a member whose result differs from it
+// - A cold quorum is in doubt when a worker of it failed a check in the shard (outvoted by a quorum it was sealed
+//   alongside, before the quorum or after) and every other worker of it failed one too or never agreed with
+//   anyone outside the quorum: nothing vouches for it then. In doubt, its workers' results no longer count, and the
+//   unit takes a fresh quorum from other workers, under the same rules as any other (independent custodians and
+//   networks, the pairing rule, seals made after a result was out never pairing with it). The fresh quorum decides; a member whose result differs from it
 //   is outvoted, one whose result matches agrees.
 // - While the fresh quorum is not in, the unit is open, and its members have no fact on it.
 // - A worker counts as trusted in a quorum when its lease claimed trust and the records bear the claim out (its
 //   standing at the lease, counting failures decided since), not on the claim alone.
-// - Deterministic, a pure function of the records: the failures that put quorums in doubt are those of one walk
-//   over the quorums' verdicts; the walk is then made again with the verdicts of the units in doubt. (Failures the
-//   second walk finds put no further quorum in doubt: colluders that always cheat failed in the first.)
-// - Every worker, not one: a sleeper's cold quorums from its honest days were with honest workers, who never fail,
-//   and stand (doubting them cost their replicas again, and took the trust its partners earned with it away until
-//   they were in). An honest swarm pays nothing: honest workers are outvoted only by colluders.
+// - Deterministic, a pure function of the records: the failures that put quorums in doubt are those of the quorums'
+//   own verdicts (failures a recheck finds put no further quorum in doubt: colluders that always cheat failed
+//   there already); the walk is then made again with the verdicts of the units in doubt, and again while that
+//   finds more: a colluder whose first passes were with its fellow stood trusted on them, partnered its fellow as a
+//   trusted worker, and that quorum counted as warm until those passes were taken away (bench adaptive, 8 peers).
+// - Not one failure alone: a sleeper's cold quorums from its honest days were with honest workers, who never fail
+//   and agree with others too, and stand (doubting them cost their replicas again, and took the trust its partners
+//   earned with it away until they were in). An honest swarm pays nothing: honest workers are outvoted only by
+//   colluders.
 // - What it does not stop: a colluder that cheats only on units it knows a fellow holds (colluders can tell each
 //   other out of band) is never outvoted, and its cold quorums stand; the pairing rule's cap bounds them
 //   (SECURITY.md). What makes a quorum cold is its leases' claims: the custodians' word, as for the leasing rules.
@@ -30,7 +34,11 @@ extension ShardLedger {
     /// The reason a cold quorum's worker is outvoted by the fresh quorum that rechecked it.
     public static let outvotedOnRecheck = "disagrees with the fresh quorum that rechecked its cold quorum"
 
-    /// The cold quorums whose every worker failed a check in `state`'s walk: unit → the quorum's workers.
+    /// The cold quorums in doubt in `state`'s walk: unit → the quorum's workers. A cold quorum is in doubt when a
+    /// worker of it failed a check and every other one either failed too or never agreed with anyone outside it
+    /// (in a quorum not in doubt). Two colluders who met no honest worker but each other pass each other's results
+    /// all along: the one never outvoted had no witness but its fellow (bench adaptive, trusted-colluders: 20
+    /// wrong outputs in one shard, where the two had shared 20 units before anyone else came).
     ///
     /// The failures that count are results outvoted by a quorum they were sealed alongside (before the quorum's
     /// first reveal). A result sealed after a quorum was out is no witness against it: the replicas that recheck a
@@ -50,10 +58,19 @@ extension ShardLedger {
             }
         }
         guard !failed.isEmpty else { return [:] }
+        // Each worker's partners in quorums not in doubt so far: a member who never agreed with anyone outside a
+        // quorum has nobody to vouch for it there.
+        var partners: [Who: Set<Who>] = [:]
+        for case let base? in validated where state.rechecked[base.unit] == nil {
+            let members = base.agreeing.map(Who.init)
+            for member in members { partners[member, default: []].formUnion(members.filter { $0 != member }) }
+        }
         var doubted: [Int: [Who]] = [:]
         for case let base? in validated {
             let members = base.agreeing.map(Who.init)
-            guard members.allSatisfy(failed.contains) else { continue }
+            guard members.contains(where: failed.contains),
+                members.allSatisfy({ failed.contains($0) || partners[$0, default: []].isSubset(of: members) })
+            else { continue }
             let records = perUnit[base.unit - units.lowerBound]
             guard members.allSatisfy({ !isWarm($0, records, state) }) else { continue }
             doubted[base.unit] = members
