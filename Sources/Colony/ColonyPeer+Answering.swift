@@ -191,7 +191,8 @@ extension ColonyPeer {
                 let units = Set(record.entries.map(\.unit))
                 let rows = Self.statusRows(
                     custodian.verdicts(ref, now: now, units: units) ?? [],
-                    partners: custodian.partners(ref, worker: record.author, units: units, now: now), for: record.author)
+                    partners: custodian.partners(ref, worker: record.author, units: units, now: now),
+                    seals: custodian.latestSeals(ref, except: record.author, units: units), for: record.author)
                 return (added, rows)
             }
             try persist(added)
@@ -209,7 +210,9 @@ extension ColonyPeer {
                 guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")
                 }
-                return Self.statusRows(verdicts, partners: custodian.partners(ref, worker: worker, units: units, now: now), for: worker)
+                return Self.statusRows(
+                    verdicts, partners: custodian.partners(ref, worker: worker, units: units, now: now),
+                    seals: custodian.latestSeals(ref, except: worker, units: units), for: worker)
             }
             return CustodyWire.frame("status", payload: rows)
         case "co_records":
@@ -294,9 +297,11 @@ extension ColonyPeer {
     }
 
     /// Per unit: [unit, state (0 open, 1 validated, 2 failed), partners (sealed workers that could complete a
-    /// quorum with `worker`), live leases, open slots, attempts, and for `worker`: 1 when its result is among those
-    /// agreeing, -1 when it was counted invalid, else 0].
-    static func statusRows(_ verdicts: [UnitVerdict], partners: [Int: Int], for worker: Ed25519PublicKey? = nil) -> BencodeValue {
+    /// quorum with `worker`), live leases, open slots, attempts, for `worker`: 1 when its result is among those
+    /// agreeing, -1 when it was counted invalid, else 0; and the latest time another worker sealed it, or 0].
+    static func statusRows(
+        _ verdicts: [UnitVerdict], partners: [Int: Int], seals: [Int: Int64] = [:], for worker: Ed25519PublicKey? = nil
+    ) -> BencodeValue {
         .list(
             verdicts.map { verdict in
                 let state: Int64 = verdict.state == .validated ? 1 : verdict.state == .failed ? 2 : 0
@@ -307,7 +312,7 @@ extension ColonyPeer {
                 return .list([
                     .integer(Int64(verdict.unit)), .integer(state), .integer(Int64(partners[verdict.unit] ?? 0)),
                     .integer(Int64(verdict.liveLeases)), .integer(Int64(verdict.openSlots)),
-                    .integer(Int64(verdict.attempts)), .integer(mine),
+                    .integer(Int64(verdict.attempts)), .integer(mine), .integer(seals[verdict.unit] ?? 0),
                 ])
             })
     }

@@ -15,7 +15,7 @@ import Synchronization
 ///   elsewhere}`; `sig` is the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's
 ///   name); `holding` lists the units of the shard the worker holds already (from other custodians)
 /// - `co_submit {job, root, port}` + record → `ok` + status rows of its units
-/// - `co_status {job, shard, worker?, units?}` → `status` + [[unit, state, partners, live, open, attempts, mine], …]
+/// - `co_status {job, shard, worker?, units?}` → `status` + [[unit, state, partners, live, open, attempts, mine, latest seal], …]
 ///   (of `units` when given, else of every unit of the shard)
 ///   (`partners`: sealed workers that could complete a quorum with `worker`; `mine`: 1 when `worker`'s result
 ///   agrees with the validated one, -1 when it was counted invalid)

@@ -31,6 +31,8 @@ public final class LocalSwarm: @unchecked Sendable {
         public var revealPollInterval = 0.1
         /// Called when a worker learns how units it revealed were decided (its validated and invalid counts).
         public var onWorkerJudged: (@Sendable () -> Void)?
+        /// Milliseconds a worker's clock is off by, by peer index (`SwarmWorker.Configuration.clockOffset`).
+        public var clockOffsets: [Int: Int64] = [:]
 
         public init(folder: URL) { self.folder = folder }
     }
@@ -155,6 +157,7 @@ public final class LocalSwarm: @unchecked Sendable {
         configuration.idleDiscoveryInterval = 0.2
         configuration.revealPollInterval = options.revealPollInterval
         configuration.onJudged = options.onWorkerJudged
+        configuration.clockOffset = options.clockOffsets[index] ?? 0
         return SwarmWorker(peer: peer, configuration: configuration) { [log] in log("worker \(index): \($0)") }
     }
 

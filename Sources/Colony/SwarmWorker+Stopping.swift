@@ -32,7 +32,7 @@ extension SwarmWorker {
             let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
             let record = CustodyRecord(
                 kind: .error, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey,
-                entries: rest.map { .init(unit: $0, data: reason) }, signedBy: identity)
+                entries: rest.map { .init(unit: $0, data: reason) }, time: clock(), signedBy: identity)
             if submit(record, ticket) { condition.withLock { stats.released += rest.count } }
         }
     }

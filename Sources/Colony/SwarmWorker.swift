@@ -65,6 +65,9 @@ public final class SwarmWorker: @unchecked Sendable {
         public var machineSample: (@Sendable () -> MachineSample)?
         /// Seconds between samples of the machine.
         public var governInterval = 1.0
+        /// Milliseconds this worker's clock is off by when it stamps its custody records: a host whose clock runs
+        /// ahead (positive) or behind. For tests; a worker's records carry its own clock's time.
+        public var clockOffset: Int64 = 0
 
         public init() {}
     }
@@ -122,6 +125,9 @@ public final class SwarmWorker: @unchecked Sendable {
         var partners: Int
         /// 1 when this worker's result agrees with the validated one, -1 when it was counted invalid, else 0.
         var mine: Int
+        /// The latest time another worker sealed the unit (its clock), or 0: this worker's reveal is stamped no
+        /// earlier (`ShardLedger.latestSeal`).
+        var latestSeal: Int64 = 0
     }
 
     /// Seconds before a held unit's lease ends when it is given back (or a tenth of the lease, if more).
@@ -381,6 +387,19 @@ public final class SwarmWorker: @unchecked Sendable {
 
     /// Leases this worker holds results or units of (not yet done with).
     public var leasesHeld: Int { condition.withLock { tickets.filter { $0.state != .done }.count } }
+
+    /// Debugging aid (`COLONY_BENCH_TRACE`): how this worker stands with `job`: shards it takes as done, shards it
+    /// waits on, its tickets by state, and units queued.
+    public func leasingState(of job: JobID) -> String {
+        condition.withLock {
+            guard let active = jobs[job] else { return "job unknown" }
+            let now = Date()
+            let waiting = active.busyUntil.filter { $0.value > now }.map { "\($0.key) \(String(format: "%.1f", $0.value.timeIntervalSince(now)))s" }
+            let states = Dictionary(grouping: tickets.filter { $0.job.id == job }, by: { "\($0.state)" }).mapValues(\.count)
+            return "done shards \(active.done.sorted()), waiting \(waiting.sorted()), tickets \(states), queued \(tasks.count), "
+                + "running \(running.count), activity \(activity), may lease \(allowed.mayLease)"
+        }
+    }
 
     // MARK: Slots
 
@@ -833,7 +852,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 _ = submit(
                     CustodyRecord(
                         kind: .error, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey,
-                        entries: closed.map { CustodyRecord.Entry(unit: $0, data: reason) }, signedBy: peer.identity), ticket)
+                        entries: closed.map { CustodyRecord.Entry(unit: $0, data: reason) }, time: clock(), signedBy: peer.identity), ticket)
                 return .refused
             }
             units = open
@@ -871,7 +890,8 @@ public final class SwarmWorker: @unchecked Sendable {
                 ticket.failures[unit].map { CustodyRecord.Entry(unit: unit, data: Array($0.utf8.prefix(200))) }
             }
             if !failures.isEmpty, !ticket.errorsSent {
-                let record = CustodyRecord(kind: .error, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: failures, signedBy: identity)
+                let record = CustodyRecord(
+                    kind: .error, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: failures, time: clock(), signedBy: identity)
                 if case .failure(let error) = submitting(record, ticket), error.refusal == nil {
                     if retryLater(ticket, "the errors of", error) { continue }
                 }
@@ -940,16 +960,20 @@ public final class SwarmWorker: @unchecked Sendable {
             CustodyRecord.Entry(
                 unit: unit, hash: CustodyRecord.seal(worker: worker, job: ticket.job.id, unit: unit, digest: ticket.digest(of: unit)))
         }
-        return CustodyRecord(kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: entries, signedBy: peer.identity)
+        return CustodyRecord(
+            kind: .commit, job: ticket.job.id, shard: ticket.shard, worker: worker, entries: entries, time: clock(), signedBy: peer.identity)
     }
 
-    /// The outputs of `units` with their digests, signed.
-    func revealRecord(_ ticket: Ticket, units: [Int]) -> CustodyRecord {
+    /// The outputs of `units` with their digests, signed, stamped no earlier than `after` (the latest partner seal).
+    func revealRecord(_ ticket: Ticket, units: [Int], after: Int64 = 0) -> CustodyRecord {
         let entries = units.map { CustodyRecord.Entry(unit: $0, hash: ticket.digest(of: $0), data: ticket.outputs[$0]!) }
         return CustodyRecord(
             kind: .reveal, job: ticket.job.id, shard: ticket.shard, worker: peer.identity.publicKey, entries: entries,
-            signedBy: peer.identity)
+            time: max(clock(), after), signedBy: peer.identity)
     }
+
+    /// The time this worker stamps on its custody records, in milliseconds.
+    func clock() -> Int64 { CustodyClock.now() + configuration.clockOffset }
 
     private func revealReady() {
         let now = Date()
@@ -965,6 +989,7 @@ public final class SwarmWorker: @unchecked Sendable {
             let lease = Double(ticket.job.manifest.policy.leaseSeconds)
             let givingUp = now.timeIntervalSince(ticket.expires) > lease / 2
             var ready: [Int] = []
+            var after: Int64 = 0
             if givingUp {
                 ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) }
             } else if let status = condition.withLock({ ticket.status.take() }) ?? status(ticket) {
@@ -972,9 +997,11 @@ public final class SwarmWorker: @unchecked Sendable {
                     guard ticket.outputs[unit] != nil, !ticket.revealed.contains(unit), let row = status[unit] else { return false }
                     return row.partners >= ticket.job.manifest.policy.quorum || row.state != 0
                 }
+                // A partner's seal time is in its clock; up to the slack a seal may have against its lease.
+                after = min(ready.compactMap { status[$0]?.latestSeal }.max() ?? 0, clock() + ShardLedger.sealSlack)
             }
             if !ready.isEmpty {
-                let result = submitting(revealRecord(ticket, units: ready), ticket)
+                let result = submitting(revealRecord(ticket, units: ready, after: after), ticket)
                 // Not lost when no custodian answers: tried again while the ledger waits for it (its seal keeps
                 // the unit in flight until a lease period after the lease ends).
                 if case .failure(let error) = result, error.refusal == nil,
@@ -1076,7 +1103,8 @@ public final class SwarmWorker: @unchecked Sendable {
         for row in rows {
             guard let values = row.list?.compactMap(\.integer), values.count >= 3 else { continue }
             result[Int(values[0])] = UnitStatus(
-                state: Int(values[1]), partners: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0)
+                state: Int(values[1]), partners: Int(values[2]), mine: values.count >= 7 ? Int(values[6]) : 0,
+                latestSeal: values.count >= 8 ? values[7] : 0)
         }
         return result
     }

@@ -247,10 +247,14 @@ extension CustodyJournalTests {
                 .list?.first?.list?.compactMap(\.integer)
         }
         #expect(row(alice)?[1] == 1)  // validated
-        #expect(row(alice)?.last == 1)
-        #expect(row(carol)?.last == 1)
-        #expect(row(bob)?.last == -1)  // outvoted
-        #expect(row(dave)?.last == 0)  // took no part
+        #expect(row(alice)?[6] == 1)
+        #expect(row(carol)?[6] == 1)
+        #expect(row(bob)?[6] == -1)  // outvoted
+        #expect(row(dave)?[6] == 0)  // took no part
+        // The latest seal of another worker: a reveal is stamped no earlier (`ShardLedger.latestSeal`).
+        let seals = custodians[0].latestSeals(ref, except: alice.publicKey)
+        let withSeals = ColonyPeer.statusRows(verdicts, partners: [:], seals: seals, for: alice.publicKey).list?.first?.list?.compactMap(\.integer)
+        #expect(withSeals?.count == 8 && withSeals?[7] == seals[0] && (seals[0] ?? 0) > 0)
     }
 }
 

@@ -62,4 +62,28 @@ import Testing
         let what = kind == .commit ? "the seals of" : "the outputs of"
         #expect(lines.withLock { $0.contains { $0.hasPrefix("no custodian answered with \(what)") } })
     }
+
+    /// Two workers on two networks, one's clock 2 s ahead of the other's or behind it. A seal counts with a quorum
+    /// only when stamped no later than its first reveal, and each stamps its own records: the worker told its
+    /// quorum is complete stamps its reveal no earlier than its partner's seal (the status answer carries it).
+    /// (Before, the one whose clock ran behind revealed "before" its partner sealed, the pair never counted, and
+    /// with no third network every unit waited for good.)
+    @Test(arguments: [Int64(2_000), -2_000])
+    func workersWhoseClocksDisagreeStillPair(offset: Int64) throws {
+        let folder = SwarmTestSupport.folder("skew")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = 2
+        options.registry = KernelRegistry([TallyKernel.self])
+        options.clockOffsets = [1: offset]
+        let swarm = LocalSwarm(options: options)
+        try swarm.start()
+        defer { swarm.stop() }
+        let units = 40
+        let spec = SwarmTestSupport.spec(units: units, lease: 10)
+        let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 64)
+        // Wakes on every change of custody; the timeout only matters when the test is already failing.
+        let progress = swarm.waitUntilDecided(job, timeout: 60)
+        #expect(progress?.validated == units, "progress: \(String(describing: progress))")
+    }
 }

@@ -384,6 +384,15 @@ public struct Custodian: Sendable {
             uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0, now: now)) })
     }
 
+    /// Per unit of `units` (every unit when nil), the latest time a worker other than `worker` sealed it, in that
+    /// worker's clock; 0 for none. A worker stamps its reveal no earlier, so that a partner whose clock runs ahead
+    /// of its own still sealed "before" the reveal (`ShardLedger.latestSeal`).
+    public func latestSeals(_ ref: ShardRef, except worker: Ed25519PublicKey?, units: Set<Int>? = nil) -> [Int: Int64] {
+        guard let ledger = ledgers[ref] else { return [:] }
+        return Dictionary(
+            uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.latestSeal(unit: $0, except: worker)) })
+    }
+
     /// The evidence records signed since the last call.
     public mutating func takeEvidence() -> [CustodyRecord] {
         defer { evidence = [] }

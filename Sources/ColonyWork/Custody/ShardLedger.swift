@@ -673,6 +673,16 @@ public struct ShardLedger: Sendable {
         return partners
     }
 
+    /// The latest time (the sealer's clock) a worker other than `worker` sealed `unit`, or 0. Seals count with a
+    /// reveal only when stamped no later than the first reveal (`independent`); the times are the workers' own, so
+    /// a worker told its quorum is complete stamps its reveal no earlier than this. Otherwise a partner whose
+    /// clock ran ahead of its own sealed "after" the reveal, the pair never counted, and with two networks the
+    /// unit could not finish.
+    public func latestSeal(unit: Int, except worker: Ed25519PublicKey?) -> Int64 {
+        let except = worker.map(Who.init)
+        return perUnit[unit - units.lowerBound].commits.filter { $0.worker != except }.map(\.time).max() ?? 0
+    }
+
     // MARK: Validation
 
     /// The reason given for an agreeing result whose seal came after the result was revealed: it may be a copy.
