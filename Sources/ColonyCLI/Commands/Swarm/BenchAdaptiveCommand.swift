@@ -184,7 +184,12 @@ enum BenchAdaptiveCommand: Command {
         default: break
         }
         let swarm = LocalSwarm(options: options)
-        try swarm.start()
+        let tracing = ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil
+        let began = Date()
+        try swarm.start(log: { line in
+            // Tracing, the peers' and workers' own lines, with the time since the swarm started.
+            if tracing { console.note(String(format: "%7.2f ", Date().timeIntervalSince(began)) + line) }
+        })
         defer { swarm.stop() }
         var churner: Int?
         if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
@@ -280,6 +285,11 @@ enum BenchAdaptiveCommand: Command {
                         let network = ledger.records.values.first { $0.kind == .lease && $0.worker == worker.identity.publicKey }?.network ?? []
                         return worker.identity.publicKey.hex.prefix(4) + ": "
                             + ledger.leaseBlocker(worker.identity.publicKey, network: network, unit: verdict.unit, by: custodian.identity.publicKey, now: now)
+                    }
+                    if shown == 1 {
+                        for (index, worker) in swarm.workers.enumerated() {
+                            console.note("worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)): \(worker.leasingState(of: job))")
+                        }
                     }
                     console.note(
                         "open unit \(verdict.unit) at \(custodian.identity.publicKey.hex.prefix(4)): slots \(verdict.openSlots), attempts \(verdict.attempts), "
