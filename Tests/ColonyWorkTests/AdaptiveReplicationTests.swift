@@ -122,6 +122,30 @@ struct AdaptiveReplicationTests {
         #expect(after.contains(6), "Dave was leased \(after)")
     }
 
+    /// A trusted worker that asks for units keeps a unit from untrusted workers only when it could partner it: one
+    /// that acted on the unit already, asking on, does not hold it from them. (Trusted workers that had acted on the
+    /// last open units and kept asking for others held them from every untrusted worker, and a shard never
+    /// finished: bench adaptive, colluders, under load.)
+    @Test func aTrustedWorkerAskingForUnitsItCannotTakeHoldsNoneBack() throws {
+        var cluster = try Self.cluster(units: 3)
+        let time = try earnTrust(&cluster)
+        // Unit 2: Carol, a new key, then trusted Alice and Bob, three different outputs, no quorum.
+        let other: (Int) -> [UInt8] = { [UInt8($0), 99] }
+        try replicas(&cluster, 2, [(carol, 3, Outputs.wrong), (alice, 1, Outputs.right)], at: time)
+        try replicas(&cluster, 2, [(bob, 2, other)], at: time + 10)
+        let verdict = try #require(cluster.verdict(2, time: time + 13))
+        #expect(verdict.state == .open && verdict.openSlots > 0)
+        // A lease period later Alice and Bob still ask every custodian (there is nothing they may take), and then
+        // Dave, a new key, asks: he is leased unit 2 by the custodian owning its open slot.
+        let later = time + 60_000 + 10
+        for custodian in cluster.custodians.indices {
+            #expect(try cluster.lease(alice, network: 1, via: custodian, at: later) == nil)
+            #expect(try cluster.lease(bob, network: 2, via: custodian, at: later) == nil)
+        }
+        let daves = try cluster.custodians.indices.compactMap { try cluster.lease(dave, network: 4, via: $0, at: later + 1) }
+        #expect(Set(daves.flatMap { $0.entries.map(\.unit) }) == [2], "Dave was leased \(daves.map { $0.entries.map(\.unit) })")
+    }
+
     /// Before anyone is trusted, two workers not trusted share at most `maxSharedUntrusted` units of a shard while
     /// another worker could partner them: two colluders asking one after the other would otherwise share a whole
     /// lease (units already started come first) and earn trust on each other's wrong outputs. Alone, they share all.

@@ -37,9 +37,10 @@ public struct Custodian: Sendable {
     private var refusedIDs: [ShardRef: Set<SHA256Digest>] = [:]
     /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
     private var signedEpochs: [ShardRef: Int] = [:]
-    /// Per adaptive job, when a trusted worker last asked this custodian for units: the pairing rule applies in a
-    /// shard from a trusted worker's first request for the job, not only once one holds a lease in that shard.
-    private var trustedAsked: [JobID: Int64] = [:]
+    /// Per shard of an adaptive job, the trusted workers that asked this custodian for its units, each with when
+    /// it last asked and its network: the pairing rule keeps a unit for one that could partner it from its first
+    /// request, not only once it holds a lease in the shard (`ShardLedger.pairing`).
+    private var trustedAskers: [ShardRef: [Ed25519PublicKey: (time: Int64, network: [UInt8])]] = [:]
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
@@ -131,10 +132,14 @@ public struct Custodian: Sendable {
         let counted = adaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
         let standing = adaptive ? ledger.standing(of: worker, at: now) + counted : 0
         let trusted = standing >= manifest.policy.trustAfter
-        if adaptive, trusted { trustedAsked[job] = now }
+        let since = now - Int64(manifest.policy.leaseSeconds) * 1000
+        if adaptive, trusted {
+            var askers = trustedAskers[ref, default: [:]].filter { $0.value.time > since }
+            askers[worker] = (now, network)
+            trustedAskers[ref] = askers
+        }
         let pairing = adaptive && !trusted
-        let coldStart = pairing && !ledger.hasTrustedWorker(now: now)
-            && trustedAsked[job, default: .min] > now - Int64(manifest.policy.leaseSeconds) * 1000
+        let askers = pairing ? ShardLedger.askers(trustedAskers[ref] ?? [:], since: since) : [:]
         // Units the worker says it holds already are left out: another custodian leased them to it, and this one
         // may not know yet.
         let eligible = ledger.units.filter {
@@ -169,7 +174,7 @@ public struct Custodian: Sendable {
         var picked: [Int] = []
         for unit in candidates where picked.count < limit {
             if pairing {
-                guard let holders = ledger.pairing(unit, for: worker, now: now, coldStart: coldStart, shared: shared),
+                guard let holders = ledger.pairing(unit, for: worker, now: now, askers: askers, shared: shared),
                     holders.allSatisfy({ sharedHere[$0, default: 0] < ShardLedger.maxSharedUntrusted })
                 else { continue }
                 for holder in holders {
@@ -400,7 +405,10 @@ public struct Custodian: Sendable {
     }
 
     /// Forgets shards (handed to other custodians).
-    public mutating func drop(_ ref: ShardRef) { ledgers[ref] = nil }
+    public mutating func drop(_ ref: ShardRef) {
+        ledgers[ref] = nil
+        trustedAskers[ref] = nil
+    }
 
     // MARK: Changing a set
 

@@ -240,23 +240,25 @@ extension ShardLedger {
     /// (units `worker` shares with each other worker: `sharedUnits`, plus those picked so far) reaches the cap for a
     /// holder and any worker leased in the shard within the last lease period could partner it. A worker could
     /// partner the unit when it has not acted on it, holds no live lease of it, and is on another network than its
-    /// holders. `coldStart`: no lease of the shard has trusted anyone lately, but a trusted worker asked this
-    /// custodian for units of the job; it is about to, so the unit waits.
-    func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, coldStart: Bool, shared: [Who: Int]) -> [Who]? {
+    /// holders. `askers`: trusted workers that asked the custodian for units of the shard within the last lease
+    /// period (`askers(_:since:)`); one that could partner the unit is about to take it, so the unit waits for it
+    /// as for a trusted lessee. Only one that could: trusted workers that had acted on a unit and kept asking for
+    /// others held it from every untrusted worker for as long as they asked, and the shard never finished (bench
+    /// adaptive, colluders, 1 run in 10 under load: every worker refused, none of them acting).
+    func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int]) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
         let setAside = self.setAside(unit)
         let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds).filter { !setAside.contains($0) }
         let untrusted = holders.filter { $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter }
         guard !untrusted.isEmpty else { return [] }
-        if coldStart { return nil }
         let networks = holders.compactMap { records.vouching($0)?.network }
         let since = now - Int64(policy.leaseSeconds) * 1000
         func couldPartner(_ candidate: Who, _ latest: (time: Int64, network: Who)) -> Bool {
             candidate != me && latest.time > since && !networks.contains(latest.network) && !records.acted(candidate)
                 && !records.kept.contains { $0.worker == candidate && $0.expires > now }
         }
-        if trustingLeases.contains(where: couldPartner) { return nil }
+        if trustingLeases.contains(where: couldPartner) || askers.contains(where: couldPartner) { return nil }
         let capped = untrusted.contains { shared[$0, default: 0] >= Self.maxSharedUntrusted } && lessees.contains(where: couldPartner)
         return capped ? nil : untrusted
     }
@@ -284,10 +286,15 @@ extension ShardLedger {
         return shared
     }
 
-    /// True when a lease signed in the shard within the last lease period trusted its worker.
-    public func hasTrustedWorker(now: Int64) -> Bool {
-        let since = now - Int64(policy.leaseSeconds) * 1000
-        return trustingLeases.values.contains { $0.time > since }
+    /// Trusted workers that asked for units (worker → when it last asked, its network as a lease states it) as the
+    /// pairing rule reads them: those that asked after `since`, each keyed by its network (its key when none).
+    static func askers(_ asked: [Ed25519PublicKey: (time: Int64, network: [UInt8])], since: Int64) -> [Who: (time: Int64, network: Who)] {
+        var askers: [Who: (time: Int64, network: Who)] = [:]
+        for (worker, ask) in asked where ask.time > since {
+            let who = Who(worker)
+            askers[who] = (ask.time, ask.network.isEmpty ? who : Who(bytes: ask.network))
+        }
+        return askers
     }
 
     /// The units of `units` that `custodian` should draw on now that `worker` sealed them: those it leased to the

@@ -137,7 +137,7 @@ extension ShardLedger {
         if revealedFrom.contains(key) { return "network revealed" }
         let slots = openSlots(unit: unit, now: now, equivalent: equivalence)
         if slots == 0 { return "no open slot" }
-        let pairing = self.pairing(unit, for: worker, now: now, coldStart: false, shared: sharedUnits(of: worker))
+        let pairing = self.pairing(unit, for: worker, now: now, askers: [:], shared: sharedUnits(of: worker))
         return pairing == nil ? "pairing rule" : "ok (\(slots) open, rechecked \(adaptive.rechecked[unit] != nil))"
     }
 }

@@ -160,7 +160,7 @@ public struct ShardLedger: Sendable {
     /// box on each insert: copies of the ledger made before keep theirs).
     var adaptiveCache = AdaptiveCache()
     /// Each worker's latest lease admitted with a trusting claim (adaptive jobs) and its network, for the pairing
-    /// rule (`pairing(_:for:now:coldStart:shared:)`).
+    /// rule (`pairing(_:for:now:askers:shared:)`).
     private(set) var trustingLeases: [Who: (time: Int64, network: Who)] = [:]
     /// Each worker's latest lease (adaptive jobs) and its network, for the pairing rule.
     private(set) var lessees: [Who: (time: Int64, network: Who)] = [:]

@@ -1,6 +1,7 @@
 import Colony
 import ColonyCore
 import ColonyKernel
+import ColonyNet
 import ColonyWork
 import Foundation
 import Synchronization
@@ -290,10 +291,36 @@ enum BenchAdaptiveCommand: Command {
                         for (index, worker) in swarm.workers.enumerated() {
                             console.note("worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)): \(worker.leasingState(of: job))")
                         }
+                        // What each custodian of the shard would lease each worker now: a lease on a copy of it.
+                        for keeper in swarm.peers where keeper.custodian.ledgers[ref] != nil {
+                            let answers = swarm.peers.map { worker in
+                                var copy = keeper.custodian
+                                let address = Endpoint(host: LocalSwarm.host(of: swarm.peers.firstIndex { $0 === worker } ?? 0), port: 0)?.address ?? 0
+                                let answer: String
+                                do {
+                                    let lease = try copy.lease(job: job, shard: shard, worker: worker.identity.publicKey, address: address, count: 4, now: now)
+                                    answer = lease.map { "\($0.entries.map(\.unit))" } ?? "none"
+                                } catch {
+                                    answer = "\(error)"
+                                }
+                                return worker.identity.publicKey.hex.prefix(4) + " " + answer
+                            }
+                            console.note("custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard) would lease: \(answers)")
+                        }
                     }
                     console.note(
                         "open unit \(verdict.unit) at \(custodian.identity.publicKey.hex.prefix(4)): slots \(verdict.openSlots), attempts \(verdict.attempts), "
+                            + "owners \(ledger.slotOwners(unit: verdict.unit).map { $0.hex.prefix(4) }), "
                             + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); \(reasons)")
+                    // Its records, in time order: kind, worker, author, time, and an error's reason.
+                    let records = ledger.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
+                    console.note(
+                        "  records of unit \(verdict.unit): "
+                            + records.map { record in
+                                let reason = record.kind == .error
+                                    ? " '" + String(decoding: record.entries.first { $0.unit == verdict.unit }?.data.prefix(40) ?? [], as: UTF8.self) + "'" : ""
+                                return "\(record.kind) \(record.worker.hex.prefix(4)) by \(record.author.hex.prefix(4)) at \(record.time % 1_000_000)\(reason)"
+                            }.joined(separator: "; "))
                 }
                 break
             }
