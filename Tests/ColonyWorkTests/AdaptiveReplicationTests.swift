@@ -530,17 +530,19 @@ struct AdaptiveReplicationTests {
     /// Dave computes the closing check of `unit` with `output` and reveals at once.
     func closingCheck(_ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], at time: Int64) throws {
         let owners = cluster.owners(unit)
-        // One replica is open, at either owner.
+        // One replica is open, and only the owner of the first slot leases it: two custodians leasing it at once
+        // would each have their worker reveal at once, and those two results never pair.
         #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 1)
-        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[1], at: time))
+        #expect(try cluster.lease(erin, network: 5, via: owners[1], at: time) == nil)
+        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
         cluster.sync(at: time)
         #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 0)
-        try cluster.submit(cluster.commit(dave, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[1], at: time + 1)
+        try cluster.submit(cluster.commit(dave, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
         cluster.sync(at: time + 1)
         // Its result is compared with one already out: Dave reveals without waiting for a partner.
-        #expect(try ledger(cluster, at: owners[1]).partners(of: dave.publicKey, unit: unit, now: time + 1) == 2)
-        try cluster.submit(cluster.reveal(dave, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[1], at: time + 2)
+        #expect(try ledger(cluster, at: owners[0]).partners(of: dave.publicKey, unit: unit, now: time + 1) == 2)
+        try cluster.submit(cluster.reveal(dave, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
         cluster.sync(at: time + 2)
     }
 

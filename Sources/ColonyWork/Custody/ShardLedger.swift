@@ -497,11 +497,19 @@ public struct ShardLedger: Sendable {
         let live = records.live(now: now)
         // Adaptive replication: a unit nobody computes yet is started by the owner of its first slot only. Two
         // custodians leasing it at once to trusted workers (neither knowing of the other's lease yet) would each
-        // let their worker reveal alone, and the two results could never pair.
-        if policy.isAdaptive, records.reveals.isEmpty, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty,
+        // let their worker reveal alone, and the two results could never pair. So too a unit whose only results
+        // are one no new replica pairs with: voided, set aside for a recheck, or the one a closing check compares
+        // against (two closing replicas leased at once each revealed at once, the checked result was voided, and
+        // with every worker of a 4-worker swarm acted on it the unit never finished: AdaptiveSwarmTests, sleeper).
+        if policy.isAdaptive, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty,
             slotOwners(unit: unit).first != custodianKey
         {
-            return false
+            let state = adaptive
+            let aside = state.rechecked[unit] ?? []
+            let pairable = records.reveals.contains { reveal in
+                !aside.contains(reveal.worker) && state.voided[unit] != reveal.worker && state.closing[unit] != reveal.worker
+            }
+            if !pairable { return false }
         }
         // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
