@@ -22,8 +22,9 @@ enum BenchAdaptiveCommand: Command {
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
             the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
             untrusted workers on a unit; colluders among new keys only (colluders) can still get both replicas of \
-            a unit before anyone is trusted, which is computed again by a fresh quorum once both are outvoted in \
-            the shard. Every validated output is computed again here.
+            a unit before anyone is trusted, which is computed again by a fresh quorum once one is outvoted in \
+            the shard and the other is outvoted too or agreed with nobody else. Every validated output is \
+            computed again here.
 
             overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
             are not what the kernel computes; recomputed is units where the adversary's result did not count and \

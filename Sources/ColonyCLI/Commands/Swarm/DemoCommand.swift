@@ -293,7 +293,8 @@ extension DemoCommand {
         let rows = try BenchAdaptiveCommand.measure(
             arguments, in: environment, scenarios: BenchAdaptiveCommand.allScenarios, defaultUnits: 4000, checkCredit: true)
         // Every run must validate no wrong output, colluders among new keys only included: the units they share
-        // before anyone in a shard is trusted are computed again once both are outvoted there (SECURITY.md).
+        // before anyone in a shard is trusted are computed again once one is outvoted there and nothing vouches
+        // for the other (SECURITY.md).
         let wrong = rows.reduce(0) { $0 + $1.wrong }
         let coldColluders = rows.first { $0.scenario == "colluders" }
         let complete = rows.allSatisfy { $0.validated == $0.units }
@@ -316,7 +317,7 @@ extension DemoCommand {
                 if let coldColluders {
                     console.print(
                         String(
-                            format: "colluders among new keys only: %d wrong of %d; before anyone in a shard is trusted two of them can share up to %d of its units, which are computed again by a fresh quorum once both are outvoted there (SECURITY.md); among trusted workers (trusted-colluders) custodians never pair them",
+                            format: "colluders among new keys only: %d wrong of %d; before anyone in a shard is trusted two of them can share up to %d of its units, which are computed again by a fresh quorum once one is outvoted there and the other is too or agreed with nobody else (SECURITY.md); among trusted workers (trusted-colluders) custodians never pair them",
                             coldColluders.wrong, coldColluders.units, ShardLedger.maxSharedUntrusted))
                 }
                 console.print(
