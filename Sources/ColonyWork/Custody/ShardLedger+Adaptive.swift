@@ -244,7 +244,7 @@ extension ShardLedger {
     /// period (`askers(_:since:)`); one that could partner the unit is about to take it, so the unit waits for it
     /// as for a trusted lessee. Only one that could: trusted workers that had acted on a unit and kept asking for
     /// others held it from every untrusted worker for as long as they asked, and the shard never finished (bench
-    /// adaptive, colluders, 1 run in 10 under load: every worker refused, none of them acting).
+    /// adaptive, colluders, about 1 run in 25 under load: every worker refused, none of them acting).
     func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int]) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
