@@ -252,6 +252,14 @@ struct AdaptiveReplicationTests {
         #expect(stranger.verdict(unit: 2, now: nil, equivalent: ==).output == Outputs.right(2))
     }
 
+    /// Each of `units` is open at its first slot's owner at `time`, with no output: its quorum is in doubt.
+    func expectOpen(_ cluster: CustodyCluster, _ units: ClosedRange<Int>, at time: Int64) throws {
+        for unit in units {
+            let verdict = try #require(cluster.verdict(unit, at: cluster.owners(unit)[0], time: time))
+            #expect(verdict.state == .open && verdict.output == nil, "unit \(unit): \(verdict.state)")
+        }
+    }
+
     /// Two colluders that met nobody but each other: one is outvoted elsewhere, the other never. The quorums they
     /// share are in doubt all the same: nobody outside them ever agreed with the one never outvoted.
     @Test func aColdQuorumNobodyElseVouchesForIsRecheckedOnceOneOfItFails() throws {
@@ -265,10 +273,7 @@ struct AdaptiveReplicationTests {
         try replicas(&cluster, 2, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: time + 20)
         // Carol failed nothing, and her passes with Dave are in doubt: she has no fact left.
         #expect(try ledger(cluster).checks(of: carol.publicKey).isEmpty)
-        for unit in 0...1 {
-            let verdict = try #require(cluster.verdict(unit, at: cluster.owners(unit)[0], time: time + 23))
-            #expect(verdict.state == .open && verdict.output == nil, "unit \(unit): \(verdict.state)")
-        }
+        try expectOpen(cluster, 0...1, at: time + 23)
         #expect(try rebuilt(cluster).verdict(unit: 1, now: nil, equivalent: ==).state == .open)
         // Bob and Erin's quorum on unit 2 stands: Dave's failure there puts no doubt on those who outvoted him.
         #expect(try rebuilt(cluster).verdict(unit: 2, now: nil, equivalent: ==).output == Outputs.right(2))
@@ -302,10 +307,7 @@ struct AdaptiveReplicationTests {
         try replicas(&cluster, 6, [(bob, 2, Outputs.right), (erin, 5, Outputs.right)], at: later + 30)
         #expect(cluster.verdict(6, time: later + 33)?.invalid.contains { $0.worker == carol.publicKey } == true)
         // Units 2 to 4 are in doubt, and so is unit 5: Carol's trust rested on units 2 to 4 but for one pass.
-        for unit in 2...5 {
-            let verdict = try #require(cluster.verdict(unit, at: cluster.owners(unit)[0], time: later + 34))
-            #expect(verdict.state == .open && verdict.output == nil, "unit \(unit): \(verdict.state)")
-        }
+        try expectOpen(cluster, 2...5, at: later + 34)
         let stranger = try rebuilt(cluster)
         #expect(stranger.verdict(unit: 5, now: nil, equivalent: ==).state == .open)
         #expect(stranger.verdict(unit: 1, now: nil, equivalent: ==).output == Outputs.right(1), "Erin vouches for unit 1")

@@ -40,7 +40,7 @@ public struct Custodian: Sendable {
     /// Per shard of an adaptive job, the trusted workers that asked this custodian for its units, each with when
     /// it last asked and its network: the pairing rule keeps a unit for one that could partner it from its first
     /// request, not only once it holds a lease in the shard (`ShardLedger.pairing`).
-    private var trustedAskers: [ShardRef: [Ed25519PublicKey: (time: Int64, network: [UInt8])]] = [:]
+    private var trustedAskers: [ShardRef: [Who: (time: Int64, network: Who)]] = [:]
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
@@ -132,14 +132,16 @@ public struct Custodian: Sendable {
         let counted = adaptive ? ledger.counted(prior: prior.count, of: worker, at: now) : 0
         let standing = adaptive ? ledger.standing(of: worker, at: now) + counted : 0
         let trusted = standing >= manifest.policy.trustAfter
-        let since = now - Int64(manifest.policy.leaseSeconds) * 1000
         if adaptive, trusted {
+            // Those that asked more than a lease period ago no longer count (`pairing`): forgotten here.
+            let since = now - Int64(manifest.policy.leaseSeconds) * 1000
             var askers = trustedAskers[ref, default: [:]].filter { $0.value.time > since }
-            askers[worker] = (now, network)
+            let who = Who(worker)
+            askers[who] = (now, Who(network: network, of: who))
             trustedAskers[ref] = askers
         }
         let pairing = adaptive && !trusted
-        let askers = pairing ? ShardLedger.askers(trustedAskers[ref] ?? [:], since: since) : [:]
+        let askers = pairing ? trustedAskers[ref] ?? [:] : [:]
         // Units the worker says it holds already are left out: another custodian leased them to it, and this one
         // may not know yet.
         let eligible = ledger.units.filter {

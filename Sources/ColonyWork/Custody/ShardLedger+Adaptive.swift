@@ -240,9 +240,9 @@ extension ShardLedger {
     /// (units `worker` shares with each other worker: `sharedUnits`, plus those picked so far) reaches the cap for a
     /// holder and any worker leased in the shard within the last lease period could partner it. A worker could
     /// partner the unit when it has not acted on it, holds no live lease of it, and is on another network than its
-    /// holders. `askers`: trusted workers that asked the custodian for units of the shard within the last lease
-    /// period (`askers(_:since:)`); one that could partner the unit is about to take it, so the unit waits for it
-    /// as for a trusted lessee. Only one that could: trusted workers that had acted on a unit and kept asking for
+    /// holders. `askers`: trusted workers that asked the custodian for units of the shard (when each last asked,
+    /// its network); one that asked within the last lease period and could partner the unit is about to take it,
+    /// so the unit waits for it as for a trusted lessee. Only one that could: trusted workers that had acted on a unit and kept asking for
     /// others held it from every untrusted worker for as long as they asked, and the shard never finished (bench
     /// adaptive, colluders, about 1 run in 25 under load: every worker refused, none of them acting).
     func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int]) -> [Who]? {
@@ -286,16 +286,6 @@ extension ShardLedger {
         return shared
     }
 
-    /// Trusted workers that asked for units (worker → when it last asked, its network as a lease states it) as the
-    /// pairing rule reads them: those that asked after `since`, each keyed by its network (its key when none).
-    static func askers(_ asked: [Ed25519PublicKey: (time: Int64, network: [UInt8])], since: Int64) -> [Who: (time: Int64, network: Who)] {
-        var askers: [Who: (time: Int64, network: Who)] = [:]
-        for (worker, ask) in asked where ask.time > since {
-            let who = Who(worker)
-            askers[who] = (ask.time, ask.network.isEmpty ? who : Who(bytes: ask.network))
-        }
-        return askers
-    }
 
     /// The units of `units` that `custodian` should draw on now that `worker` sealed them: those it leased to the
     /// worker when the worker stood trusted, with no draw yet on the seal.

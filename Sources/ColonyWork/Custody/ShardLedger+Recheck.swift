@@ -12,8 +12,8 @@ import ColonyCore
 //   alongside, before the quorum or after) and every other worker of it failed one too or never agreed with
 //   anyone outside the quorum: nothing vouches for it then. In doubt, its workers' results no longer count, and the
 //   unit takes a fresh quorum from other workers, under the same rules as any other (independent custodians and
-//   networks, the pairing rule, seals made after a result was out never pairing with it). The fresh quorum decides; a member whose result differs from it
-//   is outvoted, one whose result matches agrees.
+//   networks, the pairing rule, seals made after a result was out never pairing with it). The fresh quorum
+//   decides; a member whose result differs from it is outvoted, one whose result matches agrees.
 // - While the fresh quorum is not in, the unit is open, and its members have no fact on it.
 // - A worker counts as trusted in a quorum when its lease claimed trust and the records bear the claim out (its
 //   standing at the lease, counting failures decided since), not on the claim alone.
@@ -35,9 +35,10 @@ extension ShardLedger {
     public static let outvotedOnRecheck = "disagrees with the fresh quorum that rechecked its cold quorum"
 
     /// The cold quorums in doubt in `state`'s walk: unit → the quorum's workers. A cold quorum is in doubt when a
-    /// worker of it failed a check and every other one either failed too or never agreed with anyone outside it. Two colluders who met no honest worker but each other pass each other's results
-    /// all along: the one never outvoted had no witness but its fellow (bench adaptive, trusted-colluders: 20
-    /// wrong outputs in one shard, where the two had shared 20 units before anyone else came).
+    /// worker of it failed a check and every other one either failed too or never agreed with anyone outside it.
+    /// Two colluders who met no honest worker but each other pass each other's results all along: the one never
+    /// outvoted had no witness but its fellow (bench adaptive, trusted-colluders: 20 wrong outputs in one shard,
+    /// where the two had shared 20 units before anyone else came).
     ///
     /// The failures that count are results outvoted by a quorum they were sealed alongside (before the quorum's
     /// first reveal). A result sealed after a quorum was out is no witness against it: the replicas that recheck a
@@ -113,32 +114,5 @@ extension ShardLedger {
     func setAside(_ unit: Int) -> [Who] {
         guard policy.isAdaptive else { return [] }
         return adaptive.rechecked[unit] ?? []
-    }
-}
-
-extension ShardLedger {
-    /// Debugging aid (`COLONY_BENCH_TRACE`): why `custodian` would not lease `unit` to `worker` on `network` now,
-    /// naming the first check of `mayLease` that refuses, or "ok".
-    public func leaseBlocker(_ worker: Ed25519PublicKey, network: [UInt8], unit: Int, by custodian: Ed25519PublicKey, now: Int64) -> String {
-        let owned = slots(of: custodian, unit: unit)
-        if owned == 0 { return "no slot (round \(round(unit)))" }
-        let (who, by) = (Who(worker), Who(custodian))
-        let records = perUnit[unit - units.lowerBound]
-        if records.kept.contains(where: { $0.worker == who && $0.expires > now }) { return "live lease" }
-        if records.acted(who) { return "acted" }
-        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
-        let holding = Set(records.kept.filter { $0.custodian == by && inFlight.contains($0.worker) }.map(\.worker)).count
-        if !(holding < owned || Self.useful(records, inFlight, capacity: custodianCapacity) < inFlight.count) { return "holding \(holding)" }
-        let mine = Set(records.kept.filter { $0.custodian == by }.map(\.worker)).count
-        if mine >= policy.attemptsPerCustodian(custodians: setSize) { return "attempts \(mine)" }
-        let key = network.isEmpty ? who : Who(bytes: network)
-        if records.live(now: now).contains(where: { $0.network == key }) { return "network live" }
-        let setAside = self.setAside(unit)
-        let revealedFrom = records.reveals.filter { !setAside.contains($0.worker) }.compactMap { records.vouching($0.worker)?.network }
-        if revealedFrom.contains(key) { return "network revealed" }
-        let slots = openSlots(unit: unit, now: now, equivalent: equivalence)
-        if slots == 0 { return "no open slot" }
-        let pairing = self.pairing(unit, for: worker, now: now, askers: [:], shared: sharedUnits(of: worker))
-        return pairing == nil ? "pairing rule" : "ok (\(slots) open, rechecked \(adaptive.rechecked[unit] != nil))"
     }
 }

@@ -407,7 +407,7 @@ public struct ShardLedger: Sendable {
         let (author, worker) = (Who(record.author), Who(record.worker))
         names[author] = record.author
         names[worker] = record.worker
-        let network = record.network.isEmpty ? worker : Who(bytes: record.network)
+        let network = Who(network: record.network, of: worker)
         adaptiveCache = AdaptiveCache()
         defer {
             // Units with enough results to be validated: their verdict, kept while no record changes it.
@@ -521,7 +521,7 @@ public struct ShardLedger: Sendable {
         guard holding < owned || Self.useful(records, inFlight, capacity: custodianCapacity) < inFlight.count else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
-        let key = network.isEmpty ? worker : Who(bytes: network)
+        let key = Who(network: network, of: worker)
         guard !live.contains(where: { $0.network == key }) else { return false }
         // A result already in from that network: a second replica there could not count.
         let setAside = self.setAside(unit)
@@ -928,6 +928,10 @@ struct Who: Hashable, Comparable, Sendable {
     }
 
     init(_ key: Ed25519PublicKey) { self.init(bytes: key.rawRepresentation) }
+
+    /// The network a worker counts under, as a lease states it: the network's bytes, or the worker itself when the
+    /// policy turns the rule off (an empty network).
+    init(network: [UInt8], of worker: Who) { self = network.isEmpty ? worker : Who(bytes: network) }
 
     static func < (x: Who, y: Who) -> Bool { (x.a, x.b, x.c, x.d, x.count) < (y.a, y.b, y.c, y.d, y.count) }
 }

@@ -219,11 +219,11 @@ enum BenchAdaptiveCommand: Command {
             progress = swarm.progress(of: job) ?? progress
             if progress.done { break }
             if progress.validated != lastChange.1 { lastChange = (Date(), progress.validated) }
-            if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil, Date().timeIntervalSince(lastChange.0) > 20 {
+            if tracing, Date().timeIntervalSince(lastChange.0) > 20 {
                 lastChange.0 = Date()
                 traceStall(job, manifest: manifest, swarm: swarm, console: console)
             }
-            if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil, Date() >= nextTrace {
+            if tracing, Date() >= nextTrace {
                 nextTrace = Date() + 5
                 console.note(
                     String(format: "%6.1f s: %d validated, %d in progress, %d attempts, %d computed", Date().timeIntervalSince(started),
@@ -247,7 +247,7 @@ enum BenchAdaptiveCommand: Command {
         let misbehaving = Set(
             swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
-        if ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"] != nil {
+        if tracing {
             // Each wrong output validated, with who agreed and who was outvoted (A adversary, H honest).
             let mark = { (key: Ed25519PublicKey) in (misbehaving.contains(key) ? "A:" : "H:") + key.hex.prefix(6) }
             for verdict in report.verdicts where verdict.state == .validated {
@@ -273,57 +273,49 @@ enum BenchAdaptiveCommand: Command {
             recomputed: recomputed, adversaries: adversaries, validated: report.validated, credit: credit)
     }
 
-    /// Debugging aid (`COLONY_BENCH_TRACE`): for up to 6 open units, why each custodian leases them to no worker.
+    /// Debugging aid (`COLONY_BENCH_TRACE`), on a stall: each worker's leasing state; for the first shards with open
+    /// units, what each of their custodians would lease each worker now (a lease on a copy of the custodian: its own
+    /// rules, not a restatement of them); and up to 6 open units with their slot owners and records.
     static func traceStall(_ job: JobID, manifest: JobManifest, swarm: LocalSwarm, console: Console) {
         let now = CustodyClock.now()
+        for (index, worker) in swarm.workers.enumerated() {
+            console.note("worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)): \(worker.leasingState(of: job))")
+        }
         var shown = 0
         for shard in 0..<manifest.shardCount where shown < 6 {
             let ref = ShardRef(job: job, shard: shard)
-            for custodian in swarm.peers {
-                guard let ledger = custodian.custodian.ledgers[ref] else { continue }
-                for verdict in ledger.verdicts(now: now, equivalent: ledger.equivalence) where verdict.state == .open && shown < 6 {
-                    shown += 1
-                    let reasons = swarm.peers.map { worker in
-                        let network = ledger.records.values.first { $0.kind == .lease && $0.worker == worker.identity.publicKey }?.network ?? []
-                        return worker.identity.publicKey.hex.prefix(4) + ": "
-                            + ledger.leaseBlocker(worker.identity.publicKey, network: network, unit: verdict.unit, by: custodian.identity.publicKey, now: now)
+            let keepers = swarm.peers.filter { $0.custodian.ledgers[ref] != nil }
+            guard let ledger = keepers.first?.custodian.ledgers[ref] else { continue }
+            let open = ledger.verdicts(now: now, equivalent: ledger.equivalence).filter { $0.state == .open }.prefix(6 - shown)
+            guard !open.isEmpty else { continue }
+            shown += open.count
+            for keeper in keepers {
+                let answers = swarm.peers.enumerated().map { index, worker in
+                    var copy = keeper.custodian
+                    let address = Endpoint(host: LocalSwarm.host(of: index), port: 0)?.address ?? 0
+                    let answer: String
+                    do {
+                        let lease = try copy.lease(job: job, shard: shard, worker: worker.identity.publicKey, address: address, count: 4, now: now)
+                        answer = lease.map { "\($0.entries.map(\.unit))" } ?? "none"
+                    } catch {
+                        answer = "\(error)"
                     }
-                    if shown == 1 {
-                        for (index, worker) in swarm.workers.enumerated() {
-                            console.note("worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)): \(worker.leasingState(of: job))")
-                        }
-                        // What each custodian of the shard would lease each worker now: a lease on a copy of it.
-                        for keeper in swarm.peers where keeper.custodian.ledgers[ref] != nil {
-                            let answers = swarm.peers.map { worker in
-                                var copy = keeper.custodian
-                                let address = Endpoint(host: LocalSwarm.host(of: swarm.peers.firstIndex { $0 === worker } ?? 0), port: 0)?.address ?? 0
-                                let answer: String
-                                do {
-                                    let lease = try copy.lease(job: job, shard: shard, worker: worker.identity.publicKey, address: address, count: 4, now: now)
-                                    answer = lease.map { "\($0.entries.map(\.unit))" } ?? "none"
-                                } catch {
-                                    answer = "\(error)"
-                                }
-                                return worker.identity.publicKey.hex.prefix(4) + " " + answer
-                            }
-                            console.note("custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard) would lease: \(answers)")
-                        }
-                    }
-                    console.note(
-                        "open unit \(verdict.unit) at \(custodian.identity.publicKey.hex.prefix(4)): slots \(verdict.openSlots), attempts \(verdict.attempts), "
-                            + "owners \(ledger.slotOwners(unit: verdict.unit).map { $0.hex.prefix(4) }), "
-                            + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); \(reasons)")
-                    // Its records, in time order: kind, worker, author, time, and an error's reason.
-                    let records = ledger.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
-                    console.note(
-                        "  records of unit \(verdict.unit): "
-                            + records.map { record in
-                                let reason = record.kind == .error
-                                    ? " '" + String(decoding: record.entries.first { $0.unit == verdict.unit }?.data.prefix(40) ?? [], as: UTF8.self) + "'" : ""
-                                return "\(record.kind) \(record.worker.hex.prefix(4)) by \(record.author.hex.prefix(4)) at \(record.time % 1_000_000)\(reason)"
-                            }.joined(separator: "; "))
+                    return worker.identity.publicKey.hex.prefix(4) + " " + answer
                 }
-                break
+                console.note("custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard) would lease: \(answers)")
+            }
+            for verdict in open {
+                // Its records, in time order: kind, worker, author, time, and an error's reason.
+                let records = ledger.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
+                let listed = records.map { record in
+                    let reason = record.kind == .error
+                        ? " '" + String(decoding: record.entries.first { $0.unit == verdict.unit }?.data.prefix(40) ?? [], as: UTF8.self) + "'" : ""
+                    return "\(record.kind) \(record.worker.hex.prefix(4)) by \(record.author.hex.prefix(4)) at \(record.time % 1_000_000)\(reason)"
+                }
+                console.note(
+                    "open unit \(verdict.unit): slots \(verdict.openSlots), attempts \(verdict.attempts), "
+                        + "owners \(ledger.slotOwners(unit: verdict.unit).map { $0.hex.prefix(4) }), "
+                        + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); records: \(listed.joined(separator: "; "))")
             }
         }
     }
