@@ -8,27 +8,28 @@ extension SwarmWorker {
     // MARK: Leaving
 
     /// On stop (DESIGN.md: on SIGINT the engine saves checkpoints and releases its leases): outputs computed but
-    /// not revealed are committed if need be and revealed (their lease is ending, which allows it), so no
-    /// finished work is lost; every other leased unit is given back with a release record naming its lease, so
-    /// other workers take it at once. Running kernels have saved checkpoints to the state folder by then (each
+    /// not revealed are committed if need be and revealed (their lease is ending, which allows it; a seal waiting
+    /// for partners after its lease is revealed too), so no finished work is lost; every other leased unit is given
+    /// back with a release record naming its lease, so other workers take it at once. Running kernels have saved checkpoints to the state folder by then (each
     /// is written as it is taken), and a unit this worker is leased again later resumes from its checkpoint.
     func releaseAll() {
         let open = condition.withLock { tickets.filter { $0.state != .done && $0.state != .judging } }
         let identity = peer.identity
         for ticket in open {
-            guard ticket.expires > Date() else { continue }
+            let live = ticket.expires > Date()
             let (computed, rest, committed) = condition.withLock { () -> ([Int], [Int], Bool) in
                 let units = ticket.units.filter { !ticket.revealed.contains($0) }
                 let unfinished = units.filter { ticket.outputs[$0] == nil && ticket.failures[$0] == nil }
                 return (units.filter { ticket.outputs[$0] != nil }, unfinished, ticket.committed)
             }
-            if !computed.isEmpty, configuration.behaviour != .copycat {
+            // A seal still waiting for partners past its lease is revealed too: partners that sealed pair with it.
+            if !computed.isEmpty, configuration.behaviour != .copycat, live || committed {
                 let sealed = committed || submit(commitRecord(ticket, units: computed), ticket)
                 if sealed, submit(revealRecord(ticket, units: computed), ticket) {
                     condition.withLock { stats.revealed += computed.count }
                 }
             }
-            guard !rest.isEmpty else { continue }
+            guard live, !rest.isEmpty else { continue }
             let reason = CustodyRecord.releaseReason(of: ticket.lease.id)
             let record = CustodyRecord(
                 kind: .error, job: ticket.job.id, shard: ticket.shard, worker: identity.publicKey,

@@ -984,10 +984,14 @@ public final class SwarmWorker: @unchecked Sendable {
                 continue
             }
             // A seal waits for partners past the end of its lease (a reveal needs no live lease): revealed alone,
-            // a result could never pair with a seal made after it (DESIGN.md, Copy-proof). After half a lease
-            // more, the worker reveals anyway and moves on.
-            let lease = Double(ticket.job.manifest.policy.leaseSeconds)
-            let givingUp = now.timeIntervalSince(ticket.expires) > lease / 2
+            // a result could never pair with a seal made after it (DESIGN.md, Copy-proof). It waits for as long as
+            // a partner may come: the unit's attempts could all have been leased and run out by then. (Revealed
+            // alone half a lease after its lease, a partner leased late never paired with it, and with 3 workers
+            // all of them could act on a unit without a quorum: SwarmProcessTests under load, 7 of 13 units.)
+            // Waiting costs nothing but a status request now and then: a sealed unit holds no core.
+            let policy = ticket.job.manifest.policy
+            let lease = Double(policy.leaseSeconds)
+            let givingUp = now.timeIntervalSince(ticket.expires) > lease * Double(policy.maxAttempts)
             var ready: [Int] = []
             var after: Int64 = 0
             if givingUp {

@@ -175,6 +175,33 @@ struct DigestKernel: ComputeKernel {
     }
 }
 
+    /// A partner that comes late still pairs: two workers on two networks, the second away (paused) until more
+    /// than half a lease after the first one's lease ended. The first waits with its seals for as long as a partner
+    /// may come. (Before, it revealed alone half a lease after its lease; the late partner's seals never paired
+    /// with those results (DESIGN.md, Copy-proof), and with no third network no unit was ever decided.)
+    @Test func aSealWaitsForAPartnerThatComesLate() throws {
+        let folder = SwarmTestSupport.folder("late")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = 2
+        options.registry = KernelRegistry([TallyKernel.self])
+        let swarm = LocalSwarm(options: options)
+        try swarm.start()
+        defer { swarm.stop() }
+        swarm.workers[1].pause()
+        let (units, lease) = (4, 10)
+        let spec = SwarmTestSupport.spec(units: units, lease: lease)
+        let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 64)
+        #expect(swarm.workers[0].wait(until: { $0.snapshot.statistics.committed >= units }, timeout: 30))
+        // The fault is time: the partner stays away until the first one's leases are over by more than half a
+        // lease (they end within a lease of its last seal). Nothing happens in the swarm meanwhile to wait on.
+        let back = Date() + Double(lease) * 1.6
+        swarm.waitForChange(until: back, notBefore: back)
+        swarm.workers[1].resume()
+        let progress = swarm.waitUntilDecided(job, timeout: 30)
+        #expect(progress?.validated == units, "progress: \(String(describing: progress))")
+    }
+
 @Suite(.serialized) struct BlobInputSwarmTests {
     @Test func largeUnitInputsTravelAsBlobsAndAreComputedFromThem() throws {
         let folder = SwarmTestSupport.folder("swarm-inputs")
