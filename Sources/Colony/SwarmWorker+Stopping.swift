@@ -10,8 +10,9 @@ extension SwarmWorker {
     /// On stop (DESIGN.md: on SIGINT the engine saves checkpoints and releases its leases): outputs computed but
     /// not revealed are committed if need be and revealed (their lease is ending, which allows it; a seal waiting
     /// for partners after its lease is revealed too), so no finished work is lost; every other leased unit is given
-    /// back with a release record naming its lease, so other workers take it at once. Running kernels have saved checkpoints to the state folder by then (each
-    /// is written as it is taken), and a unit this worker is leased again later resumes from its checkpoint.
+    /// back with a release record naming its lease, so other workers take it at once. Running kernels have saved
+    /// checkpoints to the state folder by then (each is written as it is taken), and a unit this worker is leased
+    /// again later resumes from its checkpoint.
     func releaseAll() {
         let open = condition.withLock { tickets.filter { $0.state != .done && $0.state != .judging } }
         let identity = peer.identity

@@ -1031,7 +1031,8 @@ public final class SwarmWorker: @unchecked Sendable {
                     // Partners come within the lease, or much later (a new lease after an expiry): ask less often
                     // then, and less still once the seal is out of flight (a lease period after its lease), while
                     // it waits for a partner that may come.
-                    let cap = Date() > ticket.expires + lease ? 10.0 : Date() > ticket.expires ? 2.0 : 0.25
+                    let late = Date().timeIntervalSince(ticket.expires)
+                    let cap = late > lease ? 10.0 : late > 0 ? 2.0 : 0.25
                     ticket.backoff = min(cap, max(configuration.revealPollInterval, ticket.backoff * 2))
                     ticket.nextCheck = Date() + ticket.backoff
                 }

@@ -18,22 +18,8 @@ import Testing
             leaseSeconds: 10, source: "test")
     }
 
-    /// Four peers computing tally units, each on a network of its own, for `body`; stopped and removed after.
-    static func withSwarm(_ name: String, configure: (inout LocalSwarm.Options) -> Void = { _ in }, _ body: (LocalSwarm) throws -> Void) throws {
-        let folder = SwarmTestSupport.folder(name)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        var options = LocalSwarm.Options(folder: folder)
-        options.peers = 4
-        options.registry = KernelRegistry([TallyKernel.self])
-        configure(&options)
-        let swarm = LocalSwarm(options: options)
-        try swarm.start()
-        defer { swarm.stop() }
-        try body(swarm)
-    }
-
     @Test func honestWorkersEarnTrustAndMostUnitsRunOnce() throws {
-        try Self.withSwarm("adaptive") { swarm in
+        try SwarmTestSupport.withSwarm("adaptive") { swarm in
             let spec = Self.adaptiveSpec(units: 1200)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             let progress = swarm.waitUntilDecided(job, timeout: 300)
@@ -82,7 +68,7 @@ import Testing
         // A replicated job first: every worker passes many checks. Then an adaptive job of the same kernel, too small
         // for trust earned inside it (4 workers × 10 replicated units each before anything runs once): the leases
         // cite the first job's shards, and a peer that took no part counts them again from those records.
-        try Self.withSwarm("adaptive-prior") { swarm in
+        try SwarmTestSupport.withSwarm("adaptive-prior") { swarm in
             _ = try Self.replicatedJob(units: 400, on: swarm)
             let spec = Self.adaptiveSpec(units: 100)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
@@ -102,7 +88,7 @@ import Testing
         // pushes the friend's wrong results to the other custodians over the wire. They take the signer's word (as
         // for its draws); a peer that took no part gathers the cited shard, finds no passed check of the friend
         // there, and validates none of its results.
-        try Self.withSwarm("adaptive-inflated-prior") { swarm in
+        try SwarmTestSupport.withSwarm("adaptive-inflated-prior") { swarm in
             let warm = try Self.replicatedJob(units: 200, on: swarm)
             // The honest workers stop, so that the friend's units are its alone.
             for worker in swarm.workers { worker.pause() }
@@ -165,7 +151,7 @@ import Testing
         // new keys and return one agreed wrong output for every unit. Custodians never lease a unit that one of them
         // holds to the other while a trusted worker could take it (the pairing rule), so each colluder's result
         // meets a trusted worker's, is outvoted, and the unit is computed again: no wrong output stands.
-        try Self.withSwarm("adaptive-colluders") { swarm in
+        try SwarmTestSupport.withSwarm("adaptive-colluders") { swarm in
             _ = try Self.replicatedJob(units: 400, on: swarm)
             let spec = Self.adaptiveSpec(units: 2000)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
@@ -199,7 +185,7 @@ import Testing
         // their output (a cold quorum); both are outvoted wherever they meet honest workers, which puts their cold
         // quorums in doubt, and a fresh quorum computes those units again. No wrong output stands, as a peer that
         // took no part finds from the records.
-        try Self.withSwarm("adaptive-new-colluders") { swarm in
+        try SwarmTestSupport.withSwarm("adaptive-new-colluders") { swarm in
             let colluders = try (0..<2).map { _ in try swarm.addPeer(behaviour: .colluder) }.map { swarm.peers[$0].identity.publicKey }
             let spec = Self.adaptiveSpec(units: 600)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
@@ -217,7 +203,7 @@ import Testing
     @Test func aSleeperIsCaughtAndNoneOfItsWrongOutputsStands() throws {
         // One of four workers is honest for its first 60 units, earns trust, then returns wrong outputs. Checks and
         // the closing check of each shard catch it; every unit ends validated with the right output.
-        try Self.withSwarm("adaptive-sleeper", configure: { options in
+        try SwarmTestSupport.withSwarm("adaptive-sleeper", configure: { options in
             options.sleepers = 1
             options.sleeperHonestUnits = 60
         }) { swarm in

@@ -8,12 +8,27 @@ import Testing
 
 @testable import Colony
 
-/// Temporary folders for swarm tests.
+/// Temporary folders and swarms for swarm tests.
 enum SwarmTestSupport {
     static func folder(_ name: String) -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("colony-\(name)-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// Runs `body` with a started swarm in a temporary folder: 4 peers with the tally kernel unless `configure`
+    /// says otherwise. The swarm is stopped and its folder removed after.
+    static func withSwarm(_ name: String, configure: (inout LocalSwarm.Options) -> Void = { _ in }, _ body: (LocalSwarm) throws -> Void) throws {
+        let folder = folder(name)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LocalSwarm.Options(folder: folder)
+        options.peers = 4
+        options.registry = KernelRegistry([TallyKernel.self])
+        configure(&options)
+        let swarm = LocalSwarm(options: options)
+        try swarm.start()
+        defer { swarm.stop() }
+        try body(swarm)
     }
 
     static func spec(units: Int, replicas: Int = 2, quorum: Int = 2, lease: Int = 10) -> JobSpec {
@@ -144,6 +159,27 @@ enum SwarmTestSupport {
         }
         print("swarm test: attempts \(report.attempts), invalid \(report.invalid), refusals \(swarm.refusals)")
     }
+
+    /// A partner that comes late still pairs: two workers on two networks, the second away (paused) until more
+    /// than half a lease after the first one's lease ended. The first waits with its seals for as long as a partner
+    /// may come. (Before, it revealed alone half a lease after its lease; the late partner's seals never paired
+    /// with those results (DESIGN.md, Copy-proof), and with no third network no unit was ever decided.)
+    @Test func aSealWaitsForAPartnerThatComesLate() throws {
+        try SwarmTestSupport.withSwarm("late", configure: { $0.peers = 2 }) { swarm in
+            swarm.workers[1].pause()
+            let (units, lease) = (4, 10)
+            let spec = SwarmTestSupport.spec(units: units, lease: lease)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 64)
+            #expect(swarm.workers[0].wait(until: { $0.snapshot.statistics.committed >= units }, timeout: 30))
+            // The fault is time: the partner stays away until the first one's leases are over by more than half a
+            // lease (they end within a lease of its last seal). Nothing happens in the swarm meanwhile to wait on.
+            let back = Date() + Double(lease) * 1.6
+            swarm.waitForChange(until: back, notBefore: back)
+            swarm.workers[1].resume()
+            let progress = swarm.waitUntilDecided(job, timeout: 30)
+            #expect(progress?.validated == units, "progress: \(String(describing: progress))")
+        }
+    }
 }
 
 /// A test kernel with large inputs: each unit is 40 KiB of seeded bytes (over the 16 KiB inline limit), and its
@@ -174,33 +210,6 @@ struct DigestKernel: ComputeKernel {
         KernelSummary(values: ["units": .int(outputs.count)], headline: "\(outputs.count) digests")
     }
 }
-
-    /// A partner that comes late still pairs: two workers on two networks, the second away (paused) until more
-    /// than half a lease after the first one's lease ended. The first waits with its seals for as long as a partner
-    /// may come. (Before, it revealed alone half a lease after its lease; the late partner's seals never paired
-    /// with those results (DESIGN.md, Copy-proof), and with no third network no unit was ever decided.)
-    @Test func aSealWaitsForAPartnerThatComesLate() throws {
-        let folder = SwarmTestSupport.folder("late")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        var options = LocalSwarm.Options(folder: folder)
-        options.peers = 2
-        options.registry = KernelRegistry([TallyKernel.self])
-        let swarm = LocalSwarm(options: options)
-        try swarm.start()
-        defer { swarm.stop() }
-        swarm.workers[1].pause()
-        let (units, lease) = (4, 10)
-        let spec = SwarmTestSupport.spec(units: units, lease: lease)
-        let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), shardSize: 64)
-        #expect(swarm.workers[0].wait(until: { $0.snapshot.statistics.committed >= units }, timeout: 30))
-        // The fault is time: the partner stays away until the first one's leases are over by more than half a
-        // lease (they end within a lease of its last seal). Nothing happens in the swarm meanwhile to wait on.
-        let back = Date() + Double(lease) * 1.6
-        swarm.waitForChange(until: back, notBefore: back)
-        swarm.workers[1].resume()
-        let progress = swarm.waitUntilDecided(job, timeout: 30)
-        #expect(progress?.validated == units, "progress: \(String(describing: progress))")
-    }
 
 @Suite(.serialized) struct BlobInputSwarmTests {
     @Test func largeUnitInputsTravelAsBlobsAndAreComputedFromThem() throws {

@@ -160,10 +160,10 @@ public struct Custodian: Sendable {
         var generator = SystemRandomNumberGenerator()
         let candidates: [Int]
         if randomUnits {
-            let (started, fresh) = ledger.splitByFlight(eligible, now: now)
+            let (started, fresh) = ledger.splitByStart(eligible, now: now)
             candidates = started.shuffled(using: &generator) + fresh.shuffled(using: &generator).prefix(freshLimit)
         } else if freshLimit < eligible.count {
-            let (started, fresh) = ledger.splitByFlight(eligible, now: now)
+            let (started, fresh) = ledger.splitByStart(eligible, now: now)
             candidates = (started + fresh.prefix(freshLimit)).sorted()
         } else {
             candidates = eligible

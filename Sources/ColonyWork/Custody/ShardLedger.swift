@@ -598,7 +598,7 @@ public struct ShardLedger: Sendable {
     /// every untrusted worker whose own results waited for partners (`freshUnitLimit`), and a swarm of 6 new keys,
     /// 2 of them colluders, leased nothing until its leases were a lease period old, again and again (bench
     /// adaptive, 600 units, 6 peers, colluders: past 150 s in 3 runs of 5; AdaptiveSwarmTests).
-    func splitByFlight(_ units: [Int], now: Int64) -> (started: [Int], fresh: [Int]) {
+    func splitByStart(_ units: [Int], now: Int64) -> (started: [Int], fresh: [Int]) {
         var started: [Int] = []
         var fresh: [Int] = []
         for unit in units {
