@@ -63,4 +63,24 @@ import Testing
         #expect(report["mersennePrimes"] as? [Int] == [89, 107, 127, 521, 607])
         #expect((report["ratio"] as? Double ?? 0) > 0)
     }
+
+    /// The CPU overhead weighs each run of a unit by what the unit cost here: replicated, every unit runs exactly
+    /// twice, so it is 100 % whatever the units cost; adaptive runs some units once, so it is less.
+    @Test func benchAdaptiveWeighsRunsByWhatEachUnitCost() throws {
+        let cli = harness()
+        defer { cli.cleanUp() }
+        let spec = cli.spec("m.json", #"{"kernel": "mersenne", "parameters": {"below": 1500, "exponentsPerUnit": 4}}"#)
+        #expect(
+            cli.run("bench", "adaptive", "--spec", spec, "--peers", "2", "--scenarios", "replicated,adaptive", "--json") == 0,
+            "\(cli.error)")
+        let report = try json(cli.output)
+        #expect((report["localCPUSeconds"] as? Double ?? 0) > 0)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.map { $0["scenario"] as? String } == ["replicated", "adaptive"])
+        let replicated = try #require(results.first?["cpuOverhead"] as? Double)
+        #expect(abs(replicated - 1) < 1e-9)
+        #expect(results.first?["computed"] as? Int == 2 * (results.first?["validated"] as? Int ?? 0))
+        let adaptive = try #require(results.last?["cpuOverhead"] as? Double)
+        #expect(adaptive >= 0 && adaptive < 1)
+    }
 }

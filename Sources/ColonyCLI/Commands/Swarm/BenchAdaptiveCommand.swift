@@ -28,8 +28,9 @@ enum BenchAdaptiveCommand: Command {
 
             overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
             are not what the kernel computes; recomputed is units where the adversary's result did not count and \
-            others computed the unit instead. With --spec, local is the job computed here on every core, and the \
-            last column is the swarm's wall time over it.
+            others computed the unit instead. With --spec, local is the job computed here on every core; CPU \
+            overhead weighs each run of a unit by the CPU time the unit took here (units of a real kernel differ \
+            in cost), and the last column is the swarm's wall time over local.
             """,
         options: [
             .value("units", "N", help: "Tally units per job (default: 20000)."),
@@ -59,6 +60,9 @@ enum BenchAdaptiveCommand: Command {
         var recomputed: Int
         var adversaries: Int
         var validated: Int
+        /// With --spec: the CPU spent beyond one run per unit, over one run of every unit. Each seal committed for a
+        /// unit is one run of it, weighed by the unit's CPU time measured here (`localRun`).
+        var cpuOverhead: Double?
         /// With the credit check: each worker's standing as two observers computed it, each from the records alone.
         var credit: Credit?
 
@@ -94,7 +98,7 @@ enum BenchAdaptiveCommand: Command {
         var spec: JobSpec
         let registry: KernelRegistry
         let inputs: [Data]
-        var localSeconds: Double?
+        var local: LocalBaseline?
         if let path = arguments.value("spec") {
             spec = try JobSpec.load(from: URL(fileURLWithPath: path), displayPath: path)
             registry = environment.registry
@@ -102,7 +106,7 @@ enum BenchAdaptiveCommand: Command {
                 throw InputError("\(path): kernel '\(spec.kernel)' is not one this colony has; see colony kernels")
             }
             inputs = try kernel.units(for: spec.parameters)
-            localSeconds = try localRun(kernel, inputs)
+            local = try localRun(kernel, inputs)
         } else {
             let units = try arguments.int("units", in: 10...200_000) ?? defaultUnits
             spec = JobSpec(
@@ -115,8 +119,12 @@ enum BenchAdaptiveCommand: Command {
         spec.redundancy.quorum = 2
         spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
         if !json {
-            console.print("\(inputs.count) units of \(spec.kernel), \(peers) peers" + (localSeconds.map { String(format: "; local %.2f s", $0) } ?? ""))
-            console.print("scenario           computed  overhead  run once  wall s   wrong  adversaries  recomputed" + (localSeconds == nil ? "" : "  swarm/local"))
+            console.print(
+                "\(inputs.count) units of \(spec.kernel), \(peers) peers"
+                    + (local.map { String(format: "; local %.2f s, %.2f CPU s", $0.seconds, $0.unitCPU.reduce(0, +)) } ?? ""))
+            console.print(
+                "scenario           computed  overhead  run once  wall s   wrong  adversaries  recomputed"
+                    + (local == nil ? "" : "  CPU overhead  swarm/local"))
         }
         var rows: [Row] = []
         for scenario in scenarios {
@@ -124,14 +132,16 @@ enum BenchAdaptiveCommand: Command {
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
             let row = try runScenario(
                 scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console,
-                checkCredit: checkCredit && scenario == "adaptive")
+                unitCPU: local?.unitCPU, checkCredit: checkCredit && scenario == "adaptive")
             rows.append(row)
             if !json {
                 var line = String(
                     format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0), row.computed,
                     row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
                     row.adversaries, row.recomputed)
-                if let localSeconds { line += String(format: "  %10.2f×", row.seconds / localSeconds) }
+                if let local, let cpuOverhead = row.cpuOverhead {
+                    line += String(format: "  %10.1f %%  %10.2f×", cpuOverhead * 100, row.seconds / local.seconds)
+                }
                 console.print(line)
             }
         }
@@ -139,7 +149,8 @@ enum BenchAdaptiveCommand: Command {
             console.printJSON(
                 .object([
                     "units": .int(inputs.count), "peers": .int(peers), "kernel": .string(spec.kernel),
-                    "localSeconds": localSeconds.map { .double($0) } ?? .null,
+                    "localSeconds": local.map { .double($0.seconds) } ?? .null,
+                    "localCPUSeconds": local.map { .double($0.unitCPU.reduce(0, +)) } ?? .null,
                     "results": .array(
                         rows.map { row in
                             var object: [String: JSONValue] = [
@@ -148,6 +159,7 @@ enum BenchAdaptiveCommand: Command {
                                 "adversaries": .int(row.adversaries), "recomputed": .int(row.recomputed),
                                 "validated": .int(row.validated),
                             ]
+                            if let cpuOverhead = row.cpuOverhead { object["cpuOverhead"] = .double(cpuOverhead) }
                             if let credit = row.credit {
                                 object["creditWorkers"] = .int(credit.first.count)
                                 object["creditAgrees"] = .bool(credit.first == credit.second)
@@ -159,20 +171,38 @@ enum BenchAdaptiveCommand: Command {
         return rows
     }
 
-    /// The job computed here, every unit once, on every core: what the swarm is compared with.
-    static func localRun(_ kernel: any ComputeKernel, _ inputs: [Data]) throws -> Double {
+    /// The job computed here once: its wall time on every core, and each unit's CPU time.
+    struct LocalBaseline {
+        var seconds: Double
+        var unitCPU: [Double]
+    }
+
+    /// The job computed here, every unit once, on every core: what the swarm is compared with. Each unit's CPU time
+    /// is its thread's, so that the other units running meanwhile do not count.
+    static func localRun(_ kernel: any ComputeKernel, _ inputs: [Data]) throws -> LocalBaseline {
         let started = Date()
         let failures = Mutex(0)
+        let unitCPU = Mutex([Double](repeating: 0, count: inputs.count))
         DispatchQueue.concurrentPerform(iterations: inputs.count) { index in
+            let before = threadCPUSeconds()
             if (try? kernel.run(inputs[index], context: KernelContext(unit: index))) == nil { failures.withLock { $0 += 1 } }
+            let spent = threadCPUSeconds() - before
+            unitCPU.withLock { $0[index] = spent }
         }
         guard failures.withLock({ $0 }) == 0 else { throw BenchmarkError("the kernel failed on some units here") }
-        return Date().timeIntervalSince(started)
+        return LocalBaseline(seconds: Date().timeIntervalSince(started), unitCPU: unitCPU.withLock { $0 })
+    }
+
+    /// The CPU time of the calling thread so far.
+    static func threadCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     static func runScenario(
         _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console,
-        checkCredit: Bool = false
+        unitCPU: [Double]? = nil, checkCredit: Bool = false
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -265,12 +295,17 @@ enum BenchAdaptiveCommand: Command {
                         + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings)")
             }
         }
+        let cpuOverhead = unitCPU.map { unitCPU in
+            let runs = report.verdicts.reduce(0) { $0 + Double($1.commits) * unitCPU[$1.unit] }
+            return runs / max(1e-9, unitCPU.reduce(0, +)) - 1
+        }
         return Row(
             scenario: scenario, units: inputs.count,
             computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed } - computedBefore,
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
-            recomputed: recomputed, adversaries: adversaries, validated: report.validated, credit: credit)
+            recomputed: recomputed, adversaries: adversaries, validated: report.validated, cpuOverhead: cpuOverhead,
+            credit: credit)
     }
 
     /// Debugging aid (`COLONY_BENCH_TRACE`), on a stall: each worker's leasing state; for the first shards with open
