@@ -34,6 +34,22 @@ import Testing
         }
     }
 
+    /// Four new keys: every pair shares the 2 units the cap allows long before anyone has the 10 valid results trust
+    /// needs, and each worker was refused the others' units for a third worker, itself at the cap and refused too,
+    /// until the leases were a lease period old (bench adaptive, 4 peers: 61 s with 60 s leases, 310 s for
+    /// mersenne-10k). After a tenth of a lease period a draw now says which of them partners each unit. The wait
+    /// is the fault: the job must be decided in half a lease period.
+    @Test func fourNewKeysAtTheCapWithEachOtherDoNotWaitALeasePeriod() throws {
+        try SwarmTestSupport.withSwarm("adaptive-cap") { swarm in
+            var spec = Self.adaptiveSpec(units: 400)
+            spec.leaseSeconds = 120
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let progress = swarm.waitUntilDecided(job, timeout: 60)
+            try #require(progress?.validated == 400, "progress: \(String(describing: progress))")
+            Self.expectRight(try Self.collect(job, on: swarm), validated: 400)
+        }
+    }
+
     /// A replicated job of `units` tally units, computed to the end: every worker passes many checks.
     static func replicatedJob(units: Int, on swarm: LocalSwarm) throws -> JobID {
         var spec = adaptiveSpec(units: units)

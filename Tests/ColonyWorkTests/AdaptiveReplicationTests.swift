@@ -177,6 +177,49 @@ struct AdaptiveReplicationTests {
         #expect(Set(daves).intersection(carols).count == ShardLedger.maxSharedUntrusted, "Dave was leased \(daves)")
     }
 
+    /// When every worker that could partner a unit is at the cap with its holder, a draw says which one may take it
+    /// (`ShardLedger.drawnPartner`): the unit does not wait for a worker the cap refuses as well (they waited for
+    /// each other a lease period), and the worker that asks first and most does not get them all (colluders would).
+    @Test func workersAllAtTheCapWithAHolderDrawWhoPartnersEachUnit() throws {
+        var cluster = try Self.cluster(units: 120, trustAfter: 30)
+        let starter = cluster.owners(0)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: starter, count: 30)).entries.map(\.unit)
+        #expect(carols.count >= 20)
+        let second = cluster.owners(carols[0])[1]
+        #expect(carols.allSatisfy { cluster.owners($0)[1] == second })
+        // Erin is leased another unit, so Dave shares only the cap with Carol; then Erin shares the cap too.
+        _ = try #require(try cluster.lease(erin, network: 5, via: starter, count: 1, at: cluster.now + 1))
+        cluster.sync(at: cluster.now + 1)
+        var time = cluster.now
+        func carolsUnits(leasedTo worker: Identity, network: Int) throws -> Set<Int> {
+            time += 1
+            // Fresh units come too (the lease is not only Carol's), at most 2 of hers in one lease.
+            let units = try cluster.lease(worker, network: network, via: second, count: 40, at: time)?.entries.map(\.unit) ?? []
+            cluster.sync(at: time)
+            return Set(units).intersection(carols)
+        }
+        let davesFirst = try carolsUnits(leasedTo: dave, network: 4)
+        let erinsFirst = try carolsUnits(leasedTo: erin, network: 5)
+        #expect(davesFirst.count == ShardLedger.maxSharedUntrusted && erinsFirst.count == ShardLedger.maxSharedUntrusted)
+        #expect(davesFirst.isDisjoint(with: erinsFirst))
+        // Both at the cap with Carol, and nobody else about. Her units wait a tenth of a lease period (6 s) for a
+        // worker that could take them within the cap; then, within one draw's period, Dave asks again and again
+        // before Erin asks at all.
+        #expect(try carolsUnits(leasedTo: dave, network: 4).isEmpty)
+        time = ((time + 6_000) / ShardLedger.partnerDrawMilliseconds + 1) * ShardLedger.partnerDrawMilliseconds
+        let open = Set(carols).subtracting(davesFirst).subtracting(erinsFirst)
+        let pair = [Who(dave.publicKey), Who(erin.publicKey)]
+        let drawnForDave = open.filter { ShardLedger.drawnPartner(of: $0, among: pair, now: time) == pair[0] }
+        #expect(!drawnForDave.isEmpty && drawnForDave.count < open.count, "drawn for Dave: \(drawnForDave.count) of \(open.count)")
+        var daves: Set<Int> = []
+        for _ in 0..<open.count { daves.formUnion(try carolsUnits(leasedTo: dave, network: 4)) }
+        #expect(daves == drawnForDave)
+        var erins: Set<Int> = []
+        for _ in 0..<open.count { erins.formUnion(try carolsUnits(leasedTo: erin, network: 5)) }
+        #expect(erins == open.subtracting(drawnForDave))
+        #expect(time / ShardLedger.partnerDrawMilliseconds == (time - Int64(2 * open.count)) / ShardLedger.partnerDrawMilliseconds)
+    }
+
     /// A unit every worker about has acted on, with no quorum, waits on nothing: it does not count against the
     /// fresh units of the workers that revealed it. (Counted for good, a few such units brought every untrusted
     /// worker's limit to 0 and stalled a shard.) Once another worker could take it, it counts again.

@@ -237,15 +237,24 @@ extension ShardLedger {
     /// The untrusted workers `worker` would partner on `unit` (empty when none), or nil when the unit is closed to it:
     /// another worker holds it (live, sealed and waiting, or with a result no error ended) under a lease claiming less
     /// than `trustAfter`, and either a worker trusted within the last lease period could partner it, or `shared`
-    /// (units `worker` shares with each other worker: `sharedUnits`, plus those picked so far) reaches the cap for a
-    /// holder and any worker leased in the shard within the last lease period could partner it. A worker could
+    /// (units `worker` shares with each other worker: `sharedPairs`, plus those picked so far) reaches the cap for a
+    /// holder and a worker leased in the shard within the last lease period could partner it without reaching the cap
+    /// itself (`pairs`: what each pair of workers shares). When every worker that could partner the unit is at the
+    /// cap with a holder as well, none of them may take it without passing the cap, and waiting for one another they
+    /// stalled small swarms of new keys for a lease period (4 workers: 310 s for mersenne-10k, against 9 s
+    /// replicated), after which whoever asked first took it. Now, once the unit has waited a tenth of a lease period,
+    /// a draw picks the one that may (`drawnPartner`): colluders get the unit as often as chance gives them, not
+    /// whenever they ask first. A worker could
     /// partner the unit when it has not acted on it, holds no live lease of it, and is on another network than its
     /// holders. `askers`: trusted workers that asked the custodian for units of the shard (when each last asked,
     /// its network); one that asked within the last lease period and could partner the unit is about to take it,
     /// so the unit waits for it as for a trusted lessee. Only one that could: trusted workers that had acted on a unit and kept asking for
     /// others held it from every untrusted worker for as long as they asked, and the shard never finished (bench
     /// adaptive, colluders, about 1 run in 25 under load: every worker refused, none of them acting).
-    func pairing(_ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int]) -> [Who]? {
+    func pairing(
+        _ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int],
+        pairs: [Who: [Who: Int]]
+    ) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
         let setAside = self.setAside(unit)
@@ -259,8 +268,30 @@ extension ShardLedger {
                 && !records.kept.contains { $0.worker == candidate && $0.expires > now }
         }
         if trustingLeases.contains(where: couldPartner) || askers.contains(where: couldPartner) { return nil }
-        let capped = untrusted.contains { shared[$0, default: 0] >= Self.maxSharedUntrusted } && lessees.contains(where: couldPartner)
-        return capped ? nil : untrusted
+        guard untrusted.contains(where: { shared[$0, default: 0] >= Self.maxSharedUntrusted }) else { return untrusted }
+        let others = lessees.filter(couldPartner).map(\.key)
+        guard !others.isEmpty else { return untrusted }
+        // One that could take the unit without passing the cap: the unit waits for it.
+        let free = others.contains { other in untrusted.allSatisfy { pairs[other]?[$0, default: 0] ?? 0 < Self.maxSharedUntrusted } }
+        if free { return nil }
+        // Not before the unit waited a tenth of a lease period for a worker that could take it within the cap (one
+        // coming to the shard): drawn among few workers at once, as at a shard's start, colluders among them would
+        // get more of it than the swarm's share.
+        let held = untrusted.compactMap { records.vouching($0)?.time }.max() ?? now
+        guard now - held >= Int64(policy.leaseSeconds) * 100 else { return nil }
+        return Self.drawnPartner(of: unit, among: others + [me], now: now) == me ? untrusted : nil
+    }
+
+    /// How long a draw of `drawnPartner` stands: a worker drawn that does not ask within it (busy, or gone) leaves
+    /// the unit to the next draw.
+    static let partnerDrawMilliseconds: Int64 = 10_000
+
+    /// The worker that may partner `unit` among `candidates` now: the lowest of a mix of each key with the unit and
+    /// the draw's period, so every candidate has the same chance at each unit whoever asks first, and a key cannot be
+    /// chosen to win more than its share (the mix changes with each unit and period).
+    static func drawnPartner(of unit: Int, among candidates: [Who], now: Int64) -> Who? {
+        let seed = UInt64(truncatingIfNeeded: unit) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: now / partnerDrawMilliseconds)
+        return candidates.min { ($0.mixed(with: seed), $0) < ($1.mixed(with: seed), $1) }
     }
 
     /// Workers holding a unit: a lease live or sealed and waiting, or a result no error ended.
@@ -275,15 +306,17 @@ extension ShardLedger {
     /// Units two workers not trusted may share in a shard while another worker could partner them.
     public static let maxSharedUntrusted = 2
 
-    /// For each other worker, the units of the shard it and `worker` both hold or held (a kept lease each), counted
-    /// for `maxSharedUntrusted`.
-    func sharedUnits(of worker: Ed25519PublicKey) -> [Who: Int] {
-        let me = Who(worker)
-        var shared: [Who: Int] = [:]
-        for records in perUnit where records.kept.contains(where: { $0.worker == me }) {
-            for other in Self.distinct(records.kept.map(\.worker)) where other != me { shared[other, default: 0] += 1 }
+    /// For each pair of workers, the units of the shard both hold or held (a kept lease each), counted for
+    /// `maxSharedUntrusted`: `pairs[a][b]`, as `pairs[b][a]`.
+    func sharedPairs() -> [Who: [Who: Int]] {
+        var pairs: [Who: [Who: Int]] = [:]
+        for records in perUnit where records.kept.count > 1 {
+            let workers = Self.distinct(records.kept.map(\.worker))
+            for a in workers {
+                for b in workers where b != a { pairs[a, default: [:]][b, default: 0] += 1 }
+            }
         }
-        return shared
+        return pairs
     }
 
 
