@@ -317,7 +317,7 @@ extension DemoCommand {
                 if let coldColluders {
                     console.print(
                         String(
-                            format: "colluders among new keys only: %d wrong of %d; before anyone in a shard is trusted two of them can share up to %d of its units, which are computed again by a fresh quorum once one is outvoted there and the other is too or agreed with nobody else (SECURITY.md); among trusted workers (trusted-colluders) custodians never pair them",
+                            format: "colluders among new keys only: %d wrong of %d; before anyone in a shard is trusted two of them can share up to %d of its units (and those a draw gives them where every worker about is at that cap), which are computed again by a fresh quorum once one is outvoted there and the other is too or agreed with nobody else (SECURITY.md); among trusted workers (trusted-colluders) custodians never pair them",
                             coldColluders.wrong, coldColluders.units, ShardLedger.maxSharedUntrusted))
                 }
                 console.print(
