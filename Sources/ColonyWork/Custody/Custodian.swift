@@ -171,17 +171,18 @@ public struct Custodian: Sendable {
         // The pairing rule, unit by unit: units shared with a worker not trusted count from the first of this lease,
         // and one lease never shares more than the cap with one such worker, even when nobody else could partner
         // it yet (two colluders asking first at a shard's start).
-        let pairs = pairing ? ledger.sharedPairs() : [:]
-        var shared = pairs[Who(worker)] ?? [:]
+        let me = Who(worker)
+        var pairs = pairing ? ledger.sharedPairs() : [:]
         var sharedHere: [Who: Int] = [:]
         var picked: [Int] = []
         for unit in candidates where picked.count < limit {
             if pairing {
-                guard let holders = ledger.pairing(unit, for: worker, now: now, askers: askers, shared: shared, pairs: pairs),
+                guard let holders = ledger.pairing(unit, for: worker, now: now, askers: askers, pairs: pairs),
                     holders.allSatisfy({ sharedHere[$0, default: 0] < ShardLedger.maxSharedUntrusted })
                 else { continue }
                 for holder in holders {
-                    shared[holder, default: 0] += 1
+                    pairs[me, default: [:]][holder, default: 0] += 1
+                    pairs[holder, default: [:]][me, default: 0] += 1
                     sharedHere[holder, default: 0] += 1
                 }
             }

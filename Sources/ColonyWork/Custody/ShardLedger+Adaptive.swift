@@ -236,10 +236,10 @@ extension ShardLedger {
     ///
     /// The untrusted workers `worker` would partner on `unit` (empty when none), or nil when the unit is closed to it:
     /// another worker holds it (live, sealed and waiting, or with a result no error ended) under a lease claiming less
-    /// than `trustAfter`, and either a worker trusted within the last lease period could partner it, or `shared`
-    /// (units `worker` shares with each other worker: `sharedPairs`, plus those picked so far) reaches the cap for a
-    /// holder and a worker leased in the shard within the last lease period could partner it without reaching the cap
-    /// itself (`pairs`: what each pair of workers shares). When every worker that could partner the unit is at the
+    /// than `trustAfter`, and either a worker trusted within the last lease period could partner it, or `worker`
+    /// shares the cap with a holder (`pairs`: the units each pair of workers shares, `sharedPairs` plus those picked
+    /// so far) and a worker leased in the shard within the last lease period could partner it without reaching the
+    /// cap itself. When every worker that could partner the unit is at the
     /// cap with a holder as well, none of them may take it without passing the cap, and waiting for one another they
     /// stalled small swarms of new keys for a lease period (4 workers: 310 s for mersenne-10k, against 9 s
     /// replicated), after which whoever asked first took it. Now, once the unit has waited a tenth of a lease period,
@@ -252,7 +252,7 @@ extension ShardLedger {
     /// others held it from every untrusted worker for as long as they asked, and the shard never finished (bench
     /// adaptive, colluders, about 1 run in 25 under load: every worker refused, none of them acting).
     func pairing(
-        _ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)], shared: [Who: Int],
+        _ unit: Int, for worker: Ed25519PublicKey, now: Int64, askers: [Who: (time: Int64, network: Who)],
         pairs: [Who: [Who: Int]]
     ) -> [Who]? {
         let records = perUnit[unit - units.lowerBound]
@@ -268,12 +268,12 @@ extension ShardLedger {
                 && !records.kept.contains { $0.worker == candidate && $0.expires > now }
         }
         if trustingLeases.contains(where: couldPartner) || askers.contains(where: couldPartner) { return nil }
-        guard untrusted.contains(where: { shared[$0, default: 0] >= Self.maxSharedUntrusted }) else { return untrusted }
+        func atCap(_ a: Who, _ b: Who) -> Bool { pairs[a]?[b, default: 0] ?? 0 >= Self.maxSharedUntrusted }
+        guard untrusted.contains(where: { atCap(me, $0) }) else { return untrusted }
         let others = lessees.filter(couldPartner).map(\.key)
         guard !others.isEmpty else { return untrusted }
         // One that could take the unit without passing the cap: the unit waits for it.
-        let free = others.contains { other in untrusted.allSatisfy { pairs[other]?[$0, default: 0] ?? 0 < Self.maxSharedUntrusted } }
-        if free { return nil }
+        if others.contains(where: { other in !untrusted.contains { atCap(other, $0) } }) { return nil }
         // Not before the unit waited a tenth of a lease period for a worker that could take it within the cap (one
         // coming to the shard): drawn among few workers at once, as at a shard's start, colluders among them would
         // get more of it than the swarm's share.
@@ -286,12 +286,12 @@ extension ShardLedger {
     /// the unit to the next draw.
     static let partnerDrawMilliseconds: Int64 = 10_000
 
-    /// The worker that may partner `unit` among `candidates` now: the lowest of a mix of each key with the unit and
-    /// the draw's period, so every candidate has the same chance at each unit whoever asks first, and a key cannot be
-    /// chosen to win more than its share (the mix changes with each unit and period).
+    /// The worker that may partner `unit` among `candidates` now: the lowest draw (`Who.draw`) for the unit and the
+    /// draw's period, so every candidate has the same chance at each unit whoever asks first, and a key cannot be
+    /// chosen to win more than its share (the draw changes with each unit and period).
     static func drawnPartner(of unit: Int, among candidates: [Who], now: Int64) -> Who? {
-        let seed = UInt64(truncatingIfNeeded: unit) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: now / partnerDrawMilliseconds)
-        return candidates.min { ($0.mixed(with: seed), $0) < ($1.mixed(with: seed), $1) }
+        let seed = UInt64(truncatingIfNeeded: unit) << 32 ^ UInt64(truncatingIfNeeded: now / partnerDrawMilliseconds)
+        return candidates.min { ($0.draw(seed), $0) < ($1.draw(seed), $1) }
     }
 
     /// Workers holding a unit: a lease live or sealed and waiting, or a result no error ended.

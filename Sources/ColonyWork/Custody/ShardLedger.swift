@@ -1,4 +1,5 @@
 import ColonyCore
+import ColonyNet
 import Foundation
 
 /// A shard's record set, indexed by unit, and the rules every record passes to enter it (DESIGN.md, Trust).
@@ -940,15 +941,10 @@ struct Who: Hashable, Comparable, Sendable {
 
     static func < (x: Who, y: Who) -> Bool { (x.a, x.b, x.c, x.d, x.count) < (y.a, y.b, y.c, y.d, y.count) }
 
-    /// The key's words mixed with `seed` (SplitMix64's finalizer after each): a draw among workers, not a digest.
-    func mixed(with seed: UInt64) -> UInt64 {
-        var x = seed
-        for word in [a, b, c, d] {
-            x = (x ^ word) &+ 0x9E37_79B9_7F4A_7C15
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            x ^= x >> 31
-        }
-        return x
+    /// A draw among workers for `seed`: the first value of the seeded generator for the seed and the key's words.
+    /// Spread, not secrecy: anyone can compute it.
+    func draw(_ seed: UInt64) -> UInt64 {
+        var generator = SeededGenerator(seed: seed ^ a ^ b ^ c ^ d)
+        return generator.next()
     }
 }

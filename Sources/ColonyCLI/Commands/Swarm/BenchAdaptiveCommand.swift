@@ -121,7 +121,7 @@ enum BenchAdaptiveCommand: Command {
         if !json {
             console.print(
                 "\(inputs.count) units of \(spec.kernel), \(peers) peers"
-                    + (local.map { String(format: "; local %.2f s, %.2f CPU s", $0.seconds, $0.unitCPU.reduce(0, +)) } ?? ""))
+                    + (local.map { String(format: "; local %.2f s, %.2f CPU s", $0.seconds, $0.cpuSeconds) } ?? ""))
             console.print(
                 "scenario           computed  overhead  run once  wall s   wrong  adversaries  recomputed"
                     + (local == nil ? "" : "  CPU overhead  swarm/local"))
@@ -132,7 +132,7 @@ enum BenchAdaptiveCommand: Command {
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
             let row = try runScenario(
                 scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console,
-                unitCPU: local?.unitCPU, checkCredit: checkCredit && scenario == "adaptive")
+                local: local, checkCredit: checkCredit && scenario == "adaptive")
             rows.append(row)
             if !json {
                 var line = String(
@@ -150,7 +150,7 @@ enum BenchAdaptiveCommand: Command {
                 .object([
                     "units": .int(inputs.count), "peers": .int(peers), "kernel": .string(spec.kernel),
                     "localSeconds": local.map { .double($0.seconds) } ?? .null,
-                    "localCPUSeconds": local.map { .double($0.unitCPU.reduce(0, +)) } ?? .null,
+                    "localCPUSeconds": local.map { .double($0.cpuSeconds) } ?? .null,
                     "results": .array(
                         rows.map { row in
                             var object: [String: JSONValue] = [
@@ -175,6 +175,7 @@ enum BenchAdaptiveCommand: Command {
     struct LocalBaseline {
         var seconds: Double
         var unitCPU: [Double]
+        var cpuSeconds: Double { unitCPU.reduce(0, +) }
     }
 
     /// The job computed here, every unit once, on every core: what the swarm is compared with. Each unit's CPU time
@@ -202,7 +203,7 @@ enum BenchAdaptiveCommand: Command {
 
     static func runScenario(
         _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console,
-        unitCPU: [Double]? = nil, checkCredit: Bool = false
+        local: LocalBaseline? = nil, checkCredit: Bool = false
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -295,9 +296,8 @@ enum BenchAdaptiveCommand: Command {
                         + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings)")
             }
         }
-        let cpuOverhead = unitCPU.map { unitCPU in
-            let runs = report.verdicts.reduce(0) { $0 + Double($1.commits) * unitCPU[$1.unit] }
-            return runs / max(1e-9, unitCPU.reduce(0, +)) - 1
+        let cpuOverhead = local.map { local in
+            report.verdicts.reduce(0) { $0 + Double($1.commits) * local.unitCPU[$1.unit] } / max(1e-9, local.cpuSeconds) - 1
         }
         return Row(
             scenario: scenario, units: inputs.count,
