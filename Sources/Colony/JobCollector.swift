@@ -120,15 +120,7 @@ public enum JobCollector {
                 }
                 guard !round.isEmpty, asked.count <= 256 else { break }
                 let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
-                let members = round
-                let replies = Mutex<[Int: (records: [CustodyRecord], changes: [CustodySetChange])]>([:])
-                DispatchQueue.concurrentPerform(iterations: members.count) { index in
-                    guard let reply = try? peer.request(frame, to: members[index].endpoint, timeout: timeout),
-                        let items = try? CustodyWire.items(reply)
-                    else { return }
-                    replies.withLock { $0[index] = items }
-                }
-                for items in replies.withLock({ $0 }).sorted(by: { $0.key < $1.key }).map(\.value) {
+                for items in ask(round, frame, via: peer, timeout: timeout) {
                     answered = true
                     for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
                         do {
@@ -152,6 +144,34 @@ public enum JobCollector {
         }
         return gathered
     }
+
+    /// Asks every member of `round` for `frame` at once, and those that did not answer once more after a moment: a
+    /// reply lost to a busy custodian would leave the collection short of the records only it serves (a corrupt
+    /// custodian withholds its own, so the honest ones' matter). The items come back in the round's order.
+    static func ask(
+        _ round: [CustodianMember], _ frame: Frame, via peer: ColonyPeer, timeout: Double
+    ) -> [(records: [CustodyRecord], changes: [CustodySetChange])] {
+        let replies = Mutex<[Int: (records: [CustodyRecord], changes: [CustodySetChange])]>([:])
+        var pending = Array(round.indices)
+        for attempt in 0..<retryAttempts where !pending.isEmpty {
+            if attempt > 0 { Thread.sleep(forTimeInterval: retryPause) }
+            let indices = pending
+            DispatchQueue.concurrentPerform(iterations: indices.count) { position in
+                let index = indices[position]
+                guard let reply = try? peer.request(frame, to: round[index].endpoint, timeout: timeout),
+                    let items = try? CustodyWire.items(reply)
+                else { return }
+                replies.withLock { $0[index] = items }
+            }
+            let answered = replies.withLock { Set($0.keys) }
+            pending = pending.filter { !answered.contains($0) }
+        }
+        return replies.withLock { $0 }.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// How many times a custodian is asked for its records, and the pause before asking again.
+    static let retryAttempts = 2
+    static let retryPause = 0.5
 
     /// Counts a lease's prior standing again from the records of the shards it cites (`ShardLedger.priorCheck`):
     /// shards of the job being collected, and of other jobs of the same kernel, each job gathered once (at most
