@@ -46,10 +46,14 @@ struct AdaptiveReplicationTests {
 
     /// Whether the draw custodian `c` makes on `worker`'s seal of `output` for `unit` checks it at `standing`.
     static func drawChecks(_ cluster: CustodyCluster, custodian c: Int, worker: Identity, unit: Int, output: [UInt8], standing: Int) -> Bool {
+        drawValue(cluster, custodian: c, worker: worker, unit: unit, output: output) < cluster.manifest.policy.spotCheckRate(standing: standing)
+    }
+
+    /// The value of the draw custodian `c` makes on `worker`'s seal of `output` for `unit`.
+    static func drawValue(_ cluster: CustodyCluster, custodian c: Int, worker: Identity, unit: Int, output: [UInt8]) -> Double {
         let seal = CustodyRecord.seal(worker: worker.publicKey, job: cluster.job, unit: unit, digest: SHA256.hash(output).bytes)
         let message = CustodyRecord.drawMessage(job: cluster.job, unit: unit, worker: worker.publicKey, seal: seal)
-        let value = CustodyRecord.drawValue([UInt8](cluster.keys[c].signature(for: message)))
-        return value < cluster.manifest.policy.spotCheckRate(standing: standing)
+        return CustodyRecord.drawValue([UInt8](cluster.keys[c].signature(for: message)))
     }
 
     func ledger(_ cluster: CustodyCluster, at c: Int = 0) throws -> ShardLedger {
@@ -576,14 +580,17 @@ struct AdaptiveReplicationTests {
     }
 
     /// Alice, trusted, takes `unit` and runs it alone with an output (one standing for the right one, or a wrong one) whose draw
-    /// leaves it unchecked; returns the output.
-    func runAlone(_ cluster: inout CustodyCluster, _ unit: Int, right: Bool, at time: Int64) throws -> [UInt8] {
+    /// leaves it unchecked, and that `accept` takes; returns the output.
+    func runAlone(
+        _ cluster: inout CustodyCluster, _ unit: Int, right: Bool, at time: Int64, where accept: ([UInt8]) -> Bool = { _ in true }
+    ) throws -> [UInt8] {
         let owners = cluster.owners(unit)
         let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
         // The test holds the custodians' keys and picks an output its draw does not check; Alice cannot.
         let output = try #require(
             (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
                 !Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing)
+                    && accept(output)
             })
         let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
@@ -592,6 +599,13 @@ struct AdaptiveReplicationTests {
         try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
         cluster.sync(at: time + 2)
         return output
+    }
+
+    /// The unit the closing check of Alice's results reopened.
+    func closingUnit(_ cluster: CustodyCluster) throws -> Int {
+        let closing = try ledger(cluster).adaptive.closing
+        #expect(closing.count == 1)
+        return try #require(closing.first { $0.value == Who(alice.publicKey) }?.key)
     }
 
     /// Dave computes the closing check of `unit` with `output` and reveals at once.
@@ -615,7 +629,7 @@ struct AdaptiveReplicationTests {
 
     @Test func theLastResultsAcceptedAloneAreCheckedBeforeTheShardEnds() throws {
         // The sleeper's tail: Alice, trusted, cheats on the shard's last two units and no draw checks them. Once
-        // every unit is decided, her latest result takes one more replica; Dave's honest result differs, and both
+        // every unit is decided, one of her results takes one more replica; Dave's honest result differs, and both
         // her results since her last passed check are voided.
         var cluster = try Self.cluster(units: 4)
         var time = try earnTrust(&cluster)
@@ -623,11 +637,13 @@ struct AdaptiveReplicationTests {
         time += 10
         // While a unit is still open there is no closing check: unit 2 stands alone.
         #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
+        #expect(try ledger(cluster).adaptive.closing.isEmpty)
         _ = try runAlone(&cluster, 3, right: false, at: time)
         time += 10
-        #expect(cluster.verdict(3, time: time)?.state == .open)
-        #expect(cluster.verdict(2, time: time)?.state == .validated)
-        try closingCheck(&cluster, 3, output: Outputs.right(3), at: time)
+        let picked = try closingUnit(cluster)
+        #expect(cluster.verdict(picked, time: time)?.state == .open)
+        #expect(cluster.verdict(5 - picked, time: time)?.state == .validated)
+        try closingCheck(&cluster, picked, output: Outputs.right(picked), at: time)
         time += 10
         for unit in [2, 3] {
             let verdict = try #require(cluster.verdict(unit, time: time))
@@ -638,6 +654,42 @@ struct AdaptiveReplicationTests {
         // A stranger re-verifying the records reaches the same.
         let stranger = try rebuilt(cluster)
         for unit in [2, 3] { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    @Test func aWorkerHonestOnlyOnItsLastUnitFailsTheClosingCheck() throws {
+        // The careful sleeper: Alice, trusted, cheats on units 2 to 7, and is honest on unit 8, the last she computes
+        // when the shard runs out (she can tell). No draw checks any of them. The closing check draws one of her
+        // results from her draws, not her latest: the test picks her output for unit 8 so that it falls on a cheated
+        // one, as it does 6 times in 7 whatever she does. Her check fails and all 7 results are voided.
+        // (Before, the closing check took her latest result, unit 8, which passed, and 6 wrong outputs stood.)
+        var cluster = try Self.cluster(units: 9)
+        var time = try earnTrust(&cluster)
+        var draws: [Double] = []
+        for unit in 2...7 {
+            let output = try runAlone(&cluster, unit, right: false, at: time)
+            draws.append(Self.drawValue(cluster, custodian: cluster.owners(unit)[0], worker: alice, unit: unit, output: output))
+            time += 10
+        }
+        #expect(try ledger(cluster).adaptive.closing.isEmpty)
+        let keys = cluster
+        _ = try runAlone(&cluster, 8, right: true, at: time) { output in
+            let last = Self.drawValue(keys, custodian: keys.owners(8)[0], worker: alice, unit: 8, output: output)
+            return ShardLedger.closingPick(Array(2...8), draws: draws + [last]) != 8
+        }
+        time += 10
+        let picked = try closingUnit(cluster)
+        #expect(picked != 8)
+        try closingCheck(&cluster, picked, output: Outputs.right(picked), at: time)
+        time += 10
+        for unit in 2...8 {
+            let verdict = try #require(cluster.verdict(unit, time: time))
+            #expect(verdict.state == .open, "unit \(unit)")
+            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
+        }
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
+        // A stranger re-verifying the records draws the same unit and voids the same results.
+        let stranger = try rebuilt(cluster)
+        for unit in 2...8 { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
     }
 
     /// Every verdict a ledger gives equals the one computed afresh from the unit's records at that time: the
@@ -655,37 +707,40 @@ struct AdaptiveReplicationTests {
     }
 
     @Test(arguments: [true, false]) func aUnitValidatedByOneResultHasTheVerdictItsRecordsGiveAtAnyTime(honest: Bool) throws {
-        // Alice runs units alone; the closing check of her last passes (its unit gains Dave's seal and result and
+        // Alice runs units alone; the closing check of one of them passes (its unit gains Dave's seal and result and
         // stays validated) or fails (both are voided).
         var cluster = try Self.cluster(units: 4)
         var time = try earnTrust(&cluster)
-        _ = try runAlone(&cluster, 2, right: true, at: time)
+        var outputs = [2: try runAlone(&cluster, 2, right: true, at: time)]
         time += 10
         try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
-        let last = try runAlone(&cluster, 3, right: honest, at: time)
+        outputs[3] = try runAlone(&cluster, 3, right: honest, at: time)
         time += 10
         try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
-        try closingCheck(&cluster, 3, output: honest ? last : Outputs.right(3), at: time)
+        let picked = try closingUnit(cluster)
+        let alices = try #require(outputs[picked])
+        try closingCheck(&cluster, picked, output: honest ? alices : Outputs.right(picked), at: time)
         time += 10
-        #expect(cluster.verdict(2, time: time)?.state == (honest ? .validated : .open))
-        #expect(cluster.verdict(3, time: time)?.commits == 2)
+        #expect(cluster.verdict(5 - picked, time: time)?.state == (honest ? .validated : .open))
+        #expect(cluster.verdict(picked, time: time)?.commits == 2)
         try expectVerdictsFresh(cluster, at: [time, time + 3_600_000])
     }
 
     @Test func anHonestWorkersClosingCheckPassesAndTheShardIsDone() throws {
         var cluster = try Self.cluster(units: 4)
         var time = try earnTrust(&cluster)
-        _ = try runAlone(&cluster, 2, right: true, at: time)
+        var outputs = [2: try runAlone(&cluster, 2, right: true, at: time)]
         time += 10
         #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
-        let output = try runAlone(&cluster, 3, right: true, at: time)
+        outputs[3] = try runAlone(&cluster, 3, right: true, at: time)
         time += 10
-        #expect(cluster.verdict(3, time: time)?.state == .open)
-        try closingCheck(&cluster, 3, output: output, at: time)
+        let picked = try closingUnit(cluster)
+        #expect(cluster.verdict(picked, time: time)?.state == .open)
+        try closingCheck(&cluster, picked, output: try #require(outputs[picked]), at: time)
         time += 10
-        let checked = try #require(cluster.verdict(3, time: time))
+        let checked = try #require(cluster.verdict(picked, time: time))
         #expect(checked.state == .validated && checked.agreeing == [alice.publicKey, dave.publicKey])
-        #expect(cluster.verdict(2, time: time)?.agreeing == [alice.publicKey])
+        #expect(cluster.verdict(5 - picked, time: time)?.agreeing == [alice.publicKey])
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 4)
         let stranger = try rebuilt(cluster)
         #expect(stranger.verdicts(now: nil, equivalent: ==).allSatisfy { $0.state == .validated })

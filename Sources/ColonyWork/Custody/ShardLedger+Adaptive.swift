@@ -458,8 +458,10 @@ extension ShardLedger {
             var partners: [Who] = []
         }
         var byWorker: [Who: [Leased]] = [:]
-        // Each worker's results accepted alone since its last passed check.
+        // Each worker's results accepted alone since its last passed check, and the values of every draw on its
+        // seals (the closing check's pick).
         var unchecked: [Who: [Int]] = [:]
+        var drawn: [Who: [Double]] = [:]
         for (index, records) in perUnit.enumerated() where !records.leases.isEmpty {
             let unit = units.lowerBound + index
             var base = validated[index]
@@ -490,6 +492,10 @@ extension ShardLedger {
         }
         for (worker, leased) in byWorker {
             let ordered = leased.sorted { $0.lease.time != $1.lease.time ? $0.lease.time < $1.lease.time : $0.unit < $1.unit }
+            drawn[worker] = ordered.compactMap { item in
+                let records = perUnit[item.unit - units.lowerBound]
+                return records.seal(of: worker).flatMap { Self.draw(records, worker, item.lease, $0.seal)?.value }
+            }
             var facts: [AdaptiveFact] = []
             var start = 0
             while start < ordered.count {
@@ -545,7 +551,7 @@ extension ShardLedger {
             if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck }
             state.facts[worker] = facts
         }
-        closingChecks(&state, unchecked)
+        closingChecks(&state, unchecked, drawn: drawn)
         return state
     }
 
@@ -557,10 +563,13 @@ extension ShardLedger {
         return min(lease.prior, priorCheck(name(worker), lease.time, lease.priorShards))
     }
 
-    /// The closing check. Once every unit is decided, the latest result each worker had accepted alone since its last
-    /// passed check takes one more replica from another worker. Without it, the results of a worker that turned to
-    /// cheating after its last check stood whenever the shard ran out before a draw checked it (bench adaptive,
-    /// sleeper: wrong outputs validated in half the runs). The first other result decides:
+    /// The closing check. Once every unit is decided, one result each worker had accepted alone since its last passed
+    /// check takes one more replica from another worker: the one `closingPick` draws from them. Without it, the
+    /// results of a worker that turned to cheating after its last check stood whenever the shard ran out before a
+    /// draw checked it (bench adaptive, sleeper: wrong outputs validated in half the runs). The pick is drawn, not
+    /// the latest result: a worker can tell its latest results (it is computing them when the shard runs out of
+    /// fresh units), and one honest on those alone passed the check with every earlier cheat standing. The first
+    /// other result decides:
     /// - it agrees: a passed check (the unit stays validated, with both);
     /// - it differs: a failed check, which voids every result the worker had accepted alone since its last passed
     ///   check, the checked unit too; the replicas that unit then takes decide who was wrong, and a worker proven
@@ -568,7 +577,7 @@ extension ShardLedger {
     /// A result sealed after the checked one was revealed could copy it, so the check relies on the replica: a
     /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
     /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
-    func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]]) {
+    func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]], drawn: [Who: [Double]]) {
         guard
             validated.indices.allSatisfy({ index in
                 let unit = units.lowerBound + index
@@ -576,7 +585,7 @@ extension ShardLedger {
             })
         else { return }
         for (worker, tail) in unchecked {
-            guard let unit = tail.last else { continue }
+            guard let unit = Self.closingPick(tail, draws: drawn[worker] ?? []) else { continue }
             let records = perUnit[unit - units.lowerBound]
             guard let mine = records.reveals.first(where: { $0.worker == worker }) else { continue }
             let other = records.reveals.filter { reveal in
@@ -599,8 +608,31 @@ extension ShardLedger {
                     state.single[unit] = nil
                     state.voided[unit] = worker
                 }
+                // The voided results leased after the checked one count toward no standing.
+                let voided = Set(tail).subtracting([unit])
+                state.facts[worker]?.removeAll { $0.kind == .single && voided.contains($0.unit) }
             }
         }
+    }
+
+    /// The unit of `tail` a closing check takes: the lowest SHA-256 of the unit under a seed made of `draws`, the
+    /// values of every draw on the worker's seals in the shard. Each draw is a custodian's signature over a seal,
+    /// unknown to the worker until it sealed, so the pick is fixed only once its last unit is sealed and drawn: it
+    /// cannot be honest on the one unit to be checked and cheat on the rest. Withholding a reveal takes a unit out of
+    /// `tail` but leaves its draw in the seed, so the pick among the rest stays where it was. Anyone re-verifying
+    /// draws the same unit from the records.
+    static func closingPick(_ tail: [Int], draws: [Double]) -> Int? {
+        var seed: [UInt8] = Array("colony-closing-check".utf8)
+        for value in draws.sorted() {
+            withUnsafeBytes(of: value.bitPattern.bigEndian) { seed += $0 }
+        }
+        let digest = SHA256.hash(seed).bytes
+        let ranked = tail.map { unit in
+            var message = digest
+            withUnsafeBytes(of: UInt64(unit).bigEndian) { message += $0 }
+            return (rank: SHA256.hash(message).bytes, unit: unit)
+        }
+        return ranked.min { $0.rank.lexicographicallyPrecedes($1.rank) }?.unit
     }
 }
 
