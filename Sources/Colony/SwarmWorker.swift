@@ -79,6 +79,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var leases = 0
         public var unitsLeased = 0
         public var computed = 0
+        /// Units it returned a wrong output for on purpose: the bench's and tests' adversaries (0 for an honest worker).
+        public var cheated = 0
         public var committed = 0
         public var revealed = 0
         public var released = 0
@@ -491,10 +493,15 @@ public final class SwarmWorker: @unchecked Sendable {
             // Interrupted while the worker goes on: it was held until its lease nearly ended. Its checkpoint stays
             // on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()
+            var cheated = false
             if let honest = output, configuration.behaviour == .cheater || (configuration.behaviour == .sleeper && isAwake()) {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
+                cheated = true
             }
-            if configuration.behaviour == .colluder, let honest = output { output = Self.collusion(honest) }
+            if configuration.behaviour == .colluder, let honest = output {
+                output = Self.collusion(honest)
+                cheated = true
+            }
             let seconds = Date().timeIntervalSince(started)
             condition.lock()
             running[slot] = nil
@@ -504,6 +511,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 task.ticket.outputs[task.unit] = output
                 task.ticket.checkpoints[task.unit] = nil
                 stats.computed += 1
+                stats.cheated += cheated ? 1 : 0
                 averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
             } else if let failure {
                 task.ticket.failures[task.unit] = failure

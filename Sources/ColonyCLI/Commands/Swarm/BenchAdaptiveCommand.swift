@@ -27,10 +27,11 @@ enum BenchAdaptiveCommand: Command {
             computed again here.
 
             overhead is the units computed beyond one per unit, over the units; wrong is validated outputs that \
-            are not what the kernel computes; recomputed is units where the adversary's result did not count and \
-            others computed the unit instead. With --spec, local is the job computed here on every core; CPU \
-            overhead weighs each run of a unit by the CPU time the unit took here (units of a real kernel differ \
-            in cost), and the last column is the swarm's wall time over local.
+            are not what the kernel computes; cheated is units the adversaries returned a wrong output for; \
+            recomputed is units where the adversary's result did not count and others computed the unit instead. \
+            With --spec, local is the job computed here on every core; CPU overhead weighs each run of a unit by \
+            the CPU time the unit took here (units of a real kernel differ in cost), and the last column is the \
+            swarm's wall time over local.
             """,
         options: [
             .value("units", "N", help: "Tally units per job (default: 20000)."),
@@ -59,6 +60,8 @@ enum BenchAdaptiveCommand: Command {
         var wrong: Int
         var recomputed: Int
         var adversaries: Int
+        /// Units the adversaries returned a wrong output for.
+        var cheated: Int
         var validated: Int
         /// With --spec: the CPU spent beyond one run per unit, over one run of every unit. Each seal committed for a
         /// unit is one run of it, weighed by the unit's CPU time measured here (`localRun`).
@@ -123,7 +126,7 @@ enum BenchAdaptiveCommand: Command {
                 "\(inputs.count) units of \(spec.kernel), \(peers) peers"
                     + (local.map { String(format: "; local %.2f s, %.2f CPU s", $0.seconds, $0.cpuSeconds) } ?? ""))
             console.print(
-                "scenario           computed  overhead  run once  wall s   wrong  adversaries  recomputed"
+                "scenario           computed  overhead  run once  wall s   wrong  adversaries  cheated  recomputed"
                     + (local == nil ? "" : "  CPU overhead  swarm/local"))
         }
         var rows: [Row] = []
@@ -136,9 +139,9 @@ enum BenchAdaptiveCommand: Command {
             rows.append(row)
             if !json {
                 var line = String(
-                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %10d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0), row.computed,
+                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %7d  %10d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0), row.computed,
                     row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
-                    row.adversaries, row.recomputed)
+                    row.adversaries, row.cheated, row.recomputed)
                 if let local, let cpuOverhead = row.cpuOverhead {
                     line += String(format: "  %10.1f %%  %10.2f×", cpuOverhead * 100, row.seconds / local.seconds)
                 }
@@ -156,7 +159,7 @@ enum BenchAdaptiveCommand: Command {
                             var object: [String: JSONValue] = [
                                 "scenario": .string(row.scenario), "computed": .int(row.computed), "overhead": .double(row.overhead),
                                 "runOnce": .int(row.single), "seconds": .double(row.seconds), "wrongValidated": .int(row.wrong),
-                                "adversaries": .int(row.adversaries), "recomputed": .int(row.recomputed),
+                                "adversaries": .int(row.adversaries), "cheated": .int(row.cheated), "recomputed": .int(row.recomputed),
                                 "validated": .int(row.validated),
                             ]
                             if let cpuOverhead = row.cpuOverhead { object["cpuOverhead"] = .double(cpuOverhead) }
@@ -231,6 +234,7 @@ enum BenchAdaptiveCommand: Command {
         // Trusted: the workers first compute the job replicated, passing many checks; the adaptive job measured
         // after it starts with that standing (leases cite the first job's shards).
         var computedBefore = 0
+        var cheatedBefore = 0
         if scenario == "trusted" || scenario == "trusted-colluders" {
             var first = spec
             first.redundancy.adaptive = false
@@ -239,6 +243,7 @@ enum BenchAdaptiveCommand: Command {
                 throw BenchmarkError("the replicated job before the trusted run did not finish")
             }
             computedBefore = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed }
+            cheatedBefore = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.cheated }
         }
         let started = Date()
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: version, units: inputs)
@@ -304,7 +309,9 @@ enum BenchAdaptiveCommand: Command {
             computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed } - computedBefore,
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
-            recomputed: recomputed, adversaries: adversaries, validated: report.validated, cpuOverhead: cpuOverhead,
+            recomputed: recomputed, adversaries: adversaries,
+            cheated: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.cheated } - cheatedBefore, validated: report.validated,
+            cpuOverhead: cpuOverhead,
             credit: credit)
     }
 
