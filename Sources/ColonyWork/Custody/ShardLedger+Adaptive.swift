@@ -93,8 +93,8 @@ struct AdaptiveState: Sendable {
     var single: [Int: Who] = [:]
     /// Units whose result accepted alone was voided by a later failed check of its worker.
     var voided: [Int: Who] = [:]
-    /// Units reopened for a closing check, with the worker checked: each worker's latest result accepted alone
-    /// since its last passed check, once every unit of the shard is decided; one more replica is leased.
+    /// Units reopened for a closing check, with the worker checked: one result (`closingPick`) each worker had
+    /// accepted alone since its last passed check, once every unit of the shard is decided; one more replica is leased.
     var closing: [Int: Who] = [:]
     /// Results accepted alone that a closing check confirmed, with the replica that agreed.
     var confirmed: [Int: Who] = [:]
