@@ -284,6 +284,22 @@ enum BenchAdaptiveCommand: Command {
             swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
         if tracing {
+            // Each adversary's units: computed, cheated on, sealed and revealed in the records, and not counted.
+            for (index, peer) in swarm.peers.enumerated() where misbehaving.contains(peer.identity.publicKey) {
+                let key = peer.identity.publicKey
+                var sealed = Set<Int>(), revealed = Set<Int>()
+                for shard in 0..<manifest.shardCount {
+                    guard let ledger = swarm.peers.lazy.compactMap({ $0.custodian.ledgers[ShardRef(job: job, shard: shard)] }).first else { continue }
+                    for record in ledger.records.values where record.worker == key {
+                        if record.kind == .commit { sealed.formUnion(record.entries.map(\.unit)) }
+                        if record.kind == .reveal { revealed.formUnion(record.entries.map(\.unit)) }
+                    }
+                }
+                let statistics = index < swarm.workers.count ? swarm.workers[index].snapshot.statistics : nil
+                console.note(
+                    "adversary \(key.hex.prefix(6)): computed \(statistics?.computed ?? 0), cheated \(statistics?.cheated ?? 0), "
+                        + "sealed \(sealed.count), revealed \(revealed.count), not counted \(report.verdicts.filter { $0.invalid.contains { $0.worker == key } }.count)")
+            }
             // Each wrong output validated, with who agreed and who was outvoted (A adversary, H honest).
             let mark = { (key: Ed25519PublicKey) in (misbehaving.contains(key) ? "A:" : "H:") + key.hex.prefix(6) }
             for verdict in report.verdicts where verdict.state == .validated {
