@@ -582,30 +582,32 @@ struct AdaptiveReplicationTests {
     /// Alice, trusted, takes `unit` and runs it alone with an output (one standing for the right one, or a wrong one) whose draw
     /// leaves it unchecked, and that `accept` takes; returns the output.
     func runAlone(
-        _ cluster: inout CustodyCluster, _ unit: Int, right: Bool, at time: Int64, where accept: ([UInt8]) -> Bool = { _ in true }
+        _ cluster: inout CustodyCluster, _ unit: Int, right: Bool, at time: Int64, by worker: Identity? = nil, network: Int = 1,
+        where accept: ([UInt8]) -> Bool = { _ in true }
     ) throws -> [UInt8] {
+        let worker = worker ?? alice
         let owners = cluster.owners(unit)
-        let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+        let standing = try ledger(cluster).standing(of: worker.publicKey, at: time)
         // The test holds the custodians' keys and picks an output its draw does not check; Alice cannot.
         let output = try #require(
             (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
-                !Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing)
+                !Self.drawChecks(cluster, custodian: owners[0], worker: worker, unit: unit, output: output, standing: standing)
                     && accept(output)
             })
-        let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
+        let lease = try #require(try cluster.lease(worker, network: network, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
-        try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
+        try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
         cluster.sync(at: time + 1)
-        try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
+        try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
         cluster.sync(at: time + 2)
         return output
     }
 
-    /// The unit the closing check of Alice's results reopened.
-    func closingUnit(_ cluster: CustodyCluster) throws -> Int {
+    /// The unit the closing check of `worker`'s (Alice's) results reopened.
+    func closingUnit(_ cluster: CustodyCluster, of worker: Identity? = nil) throws -> Int {
         let closing = try ledger(cluster).adaptive.closing
-        #expect(closing.count == 1)
-        return try #require(closing.first { $0.value == Who(alice.publicKey) }?.key)
+        if worker == nil { #expect(closing.count == 1) }
+        return try #require(closing.first { $0.value == Who((worker ?? alice).publicKey) }?.key)
     }
 
     /// Dave computes the closing check of `unit` with `output` and reveals at once.
@@ -690,6 +692,46 @@ struct AdaptiveReplicationTests {
         // A stranger re-verifying the records draws the same unit and voids the same results.
         let stranger = try rebuilt(cluster)
         for unit in 2...8 { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    @Test func aClosingCheckOfAnothersResultDoesNotMoveTheCheckersOwnPick() throws {
+        // Alice and Bob, both trusted, each ran units alone: Bob units 2 to 5, Alice unit 6. Once all are decided,
+        // each has a closing check. Bob, trusted, computes Alice's; his custodian draws on his seal, as on any unit it
+        // leased him trusting. That draw does not move the pick of his own closing check: the test picks Alice's
+        // output so that it would have. (Before, it did, and two workers checking each other moved each other's
+        // picks in turn: bench adaptive, mersenne-10k, 2 peers, ran 40 units for 31.)
+        var cluster = try Self.cluster(units: 7)
+        var time = try earnTrust(&cluster)
+        var bobsDraws: [Double] = []
+        for unit in 2...5 {
+            let output = try runAlone(&cluster, unit, right: true, at: time, by: bob, network: 2)
+            bobsDraws.append(Self.drawValue(cluster, custodian: cluster.owners(unit)[0], worker: bob, unit: unit, output: output))
+            time += 10
+        }
+        let bobsPick = try #require(ShardLedger.closingPick(Array(2...5), draws: bobsDraws))
+        let keys = cluster
+        let alices = try runAlone(&cluster, 6, right: true, at: time) { output in
+            let drawOnBobsCheck = Self.drawValue(keys, custodian: keys.owners(6)[0], worker: bob, unit: 6, output: output)
+            return ShardLedger.closingPick(Array(2...5), draws: bobsDraws + [drawOnBobsCheck]) != bobsPick
+        }
+        time += 10
+        #expect(try closingUnit(cluster, of: alice) == 6)
+        #expect(try closingUnit(cluster, of: bob) == bobsPick)
+        // Bob computes Alice's closing check, leased trusting him, and his seal is drawn on.
+        let owners = cluster.owners(6)
+        let lease = try #require(try cluster.lease(bob, network: 2, via: owners[0], at: time))
+        try #require(lease.entries.map(\.unit) == [6])
+        cluster.sync(at: time)
+        try cluster.submit(cluster.commit(bob, units: [6], at: time + 1, outputs: { _ in alices }), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        try cluster.submit(cluster.reveal(bob, units: [6], at: time + 2, outputs: { _ in alices }), via: owners[0], at: time + 2)
+        cluster.sync(at: time + 2)
+        time += 10
+        let records = try ledger(cluster).records.values
+        #expect(records.contains { $0.kind == .draw && $0.worker == bob.publicKey && $0.entries.contains { $0.unit == 6 } })
+        #expect(cluster.verdict(6, time: time)?.agreeing == [alice.publicKey, bob.publicKey])
+        #expect(try ledger(cluster).adaptive.closing == [bobsPick: Who(bob.publicKey)])
+        #expect(try rebuilt(cluster).adaptive.closing == [bobsPick: Who(bob.publicKey)])
     }
 
     /// Every verdict a ledger gives equals the one computed afresh from the unit's records at that time: the
