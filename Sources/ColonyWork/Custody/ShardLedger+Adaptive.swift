@@ -623,9 +623,11 @@ extension ShardLedger {
     /// values of the draws on the worker's seals in the shard (but those on replicas leased after another worker's
     /// result was out, as closing checks of others are). Each draw is a custodian's signature over a seal,
     /// unknown to the worker until it sealed, so the pick is fixed only once its last unit is sealed and drawn: it
-    /// cannot be honest on the one unit to be checked and cheat on the rest. Withholding a reveal takes a unit out of
-    /// `tail` but leaves its draw in the seed, so the pick among the rest stays where it was. Anyone re-verifying
-    /// draws the same unit from the records.
+    /// cannot be honest on the one unit to be checked and cheat on the rest. Withholding a reveal takes that unit out
+    /// of `tail` (its result is lost, and its lease counts against the worker once over) but leaves its draw in the
+    /// seed: the pick is then the next in the same ranking, so a worker that holds back its last reveals dodges only a
+    /// pick that falls on those, and is checked on one of the results it did reveal. Anyone re-verifying draws the
+    /// same unit from the records.
     static func closingPick(_ tail: [Int], draws: [Double]) -> Int? {
         var seed: [UInt8] = Array("colony-closing-check".utf8)
         for value in draws.sorted() {
