@@ -42,13 +42,15 @@ public struct JobReport: Sendable {
 public enum JobCollector {
     /// Collects and re-verifies `job` through `peer`. `root` or the job's announcement finds the manifest.
     /// Custodians are asked at once, each for up to `timeout` seconds: one that is cut off costs a refresh that
-    /// long, not one wait per custodian (`status --watch` printed nothing for half a minute: issue 12).
+    /// long, not one wait per custodian (`status --watch` printed nothing for half a minute: issue 12). One that did
+    /// not answer is asked again, up to `attempts` times in all; a refresh loop, which asks again anyway, asks once.
     public static func collect(
         _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double = 10,
-        withEvidence: Bool = false, progress: (Int, Int) -> Void = { _, _ in }
+        attempts: Int = 2, withEvidence: Bool = false, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> JobReport {
         let now = CustodyClock.now()
-        let gathered = try gather(job, root: root, via: peer, registry: registry, timeout: timeout, now: now, progress: progress)
+        let gathered = try gather(
+            job, root: root, via: peer, registry: registry, timeout: timeout, attempts: attempts, now: now, progress: progress)
         let manifest = gathered.manifest
         // A unit's input, for the kernel's `work`: inline in the manifest, or fetched (and checked) from its blob.
         func input(_ unit: Int) -> Data? {
@@ -99,8 +101,8 @@ public enum JobCollector {
     }
 
     static func gather(
-        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, now: Int64,
-        progress: (Int, Int) -> Void = { _, _ in }
+        _ job: JobID, root: BlobID? = nil, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, attempts: Int = 2,
+        now: Int64, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Gathered {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
         let equivalent = registry.outputEquivalence(manifest.kernel)
@@ -120,7 +122,7 @@ public enum JobCollector {
                 }
                 guard !round.isEmpty, asked.count <= 256 else { break }
                 let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
-                for items in ask(round, frame, via: peer, timeout: timeout) {
+                for items in ask(round, frame, via: peer, timeout: timeout, attempts: attempts) {
                     answered = true
                     for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
                         do {
@@ -145,15 +147,16 @@ public enum JobCollector {
         return gathered
     }
 
-    /// Asks every member of `round` for `frame` at once, and those that did not answer once more after a moment: a
-    /// reply lost to a busy custodian would leave the collection short of the records only it serves (a corrupt
-    /// custodian withholds its own, so the honest ones' matter). The items come back in the round's order.
+    /// Asks every member of `round` for `frame` at once, and those that did not answer again after a moment, up to
+    /// `attempts` times in all: a reply lost to a busy custodian would leave the collection short of the records
+    /// only it serves (a corrupt custodian withholds its own, so the honest ones' matter). The items come back in
+    /// the round's order.
     static func ask(
-        _ round: [CustodianMember], _ frame: Frame, via peer: ColonyPeer, timeout: Double
+        _ round: [CustodianMember], _ frame: Frame, via peer: ColonyPeer, timeout: Double, attempts: Int
     ) -> [(records: [CustodyRecord], changes: [CustodySetChange])] {
         let replies = Mutex<[Int: (records: [CustodyRecord], changes: [CustodySetChange])]>([:])
         var pending = Array(round.indices)
-        for attempt in 0..<retryAttempts where !pending.isEmpty {
+        for attempt in 0..<max(1, attempts) where !pending.isEmpty {
             if attempt > 0 { Thread.sleep(forTimeInterval: retryPause) }
             let indices = pending
             DispatchQueue.concurrentPerform(iterations: indices.count) { position in
@@ -169,8 +172,7 @@ public enum JobCollector {
         return replies.withLock { $0 }.sorted { $0.key < $1.key }.map(\.value)
     }
 
-    /// How many times a custodian is asked for its records, and the pause before asking again.
-    static let retryAttempts = 2
+    /// The pause before asking a custodian that did not answer again.
     static let retryPause = 0.5
 
     /// Counts a lease's prior standing again from the records of the shards it cites (`ShardLedger.priorCheck`):

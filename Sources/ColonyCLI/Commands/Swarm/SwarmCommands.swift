@@ -468,8 +468,9 @@ enum StatusCommand: Command {
                 if !console.errorIsTerminal && !json { console.note(SwarmCommandSupport.reportLine(report)) }
                 // A refresh interval for a person watching; the custodians are asked again each time.
                 Thread.sleep(forTimeInterval: 2)
-                // Each custodian gets 3 s: a refresh comes on time even while one is cut off.
-                report = try JobCollector.collect(job, via: peer, registry: environment.registry, timeout: 3)
+                // Each custodian gets 3 s and one try: a refresh comes on time even while one is cut off (the next
+                // refresh asks it again).
+                report = try JobCollector.collect(job, via: peer, registry: environment.registry, timeout: 3, attempts: 1)
             }
             bar.finish()
         }

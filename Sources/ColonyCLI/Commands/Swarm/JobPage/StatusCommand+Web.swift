@@ -69,7 +69,7 @@ extension StatusCommand {
             while !report.complete {
                 if stopRefreshing.wait(timeout: .now() + webRefreshInterval) == .success { return }
                 do {
-                    report = try JobCollector.collect(job, via: peer, registry: registry, timeout: 3)
+                    report = try JobCollector.collect(job, via: peer, registry: registry, timeout: 3, attempts: 1)
                     page.show(report)
                 } catch {
                     page.refreshFailed("\(error)")
