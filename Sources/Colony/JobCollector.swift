@@ -172,7 +172,9 @@ public enum JobCollector {
         return replies.withLock { $0 }.sorted { $0.key < $1.key }.map(\.value)
     }
 
-    /// The pause before asking a custodian that did not answer again.
+    /// The pause before asking a custodian that did not answer again. A sleep is right here: `collect` is a blocking
+    /// call of commands and tests, on no event loop, and there is no event to await; a custodian that dropped a reply
+    /// under load would likely drop one asked again at once.
     static let retryPause = 0.5
 
     /// Counts a lease's prior standing again from the records of the shards it cites (`ShardLedger.priorCheck`):

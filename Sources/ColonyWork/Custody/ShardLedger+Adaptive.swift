@@ -458,10 +458,8 @@ extension ShardLedger {
             var partners: [Who] = []
         }
         var byWorker: [Who: [Leased]] = [:]
-        // Each worker's results accepted alone since its last passed check, and the values of the draws on its
-        // seals that fix the closing check's pick.
+        // Each worker's results accepted alone since its last passed check.
         var unchecked: [Who: [Int]] = [:]
-        var drawn: [Who: [Double]] = [:]
         for (index, records) in perUnit.enumerated() where !records.leases.isEmpty {
             let unit = units.lowerBound + index
             var base = validated[index]
@@ -492,14 +490,6 @@ extension ShardLedger {
         }
         for (worker, leased) in byWorker {
             let ordered = leased.sorted { $0.lease.time != $1.lease.time ? $0.lease.time < $1.lease.time : $0.unit < $1.unit }
-            drawn[worker] = ordered.compactMap { item in
-                let records = perUnit[item.unit - units.lowerBound]
-                // Not a replica leased after another worker's result was out (a closing check of another's): the
-                // draw on it would move the pick once its own closing checks had begun, and two workers checking
-                // each other moved each other's picks in turn (bench adaptive, mersenne-10k, 2 peers: 40 runs of 31).
-                guard !records.reveals.contains(where: { $0.worker != worker && $0.time <= item.lease.time }) else { return nil }
-                return records.seal(of: worker).flatMap { Self.draw(records, worker, item.lease, $0.seal)?.value }
-            }
             var facts: [AdaptiveFact] = []
             var start = 0
             while start < ordered.count {
@@ -555,7 +545,18 @@ extension ShardLedger {
             if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck }
             state.facts[worker] = facts
         }
-        closingChecks(&state, unchecked, drawn: drawn)
+        // The values of the draws on a worker's seals, which fix its closing check's pick: asked only once the shard
+        // is decided, for workers with results to check (the walk runs after every change of the records).
+        closingChecks(&state, unchecked) { worker in
+            (byWorker[worker] ?? []).compactMap { item in
+                let records = perUnit[item.unit - units.lowerBound]
+                // Not a replica leased after another worker's result was out (a closing check of another's): the
+                // draw on it would move the pick once its own closing checks had begun, and two workers checking
+                // each other moved each other's picks in turn (bench adaptive, mersenne-10k, 2 peers: 40 runs of 31).
+                guard !records.reveals.contains(where: { $0.worker != worker && $0.time <= item.lease.time }) else { return nil }
+                return records.seal(of: worker).flatMap { Self.draw(records, worker, item.lease, $0.seal)?.value }
+            }
+        }
         return state
     }
 
@@ -581,7 +582,7 @@ extension ShardLedger {
     /// A result sealed after the checked one was revealed could copy it, so the check relies on the replica: a
     /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
     /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
-    func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]], drawn: [Who: [Double]]) {
+    func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]], draws: (Who) -> [Double]) {
         guard
             validated.indices.allSatisfy({ index in
                 let unit = units.lowerBound + index
@@ -589,7 +590,7 @@ extension ShardLedger {
             })
         else { return }
         for (worker, tail) in unchecked {
-            guard let unit = Self.closingPick(tail, draws: drawn[worker] ?? []) else { continue }
+            guard let unit = Self.closingPick(tail, draws: draws(worker)) else { continue }
             let records = perUnit[unit - units.lowerBound]
             guard let mine = records.reveals.first(where: { $0.worker == worker }) else { continue }
             let other = records.reveals.filter { reveal in
