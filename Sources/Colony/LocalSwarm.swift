@@ -20,6 +20,8 @@ public final class LocalSwarm: @unchecked Sendable {
         /// Peers honest for their first `sleeperHonestUnits` units, then cheating (issue 14).
         public var sleepers = 0
         public var sleeperHonestUnits = 100
+        /// Whether the sleepers are careful ones (`SwarmWorker.Behaviour.carefulSleeper`).
+        public var carefulSleepers = false
         public var crash = 0
         /// Slots per worker.
         public var coresPerWorker = 1
@@ -79,7 +81,7 @@ public final class LocalSwarm: @unchecked Sendable {
         end -= options.copycats
         if index >= end { return .copycat }
         end -= options.sleepers
-        if index >= end { return .sleeper }
+        if index >= end { return options.carefulSleepers ? .carefulSleeper : .sleeper }
         return .honest
     }
 

@@ -23,6 +23,10 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Honest for its first `Configuration.sleeperHonestUnits` units, then a cheater: the adversary adaptive
         /// replication must catch once it is trusted (issue 14).
         case sleeper
+        /// A sleeper that, once awake, is honest on the last unit it computes in each shard and cheats on the rest:
+        /// it holds each lease's results until it knows whether the shard has more for it (`holdsBack`). Checking a
+        /// worker's latest result would pass it; the closing check draws the result it checks (`ShardLedger.closingPick`).
+        case carefulSleeper
     }
 
     public struct Configuration: Sendable {
@@ -148,12 +152,15 @@ public final class SwarmWorker: @unchecked Sendable {
         var passed: Bool { (date.map { Date() >= $0 }) ?? false }
     }
 
-    /// True once a sleeper has computed its honest units.
+    /// True once a sleeper has computed its honest units, or was woken.
     func isAwake() -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        return stats.computed >= configuration.sleeperHonestUnits
+        return woken.load(ordering: .relaxed) || stats.computed >= configuration.sleeperHonestUnits
     }
+
+    /// Turns a sleeper to cheating from its next unit on, whatever it has computed: tests turn one once it is trusted.
+    func turn() { woken.store(true, ordering: .relaxed) }
 
     /// The wrong output colluders agree on for a unit whose honest output is `honest`.
     public static func collusion(_ honest: [UInt8]) -> [UInt8] { honest + Array("colluded".utf8) }
@@ -171,6 +178,9 @@ public final class SwarmWorker: @unchecked Sendable {
         let lease: CustodyRecord
         let units: [Int]
         var outputs: [Int: [UInt8]] = [:]
+        /// A careful sleeper's honest outputs of the units it cheated on, kept until it knows whether they are its
+        /// last in the shard (`holdsBack`).
+        var honest: [Int: [UInt8]] = [:]
         /// The last checkpoint of each unit a slot started but did not finish.
         var checkpoints: [Int: Data] = [:]
         /// Whether the commit of the outputs was accepted.
@@ -288,6 +298,7 @@ public final class SwarmWorker: @unchecked Sendable {
     var nextDiscovery = Date.distantPast
     private let stopping = Atomic<Bool>(false)
     private let abandoned = Atomic<Bool>(false)
+    private let woken = Atomic<Bool>(false)
     private var threads: [Thread] = []
     private let finishedGroup = DispatchGroup()
     /// The slots alone: leases are kept or released only once every running kernel has saved its checkpoint.
@@ -494,9 +505,12 @@ public final class SwarmWorker: @unchecked Sendable {
             // on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()
             var cheated = false
-            if let honest = output, configuration.behaviour == .cheater || (configuration.behaviour == .sleeper && isAwake()) {
+            var kept: [UInt8]?
+            let sleeper = configuration.behaviour == .sleeper || configuration.behaviour == .carefulSleeper
+            if let honest = output, configuration.behaviour == .cheater || (sleeper && isAwake()) {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
                 cheated = true
+                if configuration.behaviour == .carefulSleeper { kept = honest }
             }
             if configuration.behaviour == .colluder, let honest = output {
                 output = Self.collusion(honest)
@@ -509,6 +523,7 @@ public final class SwarmWorker: @unchecked Sendable {
             pauseIfFinished()
             if let output {
                 task.ticket.outputs[task.unit] = output
+                task.ticket.honest[task.unit] = kept
                 task.ticket.checkpoints[task.unit] = nil
                 stats.computed += 1
                 stats.cheated += cheated ? 1 : 0
@@ -888,6 +903,7 @@ public final class SwarmWorker: @unchecked Sendable {
             tickets.filter { ticket in
                 ticket.state == .computing && ticket.nextCheck <= now
                     && ticket.units.allSatisfy { ticket.outputs[$0] != nil || ticket.failures[$0] != nil }
+                    && !holdsBack(ticket, now: now)
             }
         }
         for ticket in ready {

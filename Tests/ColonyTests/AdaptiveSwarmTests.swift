@@ -241,4 +241,45 @@ import Testing
             #expect(cheated > 0 && caught > 0)
         }
     }
+
+    @Test func aCarefulSleeperHonestOnlyOnItsLastUnitInEachShardIsCaught() throws {
+        // A worker can tell its last result in a shard: the shard has no more for it. A careful sleeper, trusted from
+        // a replicated job, cheats on every unit of an adaptive job but the last it computes in each of the job's two
+        // shards, holding each lease's results until it knows. Spot checks at max(0.1 %, 1/n) with n in the hundreds
+        // seldom reach it, so the closing check must. The drawn check falls on a cheat unless the draws pick its
+        // one honest unit of hundreds. It failed in two ways before:
+        // - with the latest result checked (`closingPick` returning the tail's last unit), 5 runs of 5 validated
+        //   wrong outputs, from 16 to 1,023;
+        // - with a pass as another's checker clearing the results it ran alone (`AdaptiveFact.sampled`), 1 run of 5
+        //   validated 341: its last unit in shard 1 was a replica of another's spot check.
+        try SwarmTestSupport.withSwarm("adaptive-careful-sleeper", configure: { $0.sleeperHonestUnits = .max }) { swarm in
+            let index = try swarm.addPeer(behaviour: .carefulSleeper)
+            _ = try Self.replicatedJob(units: 2000, on: swarm)
+            let sleeperWorker = swarm.workers[index]
+            sleeperWorker.turn()
+            // The others wait until it has sealed half a shard, so that it has a share to cheat on whichever worker
+            // finds the job first (tally units cost nothing, and one lease may take most of a shard).
+            let others = swarm.workers.indices.filter { $0 != index }
+            for other in others { swarm.workers[other].pause() }
+            let before = sleeperWorker.snapshot.statistics
+            let spec = Self.adaptiveSpec(units: 2048, minSpotCheck: 0.001)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let deadline = Date() + 60
+            while sleeperWorker.snapshot.statistics.committed - before.committed < 512, Date() < deadline {
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+            }
+            for other in others { swarm.workers[other].resume() }
+            let progress = swarm.waitUntilDecided(job, timeout: 300)
+            #expect(progress?.validated == 2048, "progress: \(String(describing: progress))")
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 2048)
+            let sleeper = swarm.peers[index].identity.publicKey
+            let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == sleeper } }.count
+            let statistics = swarm.workers[index].snapshot.statistics
+            print("the careful sleeper computed \(statistics.computed) units, cheated on \(statistics.cheated); its results did not count in \(caught)")
+            #expect(statistics.cheated > 0 && caught > 0)
+            // It was honest on some of the units it computed in this job: its last in a shard.
+            #expect(statistics.computed - before.computed > statistics.cheated)
+        }
+    }
 }

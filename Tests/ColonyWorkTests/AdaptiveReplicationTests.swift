@@ -629,6 +629,18 @@ struct AdaptiveReplicationTests {
         cluster.sync(at: time + 2)
     }
 
+    /// Alice's results for `units` are voided and the units open again, here and for a stranger re-verifying the
+    /// records.
+    func expectAlicesVoided(_ cluster: CustodyCluster, _ units: [Int], at time: Int64) throws {
+        for unit in units {
+            let verdict = try #require(cluster.verdict(unit, time: time))
+            #expect(verdict.state == .open, "unit \(unit)")
+            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
+        }
+        let stranger = try rebuilt(cluster)
+        for unit in units { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open, "unit \(unit)") }
+    }
+
     @Test func theLastResultsAcceptedAloneAreCheckedBeforeTheShardEnds() throws {
         // The sleeper's tail: Alice, trusted, cheats on the shard's last two units and no draw checks them. Once
         // every unit is decided, one of her results takes one more replica; Dave's honest result differs, and both
@@ -647,15 +659,8 @@ struct AdaptiveReplicationTests {
         #expect(cluster.verdict(5 - picked, time: time)?.state == .validated)
         try closingCheck(&cluster, picked, output: Outputs.right(picked), at: time)
         time += 10
-        for unit in [2, 3] {
-            let verdict = try #require(cluster.verdict(unit, time: time))
-            #expect(verdict.state == .open)
-            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
-        }
+        try expectAlicesVoided(cluster, [2, 3], at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
-        // A stranger re-verifying the records reaches the same.
-        let stranger = try rebuilt(cluster)
-        for unit in [2, 3] { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
     }
 
     @Test func aWorkerHonestOnlyOnItsLastUnitFailsTheClosingCheck() throws {
@@ -683,15 +688,8 @@ struct AdaptiveReplicationTests {
         #expect(picked != 8)
         try closingCheck(&cluster, picked, output: Outputs.right(picked), at: time)
         time += 10
-        for unit in 2...8 {
-            let verdict = try #require(cluster.verdict(unit, time: time))
-            #expect(verdict.state == .open, "unit \(unit)")
-            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
-        }
+        try expectAlicesVoided(cluster, Array(2...8), at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
-        // A stranger re-verifying the records draws the same unit and voids the same results.
-        let stranger = try rebuilt(cluster)
-        for unit in 2...8 { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
     }
 
     @Test func aClosingCheckOfAnothersResultDoesNotMoveTheCheckersOwnPick() throws {
@@ -732,6 +730,48 @@ struct AdaptiveReplicationTests {
         #expect(cluster.verdict(6, time: time)?.agreeing == [alice.publicKey, bob.publicKey])
         #expect(try ledger(cluster).adaptive.closing == [bobsPick: Who(bob.publicKey)])
         #expect(try rebuilt(cluster).adaptive.closing == [bobsPick: Who(bob.publicKey)])
+    }
+
+    @Test func aPassAsAnothersCheckerLeavesTheResultsAWorkerRanAloneUnchecked() throws {
+        // Alice, trusted, cheats on units 2 to 5 alone. Then Bob runs unit 6, which his custodian's draw checks, and
+        // Alice is leased the replica and computes it honestly: leased a unit Bob already held, she could tell her
+        // result would be compared. Her pass there checks Bob, not her, so her results run alone stay unchecked:
+        // once all is decided her closing check draws one of them, fails on Dave's result, and voids all four.
+        // (When any pass cleared a worker's results run alone, she had no closing check and 4 wrong outputs stood;
+        // over the wire, a careful sleeper honest on its last unit in a shard, another's check, kept 341 of them:
+        // AdaptiveSwarmTests.)
+        var cluster = try Self.cluster(units: 7)
+        var time = try earnTrust(&cluster)
+        for unit in 2...5 {
+            _ = try runAlone(&cluster, unit, right: false, at: time)
+            time += 10
+        }
+        let owners = cluster.owners(6)
+        let standing = try ledger(cluster).standing(of: bob.publicKey, at: time)
+        let bobs = try #require(
+            (0..<200).lazy.map { [6, 42, UInt8($0)] }.first { output in
+                Self.drawChecks(cluster, custodian: owners[0], worker: bob, unit: 6, output: output, standing: standing)
+            })
+        let lease = try #require(try cluster.lease(bob, network: 2, via: owners[0], at: time))
+        try #require(lease.entries.map(\.unit) == [6])
+        try cluster.submit(cluster.commit(bob, units: [6], at: time + 1, outputs: { _ in bobs }), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        #expect(cluster.verdict(6, at: owners[1], time: time + 1)?.openSlots == 1)
+        let check = try #require(try cluster.lease(alice, network: 1, via: owners[1], at: time + 1))
+        try #require(check.entries.map(\.unit) == [6])
+        try cluster.submit(cluster.commit(alice, units: [6], at: time + 2, outputs: { _ in bobs }), via: owners[1], at: time + 2)
+        cluster.sync(at: time + 2)
+        try cluster.submit(cluster.reveal(bob, units: [6], at: time + 3, outputs: { _ in bobs }), via: owners[0], at: time + 3)
+        try cluster.submit(cluster.reveal(alice, units: [6], at: time + 3, outputs: { _ in bobs }), via: owners[1], at: time + 3)
+        cluster.sync(at: time + 3)
+        time += 10
+        let agreeing = try #require(cluster.verdict(6, time: time)?.agreeing)
+        #expect(agreeing.count == 2 && agreeing.contains(alice.publicKey) && agreeing.contains(bob.publicKey))
+        let picked = try closingUnit(cluster)
+        #expect((2...5).contains(picked))
+        try closingCheck(&cluster, picked, output: Outputs.right(picked), at: time)
+        time += 10
+        try expectAlicesVoided(cluster, Array(2...5), at: time)
     }
 
     /// Every verdict a ledger gives equals the one computed afresh from the unit's records at that time: the

@@ -75,6 +75,11 @@ struct AdaptiveFact: Sendable {
     var deadline: Int64 = .max
     /// For a passed check, the other workers whose results agreed.
     var partners: [Who] = []
+    /// For a passed check, whether it checked this worker's result rather than a partner's: the worker leased the
+    /// unit no later than any partner (a spot check or a closing check of it). Only such a check clears the results
+    /// it had accepted alone. A worker leased a unit another already holds can tell that its result will be
+    /// compared, and be honest there alone.
+    var sampled = false
 
     /// True when this fact resets the standing of leases signed at `time`: a failure or error before it, or a
     /// lease without a result whose deadline had passed by then.
@@ -456,6 +461,7 @@ extension ShardLedger {
             var fact: AdaptiveFact.Kind?
             var revealed: Bool
             var partners: [Who] = []
+            var sampled = false
         }
         var byWorker: [Who: [Leased]] = [:]
         // Each worker's results accepted alone since its last passed check.
@@ -485,7 +491,9 @@ extension ShardLedger {
                     if agreeing.contains(worker) { fact = .checked } else if outvoted.contains(worker) { fact = .failed } else { continue }
                 }
                 let partners = fact == .checked ? agreeing.filter { $0 != worker }.sorted() : []
-                byWorker[worker, default: []].append(Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners))
+                let sampled = fact == .checked && partners.allSatisfy { (records.vouching($0)?.time ?? .max) >= vouching.time }
+                byWorker[worker, default: []].append(
+                    Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners, sampled: sampled))
             }
         }
         for (worker, leased) in byWorker {
@@ -501,7 +509,7 @@ extension ShardLedger {
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
                     if let kind = item.fact {
-                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners))
+                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners, sampled: item.sampled))
                         continue
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
@@ -527,12 +535,14 @@ extension ShardLedger {
                 }
                 start = end
             }
-            // A failed check voids the results accepted alone since the worker's last passed check.
+            // A failed check voids the results accepted alone since the worker's last passed check of its own result.
+            // (When a pass as another's checker cleared them too, a sleeper honest on its last unit in a shard, a
+            // closing check of another's, kept 341 wrong outputs: AdaptiveSwarmTests, careful sleeper.)
             var sinceCheck: [Int] = []
             for fact in facts {
                 switch fact.kind {
                 case .single: sinceCheck.append(fact.unit)
-                case .checked: sinceCheck.removeAll()
+                case .checked: if fact.sampled { sinceCheck.removeAll() }
                 case .failed:
                     for unit in sinceCheck {
                         state.single[unit] = nil
@@ -605,6 +615,7 @@ extension ShardLedger {
             if let index = state.facts[worker]?.lastIndex(where: { $0.unit == unit }) {
                 state.facts[worker]?[index].kind = passed ? .checked : .failed
                 state.facts[worker]?[index].partners = passed ? [other.worker] : []
+                state.facts[worker]?[index].sampled = passed
             }
             if passed {
                 state.confirmed[unit] = other.worker

@@ -16,7 +16,8 @@ enum BenchAdaptiveCommand: Command {
             units (or the job of --spec): first with every unit replicated (replicas 2, quorum 2), then with \
             adaptive replication (a worker with 10 consecutive valid results in a shard runs its units once, \
             spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
-            then cheating), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
+            then cheating), a careful sleeper (the same, but honest on the last unit it computes in each shard, \
+            which it holds back until the shard has no more for it), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
             cheater that comes back with a new key each time it is caught). trusted runs the job replicated first \
             and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
@@ -37,7 +38,7 @@ enum BenchAdaptiveCommand: Command {
             .value("units", "N", help: "Tally units per job (default: 20000)."),
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,colluders,trusted-colluders,churn)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn)."),
             .json,
         ],
         examples: [
@@ -46,7 +47,9 @@ enum BenchAdaptiveCommand: Command {
         ]
     )
 
-    static let allScenarios = ["replicated", "adaptive", "trusted", "sleeper", "colluders", "trusted-colluders", "churn"]
+    static let allScenarios = [
+        "replicated", "adaptive", "trusted", "sleeper", "careful-sleeper", "colluders", "trusted-colluders", "churn",
+    ]
 
     /// Colluders among `peers`: 10 %, and never fewer than 2 (one alone is a lone cheater, not collusion).
     static func colluders(among peers: Int) -> Int { max(2, peers / 10) }
@@ -216,6 +219,9 @@ enum BenchAdaptiveCommand: Command {
         options.revealPollInterval = 0.05
         switch scenario {
         case "sleeper": options.sleepers = 1
+        case "careful-sleeper":
+            options.sleepers = 1
+            options.carefulSleepers = true
         case "colluders", "trusted-colluders": options.colluders = colluders(among: peers)
         default: break
         }
