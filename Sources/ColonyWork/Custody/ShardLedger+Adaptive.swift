@@ -75,10 +75,12 @@ struct AdaptiveFact: Sendable {
     var deadline: Int64 = .max
     /// For a passed check, the other workers whose results agreed.
     var partners: [Who] = []
-    /// For a passed check, whether it checked this worker's result rather than a partner's: the worker leased the
-    /// unit no later than any partner (a spot check or a closing check of it). Only such a check clears the results
-    /// it had accepted alone. A worker leased a unit another already holds can tell that its result will be
-    /// compared, and be honest there alone.
+    /// For a passed check, whether it was a sample of this worker's results: the lease claimed trust, so only a
+    /// draw made after the worker sealed could replicate the unit, and no other worker had leased the unit before
+    /// it (a spot check or closing check of it). Only such a check clears the results it had accepted alone. A
+    /// worker can tell that its result will be compared when it is leased a unit another holds (it checks the other's
+    /// result) or that others computed before (reopened), or is leased without trust (after an error, say), and be
+    /// honest there alone.
     var sampled = false
 
     /// True when this fact resets the standing of leases signed at `time`: a failure or error before it, or a
@@ -491,7 +493,8 @@ extension ShardLedger {
                     if agreeing.contains(worker) { fact = .checked } else if outvoted.contains(worker) { fact = .failed } else { continue }
                 }
                 let partners = fact == .checked ? agreeing.filter { $0 != worker }.sorted() : []
-                let sampled = fact == .checked && partners.allSatisfy { (records.vouching($0)?.time ?? .max) >= vouching.time }
+                let sampled = fact == .checked && vouching.claim >= policy.trustAfter
+                    && records.leases.allSatisfy { $0.worker == worker || $0.time >= vouching.time }
                 byWorker[worker, default: []].append(
                     Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners, sampled: sampled))
             }
@@ -535,9 +538,9 @@ extension ShardLedger {
                 }
                 start = end
             }
-            // A failed check voids the results accepted alone since the worker's last passed check of its own result.
-            // (When a pass as another's checker cleared them too, a sleeper honest on its last unit in a shard, a
-            // closing check of another's, kept 341 wrong outputs: AdaptiveSwarmTests, careful sleeper.)
+            // A failed check voids the results accepted alone since the worker's last passed check that sampled them
+            // (`AdaptiveFact.sampled`). When any pass cleared them, a careful sleeper honest on its last unit in a
+            // shard, a replica of another's spot check, kept 341 wrong outputs (AdaptiveSwarmTests).
             var sinceCheck: [Int] = []
             for fact in facts {
                 switch fact.kind {
