@@ -130,7 +130,8 @@ enum DemoCommand: Command {
             --adaptive shows adaptive replication (spec field redundancy.adaptive): the job (--units tally units, \
             default 4,000, or --spec) runs replicated, then adaptive, then adaptive again after a replicated run \
             (workers bring their standing), then adaptive against a sleeper (honest for \
-            100 units, then cheating), 10% colluders (at least 2; among new keys only, and among workers trusted \
+            100 units, then cheating), a careful sleeper (the same, but honest on its last unit in each shard), \
+            10% colluders (at least 2; among new keys only, and among workers trusted \
             from an earlier job) and Sybil churn, as 'colony bench adaptive' does; it prints the CPU spent beyond \
             one run per unit, wrong outputs validated and units the adversaries forced to be computed again, and \
             has two peers that took no part compute every worker's credit from the records independently and \
