@@ -732,6 +732,16 @@ struct AdaptiveReplicationTests {
         #expect(try rebuilt(cluster).adaptive.closing == [bobsPick: Who(bob.publicKey)])
     }
 
+    /// Alice, trusted, cheats on each of `units` alone, 10 ms apart from `time`; returns the time after.
+    func cheatAlone(_ cluster: inout CustodyCluster, _ units: ClosedRange<Int>, at time: Int64) throws -> Int64 {
+        var time = time
+        for unit in units {
+            _ = try runAlone(&cluster, unit, right: false, at: time)
+            time += 10
+        }
+        return time
+    }
+
     /// `worker`, trusted, computes `unit` right, with an output its custodian's draw checks, and `checker` computes
     /// the replica, leased once the worker sealed: both pass.
     func spotChecked(
@@ -768,11 +778,8 @@ struct AdaptiveReplicationTests {
         // over the wire, a careful sleeper honest on its last unit in a shard, another's check, kept 341 of them:
         // AdaptiveSwarmTests.)
         var cluster = try Self.cluster(units: 7)
-        var time = try earnTrust(&cluster)
-        for unit in 2...5 {
-            _ = try runAlone(&cluster, unit, right: false, at: time)
-            time += 10
-        }
+        let trusted = try earnTrust(&cluster)
+        var time = try cheatAlone(&cluster, 2...5, at: trusted)
         try spotChecked(&cluster, 6, by: (bob, 2), checker: (alice, 1), at: time)
         time += 10
         let picked = try closingUnit(cluster)
@@ -788,11 +795,8 @@ struct AdaptiveReplicationTests {
         // before Bob. That pass samples nothing she ran alone: her closing check stands and voids units 2 to 4.
         // (With a pass counted whenever she leased first, it cleared them and 3 wrong outputs stood.)
         var cluster = try Self.cluster(units: 7)
-        var time = try earnTrust(&cluster)
-        for unit in 2...4 {
-            _ = try runAlone(&cluster, unit, right: false, at: time)
-            time += 10
-        }
+        let trusted = try earnTrust(&cluster)
+        var time = try cheatAlone(&cluster, 2...4, at: trusted)
         let owners = cluster.owners(5)
         let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [5])
