@@ -186,11 +186,17 @@ import Testing
             #expect(report.verdicts.allSatisfy { verdict in !verdict.agreeing.contains { colluders.contains($0) } })
             // Never both agreeing on one unit. Both may have computed one at a shard's start, before a trusted
             // worker leased there (the pairing rule's cold start); such a quorum is then rechecked, and both are
-            // outvoted.
+            // outvoted. Both may also meet a unit one at a time, each outvoted by honest workers (a unit reopened
+            // after a failed check takes fresh replicas, and the first colluder no longer holds it): then at least
+            // two honest workers agree on it. (Without that case this failed once in 5 full runs after the
+            // ninth session's rule, under which failed checks void more: "both colluders computed unit 501".)
             for verdict in report.verdicts {
                 let present = Set(verdict.agreeing + verdict.invalid.map(\.worker)).intersection(colluders)
                 let rechecked = colluders.allSatisfy { c in verdict.invalid.contains { $0.worker == c && $0.reason == ShardLedger.outvotedOnRecheck } }
-                #expect(present.count < 2 || rechecked, "both colluders computed unit \(verdict.unit)")
+                let outvotedByHonest = verdict.agreeing.filter { !colluders.contains($0) }.count >= 2
+                #expect(
+                    present.count < 2 || rechecked || outvotedByHonest,
+                    "both colluders computed unit \(verdict.unit): \(verdict.invalid.map(\.reason)), \(verdict.agreeing.count) agreeing")
             }
         }
     }
