@@ -502,6 +502,8 @@ extension ShardLedger {
         for (worker, leased) in byWorker {
             let ordered = leased.sorted { $0.lease.time != $1.lease.time ? $0.lease.time < $1.lease.time : $0.unit < $1.unit }
             var facts: [AdaptiveFact] = []
+            // Results run alone on a claim the records no longer bear out.
+            var unborne: [Int] = []
             var start = 0
             while start < ordered.count {
                 let time = ordered[start].lease.time
@@ -517,17 +519,22 @@ extension ShardLedger {
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
                     let claim = item.lease.claim
-                    if claim >= policy.trustAfter, standing + prior(item.lease, worker, facts) >= claim, let seal = records.seal(of: worker),
+                    if claim >= policy.trustAfter, let seal = records.seal(of: worker),
                         let draw = Self.draw(records, worker, item.lease, seal.seal),
                         draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease)
                     {
+                        let borne = standing + prior(item.lease, worker, facts) >= claim
                         if item.revealed {
                             // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
                             if records.reveals.contains(where: { $0.worker == worker && $0.seal == seal.seal }) {
-                                state.single[item.unit] = worker
-                                facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
+                                if borne {
+                                    state.single[item.unit] = worker
+                                    facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
+                                } else {
+                                    unborne.append(item.unit)
+                                }
                             }
-                        } else {
+                        } else if borne {
                             state.runsOnce.insert(UnitWorker(unit: item.unit, worker: worker))
                         }
                     }
@@ -554,6 +561,11 @@ extension ShardLedger {
                     sinceCheck.removeAll()
                 case .error, .unanswered: break
                 }
+            }
+            // Those run alone on a standing a failed check has since taken away (one of an earlier lease, decided
+            // once the shard was done, or a quorum of the worker's put in doubt by it and rechecked): voided too.
+            if facts.contains(where: { $0.kind == .failed }) {
+                for unit in unborne { state.voided[unit] = worker }
             }
             if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck }
             state.facts[worker] = facts
@@ -587,11 +599,14 @@ extension ShardLedger {
     /// draw checked it (bench adaptive, sleeper: wrong outputs validated in half the runs). The pick is drawn, not
     /// the latest result: a worker can tell its latest results (it is computing them when the shard runs out of
     /// fresh units), and one honest on those alone passed the check with every earlier cheat standing. The first
-    /// other result decides:
-    /// - it agrees: a passed check (the unit stays validated, with both);
-    /// - it differs: a failed check, which voids every result the worker had accepted alone since its last passed
-    ///   check, the checked unit too; the replicas that unit then takes decide who was wrong, and a worker proven
-    ///   right gets its results back (the walk starts from the records each time).
+    /// other result:
+    /// - agrees: a passed check (the unit stays validated, with both);
+    /// - differs: the unit opens again and takes a fresh quorum, which decides who was wrong. Outvoted, the worker
+    ///   has failed a check in the walk, which voids every result it had accepted alone since its last passed check
+    ///   (those leased after the checked unit lose their trust with it). In the quorum, it passed. Voiding on the
+    ///   first differing result let a cheater drawn for an honest worker's check void her whole run: each voided unit
+    ///   took two fresh workers, and with the cheater one of them, a swarm of 4 or 5 ran out of fresh workers
+    ///   (AdaptiveSwarmTests, sleeper: stalled in 6 runs of 33 with 4 workers).
     /// A result sealed after the checked one was revealed could copy it, so the check relies on the replica: a
     /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
     /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
@@ -614,23 +629,18 @@ extension ShardLedger {
                 state.closing[unit] = worker
                 continue
             }
-            let passed = other.digest == mine.digest || equivalence(other.output, mine.output)
+            guard other.digest == mine.digest || equivalence(other.output, mine.output) else {
+                // They differ: the unit is open until a fresh quorum decides it, and the walk then finds the worker's
+                // result checked or outvoted. The rest of its run waits on that.
+                state.single[unit] = nil
+                continue
+            }
             if let index = state.facts[worker]?.lastIndex(where: { $0.unit == unit }) {
-                state.facts[worker]?[index].kind = passed ? .checked : .failed
-                state.facts[worker]?[index].partners = passed ? [other.worker] : []
-                state.facts[worker]?[index].sampled = passed
+                state.facts[worker]?[index].kind = .checked
+                state.facts[worker]?[index].partners = [other.worker]
+                state.facts[worker]?[index].sampled = true
             }
-            if passed {
-                state.confirmed[unit] = other.worker
-            } else {
-                for unit in tail {
-                    state.single[unit] = nil
-                    state.voided[unit] = worker
-                }
-                // The voided results leased after the checked one count toward no standing.
-                let voided = Set(tail).subtracting([unit])
-                state.facts[worker]?.removeAll { $0.kind == .single && voided.contains($0.unit) }
-            }
+            state.confirmed[unit] = other.worker
         }
     }
 
