@@ -616,7 +616,9 @@ struct AdaptiveReplicationTests {
         // One replica is open, and only the owner of the first slot leases it: two custodians leasing it at once
         // would each have their worker reveal at once, and those two results never pair.
         #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 1)
-        #expect(try cluster.lease(erin, network: 5, via: owners[1], at: time) == nil)
+        // (On a copy: with two closing checks open, that custodian may own the first slot of the other.)
+        var probe = cluster
+        #expect(try probe.lease(erin, network: 5, via: owners[1], at: time)?.entries.contains { $0.unit == unit } != true)
         let lease = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
         cluster.sync(at: time)
@@ -727,6 +729,38 @@ struct AdaptiveReplicationTests {
         let picked = try closingUnit(cluster)
         #expect(picked != 8)
         time = try failClosingCheck(&cluster, picked, others: (2...8).filter { $0 != picked }, at: time)
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
+    }
+
+    @Test func aWorkerHonestOnlyOnTheLastOfALongRunFailsOneOfItsTwoClosingChecks() throws {
+        // The careful sleeper again, with a run of 21: Alice cheats on units 2 to 21 alone and is honest on unit 22,
+        // her last. The test picks her output for unit 22 so that one drawn check would fall on it, as it does 1 time
+        // in 21 whatever she does. A run of `secondClosingCheckFrom` or more takes two drawn checks, so the other
+        // falls on a cheat; it fails, a fresh quorum outvotes her, and all 21 results are voided. (With one check, her
+        // honest unit passed and 20 wrong outputs stood: bench adaptive, careful-sleeper, 20,000 units, wrong outputs
+        // in 4 runs of 27.)
+        let last = 22
+        var cluster = try Self.cluster(units: last + 1)
+        var time = try earnTrust(&cluster)
+        var draws: [Double] = []
+        for unit in 2..<last {
+            let output = try runAlone(&cluster, unit, right: false, at: time)
+            draws.append(Self.drawValue(cluster, custodian: cluster.owners(unit)[0], worker: alice, unit: unit, output: output))
+            time += 10
+        }
+        try #require(last - 1 >= ShardLedger.secondClosingCheckFrom)
+        let keys = cluster
+        _ = try runAlone(&cluster, last, right: true, at: time) { output in
+            let drawn = Self.drawValue(keys, custodian: keys.owners(last)[0], worker: alice, unit: last, output: output)
+            return ShardLedger.closingPick(Array(2...last), draws: draws + [drawn]) == last
+        }
+        time += 10
+        let closing = try ledger(cluster).adaptive.closing
+        #expect(closing.count == 2 && closing.values.allSatisfy { $0 == Who(alice.publicKey) } && closing[last] != nil)
+        let cheat = try #require(closing.keys.first { $0 != last })
+        let others = (2..<last).filter { $0 != cheat }
+        time = try failClosingCheck(&cluster, cheat, others: others, at: time)
+        try expectAlicesVoided(cluster, others + [last], at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 
