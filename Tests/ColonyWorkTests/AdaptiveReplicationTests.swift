@@ -764,6 +764,52 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 
+    @Test func aFailedCheckVoidsEveryResultOfItsLeaseWhateverTheirUnits() throws {
+        // Alice, trusted, runs unit 3 alone (a cheat), then leases units 2, 5 and 8 at once (the first slots her
+        // custodian owns): she cheats on 2 and 5 and is honest on 8. Bob runs the rest. Her closing check falls on
+        // unit 2, and a fresh quorum outvotes her: every result of that lease is voided with unit 3, 5 and 8 too,
+        // though they come after unit 2. (Voiding in unit order left 5 and 8 standing on the trust of the lease, and
+        // the closing check of those two drew 8, the honest one: bench adaptive, careful-sleeper, 4,000 units,
+        // 2 wrong outputs of a lease whose other 32 were voided. The test picks her output for unit 8 so that it
+        // would be drawn there.)
+        var cluster = try Self.cluster(units: 9)
+        var time = try earnTrust(&cluster)
+        var outputs = [3: try runAlone(&cluster, 3, right: false, at: time)]
+        time += 10
+        let c = cluster.owners(2)[0]
+        let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+        try #require(standing == 3)
+        func unchecked(_ unit: Int, right: Bool, where accept: ([UInt8]) -> Bool = { _ in true }) throws -> [UInt8] {
+            try #require(
+                (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
+                    !Self.drawChecks(cluster, custodian: c, worker: alice, unit: unit, output: output, standing: standing) && accept(output)
+                })
+        }
+        outputs[2] = try unchecked(2, right: false)
+        outputs[5] = try unchecked(5, right: false)
+        let drawn = { (unit: Int, output: [UInt8]) in
+            Self.drawValue(cluster, custodian: cluster.owners(unit)[0], worker: alice, unit: unit, output: output)
+        }
+        outputs[8] = try unchecked(8, right: true) { output in
+            let draws = [3, 2, 5].map { drawn($0, outputs[$0]!) } + [drawn(8, output)]
+            let ranked = ShardLedger.closingPicks([3, 2, 5, 8], draws: draws, count: 4)
+            return ranked.first == 2 && ranked.firstIndex(of: 8)! < ranked.firstIndex(of: 5)!
+        }
+        let lease = try #require(try cluster.lease(alice, network: 1, via: c, count: 3, at: time))
+        try #require(lease.entries.map(\.unit) == [2, 5, 8])
+        try cluster.submit(cluster.commit(alice, units: [2, 5, 8], at: time + 1, outputs: { outputs[$0]! }), via: c, at: time + 1)
+        cluster.sync(at: time + 1)
+        try cluster.submit(cluster.reveal(alice, units: [2, 5, 8], at: time + 2, outputs: { outputs[$0]! }), via: c, at: time + 2)
+        cluster.sync(at: time + 2)
+        time += 10
+        for unit in [4, 6, 7] {
+            _ = try runAlone(&cluster, unit, right: true, at: time, by: bob, network: 2)
+            time += 10
+        }
+        #expect(try closingUnit(cluster, of: alice) == 2)
+        _ = try failClosingCheck(&cluster, 2, others: [3, 5, 8], fresh: [(bob, 2), (carol, 3)], at: time)
+    }
+
     @Test func aClosingCheckOfAnothersResultDoesNotMoveTheCheckersOwnPick() throws {
         // Alice and Bob, both trusted, each ran units alone: Bob units 2 to 5, Alice unit 6. Once all are decided,
         // each has a closing check. Bob, trusted, computes Alice's; his custodian draws on his seal, as on any unit it

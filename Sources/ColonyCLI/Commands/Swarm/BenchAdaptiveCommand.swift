@@ -226,8 +226,9 @@ enum BenchAdaptiveCommand: Command {
         default: break
         }
         let swarm = LocalSwarm(options: options)
-        // COLONY_BENCH_TRACE=stall traces stalls alone: the per-line log changes the timing enough that a stall seen
-        // without it (careful sleeper, 20,000 units: 3 runs of 10) did not come in 10 runs with it.
+        // COLONY_BENCH_TRACE=stall traces stalls, adversaries and wrong outputs alone: the per-line log changes the
+        // timing enough that a stall seen without it (careful sleeper, 20,000 units: 3 runs of 10) did not come in 10
+        // runs with it.
         let trace = ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"]
         let tracing = trace != nil && trace != "stall"
         let began = Date()
@@ -292,7 +293,7 @@ enum BenchAdaptiveCommand: Command {
         let misbehaving = Set(
             swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
-        if tracing {
+        if trace != nil {
             // Each adversary's units: computed, cheated on, sealed and revealed in the records, and not counted.
             for (index, peer) in swarm.peers.enumerated() where misbehaving.contains(peer.identity.publicKey) {
                 let key = peer.identity.publicKey
@@ -323,7 +324,8 @@ enum BenchAdaptiveCommand: Command {
                 let standings = verdict.agreeing.map { "\(mark($0)) standing \(ledger?.standing(of: $0, at: now) ?? -1) checks \(ledger?.checks(of: $0).map { $0.passed ? "+" + $0.partners.map { String(mark($0).prefix(4)) }.joined(separator: "/") : "-" }.joined() ?? "")" }
                 console.note(
                     "wrong unit \(verdict.unit) (shard \(ref.shard)): agreeing \(verdict.agreeing.map(mark)), "
-                        + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings)")
+                        + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings); "
+                        + verdict.agreeing.map { ledger?.adaptiveTrace(of: $0) ?? "" }.joined(separator: "; "))
             }
         }
         let cpuOverhead = local.map { local in
