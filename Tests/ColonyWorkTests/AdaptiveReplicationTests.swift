@@ -732,35 +732,24 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 
-    @Test func aWorkerHonestOnlyOnTheLastOfALongRunFailsOneOfItsTwoClosingChecks() throws {
-        // The careful sleeper again, with a run of 21: Alice cheats on units 2 to 21 alone and is honest on unit 22,
-        // her last. The test picks her output for unit 22 so that one drawn check would fall on it, as it does 1 time
-        // in 21 whatever she does. A run of `secondClosingCheckFrom` or more takes two drawn checks, so the other
-        // falls on a cheat; it fails, a fresh quorum outvotes her, and all 21 results are voided. (With one check, her
-        // honest unit passed and 20 wrong outputs stood: bench adaptive, careful-sleeper, 20,000 units, wrong outputs
-        // in 4 runs of 27.)
-        let last = 22
+    @Test func aWorkerHonestOnlyOnItsLastUnitInALargeShardFailsOneOfItsTwoClosingChecks() throws {
+        // The careful sleeper in a shard of `secondClosingCheckFrom` units: Alice cheats on every unit alone but the
+        // last, 99, on which she is honest. One drawn check falls on unit 99 1 time in 98, whatever she does; the
+        // shard is large enough to take two, so at least one falls on a cheat. It fails, a fresh quorum outvotes her,
+        // and all 98 results are voided. (With one check per worker, the careful sleeper kept wrong outputs in 4 runs
+        // of 27 at 20,000 units; with two from a run of 20 or more, which the worker decides, 15 in 1 run of 16 at
+        // 4,000.)
+        let last = ShardLedger.secondClosingCheckFrom - 1
         var cluster = try Self.cluster(units: last + 1)
-        var time = try earnTrust(&cluster)
-        var draws: [Double] = []
-        for unit in 2..<last {
-            let output = try runAlone(&cluster, unit, right: false, at: time)
-            draws.append(Self.drawValue(cluster, custodian: cluster.owners(unit)[0], worker: alice, unit: unit, output: output))
-            time += 10
-        }
-        try #require(last - 1 >= ShardLedger.secondClosingCheckFrom)
-        let keys = cluster
-        _ = try runAlone(&cluster, last, right: true, at: time) { output in
-            let drawn = Self.drawValue(keys, custodian: keys.owners(last)[0], worker: alice, unit: last, output: output)
-            return ShardLedger.closingPick(Array(2...last), draws: draws + [drawn]) == last
-        }
+        var time = try cheatAlone(&cluster, 2...(last - 1), at: try earnTrust(&cluster))
+        _ = try runAlone(&cluster, last, right: true, at: time)
         time += 10
         let closing = try ledger(cluster).adaptive.closing
-        #expect(closing.count == 2 && closing.values.allSatisfy { $0 == Who(alice.publicKey) } && closing[last] != nil)
-        let cheat = try #require(closing.keys.first { $0 != last })
-        let others = (2..<last).filter { $0 != cheat }
-        time = try failClosingCheck(&cluster, cheat, others: others, at: time)
-        try expectAlicesVoided(cluster, others + [last], at: time)
+        #expect(closing.count == 2 && closing.values.allSatisfy { $0 == Who(alice.publicKey) })
+        let cheat = try #require(closing.keys.filter { $0 != last }.min())
+        let others = (2...last).filter { $0 != cheat }
+        time = try failClosingCheck(&cluster, cheat, others: others.filter { closing[$0] == nil }, at: time)
+        try expectAlicesVoided(cluster, others, at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 

@@ -627,9 +627,8 @@ extension ShardLedger {
     }
 
     /// The closing check. Once every unit is decided, one result each worker had accepted alone since its last passed
-    /// check takes one more replica from another worker: the one `closingPick` draws from them (two from a run of
-    /// `secondClosingCheckFrom` or more). Without it, the
-    /// results of a worker that turned to cheating after its last check stood whenever the shard ran out before a
+    /// check takes one more replica from another worker: the one `closingPick` draws from them (two in a shard of
+    /// `secondClosingCheckFrom` units or more). Without it, the results of a worker that turned to cheating after its last check stood whenever the shard ran out before a
     /// draw checked it (bench adaptive, sleeper: wrong outputs validated in half the runs). The pick is drawn, not
     /// the latest result: a worker can tell its latest results (it is computing them when the shard runs out of
     /// fresh units), and one honest on those alone passed the check with every earlier cheat standing. The first
@@ -652,20 +651,22 @@ extension ShardLedger {
             })
         else { return }
         for (worker, tail) in unchecked {
-            let count = tail.count >= Self.secondClosingCheckFrom ? 2 : 1
+            let count = units.count >= Self.secondClosingCheckFrom ? 2 : 1
             for unit in Self.closingPicks(tail, draws: draws(worker), count: count) {
                 closingCheck(&state, unit, of: worker)
             }
         }
     }
 
-    /// The run of results accepted alone from which the closing check takes two of them, not one. With one, a worker
+    /// The shard size from which the closing check takes two of a worker's results, not one. With one, a worker
     /// honest only on its last result in the shard (it can tell which) escapes with probability 1/n for a run of n,
     /// keeping n − 1 wrong outputs (bench adaptive, careful-sleeper, 20,000 units: wrong outputs in 4 runs of 27).
-    /// With two drawn, it is caught; one honest on h results escapes with probability h(h − 1) / n(n − 1). The second
-    /// costs one replica per such run, at most 1/20 of it: on mersenne-10k with 2 trusted workers, runs of about 15,
-    /// a second check for every run cost 7 points of CPU overhead (16.8–19.4 % against 5.2–12.1 %).
-    static let secondClosingCheckFrom = 20
+    /// With two drawn, it is caught; one honest on h results escapes with probability h(h − 1) / n(n − 1). The
+    /// second costs one more replica per worker and shard, at most one per 100 units for each worker. Two from a run
+    /// of 20 or more instead let the run decide, and the worker decides its run: a careful sleeper whose last run
+    /// since a spot check was 17 kept 15 wrong outputs (4,000 units). Small shards keep one: on mersenne-10k (31
+    /// units, one shard) with 2 trusted workers, two cost 7 points of CPU overhead (16.8–19.4 % against 5.2–12.1 %).
+    static let secondClosingCheckFrom = 100
 
     /// The closing check of `worker`'s result on `unit`, against the first other result in (`closingChecks`).
     func closingCheck(_ state: inout AdaptiveState, _ unit: Int, of worker: Who) {
