@@ -56,6 +56,19 @@ struct AdaptiveReplicationTests {
         return CustodyRecord.drawValue([UInt8](cluster.keys[c].signature(for: message)))
     }
 
+    /// An output for `unit` (one standing for the right output, or a wrong one) whose draw by custodian `c` on
+    /// `worker`'s seal at `standing` checks it or not, as `checked` says, and that `accept` takes. The test holds the
+    /// custodians' keys; a worker cannot choose so.
+    static func output(
+        _ cluster: CustodyCluster, _ unit: Int, right: Bool, custodian c: Int, worker: Identity, standing: Int, checked: Bool,
+        where accept: ([UInt8]) -> Bool = { _ in true }
+    ) throws -> [UInt8] {
+        try #require(
+            (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
+                drawChecks(cluster, custodian: c, worker: worker, unit: unit, output: output, standing: standing) == checked && accept(output)
+            })
+    }
+
     func ledger(_ cluster: CustodyCluster, at c: Int = 0) throws -> ShardLedger {
         try #require(cluster.custodians[c].ledgers[cluster.ref()])
     }
@@ -430,10 +443,7 @@ struct AdaptiveReplicationTests {
             let owners = cluster.owners(unit)
             let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
             let wanted = unit % 2 == 1
-            let output = try #require(
-                (0..<200).lazy.map { [UInt8(unit), 42, UInt8($0)] }.first { output in
-                    Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing) == wanted
-                })
+            let output = try Self.output(cluster, unit, right: true, custodian: owners[0], worker: alice, standing: standing, checked: wanted)
             let outputs: (Int) -> [UInt8] = { _ in output }
             let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
             #expect(lease.entries.map(\.unit) == [unit])
@@ -519,10 +529,7 @@ struct AdaptiveReplicationTests {
             let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
             #expect(standing == 2 + round)
             let checkThisOne = round == 3
-            wrong = try #require(
-                (0..<200).lazy.map { [UInt8(unit), 0, UInt8($0)] }.first { output in
-                    Self.drawChecks(cluster, custodian: owners[0], worker: alice, unit: unit, output: output, standing: standing) == checkThisOne
-                })
+            wrong = try Self.output(cluster, unit, right: false, custodian: owners[0], worker: alice, standing: standing, checked: checkThisOne)
             let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
             try #require(lease.entries.map(\.unit) == [unit])
             let output = wrong
@@ -589,11 +596,8 @@ struct AdaptiveReplicationTests {
         let owners = cluster.owners(unit)
         let standing = try ledger(cluster).standing(of: worker.publicKey, at: time)
         // The test holds the custodians' keys and picks an output its draw does not check; Alice cannot.
-        let output = try #require(
-            (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
-                !Self.drawChecks(cluster, custodian: owners[0], worker: worker, unit: unit, output: output, standing: standing)
-                    && accept(output)
-            })
+        let output = try Self.output(
+            cluster, unit, right: right, custodian: owners[0], worker: worker, standing: standing, checked: false, where: accept)
         let lease = try #require(try cluster.lease(worker, network: network, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
         try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
@@ -637,20 +641,7 @@ struct AdaptiveReplicationTests {
         _ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], by workers: [(Identity, Int)]? = nil, at time: Int64
     ) throws {
         let workers = workers ?? [(carol, 3), (erin, 5)]
-        let fresh = cluster.owners(unit)
-        for ((worker, network), c) in zip(workers, fresh) {
-            let lease = try #require(try cluster.lease(worker, network: network, via: c, at: time))
-            try #require(lease.entries.map(\.unit) == [unit])
-            cluster.sync(at: time)
-        }
-        for ((worker, _), c) in zip(workers, fresh) {
-            try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: { _ in output }), via: c, at: time + 1)
-        }
-        cluster.sync(at: time + 1)
-        for ((worker, _), c) in zip(workers, fresh) {
-            try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 2, outputs: { _ in output }), via: c, at: time + 2)
-        }
-        cluster.sync(at: time + 2)
+        try replicate(&cluster, unit, workers[0], workers[1], at: time, outputs: ({ _ in output }, { _ in output }))
     }
 
     /// Dave's honest closing check of Alice's `unit` differs from her result; `others`, her other results since her
@@ -769,10 +760,7 @@ struct AdaptiveReplicationTests {
         let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
         try #require(standing == 3)
         func unchecked(_ unit: Int, right: Bool, where accept: ([UInt8]) -> Bool = { _ in true }) throws -> [UInt8] {
-            try #require(
-                (0..<200).lazy.map { [UInt8(unit), right ? 42 : 0, UInt8($0)] }.first { output in
-                    !Self.drawChecks(cluster, custodian: c, worker: alice, unit: unit, output: output, standing: standing) && accept(output)
-                })
+            try Self.output(cluster, unit, right: right, custodian: c, worker: alice, standing: standing, checked: false, where: accept)
         }
         outputs[2] = try unchecked(2, right: false)
         outputs[5] = try unchecked(5, right: false)
@@ -856,10 +844,7 @@ struct AdaptiveReplicationTests {
     ) throws {
         let owners = cluster.owners(unit)
         let standing = try ledger(cluster).standing(of: worker.0.publicKey, at: time)
-        let output = try #require(
-            (0..<200).lazy.map { [UInt8(unit), 42, UInt8($0)] }.first { output in
-                Self.drawChecks(cluster, custodian: owners[0], worker: worker.0, unit: unit, output: output, standing: standing)
-            })
+        let output = try Self.output(cluster, unit, right: true, custodian: owners[0], worker: worker.0, standing: standing, checked: true)
         let lease = try #require(try cluster.lease(worker.0, network: worker.1, via: owners[0], at: time))
         try #require(lease.entries.map(\.unit) == [unit])
         try cluster.submit(cluster.commit(worker.0, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
@@ -1052,10 +1037,7 @@ struct AdaptiveReplicationTests {
         #expect(decoded.prior == 30 && decoded.priorShards == [cited] && decoded.isSignatureValid)
         #expect(cluster.custodians[c].merge([lease], now: time).records.count == 1)
         // Alice's output is one its custodian's draw lets run once.
-        let output = try #require(
-            (0..<200).lazy.map { [UInt8(unit), 42, UInt8($0)] }.first { output in
-                !Self.drawChecks(cluster, custodian: c, worker: alice, unit: unit, output: output, standing: 30)
-            })
+        let output = try Self.output(cluster, unit, right: true, custodian: c, worker: alice, standing: 30, checked: false)
         let added = try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: c, at: time + 1)
         #expect(added.map(\.kind) == [.commit, .draw])
         try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: c, at: time + 2)

@@ -137,8 +137,8 @@ extension ShardLedger {
     }
 
     /// Debugging aid (`COLONY_BENCH_TRACE`): `worker`'s facts in the shard in lease order, one letter each (s alone,
-    /// c checked, C a check that sampled its run, f failed, e error, u unanswered), the units of the results it ran
-    /// alone since its last check of its own, and the units of its closing checks.
+    /// c checked, C a check that sampled its run, f failed, e error, u unanswered), the units of its closing checks
+    /// still open and of those passed, and how many of its results are voided.
     public func adaptiveTrace(of worker: Ed25519PublicKey) -> String {
         let state = adaptive
         let who = Who(worker)
@@ -153,7 +153,7 @@ extension ShardLedger {
             }
         }.joined()
         let closing = state.closing.filter { $0.value == who }.keys.sorted()
-        let confirmed = state.confirmed.keys.filter { unit in facts.contains { $0.unit == unit } }.sorted()
+        let confirmed = state.confirmed.filter { unit, checker in checker != who && facts.contains { $0.unit == unit } }.keys.sorted()
         return "facts \(letters); closing \(closing); confirmed \(confirmed); voided \(state.voided.filter { $0.value == who }.count)"
     }
 
@@ -526,6 +526,11 @@ extension ShardLedger {
             var facts: [AdaptiveFact] = []
             // Results run alone on a claim the records no longer bear out.
             var unborne: [Int] = []
+            // The results accepted alone since the worker's last passed check that sampled them
+            // (`AdaptiveFact.sampled`): a failed check voids them. When any pass cleared them, a careful sleeper
+            // honest on its last unit in a shard, a replica of another's spot check, kept 341 wrong outputs
+            // (AdaptiveSwarmTests).
+            var sinceCheck: [Int] = []
             var start = 0
             while start < ordered.count {
                 let time = ordered[start].lease.time
@@ -533,6 +538,7 @@ extension ShardLedger {
                 while end < ordered.count, ordered[end].lease.time == time { end += 1 }
                 // Every unit of leases signed at one time gets the standing before that time.
                 let standing = Self.standing(facts, at: time)
+                let leaseFacts = facts.count
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
                     if let kind = item.fact {
@@ -546,18 +552,16 @@ extension ShardLedger {
                         draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease)
                     {
                         let borne = standing + prior(item.lease, worker, facts) >= claim
-                        if item.revealed {
+                        if !item.revealed {
+                            if borne { state.runsOnce.insert(UnitWorker(unit: item.unit, worker: worker)) }
+                        } else if records.reveals.contains(where: { $0.worker == worker && $0.seal == seal.seal }) {
                             // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
-                            if records.reveals.contains(where: { $0.worker == worker && $0.seal == seal.seal }) {
-                                if borne {
-                                    state.single[item.unit] = worker
-                                    facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
-                                } else {
-                                    unborne.append(item.unit)
-                                }
+                            if borne {
+                                state.single[item.unit] = worker
+                                facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
+                            } else {
+                                unborne.append(item.unit)
                             }
-                        } else if borne {
-                            state.runsOnce.insert(UnitWorker(unit: item.unit, worker: worker))
                         }
                     }
                     // A result revealed and not alone waits for its replicas: no fact yet.
@@ -565,22 +569,13 @@ extension ShardLedger {
                         facts.append(AdaptiveFact(kind: .unanswered, time: time, unit: item.unit, deadline: item.lease.expires + wait))
                     }
                 }
-                start = end
-            }
-            // A failed check voids the results accepted alone since the worker's last passed check that sampled them
-            // (`AdaptiveFact.sampled`). When any pass cleared them, a careful sleeper honest on its last unit in a
-            // shard, a replica of another's spot check, kept 341 wrong outputs (AdaptiveSwarmTests).
-            // A failure voids the whole of its lease, whatever the units: in unit order, the results of a lease after
-            // its failed unit kept their trust (the standing before the lease is theirs too), and a closing check of
-            // the rest cleared them (bench adaptive, careful-sleeper, 4,000 units: 2 wrong outputs of a lease whose
-            // other 32 were voided). A pass clears in unit order, as before: the worker learns that a unit is checked
-            // once it seals it, and a pass clearing the whole lease would clear what it sealed after knowing.
-            var sinceCheck: [Int] = []
-            var first = 0
-            while first < facts.count {
-                var end = first
-                while end < facts.count, facts[end].time == facts[first].time { end += 1 }
-                let lease = facts[first..<end]
+                // A failure voids the whole of its lease, whatever the units: in unit order, the results of a lease
+                // after its failed unit kept their trust (the standing before the lease is theirs too), and a closing
+                // check of the rest cleared them (bench adaptive, careful-sleeper, 4,000 units: 2 wrong outputs of a
+                // lease whose other 32 were voided). A pass clears in unit order, as before: the worker learns that a
+                // unit is checked once it seals it, and a pass clearing the whole lease would clear what it sealed
+                // after knowing.
+                let lease = facts[leaseFacts...]
                 if lease.contains(where: { $0.kind == .failed }) {
                     for unit in sinceCheck + lease.filter({ $0.kind == .single }).map(\.unit) {
                         state.single[unit] = nil
@@ -593,7 +588,7 @@ extension ShardLedger {
                         if fact.kind == .checked, fact.sampled { sinceCheck.removeAll() }
                     }
                 }
-                first = end
+                start = end
             }
             // Those run alone on a standing a failed check has since taken away (one of an earlier lease, decided
             // once the shard was done, or a quorum of the worker's put in doubt by it and rechecked): voided too.
@@ -628,8 +623,9 @@ extension ShardLedger {
 
     /// The closing check. Once every unit is decided, one result each worker had accepted alone since its last passed
     /// check takes one more replica from another worker: the one `closingPick` draws from them (two in a shard of
-    /// `secondClosingCheckFrom` units or more). Without it, the results of a worker that turned to cheating after its last check stood whenever the shard ran out before a
-    /// draw checked it (bench adaptive, sleeper: wrong outputs validated in half the runs). The pick is drawn, not
+    /// `secondClosingCheckFrom` units or more). Without it, the results of a worker that turned to cheating after its
+    /// last check stood whenever the shard ran out before a draw checked it (bench adaptive, sleeper: wrong outputs
+    /// validated in half the runs). The pick is drawn, not
     /// the latest result: a worker can tell its latest results (it is computing them when the shard runs out of
     /// fresh units), and one honest on those alone passed the check with every earlier cheat standing. The first
     /// other result:
@@ -642,7 +638,8 @@ extension ShardLedger {
     ///   (AdaptiveSwarmTests, sleeper: stalled in 6 runs of 33 with 4 workers).
     /// A result sealed after the checked one was revealed could copy it, so the check relies on the replica: a
     /// colluder drawn for it could pass it, as a colluder drawn as partner passes any unit. It costs one replica
-    /// per worker and shard. The checked unit counts as decided here, so the rule does not undo itself.
+    /// per worker and shard (two in a large one). The checked unit counts as decided here, so the rule does not undo
+    /// itself.
     func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]], draws: (Who) -> [Double]) {
         guard
             validated.indices.allSatisfy({ index in
@@ -650,8 +647,8 @@ extension ShardLedger {
                 return (validated[index] != nil && !state.recheckOpen.contains(unit)) || state.single[unit] != nil
             })
         else { return }
+        let count = units.count >= Self.secondClosingCheckFrom ? 2 : 1
         for (worker, tail) in unchecked {
-            let count = units.count >= Self.secondClosingCheckFrom ? 2 : 1
             for unit in Self.closingPicks(tail, draws: draws(worker), count: count) {
                 closingCheck(&state, unit, of: worker)
             }
