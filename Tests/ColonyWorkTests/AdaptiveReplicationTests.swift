@@ -880,6 +880,59 @@ struct AdaptiveReplicationTests {
         _ = try failClosingCheck(&cluster, picked, others: (2...5).filter { $0 != picked }, fresh: [(bob, 2), (carol, 3)], at: time)
     }
 
+    @Test func aPassClearsNothingSealedAfterTheWorkerKnewOfIt() throws {
+        // Alice, trusted, holds two leases: unit 2, then unit 3. She seals unit 3 honestly first, and its draw checks
+        // it: she is told to wait for a partner, and Bob's replica passes her. Knowing that, she seals a wrong output
+        // for unit 2, of the earlier lease, that runs alone. The pass was drawn before that seal, so it leaves unit 2
+        // unchecked: her closing check takes it, fails on Dave's result, and voids it. Sealed before the draw on unit
+        // 3, her result for unit 2 is cleared by the pass. (When a pass cleared every result of earlier leases, the
+        // wrong output stood with no closing check: SECURITY.md, Known limits, before this test.)
+        var cluster = try Self.cluster(units: 4)
+        let time = try earnTrust(&cluster)
+        let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+        let (first, second) = (cluster.owners(2), cluster.owners(3))
+        try #require(try cluster.lease(alice, network: 1, via: first[0], at: time)?.entries.map(\.unit) == [2])
+        try #require(try cluster.lease(alice, network: 1, via: second[0], at: time + 10)?.entries.map(\.unit) == [3])
+        let honest = try Self.output(cluster, 3, right: true, custodian: second[0], worker: alice, standing: standing, checked: true)
+        /// Alice seals and reveals `output` for unit 2 at `time`; no draw checks it.
+        func runUnit2(_ cluster: inout CustodyCluster, right: Bool, at time: Int64) throws {
+            let output = try Self.output(cluster, 2, right: right, custodian: first[0], worker: alice, standing: standing, checked: false)
+            try cluster.submit(cluster.commit(alice, units: [2], at: time, outputs: { _ in output }), via: first[0], at: time)
+            cluster.sync(at: time)
+            try cluster.submit(cluster.reveal(alice, units: [2], at: time + 1, outputs: { _ in output }), via: first[0], at: time + 1)
+            cluster.sync(at: time + 1)
+        }
+        /// Alice seals unit 3 at `time`, its draw checks it, and Bob's replica agrees.
+        func passUnit3(_ cluster: inout CustodyCluster, at time: Int64) throws {
+            try cluster.submit(cluster.commit(alice, units: [3], at: time, outputs: { _ in honest }), via: second[0], at: time)
+            cluster.sync(at: time)
+            #expect(try !ledger(cluster).adaptive.runsOnce.contains(UnitWorker(unit: 3, worker: Who(alice.publicKey))))
+            try #require(try cluster.lease(bob, network: 2, via: second[1], at: time + 1)?.entries.map(\.unit) == [3])
+            try cluster.submit(cluster.commit(bob, units: [3], at: time + 2, outputs: { _ in honest }), via: second[1], at: time + 2)
+            cluster.sync(at: time + 2)
+            for (worker, owner) in [(alice, second[0]), (bob, second[1])] {
+                try cluster.submit(cluster.reveal(worker, units: [3], at: time + 3, outputs: { _ in honest }), via: owner, at: time + 3)
+            }
+            cluster.sync(at: time + 3)
+            #expect(cluster.verdict(3, time: time + 3)?.agreeing.count == 2)
+        }
+        // Sealed before the draw on unit 3 (by more than two custodians' clocks may differ): the pass clears it, and
+        // every unit is decided with no closing check.
+        var before = cluster
+        try runUnit2(&before, right: true, at: time + 15)
+        try passUnit3(&before, at: time + 20 + ShardLedger.drawClockSlack)
+        #expect(before.verdict(2, time: time + 30 + ShardLedger.drawClockSlack)?.agreeing == [alice.publicKey])
+        #expect(try ledger(before).adaptive.closing.isEmpty)
+        // Sealed after it: the closing check takes it.
+        try passUnit3(&cluster, at: time + 20)
+        let sealed = time + 23 + ShardLedger.drawClockSlack
+        try runUnit2(&cluster, right: false, at: sealed)
+        #expect(cluster.verdict(2, time: sealed + 10)?.agreeing == [alice.publicKey] || cluster.verdict(2, time: sealed + 10)?.state == .open)
+        #expect(try closingUnit(cluster) == 2)
+        #expect(try rebuilt(cluster).adaptive.closing == [2: Who(alice.publicKey)])
+        _ = try failClosingCheck(&cluster, 2, others: [], fresh: [(bob, 2), (carol, 3)], at: sealed + 10)
+    }
+
     @Test func aPassOnAUnitLeasedWithoutTrustLeavesTheResultsAWorkerRanAloneUnchecked() throws {
         // Alice, trusted, cheats on units 2 to 4 alone, then reports an error on unit 5: her standing is back at 0,
         // so her next unit is leased without trust and replicated, as she can tell. She computes it honestly, leased

@@ -82,6 +82,10 @@ struct AdaptiveFact: Sendable {
     /// result) or that others computed before (reopened), or is leased without trust (after an error, say), and be
     /// honest there alone.
     var sampled = false
+    /// When the worker could first know the draw on its seal, and whose clock says so: the earliest draw of its
+    /// lease's custodian on it (`ShardLedger.drawn`). A result accepted alone was sealed before; a worker checked
+    /// may know it from then on.
+    var drawn: (time: Int64, custodian: Who)?
 
     /// True when this fact resets the standing of leases signed at `time`: a failure or error before it, or a
     /// lease without a result whose deadline had passed by then.
@@ -427,6 +431,30 @@ extension ShardLedger {
         records.draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal }.min { $0.value < $1.value }
     }
 
+    /// When `worker` could first know the draw on its seal of a unit leased under `lease`, and whose clock says so:
+    /// the earliest draw of the lease's custodian on that seal. Nil while none is drawn.
+    static func drawn(_ records: UnitRecords, _ worker: Who, _ lease: Lease) -> (time: Int64, custodian: Who)? {
+        guard let seal = records.seal(of: worker) else { return nil }
+        let times = records.draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal.seal }.map(\.time)
+        return times.min().map { ($0, lease.custodian) }
+    }
+
+    /// True when the worker sealed `result` (accepted alone) before it could know that `pass` (a check of its own
+    /// result that passed) was checked: its draw came first, by the custodian's clock, or by more than
+    /// `drawClockSlack` when two custodians drew them. Only then does the pass clear it. A worker learns that a unit
+    /// is checked once it has sealed it (it is told to wait for a partner), and one holding several leases sealed a
+    /// unit honestly, learned it was checked, then sealed cheats on units of earlier leases that the pass cleared.
+    /// A pass not drawn on clears nothing.
+    static func sealedBefore(_ result: AdaptiveFact, knowing pass: AdaptiveFact) -> Bool {
+        guard let sealed = result.drawn, let known = pass.drawn else { return false }
+        return sealed.time < known.time - (sealed.custodian == known.custodian ? 0 : drawClockSlack)
+    }
+
+    /// How far apart two custodians' clocks may be for `sealedBefore`, in milliseconds. A worker leased by two whose
+    /// clocks differ by d more than this can have a pass clear cheats it sealed up to d − 2 s after it learned of the
+    /// pass; a worker's results sealed less than this before a pass drawn by another custodian wait for the next one.
+    static let drawClockSlack: Int64 = 2_000
+
     /// True when no other worker could have a result for `unit` to pair with `worker`'s: no other lease (kept and
     /// not ended by an error) overlaps the worker's from its signing to its reveal, and no other seal came before
     /// the reveal.
@@ -486,6 +514,7 @@ extension ShardLedger {
             var revealed: Bool
             var partners: [Who] = []
             var sampled = false
+            var drawn: (time: Int64, custodian: Who)?
         }
         var byWorker: [Who: [Leased]] = [:]
         // Each worker's results accepted alone since its last passed check.
@@ -518,7 +547,9 @@ extension ShardLedger {
                 let sampled = fact == .checked && vouching.claim >= policy.trustAfter
                     && records.leases.allSatisfy { $0.worker == worker || $0.time >= vouching.time }
                 byWorker[worker, default: []].append(
-                    Leased(unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners, sampled: sampled))
+                    Leased(
+                        unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners, sampled: sampled,
+                        drawn: Self.drawn(records, worker, vouching)))
             }
         }
         for (worker, leased) in byWorker {
@@ -530,7 +561,7 @@ extension ShardLedger {
             // (`AdaptiveFact.sampled`): a failed check voids them. When any pass cleared them, a careful sleeper
             // honest on its last unit in a shard, a replica of another's spot check, kept 341 wrong outputs
             // (AdaptiveSwarmTests).
-            var sinceCheck: [Int] = []
+            var sinceCheck: [AdaptiveFact] = []
             var start = 0
             while start < ordered.count {
                 let time = ordered[start].lease.time
@@ -542,7 +573,8 @@ extension ShardLedger {
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
                     if let kind = item.fact {
-                        facts.append(AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners, sampled: item.sampled))
+                        facts.append(
+                            AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners, sampled: item.sampled, drawn: item.drawn))
                         continue
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
@@ -558,7 +590,7 @@ extension ShardLedger {
                             // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
                             if borne {
                                 state.single[item.unit] = worker
-                                facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit))
+                                facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit, drawn: item.drawn))
                             } else {
                                 unborne.append(item.unit)
                             }
@@ -572,20 +604,19 @@ extension ShardLedger {
                 // A failure voids the whole of its lease, whatever the units: in unit order, the results of a lease
                 // after its failed unit kept their trust (the standing before the lease is theirs too), and a closing
                 // check of the rest cleared them (bench adaptive, careful-sleeper, 4,000 units: 2 wrong outputs of a
-                // lease whose other 32 were voided). A pass clears in unit order, as before: the worker learns that a
-                // unit is checked once it seals it, and a pass clearing the whole lease would clear what it sealed
-                // after knowing.
+                // lease whose other 32 were voided). A pass clears in lease order and unit order, and only what was
+                // sealed before the worker could know of it (`sealedBefore`).
                 let lease = facts[leaseFacts...]
                 if lease.contains(where: { $0.kind == .failed }) {
-                    for unit in sinceCheck + lease.filter({ $0.kind == .single }).map(\.unit) {
+                    for unit in (sinceCheck + lease.filter { $0.kind == .single }).map(\.unit) {
                         state.single[unit] = nil
                         state.voided[unit] = worker
                     }
                     sinceCheck.removeAll()
                 } else {
                     for fact in lease {
-                        if fact.kind == .single { sinceCheck.append(fact.unit) }
-                        if fact.kind == .checked, fact.sampled { sinceCheck.removeAll() }
+                        if fact.kind == .single { sinceCheck.append(fact) }
+                        if fact.kind == .checked, fact.sampled { sinceCheck.removeAll { Self.sealedBefore($0, knowing: fact) } }
                     }
                 }
                 start = end
@@ -595,7 +626,7 @@ extension ShardLedger {
             if facts.contains(where: { $0.kind == .failed }) {
                 for unit in unborne { state.voided[unit] = worker }
             }
-            if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck }
+            if !sinceCheck.isEmpty { unchecked[worker] = sinceCheck.map(\.unit) }
             state.facts[worker] = facts
         }
         // The values of the draws on a worker's seals, which fix its closing check's pick: asked only once the shard

@@ -65,6 +65,8 @@ public struct ShardLedger: Sendable {
         /// The seal the draw was made on.
         var seal: [UInt8]
         var value: Double
+        /// When the custodian signed it, by its clock: the worker cannot know the draw before.
+        var time: Int64
     }
 
     struct UnitRecords: Sendable {
@@ -442,7 +444,7 @@ public struct ShardLedger: Sendable {
             case .draw:
                 let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
                 perUnit[index].draws.append(
-                    Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data)))
+                    Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data), time: record.time))
             case .reveal:
                 perUnit[index].reveals.append(
                     Reveal(
