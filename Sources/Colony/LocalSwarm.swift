@@ -20,6 +20,8 @@ public final class LocalSwarm: @unchecked Sendable {
         /// Peers honest for their first `sleeperHonestUnits` units, then cheating (issue 14).
         public var sleepers = 0
         public var sleeperHonestUnits = 100
+        /// The share of their units the sleepers cheat on once awake (`SwarmWorker.Configuration.sleeperCheatRate`).
+        public var sleeperCheatRate = 1.0
         /// Whether the sleepers are careful ones (`SwarmWorker.Behaviour.carefulSleeper`).
         public var carefulSleepers = false
         public var crash = 0
@@ -152,6 +154,7 @@ public final class LocalSwarm: @unchecked Sendable {
         configuration.kernels = options.registry
         configuration.behaviour = behaviour(of: index)
         configuration.sleeperHonestUnits = options.sleeperHonestUnits
+        configuration.sleeperCheatRate = options.sleeperCheatRate
         configuration.lowPriority = options.lowPriority
         configuration.discoveryInterval = 1
         // Peers on one machine can look for a job often: a lookup among a few local peers costs little,

@@ -38,6 +38,9 @@ public final class SwarmWorker: @unchecked Sendable {
         public var behaviour = Behaviour.honest
         /// Units a sleeper computes honestly before it cheats.
         public var sleeperHonestUnits = 100
+        /// The share of its units a sleeper cheats on once awake, each drawn at random: 1 cheats on every one, less
+        /// is an occasional cheater, whose every cheat is spot-checked by its own draw alone.
+        public var sleeperCheatRate = 1.0
         /// Seconds between looks for new jobs.
         public var discoveryInterval = 5.0
         /// Seconds between looks while the worker knows no job (it has nothing else to do).
@@ -507,7 +510,9 @@ public final class SwarmWorker: @unchecked Sendable {
             var cheated = false
             var kept: [UInt8]?
             let sleeper = configuration.behaviour == .sleeper || configuration.behaviour == .carefulSleeper
-            if let honest = output, configuration.behaviour == .cheater || (sleeper && isAwake()) {
+            if let honest = output,
+                configuration.behaviour == .cheater || (sleeper && isAwake() && Double.random(in: 0..<1) < configuration.sleeperCheatRate)
+            {
                 output = honest + (0..<8).map { _ in UInt8.random(in: 0...255) }
                 cheated = true
                 if configuration.behaviour == .carefulSleeper { kept = honest }

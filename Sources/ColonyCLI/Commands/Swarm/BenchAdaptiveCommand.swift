@@ -18,7 +18,9 @@ enum BenchAdaptiveCommand: Command {
             spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
             then cheating), a careful sleeper (the same, but honest on the last unit it computes in each shard, \
             which it holds back until the shard has no more for it), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
-            cheater that comes back with a new key each time it is caught). trusted runs the job replicated first \
+            cheater that comes back with a new key each time it is caught). occasional, run only when named, is a \
+            sleeper that once awake cheats on 5% of its units at random: each cheat is checked only by its own draw \
+            (1 in n), and a later check it passes clears it, so most of its cheats stand (SECURITY.md, Known limits). trusted runs the job replicated first \
             and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
             the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
@@ -38,7 +40,7 @@ enum BenchAdaptiveCommand: Command {
             .value("units", "N", help: "Tally units per job (default: 20000)."),
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional)."),
             .json,
         ],
         examples: [
@@ -47,9 +49,16 @@ enum BenchAdaptiveCommand: Command {
         ]
     )
 
+    /// The scenarios run when --scenarios is not given (and by `colony demo --adaptive`).
     static let allScenarios = [
         "replicated", "adaptive", "trusted", "sleeper", "careful-sleeper", "colluders", "trusted-colluders", "churn",
     ]
+
+    /// Scenarios run only when named: adversaries the rules do not stop, measured for SECURITY.md's known limits.
+    static let limitScenarios = ["occasional"]
+
+    /// The share of its units the occasional cheater cheats on once awake.
+    static let occasionalCheatRate = 0.05
 
     /// Colluders among `peers`: 10 %, and never fewer than 2 (one alone is a lone cheater, not collusion).
     static func colluders(among peers: Int) -> Int { max(2, peers / 10) }
@@ -81,9 +90,9 @@ enum BenchAdaptiveCommand: Command {
         var scenarios: [String] = []
         for part in (arguments.value("scenarios") ?? allScenarios.joined(separator: ",")).split(separator: ",") {
             let name = part.trimmingCharacters(in: .whitespaces)
-            guard allScenarios.contains(name) else {
+            guard (allScenarios + limitScenarios).contains(name) else {
                 throw UsageError(
-                    "--scenarios takes a comma-separated list of \(allScenarios.joined(separator: ", ")); got '\(name)'",
+                    "--scenarios takes a comma-separated list of \((allScenarios + limitScenarios).joined(separator: ", ")); got '\(name)'",
                     commandPath: arguments.commandPath)
             }
             scenarios.append(name)
@@ -222,6 +231,9 @@ enum BenchAdaptiveCommand: Command {
         case "careful-sleeper":
             options.sleepers = 1
             options.carefulSleepers = true
+        case "occasional":
+            options.sleepers = 1
+            options.sleeperCheatRate = occasionalCheatRate
         case "colluders", "trusted-colluders": options.colluders = colluders(among: peers)
         default: break
         }
