@@ -15,7 +15,7 @@ enum BenchAdaptiveCommand: Command {
             Runs swarms of --peers peers in this process, each on a loopback network of its own, on --units tally \
             units (or the job of --spec): first with every unit replicated (replicas 2, quorum 2), then with \
             adaptive replication (a worker with 10 consecutive valid results in a shard runs its units once, \
-            spot-checked at max(1%, 1/n)), then adaptive against each adversary: a sleeper (honest for 100 units, \
+            spot-checked at max(1%, 1/n), or --min-spot-check), then adaptive against each adversary: a sleeper (honest for 100 units, \
             then cheating), a careful sleeper (the same, but honest on the last unit it computes in each shard, \
             which it holds back until the shard has no more for it), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
             cheater that comes back with a new key each time it is caught). occasional, run only when named, is a \
@@ -40,11 +40,13 @@ enum BenchAdaptiveCommand: Command {
             .value("units", "N", help: "Tally units per job (default: 20000)."),
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
+            .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
             .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional)."),
             .json,
         ],
         examples: [
             "colony bench adaptive", "colony bench adaptive --units 4000 --scenarios adaptive,sleeper --json",
+            "colony bench adaptive --scenarios occasional --min-spot-check 10",
             "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios replicated,adaptive",
         ]
     )
@@ -130,6 +132,7 @@ enum BenchAdaptiveCommand: Command {
             registry = KernelRegistry([TallyKernel.self])
             inputs = try TallyKernel().units(for: spec.parameters)
         }
+        if let percent = try arguments.int("min-spot-check", in: 1...100) { spec.redundancy.minSpotCheck = Double(percent) / 100 }
         spec.redundancy.replicas = 2
         spec.redundancy.quorum = 2
         spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
