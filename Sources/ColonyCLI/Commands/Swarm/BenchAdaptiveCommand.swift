@@ -241,11 +241,11 @@ enum BenchAdaptiveCommand: Command {
         default: break
         }
         let swarm = LocalSwarm(options: options)
-        // COLONY_BENCH_TRACE=stall traces stalls, adversaries and wrong outputs alone: the per-line log changes the
-        // timing enough that a stall seen without it (careful sleeper, 20,000 units: 3 runs of 10) did not come in 10
-        // runs with it.
+        // COLONY_BENCH_TRACE=stall (or =facts, below) traces stalls, adversaries and wrong outputs alone: the per-line
+        // log changes the timing enough that a stall seen without it (careful sleeper, 20,000 units: 3 runs of 10) did
+        // not come in 10 runs with it.
         let trace = ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"]
-        let tracing = trace != nil && trace != "stall"
+        let tracing = trace != nil && trace != "stall" && trace != "facts"
         let began = Date()
         try swarm.start(log: { line in
             // Tracing, the peers' and workers' own lines, with the time since the swarm started.
@@ -341,6 +341,16 @@ enum BenchAdaptiveCommand: Command {
                     "wrong unit \(verdict.unit) (shard \(ref.shard)): agreeing \(verdict.agreeing.map(mark)), "
                         + "invalid \(verdict.invalid.map { "\(mark($0.worker)) \($0.reason)" }), attempts \(verdict.attempts); leases \(leases); \(standings); "
                         + verdict.agreeing.map { ledger?.adaptiveTrace(of: $0) ?? "" }.joined(separator: "; "))
+            }
+        }
+        // COLONY_BENCH_TRACE=facts: each peer's facts in each shard, in lease order (`ShardLedger.adaptiveTrace`): how
+        // many replicated results a new key had before its first run alone, where its checks fell.
+        if trace == "facts" {
+            for shard in 0..<manifest.shardCount {
+                guard let ledger = swarm.peers.lazy.compactMap({ $0.custodian.ledgers[ShardRef(job: job, shard: shard)] }).first else { continue }
+                for peer in swarm.peers {
+                    console.note("shard \(shard) \(peer.identity.publicKey.hex.prefix(6)): \(ledger.adaptiveTrace(of: peer.identity.publicKey))")
+                }
             }
         }
         let cpuOverhead = local.map { local in
