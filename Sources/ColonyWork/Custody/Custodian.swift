@@ -156,7 +156,15 @@ public struct Custodian: Sendable {
         // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
-        let freshLimit = ledger.freshUnitLimit(for: worker, now: now, standing: standing)
+        var freshLimit = ledger.freshUnitLimit(for: worker, now: now, standing: standing)
+        // A worker not trusted that holds a unit waiting on a verdict already takes no fresh unit here while another
+        // custodian may lease it a unit another worker started (`ShardLedger.startedElsewhere`): told none,
+        // elsewhere, it asks the next custodian.
+        if pairing, freshLimit > 0, freshLimit < manifest.policy.trustAfter - standing,
+            ledger.startedElsewhere(for: worker, network: network, besides: identity.publicKey, now: now, askers: askers, equivalent: compare)
+        {
+            freshLimit = 0
+        }
         var generator = SystemRandomNumberGenerator()
         let candidates: [Int]
         if randomUnits {

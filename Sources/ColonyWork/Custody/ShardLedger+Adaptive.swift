@@ -254,6 +254,34 @@ extension ShardLedger {
         return max(0, policy.trustAfter - standing - waiting)
     }
 
+    /// Whether another custodian of the set than `custodian` may lease `worker` (not trusted) the next replica of a
+    /// unit another worker started, under the pairing rule as `askers` and `pairs` stand here. While one may,
+    /// `custodian` leases the worker no fresh unit once it holds one waiting on a verdict (`Custodian.lease`): the
+    /// worker goes there and the unit pairs.
+    /// Two new keys that asked the same custodian first took fresh units from it up to the cap, each needing a
+    /// replica only another custodian could lease (the slots of a unit belong to distinct custodians), and computed
+    /// 16 replicated results each before they stood at 10 instead of 10 (bench adaptive, mersenne-10k, 2 peers, new
+    /// keys: 58–61 % CPU overhead in 3 runs of 6 against 39–48 %).
+    func startedElsewhere(
+        for worker: Ed25519PublicKey, network: [UInt8], besides custodian: Ed25519PublicKey, now: Int64,
+        askers: [Who: (time: Int64, network: Who)], equivalent: ([UInt8], [UInt8]) -> Bool
+    ) -> Bool {
+        guard policy.isAdaptive else { return false }
+        let who = Who(worker)
+        var pairs: [Who: [Who: Int]]?
+        for (index, records) in perUnit.enumerated() where !records.leases.isEmpty && !records.acted(who) {
+            let unit = units.lowerBound + index
+            guard records.kept.contains(where: { $0.worker != who && $0.expires > now && !records.ended($0.worker) }) else { continue }
+            let others = Set(slotOwners(unit: unit)).subtracting([custodian])
+            guard others.contains(where: { mayLease(worker, network: network, unit: unit, by: $0, now: now, equivalent: equivalent) }) else {
+                continue
+            }
+            if pairs == nil { pairs = sharedPairs() }
+            if pairing(unit, for: worker, now: now, askers: askers, pairs: pairs ?? [:]) != nil { return true }
+        }
+        return false
+    }
+
     /// The pairing rule against colluders: a worker not trusted does not partner another worker not trusted on a unit
     /// while a trusted worker could take it instead, nor on more than `maxSharedUntrusted` units of the shard while
     /// any other worker could; so a quorum has a trusted member where one can, and two untrusted workers share few.
