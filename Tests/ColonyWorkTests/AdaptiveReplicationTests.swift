@@ -109,6 +109,32 @@ struct AdaptiveReplicationTests {
         #expect(many.entries.count <= 2 + 1)
     }
 
+    @Test func aNewKeyHoldingAFreshUnitIsSentWhereAStartedUnitMayBeLeasedToIt() throws {
+        // Carol and Dave, new keys, ask the same custodian first, and each gets a fresh unit from it. Asked again, it
+        // leases Dave no more fresh units, holding one waiting on a verdict, while another custodian may lease him
+        // the replica of Carol's: he asks there and gets it, and their results pair. (Each took fresh units up to
+        // the cap from the one custodian before, whose replicas only the other could lease: bench adaptive,
+        // mersenne-10k, 2 new keys, 16 replicated results each before either stood at 10.)
+        var cluster = try Self.cluster(trustAfter: 10)
+        let first = cluster.owners(0)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: first, count: 1)).entries.map(\.unit)
+        let daves = try #require(try cluster.lease(dave, network: 4, via: first, count: 1, at: cluster.now + 1)).entries.map(\.unit)
+        #expect(Set(carols).isDisjoint(with: daves))
+        cluster.sync(at: cluster.now + 1)
+        var probe = cluster
+        #expect(try probe.lease(dave, network: 4, via: first, count: 1, at: cluster.now + 2) == nil)
+        let second = cluster.owners(carols[0])[1]
+        #expect(second != first)
+        #expect(try cluster.lease(dave, network: 4, via: second, count: 1, at: cluster.now + 2)?.entries.map(\.unit) == carols)
+        // A trusted worker is not sent anywhere: Alice, trusted, still gets fresh units from the first custodian.
+        var trusted = try Self.cluster(trustAfter: 2)
+        let time = try earnTrust(&trusted)
+        let start = trusted.owners(2)[0]
+        _ = try #require(try trusted.lease(carol, network: 3, via: start, count: 1, at: time))
+        trusted.sync(at: time)
+        #expect(try trusted.lease(alice, network: 1, via: start, count: 1, at: time + 1)?.entries.isEmpty == false)
+    }
+
     /// The pairing rule: while a trusted worker takes part, two workers that are not trusted (two colluders with new
     /// keys) are never leased one unit, so a quorum always has a trusted member. A lease period after the last
     /// trusted worker, the rule lifts and the unit is not left waiting.
