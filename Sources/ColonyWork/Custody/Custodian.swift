@@ -157,11 +157,13 @@ public struct Custodian: Sendable {
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
         var freshLimit = ledger.freshUnitLimit(for: worker, now: now, standing: standing)
+        var pairs = pairing ? ledger.sharedPairs() : [:]
         // A worker not trusted that holds a unit waiting on a verdict already takes no fresh unit here while another
         // custodian may lease it a unit another worker started (`ShardLedger.startedElsewhere`): told none,
         // elsewhere, it asks the next custodian.
         if pairing, freshLimit > 0, freshLimit < manifest.policy.trustAfter - standing,
-            ledger.startedElsewhere(for: worker, network: network, besides: identity.publicKey, now: now, askers: askers, equivalent: compare)
+            ledger.startedElsewhere(
+                for: worker, network: network, besides: identity.publicKey, now: now, askers: askers, pairs: pairs, equivalent: compare)
         {
             freshLimit = 0
         }
@@ -180,7 +182,6 @@ public struct Custodian: Sendable {
         // and one lease never shares more than the cap with one such worker, even when nobody else could partner
         // it yet (two colluders asking first at a shard's start).
         let me = Who(worker)
-        var pairs = pairing ? ledger.sharedPairs() : [:]
         var sharedHere: [Who: Int] = [:]
         var picked: [Int] = []
         for unit in candidates where picked.count < limit {

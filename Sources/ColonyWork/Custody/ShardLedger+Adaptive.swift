@@ -255,7 +255,7 @@ extension ShardLedger {
     }
 
     /// Whether another custodian of the set than `custodian` may lease `worker` (not trusted) the next replica of a
-    /// unit another worker started, under the pairing rule as `askers` and `pairs` stand here. While one may,
+    /// unit another worker started, under the pairing rule as `askers` and `pairs` (`sharedPairs`) stand here. While one may,
     /// `custodian` leases the worker no fresh unit once it holds one waiting on a verdict (`Custodian.lease`): the
     /// worker goes there and the unit pairs.
     /// Two new keys that asked the same custodian first took fresh units from it up to the cap, each needing a
@@ -264,11 +264,10 @@ extension ShardLedger {
     /// keys: 58–61 % CPU overhead in 3 runs of 6 against 39–48 %).
     func startedElsewhere(
         for worker: Ed25519PublicKey, network: [UInt8], besides custodian: Ed25519PublicKey, now: Int64,
-        askers: [Who: (time: Int64, network: Who)], equivalent: ([UInt8], [UInt8]) -> Bool
+        askers: [Who: (time: Int64, network: Who)], pairs: [Who: [Who: Int]], equivalent: ([UInt8], [UInt8]) -> Bool
     ) -> Bool {
         guard policy.isAdaptive else { return false }
         let who = Who(worker)
-        var pairs: [Who: [Who: Int]]?
         for (index, records) in perUnit.enumerated() where !records.leases.isEmpty && !records.acted(who) {
             let unit = units.lowerBound + index
             guard records.kept.contains(where: { $0.worker != who && $0.expires > now && !records.ended($0.worker) }) else { continue }
@@ -276,8 +275,7 @@ extension ShardLedger {
             guard others.contains(where: { mayLease(worker, network: network, unit: unit, by: $0, now: now, equivalent: equivalent) }) else {
                 continue
             }
-            if pairs == nil { pairs = sharedPairs() }
-            if pairing(unit, for: worker, now: now, askers: askers, pairs: pairs ?? [:]) != nil { return true }
+            if pairing(unit, for: worker, now: now, askers: askers, pairs: pairs) != nil { return true }
         }
         return false
     }
@@ -456,15 +454,14 @@ extension ShardLedger {
     /// The draw that decides `worker`'s sealed unit: by the custodian of its lease, on its seal; of several (only a
     /// custodian off RFC 8032 makes two), the lowest, which checks more often.
     static func draw(_ records: UnitRecords, _ worker: Who, _ lease: Lease, _ seal: [UInt8]) -> Draw? {
-        records.draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal }.min { $0.value < $1.value }
+        records.draws(worker, lease, seal).min { $0.value < $1.value }
     }
 
     /// When `worker` could first know the draw on its seal of a unit leased under `lease`, and whose clock says so:
     /// the earliest draw of the lease's custodian on that seal. Nil while none is drawn.
     static func drawn(_ records: UnitRecords, _ worker: Who, _ lease: Lease) -> (time: Int64, custodian: Who)? {
         guard let seal = records.seal(of: worker) else { return nil }
-        let times = records.draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal.seal }.map(\.time)
-        return times.min().map { ($0, lease.custodian) }
+        return records.draws(worker, lease, seal.seal).map(\.time).min().map { ($0, lease.custodian) }
     }
 
     /// True when the worker sealed `result` (accepted alone) before it could know that `pass` (a check of its own

@@ -88,6 +88,11 @@ public struct ShardLedger: Sendable {
             reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
         }
 
+        /// The draws of `lease`'s custodian on `worker`'s `seal`: the only ones that decide its unit.
+        func draws(_ worker: Who, _ lease: Lease, _ seal: [UInt8]) -> [Draw] {
+            draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal }
+        }
+
         /// Kept leases neither ended nor expired at `now`.
         func live(now: Int64) -> [Lease] { kept.filter { $0.expires > now && !ended($0.worker) } }
 
