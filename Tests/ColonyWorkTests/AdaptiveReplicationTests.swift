@@ -135,6 +135,28 @@ struct AdaptiveReplicationTests {
         #expect(try trusted.lease(alice, network: 1, via: start, count: 1, at: time + 1)?.entries.isEmpty == false)
     }
 
+    @Test func colludingNewKeysAreNotSentToPartnerEachOtherWhileATrustedWorkerIsAbout() throws {
+        // The attack on the rule above: Carol and Dave, colluding new keys, ask the same custodian while Alice,
+        // trusted, is about (her lease claims her standing). Dave, holding a fresh unit waiting, asks again. He is not sent elsewhere for
+        // Carol's unit (the pairing rule refuses him it there), so he gets a fresh one here; and the custodian that
+        // owns the replica slot of Carol's unit does not lease it to him.
+        var cluster = try Self.cluster(trustAfter: 2)
+        let time = try earnTrust(&cluster)
+        // Alice, trusted, takes unit 2: her lease claims her standing.
+        #expect(try cluster.lease(alice, network: 1, via: cluster.owners(2)[0], at: time)?.entries.map(\.unit) == [2])
+        cluster.sync(at: time)
+        let first = cluster.owners(3)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: first, count: 1, at: time)).entries.map(\.unit)
+        let daves = try #require(try cluster.lease(dave, network: 4, via: first, count: 1, at: time + 1)).entries.map(\.unit)
+        cluster.sync(at: time + 1)
+        let again = try #require(try cluster.lease(dave, network: 4, via: first, count: 1, at: time + 2)).entries.map(\.unit)
+        #expect(Set(again).isDisjoint(with: carols + daves))
+        cluster.sync(at: time + 2)
+        let second = cluster.owners(carols[0])[1]
+        let there = try cluster.lease(dave, network: 4, via: second, count: 20, at: time + 3)?.entries.map(\.unit) ?? []
+        #expect(Set(there).isDisjoint(with: carols), "Dave was leased \(there)")
+    }
+
     /// The pairing rule: while a trusted worker takes part, two workers that are not trusted (two colluders with new
     /// keys) are never leased one unit, so a quorum always has a trusted member. A lease period after the last
     /// trusted worker, the rule lifts and the unit is not left waiting.
