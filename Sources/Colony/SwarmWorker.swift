@@ -639,6 +639,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 lastError = error
                 if let refusal = error.refusal, refusal.reason != "not a custodian" { throw error }
                 if error.refusal == nil {
+                    log("a request to custodian \(target) of shard \(ref.shard) failed: \(error)")
                     condition.withLock { stats.requestFailures += 1 }
                     peer.learnChangesSoon(ref)
                 }
@@ -722,6 +723,7 @@ public final class SwarmWorker: @unchecked Sendable {
             } catch {
                 lastError = error
                 if error.refusal == nil {
+                    log("asking custodian \(member.key.hex.prefix(8)) for units of shard \(ref.shard) failed: \(error)")
                     condition.withLock { stats.requestFailures += 1 }
                     peer.learnChangesSoon(ref)
                 }
@@ -752,6 +754,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 let author = members.first(where: { $0.key == lease.author }), lease.kind == .lease, lease.worker == peer.identity.publicKey, lease.job == job.id,
                 lease.shard == ref.shard, lease.entries.allSatisfy({ job.manifest.units(inShard: ref.shard).contains($0.unit) })
             else {
+                log("custodian \(member.key.hex.prefix(8)) answered a lease of shard \(ref.shard) this worker cannot use; asking again in 5 s")
                 condition.withLock { job.busyUntil[ref.shard] = Date() + 5 }
                 return nil
             }

@@ -161,6 +161,18 @@ extension ShardLedger {
         return "facts \(letters); closing \(closing); confirmed \(confirmed); voided \(state.voided.filter { $0.value == who }.count)"
     }
 
+    /// Debugging aid (`COLONY_BENCH_TRACE`): the adaptive decisions on `unit`, with each sealer's partner count.
+    public func adaptiveTrace(ofUnit unit: Int, now: Int64) -> String {
+        let state = adaptive
+        func short(_ who: Who?) -> String { who.map { String(name($0).hex.prefix(4)) } ?? "-" }
+        let records = perUnit[unit - units.lowerBound]
+        let sealers = Self.distinct(records.commits.map(\.worker))
+        return "single \(short(state.single[unit])), voided \(short(state.voided[unit])), closing \(short(state.closing[unit])), "
+            + "confirmed \(short(state.confirmed[unit])), runs once \(state.runsOnce.filter { $0.unit == unit }.map { short($0.worker) }), "
+            + "rechecked \(state.rechecked[unit].map { $0.map { short($0) } } ?? []), recheck open \(state.recheckOpen.contains(unit)), "
+            + "partners \(sealers.map { "\(short($0)) \(partners(of: name($0), unit: unit, now: now))" })"
+    }
+
     /// How much of a prior standing counts for `worker` at `time`: all of it while it has failed nothing here.
     public func counted(prior: Int, of worker: Ed25519PublicKey, at time: Int64) -> Int {
         prior > 0 && Self.unbroken(adaptive.facts[Who(worker)] ?? [], at: time) ? prior : 0

@@ -20,7 +20,7 @@ enum BenchAdaptiveCommand: Command {
             which it holds back until the shard has no more for it), 10% colluders (at least 2) returning one agreed wrong output, and Sybil churn (a \
             cheater that comes back with a new key each time it is caught). occasional, run only when named, is a \
             sleeper that once awake cheats on 5% of its units at random: each cheat is checked only by its own draw \
-            (1 in n), and a later check it passes clears it, so most of its cheats stand (SECURITY.md, Known limits). trusted runs the job replicated first \
+            (1 in n), and a later check it passes clears it, so most of its cheats stand (SECURITY.md, Known limits). trusted runs the job replicated first (--warm-up times) \
             and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
             the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
@@ -41,6 +41,7 @@ enum BenchAdaptiveCommand: Command {
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
+            .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
             .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional)."),
             .json,
         ],
@@ -48,6 +49,7 @@ enum BenchAdaptiveCommand: Command {
             "colony bench adaptive", "colony bench adaptive --units 4000 --scenarios adaptive,sleeper --json",
             "colony bench adaptive --scenarios occasional --min-spot-check 10",
             "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios replicated,adaptive",
+            "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios trusted --warm-up 4",
         ]
     )
 
@@ -112,6 +114,7 @@ enum BenchAdaptiveCommand: Command {
         let console = environment.console
         let json = arguments.flag("json")
         let peers = try arguments.int("peers", in: 2...64) ?? 8
+        let warmUp = try arguments.int("warm-up", in: 1...20) ?? 1
         var spec: JobSpec
         let registry: KernelRegistry
         let inputs: [Data]
@@ -150,7 +153,7 @@ enum BenchAdaptiveCommand: Command {
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
             let row = try runScenario(
                 scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console,
-                local: local, checkCredit: checkCredit && scenario == "adaptive")
+                local: local, warmUp: warmUp, checkCredit: checkCredit && scenario == "adaptive")
             rows.append(row)
             if !json {
                 var line = String(
@@ -221,7 +224,7 @@ enum BenchAdaptiveCommand: Command {
 
     static func runScenario(
         _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console,
-        local: LocalBaseline? = nil, checkCredit: Bool = false
+        local: LocalBaseline? = nil, warmUp: Int = 1, checkCredit: Bool = false
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -247,25 +250,37 @@ enum BenchAdaptiveCommand: Command {
         let trace = ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"]
         let tracing = trace != nil && trace != "stall" && trace != "facts"
         let began = Date()
+        // With COLONY_BENCH_TRACE=stall, the latest lines are kept to print with a stall's trace.
+        let recent = Mutex<[String]>([])
         try swarm.start(log: { line in
             // Tracing, the peers' and workers' own lines, with the time since the swarm started.
-            if tracing { console.note(String(format: "%7.2f ", Date().timeIntervalSince(began)) + line) }
+            let stamped = String(format: "%7.2f ", Date().timeIntervalSince(began)) + line
+            if tracing { console.note(stamped) }
+            if trace == "stall" {
+                recent.withLock { lines in
+                    lines.append(stamped)
+                    if lines.count > 400 { lines.removeFirst(100) }
+                }
+            }
         })
         defer { swarm.stop() }
         var churner: Int?
         if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
         let adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
         let version = registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1
-        // Trusted: the workers first compute the job replicated, passing many checks; the adaptive job measured
-        // after it starts with that standing (leases cite the first job's shards).
+        // Trusted: the workers first compute the job replicated (`warmUp` times, each a job of its own), passing many
+        // checks; the adaptive job measured after it starts with that standing (leases cite the earlier jobs' shards).
         var computedBefore = 0
         var cheatedBefore = 0
         if scenario == "trusted" || scenario == "trusted-colluders" {
-            var first = spec
-            first.redundancy.adaptive = false
-            let warm = try swarm.publish(try swarm.peers[0].signJob(spec: first, kernelVersion: version, units: inputs))
-            guard swarm.waitUntilDecided(warm, timeout: 1800)?.validated == inputs.count else {
-                throw BenchmarkError("the replicated job before the trusted run did not finish")
+            for round in 1...warmUp {
+                var first = spec
+                first.redundancy.adaptive = false
+                if round > 1 { first.title += " (warm-up \(round))" }
+                let warm = try swarm.publish(try swarm.peers[0].signJob(spec: first, kernelVersion: version, units: inputs))
+                guard swarm.waitUntilDecided(warm, timeout: 1800)?.validated == inputs.count else {
+                    throw BenchmarkError("the replicated job \(round) of \(warmUp) before the trusted run did not finish")
+                }
             }
             computedBefore = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed }
             cheatedBefore = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.cheated }
@@ -282,6 +297,7 @@ enum BenchAdaptiveCommand: Command {
             if progress.validated != lastChange.1 { lastChange = (Date(), progress.validated) }
             if trace != nil, Date().timeIntervalSince(lastChange.0) > 20 {
                 lastChange.0 = Date()
+                for line in recent.withLock({ lines in defer { lines.removeAll() }; return lines }) { console.note("log " + line) }
                 traceStall(job, manifest: manifest, swarm: swarm, console: console)
             }
             if tracing, Date() >= nextTrace {
@@ -374,7 +390,8 @@ enum BenchAdaptiveCommand: Command {
     static func traceStall(_ job: JobID, manifest: JobManifest, swarm: LocalSwarm, console: Console) {
         let now = CustodyClock.now()
         for (index, worker) in swarm.workers.enumerated() {
-            console.note("worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)): \(worker.leasingState(of: job))")
+            console.note(
+                "worker \(index) \(swarm.peers[index].identity.publicKey.hex.prefix(4)) (\(swarm.behaviour(of: index))): \(worker.leasingState(of: job))")
         }
         var shown = 0
         for shard in 0..<manifest.shardCount where shown < 6 {
@@ -399,6 +416,20 @@ enum BenchAdaptiveCommand: Command {
                 }
                 console.note("custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard) would lease: \(answers)")
             }
+            // Custodians that disagree on what is open (a stall where workers were told the shard was done): each
+            // keeper's record count and its verdicts on the units open at the first.
+            for keeper in keepers {
+                guard let mine = keeper.custodian.ledgers[ref] else { continue }
+                let verdicts = mine.verdicts(now: now, equivalent: mine.equivalence)
+                let states = open.map { unit in "\(unit.unit) \(verdicts.first { $0.unit == unit.unit }.map { "\($0.state)" } ?? "?")" }
+                console.note(
+                    "custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard): \(mine.records.count) records, "
+                        + "\(verdicts.filter { $0.state == .open }.count) open; \(states.joined(separator: ", ")); "
+                        + swarm.peers.map { worker in
+                            let trace = mine.adaptiveTrace(of: worker.identity.publicKey)
+                            return "\(worker.identity.publicKey.hex.prefix(4)) " + (trace.range(of: "closing").map { String(trace[$0.lowerBound...]) } ?? "")
+                        }.joined(separator: " | "))
+            }
             for verdict in open {
                 // Its records, in time order: kind, worker, author, time, and an error's reason.
                 let records = ledger.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
@@ -411,6 +442,14 @@ enum BenchAdaptiveCommand: Command {
                     "open unit \(verdict.unit): slots \(verdict.openSlots), attempts \(verdict.attempts), "
                         + "owners \(ledger.slotOwners(unit: verdict.unit).map { $0.hex.prefix(4) }), "
                         + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); records: \(listed.joined(separator: "; "))")
+                console.note("  decisions: \(ledger.adaptiveTrace(ofUnit: verdict.unit, now: now))")
+                for keeper in keepers.dropFirst() {
+                    guard let mine = keeper.custodian.ledgers[ref] else { continue }
+                    let theirs = mine.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
+                    console.note(
+                        "  at \(keeper.identity.publicKey.hex.prefix(4)): "
+                            + theirs.map { "\($0.kind) \($0.worker.hex.prefix(4)) by \($0.author.hex.prefix(4)) at \($0.time % 1_000_000)" }.joined(separator: "; "))
+                }
             }
         }
     }
