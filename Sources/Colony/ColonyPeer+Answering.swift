@@ -172,10 +172,9 @@ extension ColonyPeer {
             }
             let ref = ShardRef(job: manifest.id, shard: record.shard)
             pullIfNew(ref, manifest: manifest)
-            let (added, rows) = try custody.withLock { custodian throws(CustodyError) in
-                let added: [CustodyRecord]
+            let added = try custody.withLock { custodian throws(CustodyError) in
                 do throws(CustodyError) {
-                    added = try custodian.submit(record, now: now)
+                    return try custodian.submit(record, now: now)
                 } catch {
                     // A refused reveal may leave the custodian's own error record ending that lease: it is kept
                     // and sent on like any accepted record.
@@ -186,18 +185,20 @@ extension ColonyPeer {
                     }
                     throw error
                 }
-                // A commit is answered with its units' status, so that the worker whose seal completes a quorum
-                // reveals at once instead of asking again.
-                let units = Set(record.entries.map(\.unit))
-                let rows = Self.statusRows(
-                    custodian.verdicts(ref, now: now, units: units) ?? [],
-                    partners: custodian.partners(ref, worker: record.author, units: units, now: now),
-                    seals: custodian.latestSeals(ref, except: record.author, units: units), for: record.author)
-                return (added, rows)
             }
             try persist(added)
             forward(added, of: manifest)
             custodyChanged(added.count)
+            // A commit is answered with its units' status, so that the worker whose seal completes a quorum
+            // reveals at once instead of asking again.
+            let units = Set(record.entries.map(\.unit))
+            if record.kind == .commit { syncBeforeClosingReveal(ref, manifest: manifest, worker: record.author, units: units, now: now) }
+            let rows = custody.withLock { custodian in
+                Self.statusRows(
+                    custodian.verdicts(ref, now: now, units: units) ?? [],
+                    partners: custodian.partners(ref, worker: record.author, units: units, now: now),
+                    seals: custodian.latestSeals(ref, except: record.author, units: units), for: record.author)
+            }
             return CustodyWire.frame("ok", payload: rows)
         case "co_status":
             let manifest = try requestedJob(frame, from: peer)
@@ -206,6 +207,7 @@ extension ColonyPeer {
             let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
             // A worker names the units it waits on; without, every unit of the shard.
             let units = frame.header["units"]?.list.map { Set($0.prefix(JobPolicy.shardLimits.upperBound).compactMap { $0.integer.map(Int.init) }) }
+            if let worker, let units { syncBeforeClosingReveal(ref, manifest: manifest, worker: worker, units: units, now: now) }
             let rows = try custody.withLock { custodian throws(CustodyError) in
                 guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")

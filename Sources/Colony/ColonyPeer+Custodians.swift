@@ -86,6 +86,29 @@ extension ColonyPeer {
         exchange(ref, manifest: manifest, with: answering, timeout: 3)
     }
 
+    /// Before this custodian tells `worker` to reveal one of `units` at once as a closing check's one replica, it
+    /// learns what the shard's other custodians hold: another custodian may have leased the same check to another
+    /// worker, and two replicas that both reveal at once cannot pair if the check then takes a fresh quorum (a stall
+    /// with 4 workers: `ShardLedger.revealsAsClosingReplica`). One round trip to each answering custodian, once per
+    /// worker and units asked about (the rule then waits on any other replica's lease, which comes before its seal),
+    /// so a worker that asks again and again costs no more.
+    func syncBeforeClosingReveal(_ ref: ShardRef, manifest: JobManifest, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) {
+        guard custody.withLock({ $0.revealsAsClosingReplica(ref, worker: worker, units: units, now: now) }) else { return }
+        let first = closingSyncs.withLock { synced in
+            if synced.count >= 4_096 { synced.removeAll() }
+            return synced.insert(ClosingReplica(ref: ref, worker: worker, units: units)).inserted
+        }
+        guard first else { return }
+        let silent = silentSince.withLock { Set($0.keys) }
+        let before = custody.withLock { $0.recordIDs(ref).count }
+        exchange(ref, manifest: manifest, with: otherMembers(ref).filter { !silent.contains($0.key) }, timeout: 2)
+        let learned = custody.withLock { $0.recordIDs(ref).count } - before
+        let alone = custody.withLock { $0.revealsAsClosingReplica(ref, worker: worker, units: units, now: CustodyClock.now()) }
+        if learned > 0 {
+            log("custody of \(ref): learned \(learned) records from the other custodians before \(worker.hex.prefix(8))'s closing check; it reveals \(alone ? "alone" : "with a partner")")
+        }
+    }
+
     /// Anti-entropy with `others` for one shard: sends the IDs held here (signed: only custodians read every record),
     /// merges what they have that is missing, and sends what they lack.
     func exchange(_ ref: ShardRef, manifest: JobManifest, with others: [CustodianMember], timeout: Double = 30) {
@@ -275,4 +298,11 @@ struct Silence {
         failures += 1
         next = Date() + min(Self.maximumBackoff, pow(2, Double(min(failures, 10))))
     }
+}
+
+/// A closing check's replica: the shard, the worker and the units it asks about (`ColonyPeer.syncBeforeClosingReveal`).
+struct ClosingReplica: Hashable, Sendable {
+    let ref: ShardRef
+    let worker: Ed25519PublicKey
+    let units: Set<Int>
 }

@@ -27,13 +27,13 @@ struct AdaptiveReplicationTests {
     /// `first` and `second` each compute `unit`, replicated (leased by its two slot owners), at `time`.
     func replicate(
         _ cluster: inout CustodyCluster, _ unit: Int, _ first: (Identity, Int), _ second: (Identity, Int), at time: Int64,
-        outputs: (first: (Int) -> [UInt8], second: (Int) -> [UInt8]) = (Outputs.right, Outputs.right)
+        outputs: (first: (Int) -> [UInt8], second: (Int) -> [UInt8]) = (Outputs.right, Outputs.right), excluding: Set<Int> = []
     ) throws {
         let owners = cluster.owners(unit)
-        let a = try #require(try cluster.lease(first.0, network: first.1, via: owners[0], at: time))
+        let a = try #require(try cluster.lease(first.0, network: first.1, via: owners[0], at: time, excluding: excluding))
         // Only the first slot's owner starts a unit in an adaptive job; the second joins once it knows.
         cluster.sync(at: time)
-        let b = try #require(try cluster.lease(second.0, network: second.1, via: owners[1], at: time))
+        let b = try #require(try cluster.lease(second.0, network: second.1, via: owners[1], at: time, excluding: excluding))
         #expect(a.entries.map(\.unit) == [unit] && b.entries.map(\.unit) == [unit])
         cluster.sync(at: time)
         try cluster.submit(cluster.commit(first.0, units: [unit], at: time + 1, outputs: outputs.first), via: owners[0], at: time + 1)
@@ -692,33 +692,36 @@ struct AdaptiveReplicationTests {
         try replicate(&cluster, unit, workers[0], workers[1], at: time, outputs: ({ _ in output }, { _ in output }))
     }
 
-    /// Dave's honest closing check of Alice's `unit` differs from her result; `others`, her other results since her
-    /// last check, stand until a fresh quorum decides the unit. `fresh` (Carol and Erin unless given) agree with
-    /// Dave: Alice is outvoted, and all of them are voided. Returns the time after.
+    /// Dave's honest closing check of Alice's (or `worker`'s) `unit` differs from her result; `others`, her other
+    /// results since her last check, stand until a fresh quorum decides the unit. `fresh` (Carol and Erin unless
+    /// given) agree with Dave: she is outvoted, and all of them are voided. Returns the time after.
     func failClosingCheck(
-        _ cluster: inout CustodyCluster, _ unit: Int, others: [Int], fresh: [(Identity, Int)]? = nil, at time: Int64
+        _ cluster: inout CustodyCluster, _ unit: Int, of worker: Identity? = nil, others: [Int], fresh: [(Identity, Int)]? = nil,
+        at time: Int64
     ) throws -> Int64 {
+        let worker = worker ?? alice
         try closingCheck(&cluster, unit, output: Outputs.right(unit), at: time)
         var time = time + 10
         #expect(cluster.verdict(unit, time: time)?.state == .open)
-        for other in others { #expect(cluster.verdict(other, time: time)?.agreeing == [alice.publicKey], "unit \(other)") }
+        for other in others { #expect(cluster.verdict(other, time: time)?.agreeing == [worker.publicKey], "unit \(other)") }
         let fresh = fresh ?? [(carol, 3), (erin, 5)]
         try freshQuorum(&cluster, unit, output: Outputs.right(unit), by: fresh, at: time)
         time += 10
         let checked = try #require(cluster.verdict(unit, time: time))
         #expect(checked.state == .validated && Set(checked.agreeing) == Set([dave.publicKey] + fresh.map(\.0.publicKey)))
-        #expect(checked.invalid.contains { $0.worker == alice.publicKey })
-        try expectAlicesVoided(cluster, others, at: time)
+        #expect(checked.invalid.contains { $0.worker == worker.publicKey })
+        try expectAlicesVoided(cluster, others, of: worker, at: time)
         return time
     }
 
-    /// Alice's results for `units` are voided and the units open again, here and for a stranger re-verifying the
-    /// records.
-    func expectAlicesVoided(_ cluster: CustodyCluster, _ units: [Int], at time: Int64) throws {
+    /// Alice's (or `worker`'s) results for `units` are voided and the units open again, here and for a stranger
+    /// re-verifying the records.
+    func expectAlicesVoided(_ cluster: CustodyCluster, _ units: [Int], of worker: Identity? = nil, at time: Int64) throws {
+        let worker = worker ?? alice
         for unit in units {
             let verdict = try #require(cluster.verdict(unit, time: time))
             #expect(verdict.state == .open, "unit \(unit)")
-            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided }, "unit \(unit): \(verdict)")
+            #expect(verdict.invalid.contains { $0.worker == worker.publicKey && $0.reason == ShardLedger.voided }, "unit \(unit): \(verdict)")
         }
         let stranger = try rebuilt(cluster)
         for unit in units { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open, "unit \(unit)") }
@@ -742,6 +745,133 @@ struct AdaptiveReplicationTests {
         #expect(cluster.verdict(5 - picked, time: time)?.state == .validated)
         time = try failClosingCheck(&cluster, picked, others: [5 - picked], at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
+    }
+
+    /// Alice, trusted, runs units 2 (wrong) and 3 of 4 alone: the shard is decided and her closing check open.
+    /// Returns the cluster, the time after and the unit it checks.
+    func aliceRunsAlone() throws -> (CustodyCluster, Int64, Int) {
+        var cluster = try Self.cluster(units: 4)
+        var time = try earnTrust(&cluster)
+        _ = try runAlone(&cluster, 2, right: false, at: time)
+        time += 10
+        _ = try runAlone(&cluster, 3, right: true, at: time)
+        time += 10
+        return (cluster, time, try closingUnit(cluster))
+    }
+
+    @Test func twoClosingReplicasLeasedByCustodiansThatLaggedWaitForEachOtherAndPair() throws {
+        // The closing check of Alice's cheat takes one replica: Dave's, leased by the first slot's owner. A second
+        // custodian whose view lagged (it had not yet heard of Dave's lease: bench adaptive, 1,200 units, 4 peers,
+        // sleeper) leases Erin the same check. Both reveal at once, Dave's differs from Alice's, and the fresh quorum
+        // cannot pair with Erin's result, out before any other seal: with 4 workers the unit waited for ever. Now a
+        // closing replica reveals at once only while no other worker but the checked one has sealed the unit or
+        // holds a lease of it in flight: the two wait for each other as partners, reveal, and decide the unit.
+        var (cluster, time, unit) = try aliceRunsAlone()
+        let owners = cluster.owners(unit)
+        let daves = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time))
+        try #require(daves.entries.map(\.unit) == [unit])
+        // Erin's lease, by a custodian that did not know of Dave's: signed by it, as its lagging view let it.
+        let lagging = try #require(cluster.custodians.indices.first { $0 != owners[0] })
+        let erins = CustodyRecord(
+            kind: .lease, job: cluster.job, shard: 0, worker: erin.publicKey, expires: time + 60_000, epoch: 0,
+            network: cluster.manifest.policy.network(ofIPv4: CustodyCluster.address(5)), entries: [.init(unit: unit)], time: time,
+            signedBy: cluster.keys[lagging])
+        #expect(cluster.custodians[lagging].merge([erins], now: time).records.count == 1)
+        cluster.sync(at: time)
+        try cluster.submit(cluster.commit(dave, units: [unit], at: time + 1, outputs: Outputs.right), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        // Dave does not reveal alone while Erin's lease is in flight: he would wait for a partner like any replica.
+        for c in cluster.custodians.indices {
+            let here = try ledger(cluster, at: c)
+            #expect(!here.revealsAsClosingReplica(dave.publicKey, unit: unit, now: time + 1))
+            #expect(here.partners(of: dave.publicKey, unit: unit, now: time + 1) == 1, "custodian \(c)")
+        }
+        try cluster.submit(cluster.commit(erin, units: [unit], at: time + 2, outputs: Outputs.right), via: lagging, at: time + 2)
+        cluster.sync(at: time + 2)
+        // Both sealed before either revealed: each is the other's partner.
+        for worker in [dave, erin] {
+            #expect(try ledger(cluster).partners(of: worker.publicKey, unit: unit, now: time + 2) == 2)
+        }
+        try cluster.submit(cluster.reveal(dave, units: [unit], at: time + 3, outputs: Outputs.right), via: owners[0], at: time + 3)
+        try cluster.submit(cluster.reveal(erin, units: [unit], at: time + 3, outputs: Outputs.right), via: lagging, at: time + 3)
+        cluster.sync(at: time + 3)
+        // The unit is decided by Dave and Erin, Alice outvoted; her other result run alone since her last check is
+        // voided, here and for a stranger.
+        let checked = try #require(cluster.verdict(unit, time: time + 4))
+        #expect(checked.state == .validated && Set(checked.agreeing) == [dave.publicKey, erin.publicKey], "\(checked)")
+        #expect(checked.invalid.contains { $0.worker == alice.publicKey })
+        try expectAlicesVoided(cluster, [5 - unit], at: time + 4)
+        // The control: one closing replica alone reveals at once.
+        var (single, t, alone) = try aliceRunsAlone()
+        try #require(try single.lease(dave, network: 4, via: single.owners(alone)[0], at: t)?.entries.map(\.unit) == [alone])
+        single.sync(at: t)
+        try single.submit(single.commit(dave, units: [alone], at: t + 1, outputs: Outputs.right), via: single.owners(alone)[0], at: t + 1)
+        single.sync(at: t + 1)
+        #expect(try ledger(single).revealsAsClosingReplica(dave.publicKey, unit: alone, now: t + 1))
+    }
+
+    @Test func aResultAloneThatAClosingCheckContradictedStaysOpenWhenTheClosingChecksClose() throws {
+        // Alice, honest, and Bob, who cheats, run units alone; once all is decided each has a closing check. Bob is
+        // drawn as the replica of Alice's and differs from her: her unit waits for a fresh quorum. Bob's own check
+        // fails and voids his other result, so a unit of the shard is open again and the closing checks close until
+        // it is decided. Alice's unit stays open: before, it was validated alone again, a fresh replica's seal was
+        // refused as too late for a decided unit, its partner revealed, and the two never paired (bench adaptive,
+        // 1,200 units, 4 peers, sleeper: stalled with 4 workers).
+        var cluster = try Self.cluster(units: 6)
+        var time = try earnTrust(&cluster)
+        var outputs: [Int: [UInt8]] = [:]
+        for unit in [2, 5] {
+            outputs[unit] = try runAlone(&cluster, unit, right: true, at: time)
+            time += 10
+        }
+        for unit in [3, 4] {
+            _ = try runAlone(&cluster, unit, right: false, at: time, by: bob, network: 2)
+            time += 10
+        }
+        let closing = try ledger(cluster).adaptive.closing
+        let alices = try #require(closing.first { $0.value == Who(alice.publicKey) }?.key)
+        let bobs = try #require(closing.first { $0.value == Who(bob.publicKey) }?.key)
+        // Dave computes Bob's closing check, rightly: it differs, and Bob's unit waits for a fresh quorum.
+        try computeAndReveal(&cluster, dave, network: 4, unit: bobs, output: Outputs.right, excluding: [alices], at: time)
+        time += 10
+        #expect(cluster.verdict(bobs, time: time)?.state == .open)
+        // Bob computes Alice's closing check, wrongly: it differs, and her unit waits for a fresh quorum too.
+        try computeAndReveal(&cluster, bob, network: 2, unit: alices, output: Outputs.wrong, excluding: [bobs], at: time)
+        time += 10
+        #expect(cluster.verdict(alices, time: time)?.state == .open)
+        // Alice (trusted, so she is asked before a new key) and Carol decide Bob's unit against him, and his other
+        // result is voided: a unit is open again.
+        try replicate(&cluster, bobs, (alice, 1), (carol, 3), at: time, excluding: [alices])
+        time += 10
+        #expect(cluster.verdict(bobs, time: time)?.invalid.contains { $0.worker == bob.publicKey } == true)
+        try expectAlicesVoided(cluster, [7 - bobs], of: bob, at: time)
+        #expect(try ledger(cluster).adaptive.closing.isEmpty)
+        // The closing checks are closed while Bob's voided unit is open; Alice's contradicted result still waits,
+        // here and for a stranger.
+        let waiting = try #require(cluster.verdict(alices, time: time))
+        #expect(waiting.state == .open, "\(waiting)")
+        #expect(try rebuilt(cluster).verdict(unit: alices, now: nil, equivalent: ==).state == .open)
+        // A fresh quorum decides it for Alice; Bob is outvoted there too.
+        let hers = try #require(outputs[alices])
+        try replicate(&cluster, alices, (carol, 3), (dave, 4), at: time, outputs: ({ _ in hers }, { _ in hers }), excluding: [7 - bobs])
+        time += 10
+        let decided = try #require(cluster.verdict(alices, time: time))
+        #expect(decided.state == .validated && decided.output == hers)
+        #expect(decided.invalid.contains { $0.worker == bob.publicKey } && !decided.invalid.contains { $0.worker == alice.publicKey })
+    }
+
+    /// `worker` takes `unit` from its first slot's owner (nothing of `excluding`), seals `output` and reveals it.
+    func computeAndReveal(
+        _ cluster: inout CustodyCluster, _ worker: Identity, network: Int, unit: Int, output: @escaping (Int) -> [UInt8],
+        excluding: Set<Int>, at time: Int64
+    ) throws {
+        let owner = cluster.owners(unit)[0]
+        try #require(try cluster.lease(worker, network: network, via: owner, at: time, excluding: excluding)?.entries.map(\.unit) == [unit])
+        cluster.sync(at: time)
+        try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: output), via: owner, at: time + 1)
+        cluster.sync(at: time + 1)
+        try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 2, outputs: output), via: owner, at: time + 2)
+        cluster.sync(at: time + 2)
     }
 
     @Test func aWorkerHonestOnlyOnItsLastUnitFailsTheClosingCheck() throws {

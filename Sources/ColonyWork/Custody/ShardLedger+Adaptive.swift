@@ -709,12 +709,17 @@ extension ShardLedger {
     /// per worker and shard (two in a large one). The checked unit counts as decided here, so the rule does not undo
     /// itself.
     func closingChecks(_ state: inout AdaptiveState, _ unchecked: [Who: [Int]], draws: (Who) -> [Double]) {
-        guard
-            validated.indices.allSatisfy({ index in
-                let unit = units.lowerBound + index
-                return (validated[index] != nil && !state.recheckOpen.contains(unit)) || state.single[unit] != nil
-            })
-        else { return }
+        let decided = validated.indices.allSatisfy { index in
+            let unit = units.lowerBound + index
+            return (validated[index] != nil && !state.recheckOpen.contains(unit)) || state.single[unit] != nil
+        }
+        // A result accepted alone that another worker's result differs from (a closing check's replica) is open until
+        // a fresh quorum decides, whether or not the closing checks are open now: they close whenever another unit of
+        // the shard opens again (a cheater's results voided), and the unit was then validated alone again, a fresh
+        // replica's seal refused as too late for a decided unit, and its partner told to reveal: the fresh quorum
+        // could not pair, and with 4 workers the unit waited for ever (bench adaptive, 1,200 units, 4 peers, sleeper).
+        for (unit, worker) in state.single where contradicted(unit, worker) { state.single[unit] = nil }
+        guard decided else { return }
         let count = units.count >= Self.secondClosingCheckFrom ? 2 : 1
         for (worker, tail) in unchecked {
             for unit in Self.closingPicks(tail, draws: draws(worker), count: count) {
@@ -733,13 +738,28 @@ extension ShardLedger {
     /// units, one shard) with 2 trusted workers, two cost 7 points of CPU overhead (16.8–19.4 % against 5.2–12.1 %).
     static let secondClosingCheckFrom = 100
 
+    /// The first result in on `unit` of a worker other than `worker` whose lease vouches for it and not ended in an
+    /// error: what a closing check of `worker`'s result compares it with.
+    func firstOther(_ unit: Int, than worker: Who) -> Reveal? {
+        let records = perUnit[unit - units.lowerBound]
+        return records.reveals.filter { reveal in
+            reveal.worker != worker && !records.errors.contains { $0.worker == reveal.worker } && records.vouching(reveal.worker) != nil
+        }.min { $0.time < $1.time }
+    }
+
+    /// True when the first other result on `unit` (`firstOther`) differs from `worker`'s.
+    func contradicted(_ unit: Int, _ worker: Who) -> Bool {
+        guard let mine = perUnit[unit - units.lowerBound].reveals.first(where: { $0.worker == worker }),
+            let other = firstOther(unit, than: worker)
+        else { return false }
+        return other.digest != mine.digest && !equivalence(other.output, mine.output)
+    }
+
     /// The closing check of `worker`'s result on `unit`, against the first other result in (`closingChecks`).
     func closingCheck(_ state: inout AdaptiveState, _ unit: Int, of worker: Who) {
         let records = perUnit[unit - units.lowerBound]
         guard let mine = records.reveals.first(where: { $0.worker == worker }) else { return }
-        let other = records.reveals.filter { reveal in
-            reveal.worker != worker && !records.errors.contains { $0.worker == reveal.worker } && records.vouching(reveal.worker) != nil
-        }.min { $0.time < $1.time }
+        let other = firstOther(unit, than: worker)
         guard let other else {
             state.single[unit] = nil
             state.closing[unit] = worker

@@ -656,11 +656,7 @@ public struct ShardLedger: Sendable {
             return policy.quorum
         }
         // The replica of a closing check reveals at once too: it is compared with a result already out.
-        if policy.isAdaptive, let worker, let checked = adaptive.closing[unit], checked != Who(worker),
-            perUnit[unit - units.lowerBound].seal(of: Who(worker)) != nil
-        {
-            return policy.quorum
-        }
+        if let worker, revealsAsClosingReplica(worker, unit: unit, now: now) { return policy.quorum }
         let records = perUnit[unit - units.lowerBound]
         let waiting = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) }
         // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
@@ -692,6 +688,23 @@ public struct ShardLedger: Sendable {
             partners += 1
         }
         return partners
+    }
+
+    /// True when `worker` sealed `unit` as the one replica of a closing check and may reveal at once: it is compared
+    /// with the checked result, already out. Not while another worker but the checked one has sealed the unit or
+    /// holds a lease of it in flight: two custodians whose views lagged each other each leased a closing replica,
+    /// both revealed at once, and when the first differed from the checked result the fresh quorum could not pair
+    /// with the second (a seal made after a reveal never pairs with it): with 4 workers no worker was left (bench
+    /// adaptive, 1,200 units, 4 peers, sleeper: 4 stalls in about 300 runs). The two replicas wait for each other
+    /// then, as partners (`partners`), and pair if the check takes a fresh quorum. The custodian answering learns
+    /// the others' records before it says so (`ColonyPeer.syncBeforeClosingReveal`).
+    public func revealsAsClosingReplica(_ worker: Ed25519PublicKey, unit: Int, now: Int64?) -> Bool {
+        let who = Who(worker)
+        guard policy.isAdaptive, let checked = adaptive.closing[unit], checked != who else { return false }
+        let records = perUnit[unit - units.lowerBound]
+        guard records.seal(of: who) != nil else { return false }
+        let others = Set(records.commits.map(\.worker)).union(now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) } ?? [])
+        return others.subtracting([who, checked]).isEmpty
     }
 
     /// The latest time (the sealer's clock) a worker other than `worker` sealed `unit`, or 0. Seals count with a
