@@ -17,6 +17,7 @@ extension ColonyPeer {
             Thread.sleep(forTimeInterval: seconds)
             return CustodyWire.error(503, CustodyError("lost", "a test lost this request"))
         }
+        if case .refused(let refusal) = fault { return CustodyWire.error(400, refusal) }
         let reply: Frame
         do {
             reply = try answer(op, frame, from: peer)

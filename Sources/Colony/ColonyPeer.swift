@@ -85,6 +85,8 @@ public final class ColonyPeer: @unchecked Sendable {
         case late(Double)
         /// The request is not handled; an error answers it after this many seconds (a request lost on the way).
         case lost(Double)
+        /// The request is not handled; this refusal answers it (a custodian whose view differed for a moment).
+        case refused(CustodyError)
     }
     /// Set by tests: the fault, if any, on this peer's answer to a request. Never set by Colony itself.
     var answerFault: (@Sendable (Frame) -> AnswerFault?)? {

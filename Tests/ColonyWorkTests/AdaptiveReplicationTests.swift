@@ -747,6 +747,51 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 
+    @Test func aReplicaLeasedAfterTheDrawByACustodianThatLaggedDoesNotUndoARunAlone() throws {
+        // Alice, trusted, seals unit 2 and its custodian's draw lets it run once: she is told to reveal alone. A
+        // second custodian whose view lagged (it took her claim for one the records did not bear out) leases Dave
+        // the unit after that draw, and she reveals. Counting Dave's lease made her result wait for a quorum,
+        // which Dave's seal, made after her reveal, could never complete (bench adaptive, 1,200 units, 4 peers,
+        // sleeper: a lease of 29 units stalled). Her result stands alone; Dave's is compared with it.
+        for daveAgrees in [true, false] {
+            var cluster = try Self.cluster(units: 4)
+            let time = try earnTrust(&cluster)
+            let unit = 2
+            let owners = cluster.owners(unit)
+            let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+            let output = try Self.output(cluster, unit, right: true, custodian: owners[0], worker: alice, standing: standing, checked: false)
+            try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time)?.entries.map(\.unit) == [unit])
+            try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
+            #expect(try ledger(cluster, at: owners[0]).partners(of: alice.publicKey, unit: unit, now: time + 1) == 2)
+            // Dave's lease, signed after the draw by the other slot's owner.
+            let daves = CustodyRecord(
+                kind: .lease, job: cluster.job, shard: 0, worker: dave.publicKey, expires: time + 2 + 60_000, epoch: 0,
+                network: cluster.manifest.policy.network(ofIPv4: CustodyCluster.address(4)), entries: [.init(unit: unit)], time: time + 2,
+                signedBy: cluster.keys[owners[1]])
+            #expect(cluster.custodians[owners[1]].merge([daves], now: time + 2).records.count == 1)
+            cluster.sync(at: time + 2)
+            try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 3, outputs: { _ in output }), via: owners[0], at: time + 3)
+            cluster.sync(at: time + 3)
+            #expect(cluster.verdict(unit, time: time + 3)?.agreeing == [alice.publicKey])
+            #expect(try rebuilt(cluster).verdict(unit: unit, now: nil, equivalent: ==).agreeing == [alice.publicKey])
+            // Dave's seal is refused now that the unit is decided (he gives his lease back). One a custodian took
+            // before it knew, agreeing or not, is compared with hers.
+            let his: [UInt8] = daveAgrees ? output : Outputs.wrong(unit)
+            let commit = cluster.commit(dave, units: [unit], at: time + 4, outputs: { _ in his })
+            #expect(throws: CustodyError.self) { try cluster.submit(commit, via: owners[1], at: time + 4) }
+            let reveal = cluster.reveal(dave, units: [unit], at: time + 5, outputs: { _ in his })
+            #expect(cluster.custodians[owners[1]].merge([commit, reveal], now: time + 5).records.count == 2)
+            cluster.sync(at: time + 5)
+            let verdict = try #require(cluster.verdict(unit, time: time + 5))
+            if daveAgrees {
+                #expect(verdict.state == .validated && verdict.output == output)
+            } else {
+                // They differ: the unit waits for a fresh quorum.
+                #expect(verdict.state == .open, "\(verdict)")
+            }
+        }
+    }
+
     /// Alice, trusted, runs units 2 (wrong) and 3 of 4 alone: the shard is decided and her closing check open.
     /// Returns the cluster, the time after and the unit it checks.
     func aliceRunsAlone() throws -> (CustodyCluster, Int64, Int) {

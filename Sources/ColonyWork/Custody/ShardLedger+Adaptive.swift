@@ -493,10 +493,15 @@ extension ShardLedger {
     static let drawClockSlack: Int64 = 2_000
 
     /// True when no other worker could have a result for `unit` to pair with `worker`'s: no other lease (kept and
-    /// not ended by an error) overlaps the worker's from its signing to its reveal, and no other seal came before
-    /// the reveal.
+    /// not ended by an error) overlaps the worker's from its signing to the draw that let it run once (or its
+    /// reveal, or the lease's end, if sooner), and no other seal came before that. A replica leased after the draw
+    /// comes from a custodian whose view lagged the drawing one's (it took the claim for one the records did not
+    /// bear out): the worker, told to reveal alone, revealed, and counting that replica made the result wait for a
+    /// quorum it could not pair with (bench adaptive, 1,200 units, 4 peers, sleeper: a lease of 29 units stalled).
+    /// Such a replica is compared with it instead (`contradicted`).
     static func isAlone(_ records: UnitRecords, _ worker: Who, _ lease: Lease) -> Bool {
-        let end = records.reveals.first { $0.worker == worker }?.time ?? lease.expires
+        let revealed = records.reveals.first { $0.worker == worker }?.time ?? lease.expires
+        let end = min(revealed, drawn(records, worker, lease)?.time ?? .max)
         for other in records.kept where other.worker != worker && other.time < end && other.expires > lease.time {
             if !records.errors.contains(where: { $0.worker == other.worker }) { return false }
         }
