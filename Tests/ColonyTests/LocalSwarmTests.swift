@@ -107,7 +107,16 @@ enum SwarmTestSupport {
         let swarm = LocalSwarm(options: options)
         try swarm.start()
         defer { swarm.stop() }
+        // The honest workers wait until the cheater holds a lease: under load they once took every unit before it
+        // asked, and its results were never judged (a CI run: jobs seen 1, leases 0).
+        let honestWorkers = swarm.workers.indices.filter { swarm.behaviour(of: $0) == .honest }
+        for index in honestWorkers { swarm.workers[index].pause() }
         let job = try swarm.publish(spec: SwarmTestSupport.spec(units: 300), kernelVersion: 1, units: try TallyKernel().units(for: SwarmTestSupport.spec(units: 300).parameters), shardSize: 64)
+        let leasedBy = Date() + 60
+        while swarm.workers[7].snapshot.statistics.leases == 0, Date() < leasedBy {
+            swarm.waitForChange(until: min(leasedBy, Date() + 1))
+        }
+        for index in honestWorkers { swarm.workers[index].resume() }
         // Wakes on every change of custody; the timeout only matters when the test is already failing.
         let progress = swarm.waitUntilDecided(job, timeout: 300)
         #expect(progress?.done == true, "progress: \(String(describing: progress))")
