@@ -90,22 +90,23 @@ extension ColonyPeer {
     /// learns what the shard's other custodians hold: another custodian may have leased the same check to another
     /// worker, and two replicas that both reveal at once cannot pair if the check then takes a fresh quorum (a stall
     /// with 4 workers: `ShardLedger.revealsAsClosingReplica`). One round trip to each answering custodian, once per
-    /// worker and units asked about (the rule then waits on any other replica's lease, which comes before its seal),
-    /// so a worker that asks again and again costs no more.
+    /// worker and closing unit (the rule then waits on any other replica's lease, which comes before its seal): a
+    /// worker, or anyone naming it, that asks again and again, about whatever units, costs no more.
     func syncBeforeClosingReveal(_ ref: ShardRef, manifest: JobManifest, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) {
-        guard custody.withLock({ $0.revealsAsClosingReplica(ref, worker: worker, units: units, now: now) }) else { return }
+        let closing = custody.withLock { $0.closingReplicaUnits(ref, worker: worker, units: units, now: now) }
+        guard !closing.isEmpty else { return }
         let first = closingSyncs.withLock { synced in
             if synced.count >= 4_096 { synced.removeAll() }
-            return synced.insert(ClosingReplica(ref: ref, worker: worker, units: units)).inserted
+            return synced.insert(ClosingReplica(ref: ref, worker: worker, units: closing)).inserted
         }
         guard first else { return }
         let silent = silentSince.withLock { Set($0.keys) }
         let before = custody.withLock { $0.recordIDs(ref).count }
         exchange(ref, manifest: manifest, with: otherMembers(ref).filter { !silent.contains($0.key) }, timeout: 2)
         let learned = custody.withLock { $0.recordIDs(ref).count } - before
-        let alone = custody.withLock { $0.revealsAsClosingReplica(ref, worker: worker, units: units, now: CustodyClock.now()) }
         if learned > 0 {
-            log("custody of \(ref): learned \(learned) records from the other custodians before \(worker.hex.prefix(8))'s closing check; it reveals \(alone ? "alone" : "with a partner")")
+            let alone = custody.withLock { $0.closingReplicaUnits(ref, worker: worker, units: closing, now: CustodyClock.now()) }
+            log("custody of \(ref): learned \(learned) records from the other custodians before \(worker.hex.prefix(8))'s closing check; it reveals \(alone.isEmpty ? "with a partner" : "alone")")
         }
     }
 
@@ -300,7 +301,7 @@ struct Silence {
     }
 }
 
-/// A closing check's replica: the shard, the worker and the units it asks about (`ColonyPeer.syncBeforeClosingReveal`).
+/// A closing check's replica: the shard, the worker and its closing units (`ColonyPeer.syncBeforeClosingReveal`).
 struct ClosingReplica: Hashable, Sendable {
     let ref: ShardRef
     let worker: Ed25519PublicKey

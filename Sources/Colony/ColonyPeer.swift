@@ -102,7 +102,7 @@ public final class ColonyPeer: @unchecked Sendable {
     /// `learnChangesInterval`.
     let lastLearned = Mutex<[ShardRef: Date]>([:])
     let learnQueue = DispatchQueue(label: "colony.learn-changes")
-    /// The closing check replicas (shard, worker and units) for which this custodian synchronized the shard before telling
+    /// The closing check replicas (shard, worker and closing units) for which this custodian synchronized the shard before telling
     /// the worker to reveal alone (`syncBeforeClosingReveal`): once each.
     let closingSyncs = Mutex<Set<ClosingReplica>>([])
     /// Custodians that stopped answering this peer, since when.

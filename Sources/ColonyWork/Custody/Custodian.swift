@@ -402,11 +402,11 @@ public struct Custodian: Sendable {
             uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0, now: now)) })
     }
 
-    /// True when `worker` sealed one of `units` as a closing check's one replica and would be told to reveal it at
-    /// once (`ShardLedger.revealsAsClosingReplica`).
-    public func revealsAsClosingReplica(_ ref: ShardRef, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) -> Bool {
-        guard let ledger = ledgers[ref] else { return false }
-        return units.contains { ledger.units.contains($0) && ledger.revealsAsClosingReplica(worker, unit: $0, now: now) }
+    /// Those of `units` that `worker` sealed as a closing check's one replica and would be told to reveal at once
+    /// (`ShardLedger.revealsAsClosingReplica`).
+    public func closingReplicaUnits(_ ref: ShardRef, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) -> Set<Int> {
+        guard let ledger = ledgers[ref] else { return [] }
+        return units.filter { ledger.units.contains($0) && ledger.revealsAsClosingReplica(worker, unit: $0, now: now) }
     }
 
     /// Per unit of `units` (every unit when nil), the latest time a worker other than `worker` sealed it, in that
