@@ -639,7 +639,6 @@ public final class SwarmWorker: @unchecked Sendable {
                 lastError = error
                 if let refusal = error.refusal, refusal.reason != "not a custodian" { throw error }
                 if error.refusal == nil {
-                    log("a request to custodian \(target) of shard \(ref.shard) failed: \(error)")
                     condition.withLock { stats.requestFailures += 1 }
                     peer.learnChangesSoon(ref)
                 }
@@ -723,7 +722,6 @@ public final class SwarmWorker: @unchecked Sendable {
             } catch {
                 lastError = error
                 if error.refusal == nil {
-                    log("asking custodian \(member.key.hex.prefix(8)) for units of shard \(ref.shard) failed: \(error)")
                     condition.withLock { stats.requestFailures += 1 }
                     peer.learnChangesSoon(ref)
                 }

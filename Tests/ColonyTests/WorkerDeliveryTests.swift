@@ -24,6 +24,18 @@ import Testing
         try body(node, host, registry)
     }
 
+    /// Publishes a job of `units` tally units, one replica each, kept by `node` alone, and starts a worker on `host`.
+    static func publishAndWork(
+        units: Int, lease: Int, node: ColonyPeer, host: ColonyPeer, registry: KernelRegistry
+    ) throws -> (JobID, SwarmWorker) {
+        let manifest = try SwarmTestSupport.manifest(
+            units: units, replicas: 1, quorum: 1, lease: lease, custodians: [SwarmTestSupport.member(node)])
+        let job = try node.publish(manifest).job
+        let worker = SwarmWorker(peer: host, configuration: SwarmTestSupport.workerConfiguration(registry)) { _ in }
+        worker.start()
+        return (job, worker)
+    }
+
     /// The first 6 records of `kind` the worker hands in, the only custodian does not answer in time: more than the
     /// 4 tries of one `send`, so the worker must come back after a back-off. `handled`: the custodian handles each all the same (its answer
     /// is what is lost), or never sees it. The worker keeps its results and hands them in again after a back-off,
@@ -85,11 +97,7 @@ import Testing
                 return .refused(CustodyError("unit closed", "unit 0 is already decided"))
             }
             let units = 2
-            let manifest = try SwarmTestSupport.manifest(
-                units: units, replicas: 1, quorum: 1, lease: 60, custodians: [SwarmTestSupport.member(node)])
-            let job = try node.publish(manifest).job
-            let worker = SwarmWorker(peer: host, configuration: SwarmTestSupport.workerConfiguration(registry)) { _ in }
-            worker.start()
+            let (job, worker) = try Self.publishAndWork(units: units, lease: 60, node: node, host: host, registry: registry)
             defer { worker.stop() }
             // A third of the lease: a lease given up without a release holds its units until it ends.
             let settled = worker.wait(until: { $0.snapshot.statistics.validated >= units }, timeout: 20)
@@ -142,11 +150,7 @@ import Testing
             node.stop(handOff: false)
         }
         let units = 4
-        let manifest = try SwarmTestSupport.manifest(
-            units: units, replicas: 1, quorum: 1, lease: 30, custodians: [SwarmTestSupport.member(node)])
-        let job = try node.publish(manifest).job
-        let worker = SwarmWorker(peer: host, configuration: SwarmTestSupport.workerConfiguration(registry)) { _ in }
-        worker.start()
+        let (job, worker) = try Self.publishAndWork(units: units, lease: 30, node: node, host: host, registry: registry)
         defer { worker.stop() }
         #expect(worker.wait(until: { $0.snapshot.statistics.validated >= units }, timeout: 45))
         worker.stop()

@@ -499,9 +499,10 @@ extension ShardLedger {
     /// bear out): the worker, told to reveal alone, revealed, and counting that replica made the result wait for a
     /// quorum it could not pair with (bench adaptive, 1,200 units, 4 peers, sleeper: a lease of 29 units stalled).
     /// Such a replica is compared with it instead (`contradicted`).
-    static func isAlone(_ records: UnitRecords, _ worker: Who, _ lease: Lease) -> Bool {
+    /// `drawn` is when that draw came (`drawn(_:_:_:)`), which the walk has already.
+    static func isAlone(_ records: UnitRecords, _ worker: Who, _ lease: Lease, drawn: Int64?) -> Bool {
         let revealed = records.reveals.first { $0.worker == worker }?.time ?? lease.expires
-        let end = min(revealed, drawn(records, worker, lease)?.time ?? .max)
+        let end = min(revealed, drawn ?? .max)
         for other in records.kept where other.worker != worker && other.time < end && other.expires > lease.time {
             if !records.errors.contains(where: { $0.worker == other.worker }) { return false }
         }
@@ -623,7 +624,7 @@ extension ShardLedger {
                     let claim = item.lease.claim
                     if claim >= policy.trustAfter, let seal = records.seal(of: worker),
                         let draw = Self.draw(records, worker, item.lease, seal.seal),
-                        draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease)
+                        draw.value >= policy.spotCheckRate(standing: claim), Self.isAlone(records, worker, item.lease, drawn: item.drawn?.time)
                     {
                         let borne = standing + prior(item.lease, worker, facts) >= claim
                         if !item.revealed {
@@ -757,8 +758,11 @@ extension ShardLedger {
         guard let mine = perUnit[unit - units.lowerBound].reveals.first(where: { $0.worker == worker }),
             let other = firstOther(unit, than: worker)
         else { return false }
-        return other.digest != mine.digest && !equivalence(other.output, mine.output)
+        return !agree(mine, other)
     }
+
+    /// Whether two results are the same output (or equivalent, as the kernel says).
+    func agree(_ a: Reveal, _ b: Reveal) -> Bool { a.digest == b.digest || equivalence(a.output, b.output) }
 
     /// The closing check of `worker`'s result on `unit`, against the first other result in (`closingChecks`).
     func closingCheck(_ state: inout AdaptiveState, _ unit: Int, of worker: Who) {
@@ -770,12 +774,9 @@ extension ShardLedger {
             state.closing[unit] = worker
             return
         }
-        guard other.digest == mine.digest || equivalence(other.output, mine.output) else {
-            // They differ: the unit is open until a fresh quorum decides it, and the walk then finds the worker's
-            // result checked or outvoted. The rest of its run waits on that.
-            state.single[unit] = nil
-            return
-        }
+        // They differ: the unit is open until a fresh quorum decides it (`contradicted` took it out of `single`), and
+        // the walk then finds the worker's result checked or outvoted. The rest of its run waits on that.
+        guard agree(mine, other) else { return }
         if let index = state.facts[worker]?.lastIndex(where: { $0.unit == unit }) {
             state.facts[worker]?[index].kind = .checked
             state.facts[worker]?[index].partners = [other.worker]

@@ -430,25 +430,24 @@ enum BenchAdaptiveCommand: Command {
                             return "\(worker.identity.publicKey.hex.prefix(4)) " + (trace.range(of: "closing").map { String(trace[$0.lowerBound...]) } ?? "")
                         }.joined(separator: " | "))
             }
-            for verdict in open {
-                // Its records, in time order: kind, worker, author, time, and an error's reason.
-                let records = ledger.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
-                let listed = records.map { record in
+            // A unit's records in one ledger, in time order: kind, worker, author, time, and an error's reason.
+            func listed(_ ledger: ShardLedger, _ unit: Int) -> String {
+                let records = ledger.records.values.filter { $0.entries.contains { $0.unit == unit } }.sorted { $0.time < $1.time }
+                return records.map { record in
                     let reason = record.kind == .error
-                        ? " '" + String(decoding: record.entries.first { $0.unit == verdict.unit }?.data.prefix(40) ?? [], as: UTF8.self) + "'" : ""
+                        ? " '" + String(decoding: record.entries.first { $0.unit == unit }?.data.prefix(40) ?? [], as: UTF8.self) + "'" : ""
                     return "\(record.kind) \(record.worker.hex.prefix(4)) by \(record.author.hex.prefix(4)) at \(record.time % 1_000_000)\(reason)"
-                }
+                }.joined(separator: "; ")
+            }
+            for verdict in open {
                 console.note(
                     "open unit \(verdict.unit): slots \(verdict.openSlots), attempts \(verdict.attempts), "
                         + "owners \(ledger.slotOwners(unit: verdict.unit).map { $0.hex.prefix(4) }), "
-                        + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); records: \(listed.joined(separator: "; "))")
+                        + "invalid \(verdict.invalid.map { "\($0.worker.hex.prefix(4)) \($0.reason)" }); records: \(listed(ledger, verdict.unit))")
                 console.note("  decisions: \(ledger.adaptiveTrace(ofUnit: verdict.unit, now: now))")
                 for keeper in keepers.dropFirst() {
-                    guard let mine = keeper.custodian.ledgers[ref] else { continue }
-                    let theirs = mine.records.values.filter { $0.entries.contains { $0.unit == verdict.unit } }.sorted { $0.time < $1.time }
-                    console.note(
-                        "  at \(keeper.identity.publicKey.hex.prefix(4)): "
-                            + theirs.map { "\($0.kind) \($0.worker.hex.prefix(4)) by \($0.author.hex.prefix(4)) at \($0.time % 1_000_000)" }.joined(separator: "; "))
+                    guard let theirs = keeper.custodian.ledgers[ref] else { continue }
+                    console.note("  at \(keeper.identity.publicKey.hex.prefix(4)): \(listed(theirs, verdict.unit))")
                 }
             }
         }
