@@ -22,8 +22,8 @@ public final class LocalSwarm: @unchecked Sendable {
         public var sleeperHonestUnits = 100
         /// The share of their units the sleepers cheat on once awake (`SwarmWorker.Configuration.sleeperCheatRate`).
         public var sleeperCheatRate = 1.0
-        /// Whether the sleepers are careful ones (`SwarmWorker.Behaviour.carefulSleeper`).
-        public var carefulSleepers = false
+        /// Which sleepers: `.sleeper`, `.carefulSleeper` or `.peeker`.
+        public var sleeperBehaviour = SwarmWorker.Behaviour.sleeper
         public var crash = 0
         /// Slots per worker.
         public var coresPerWorker = 1
@@ -83,7 +83,7 @@ public final class LocalSwarm: @unchecked Sendable {
         end -= options.copycats
         if index >= end { return .copycat }
         end -= options.sleepers
-        if index >= end { return options.carefulSleepers ? .carefulSleeper : .sleeper }
+        if index >= end { return options.sleeperBehaviour }
         return .honest
     }
 

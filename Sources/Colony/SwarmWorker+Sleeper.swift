@@ -1,6 +1,7 @@
 import Foundation
 
-/// The careful sleeper (`Behaviour.carefulSleeper`): the adversary a check of each worker's latest result misses.
+/// The careful sleeper (`Behaviour.carefulSleeper`): the adversary a check of each worker's latest result misses; and
+/// the peeker (`Behaviour.peeker`), which keeps back the cheats it learns are checked.
 extension SwarmWorker {
     /// Whether a careful sleeper holds `ticket`'s results back for now (called under the lock). It cheated on them
     /// and cannot yet tell whether they are its last in the shard. Another lease in the shard says they are not, and
@@ -22,5 +23,14 @@ extension SwarmWorker {
         }
         ticket.honest = [:]
         return false
+    }
+
+    /// Whether a peeker keeps `unit`'s wrong output back, given the custodians' last word on it (`row`, nil when
+    /// there is none): unless they said it runs alone, that is a quorum of partners with no other worker's seal in,
+    /// the unit is checked (or decided) and the cheat would be outvoted.
+    func withholds(_ ticket: Ticket, _ unit: Int, _ row: UnitStatus?) -> Bool {
+        guard configuration.behaviour == .peeker, ticket.cheated.contains(unit) else { return false }
+        guard let row else { return true }
+        return !(row.state == 0 && row.partners >= ticket.job.manifest.policy.quorum && row.latestSeal == 0)
     }
 }

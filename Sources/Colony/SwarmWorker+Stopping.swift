@@ -21,7 +21,7 @@ extension SwarmWorker {
             let (computed, rest, committed) = condition.withLock { () -> ([Int], [Int], Bool) in
                 let units = ticket.units.filter { !ticket.revealed.contains($0) }
                 let unfinished = units.filter { ticket.outputs[$0] == nil && ticket.failures[$0] == nil }
-                return (units.filter { ticket.outputs[$0] != nil }, unfinished, ticket.committed)
+                return (units.filter { ticket.outputs[$0] != nil && !withholds(ticket, $0, nil) }, unfinished, ticket.committed)
             }
             // A seal still waiting for partners past its lease is revealed too: partners that sealed pair with it.
             if !computed.isEmpty, configuration.behaviour != .copycat, live || committed {

@@ -27,6 +27,10 @@ public final class SwarmWorker: @unchecked Sendable {
         /// it holds each lease's results until it knows whether the shard has more for it (`holdsBack`). Checking a
         /// worker's latest result would pass it; the closing check draws the result it checks (`ShardLedger.closingPick`).
         case carefulSleeper
+        /// A sleeper that, once awake, reveals a wrong output only when told that its unit runs alone: it keeps back
+        /// every cheat a draw checked (it learns so once it has sealed), so that none is outvoted (`withholds`).
+        /// Withholding a checked result is a failed check (`ShardLedger.walk`).
+        case peeker
     }
 
     public struct Configuration: Sendable {
@@ -184,6 +188,8 @@ public final class SwarmWorker: @unchecked Sendable {
         /// A careful sleeper's honest outputs of the units it cheated on, kept until it knows whether they are its
         /// last in the shard (`holdsBack`).
         var honest: [Int: [UInt8]] = [:]
+        /// The units this worker returned a wrong output for (a peeker keeps those checked back).
+        var cheated: Set<Int> = []
         /// The last checkpoint of each unit a slot started but did not finish.
         var checkpoints: [Int: Data] = [:]
         /// Whether the commit of the outputs was accepted.
@@ -509,7 +515,7 @@ public final class SwarmWorker: @unchecked Sendable {
             let givenBack = output == nil && failure == nil && !isStopping()
             var cheated = false
             var kept: [UInt8]?
-            let sleeper = configuration.behaviour == .sleeper || configuration.behaviour == .carefulSleeper
+            let sleeper = [.sleeper, .carefulSleeper, .peeker].contains(configuration.behaviour)
             if let honest = output,
                 configuration.behaviour == .cheater || (sleeper && isAwake() && Double.random(in: 0..<1) < configuration.sleeperCheatRate)
             {
@@ -532,6 +538,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 task.ticket.checkpoints[task.unit] = nil
                 stats.computed += 1
                 stats.cheated += cheated ? 1 : 0
+                if cheated { task.ticket.cheated.insert(task.unit) }
                 averageUnitSeconds = averageUnitSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
             } else if let failure {
                 task.ticket.failures[task.unit] = failure
@@ -1035,11 +1042,11 @@ public final class SwarmWorker: @unchecked Sendable {
             var ready: [Int] = []
             var after: Int64 = 0
             if givingUp {
-                ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) }
+                ready = ticket.units.filter { ticket.outputs[$0] != nil && !ticket.revealed.contains($0) && !withholds(ticket, $0, nil) }
             } else if let status = condition.withLock({ ticket.status.take() }) ?? status(ticket) {
                 ready = ticket.units.filter { unit in
                     guard ticket.outputs[unit] != nil, !ticket.revealed.contains(unit), let row = status[unit] else { return false }
-                    return row.partners >= ticket.job.manifest.policy.quorum || row.state != 0
+                    return (row.partners >= ticket.job.manifest.policy.quorum || row.state != 0) && !withholds(ticket, unit, row)
                 }
                 // A partner's seal time is in its clock; up to the slack a seal may have against its lease.
                 after = min(ready.compactMap { status[$0]?.latestSeal }.max() ?? 0, clock() + ShardLedger.sealSlack)

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 
 @testable import Colony
+@testable import ColonyWork
 
 /// Adaptive replication over the real wire (issue 14): custodians and workers in one process, every record signed and
 /// checked, the verdicts re-derived by a peer that took no part.
@@ -251,6 +252,35 @@ import Testing
         }
     }
 
+    /// A sleeper of `behaviour` added to the swarm, trusted from a replicated job of `warmUp` units, turned, then an
+    /// adaptive job of `units` at `minSpotCheck`, decided and checked right. The others wait until it has sealed
+    /// `head` units, so that it has a share to cheat on whichever worker finds the job first (tally units cost
+    /// nothing, and one lease may take most of a shard). Returns the job, its report re-derived by a peer that took
+    /// no part, the sleeper's index and its statistics before the job.
+    static func turnedAdversary(
+        _ behaviour: SwarmWorker.Behaviour, on swarm: LocalSwarm, warmUp: Int, units: Int, minSpotCheck: Double, head: Int
+    ) throws -> (job: JobID, report: JobReport, index: Int, before: SwarmWorker.Statistics) {
+        let index = try swarm.addPeer(behaviour: behaviour)
+        _ = try replicatedJob(units: warmUp, on: swarm)
+        let adversary = swarm.workers[index]
+        adversary.turn()
+        let others = swarm.workers.indices.filter { $0 != index }
+        for other in others { swarm.workers[other].pause() }
+        let before = adversary.snapshot.statistics
+        let spec = adaptiveSpec(units: units, minSpotCheck: minSpotCheck)
+        let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+        let deadline = Date() + 60
+        while adversary.snapshot.statistics.committed - before.committed < head, Date() < deadline {
+            swarm.waitForChange(until: min(deadline, Date() + 1))
+        }
+        for other in others { swarm.workers[other].resume() }
+        let progress = swarm.waitUntilDecided(job, timeout: 300)
+        #expect(progress?.validated == units, "progress: \(String(describing: progress))")
+        let report = try collect(job, on: swarm)
+        expectRight(report, validated: units)
+        return (job, report, index, before)
+    }
+
     @Test func aCarefulSleeperHonestOnlyOnItsLastUnitInEachShardIsCaught() throws {
         // A worker can tell its last result in a shard: the shard has no more for it. A careful sleeper, trusted from
         // a replicated job, cheats on every unit of an adaptive job but the last it computes in each of the job's two
@@ -262,26 +292,9 @@ import Testing
         // - with a pass as another's checker clearing the results it ran alone (`AdaptiveFact.sampled`), 1 run of 5
         //   validated 341: its last unit in shard 1 was a replica of another's spot check.
         try SwarmTestSupport.withSwarm("adaptive-careful-sleeper", configure: { $0.sleeperHonestUnits = .max }) { swarm in
-            let index = try swarm.addPeer(behaviour: .carefulSleeper)
-            _ = try Self.replicatedJob(units: 2000, on: swarm)
-            let sleeperWorker = swarm.workers[index]
-            sleeperWorker.turn()
-            // The others wait until it has sealed half a shard, so that it has a share to cheat on whichever worker
-            // finds the job first (tally units cost nothing, and one lease may take most of a shard).
-            let others = swarm.workers.indices.filter { $0 != index }
-            for other in others { swarm.workers[other].pause() }
-            let before = sleeperWorker.snapshot.statistics
-            let spec = Self.adaptiveSpec(units: 2048, minSpotCheck: 0.001)
-            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
-            let deadline = Date() + 60
-            while sleeperWorker.snapshot.statistics.committed - before.committed < 512, Date() < deadline {
-                swarm.waitForChange(until: min(deadline, Date() + 1))
-            }
-            for other in others { swarm.workers[other].resume() }
-            let progress = swarm.waitUntilDecided(job, timeout: 300)
-            #expect(progress?.validated == 2048, "progress: \(String(describing: progress))")
-            let report = try Self.collect(job, on: swarm)
-            Self.expectRight(report, validated: 2048)
+            // The others wait until it has sealed half a shard.
+            let (_, report, index, before) = try Self.turnedAdversary(
+                .carefulSleeper, on: swarm, warmUp: 2000, units: 2048, minSpotCheck: 0.001, head: 512)
             let sleeper = swarm.peers[index].identity.publicKey
             let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == sleeper } }.count
             let statistics = swarm.workers[index].snapshot.statistics
@@ -289,6 +302,46 @@ import Testing
             #expect(statistics.cheated > 0 && caught > 0)
             // It was honest on some of the units it computed in this job: its last in a shard.
             #expect(statistics.computed - before.computed > statistics.cheated)
+        }
+    }
+
+    @Test func aPeekerKeepingBackItsCheckedCheatsFailsThoseChecks() throws {
+        // A worker learns that its unit is checked once it has sealed it: it is not told to reveal alone. The peeker,
+        // trusted from a replicated job, cheats on every unit of an adaptive job, reveals only those it is told run
+        // alone, and keeps every other cheat back so that none is outvoted. Each unit it keeps back waits two lease
+        // periods for others. A result withheld from its own spot check is a failed check, in every custodian's view:
+        // its results accepted alone since its last pass are voided (before, the withheld check counted as a lease
+        // left unanswered, which voids nothing, and only the closing check of the shard could catch it).
+        try SwarmTestSupport.withSwarm("adaptive-peeker", configure: { $0.sleeperHonestUnits = .max }) { swarm in
+            let (job, report, index, before) = try Self.turnedAdversary(.peeker, on: swarm, warmUp: 800, units: 512, minSpotCheck: 0.05, head: 200)
+            let peekerWorker = swarm.workers[index]
+            let peeker = swarm.peers[index].identity.publicKey
+            // Its results did not count: outvoted, or voided and then decided by others.
+            let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == peeker } }.count
+            // What each custodian's ledger of the shard holds: the units the peeker sealed and never revealed, decided
+            // by others, and its facts there.
+            let manifest = try #require(swarm.peers[0].custodian.manifests[job])
+            var withheld = 0
+            var failedThere = 0
+            for shard in 0..<manifest.shardCount {
+                let ref = ShardRef(job: job, shard: shard)
+                let ledger = try #require(swarm.peers.lazy.compactMap { $0.custodian.ledgers[ref] }.first)
+                let records = ledger.records.values.filter { $0.worker == peeker }
+                let sealed = Set(records.filter { $0.kind == .commit }.flatMap { $0.entries.map(\.unit) })
+                let revealed = Set(records.filter { $0.kind == .reveal }.flatMap { $0.entries.map(\.unit) })
+                let kept = sealed.subtracting(revealed).filter { ledger.verdict(unit: $0, now: nil, equivalent: ==).state == .validated }
+                withheld += kept.count
+                let facts = ledger.adaptive.facts[Who(peeker)] ?? []
+                failedThere += facts.filter { $0.kind == .failed && kept.contains($0.unit) }.count
+            }
+            let statistics = peekerWorker.snapshot.statistics
+            print(
+                "the peeker cheated on \(statistics.cheated - before.cheated) units, kept back \(withheld) decided by others; "
+                    + "\(failedThere) counted as failed checks; its results did not count in \(caught)")
+            #expect(withheld > 0, "the peeker kept nothing back")
+            // Units it kept back while trusted were spot checks of its own results: failed checks. (Without the rule
+            // they are leases left unanswered, and this finds none.)
+            #expect(failedThere > 0 && caught > 0)
         }
     }
 }

@@ -561,37 +561,62 @@ struct AdaptiveReplicationTests {
         #expect(cluster.verdict(unit, at: owners0[0], time: time + 2)?.state == .open)
     }
 
-    @Test func aFailedSpotCheckVoidsTheResultsAcceptedAloneSinceTheLastCheck() throws {
-        // The sleeper: honest until trusted, then cheating. Its results accepted alone before the failed check are
-        // voided and their units open again; its standing is back at zero.
-        var cluster = try Self.cluster(trustAfter: 2)
+    /// Alice, trusted after `earnTrust`, cheats on three units that run alone, then seals a wrong output on one more
+    /// that her custodian's draw checks. The test picks her wrong outputs so that the draws fall that way (it holds
+    /// the custodians' keys; Alice does not, and so cannot tell which of her units will be checked). Returns the units
+    /// run alone, the checked unit, her output there, and the time of its lease.
+    func cheatAloneThenSealACheck(_ cluster: inout CustodyCluster) throws -> (alone: [Int], unit: Int, wrong: [UInt8], time: Int64) {
         var time = try earnTrust(&cluster)
         var alone: [Int] = []
         var unit = 2
-        // Alice cheats on three units that run alone, then on one her custodian's draw checks. The test picks her
-        // wrong outputs so that the draws fall that way (it holds the custodians' keys; Alice does not, and so
-        // cannot tell which of her units will be checked).
-        var wrong: [UInt8] = []
-        for round in 0..<4 {
+        /// Alice leases `unit` and seals a wrong output whose draw checks it or not; returns the output.
+        func seal(checked: Bool) throws -> [UInt8] {
             let owners = cluster.owners(unit)
             let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
-            #expect(standing == 2 + round)
-            let checkThisOne = round == 3
-            wrong = try Self.output(cluster, unit, right: false, custodian: owners[0], worker: alice, standing: standing, checked: checkThisOne)
+            #expect(standing == 2 + alone.count)
+            let output = try Self.output(cluster, unit, right: false, custodian: owners[0], worker: alice, standing: standing, checked: checked)
             let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
             try #require(lease.entries.map(\.unit) == [unit])
-            let output = wrong
             try cluster.submit(cluster.commit(alice, units: [unit], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
             cluster.sync(at: time + 1)
-            if checkThisOne { break }
-            try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: owners[0], at: time + 2)
+            return output
+        }
+        for _ in 0..<3 {
+            let output = try seal(checked: false)
+            try cluster.submit(cluster.reveal(alice, units: [unit], at: time + 2, outputs: { _ in output }), via: cluster.owners(unit)[0], at: time + 2)
             cluster.sync(at: time + 2)
             #expect(cluster.verdict(unit, time: time + 2)?.agreeing == [alice.publicKey])
             alone.append(unit)
             unit += 1
             time += 10
         }
-        #expect(alone.count == 3)
+        return (alone, unit, try seal(checked: true), time)
+    }
+
+    /// Carol and Dave, a fresh pair, lease `unit` from its two slot owners at `time`, seal it at `time` + 1 and reveal
+    /// the right output at `time` + 2.
+    func freshPair(_ cluster: inout CustodyCluster, _ unit: Int, at time: Int64) throws {
+        let fresh = cluster.owners(unit)
+        for (worker, network, c) in [(carol, 3, fresh[0]), (dave, 4, fresh[1])] {
+            let lease = try #require(try cluster.lease(worker, network: network, via: c, at: time), "worker on network \(network)")
+            try #require(lease.entries.map(\.unit) == [unit])
+            cluster.sync(at: time)
+        }
+        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
+            try cluster.submit(cluster.commit(worker, units: [unit], at: time + 1, outputs: Outputs.right), via: c, at: time + 1)
+        }
+        cluster.sync(at: time + 1)
+        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
+            try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 2, outputs: Outputs.right), via: c, at: time + 2)
+        }
+        cluster.sync(at: time + 2)
+    }
+
+    @Test func aFailedSpotCheckVoidsTheResultsAcceptedAloneSinceTheLastCheck() throws {
+        // The sleeper: honest until trusted, then cheating. Its results accepted alone before the failed check are
+        // voided and their units open again; its standing is back at zero.
+        var cluster = try Self.cluster(trustAfter: 2)
+        let (alone, unit, wrong, time) = try cheatAloneThenSealACheck(&cluster)
         // The check: Bob and Carol compute the unit honestly; Alice is outvoted.
         let owners = cluster.owners(unit)
         #expect(cluster.verdict(unit, at: owners[1], time: time + 1)?.openSlots == 1)
@@ -604,20 +629,7 @@ struct AdaptiveReplicationTests {
         try cluster.submit(cluster.reveal(bob, units: [unit], at: time + 3, outputs: Outputs.right), via: owners[1], at: time + 3)
         cluster.sync(at: time + 3)
         // Two results that disagree: the unit takes two fresh replicas (a seal after a reveal never pairs with it).
-        let fresh = cluster.owners(unit)
-        for (worker, network, c) in [(carol, 3, fresh[0]), (dave, 4, fresh[1])] {
-            let lease = try #require(try cluster.lease(worker, network: network, via: c, at: time + 4))
-            try #require(lease.entries.map(\.unit) == [unit])
-            cluster.sync(at: time + 4)
-        }
-        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
-            try cluster.submit(cluster.commit(worker, units: [unit], at: time + 5, outputs: Outputs.right), via: c, at: time + 5)
-        }
-        cluster.sync(at: time + 5)
-        for (worker, c) in [(carol, fresh[0]), (dave, fresh[1])] {
-            try cluster.submit(cluster.reveal(worker, units: [unit], at: time + 6, outputs: Outputs.right), via: c, at: time + 6)
-        }
-        cluster.sync(at: time + 6)
+        try freshPair(&cluster, unit, at: time + 4)
         let checked = try #require(cluster.verdict(unit, time: time + 6))
         #expect(checked.state == .validated && Set(checked.agreeing) == [bob.publicKey, carol.publicKey, dave.publicKey])
         #expect(checked.invalid.contains { $0.worker == alice.publicKey })
@@ -629,6 +641,62 @@ struct AdaptiveReplicationTests {
             #expect(verdict.openSlots == 2)
         }
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time + 7) == 0)
+        // A stranger re-verifying the records voids the same units.
+        let stranger = try rebuilt(cluster)
+        for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    @Test(arguments: ["kept", "given back", "error"])
+    func aResultWithheldFromItsSpotCheckIsAFailedCheck(how: String) throws {
+        // The peeker: a worker learns that its unit is checked once it has sealed it (it is not told to reveal alone).
+        // Alice cheats alone on three units, then seals a wrong output her custodian's draw checks, and keeps it back:
+        // no reveal to be outvoted. She keeps the seal until others decide the unit (once her seal is out of flight),
+        // or gives the unit back at once, or reports an error. Her withheld result counts as a failed check: her
+        // results accepted alone since her last pass are voided. (Before, it counted as a lease left unanswered or
+        // an error: her standing was reset, but all three wrong results stood.)
+        var cluster = try Self.cluster(trustAfter: 2)
+        let (alone, unit, _, time) = try cheatAloneThenSealACheck(&cluster)
+        let owners = cluster.owners(unit)
+        if how != "kept" {
+            // Her own word that she is done with the unit: voided at once, by her custodians and by a stranger.
+            let lease = try #require(cluster.custodians[owners[0]].records(cluster.ref()).first { $0.kind == .lease && $0.worker == alice.publicKey && $0.entries.map(\.unit) == [unit] })
+            let reason = how == "error" ? Array("kernel failed".utf8) : CustodyRecord.releaseReason(of: lease.id)
+            let end = CustodyRecord(
+                kind: .error, job: cluster.job, shard: 0, worker: alice.publicKey, entries: [.init(unit: unit, data: reason)],
+                time: time + 2, signedBy: alice)
+            try cluster.submit(end, via: owners[0], at: time + 2)
+            cluster.sync(at: time + 2)
+            for unit in alone {
+                let verdict = try #require(cluster.verdict(unit, time: time + 3))
+                #expect(verdict.state == .open)
+                #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided }, "unit \(unit): \(verdict)")
+            }
+            #expect(try ledger(cluster).standing(of: alice.publicKey, at: time + 3) == 0)
+            let stranger = try rebuilt(cluster)
+            for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+            return
+        }
+        // Bob takes the check and reveals once he sees her seal; she never reveals.
+        let check = try #require(try cluster.lease(bob, network: 2, via: owners[1], at: time + 2))
+        try #require(check.entries.map(\.unit) == [unit])
+        try cluster.submit(cluster.commit(bob, units: [unit], at: time + 3, outputs: Outputs.right), via: owners[1], at: time + 3)
+        try cluster.submit(cluster.reveal(bob, units: [unit], at: time + 4, outputs: Outputs.right), via: owners[1], at: time + 4)
+        cluster.sync(at: time + 4)
+        // While her seal may still be revealed (up to a lease period after her lease), nothing is decided against her.
+        for unit in alone { #expect(cluster.verdict(unit, time: time + 5)?.agreeing == [alice.publicKey]) }
+        // Then the unit takes a fresh pair (Bob's reveal pairs with no later seal), and they decide it.
+        let later = time + 2 * 60_000 + 1_000
+        try freshPair(&cluster, unit, at: later)
+        let checked = try #require(cluster.verdict(unit, time: later + 2))
+        #expect(checked.state == .validated && !checked.agreeing.contains(alice.publicKey))
+        // Every result Alice had accepted alone is voided, and her standing is zero.
+        for unit in alone {
+            let verdict = try #require(cluster.verdict(unit, time: later + 3))
+            #expect(verdict.state == .open)
+            #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided }, "unit \(unit): \(verdict)")
+        }
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: later + 3) == 0)
+        #expect(try ledger(cluster).checks(of: alice.publicKey).last?.passed == false)
         // A stranger re-verifying the records voids the same units.
         let stranger = try rebuilt(cluster)
         for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }

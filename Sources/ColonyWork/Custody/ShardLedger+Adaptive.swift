@@ -60,7 +60,8 @@ struct AdaptiveFact: Sendable {
         case checked
         /// Its result was accepted alone.
         case single
-        /// Its result was outvoted or did not match its seal: a failed check.
+        /// Its result was outvoted or did not match its seal, or it withheld a result drawn for a spot check: a failed
+        /// check.
         case failed
         /// It reported an error.
         case error
@@ -558,6 +559,9 @@ extension ShardLedger {
             var partners: [Who] = []
             var sampled = false
             var drawn: (time: Int64, custodian: Who)?
+            /// Sealed as the unit's first and never revealed, then given back or ended with an error, or the unit
+            /// decided by others: withheld, if it was checked.
+            var withheld = false
         }
         var byWorker: [Who: [Leased]] = [:]
         // Each worker's results accepted alone since its last passed check.
@@ -587,12 +591,14 @@ extension ShardLedger {
                     if agreeing.contains(worker) { fact = .checked } else if outvoted.contains(worker) { fact = .failed } else { continue }
                 }
                 let partners = fact == .checked ? agreeing.filter { $0 != worker }.sorted() : []
-                let sampled = fact == .checked && vouching.claim >= policy.trustAfter
-                    && records.leases.allSatisfy { $0.worker == worker || $0.time >= vouching.time }
+                let own = records.leases.allSatisfy { $0.worker == worker || $0.time >= vouching.time }
+                let sampled = fact == .checked && vouching.claim >= policy.trustAfter && own
                 byWorker[worker, default: []].append(
                     Leased(
                         unit: unit, lease: vouching, fact: fact, revealed: revealed, partners: partners, sampled: sampled,
-                        drawn: Self.drawn(records, worker, vouching)))
+                        drawn: Self.drawn(records, worker, vouching),
+                        withheld: own && !revealed && records.seal(of: worker) != nil
+                            && (base != nil || fact == .error || records.isReleased(vouching))))
             }
         }
         for (worker, leased) in byWorker {
@@ -615,6 +621,18 @@ extension ShardLedger {
                 let leaseFacts = facts.count
                 for item in ordered[start..<end] {
                     let records = perUnit[item.unit - units.lowerBound]
+                    // A result withheld from its own spot check is a failed check. The worker learns that its unit is
+                    // checked once it has sealed it (it is not told to reveal alone). One that kept a wrong result
+                    // back then, leaving the unit to others, giving it back or reporting an error, lost only its
+                    // standing (a lease left unanswered, or an error): its wrong results accepted alone since its
+                    // last pass stood (`aResultWithheldFromItsSpotCheckIsAFailedCheck`). An honest worker reveals
+                    // every seal, on stopping too; one that vanished with a checked seal has its run computed again.
+                    if item.withheld, item.lease.claim >= policy.trustAfter, let seal = records.seal(of: worker),
+                        let draw = Self.draw(records, worker, item.lease, seal.seal), draw.value < policy.spotCheckRate(standing: item.lease.claim)
+                    {
+                        facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, drawn: item.drawn))
+                        continue
+                    }
                     if let kind = item.fact {
                         facts.append(
                             AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners, sampled: item.sampled, drawn: item.drawn))
