@@ -32,6 +32,7 @@ import Testing
             print("revealed \(revealed) for 1200 units; \(single) validated by one result")
             #expect(single > 600)
             Self.expectRight(report)
+            for worker in swarm.workers { #expect(worker.snapshot.statistics.refused["keeps a result back"] == nil) }
         }
     }
 
@@ -309,7 +310,8 @@ import Testing
         // A worker learns that its unit is checked once it has sealed it: it is not told to reveal alone. The peeker,
         // trusted from a replicated job, cheats on every unit of an adaptive job, reveals only those it is told run
         // alone, and keeps every other cheat back so that none is outvoted. Each unit it keeps back waits two lease
-        // periods for others. A result withheld from its own spot check is a failed check, in every custodian's view:
+        // periods for others (and 30 s after it could have revealed one it is leased nothing more in the shard,
+        // `aWorkerKeepingAResultBackIsLeasedNothingMoreUntilItRevealsIt`). A result withheld from its own spot check is a failed check, in every custodian's view:
         // its results accepted alone since its last pass are voided (before, the withheld check counted as a lease
         // left unanswered, which voids nothing, and only the closing check of the shard could catch it).
         try SwarmTestSupport.withSwarm("adaptive-peeker", configure: { $0.sleeperHonestUnits = .max }) { swarm in
@@ -339,6 +341,10 @@ import Testing
                 "the peeker cheated on \(statistics.cheated - before.cheated) units, kept back \(withheld) decided by others; "
                     + "\(failedThere) counted as failed checks; its results did not count in \(caught)")
             #expect(withheld > 0, "the peeker kept nothing back")
+            // No honest worker was taken for one that keeps results back (`ShardLedger.keptBack`).
+            for other in swarm.workers.indices where other != index {
+                #expect(swarm.workers[other].snapshot.statistics.refused["keeps a result back"] == nil)
+            }
             // Units it kept back while trusted were spot checks of its own results: failed checks. (Without the rule
             // they are leases left unanswered, and this finds none.)
             #expect(failedThere > 0 && caught > 0)

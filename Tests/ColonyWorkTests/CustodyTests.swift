@@ -81,6 +81,40 @@ import Testing
         #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).map(\.state) == verdicts.map(\.state))
     }
 
+    @Test func aWorkerKeepingAResultBackIsLeasedNothingMoreUntilItRevealsIt() throws {
+        // Alice and Bob seal unit 0; Bob reveals and Alice does not, though the custodians count a quorum with her
+        // seal. Each unit a worker sits on waits two lease periods for others, and one that kept result after result
+        // back (the peeker) held a job for minutes at a time. Past `revealGrace` she gets nothing more in the job, from
+        // any custodian, until she reveals; Bob is leased as before.
+        var cluster = try CustodyCluster()
+        let first = try #require(try cluster.lease(alice, network: 1, via: 0))
+        let second = try #require(try cluster.lease(bob, network: 2, via: 1))
+        #expect(first.entries.map(\.unit) == [0] && second.entries.map(\.unit) == [0])
+        cluster.sync()
+        try cluster.submit(cluster.commit(alice, units: [0], at: cluster.now + 1, outputs: Outputs.right), via: 0, at: cluster.now + 1)
+        try cluster.submit(cluster.commit(bob, units: [0], at: cluster.now + 2, outputs: Outputs.right), via: 1, at: cluster.now + 2)
+        cluster.sync(at: cluster.now + 2)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: cluster.now + 3, outputs: Outputs.right), via: 1, at: cluster.now + 3)
+        cluster.sync(at: cluster.now + 3)
+        // Within the grace she is leased as anyone.
+        let early = cluster.now + ShardLedger.revealGrace - 1_000
+        #expect(cluster.custodians[0].ledgers[cluster.ref()]?.keptBack(by: alice.publicKey, now: early) == nil)
+        let late = cluster.now + ShardLedger.revealGrace + 1_000
+        for via in 0..<3 {
+            let before = cluster.custodians[via].rejected["keeps a result back"] ?? 0
+            #expect(throws: CustodyError.self) { _ = try cluster.lease(alice, network: 1, via: via, at: late) }
+            #expect(cluster.custodians[via].rejected["keeps a result back"] == before + 1)
+        }
+        // In another shard of the job as well.
+        #expect(throws: CustodyError.self) { _ = try cluster.lease(alice, network: 1, via: 0, shard: 1, at: late) }
+        #expect(try cluster.lease(bob, network: 2, via: 2, at: late) != nil)
+        // Once she reveals, she is leased again.
+        try cluster.submit(cluster.reveal(alice, units: [0], at: late, outputs: Outputs.right), via: 0, at: late)
+        cluster.sync(at: late)
+        #expect(cluster.verdict(0, time: late)?.state == .validated)
+        #expect(try cluster.lease(alice, network: 1, via: 0, at: late + 1) != nil)
+    }
+
     @Test func replicasLeasedByOneCustodianDoNotMakeAQuorum() throws {
         var cluster = try CustodyCluster()
         try cluster.compute(alice, network: 1, via: 0, units: [0], outputs: Outputs.right)

@@ -136,6 +136,12 @@ public struct ShardLedger: Sendable {
                 || errors.contains { $0.worker == worker }
         }
 
+        /// Whether `worker` revealed the unit or ended it with an error (with `besidesSealing`; the same as `acted`
+        /// without it).
+        func acted(_ worker: Who, besidesSealing: Bool) -> Bool {
+            besidesSealing ? reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker } : acted(worker)
+        }
+
         /// `worker`'s seal: its earliest commit.
         func seal(of worker: Who) -> Seal? {
             var best: Seal?
@@ -172,6 +178,8 @@ public struct ShardLedger: Sendable {
     private(set) var trustingLeases: [Who: (time: Int64, network: Who)] = [:]
     /// Each worker's latest lease (adaptive jobs) and its network, for the pairing rule.
     private(set) var lessees: [Who: (time: Int64, network: Who)] = [:]
+    /// The units each worker sealed and has not revealed or ended with an error (`keptBack`).
+    private(set) var unrevealed: [Who: Set<Int>] = [:]
     /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
     /// count found there); nil takes the lease's word, as custodians do for the custodian that signed it.
     public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
@@ -446,11 +454,13 @@ public struct ShardLedger: Sendable {
                         networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
+                if !perUnit[index].acted(author, besidesSealing: true) { unrevealed[author, default: []].insert(entry.unit) }
             case .draw:
                 let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
                 perUnit[index].draws.append(
                     Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data), time: record.time))
             case .reveal:
+                unrevealed[author]?.remove(entry.unit)
                 perUnit[index].reveals.append(
                     Reveal(
                         worker: author, digest: entry.hash, output: entry.data, time: record.time,
@@ -459,6 +469,7 @@ public struct ShardLedger: Sendable {
                 if let lease = CustodyRecord.releasedLease(entry.data) {
                     perUnit[index].releases.append((lease, author))
                 } else {
+                    unrevealed[worker]?.remove(entry.unit)
                     perUnit[index].errors.append((worker, String(decoding: entry.data.prefix(200), as: UTF8.self)))
                 }
             }
@@ -712,6 +723,27 @@ public struct ShardLedger: Sendable {
     /// a worker told its quorum is complete stamps its reveal no earlier than this. Otherwise a partner whose
     /// clock ran ahead of its own sealed "after" the reveal, the pair never counted, and with two networks the
     /// unit could not finish.
+    /// How long a worker may keep a sealed result back once it could reveal it, in milliseconds. An honest worker
+    /// asks how its seals stand every 0.25 s during its lease and at least every 10 s after, and reveals on stopping.
+    public static let revealGrace: Int64 = 30_000
+
+    /// A unit `worker` sealed and has not revealed although it could have for `revealGrace`: its seal and every other
+    /// seal of the unit are that old, and the custodians count a quorum with its seal (partners, a draw to run once,
+    /// or a closing check) or the unit is decided. Nil when there is none.
+    public func keptBack(by worker: Ed25519PublicKey, now: Int64) -> Int? {
+        let who = Who(worker)
+        let before = now - Self.revealGrace
+        for unit in (unrevealed[who] ?? []).sorted() {
+            let index = unit - units.lowerBound
+            let records = perUnit[index]
+            guard let seal = records.seal(of: who), seal.time < before,
+                !records.commits.contains(where: { $0.worker != who && $0.time >= before })
+            else { continue }
+            if validated[index] != nil || partners(of: worker, unit: unit, now: now) >= policy.quorum { return unit }
+        }
+        return nil
+    }
+
     public func latestSeal(unit: Int, except worker: Ed25519PublicKey?) -> Int64 {
         let except = worker.map(Who.init)
         return perUnit[unit - units.lowerBound].commits.filter { $0.worker != except }.map(\.time).max() ?? 0

@@ -23,7 +23,7 @@ enum BenchAdaptiveCommand: Command {
             (1 in n), and a later check it passes clears it, so most of its cheats stand (SECURITY.md, Known limits). peeker, \
             run only when named, is a sleeper that keeps back every cheat it learns is checked (it is not told to \
             reveal alone once it has sealed), which counts as a failed check; each unit it keeps back waits two lease \
-            periods for others. trusted runs the job replicated first (--warm-up times) \
+            periods for others; occasional-peeker is both (what peeking adds to an occasional cheater). trusted runs the job replicated first (--warm-up times) \
             and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
             the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
@@ -45,7 +45,7 @@ enum BenchAdaptiveCommand: Command {
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
             .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker, occasional-peeker)."),
             .json,
         ],
         examples: [
@@ -62,9 +62,9 @@ enum BenchAdaptiveCommand: Command {
     ]
 
     /// Scenarios run only when named: occasional, an adversary the rules do not stop, measured for SECURITY.md's
-    /// known limits; peeker, whose withheld units wait two lease periods each for others (minutes at the bench's
-    /// 60 s leases).
-    static let limitScenarios = ["occasional", "peeker"]
+    /// known limits; peeker and occasional-peeker, whose withheld units wait two lease periods each for others
+    /// (minutes at the bench's 60 s leases).
+    static let limitScenarios = ["occasional", "peeker", "occasional-peeker"]
 
     /// The share of its units the occasional cheater cheats on once awake.
     static let occasionalCheatRate = 0.05
@@ -242,9 +242,10 @@ enum BenchAdaptiveCommand: Command {
         case "careful-sleeper":
             options.sleepers = 1
             options.sleeperBehaviour = .carefulSleeper
-        case "peeker":
+        case "peeker", "occasional-peeker":
             options.sleepers = 1
             options.sleeperBehaviour = .peeker
+            if scenario == "occasional-peeker" { options.sleeperCheatRate = occasionalCheatRate }
         case "occasional":
             options.sleepers = 1
             options.sleeperCheatRate = occasionalCheatRate
