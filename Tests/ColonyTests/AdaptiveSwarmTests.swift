@@ -350,4 +350,33 @@ import Testing
             #expect(failedThere > 0 && caught > 0)
         }
     }
+
+    @Test func aPeekerSittingOnItsResultsIsRefusedLeasesOverTheWire() throws {
+        // The peeker again, with leases of 120 s: each unit it keeps back waits four minutes for others. Once it could
+        // have revealed one for `revealGrace` (30 s), the custodians refuse it "keeps a result back" over the wire;
+        // the honest workers, checking its units and others', are never refused.
+        try SwarmTestSupport.withSwarm("adaptive-sitting", configure: { $0.sleeperHonestUnits = .max }) { swarm in
+            let index = try swarm.addPeer(behaviour: .peeker)
+            _ = try Self.replicatedJob(units: 400, on: swarm)
+            let peeker = swarm.workers[index]
+            peeker.turn()
+            let others = swarm.workers.indices.filter { $0 != index }
+            for other in others { swarm.workers[other].pause() }
+            let before = peeker.snapshot.statistics
+            var spec = Self.adaptiveSpec(units: 512, minSpotCheck: 0.05)
+            spec.leaseSeconds = 120
+            _ = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            var deadline = Date() + 60
+            while peeker.snapshot.statistics.committed - before.committed < 200, Date() < deadline {
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+            }
+            for other in others { swarm.workers[other].resume() }
+            deadline = Date() + 120
+            while peeker.snapshot.statistics.refused["keeps a result back"] == nil, Date() < deadline {
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+            }
+            #expect(peeker.snapshot.statistics.refused["keeps a result back", default: 0] > 0, "\(peeker.snapshot.statistics.refused)")
+            for other in others { #expect(swarm.workers[other].snapshot.statistics.refused["keeps a result back"] == nil) }
+        }
+    }
 }

@@ -121,6 +121,19 @@ public struct Custodian: Sendable {
         } catch {
             throw refuse(error)
         }
+        // A worker that keeps a result back in any shard of the job kept here is leased nothing more in the job
+        // until it reveals it, and is told so whether or not there is anything to lease: each unit it sits on waits
+        // two lease periods for others (the peeker, which keeps back every cheat it learns is checked, took one unit
+        // after another as a replica: bench adaptive --units 20000 --scenarios peeker, past 17 minutes; refused in
+        // that shard alone, it went on in the others).
+        for (other, kept) in ledgers where other.job == job {
+            guard let unit = kept.keptBack(by: worker, now: now) else { continue }
+            throw refuse(
+                CustodyError(
+                    "keeps a result back",
+                    "worker \(worker.hex.prefix(12)) has not revealed unit \(unit) (shard \(other.shard)), which it could for \(ShardLedger.revealGrace / 1000) s"
+                ))
+        }
         let manifest = manifests[job]!
         let compare = equivalent(manifest)
         let network = manifest.policy.network(ofIPv4: address)
@@ -149,18 +162,6 @@ public struct Custodian: Sendable {
                 && ledger.mayLease(worker, network: network, unit: $0, by: identity.publicKey, now: now, equivalent: compare)
         }
         guard !eligible.isEmpty else { return nil }
-        // A worker that keeps a result back in any shard of the job kept here is leased nothing more in the job
-        // until it reveals it: each unit it sits on waits two lease periods for others (the peeker, which keeps back
-        // every cheat it learns is checked, took one unit after another as a replica: bench adaptive --units 20000
-        // --scenarios peeker, past 17 minutes; refused in that shard alone, it went on in the others).
-        for (other, kept) in ledgers where other.job == job {
-            guard let unit = kept.keptBack(by: worker, now: now) else { continue }
-            throw refuse(
-                CustodyError(
-                    "keeps a result back",
-                    "worker \(worker.hex.prefix(12)) has not revealed unit \(unit) (shard \(other.shard)), which it could for \(ShardLedger.revealGrace / 1000) s"
-                ))
-        }
         // The custodian chooses which units, not the worker: a random part of those it may lease. Units with a
         // replica already in flight come first, so that replicas of a unit run at about the same time and their
         // seals meet (spread at random over the shard, a seal waited for its partner until the shard came round:

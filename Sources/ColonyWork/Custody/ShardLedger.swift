@@ -132,14 +132,12 @@ public struct ShardLedger: Sendable {
 
         /// Whether `worker` did anything with the unit: sealed, revealed or ended it with an error.
         func acted(_ worker: Who) -> Bool {
-            commits.contains { $0.worker == worker } || reveals.contains { $0.worker == worker }
-                || errors.contains { $0.worker == worker }
+            commits.contains { $0.worker == worker } || answered(worker)
         }
 
-        /// Whether `worker` revealed the unit or ended it with an error (with `besidesSealing`; the same as `acted`
-        /// without it).
-        func acted(_ worker: Who, besidesSealing: Bool) -> Bool {
-            besidesSealing ? reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker } : acted(worker)
+        /// Whether `worker` revealed the unit or ended it with an error.
+        func answered(_ worker: Who) -> Bool {
+            reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
         }
 
         /// `worker`'s seal: its earliest commit.
@@ -454,7 +452,7 @@ public struct ShardLedger: Sendable {
                         networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
-                if !perUnit[index].acted(author, besidesSealing: true) { unrevealed[author, default: []].insert(entry.unit) }
+                if !perUnit[index].answered(author) { unrevealed[author, default: []].insert(entry.unit) }
             case .draw:
                 let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
                 perUnit[index].draws.append(
