@@ -379,4 +379,39 @@ import Testing
             for other in others { #expect(swarm.workers[other].snapshot.statistics.refused["keeps a result back"] == nil) }
         }
     }
+
+    @Test func aTrustedWorkerThatVanishesMidJobLosesNoUnit() throws {
+        // A host that vanishes (kill -9, power cut) in an adaptive job: a worker trusted from a replicated job, and a
+        // custodian of the job's shards, is gone with leases in flight, results sealed and not revealed, results run
+        // alone and spot checks of its own results waiting for its reveal. Its leases expire; a checked seal it never
+        // revealed is a result withheld from its check, so its run since its last pass is voided and computed again.
+        // Every unit ends validated with the right output, in the custodians' view and in a stranger's.
+        try SwarmTestSupport.withSwarm("adaptive-vanish", configure: { $0.peers = 5 }) { swarm in
+            _ = try Self.replicatedJob(units: 400, on: swarm)
+            let index = 4
+            let victim = swarm.workers[index]
+            let others = swarm.workers.indices.filter { $0 != index }
+            for other in others { swarm.workers[other].pause() }
+            let before = victim.snapshot.statistics
+            let spec = Self.adaptiveSpec(units: 1200, minSpotCheck: 0.05)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let deadline = Date() + 60
+            while victim.snapshot.statistics.committed - before.committed < 300, Date() < deadline {
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+            }
+            let sealed = victim.snapshot.statistics.committed - before.committed
+            let revealed = victim.snapshot.statistics.revealed - before.revealed
+            swarm.crash(index)
+            for other in others { swarm.workers[other].resume() }
+            let progress = swarm.waitUntilDecided(job, timeout: 300)
+            #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 1200)
+            let gone = swarm.peers[index].identity.publicKey
+            let counted = report.verdicts.filter { $0.agreeing.contains(gone) }.count
+            let notCounted = report.verdicts.filter { $0.invalid.contains { $0.worker == gone } }.count
+            print("the vanished worker sealed \(sealed) and revealed \(revealed) before it went; \(counted) of its results count, \(notCounted) do not")
+            #expect(sealed > 0, "it vanished before sealing anything")
+        }
+    }
 }

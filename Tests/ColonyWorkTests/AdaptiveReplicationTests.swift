@@ -533,6 +533,29 @@ struct AdaptiveReplicationTests {
         }
     }
 
+    @Test func aTrustedWorkerGoneAfterSealingAUnitToRunAloneIsWaitedForNoLonger() throws {
+        // Alice, trusted, seals unit 2, is drawn to run it once, and never reveals: her host is gone. The unit waited
+        // for her for her lease and a lease length more. Once she could have revealed for `revealGrace`, her lease
+        // still live, another worker is leased the unit.
+        var cluster = try Self.cluster()
+        let time = try earnTrust(&cluster)
+        let owners = cluster.owners(2)
+        let standing = try ledger(cluster).standing(of: alice.publicKey, at: time)
+        let output = try Self.output(cluster, 2, right: true, custodian: owners[0], worker: alice, standing: standing, checked: false)
+        let lease = try #require(try cluster.lease(alice, network: 1, via: owners[0], at: time))
+        try #require(lease.entries.map(\.unit) == [2])
+        try cluster.submit(cluster.commit(alice, units: [2], at: time + 1, outputs: { _ in output }), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        #expect(try ledger(cluster, at: owners[0]).partners(of: alice.publicKey, unit: 2, now: time + 1) == 2)
+        let early = time + 1 + ShardLedger.revealGrace - 1_000
+        let late = time + 1 + ShardLedger.revealGrace + 1_000
+        #expect(late < lease.expires)
+        for c in 0..<3 { #expect(cluster.verdict(2, at: c, time: early)?.openSlots == 0) }
+        #expect(try cluster.lease(bob, network: 2, via: owners[0], at: early)?.entries.map(\.unit) != [2])
+        #expect(try ledger(cluster, at: owners[0]).inFlight(2, now: late).isEmpty)
+        #expect(try cluster.lease(bob, network: 2, via: owners[0], at: late)?.entries.map(\.unit) == [2])
+    }
+
     @Test func aResultAloneWithoutAValidDrawIsNotValidated() throws {
         var cluster = try Self.cluster()
         let time = try earnTrust(&cluster)

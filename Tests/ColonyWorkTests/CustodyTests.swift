@@ -81,11 +81,8 @@ import Testing
         #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).map(\.state) == verdicts.map(\.state))
     }
 
-    @Test func aWorkerKeepingAResultBackIsLeasedNothingMoreUntilItRevealsIt() throws {
-        // Alice and Bob seal unit 0; Bob reveals and Alice does not, though the custodians count a quorum with her
-        // seal. Each unit a worker sits on waits two lease periods for others, and one that kept result after result
-        // back (the peeker) held a job for minutes at a time. Past `revealGrace` she gets nothing more in the job, from
-        // any custodian, until she reveals; Bob is leased as before.
+    /// Alice (via custodian 0) and Bob (via 1) are leased unit 0 and seal it; Bob reveals, Alice does not.
+    func aliceSealsAndBobReveals() throws -> CustodyCluster {
         var cluster = try CustodyCluster()
         let first = try #require(try cluster.lease(alice, network: 1, via: 0))
         let second = try #require(try cluster.lease(bob, network: 2, via: 1))
@@ -96,6 +93,15 @@ import Testing
         cluster.sync(at: cluster.now + 2)
         try cluster.submit(cluster.reveal(bob, units: [0], at: cluster.now + 3, outputs: Outputs.right), via: 1, at: cluster.now + 3)
         cluster.sync(at: cluster.now + 3)
+        return cluster
+    }
+
+    @Test func aWorkerKeepingAResultBackIsLeasedNothingMoreUntilItRevealsIt() throws {
+        // Alice and Bob seal unit 0; Bob reveals and Alice does not, though the custodians count a quorum with her
+        // seal. Each unit a worker sits on waits two lease periods for others, and one that kept result after result
+        // back (the peeker) held a job for minutes at a time. Past `revealGrace` she gets nothing more in the job, from
+        // any custodian, until she reveals; Bob is leased as before.
+        var cluster = try aliceSealsAndBobReveals()
         // Within the grace she is leased as anyone.
         let early = cluster.now + ShardLedger.revealGrace - 1_000
         #expect(cluster.custodians[0].ledgers[cluster.ref()]?.keptBack(by: alice.publicKey, now: early) == nil)
@@ -113,6 +119,39 @@ import Testing
         cluster.sync(at: late)
         #expect(cluster.verdict(0, time: late)?.state == .validated)
         #expect(try cluster.lease(alice, network: 1, via: 0, at: late + 1) != nil)
+    }
+
+    @Test func aWorkerSittingOnItsSealedResultIsWaitedForNoLonger() throws {
+        // Alice and Bob seal unit 0 and Bob reveals; Alice never does (her host is gone, or she keeps it back). Her seal
+        // held the unit for her lease and a lease length after it. Once Bob's reveal is `revealGrace` old, she is no
+        // longer in flight: Carol and Dave are leased the unit, and their results decide it (sealed after Bob's
+        // reveal, neither pairs with it: either could have copied it).
+        var cluster = try aliceSealsAndBobReveals()
+        // Within the grace she is waited for: unit 0 has no slot for Carol.
+        let early = cluster.now + 3 + ShardLedger.revealGrace - 1_000
+        for via in 0..<3 { #expect(try cluster.lease(carol, network: 3, via: via, at: early)?.entries.map(\.unit) != [0]) }
+        let late = cluster.now + 3 + ShardLedger.revealGrace + 1_000
+        let dave = Identity(privateKey: Ed25519PrivateKey())
+        var leased: [(worker: Identity, via: Int)] = []
+        for (n, worker) in [(3, carol), (4, dave)] {
+            for custodian in 0..<3 where !leased.contains(where: { $0.worker.publicKey == worker.publicKey }) {
+                if try cluster.lease(worker, network: n, via: custodian, at: late)?.entries.map(\.unit) == [0] { leased.append((worker, custodian)) }
+            }
+            cluster.sync(at: late)
+        }
+        try #require(leased.count == 2, "leased unit 0: \(leased.map(\.via))")
+        for (worker, via) in leased {
+            try cluster.submit(cluster.commit(worker, units: [0], at: late + 1, outputs: Outputs.right), via: via, at: late + 1)
+        }
+        cluster.sync(at: late + 1)
+        for (worker, via) in leased {
+            try cluster.submit(cluster.reveal(worker, units: [0], at: late + 2, outputs: Outputs.right), via: via, at: late + 2)
+        }
+        cluster.sync(at: late + 2)
+        let verdict = try #require(cluster.verdict(0, time: late + 2))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing).isSuperset(of: [carol.publicKey, dave.publicKey]))
+        #expect(!verdict.agreeing.contains(alice.publicKey))
     }
 
     @Test func replicasLeasedByOneCustodianDoNotMakeAQuorum() throws {

@@ -253,7 +253,7 @@ extension ShardLedger {
         var waiting = 0
         for (index, records) in perUnit.enumerated()
         where validated[index] == nil && state.single[units.lowerBound + index] == nil && unquorate[index]?.state != .failed {
-            let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+            let inFlight = self.inFlight(units.lowerBound + index, now: now)
             if inFlight.contains(who) {
                 waiting += 1
                 continue
@@ -330,7 +330,7 @@ extension ShardLedger {
         let records = perUnit[unit - units.lowerBound]
         let me = Who(worker)
         let setAside = self.setAside(unit)
-        let holders = Self.holders(records, now: now, leaseSeconds: policy.leaseSeconds).filter { !setAside.contains($0) }
+        let holders = self.holders(unit, now: now).filter { !setAside.contains($0) }
         let untrusted = holders.filter { $0 != me && (records.vouching($0)?.claim ?? 0) < policy.trustAfter }
         guard !untrusted.isEmpty else { return [] }
         let networks = holders.compactMap { records.vouching($0)?.network }
@@ -367,8 +367,9 @@ extension ShardLedger {
     }
 
     /// Workers holding a unit: a lease live or sealed and waiting, or a result no error ended.
-    static func holders(_ records: UnitRecords, now: Int64, leaseSeconds: Int) -> [Who] {
-        var holders = records.inFlight(now: now, leaseSeconds: leaseSeconds)
+    func holders(_ unit: Int, now: Int64) -> [Who] {
+        let records = perUnit[unit - units.lowerBound]
+        var holders = inFlight(unit, now: now)
         for reveal in records.reveals where !holders.contains(reveal.worker) && !records.errors.contains(where: { $0.worker == reveal.worker }) {
             holders.append(reveal.worker)
         }
@@ -451,17 +452,20 @@ extension ShardLedger {
     /// True while the unit's one replica was leased with a trusting claim and is not yet drawn, or is drawn to run
     /// once, until its lease and the wait for partners are over: no other replica is leased (the unit may run once).
     /// Until the draw the claim, not this custodian's view of the standing, decides, so that custodians whose views
-    /// differ for a moment agree.
+    /// differ for a moment agree. Not past the lease when nothing was sealed under it (no seal can come then), nor
+    /// once the worker has sat on a result it was told to reveal alone for `revealGrace` (`UnitRecords.sitsOnResult`):
+    /// a vanished worker's units waited out its lease and a lease length more (bench adaptive, vanish).
     func awaitsSingle(_ unit: Int, now: Int64) -> Bool {
         let records = perUnit[unit - units.lowerBound]
         let kept = records.kept.filter { lease in !records.errors.contains { $0.worker == lease.worker } }
         guard let worker = kept.first?.worker, kept.allSatisfy({ $0.worker == worker }), let lease = records.vouching(worker),
             lease.claim >= policy.trustAfter, now < lease.expires + Int64(policy.leaseSeconds) * 1000
         else { return false }
-        guard let seal = records.seal(of: worker), Self.draw(records, worker, lease, seal.seal) != nil else { return true }
+        guard let seal = records.seal(of: worker) else { return now <= lease.expires + Self.sealSlack }
+        guard Self.draw(records, worker, lease, seal.seal) != nil else { return true }
         // Drawn: the walk decides. A unit drawn for a check, or one whose claim the records no longer bear out (its
         // worker failed a check since), takes its second replica now instead of waiting out the lease.
-        return adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker))
+        return adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker)) && inFlight(unit, now: now).contains(worker)
     }
 
     /// The draw that decides `worker`'s sealed unit: by the custodian of its lease, on its seal; of several (only a

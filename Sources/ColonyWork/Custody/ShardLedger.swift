@@ -97,15 +97,33 @@ public struct ShardLedger: Sendable {
         func live(now: Int64) -> [Lease] { kept.filter { $0.expires > now && !ended($0.worker) } }
 
         /// Workers whose result may still come and pair with others: a live lease, or a seal whose lease ended less
-        /// than a lease length ago (it waits for partners), and no reveal or error yet.
-        func inFlight(now: Int64, leaseSeconds: Int) -> [Who] {
+        /// than a lease length ago (it waits for partners), and no reveal or error yet; not one that sits on its
+        /// result (`sitsOnResult`).
+        func inFlight(now: Int64, leaseSeconds: Int, alone: (Who) -> Bool = { _ in false }) -> [Who] {
             var workers: [Who] = []
-            for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
+            for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) && !sitsOnResult(lease.worker, now: now, alone: alone) {
                 if lease.expires > now || (seal(of: lease.worker) != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
                     workers.append(lease.worker)
                 }
             }
             return workers
+        }
+
+        /// True when `worker` sealed, has not revealed, and could have for `ShardLedger.revealGrace`: another worker
+        /// revealed the unit after that seal, or the worker was drawn to run it once (`alone`), that long ago. An
+        /// honest worker asks how its seals stand every 0.25 s during its lease and at least every 10 s after, so
+        /// this one is gone (kill -9, host lost) or keeps its result back. It is waited for no longer: its slot opens
+        /// for another replica. Before, a vanished worker's seal held its unit for its lease and a lease length after
+        /// (two minutes at bench adaptive's 60 s leases, hours at a real job's; bench adaptive, vanish).
+        func sitsOnResult(_ worker: Who, now: Int64, alone: (Who) -> Bool) -> Bool {
+            guard let mine = seal(of: worker) else { return false }
+            let before = now - ShardLedger.revealGrace
+            guard mine.time < before else { return false }
+            if reveals.contains(where: { $0.worker != worker && $0.time >= mine.time && $0.time < before }) { return true }
+            guard let drawn = draws.filter({ $0.worker == worker && $0.seal == mine.seal }).map(\.time).min(), drawn < before else {
+                return false
+            }
+            return alone(worker)
         }
 
         /// The lease that vouches for `worker`'s result: its earliest lease whose time covers the worker's seal (the
@@ -518,7 +536,7 @@ public struct ShardLedger: Sendable {
         // are one no new replica pairs with: voided, set aside for a recheck, or the one a closing check compares
         // against (two closing replicas leased at once each revealed at once, the checked result was voided, and
         // with every worker of a 4-worker swarm acted on it the unit never finished: AdaptiveSwarmTests, sleeper).
-        if policy.isAdaptive, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty,
+        if policy.isAdaptive, inFlight(unit, now: now).isEmpty,
             slotOwners(unit: unit).first != custodianKey
         {
             let state = adaptive
@@ -531,7 +549,7 @@ public struct ShardLedger: Sendable {
         // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
         // leased that is live, or sealed and waiting for partners, holds its slot.
-        let inFlight = records.inFlight(now: now, leaseSeconds: policy.leaseSeconds)
+        let inFlight = self.inFlight(unit, now: now)
         let holding = Set(records.kept.filter { $0.custodian == custodian && inFlight.contains($0.worker) }.map(\.worker)).count
         // A slot held by a replica that cannot pair with the others in flight (same network or custodian: leased at
         // once by two custodians) holds nothing; `openSlots` below counts only those that can pair.
@@ -547,6 +565,13 @@ public struct ShardLedger: Sendable {
         return openSlots(unit: unit, now: now, equivalent: equivalent) > 0
     }
 
+    /// The workers in flight on `unit` (`UnitRecords.inFlight`), knowing which of them were drawn to run it once.
+    func inFlight(_ unit: Int, now: Int64) -> [Who] {
+        perUnit[unit - units.lowerBound].inFlight(now: now, leaseSeconds: policy.leaseSeconds) { worker in
+            policy.isAdaptive && adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker))
+        }
+    }
+
     /// `verdict(…).openSlots`, without grouping outputs while the unit has no result yet (a custodian asks this of
     /// every unit of a shard for each lease).
     func openSlots(unit: Int, now: Int64, equivalent: ([UInt8], [UInt8]) -> Bool) -> Int {
@@ -555,7 +580,7 @@ public struct ShardLedger: Sendable {
         if policy.isAdaptive, awaitsSingle(unit, now: now) { return 0 }
         let attempts = Self.attempts(records.kept, share: policy.attemptsPerCustodian(custodians: setSize))
         guard attempts < policy.maxAttempts else { return 0 }
-        let inFlight = Self.useful(records, records.inFlight(now: now, leaseSeconds: policy.leaseSeconds), capacity: custodianCapacity)
+        let inFlight = Self.useful(records, inFlight(unit, now: now), capacity: custodianCapacity)
         return max(0, min(policy.replicas - inFlight, policy.maxAttempts - attempts))
     }
 
@@ -620,7 +645,7 @@ public struct ShardLedger: Sendable {
         var fresh: [Int] = []
         for unit in units {
             let records = perUnit[unit - self.units.lowerBound]
-            if records.reveals.isEmpty && records.inFlight(now: now, leaseSeconds: policy.leaseSeconds).isEmpty {
+            if records.reveals.isEmpty && inFlight(unit, now: now).isEmpty {
                 fresh.append(unit)
             } else {
                 started.append(unit)
@@ -667,7 +692,7 @@ public struct ShardLedger: Sendable {
         // The replica of a closing check reveals at once too: it is compared with a result already out.
         if let worker, revealsAsClosingReplica(worker, unit: unit, now: now) { return policy.quorum }
         let records = perUnit[unit - units.lowerBound]
-        let waiting = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) }
+        let waiting = now.map { inFlight(unit, now: $0) }
         // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
         // may never.
         let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in
@@ -712,7 +737,7 @@ public struct ShardLedger: Sendable {
         guard policy.isAdaptive, let checked = adaptive.closing[unit], checked != who else { return false }
         let records = perUnit[unit - units.lowerBound]
         guard records.seal(of: who) != nil else { return false }
-        let others = Set(records.commits.map(\.worker)).union(now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) } ?? [])
+        let others = Set(records.commits.map(\.worker)).union(now.map { inFlight(unit, now: $0) } ?? [])
         return others.subtracting([who, checked]).isEmpty
     }
 
@@ -869,7 +894,7 @@ public struct ShardLedger: Sendable {
         // New replicas: none while the results in and the seals in flight can still make a quorum; otherwise, as a
         // new seal pairs only with replicas still to reveal (never with a result already out), enough in flight for
         // a fresh quorum (`replicas` before the first result).
-        let inFlight = now.map { records.inFlight(now: $0, leaseSeconds: policy.leaseSeconds) } ?? []
+        let inFlight = now.map { self.inFlight(unit, now: $0) } ?? []
         // Sealed replicas still to reveal may join any group: candidates that reveal last.
         let pending: [Candidate] = inFlight.compactMap { worker in
             guard let seal = records.seal(of: worker), let lease = records.vouching(worker) else { return nil }

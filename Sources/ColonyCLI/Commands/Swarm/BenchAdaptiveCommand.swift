@@ -23,7 +23,10 @@ enum BenchAdaptiveCommand: Command {
             (1 in n), and a later check it passes clears it, so most of its cheats stand (SECURITY.md, Known limits). peeker, \
             run only when named, is a sleeper that keeps back every cheat it learns is checked (it is not told to \
             reveal alone once it has sealed), which counts as a failed check; each unit it keeps back waits two lease \
-            periods for others; occasional-peeker is both (what peeking adds to an occasional cheater). trusted runs the job replicated first (--warm-up times) \
+            periods for others; occasional-peeker is both (what peeking adds to an occasional cheater). vanish, run only \
+            when named, is trusted with a host that vanishes: once half the units are decided, an honest worker's \
+            peer, with whatever custody it held, is gone without a word (as kill -9), with leases in flight and \
+            results sealed and not revealed; recomputed counts the units where its result did not count. trusted runs the job replicated first (--warm-up times) \
             and then adaptive on the same swarm, reporting the second: workers bring the standing they earned \
             (leases cite the shards where they earned it). trusted-colluders does the same with the colluders in \
             the swarm: they join a swarm whose honest workers are trusted, where custodians never pair two \
@@ -45,7 +48,7 @@ enum BenchAdaptiveCommand: Command {
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
             .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
-            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker, occasional-peeker)."),
+            .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker, occasional-peeker, vanish)."),
             .json,
         ],
         examples: [
@@ -63,8 +66,9 @@ enum BenchAdaptiveCommand: Command {
 
     /// Scenarios run only when named: occasional, an adversary the rules do not stop, measured for SECURITY.md's
     /// known limits; peeker and occasional-peeker, whose withheld units wait two lease periods each for others
-    /// (minutes at the bench's 60 s leases).
-    static let limitScenarios = ["occasional", "peeker", "occasional-peeker"]
+    /// (minutes at the bench's 60 s leases); vanish, a fault rather than an adversary, whose held units wait out their
+    /// leases.
+    static let limitScenarios = ["occasional", "peeker", "occasional-peeker", "vanish"]
 
     /// The share of its units the occasional cheater cheats on once awake.
     static let occasionalCheatRate = 0.05
@@ -275,13 +279,13 @@ enum BenchAdaptiveCommand: Command {
         defer { swarm.stop() }
         var churner: Int?
         if scenario == "churn" { churner = try swarm.addPeer(behaviour: .cheater) }
-        let adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1)
+        let adversaries = options.sleepers + options.colluders + (churner == nil ? 0 : 1) + (scenario == "vanish" ? 1 : 0)
         let version = registry.kernel(named: spec.kernel).map { type(of: $0).version } ?? 1
         // Trusted: the workers first compute the job replicated (`warmUp` times, each a job of its own), passing many
         // checks; the adaptive job measured after it starts with that standing (leases cite the earlier jobs' shards).
         var computedBefore = 0
         var cheatedBefore = 0
-        if scenario == "trusted" || scenario == "trusted-colluders" {
+        if scenario == "trusted" || scenario == "trusted-colluders" || scenario == "vanish" {
             for round in 1...warmUp {
                 var first = spec
                 first.redundancy.adaptive = false
@@ -298,11 +302,17 @@ enum BenchAdaptiveCommand: Command {
         let manifest = try swarm.peers[0].signJob(spec: spec, kernelVersion: version, units: inputs)
         let job = try swarm.publish(manifest)
         var progress = LocalSwarm.Progress(total: inputs.count)
+        // Vanish: the last peer, honest and trusted, crashes once half the units are decided.
+        let vanishing = scenario == "vanish" ? swarm.peers.count - 1 : nil
         var nextTrace = Date()
         var lastChange = (Date(), -1)
         while Date().timeIntervalSince(started) < 1800 {
             progress = swarm.progress(of: job) ?? progress
             if progress.done { break }
+            if let vanishing, !swarm.crashed.contains(vanishing), progress.validated * 2 >= inputs.count {
+                if trace != nil { console.note("vanish: peer \(vanishing) crashes with \(progress.validated) units decided") }
+                swarm.crash(vanishing)
+            }
             if progress.validated != lastChange.1 { lastChange = (Date(), progress.validated) }
             if trace != nil, Date().timeIntervalSince(lastChange.0) > 20 {
                 lastChange.0 = Date()
@@ -330,8 +340,10 @@ enum BenchAdaptiveCommand: Command {
             let again = try JobCollector.collect(job, via: second, registry: registry, withEvidence: true)
             credit = (report.evidence.mapValues { WorkerStanding($0) }, again.evidence.mapValues { WorkerStanding($0) })
         }
+        // The adversaries, and a host that vanished: units where their results did not count are recomputed.
         let misbehaving = Set(
-            swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest }.map { swarm.peers[$0].identity.publicKey })
+            swarm.peers.indices.filter { swarm.behaviour(of: $0) != .honest || swarm.crashed.contains($0) }
+                .map { swarm.peers[$0].identity.publicKey })
         let recomputed = report.verdicts.filter { verdict in verdict.invalid.contains { misbehaving.contains($0.worker) } }.count
         if trace != nil {
             // Each adversary's units: computed, cheated on, sealed and revealed in the records, and not counted.
