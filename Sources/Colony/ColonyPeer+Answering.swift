@@ -18,6 +18,7 @@ extension ColonyPeer {
             return CustodyWire.error(503, CustodyError("lost", "a test lost this request"))
         }
         if case .refused(let refusal) = fault { return CustodyWire.error(400, refusal) }
+        if case .answered(let reply) = fault { return reply }
         let reply: Frame
         do {
             reply = try answer(op, frame, from: peer)

@@ -87,6 +87,8 @@ public final class ColonyPeer: @unchecked Sendable {
         case lost(Double)
         /// The request is not handled; this refusal answers it (a custodian whose view differed for a moment).
         case refused(CustodyError)
+        /// The request is not handled; this frame answers it (a custodian's view that changed in between).
+        case answered(Frame)
     }
     /// Set by tests: the fault, if any, on this peer's answer to a request. Never set by Colony itself.
     var answerFault: (@Sendable (Frame) -> AnswerFault?)? {

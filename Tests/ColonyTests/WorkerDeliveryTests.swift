@@ -112,6 +112,63 @@ import Testing
         }
     }
 
+    /// The custodian refuses a commit of several units as too late for one of them, decided, and its status says so
+    /// of that one alone; the unit is open again by the time the worker hears (in adaptive replication, a result
+    /// run alone and then voided by a failed check of its worker). The worker commits the rest and gives the
+    /// decided one back, so the lease does not hold it: every unit is validated well within the lease. (Before, the
+    /// decided one was dropped without a release; the lease held it to its end: bench adaptive, careful-sleeper,
+    /// 62 s instead of 20.)
+    @Test func aUnitRefusedAsDecidedIsGivenBackWhenTheRestIsCommitted() throws {
+        try Self.withNodeAndHost("delivery-given-back") { node, host, registry in
+            // The unit refused as decided, and whether the status after the refusal has been answered.
+            let fault = Mutex<(unit: Int?, answered: Bool)>((nil, false))
+            node.answerFault = { frame in
+                switch CustodyWire.op(frame) {
+                case "co_submit":
+                    guard let payload = try? CustodyWire.payload(frame), let record = try? CustodyRecord(payload),
+                        record.kind == .commit, record.entries.count > 1
+                    else { return nil }
+                    let unit = record.entries[0].unit
+                    let first = fault.withLock { state in
+                        defer { state.unit = state.unit ?? unit }
+                        return state.unit == nil
+                    }
+                    return first ? .refused(CustodyError("unit closed", "unit \(unit) is already decided")) : nil
+                case "co_status":
+                    // The status asked right after the refusal: that unit decided, the others open.
+                    guard let unit = fault.withLock({ state -> Int? in
+                        guard let unit = state.unit, !state.answered else { return nil }
+                        state.answered = true
+                        return unit
+                    }), let asked = frame.header["units"]?.list?.compactMap(\.integer)
+                    else { return nil }
+                    let rows = asked.map { Self.statusRow(unit: Int($0), state: Int($0) == unit ? 1 : 0) }
+                    return .answered(CustodyWire.frame("status", payload: .list(rows)))
+                default: return nil
+                }
+            }
+            let units = 6
+            let (job, worker) = try Self.publishAndWork(units: units, lease: 60, node: node, host: host, registry: registry)
+            defer { worker.stop() }
+            // A third of the lease: a unit neither sealed nor given back is held until the lease ends.
+            let settled = worker.wait(until: { $0.snapshot.statistics.validated >= units }, timeout: 20)
+            let ref = ShardRef(job: job, shard: 0)
+            let verdicts = node.custodian.verdicts(ref, now: CustodyClock.now()) ?? []
+            let refusedUnit = try #require(fault.withLock { $0.unit }, "no commit of several units was refused")
+            #expect(settled, "validated \(worker.snapshot.statistics.validated) of \(units)")
+            #expect(verdicts.count == units && verdicts.allSatisfy { $0.state == .validated }, "\(verdicts)")
+            let released = node.custodian.ledgers[ref]?.records.values.contains { record in
+                record.kind == .error && record.worker == host.identity.publicKey && record.entries.contains { $0.unit == refusedUnit }
+            }
+            #expect(released == true, "no release of unit \(refusedUnit)")
+        }
+    }
+
+    /// A row of a custodian's status answer, as `co_status` sends it: unit, state (0 open, 1 validated), partners.
+    static func statusRow(unit: Int, state: Int) -> BencodeValue {
+        .list([.integer(Int64(unit)), .integer(Int64(state)), .integer(0)])
+    }
+
     /// Two workers on two networks, one's clock 2 s ahead of the other's or behind it. A seal counts with a quorum
     /// only when stamped no later than its first reveal, and each stamps its own records: the worker told its
     /// quorum is complete stamps its reveal no earlier than its partner's seal (the status answer carries it).
