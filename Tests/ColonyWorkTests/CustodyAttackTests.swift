@@ -347,19 +347,44 @@ import Testing
                 network += 1
                 if try cluster.lease(worker, network: network, via: owner, at: time) != nil { leased.append((worker, owner)) }
             }
-            for (worker, owner) in leased {
-                try cluster.submit(cluster.commit(worker, units: [0], at: time + 1, outputs: Outputs.right), via: owner, at: time + 1)
-            }
-            cluster.sync(at: time + 1)
-            for (worker, owner) in leased {
-                try cluster.submit(cluster.reveal(worker, units: [0], at: time + 2, outputs: Outputs.right), via: owner, at: time + 2)
-            }
-            cluster.sync(at: time + 2)
+            try cluster.sealThenReveal(leased, unit: 0, at: time)
             time += 61_000  // leases that found no partner end
             verdict = try #require(cluster.verdict(0, time: time))
         }
         #expect(verdict.state == .validated)
         #expect(verdict.output == Outputs.right(0))
         #expect(!verdict.custodians.contains(cluster.keys[corrupt].publicKey))
+    }
+
+    @Test func aBackdatedRevealCannotMakeAWaitingWorkerLoseItsResult() throws {
+        // A worker whose partner's reveal is `revealGrace` old is no longer waited for (`UnitRecords.sitsOnResult`),
+        // and one sitting on a result is leased nothing more. Bob, Alice's partner on unit 0, turns that on her: he
+        // seals and reveals 40 s after she sealed, stamping both just after her seal (within the clock slack), so
+        // that his reveal looks 37 s old and Alice looks as if she sat on hers. What he gains: nothing. Alice,
+        // asking how her seal stands, is told to reveal; her result counts in the quorum, no failed or unanswered
+        // check is hers, and she is leased on.
+        var cluster = try CustodyCluster()
+        let time = cluster.now
+        _ = try #require(try cluster.lease(alice, network: 1, via: 0, at: time))
+        _ = try #require(try cluster.lease(bob, network: 2, via: 1, at: time))
+        cluster.sync(at: time)
+        try cluster.submit(cluster.commit(alice, units: [0], at: time + 1, outputs: Outputs.right), via: 0, at: time + 1)
+        cluster.sync(at: time + 1)
+        let late = time + 40_000
+        try cluster.submit(cluster.commit(bob, units: [0], at: time + 2, outputs: Outputs.right), via: 1, at: late)
+        try cluster.submit(cluster.reveal(bob, units: [0], at: time + 3, outputs: Outputs.right), via: 1, at: late)
+        cluster.sync(at: late)
+        let ledger = try #require(cluster.custodians[0].ledgers[cluster.ref()])
+        // The backdating works as far as it goes: Alice is no longer in flight.
+        #expect(!ledger.inFlight(0, now: late).contains(Who(alice.publicKey)))
+        // Asking, she is told her quorum is complete, and reveals.
+        #expect(ledger.partners(of: alice.publicKey, unit: 0, now: late) == 2)
+        try cluster.submit(cluster.reveal(alice, units: [0], at: late + 250, outputs: Outputs.right), via: 0, at: late + 250)
+        cluster.sync(at: late + 250)
+        let verdict = try #require(cluster.verdict(0, time: late + 250))
+        #expect(verdict.state == .validated)
+        #expect(verdict.agreeing.contains(alice.publicKey) && verdict.invalid.isEmpty)
+        #expect(try cluster.lease(alice, network: 1, via: 0, at: late + 500) != nil)
+        #expect(cluster.custodians[0].rejected["keeps a result back"] == nil)
     }
 }

@@ -53,6 +53,19 @@ struct CustodyCluster {
         try custodians[c].submit(record, now: time ?? now)
     }
 
+    /// Each of `leased` (worker, the custodian that leased it) seals `unit` with the right output, then each reveals,
+    /// the custodians syncing after each round: a fresh quorum computing a unit together.
+    mutating func sealThenReveal(_ leased: [(Identity, Int)], unit: Int, at time: Int64) throws {
+        for (worker, via) in leased {
+            try submit(commit(worker, units: [unit], at: time + 1, outputs: Outputs.right), via: via, at: time + 1)
+        }
+        sync(at: time + 1)
+        for (worker, via) in leased {
+            try submit(reveal(worker, units: [unit], at: time + 2, outputs: Outputs.right), via: via, at: time + 2)
+        }
+        sync(at: time + 2)
+    }
+
     /// Every custodian merges every other's records (one full round of anti-entropy).
     mutating func sync(at time: Int64? = nil) {
         for from in custodians.indices {

@@ -140,14 +140,7 @@ import Testing
             cluster.sync(at: late)
         }
         try #require(leased.count == 2, "leased unit 0: \(leased.map(\.via))")
-        for (worker, via) in leased {
-            try cluster.submit(cluster.commit(worker, units: [0], at: late + 1, outputs: Outputs.right), via: via, at: late + 1)
-        }
-        cluster.sync(at: late + 1)
-        for (worker, via) in leased {
-            try cluster.submit(cluster.reveal(worker, units: [0], at: late + 2, outputs: Outputs.right), via: via, at: late + 2)
-        }
-        cluster.sync(at: late + 2)
+        try cluster.sealThenReveal(leased.map { ($0.worker, $0.via) }, unit: 0, at: late)
         let verdict = try #require(cluster.verdict(0, time: late + 2))
         #expect(verdict.state == .validated)
         #expect(Set(verdict.agreeing).isSuperset(of: [carol.publicKey, dave.publicKey]))

@@ -101,26 +101,27 @@ public struct ShardLedger: Sendable {
         /// result (`sitsOnResult`).
         func inFlight(now: Int64, leaseSeconds: Int, alone: (Who) -> Bool = { _ in false }) -> [Who] {
             var workers: [Who] = []
-            for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) && !sitsOnResult(lease.worker, now: now, alone: alone) {
-                if lease.expires > now || (seal(of: lease.worker) != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
+            for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
+                let sealed = seal(of: lease.worker)
+                if let sealed, sitsOnResult(lease.worker, sealed, now: now, alone: alone) { continue }
+                if lease.expires > now || (sealed != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
                     workers.append(lease.worker)
                 }
             }
             return workers
         }
 
-        /// True when `worker` sealed, has not revealed, and could have for `ShardLedger.revealGrace`: another worker
+        /// True when `worker`, whose seal is `mine`, has not revealed and could have for `ShardLedger.revealGrace`: another worker
         /// revealed the unit after that seal, or the worker was drawn to run it once (`alone`), that long ago. An
         /// honest worker asks how its seals stand every 0.25 s during its lease and at least every 10 s after, so
         /// this one is gone (kill -9, host lost) or keeps its result back. It is waited for no longer: its slot opens
         /// for another replica. Before, a vanished worker's seal held its unit for its lease and a lease length after
         /// (two minutes at bench adaptive's 60 s leases, hours at a real job's; bench adaptive, vanish).
-        func sitsOnResult(_ worker: Who, now: Int64, alone: (Who) -> Bool) -> Bool {
-            guard let mine = seal(of: worker) else { return false }
+        func sitsOnResult(_ worker: Who, _ mine: Seal, now: Int64, alone: (Who) -> Bool) -> Bool {
             let before = now - ShardLedger.revealGrace
             guard mine.time < before else { return false }
             if reveals.contains(where: { $0.worker != worker && $0.time >= mine.time && $0.time < before }) { return true }
-            guard let drawn = draws.filter({ $0.worker == worker && $0.seal == mine.seal }).map(\.time).min(), drawn < before else {
+            guard let drawn = draws.lazy.filter({ $0.worker == worker && $0.seal == mine.seal }).map(\.time).min(), drawn < before else {
                 return false
             }
             return alone(worker)
