@@ -101,7 +101,7 @@ public struct CollatzKernel: ComputeKernel {
     /// Re-walks the claimed longest trajectory: the range must be the unit's and its start must take exactly the
     /// claimed steps (one walk against the unit's 250,000). It does not show that no start in the range goes
     /// further; a replica or a spot-check does.
-    public func verify(input: Data, output: Data) -> Bool? {
+    public func verify(input: Data, output: Data, seed: UInt64) -> Bool? {
         guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
             let best = try? KernelCoding.decode(Best.self, from: output, kernel: Self.name, what: "unit output")
         else { return false }

@@ -179,20 +179,20 @@ public struct MandelbrotKernel: ComputeKernel {
         return Double(unit.rows * unit.view.width)
     }
 
-    /// Recomputes a random 1% of the band's pixels (at least 256, or all of a smaller band) and allows as many
-    /// differences as `equivalent` does, in proportion. A band with a tenth of its pixels wrong fails with
+    /// Recomputes 1% of the band's pixels drawn from `seed` (at least 256, or all of a smaller band) and allows as
+    /// many differences as `equivalent` does, in proportion. A band with a tenth of its pixels wrong fails with
     /// certainty but for a chance of 0.9^256 ≈ 2·10⁻¹²; a few wrong pixels may pass.
-    public func verify(input: Data, output: Data) -> Bool? {
+    public func verify(input: Data, output: Data, seed: UInt64) -> Bool? {
         guard let unit = try? KernelCoding.decode(Unit.self, from: input, kernel: Self.name, what: "unit input"),
             (try? validate(unit)) != nil, let (band, counts) = try? decodeBand(output),
             band.firstRow == unit.firstRow, band.rows == unit.rows, band.width == unit.view.width,
             counts.count == unit.rows * unit.view.width
         else { return false }
         let samples = min(counts.count, max(256, counts.count / 100))
-        var generator = SystemRandomNumberGenerator()
+        var sampler = CheckSampler(seed: seed)
         var differing = 0
         for _ in 0..<samples {
-            let pixel = Int.random(in: 0..<counts.count, using: &generator)
+            let pixel = sampler.next(below: counts.count)
             let (x, y) = unit.view.point(column: pixel % band.width, row: unit.firstRow + pixel / band.width)
             if Self.escapeCount(x: x, y: y, limit: unit.view.maxIterations) != Int(counts[pixel]) { differing += 1 }
         }

@@ -150,6 +150,7 @@ public final class ColonyPeer: @unchecked Sendable {
         var custodian = Custodian(identity: identity)
         for kernel in configuration.registry.kernels {
             custodian.equivalence[kernel.name] = configuration.registry.outputEquivalence(kernel.name)
+            custodian.checks[kernel.name] = configuration.registry.outputCheck(kernel.name)
         }
         custody = Mutex(custodian)
         pool = ConnectionPool(timeout: configuration.requestTimeout, localHost: host)

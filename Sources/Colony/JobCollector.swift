@@ -106,10 +106,11 @@ public enum JobCollector {
     ) throws -> Gathered {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
         let equivalent = registry.outputEquivalence(manifest.kernel)
+        let check = registry.outputCheck(manifest.kernel)
         let fields = peer.jobFields(job)
         var gathered = Gathered(manifest: manifest, ledgers: [])
         for shard in 0..<manifest.shardCount {
-            var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent)
+            var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent, verify: check)
             var asked: Set<Ed25519PublicKey> = []
             var answered = false
             // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.

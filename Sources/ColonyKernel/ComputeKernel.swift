@@ -46,7 +46,12 @@ public protocol ComputeKernel: Sendable {
     /// Checks `output` for `input` more cheaply than `run` would recompute it: true when it holds up, false when
     /// it is wrong, nil when the kernel has no such check (the default). For results that were not replicated, or
     /// to audit a quorum: a check may sample (a fraction of pixels, say), so true is evidence, not proof.
-    func verify(input: Data, output: Data) -> Bool?
+    ///
+    /// A pure function of its three arguments: custodians run it on every result accepted alone and anyone
+    /// re-verifying runs it again, so all must get the same answer. A check that samples draws its sample from
+    /// `seed` (`CheckSampler`), which the worker cannot know when it fixes its output (a custodian's draw on
+    /// the worker's seal), never from a generator of its own.
+    func verify(input: Data, output: Data, seed: UInt64) -> Bool?
 }
 
 extension ComputeKernel {
@@ -56,7 +61,13 @@ extension ComputeKernel {
 
     public static var workUnit: String { "units" }
 
-    public func verify(input: Data, output: Data) -> Bool? { nil }
+    public func verify(input: Data, output: Data, seed: UInt64) -> Bool? { nil }
+
+    /// `verify(input:output:seed:)` under a random seed: a publisher auditing outputs, where nobody else needs to
+    /// reach the same answer.
+    public func verify(input: Data, output: Data) -> Bool? {
+        verify(input: input, output: output, seed: UInt64.random(in: 0...UInt64.max))
+    }
 
     /// The name and version as one label: `mersenne v1`.
     public static var label: String { "\(name) v\(version)" }
@@ -119,4 +130,24 @@ public struct KernelDataError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(kernel): cannot read \(what): \(reason)" }
+}
+
+/// Draws a check's sample from its seed (SplitMix64), the same on every machine, for checks that sample
+/// (`ComputeKernel.verify(input:output:seed:)`). Not for keys or anything secret. It has no `random(in:using:)`
+/// on purpose: the standard library may draw differently in another release, and custodians must agree.
+public struct CheckSampler: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    /// A number in 0..<bound (bound > 0); the bias of the modulo is below 2⁻⁴⁰ for any bound a unit has.
+    public mutating func next(below bound: Int) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
+    }
 }

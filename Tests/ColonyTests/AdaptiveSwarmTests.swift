@@ -10,12 +10,12 @@ import Testing
 /// Adaptive replication over the real wire (issue 14): custodians and workers in one process, every record signed and
 /// checked, the verdicts re-derived by a peer that took no part.
 @Suite(.serialized) struct AdaptiveSwarmTests {
-    static func adaptiveSpec(units: Int, minSpotCheck: Double = 0.01) -> JobSpec {
+    static func adaptiveSpec(units: Int, minSpotCheck: Double = 0.01, kernel: String = TallyKernel.name) -> JobSpec {
         var redundancy = Redundancy(replicas: 2, quorum: 2, maxAttempts: 10)
         redundancy.adaptive = true
         redundancy.minSpotCheck = minSpotCheck
         return JobSpec(
-            kernel: "tally", title: "adaptive tally \(units)", parameters: ["units": .int(units)], redundancy: redundancy,
+            kernel: kernel, title: "adaptive \(kernel) \(units)", parameters: ["units": .int(units)], redundancy: redundancy,
             leaseSeconds: 10, source: "test")
     }
 
@@ -53,10 +53,10 @@ import Testing
     }
 
     /// A replicated job of `units` tally units, computed to the end: every worker passes many checks.
-    static func replicatedJob(units: Int, on swarm: LocalSwarm) throws -> JobID {
-        var spec = adaptiveSpec(units: units)
+    static func replicatedJob(units: Int, on swarm: LocalSwarm, kernel: String = TallyKernel.name) throws -> JobID {
+        var spec = adaptiveSpec(units: units, kernel: kernel)
         spec.redundancy.adaptive = false
-        spec.title = "replicated tally \(units)"
+        spec.title = "replicated \(kernel) \(units)"
         let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
         #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == units)
         return job
@@ -66,7 +66,8 @@ import Testing
     static func collect(_ job: JobID, on swarm: LocalSwarm, withEvidence: Bool = false) throws -> JobReport {
         let observer = try swarm.observer()
         defer { observer.stop() }
-        return try JobCollector.collect(job, via: observer, registry: KernelRegistry([TallyKernel.self]), withEvidence: withEvidence)
+        return try JobCollector.collect(
+            job, via: observer, registry: KernelRegistry([TallyKernel.self, CheckedTallyKernel.self]), withEvidence: withEvidence)
     }
 
     /// Every one of `validated` units validated, each with the right output.
@@ -414,4 +415,66 @@ import Testing
             #expect(sealed > 0, "it vanished before sealing anything")
         }
     }
+
+    @Test(arguments: [true, false])
+    func aSleeperWhoseKernelHasACheckHasNoWrongResultAcceptedAloneEvenForAMoment(verifyAlone: Bool) throws {
+        // A sleeper trusted from a replicated job turns, on a kernel that has a cheap check. Spot checks and closing
+        // checks catch it in the end whatever the kernel; with the check, custodians refute each wrong result it
+        // runs alone as it comes in, so none stands validated for a moment (a publisher collecting results midway,
+        // or a job page, would show it). Watched through the custodians' own view while the job runs; with the check
+        // off (the spec says so) the watch sees the sleeper's wrong results standing.
+        try SwarmTestSupport.withSwarm("adaptive-checked", configure: { options in
+            options.peers = 5
+            options.registry = KernelRegistry([TallyKernel.self, CheckedTallyKernel.self])
+            options.sleeperHonestUnits = .max
+        }) { swarm in
+            let index = try swarm.addPeer(behaviour: .sleeper)
+            _ = try Self.replicatedJob(units: 400, on: swarm, kernel: CheckedTallyKernel.name)
+            let sleeper = swarm.workers[index]
+            sleeper.turn()
+            // The others wait until it has sealed 100 units, so that it runs some alone whichever worker comes first.
+            let others = swarm.workers.indices.filter { $0 != index }
+            for other in others { swarm.workers[other].pause() }
+            let before = sleeper.snapshot.statistics
+            var spec = Self.adaptiveSpec(units: 1200, kernel: CheckedTallyKernel.name)
+            spec.redundancy.verifyAlone = verifyAlone
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            var stood: Set<Int> = []
+            var refuted: Set<Int> = []
+            var resumed = false
+            let deadline = Date() + 300
+            var progress = swarm.progress(of: job, outputs: true)
+            while progress?.done != true, Date() < deadline {
+                for (unit, output) in progress?.validatedOutputs ?? [:] where output != Self.square(unit) { stood.insert(unit) }
+                for peer in swarm.peers {
+                    let ledgers = peer.custody.withLock { $0.ledgers.filter { $0.key.job == job }.map(\.value) }
+                    for ledger in ledgers { refuted.formUnion(ledger.adaptive.refuted.keys) }
+                }
+                if !resumed, sleeper.snapshot.statistics.committed - before.committed >= 100 || Date() > deadline - 240 {
+                    for other in others { swarm.workers[other].resume() }
+                    resumed = true
+                }
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+                progress = swarm.progress(of: job, outputs: true)
+            }
+            #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 1200)
+            let key = swarm.peers[index].identity.publicKey
+            let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == key } }.count
+            let cheated = sleeper.snapshot.statistics.cheated
+            print(
+                "verifyAlone \(verifyAlone): the sleeper cheated on \(cheated); its results did not count in \(caught); "
+                    + "\(refuted.count) refuted by the check; \(stood.count) wrong results stood for a while")
+            #expect(cheated > 0 && caught > 0)
+            if verifyAlone {
+                #expect(!refuted.isEmpty, "the sleeper ran nothing alone")
+                #expect(stood.count == 0, "wrong results stood validated in units \(stood.sorted().prefix(20))")
+            } else {
+                #expect(refuted.isEmpty)
+            }
+        }
+    }
+
+    static func square(_ unit: Int) -> [UInt8] { withUnsafeBytes(of: (UInt64(unit) * UInt64(unit)).littleEndian) { Array($0) } }
 }

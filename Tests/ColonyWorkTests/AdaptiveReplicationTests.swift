@@ -73,9 +73,10 @@ struct AdaptiveReplicationTests {
         try #require(cluster.custodians[c].ledgers[cluster.ref()])
     }
 
-    /// A stranger's ledger of the shard, rebuilt from custodian `c`'s records: what `colony results` re-derives.
-    func rebuilt(_ cluster: CustodyCluster, from c: Int = 0) throws -> ShardLedger {
-        var ledger = ShardLedger(manifest: cluster.manifest, shard: 0)
+    /// A stranger's ledger of the shard, rebuilt from custodian `c`'s records: what `colony results` re-derives,
+    /// with the kernel's check `verify` when given.
+    func rebuilt(_ cluster: CustodyCluster, from c: Int = 0, verify: (@Sendable (Data, Data, UInt64) -> Bool?)? = nil) throws -> ShardLedger {
+        var ledger = ShardLedger(manifest: cluster.manifest, shard: 0, verify: verify)
         for record in CustodyRecord.inAdmissionOrder(cluster.custodians[c].records(cluster.ref())) {
             try ledger.admit(record, id: record.id, now: cluster.now + 10_000_000, submitted: false)
         }
@@ -667,6 +668,67 @@ struct AdaptiveReplicationTests {
         // A stranger re-verifying the records voids the same units.
         let stranger = try rebuilt(cluster)
         for unit in alone { #expect(stranger.verdict(unit: unit, now: nil, equivalent: ==).state == .open) }
+    }
+
+    /// A kernel's cheap check for the custody tests' outputs: the unit's own, and right (`Outputs.right` has 42).
+    /// It asks for its seed as a real check that samples would, and ignores it.
+    static let check: @Sendable (Data, Data, UInt64) -> Bool? = { input, output, _ in
+        output.count >= 2 && output.first == input.first && output[output.startIndex + 1] == 42
+    }
+
+    @Test(arguments: [true, false])
+    func aResultRunAloneThatFailsTheKernelsCheckIsAFailedCheckAtOnce(verifyAlone: Bool) throws {
+        // A sleeper's first wrong result drawn to run alone: custodians that run the kernel's check on it count it
+        // as a failed check there and then, without waiting for a spot check or closing check to draw one of its
+        // cheats. Without the check (the policy turns it off), the same result stands alone.
+        var cluster = try CustodyCluster(units: 40, shard: 40, maxAttempts: 6) { redundancy in
+            redundancy.adaptive = true
+            redundancy.trustAfter = 2
+            redundancy.verifyAlone = verifyAlone
+        }
+        for c in cluster.custodians.indices { cluster.custodians[c].checks["tally"] = Self.check }
+        var time = try earnTrust(&cluster)
+        var alone: [Int] = []
+        for unit in 2...3 {
+            _ = try runAlone(&cluster, unit, right: true, at: time)
+            #expect(cluster.verdict(unit, time: time + 2)?.agreeing == [alice.publicKey])
+            alone.append(unit)
+            time += 10
+        }
+        _ = try runAlone(&cluster, 4, right: false, at: time)
+        let verdict = try #require(cluster.verdict(4, time: time + 3))
+        let stranger = try rebuilt(cluster, verify: Self.check)
+        guard verifyAlone else {
+            #expect(verdict.state == .validated && verdict.agreeing == [alice.publicKey])
+            #expect(stranger.verdict(unit: 4, now: nil, equivalent: ==).state == .validated)
+            return
+        }
+        // The cheat takes two fresh replicas at once, and is on record as what it is.
+        #expect(verdict.state == .open && verdict.openSlots == 2)
+        #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.refutedReason }, "\(verdict)")
+        // What Alice had accepted alone since her last passed check is voided, and her standing is gone.
+        for unit in alone {
+            let voided = try #require(cluster.verdict(unit, time: time + 3))
+            #expect(voided.state == .open && voided.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided })
+        }
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: time + 3) == 0)
+        #expect(stranger.verdict(unit: 4, now: nil, equivalent: ==).invalid.map(\.reason) == [ShardLedger.refutedReason])
+        // One re-verifying without the kernel's check would take the cheat: the check is in the rule, so re-verifiers
+        // of a job whose kernel has one need the kernel (as they do for `equivalent`).
+        #expect(try rebuilt(cluster).verdict(unit: 4, now: nil, equivalent: ==).state == .validated)
+        // A fresh pair decides the unit, and a stranger re-verifying with the kernel finds the same.
+        let owners = cluster.owners(4)
+        for (worker, network, c) in [(carol, 3, owners[0]), (dave, 4, owners[1])] {
+            let lease = try #require(try cluster.lease(worker, network: network, via: c, at: time + 20, excluding: Set(alone)))
+            try #require(lease.entries.map(\.unit) == [4])
+            cluster.sync(at: time + 20)
+        }
+        try cluster.sealThenReveal([(carol, owners[0]), (dave, owners[1])], unit: 4, at: time + 20)
+        let decided = try #require(cluster.verdict(4, time: time + 22))
+        #expect(decided.state == .validated && Set(decided.agreeing) == [carol.publicKey, dave.publicKey])
+        #expect(decided.output == Outputs.right(4))
+        let again = try rebuilt(cluster, verify: Self.check)
+        #expect(again.verdict(unit: 4, now: nil, equivalent: ==).agreeing == decided.agreeing)
     }
 
     @Test(arguments: ["kept", "given back", "error"])
@@ -1439,5 +1501,15 @@ struct AdaptiveReplicationTests {
         #expect(decoded.policy == cluster.manifest.policy)
         #expect(decoded.policy.spotCheckRate(standing: 100) == 0.05)
         #expect(decoded.policy.spotCheckRate(standing: 10) == 0.1)
+        // Results run alone are checked with the kernel's check unless the spec says not to; only then does the
+        // manifest say so, so manifests that check are as they were.
+        #expect(decoded.policy.verifiesAlone && decoded.unsignedValue()["policy"]?["verify"] == nil)
+        let unchecked = try CustodyCluster(units: 4, shard: 4) { redundancy in
+            redundancy.adaptive = true
+            redundancy.verifyAlone = false
+        }
+        let read = try JobManifest(decoding: unchecked.manifest.encoded())
+        #expect(!read.policy.verifiesAlone && read.policy == unchecked.manifest.policy)
+        #expect(try JobSpec.parse(Data(#"{"kernel": "a", "redundancy": {"adaptive": true, "verifyAlone": false}}"#.utf8), source: "x").redundancy.verifyAlone == false)
     }
 }

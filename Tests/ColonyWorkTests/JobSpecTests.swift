@@ -40,7 +40,7 @@ import Testing
         (#"{"kernel": "a", "parametres": {}}"#, "Workunits/x.json: parametres is not a job spec field; expected only kernel, title, parameters, redundancy, leaseSeconds"),
         (#"{"kernel": "a", "leaseSeconds": 1}"#, "Workunits/x.json: leaseSeconds is 1; expected an integer from 10 to 86400"),
         (#"{"kernel": "a", "redundancy": {"replicas": 2, "quorum": 3}}"#, "Workunits/x.json: redundancy.quorum is 3; expected an integer from 1 to 2"),
-        (#"{"kernel": "a", "redundancy": {"replica": 2}}"#, "Workunits/x.json: redundancy.replica is not a redundancy field; expected only replicas, quorum, maxAttempts, ipv4Prefix, ipv6Prefix, adaptive, minSpotCheck, trustAfter"),
+        (#"{"kernel": "a", "redundancy": {"replica": 2}}"#, "Workunits/x.json: redundancy.replica is not a redundancy field; expected only replicas, quorum, maxAttempts, ipv4Prefix, ipv6Prefix, adaptive, minSpotCheck, trustAfter, verifyAlone"),
         (#"{"kernel": "a", "redundancy": {"replicas": "2"}}"#, "Workunits/x.json: redundancy.replicas is a string (\"2\"); expected an integer from 1 to 16"),
         ("[1, 2]", "Workunits/x.json: is an array, not a JSON object; expected an object with fields kernel, title, parameters, redundancy, leaseSeconds"),
     ])

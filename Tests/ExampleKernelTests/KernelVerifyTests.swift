@@ -59,6 +59,27 @@ import Testing
         #expect(kernel.verify(input: input, output: try Self.run(kernel, other)) == false)
     }
 
+    @Test func mandelbrotsSampleIsFixedByTheSeed() throws {
+        // Custodians and re-verifiers all check a result run alone: the same seed must give the same answer on every
+        // machine. A band with a few wrong pixels passes some samples and fails others; per seed, always the same.
+        let kernel = MandelbrotKernel()
+        let parameters = try KernelParameters(["width": 256, "height": 64, "rowsPerUnit": 64, "maxIterations": 200])
+        let input = try #require(try kernel.units(for: parameters).first)
+        let output = try Self.run(kernel, input)
+        var band = try Self.json(output)
+        let raw = try Inflate.decompress(Data(base64Encoded: try #require(band["counts"] as? String))!, limit: 1 << 20)
+        var counts = [UInt8](raw)
+        // 1 pixel in 400 wrong: a sample of 256 meets about 0.64 of them, and one difference is allowed.
+        for pixel in stride(from: 0, to: counts.count / 2, by: 400) { counts[2 * pixel] ^= 0x5A }
+        band["counts"] = try Deflate.compress(Data(counts)).base64EncodedString()
+        let tampered = try Self.data(band)
+        let answers = (0..<64 as Range<UInt64>).map { kernel.verify(input: input, output: tampered, seed: $0) }
+        #expect(answers == (0..<64 as Range<UInt64>).map { kernel.verify(input: input, output: tampered, seed: $0) })
+        #expect(answers.contains(true) && answers.contains(false), "\(answers)")
+        // The right band passes under every seed.
+        #expect((0..<16 as Range<UInt64>).allSatisfy { kernel.verify(input: input, output: output, seed: $0) == true })
+    }
+
     @Test func workIsReadFromTheOutput() throws {
         let primes = PrimesKernel()
         let primesInput = try #require(try primes.units(for: KernelParameters(["to": 2_000_000, "numbersPerUnit": 1_000_000])).first)

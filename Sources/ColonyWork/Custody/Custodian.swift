@@ -33,6 +33,9 @@ public struct Custodian: Sendable {
     public var randomUnits = true
     /// How outputs of a kernel are compared; units of kernels not listed compare by digest only.
     public var equivalence: [String: @Sendable ([UInt8], [UInt8]) -> Bool] = [:]
+    /// The cheap check of each kernel's outputs (`ComputeKernel.verify`, input, output, seed), run on results
+    /// accepted alone (`ShardLedger.refuted`); kernels not listed are not checked.
+    public var checks: [String: @Sendable (Data, Data, UInt64) -> Bool?] = [:]
     /// IDs of records refused per shard, so that anti-entropy does not ask for them again (bounded).
     private var refusedIDs: [ShardRef: Set<SHA256Digest>] = [:]
     /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
@@ -73,7 +76,7 @@ public struct Custodian: Sendable {
     private mutating func custodyLedger(_ job: JobID, _ shard: Int) throws(CustodyError) -> (ShardRef, ShardLedger) {
         let (ref, manifest) = try ledgerKey(job, shard)
         if let ledger = ledgers[ref] { return (ref, ledger) }
-        let ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent(manifest))
+        let ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent(manifest), verify: checks[manifest.kernel])
         guard ledger.authority.wasMember(identity.publicKey) else {
             throw CustodyError("not a custodian", "this peer keeps no custody of shard \(shard) of job \(job.hex.prefix(12))")
         }
@@ -331,7 +334,8 @@ public struct Custodian: Sendable {
                 // A change may make this peer a custodian of a shard it did not keep: the ledger is kept once the
                 // chain, with the change, names this peer.
                 let (ref, manifest) = try ledgerKey(change.job, change.shard)
-                var ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: change.shard, equivalence: equivalent(manifest))
+                var ledger = ledgers[ref] ?? ShardLedger(
+                    manifest: manifest, shard: change.shard, equivalence: equivalent(manifest), verify: checks[manifest.kernel])
                 if try ledger.admit(change) {
                     addedChanges.append(change)
                 }

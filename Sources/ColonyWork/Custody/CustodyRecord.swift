@@ -121,6 +121,12 @@ public struct CustodyRecord: Sendable, Hashable {
         return Double(word >> 11) / Double(UInt64(1) << 53)
     }
 
+    /// The seed a draw's signature gives the kernel's check of a result run alone (`ShardLedger.refuted`): the
+    /// next 8 bytes of the same hash as `drawValue`, unknown to the worker until its output is sealed.
+    public static func drawSeed(_ signature: [UInt8]) -> UInt64 {
+        SHA256.hash(signature).bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
     /// The seal a worker commits before revealing `digest` (DESIGN.md, commit–reveal).
     public static func seal(worker: Ed25519PublicKey, job: JobID, unit: Int, digest: [UInt8]) -> [UInt8] {
         var hasher = SHA256()

@@ -26,6 +26,8 @@ public struct JobPolicy: Sendable, Equatable {
     public var spotCheckPPM = 0
     /// Consecutive valid results in a shard before a worker's units there may run once.
     public var trustAfter = 10
+    /// Whether a result run alone is checked with the kernel's `verify`, where it has one (`ShardLedger.refuted`).
+    public var verifiesAlone = true
 
     public var isAdaptive: Bool { spotCheckPPM > 0 }
 
@@ -63,6 +65,7 @@ public struct JobPolicy: Sendable, Equatable {
         if redundancy.adaptive {
             spotCheckPPM = max(1, Int((redundancy.minSpotCheck * 1_000_000).rounded()))
             trustAfter = redundancy.trustAfter
+            verifiesAlone = redundancy.verifyAlone
         }
     }
 
@@ -338,6 +341,8 @@ public struct JobManifest: Sendable, Equatable {
         if policy.isAdaptive {
             policyFields["spot"] = .integer(Int64(policy.spotCheckPPM))
             policyFields["trust"] = .integer(Int64(policy.trustAfter))
+            // Only when off, so that manifests of jobs that check (the default) stay as they were.
+            if !policy.verifiesAlone { policyFields["verify"] = .integer(0) }
         }
         return [
             "kernel": .text(kernel), "version": .integer(Int64(kernelVersion)), "title": .text(title),
@@ -401,6 +406,7 @@ public struct JobManifest: Sendable, Equatable {
             guard policy.quorum >= 2 else { throw ManifestError("policy.spot needs a quorum of 2 or more") }
             policy.spotCheckPPM = try int(policyValue?["spot"], "policy.spot", 1_000...1_000_000)
             policy.trustAfter = try int(policyValue?["trust"], "policy.trust", Redundancy.trustLimits)
+            if policyValue?["verify"] != nil { policy.verifiesAlone = try int(policyValue?["verify"], "policy.verify", 0...0) != 0 }
         }
         guard let keyBytes = value["publisher"]?.bytes, let publisher = try? Ed25519PublicKey(rawRepresentation: keyBytes)
         else { throw ManifestError("publisher is not a 32-byte key") }

@@ -29,6 +29,16 @@ final class AdaptiveCache: Sendable {
     let state = Mutex<AdaptiveState?>(nil)
 }
 
+/// The answers of the kernel's check of results run alone (`ShardLedger.check`), by unit, worker and seed.
+final class CheckCache: Sendable {
+    struct Key: Hashable {
+        var unit: Int
+        var worker: Who
+        var seed: UInt64
+    }
+    let answers = Mutex<[Key: Bool]>([:])
+}
+
 /// A worker on a unit.
 struct UnitWorker: Hashable, Sendable {
     var unit: Int
@@ -109,6 +119,9 @@ struct AdaptiveState: Sendable {
     /// each worker had accepted alone since its last passed check, once every unit of the shard is decided; one more
     /// replica is leased.
     var closing: [Int: Who] = [:]
+    /// Results that would have been accepted alone and failed the kernel's check (`ShardLedger.refuted`), with
+    /// their worker: failed checks, and the units take fresh replicas (they are in `voided` too).
+    var refuted: [Int: Who] = [:]
     /// Results accepted alone that a closing check confirmed, with the replica that agreed.
     var confirmed: [Int: Who] = [:]
     /// Sealed units drawn to run once, whose worker may reveal at once.
@@ -124,6 +137,22 @@ struct AdaptiveState: Sendable {
 extension ShardLedger {
     /// The reason given for a result accepted alone, then voided by a later failed check of its worker.
     public static let voided = "voided: a later spot-check of this worker failed"
+    /// The reason given for a result run alone that failed the kernel's check.
+    public static let refutedReason = "run alone and failed the kernel's check"
+
+    /// True when `output`, `worker`'s result of `unit` drawn to run alone by a draw with `seed`, fails the kernel's
+    /// check (`check`). The seed comes from the draw, which the worker could not know when it sealed its output:
+    /// a check that samples cannot be steered. A check the kernel does not have, or that cannot be run (a blob
+    /// input), refutes nothing.
+    func refuted(_ unit: Int, _ worker: Who, output: [UInt8], seed: UInt64) -> Bool {
+        guard let check else { return false }
+        let key = CheckCache.Key(unit: unit, worker: worker, seed: seed)
+        if let known = checked.answers.withLock({ $0[key] }) { return !known }
+        // Unknown: a check that cannot be run counts as passed, and is asked again (it costs nothing).
+        guard let passed = check(unit, output, seed) else { return false }
+        checked.answers.withLock { $0[key] = passed }
+        return !passed
+    }
 
     /// The adaptive decisions of the shard, computed once per change of the records.
     var adaptive: AdaptiveState {
@@ -442,7 +471,7 @@ extension ShardLedger {
         }
         if let worker = state.voided[base.unit] {
             // Voided: the unit takes fresh replicas at once.
-            verdict.invalid.append((name(worker), Self.voided))
+            verdict.invalid.append((name(worker), state.refuted[base.unit] == worker ? Self.refutedReason : Self.voided))
         } else if let now, awaitsSingle(base.unit, now: now) {
             verdict.openSlots = 0
         }
@@ -651,9 +680,15 @@ extension ShardLedger {
                         let borne = standing + prior(item.lease, worker, facts) >= claim
                         if !item.revealed {
                             if borne { state.runsOnce.insert(UnitWorker(unit: item.unit, worker: worker)) }
-                        } else if records.reveals.contains(where: { $0.worker == worker && $0.seal == seal.seal }) {
+                        } else if let reveal = records.reveals.first(where: { $0.worker == worker && $0.seal == seal.seal }) {
                             // Its reveal must be what it sealed (a custodian voids one that is not, with an error).
-                            if borne {
+                            // One that fails the kernel's check is a failed check: of this unit, at once, not only
+                            // when a spot check or closing check happens to draw one of the worker's cheats.
+                            if borne, refuted(item.unit, worker, output: reveal.output, seed: draw.seed) {
+                                state.refuted[item.unit] = worker
+                                state.voided[item.unit] = worker
+                                facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, drawn: item.drawn))
+                            } else if borne {
                                 state.single[item.unit] = worker
                                 facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit, drawn: item.drawn))
                             } else {

@@ -67,6 +67,8 @@ public struct ShardLedger: Sendable {
         var value: Double
         /// When the custodian signed it, by its clock: the worker cannot know the draw before.
         var time: Int64
+        /// What the kernel's check of a result run alone samples by (`CustodyRecord.drawSeed`).
+        var seed: UInt64
     }
 
     struct UnitRecords: Sendable {
@@ -197,6 +199,13 @@ public struct ShardLedger: Sendable {
     private(set) var lessees: [Who: (time: Int64, network: Who)] = [:]
     /// The units each worker sealed and has not revealed or ended with an error (`keptBack`).
     private(set) var unrevealed: [Who: Set<Int>] = [:]
+    /// The kernel's cheap check of a unit's output (`ComputeKernel.verify`), given the unit, the output and a seed:
+    /// a result that would be accepted alone and fails it is a failed check (`refuted`). Nil where the kernel has no
+    /// check, the job's policy turns it off, or the unit's input is a blob. Every re-verifier of an adaptive job
+    /// needs the kernel compiled in, for this as for `equivalence`. Set by `init(manifest:shard:equivalence:verify:)`.
+    public private(set) var check: (@Sendable (Int, [UInt8], UInt64) -> Bool?)?
+    /// The answers of `check`, kept across changes of the records (a check is a pure function of its arguments).
+    let checked = CheckCache()
     /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
     /// count found there); nil takes the lease's word, as custodians do for the custodian that signed it.
     public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
@@ -220,10 +229,22 @@ public struct ShardLedger: Sendable {
 
     /// An empty ledger of `shard` of `manifest`, with the manifest's authority, comparing outputs with
     /// `equivalence` (the kernel's).
-    public init(manifest: JobManifest, shard: Int, equivalence: @escaping @Sendable ([UInt8], [UInt8]) -> Bool = { $0 == $1 }) {
+    /// With `verify` (the kernel's, input, output and seed), results run alone whose inline input is in the
+    /// manifest are checked with it, unless the policy turns that off (`JobPolicy.verifiesAlone`).
+    public init(
+        manifest: JobManifest, shard: Int, equivalence: @escaping @Sendable ([UInt8], [UInt8]) -> Bool = { $0 == $1 },
+        verify: (@Sendable (Data, Data, UInt64) -> Bool?)? = nil
+    ) {
         self.init(
             job: manifest.id, shard: shard, units: manifest.units(inShard: shard), policy: manifest.policy,
             authority: manifest.authority(ofShard: shard), equivalence: equivalence)
+        if let verify, manifest.policy.isAdaptive, manifest.policy.verifiesAlone {
+            let inputs = manifest.units
+            check = { unit, output, seed in
+                guard inputs.indices.contains(unit), case .inline(let input) = inputs[unit] else { return nil }
+                return verify(Data(input), Data(output), seed)
+            }
+        }
     }
 
     /// Custodians in the initial set: what caps each one's share of a unit's attempts.
@@ -475,7 +496,9 @@ public struct ShardLedger: Sendable {
             case .draw:
                 let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
                 perUnit[index].draws.append(
-                    Draw(worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data), time: record.time))
+                    Draw(
+                        worker: worker, custodian: author, seal: seal, value: CustodyRecord.drawValue(entry.data), time: record.time,
+                        seed: CustodyRecord.drawSeed(entry.data)))
             case .reveal:
                 unrevealed[author]?.remove(entry.unit)
                 perUnit[index].reveals.append(

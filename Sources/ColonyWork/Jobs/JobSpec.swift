@@ -112,6 +112,10 @@ public struct Redundancy: Sendable, Equatable {
     public var minSpotCheck = 0.01
     /// Consecutive valid results before a worker's units may run once.
     public var trustAfter = 10
+    /// Whether custodians check each result run alone with the kernel's `verify` (where the kernel has one and
+    /// the unit's input is inline): one that fails is a failed check, found at once. Off only to measure what the
+    /// check saves, or for a kernel whose check costs more than it is worth.
+    public var verifyAlone = true
 
     /// The limits on each field.
     public static let replicaLimits = 1...16
@@ -129,7 +133,7 @@ public struct Redundancy: Sendable, Equatable {
 
     init(reading fields: [String: JSONValue], source: String) throws(JobSpecError) {
         let reader = FieldReader(source: source, fields: fields, path: "redundancy.")
-        let known = ["replicas", "quorum", "maxAttempts", "ipv4Prefix", "ipv6Prefix", "adaptive", "minSpotCheck", "trustAfter"]
+        let known = ["replicas", "quorum", "maxAttempts", "ipv4Prefix", "ipv6Prefix", "adaptive", "minSpotCheck", "trustAfter", "verifyAlone"]
         if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw JobSpecError(
                 source: source, field: "redundancy." + unknown, problem: "is not a redundancy field",
@@ -144,6 +148,7 @@ public struct Redundancy: Sendable, Equatable {
         adaptive = try reader.optionalBool("adaptive") ?? false
         minSpotCheck = try reader.optionalDouble("minSpotCheck", in: Self.spotCheckLimits) ?? 0.01
         trustAfter = try reader.optionalInt("trustAfter", in: Self.trustLimits) ?? 10
+        verifyAlone = try reader.optionalBool("verifyAlone") ?? true
         if adaptive, quorum < 2 {
             throw JobSpecError(
                 source: source, field: "redundancy.adaptive", problem: "is true with a quorum of \(quorum)",
