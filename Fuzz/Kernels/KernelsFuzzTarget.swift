@@ -11,6 +11,9 @@ import Synchronization
 // - 0x80 + the same index: the rest is the unit's fields as little-endian 64-bit integers (doubles by bit pattern),
 //   encoded as the kernel's own unit type. Field values are where the range checks live, and libFuzzer's comparison
 //   tracing steers raw integers to the values those checks compare against far better than it edits JSON digits.
+// - 0x40 + the same index (below 0x80): the kernel's cheap check, which custodians run on a worker's output of a unit
+//   run alone: two bytes (little-endian) give the unit input's length, then the input, then the output; the seed is
+//   the next 8 bytes of the output's end, or 0. Outputs come from workers and are hostile.
 // A thrown error is a refusal and fine; a trap is a crash, and a unit that runs too long is a libFuzzer timeout.
 
 /// The kernels, in the order the first byte picks them.
@@ -25,6 +28,16 @@ public func kernelsFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) 
     let rest = UnsafeBufferPointer(start: data + 1, count: size - 1)
     let index: Int
     let input: Data
+    if (0x40..<0x80).contains(data[0]) {
+        let kernel = kernels[Int(data[0] - 0x40) % kernels.count]
+        let length = rest.count >= 2 ? Int(rest[0]) | Int(rest[1]) << 8 : 0
+        let body = rest.count >= 2 ? Array(rest[2...]) : []
+        let input = Data(body.prefix(length))
+        let output = Data(body.dropFirst(length))
+        let seed = output.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        _ = kernel.verify(input: input, output: output, seed: seed)
+        return 0
+    }
     if data[0] >= 0x80 {
         index = Int(data[0] & 0x7F) % kernels.count
         input = unitInput(kernel: index, fields: FieldReader(rest))

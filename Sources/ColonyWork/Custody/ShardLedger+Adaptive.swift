@@ -140,6 +140,12 @@ extension ShardLedger {
     /// The reason given for a result run alone that failed the kernel's check.
     public static let refutedReason = "run alone and failed the kernel's check"
 
+    /// The units whose result run alone the kernel's check refutes now, with their worker. Only while the unit is
+    /// open: once a fresh quorum decides it, the result is outvoted there like any other.
+    public func refutedResults() -> [(unit: Int, worker: Ed25519PublicKey)] {
+        adaptive.refuted.sorted { $0.key < $1.key }.map { ($0.key, name($0.value)) }
+    }
+
     /// True when `output`, `worker`'s result of `unit` drawn to run alone by a draw with `seed`, fails the kernel's
     /// check (`check`). The seed comes from the draw, which the worker could not know when it sealed its output:
     /// a check that samples cannot be steered. A check the kernel does not have, or that cannot be run (a blob

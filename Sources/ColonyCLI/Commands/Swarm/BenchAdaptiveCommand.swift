@@ -41,6 +41,13 @@ enum BenchAdaptiveCommand: Command {
             With --spec, local is the job computed here on every core; CPU overhead weighs each run of a unit by \
             the CPU time the unit took here (units of a real kernel differ in cost), and the last column is the \
             swarm's wall time over local.
+
+            Custodians check each result run alone with the kernel's cheap check, where it has one (collatz and \
+            mandelbrot; tally and mersenne have none), and a result that fails is a failed check at once. With \
+            adversaries, the job is looked at once a second while it runs: stood counts the units seen validated \
+            with a wrong output at some look (voided later, or counted in wrong): what a publisher collecting \
+            midway could have taken. refuted counts the units whose result run alone the check turned down as it \
+            came in. --no-verify turns the check off (spec field redundancy.verifyAlone), to measure what it saves.
             """,
         options: [
             .value("units", "N", help: "Tally units per job (default: 20000)."),
@@ -48,6 +55,7 @@ enum BenchAdaptiveCommand: Command {
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
             .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
+            .flag("no-verify", help: "Do not check results run alone with the kernel's check (redundancy.verifyAlone false)."),
             .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker, occasional-peeker, vanish)."),
             .json,
         ],
@@ -56,6 +64,7 @@ enum BenchAdaptiveCommand: Command {
             "colony bench adaptive --scenarios occasional --min-spot-check 10",
             "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios replicated,adaptive",
             "colony bench adaptive --spec Workunits/mersenne-10k.json --peers 2 --scenarios trusted --warm-up 4",
+            "colony bench adaptive --spec Workunits/collatz-2e7.json --scenarios sleeper,careful-sleeper --no-verify",
         ]
     )
 
@@ -84,6 +93,10 @@ enum BenchAdaptiveCommand: Command {
         var seconds: Double
         var wrong: Int
         var recomputed: Int
+        /// Wrong outputs validated alone for a while, then voided by a later failed check of their worker.
+        var stood: Int
+        /// Results run alone that the kernel's check turned down as they came in.
+        var refuted: Int
         var adversaries: Int
         /// Units the adversaries returned a wrong output for.
         var cheated: Int
@@ -128,6 +141,8 @@ enum BenchAdaptiveCommand: Command {
         let registry: KernelRegistry
         let inputs: [Data]
         var local: LocalBaseline?
+        // Each unit's right output, to tell a wrong one validated while the job runs.
+        let expected: [Data]
         if let path = arguments.value("spec") {
             spec = try JobSpec.load(from: URL(fileURLWithPath: path), displayPath: path)
             registry = environment.registry
@@ -135,7 +150,9 @@ enum BenchAdaptiveCommand: Command {
                 throw InputError("\(path): kernel '\(spec.kernel)' is not one this colony has; see colony kernels")
             }
             inputs = try kernel.units(for: spec.parameters)
-            local = try localRun(kernel, inputs)
+            let baseline = try localRun(kernel, inputs)
+            local = baseline
+            expected = baseline.outputs
         } else {
             let units = try arguments.int("units", in: 10...200_000) ?? defaultUnits
             spec = JobSpec(
@@ -143,8 +160,10 @@ enum BenchAdaptiveCommand: Command {
                 redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 10), leaseSeconds: 60, source: "bench adaptive")
             registry = KernelRegistry([TallyKernel.self])
             inputs = try TallyKernel().units(for: spec.parameters)
+            expected = try inputs.enumerated().map { try TallyKernel().run($1, context: KernelContext(unit: $0)) }
         }
         if let percent = try arguments.int("min-spot-check", in: 1...100) { spec.redundancy.minSpotCheck = Double(percent) / 100 }
+        if arguments.flag("no-verify") { spec.redundancy.verifyAlone = false }
         spec.redundancy.replicas = 2
         spec.redundancy.quorum = 2
         spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
@@ -153,7 +172,7 @@ enum BenchAdaptiveCommand: Command {
                 "\(inputs.count) units of \(spec.kernel), \(peers) peers"
                     + (local.map { String(format: "; local %.2f s, %.2f CPU s", $0.seconds, $0.cpuSeconds) } ?? ""))
             console.print(
-                "scenario           computed  overhead  run once  wall s   wrong  adversaries  cheated  recomputed"
+                "scenario           computed  overhead  run once  wall s   wrong  adversaries  cheated  recomputed  stood  refuted"
                     + (local == nil ? "" : "  CPU overhead  swarm/local"))
         }
         var rows: [Row] = []
@@ -161,14 +180,14 @@ enum BenchAdaptiveCommand: Command {
             var adaptiveSpec = spec
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
             let row = try runScenario(
-                scenario, spec: adaptiveSpec, inputs: inputs, peers: peers, registry: registry, console: console,
+                scenario, spec: adaptiveSpec, inputs: inputs, expected: expected, peers: peers, registry: registry, console: console,
                 local: local, warmUp: warmUp, checkCredit: checkCredit && scenario == "adaptive")
             rows.append(row)
             if !json {
                 var line = String(
-                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %7d  %10d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0), row.computed,
-                    row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
-                    row.adversaries, row.cheated, row.recomputed)
+                    format: "%@ %9d  %7.1f %%  %7.1f %%  %6.2f  %6d  %11d  %7d  %10d  %5d  %7d", scenario.padding(toLength: 17, withPad: " ", startingAt: 0),
+                    row.computed, row.overhead * 100, Double(row.single) * 100 / Double(max(1, row.units)), row.seconds, row.wrong,
+                    row.adversaries, row.cheated, row.recomputed, row.stood, row.refuted)
                 if let local, let cpuOverhead = row.cpuOverhead {
                     line += String(format: "  %10.1f %%  %10.2f×", cpuOverhead * 100, row.seconds / local.seconds)
                 }
@@ -187,7 +206,7 @@ enum BenchAdaptiveCommand: Command {
                                 "scenario": .string(row.scenario), "computed": .int(row.computed), "overhead": .double(row.overhead),
                                 "runOnce": .int(row.single), "seconds": .double(row.seconds), "wrongValidated": .int(row.wrong),
                                 "adversaries": .int(row.adversaries), "cheated": .int(row.cheated), "recomputed": .int(row.recomputed),
-                                "validated": .int(row.validated),
+                                "stood": .int(row.stood), "refuted": .int(row.refuted), "validated": .int(row.validated),
                             ]
                             if let cpuOverhead = row.cpuOverhead { object["cpuOverhead"] = .double(cpuOverhead) }
                             if let credit = row.credit {
@@ -205,6 +224,8 @@ enum BenchAdaptiveCommand: Command {
     struct LocalBaseline {
         var seconds: Double
         var unitCPU: [Double]
+        /// Each unit's output, computed here.
+        var outputs: [Data]
         var cpuSeconds: Double { unitCPU.reduce(0, +) }
     }
 
@@ -214,14 +235,17 @@ enum BenchAdaptiveCommand: Command {
         let started = Date()
         let failures = Mutex(0)
         let unitCPU = Mutex([Double](repeating: 0, count: inputs.count))
+        let outputs = Mutex([Data](repeating: Data(), count: inputs.count))
         DispatchQueue.concurrentPerform(iterations: inputs.count) { index in
             let before = threadCPUSeconds()
-            if (try? kernel.run(inputs[index], context: KernelContext(unit: index))) == nil { failures.withLock { $0 += 1 } }
+            let output = try? kernel.run(inputs[index], context: KernelContext(unit: index))
             let spent = threadCPUSeconds() - before
+            if output == nil { failures.withLock { $0 += 1 } }
             unitCPU.withLock { $0[index] = spent }
+            outputs.withLock { $0[index] = output ?? Data() }
         }
         guard failures.withLock({ $0 }) == 0 else { throw BenchmarkError("the kernel failed on some units here") }
-        return LocalBaseline(seconds: Date().timeIntervalSince(started), unitCPU: unitCPU.withLock { $0 })
+        return LocalBaseline(seconds: Date().timeIntervalSince(started), unitCPU: unitCPU.withLock { $0 }, outputs: outputs.withLock { $0 })
     }
 
     /// The CPU time of the calling thread so far.
@@ -232,7 +256,7 @@ enum BenchAdaptiveCommand: Command {
     }
 
     static func runScenario(
-        _ scenario: String, spec: JobSpec, inputs: [Data], peers: Int, registry: KernelRegistry, console: Console,
+        _ scenario: String, spec: JobSpec, inputs: [Data], expected: [Data]? = nil, peers: Int, registry: KernelRegistry, console: Console,
         local: LocalBaseline? = nil, warmUp: Int = 1, checkCredit: Bool = false
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
@@ -306,9 +330,27 @@ enum BenchAdaptiveCommand: Command {
         let vanishing = scenario == "vanish" ? swarm.peers.count - 1 : nil
         var nextTrace = Date()
         var lastChange = (Date(), -1)
+        // With adversaries, once a second: wrong outputs validated at that moment (stood), and results the kernel's
+        // check refuted (the custodians' view; a refuted result is outvoted like any other once its unit is decided).
+        var stood: Set<Int> = []
+        var refuted: Set<Int> = []
+        var nextWatch = Date()
+        let equivalent = registry.outputEquivalence(spec.kernel)
         while Date().timeIntervalSince(started) < 1800 {
             progress = swarm.progress(of: job) ?? progress
             if progress.done { break }
+            if let expected, adversaries > 0, Date() >= nextWatch {
+                nextWatch = Date() + 1
+                for (unit, output) in swarm.progress(of: job, outputs: true)?.validatedOutputs ?? [:]
+                where !equivalent(output, [UInt8](expected[unit])) {
+                    stood.insert(unit)
+                }
+                for peer in swarm.peers {
+                    for ledger in peer.custodian.ledgers where ledger.key.job == job {
+                        refuted.formUnion(ledger.value.refutedResults().map(\.unit))
+                    }
+                }
+            }
             if let vanishing, !swarm.crashed.contains(vanishing), progress.validated * 2 >= inputs.count {
                 if trace != nil { console.note("vanish: peer \(vanishing) crashes with \(progress.validated) units decided") }
                 swarm.crash(vanishing)
@@ -398,7 +440,7 @@ enum BenchAdaptiveCommand: Command {
             computed: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.computed } - computedBefore,
             single: report.verdicts.filter { $0.state == .validated && $0.agreeing.count == 1 }.count, seconds: seconds,
             wrong: RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: registry),
-            recomputed: recomputed, adversaries: adversaries,
+            recomputed: recomputed, stood: stood.count, refuted: refuted.count, adversaries: adversaries,
             cheated: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.cheated } - cheatedBefore, validated: report.validated,
             cpuOverhead: cpuOverhead,
             credit: credit)
