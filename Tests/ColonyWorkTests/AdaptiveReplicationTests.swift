@@ -900,6 +900,46 @@ struct AdaptiveReplicationTests {
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
     }
 
+    @Test func aClosingReplicaSittingOnItsSealHoldsTheCheckNoLonger() throws {
+        // A closing check's replica is compared with a result already out, so its worker may reveal as soon as it
+        // has sealed. Dave, leased it, seals and keeps his result back (a peeker told its unit is checked): within
+        // `revealGrace` nobody else is leased the check; past it, his lease still live, Erin is.
+        var cluster = try Self.cluster(units: 4)
+        var time = try earnTrust(&cluster)
+        var outputs: [Int: [UInt8]] = [:]
+        for unit in 2...3 {
+            outputs[unit] = try runAlone(&cluster, unit, right: true, at: time)
+            time += 10
+        }
+        let picked = try closingUnit(cluster)
+        let right = try #require(outputs[picked])
+        let owners = cluster.owners(picked)
+        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time))
+        try #require(lease.entries.map(\.unit) == [picked])
+        try cluster.submit(cluster.commit(dave, units: [picked], at: time + 1, outputs: { _ in right }), via: owners[0], at: time + 1)
+        cluster.sync(at: time + 1)
+        let grace = ShardLedger.revealGrace
+        #expect(cluster.verdict(picked, at: owners[0], time: time + grace)?.openSlots == 0)
+        var probe = cluster
+        #expect(try probe.lease(erin, network: 5, via: owners[0], at: time + grace)?.entries.contains { $0.unit == picked } != true)
+        // Past the grace (the lease runs 60 s): the slot is open again.
+        let later = time + grace + 2
+        #expect(lease.expires > later)
+        #expect(cluster.verdict(picked, at: owners[0], time: later)?.openSlots == 1)
+        let again = try #require(try cluster.lease(erin, network: 5, via: owners[0], at: later))
+        #expect(again.entries.map(\.unit) == [picked])
+        // Erin's result agrees with Alice's, and the check passes without Dave.
+        try cluster.submit(cluster.commit(erin, units: [picked], at: later + 1, outputs: { _ in right }), via: owners[0], at: later + 1)
+        cluster.sync(at: later + 1)
+        // Erin may reveal at once: Dave's seal, sat on, is no partner she must wait for (every honest replica after a
+        // peeker's waited for it, and the check stalled for 700 s: bench adaptive, collatz-4e7, peeker).
+        #expect(try ledger(cluster, at: owners[0]).partners(of: erin.publicKey, unit: picked, now: later + 1) == 2)
+        try cluster.submit(cluster.reveal(erin, units: [picked], at: later + 2, outputs: { _ in right }), via: owners[0], at: later + 2)
+        cluster.sync(at: later + 2)
+        let verdict = try #require(cluster.verdict(picked, time: later + 3))
+        #expect(verdict.state == .validated && Set(verdict.agreeing) == [alice.publicKey, erin.publicKey], "\(verdict)")
+    }
+
     @Test func aReplicaLeasedAfterTheDrawByACustodianThatLaggedDoesNotUndoARunAlone() throws {
         // Alice, trusted, seals unit 2 and its custodian's draw lets it run once: she is told to reveal alone. A
         // second custodian whose view lagged (it took her claim for one the records did not bear out) leases Dave

@@ -468,11 +468,10 @@ extension ShardLedger {
             return verdict
         }
         if let worker = state.closing[base.unit] {
-            // One replica for the closing check, from another worker, while none is out.
-            let others = records.kept.contains { lease in
-                lease.worker != worker && !records.ended(lease.worker) && (now.map { lease.expires > $0 } ?? true)
-            }
-            verdict.openSlots = now == nil || others ? 0 : 1
+            // One replica for the closing check, from another worker, while none is in flight: not one that sealed
+            // and sat on its result (`UnitRecords.sitsOnResult`), which held the slot to its lease's end.
+            let others = now.map { now in inFlight(base.unit, now: now).contains { $0 != worker } } ?? true
+            verdict.openSlots = others ? 0 : 1
             return verdict
         }
         if let worker = state.voided[base.unit] {

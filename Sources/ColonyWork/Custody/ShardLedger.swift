@@ -101,11 +101,13 @@ public struct ShardLedger: Sendable {
         /// Workers whose result may still come and pair with others: a live lease, or a seal whose lease ended less
         /// than a lease length ago (it waits for partners), and no reveal or error yet; not one that sits on its
         /// result (`sitsOnResult`).
-        func inFlight(now: Int64, leaseSeconds: Int, alone: (Who) -> Bool = { _ in false }) -> [Who] {
+        func inFlight(
+            now: Int64, leaseSeconds: Int, alone: (Who) -> Bool = { _ in false }, closing: (Who) -> Bool = { _ in false }
+        ) -> [Who] {
             var workers: [Who] = []
             for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
                 let sealed = seal(of: lease.worker)
-                if let sealed, sitsOnResult(lease.worker, sealed, now: now, alone: alone) { continue }
+                if let sealed, sitsOnResult(lease.worker, sealed, now: now, alone: alone, closing: closing) { continue }
                 if lease.expires > now || (sealed != nil && lease.expires + Int64(leaseSeconds) * 1000 > now) {
                     workers.append(lease.worker)
                 }
@@ -114,15 +116,17 @@ public struct ShardLedger: Sendable {
         }
 
         /// True when `worker`, whose seal is `mine`, has not revealed and could have for `ShardLedger.revealGrace`: another worker
-        /// revealed the unit after that seal, or the worker was drawn to run it once (`alone`), that long ago. An
+        /// revealed the unit after that seal, or the worker was drawn to run it once (`alone`), that long ago, or it
+        /// is a closing check's replica (`closing`), compared with a result already out, and sealed that long ago. An
         /// honest worker asks how its seals stand every 0.25 s during its lease and at least every 10 s after, so
         /// this one is gone (kill -9, host lost) or keeps its result back. It is waited for no longer: its slot opens
         /// for another replica. Before, a vanished worker's seal held its unit for its lease and a lease length after
         /// (two minutes at bench adaptive's 60 s leases, hours at a real job's; bench adaptive, vanish).
-        func sitsOnResult(_ worker: Who, _ mine: Seal, now: Int64, alone: (Who) -> Bool) -> Bool {
+        func sitsOnResult(_ worker: Who, _ mine: Seal, now: Int64, alone: (Who) -> Bool, closing: (Who) -> Bool = { _ in false }) -> Bool {
             let before = now - ShardLedger.revealGrace
             guard mine.time < before else { return false }
             if reveals.contains(where: { $0.worker != worker && $0.time >= mine.time && $0.time < before }) { return true }
+            if closing(worker) { return true }
             guard let drawn = draws.lazy.filter({ $0.worker == worker && $0.seal == mine.seal }).map(\.time).min(), drawn < before else {
                 return false
             }
@@ -589,11 +593,14 @@ public struct ShardLedger: Sendable {
         return openSlots(unit: unit, now: now, equivalent: equivalent) > 0
     }
 
-    /// The workers in flight on `unit` (`UnitRecords.inFlight`), knowing which of them were drawn to run it once.
+    /// The workers in flight on `unit` (`UnitRecords.inFlight`), knowing which of them were drawn to run it once and
+    /// which are a closing check's replica (a peeker sat on one for its whole lease: bench adaptive, collatz-4e7,
+    /// peeker, 93 s against 37).
     func inFlight(_ unit: Int, now: Int64) -> [Who] {
-        perUnit[unit - units.lowerBound].inFlight(now: now, leaseSeconds: policy.leaseSeconds) { worker in
-            policy.isAdaptive && adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker))
-        }
+        perUnit[unit - units.lowerBound].inFlight(
+            now: now, leaseSeconds: policy.leaseSeconds,
+            alone: { worker in policy.isAdaptive && adaptive.runsOnce.contains(UnitWorker(unit: unit, worker: worker)) },
+            closing: { worker in policy.isAdaptive && adaptive.closing[unit].map { $0 != worker } == true })
     }
 
     /// `verdict(…).openSlots`, without grouping outputs while the unit has no result yet (a custodian asks this of
@@ -755,14 +762,20 @@ public struct ShardLedger: Sendable {
     /// with the second (a seal made after a reveal never pairs with it): with 4 workers no worker was left (bench
     /// adaptive, 1,200 units, 4 peers, sleeper: 4 stalls in about 300 runs). The two replicas wait for each other
     /// then, as partners (`partners`), and pair if the check takes a fresh quorum. The custodian answering learns
-    /// the others' records before it says so (`ColonyPeer.syncBeforeClosingReveal`).
+    /// the others' records before it says so (`ColonyPeer.syncBeforeClosingReveal`). With `now`, a sealer that never
+    /// revealed and is no longer in flight (it sat on its seal, or is gone) does not count: a peeker sat on a closing
+    /// replica, and every honest replica after it waited for it as a partner it could never have (bench adaptive,
+    /// collatz-4e7, peeker: a stall of 700 s).
     public func revealsAsClosingReplica(_ worker: Ed25519PublicKey, unit: Int, now: Int64?) -> Bool {
         let who = Who(worker)
         guard policy.isAdaptive, let checked = adaptive.closing[unit], checked != who else { return false }
         let records = perUnit[unit - units.lowerBound]
         guard records.seal(of: who) != nil else { return false }
-        let others = Set(records.commits.map(\.worker)).union(now.map { inFlight(unit, now: $0) } ?? [])
-        return others.subtracting([who, checked]).isEmpty
+        let flying = now.map { self.inFlight(unit, now: $0) }
+        let sealers = records.commits.map(\.worker).filter { sealer in
+            flying?.contains(sealer) ?? true || records.reveals.contains { $0.worker == sealer }
+        }
+        return Set(sealers).union(flying ?? []).subtracting([who, checked]).isEmpty
     }
 
     /// The latest time (the sealer's clock) a worker other than `worker` sealed `unit`, or 0. Seals count with a
