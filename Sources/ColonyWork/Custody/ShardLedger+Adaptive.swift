@@ -36,7 +36,8 @@ final class CheckCache: Sendable {
         var worker: Who
         var seed: UInt64
     }
-    let answers = Mutex<[Key: Bool]>([:])
+    /// Nil for a check that cannot be run (a kernel without one, a blob input): asked once, like the others.
+    let answers = Mutex<[Key: Bool?]>([:])
 }
 
 /// A worker on a unit.
@@ -152,12 +153,17 @@ extension ShardLedger {
     /// input), refutes nothing.
     func refuted(_ unit: Int, _ worker: Who, output: [UInt8], seed: UInt64) -> Bool {
         guard let check else { return false }
+        // The walk asks after every change of the shard's records, for every result run alone: each is checked
+        // once. A check that cannot be run counts as passed.
         let key = CheckCache.Key(unit: unit, worker: worker, seed: seed)
-        if let known = checked.answers.withLock({ $0[key] }) { return !known }
-        // Unknown: a check that cannot be run counts as passed, and is asked again (it costs nothing).
-        guard let passed = check(unit, output, seed) else { return false }
-        checked.answers.withLock { $0[key] = passed }
-        return !passed
+        let passed: Bool?
+        if let known = checked.answers.withLock({ $0[key] }) {
+            passed = known
+        } else {
+            passed = check(unit, output, seed)
+            checked.answers.withLock { $0[key] = .some(passed) }
+        }
+        return passed == false
     }
 
     /// The adaptive decisions of the shard, computed once per change of the records.

@@ -101,9 +101,7 @@ public struct ShardLedger: Sendable {
         /// Workers whose result may still come and pair with others: a live lease, or a seal whose lease ended less
         /// than a lease length ago (it waits for partners), and no reveal or error yet; not one that sits on its
         /// result (`sitsOnResult`).
-        func inFlight(
-            now: Int64, leaseSeconds: Int, alone: (Who) -> Bool = { _ in false }, closing: (Who) -> Bool = { _ in false }
-        ) -> [Who] {
+        func inFlight(now: Int64, leaseSeconds: Int, alone: (Who) -> Bool, closing: (Who) -> Bool) -> [Who] {
             var workers: [Who] = []
             for lease in kept where !ended(lease.worker) && !workers.contains(lease.worker) {
                 let sealed = seal(of: lease.worker)
@@ -122,7 +120,7 @@ public struct ShardLedger: Sendable {
         /// this one is gone (kill -9, host lost) or keeps its result back. It is waited for no longer: its slot opens
         /// for another replica. Before, a vanished worker's seal held its unit for its lease and a lease length after
         /// (two minutes at bench adaptive's 60 s leases, hours at a real job's; bench adaptive, vanish).
-        func sitsOnResult(_ worker: Who, _ mine: Seal, now: Int64, alone: (Who) -> Bool, closing: (Who) -> Bool = { _ in false }) -> Bool {
+        func sitsOnResult(_ worker: Who, _ mine: Seal, now: Int64, alone: (Who) -> Bool, closing: (Who) -> Bool) -> Bool {
             let before = now - ShardLedger.revealGrace
             guard mine.time < before else { return false }
             if reveals.contains(where: { $0.worker != worker && $0.time >= mine.time && $0.time < before }) { return true }
@@ -131,6 +129,14 @@ public struct ShardLedger: Sendable {
                 return false
             }
             return alone(worker)
+        }
+
+        /// Distinct workers that sealed the unit and may still count with others: not ended by an error, and in flight
+        /// (`flying`; without a clock, all) or revealed.
+        func sealers(flying: [Who]?) -> [Who] {
+            ShardLedger.distinct(commits.map(\.worker)).filter { sealer in
+                !errors.contains { $0.worker == sealer } && (flying?.contains(sealer) ?? true || reveals.contains { $0.worker == sealer })
+            }
         }
 
         /// The lease that vouches for `worker`'s result: its earliest lease whose time covers the worker's seal (the
@@ -204,10 +210,11 @@ public struct ShardLedger: Sendable {
     /// The units each worker sealed and has not revealed or ended with an error (`keptBack`).
     private(set) var unrevealed: [Who: Set<Int>] = [:]
     /// The kernel's cheap check of a unit's output (`ComputeKernel.verify`), given the unit, the output and a seed:
-    /// a result that would be accepted alone and fails it is a failed check (`refuted`). Nil where the kernel has no
-    /// check, the job's policy turns it off, or the unit's input is a blob. Every re-verifier of an adaptive job
-    /// needs the kernel compiled in, for this as for `equivalence`. Set by `init(manifest:shard:equivalence:verify:)`.
-    public private(set) var check: (@Sendable (Int, [UInt8], UInt64) -> Bool?)?
+    /// a result that would be accepted alone and fails it is a failed check (`refuted`). Nil where the policy turns
+    /// it off or no kernel was given; it answers nil where the kernel has no check or the unit's input is a blob.
+    /// Every re-verifier of an adaptive job needs the kernel compiled in, for this as for `equivalence`. Set by
+    /// `init(manifest:shard:equivalence:verify:)`.
+    private(set) var check: (@Sendable (Int, [UInt8], UInt64) -> Bool?)?
     /// The answers of `check`, kept across changes of the records (a check is a pure function of its arguments).
     let checked = CheckCache()
     /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
@@ -723,13 +730,9 @@ public struct ShardLedger: Sendable {
         // The replica of a closing check reveals at once too: it is compared with a result already out.
         if let worker, revealsAsClosingReplica(worker, unit: unit, now: now) { return policy.quorum }
         let records = perUnit[unit - units.lowerBound]
-        let waiting = now.map { inFlight(unit, now: $0) }
         // A sealer whose lease ended in an error will never reveal; one yet to reveal that is no longer in flight
         // may never.
-        let sealers = Self.distinct(records.commits.map(\.worker)).filter { sealer in
-            !records.errors.contains { $0.worker == sealer }
-                && (waiting?.contains(sealer) ?? true || records.reveals.contains { $0.worker == sealer })
-        }
+        let sealers = records.sealers(flying: now.map { inFlight(unit, now: $0) })
         guard let worker = worker.map(Who.init), let mine = records.seal(of: worker), let lease = records.vouching(worker) else {
             return sealers.filter { sealer in !records.reveals.contains { $0.worker == sealer } }.count
         }
@@ -772,10 +775,7 @@ public struct ShardLedger: Sendable {
         let records = perUnit[unit - units.lowerBound]
         guard records.seal(of: who) != nil else { return false }
         let flying = now.map { self.inFlight(unit, now: $0) }
-        let sealers = records.commits.map(\.worker).filter { sealer in
-            flying?.contains(sealer) ?? true || records.reveals.contains { $0.worker == sealer }
-        }
-        return Set(sealers).union(flying ?? []).subtracting([who, checked]).isEmpty
+        return Set(records.sealers(flying: flying)).union(flying ?? []).subtracting([who, checked]).isEmpty
     }
 
     /// The latest time (the sealer's clock) a worker other than `worker` sealed `unit`, or 0. Seals count with a
