@@ -201,7 +201,7 @@ public enum JobCollector {
                 guard ledgers.indices.contains(cited.shard) else { continue }
                 checks += ledgers[cited.shard].checks(of: worker)
             }
-            return ShardLedger.priorStanding(checks, at: time)
+            return ShardLedger.recountedPrior(checks, at: time)
         }
 
         func ledgers(of cited: JobID) -> [ShardLedger] {

@@ -27,6 +27,8 @@ public final class LocalSwarm: @unchecked Sendable {
         public var crash = 0
         /// Slots per worker.
         public var coresPerWorker = 1
+        /// Custodians per shard the publisher asks for (`ColonyPeer.Configuration.custodians`).
+        public var custodians = ColonyPeer.Configuration().custodians
         public var registry = KernelRegistry([])
         public var lowPriority = false
         /// Where the peers' data directories go.
@@ -136,6 +138,7 @@ public final class LocalSwarm: @unchecked Sendable {
         configuration.blobs.repairInterval = nil
         configuration.syncInterval = options.syncInterval
         configuration.registry = options.registry
+        configuration.custodians = options.custodians
         let folder = options.folder.appendingPathComponent(name)
         // Each peer on a loopback network of its own (127.0.N.1): replicas count toward a quorum only from
         // distinct /24 networks, and the custodians see each worker's real address.

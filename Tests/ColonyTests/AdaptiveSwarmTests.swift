@@ -424,9 +424,20 @@ import Testing
             options.peers = 5
             options.registry = KernelRegistry([TallyKernel.self, CheckedTallyKernel.self])
             options.sleeperHonestUnits = .max
+            // Every peer keeps every shard: a custodian counts a prior standing only from the shards it keeps, and
+            // the sleeper, working in one shard of the replicated job, was trusted by none of the adaptive job's
+            // custodians when none of them kept it (the check then had nothing run alone to refute).
+            options.custodians = 6
         }) { swarm in
             let index = try swarm.addPeer(behaviour: .sleeper)
-            _ = try Self.replicatedJob(units: 400, on: swarm, kernel: CheckedTallyKernel.name)
+            let warm = try Self.replicatedJob(units: 400, on: swarm, kernel: CheckedTallyKernel.name)
+            // The sleeper's prior standing as each peer, a custodian of the next job, counts it: for the message of a
+            // run where it ran nothing alone.
+            let key = swarm.peers[index].identity.publicKey
+            let priors = swarm.peers.map { peer in
+                let checks = peer.custody.withLock { $0.ledgers.filter { $0.key.job == warm }.values.flatMap { $0.checks(of: key) } }
+                return ShardLedger.priorStanding(checks, at: CustodyClock.now())
+            }
             let sleeper = swarm.workers[index]
             sleeper.turn()
             // The others wait until it has sealed 100 units, so that it runs some alone whichever worker comes first.
@@ -457,7 +468,6 @@ import Testing
             #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
             let report = try Self.collect(job, on: swarm)
             Self.expectRight(report, validated: 1200)
-            let key = swarm.peers[index].identity.publicKey
             let caught = report.verdicts.filter { $0.invalid.contains { $0.worker == key } }.count
             let cheated = sleeper.snapshot.statistics.cheated
             print(
@@ -465,7 +475,7 @@ import Testing
                     + "\(refuted.count) refuted by the check; \(stood.count) wrong results stood for a while")
             #expect(cheated > 0 && caught > 0)
             if verifyAlone {
-                #expect(!refuted.isEmpty, "the sleeper ran nothing alone")
+                #expect(!refuted.isEmpty, "the sleeper ran nothing alone; its prior standing at each peer: \(priors)")
                 #expect(stood.count == 0, "wrong results stood validated in units \(stood.sorted().prefix(20))")
             } else {
                 #expect(refuted.isEmpty)

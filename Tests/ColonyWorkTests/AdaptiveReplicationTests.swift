@@ -1534,6 +1534,30 @@ struct AdaptiveReplicationTests {
         #expect(throws: CustodyError.self) { try CustodyRecord(bad) }
     }
 
+    @Test func aFailureFoundAfterALeaseElsewhereLeavesThePriorItsCustodianCountedStanding() throws {
+        // The vanish (AdaptiveSwarmTests): Alice, trusted, seals a unit her custodian's draw checks and is gone before
+        // revealing it. While the unit waits for her seal, a custodian keeping this shard leases her units in another
+        // shard on a prior standing it counts here: her two passes. Her failure is found only once a fresh pair
+        // decides the unit, and it is of a lease signed before that prior was counted. Counted again from the records
+        // as they ended, from its lease's time, it took the prior away: the re-verifier left the other shard's results
+        // open for good, though every custodian had validated them and nobody would compute them again.
+        var cluster = try Self.cluster(trustAfter: 2)
+        let (_, unit, _, time) = try cheatAloneThenSealACheck(&cluster)
+        let leasedElsewhere = time + 5
+        let counted = ShardLedger.priorStanding(try ledger(cluster).checks(of: alice.publicKey), at: leasedElsewhere)
+        #expect(counted == 2)
+        let later = time + 2 * 60_000 + 1_000
+        try freshPair(&cluster, unit, at: later)
+        let ended = try rebuilt(cluster).checks(of: alice.publicKey)
+        #expect(ended.contains { !$0.passed && $0.time < leasedElsewhere && $0.known == later + 2 })
+        #expect(ShardLedger.priorStanding(ended, at: leasedElsewhere) == 0)
+        #expect(ShardLedger.recountedPrior(ended, at: leasedElsewhere) == counted)
+        // A lease signed once the failure's records are older than the grace has no prior from here.
+        #expect(ShardLedger.recountedPrior(ended, at: later + 2 + ShardLedger.priorGrace) == counted)
+        #expect(ShardLedger.recountedPrior(ended, at: later + 3 + ShardLedger.priorGrace) == 0)
+        #expect(try ledger(cluster).standing(of: alice.publicKey, at: later + 3) == 0)
+    }
+
     @Test func aSpecTurnsAdaptiveReplicationOnAndTheManifestCarriesIt() throws {
         let cluster = try Self.cluster(minSpotCheck: 0.05, trustAfter: 7)
         #expect(cluster.manifest.policy.spotCheckPPM == 50_000 && cluster.manifest.policy.trustAfter == 7)

@@ -53,13 +53,17 @@ public struct CheckFact: Sendable, Equatable {
     public var passed: Bool
     /// A lease without a result fails from here on; .min for a failure known at once.
     public var deadline: Int64 = .min
+    /// For a failure, the latest signed time of the unit's records that show it: a custodian may have learnt of it
+    /// no earlier (`ShardLedger.recountedPrior`).
+    public var known: Int64 = .min
     /// For a passed check, the other workers whose results agreed with it.
     public var partners: [Ed25519PublicKey] = []
 
-    public init(time: Int64, passed: Bool, deadline: Int64 = .min, partners: [Ed25519PublicKey] = []) {
+    public init(time: Int64, passed: Bool, deadline: Int64 = .min, known: Int64 = .min, partners: [Ed25519PublicKey] = []) {
         self.time = time
         self.passed = passed
         self.deadline = deadline
+        self.known = known
         self.partners = partners
     }
 }
@@ -85,6 +89,8 @@ struct AdaptiveFact: Sendable {
     var time: Int64
     var unit: Int
     var deadline: Int64 = .max
+    /// For a failure or error, the latest signed time of the unit's records when it was decided (`CheckFact.known`).
+    var known: Int64 = .min
     /// For a passed check, the other workers whose results agreed.
     var partners: [Who] = []
     /// For a passed check, whether it was a sample of this worker's results: the lease claimed trust, so only a
@@ -232,11 +238,26 @@ extension ShardLedger {
         (adaptive.facts[Who(worker)] ?? []).compactMap { fact in
             switch fact.kind {
             case .checked: CheckFact(time: fact.time, passed: true, partners: fact.partners.map(name))
-            case .failed, .error: CheckFact(time: fact.time, passed: false)
+            case .failed, .error: CheckFact(time: fact.time, passed: false, known: fact.known)
             case .unanswered: CheckFact(time: fact.time, passed: false, deadline: fact.deadline)
             case .single: nil
             }
         }
+    }
+
+    /// How long after the records that show a failure a re-verifier counts it against a prior standing a lease
+    /// claims (`recountedPrior`), in milliseconds: longer than a custodian takes to hear of records signed elsewhere.
+    public static let priorGrace: Int64 = 60_000
+
+    /// A lease's prior standing counted again by a re-verifier from the cited shards' records as they ended
+    /// (`priorCheck`): as `priorStanding` counts, but a failure only once its records were `priorGrace` old when
+    /// the lease was signed. A failure found later, though of an earlier lease (a checked seal its worker never
+    /// revealed, a result outvoted once its replicas came in), was unknown to the custodian that counted the claim:
+    /// counted from its lease's time, the re-verifier found less than every custodian had and left the results
+    /// run alone on that claim unvalidated, though nobody would ever compute them again (AdaptiveSwarmTests,
+    /// vanish: 56 units). The custodians' own count (`Custodian.priorStanding`) takes every failure they know.
+    public static func recountedPrior(_ checks: [CheckFact], at time: Int64) -> Int {
+        priorStanding(checks.filter { $0.passed || $0.known + priorGrace < time }, at: time)
     }
 
     /// Passed checks with one partner that count toward a prior standing, for a worker that has failed a check.
@@ -674,12 +695,14 @@ extension ShardLedger {
                     if item.withheld, item.lease.claim >= policy.trustAfter, let seal = records.seal(of: worker),
                         let draw = Self.draw(records, worker, item.lease, seal.seal), draw.value < policy.spotCheckRate(standing: item.lease.claim)
                     {
-                        facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, drawn: item.drawn))
+                        facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, known: records.latest, drawn: item.drawn))
                         continue
                     }
                     if let kind = item.fact {
                         facts.append(
-                            AdaptiveFact(kind: kind, time: time, unit: item.unit, partners: item.partners, sampled: item.sampled, drawn: item.drawn))
+                            AdaptiveFact(
+                                kind: kind, time: time, unit: item.unit, known: records.latest, partners: item.partners, sampled: item.sampled,
+                                drawn: item.drawn))
                         continue
                     }
                     // Trusted when the lease claims it and the records bear the claim out; the claim sets the rate.
@@ -698,7 +721,7 @@ extension ShardLedger {
                             if borne, refuted(item.unit, worker, output: reveal.output, seed: draw.seed) {
                                 state.refuted[item.unit] = worker
                                 state.voided[item.unit] = worker
-                                facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, drawn: item.drawn))
+                                facts.append(AdaptiveFact(kind: .failed, time: time, unit: item.unit, known: records.latest, drawn: item.drawn))
                             } else if borne {
                                 state.single[item.unit] = worker
                                 facts.append(AdaptiveFact(kind: .single, time: time, unit: item.unit, drawn: item.drawn))

@@ -79,6 +79,8 @@ public struct ShardLedger: Sendable {
         var errors: [(worker: Who, reason: String)] = []
         /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
         var releases: [(lease: SHA256Digest, worker: Who)] = []
+        /// The latest signed time of any of these records: a fact they decide is known by then at the latest.
+        var latest: Int64 = .min
 
         func isReleased(_ lease: Lease) -> Bool { releases.contains { $0.lease == lease.id && $0.worker == lease.worker } }
 
@@ -495,6 +497,7 @@ public struct ShardLedger: Sendable {
         }
         for entry in record.entries {
             let index = entry.unit - units.lowerBound
+            perUnit[index].latest = max(perUnit[index].latest, record.time)
             switch record.kind {
             case .lease:
                 perUnit[index].leases.append(
