@@ -151,6 +151,11 @@ extension ColonyPeer {
                 leasesHandedAgain.add(1, ordering: .relaxed)
                 return CustodyWire.frame("lease", payload: lease.value)
             }
+            // A worker leased without trust: the trust it may have earned in shards kept elsewhere is looked up for
+            // its next request.
+            if manifest.policy.isAdaptive, let lease, lease.standing < manifest.policy.trustAfter {
+                lookUpPrior(of: worker, for: manifest)
+            }
             guard let lease else {
                 let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
                 let done = verdicts.allSatisfy { $0.state != .open }

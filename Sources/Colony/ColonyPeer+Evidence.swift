@@ -70,4 +70,68 @@ extension ColonyPeer {
         var seen: Set<Endpoint> = []
         return jobLists(asking: sources.filter { seen.insert($0).inserted }, with: frame)
     }
+
+    // MARK: Prior standing from evidence elsewhere
+
+    /// Seconds before a worker's prior standing is looked up again, and before a job gathered for one is again.
+    static let priorLookupInterval = 300.0
+    static let priorGatherInterval = 60.0
+    /// Jobs gathered per lookup, and lookups waiting at most: a flood of new keys asking for leases costs
+    /// this many gathers and no more.
+    static let priorLookupJobs = 4
+    static let priorLookupsPending = 8
+
+    /// Turns the lookups off (tests that compare with and without them).
+    public var looksUpPriors: Bool {
+        get { !priorLookupsOff.load(ordering: .relaxed) }
+        set { priorLookupsOff.store(!newValue, ordering: .relaxed) }
+    }
+
+    /// Finds, in the background, the trust `worker` earned in shards this custodian does not keep: the jobs its
+    /// evidence key names (`discoverEvidence`), of the kernel and publisher of `job`, besides it, are gathered from their custodians (every
+    /// record checked as `colony results` checks it) and their shards kept for `Custodian.priorStanding`. A custodian
+    /// counted a prior only from the shards it happened to keep; in a swarm of more than a few peers, the three
+    /// custodians of a new job's shard seldom keep any shard where a worker earned its trust, so trust did not carry
+    /// from job to job (AdaptiveSwarmTests: a sleeper trusted by none of a job's custodians). At most once per
+    /// `priorLookupInterval` per worker; the worker's next request for units finds the standing.
+    func lookUpPrior(of worker: Ed25519PublicKey, for job: JobManifest) {
+        guard looksUpPriors else { return }
+        let now = Date()
+        let due = priorLookups.withLock { state -> Bool in
+            if let last = state.workers[worker], now.timeIntervalSince(last) < Self.priorLookupInterval { return false }
+            guard state.pending < Self.priorLookupsPending else { return false }
+            state.workers = state.workers.filter { now.timeIntervalSince($0.value) < Self.priorLookupInterval }
+            state.workers[worker] = now
+            state.pending += 1
+            return true
+        }
+        guard due else { return }
+        priorQueue.async { [self] in
+            defer { priorLookups.withLock { $0.pending -= 1 } }
+            var jobs: [(job: JobID, root: BlobID)] = []
+            for found in discoverEvidence(of: worker) where found.job != job.id && !jobs.contains(where: { $0.job == found.job }) {
+                jobs.append((found.job, found.root))
+            }
+            var gathered = 0
+            for (other, root) in jobs where gathered < Self.priorLookupJobs {
+                let fresh = priorLookups.withLock { state -> Bool in
+                    if let last = state.jobs[other], Date().timeIntervalSince(last) < Self.priorGatherInterval { return false }
+                    state.jobs = state.jobs.filter { Date().timeIntervalSince($0.value) < Self.priorGatherInterval }
+                    state.jobs[other] = Date()
+                    return true
+                }
+                guard fresh else { continue }
+                gathered += 1
+                guard
+                    let found = try? JobCollector.gather(
+                        other, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now()),
+                    found.manifest.kernel == job.kernel, found.manifest.publisher == job.publisher
+                else { continue }
+                // Every shard, not only the worker's: the job is not gathered again for a while, for anyone.
+                let shards = found.ledgers.filter { !$0.records.isEmpty }
+                custody.withLock { $0.adoptPriorShards(shards, of: found.manifest, now: CustodyClock.now()) }
+            }
+        }
+    }
 }
+

@@ -70,6 +70,11 @@ public final class ColonyPeer: @unchecked Sendable {
     let leasesHandedAgain = Atomic<Int>(0)
     /// When this peer last announced itself under each worker's evidence key (`ColonyPeer+Evidence.swift`).
     let evidenceAnnounced = Mutex<[Ed25519PublicKey: Date]>([:])
+    /// Workers whose prior standing this custodian looked up through their evidence key, by when; the jobs it
+    /// gathered for them, by when; and whether lookups are off (`lookUpPrior`).
+    let priorLookups = Mutex<(workers: [Ed25519PublicKey: Date], jobs: [JobID: Date], pending: Int)>(([:], [:], 0))
+    let priorLookupsOff = Atomic<Bool>(false)
+    let priorQueue = DispatchQueue(label: "colony.peer.prior")
     /// How many leases this custodian handed again to workers whose first answer was lost.
     public var leasesResent: Int { leasesHandedAgain.load(ordering: .relaxed) }
     /// Set by the red team's corrupt custodian: this peer forwards nothing and answers no sync (it withholds the

@@ -179,8 +179,9 @@ public enum JobCollector {
     static let retryPause = 0.5
 
     /// Counts a lease's prior standing again from the records of the shards it cites (`ShardLedger.priorCheck`):
-    /// shards of the job being collected, and of other jobs of the same kernel, each job gathered once (at most
-    /// `jobLimit`). A shard that cannot be gathered, or of another kernel, counts nothing.
+    /// shards of the job being collected, and of other jobs of the same kernel and publisher, each job gathered once
+    /// (at most `jobLimit`). A shard that cannot be gathered, or of another kernel or publisher, counts nothing:
+    /// anyone can publish a job of a kernel, with custodians and workers of its own, whose records show any pass.
     final class PriorVerifier: Sendable {
         let job: Gathered
         let peer: ColonyPeer
@@ -209,7 +210,7 @@ public enum JobCollector {
             var found: [ShardLedger] = []
             if others.withLock({ $0.count }) < Self.jobLimit,
                 let gathered = try? JobCollector.gather(cited, via: peer, registry: registry, timeout: timeout, now: now),
-                gathered.manifest.kernel == job.manifest.kernel
+                gathered.manifest.kernel == job.manifest.kernel, gathered.manifest.publisher == job.manifest.publisher
             {
                 found = gathered.ledgers
             }

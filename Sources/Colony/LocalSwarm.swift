@@ -183,6 +183,18 @@ public final class LocalSwarm: @unchecked Sendable {
         return try publish(manifest)
     }
 
+    /// Signs a job of `units` from `spec` with `publisher` (peer 0's key when nil), every shard kept by the peers
+    /// `custodians` (indices) whoever is closest to its keys, and publishes it from peer 0.
+    public func publish(
+        spec: JobSpec, kernelVersion: Int, units: [Data], custodians: [Int], publisher: Identity? = nil
+    ) throws -> JobID {
+        let members = custodians.map { CustodianMember(key: peers[$0].identity.publicKey, endpoint: peers[$0].endpoint) }
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: kernelVersion, units: units, by: publisher ?? peers[0].identity,
+            custody: { _, shards in JobCustody.same(members, shards: shards) })
+        return try publish(manifest)
+    }
+
     /// Publishes a manifest from peer 0.
     public func publish(_ manifest: JobManifest) throws -> JobID {
         try peers[0].publish(manifest).job

@@ -98,14 +98,71 @@ import Testing
         }
     }
 
-    @Test func aCorruptCustodiansInflatedPriorIsRefusedByAnyoneReverifying() throws {
-        // A custodian of an adaptive job leases its friend, a key that never computed anything, five units with a
-        // prior standing of 1,000 "earned" in a shard of an earlier job, signs draws that let them run once, and
-        // pushes the friend's wrong results to the other custodians over the wire. They take the signer's word (as
-        // for its draws); a peer that took no part gathers the cited shard, finds no passed check of the friend
-        // there, and validates none of its results.
+    @Test(arguments: ["looked up", "not looked up", "another publisher"])
+    func trustEarnedInShardsNoCustodianOfTheNextJobKeepsCarriesThroughTheEvidenceKeys(how: String) throws {
+        // Trust carries from job to job whoever keeps the shards. The replicated job is kept by peers 0–2 alone, the
+        // adaptive one by peers 3–5, which keep nothing of the first: they find a worker's passed checks through its
+        // evidence key, gather that job from its custodians and lease on the standing they count there (a custodian
+        // counted a prior only from the shards it kept, and in a swarm of more than a few peers the custodians of a
+        // new job's shard seldom keep any shard where a worker earned its trust). Alone in the job (the others
+        // paused), the worker runs unit after unit once; without the lookups it is a new key there, held at the cap
+        // of fresh units waiting on a verdict; so too when the first job is another publisher's (anyone can publish
+        // a job of a kernel, with custodians and workers of its own, whose records show any pass). A peer that took
+        // no part gathers the cited shards and agrees.
+        try SwarmTestSupport.withSwarm("adaptive-evidence", configure: { $0.peers = 6 }) { swarm in
+            let lookUp = how != "not looked up"
+            for peer in swarm.peers { peer.looksUpPriors = lookUp }
+            let publisher = how == "another publisher" ? Identity(privateKey: Ed25519PrivateKey()) : nil
+            var warm = Self.adaptiveSpec(units: 400)
+            warm.redundancy.adaptive = false
+            let first = try swarm.publish(
+                spec: warm, kernelVersion: 1, units: try TallyKernel().units(for: warm.parameters), custodians: [0, 1, 2], publisher: publisher)
+            try #require(swarm.waitUntilDecided(first, timeout: 300)?.validated == 400)
+            let index = 1
+            let worker = swarm.workers[index]
+            let others = swarm.workers.indices.filter { $0 != index }
+            for other in others { swarm.workers[other].pause() }
+            let before = worker.snapshot.statistics.committed
+            let spec = Self.adaptiveSpec(units: 400)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), custodians: [3, 4, 5])
+            // Until it has sealed 100 units, or for 20 s: a new key holds 10.
+            let deadline = Date() + 20
+            while worker.snapshot.statistics.committed - before < 100, Date() < deadline {
+                swarm.waitForChange(until: min(deadline, Date() + 1))
+            }
+            let sealedAlone = worker.snapshot.statistics.committed - before
+            for other in others { swarm.workers[other].resume() }
+            #expect(swarm.waitUntilDecided(job, timeout: 300)?.validated == 400)
+            let report = try Self.collect(job, on: swarm)
+            Self.expectRight(report, validated: 400)
+            let key = swarm.peers[index].identity.publicKey
+            let single = report.verdicts.filter { $0.agreeing == [key] }.count
+            print("\(how): the worker sealed \(sealedAlone) alone in the job; \(single) of its results validated alone")
+            if how == "looked up" {
+                #expect(sealedAlone >= 100)
+                #expect(single >= 50)
+            } else {
+                #expect(sealedAlone <= spec.redundancy.trustAfter)
+            }
+        }
+    }
+
+    @Test(arguments: ["no pass there", "another publisher's job"])
+    func aCorruptCustodiansInflatedPriorIsRefusedByAnyoneReverifying(cited: String) throws {
+        // A custodian of an adaptive job leases its friend five units with a prior standing of 1,000 "earned" in the
+        // shards of an earlier job, signs draws that let them run once, and pushes the friend's wrong results to the
+        // other custodians over the wire. They take the signer's word (as for its draws); a peer that took no part
+        // gathers the cited shards and validates none of the friend's results. The friend is a key that never
+        // computed anything (no passed check there), or a worker that passed many checks in a job another publisher
+        // published (anyone can publish a job, with custodians and workers of its own, whose records show any pass).
         try SwarmTestSupport.withSwarm("adaptive-inflated-prior") { swarm in
-            let warm = try Self.replicatedJob(units: 200, on: swarm)
+            let otherPublisher = cited == "another publisher's job"
+            var warmSpec = Self.adaptiveSpec(units: 200)
+            warmSpec.redundancy.adaptive = false
+            let warm = try swarm.publish(
+                spec: warmSpec, kernelVersion: 1, units: try TallyKernel().units(for: warmSpec.parameters), custodians: [0, 1, 2],
+                publisher: otherPublisher ? Identity(privateKey: Ed25519PrivateKey()) : nil)
+            try #require(swarm.waitUntilDecided(warm, timeout: 300)?.validated == 200)
             // The honest workers stop, so that the friend's units are its alone.
             for worker in swarm.workers { worker.pause() }
             let spec = Self.adaptiveSpec(units: 100)
@@ -114,13 +171,22 @@ import Testing
             let members = try #require(swarm.peers[0].authority(of: ref)?.current)
             let corrupt = try #require(swarm.peers.first { $0.identity.publicKey == members[0].key })
             let manifest = try #require(corrupt.manifest(job))
-            let friend = Identity(privateKey: Ed25519PrivateKey())
-            let units = Array(0..<5)
             let now = CustodyClock.now()
+            // The prior claimed: for the new key, 1,000; for the worker, the one with the most, what its passes there
+            // really give.
+            func prior(_ peer: ColonyPeer) -> Int {
+                let checks = swarm.peers[0].custody.withLock { $0.ledgers.filter { $0.key.job == warm }.values.flatMap { $0.checks(of: peer.identity.publicKey) } }
+                return ShardLedger.priorStanding(checks, at: now)
+            }
+            let worker = try #require(swarm.peers.max { prior($0) < prior($1) })
+            let friend = otherPublisher ? worker.identity : Identity(privateKey: Ed25519PrivateKey())
+            let claim = otherPublisher ? prior(worker) : 1000
+            try #require(claim >= spec.redundancy.trustAfter)
+            let units = Array(0..<5)
             let lease = CustodyRecord(
                 kind: .lease, job: job, shard: 0, worker: friend.publicKey, expires: now + Int64(manifest.policy.leaseSeconds) * 1000,
-                epoch: corrupt.authority(of: ref)?.epoch ?? 0, network: manifest.policy.network(ofIPv4: 0x0A63_0005), standing: 1000,
-                prior: 1000, priorShards: [ShardRef(job: warm, shard: 0)], entries: units.map { .init(unit: $0) }, time: now,
+                epoch: corrupt.authority(of: ref)?.epoch ?? 0, network: manifest.policy.network(ofIPv4: 0x0A63_0005), standing: claim,
+                prior: claim, priorShards: [ShardRef(job: warm, shard: 0), ShardRef(job: warm, shard: 1)], entries: units.map { .init(unit: $0) }, time: now,
                 signedBy: corrupt.identity)
             // Wrong outputs whose draws (the corrupt custodian's signatures over the seals) let them run once.
             var outputs: [Int: [UInt8]] = [:]
@@ -130,7 +196,7 @@ import Testing
                     let output = Array("wrong \(unit) \(attempt)".utf8)
                     let seal = CustodyRecord.seal(worker: friend.publicKey, job: job, unit: unit, digest: SHA256.hash(output).bytes)
                     let signature = [UInt8](corrupt.identity.signature(for: CustodyRecord.drawMessage(job: job, unit: unit, worker: friend.publicKey, seal: seal)))
-                    if CustodyRecord.drawValue(signature) >= manifest.policy.spotCheckRate(standing: 1000) {
+                    if CustodyRecord.drawValue(signature) >= manifest.policy.spotCheckRate(standing: claim) {
                         outputs[unit] = output
                         draws.append(.init(unit: unit, data: signature))
                         break

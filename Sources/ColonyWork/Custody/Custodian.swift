@@ -44,6 +44,13 @@ public struct Custodian: Sendable {
     /// it last asked and its network: the pairing rule keeps a unit for one that could partner it from its first
     /// request, not only once it holds a lease in the shard (`ShardLedger.pairing`).
     private var trustedAskers: [ShardRef: [Who: (time: Int64, network: Who)]] = [:]
+    /// Shards of other jobs this peer does not keep, gathered from their custodians (every record checked as a
+    /// re-verifier checks it) to count the prior standing of workers whose evidence it looked up
+    /// (`adoptPriorShards`), with their job's kernel and publisher and when they were gathered.
+    public private(set) var priorShards: [ShardRef: (kernel: String, publisher: Ed25519PublicKey, ledger: ShardLedger, gathered: Int64)] = [:]
+
+    /// Gathered shards kept for prior standings; past this the least recently gathered go.
+    public static let priorShardLimit = 64
 
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
@@ -289,20 +296,42 @@ public struct Custodian: Sendable {
     }
 
     /// `worker`'s prior standing for a lease in `ref`: its passed checks since its latest failure in the other
-    /// shards this custodian keeps of jobs of the same kernel (this job's included), counted over the
+    /// shards this custodian keeps or gathered (`adoptPriorShards`) of jobs of the same kernel and publisher (this
+    /// job's included: anyone can publish a job, with custodians and workers of its own), counted over the
     /// `CustodyRecord.maxPriorShards` shards where it was most recently leased, which the lease cites. Trust
     /// follows a worker across shards and jobs, as BOINC's counter follows a host across work units; a re-verifier
     /// gathers those shards and counts again (`ShardLedger.priorCheck`).
     func priorStanding(of worker: Ed25519PublicKey, for ref: ShardRef, now: Int64) -> (count: Int, shards: [ShardRef]) {
-        guard let kernel = manifests[ref.job]?.kernel else { return (0, []) }
+        guard let manifest = manifests[ref.job] else { return (0, []) }
+        let (kernel, publisher) = (manifest.kernel, manifest.publisher)
         var byShard: [(ref: ShardRef, checks: [CheckFact], latest: Int64)] = []
-        for (other, ledger) in ledgers where other != ref && manifests[other.job]?.kernel == kernel {
+        let kept = ledgers.filter { other, _ in
+            other != ref && manifests[other.job]?.kernel == kernel && manifests[other.job]?.publisher == publisher
+        }
+        let gathered = priorShards.filter { other, shard in
+            other.job != ref.job && shard.kernel == kernel && shard.publisher == publisher && ledgers[other] == nil
+        }
+        for (other, ledger) in kept.merging(gathered.mapValues(\.ledger), uniquingKeysWith: { kept, _ in kept }) {
             let checks = ledger.checks(of: worker)
             if let latest = checks.map(\.time).max() { byShard.append((other, checks, latest)) }
         }
         let cited = byShard.sorted { $0.latest != $1.latest ? $0.latest > $1.latest : $0.ref < $1.ref }.prefix(CustodyRecord.maxPriorShards)
         let count = ShardLedger.priorStanding(cited.flatMap(\.checks), at: now)
         return (count, count > 0 ? cited.map(\.ref).sorted() : [])
+    }
+
+    /// Keeps `shards` of the job `manifest`, gathered from their custodians at `now`, for the prior standing of the
+    /// workers in them (`priorStanding`): trust a worker earned in shards this peer does not keep, found through its
+    /// evidence key (issue 14, Evidence). Shards kept here are left alone.
+    public mutating func adoptPriorShards(_ shards: [ShardLedger], of manifest: JobManifest, now: Int64) {
+        for ledger in shards where ledger.job == manifest.id {
+            let ref = ShardRef(job: ledger.job, shard: ledger.shard)
+            guard ledgers[ref] == nil else { continue }
+            priorShards[ref] = (manifest.kernel, manifest.publisher, ledger, now)
+        }
+        while priorShards.count > Self.priorShardLimit, let oldest = priorShards.min(by: { $0.value.gathered < $1.value.gathered })?.key {
+            priorShards[oldest] = nil
+        }
     }
 
     /// The draw this custodian owes on a worker's commit in an adaptive job: its signature of each seal made
