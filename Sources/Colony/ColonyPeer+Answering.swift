@@ -151,9 +151,9 @@ extension ColonyPeer {
                 leasesHandedAgain.add(1, ordering: .relaxed)
                 return CustodyWire.frame("lease", payload: lease.value)
             }
-            // A worker leased without trust: the trust it may have earned in shards kept elsewhere is looked up for
-            // its next request.
-            if manifest.policy.isAdaptive, let lease, lease.standing < manifest.policy.trustAfter {
+            // A worker leased without trust, or nothing (a new key at the cap of units waiting on a verdict): the
+            // trust it may have earned in shards kept elsewhere is looked up for its next request.
+            if manifest.policy.isAdaptive, (lease?.standing ?? 0) < manifest.policy.trustAfter {
                 lookUpPrior(of: worker, for: manifest)
             }
             guard let lease else {

@@ -15,8 +15,6 @@ extension ColonyPeer {
     /// Workers whose evidence keys a custodian keeps announced (and the DHT republishes); past this the oldest is
     /// withdrawn, so that fresh keys leasing and walking away cannot grow its republishing without end.
     static let evidenceAnnounceLimit = 2000
-    /// Announces one evidence key at a time: an announce waits on a DHT lookup for up to 30 s.
-    static let evidenceQueue = DispatchQueue(label: "colony.peer.evidence")
 
     /// Announces this peer under `worker`'s evidence key, in the background, at most once per interval, and only
     /// while others can dial it back (an unreachable peer's announcement would name an address nobody can use).
@@ -43,7 +41,7 @@ extension ColonyPeer {
         }
         guard due else { return }
         let key = JobKeys.evidence(worker: worker, network: network)
-        Self.evidenceQueue.async { [self] in announce(under: key) }
+        evidenceQueue.async { [self] in announce(under: key) }
     }
 
     /// The jobs (ID and manifest root) whose records kept here name `worker`, at most 1000.
@@ -73,8 +71,11 @@ extension ColonyPeer {
 
     // MARK: Prior standing from evidence elsewhere
 
-    /// Seconds before a worker's prior standing is looked up again, and before a job gathered for one is again.
+    /// Seconds before a worker's prior standing is looked up again (sooner when the last lookup found nothing to
+    /// gather: the custodians of its earlier jobs may not have announced themselves yet), and before a job gathered
+    /// for one is gathered again.
     static let priorLookupInterval = 300.0
+    static let priorRetryInterval = 10.0
     static let priorGatherInterval = 60.0
     /// Jobs gathered per lookup, and lookups waiting at most: a flood of new keys asking for leases costs
     /// this many gathers and no more.
@@ -98,10 +99,10 @@ extension ColonyPeer {
         guard looksUpPriors else { return }
         let now = Date()
         let due = priorLookups.withLock { state -> Bool in
-            if let last = state.workers[worker], now.timeIntervalSince(last) < Self.priorLookupInterval { return false }
+            if let last = state.workers[worker], now < last { return false }
             guard state.pending < Self.priorLookupsPending else { return false }
-            state.workers = state.workers.filter { now.timeIntervalSince($0.value) < Self.priorLookupInterval }
-            state.workers[worker] = now
+            state.workers = state.workers.filter { now < $0.value }
+            state.workers[worker] = now + Self.priorLookupInterval
             state.pending += 1
             return true
         }
@@ -112,6 +113,7 @@ extension ColonyPeer {
             for found in discoverEvidence(of: worker) where found.job != job.id && !jobs.contains(where: { $0.job == found.job }) {
                 jobs.append((found.job, found.root))
             }
+            if jobs.isEmpty { priorLookups.withLock { $0.workers[worker] = Date() + Self.priorRetryInterval } }
             var gathered = 0
             for (other, root) in jobs where gathered < Self.priorLookupJobs {
                 let fresh = priorLookups.withLock { state -> Bool in

@@ -70,8 +70,10 @@ public final class ColonyPeer: @unchecked Sendable {
     let leasesHandedAgain = Atomic<Int>(0)
     /// When this peer last announced itself under each worker's evidence key (`ColonyPeer+Evidence.swift`).
     let evidenceAnnounced = Mutex<[Ed25519PublicKey: Date]>([:])
-    /// Workers whose prior standing this custodian looked up through their evidence key, by when; the jobs it
-    /// gathered for them, by when; and whether lookups are off (`lookUpPrior`).
+    /// Announces one evidence key at a time: an announce waits on a DHT lookup for up to 30 s.
+    let evidenceQueue = DispatchQueue(label: "colony.peer.evidence")
+    /// Workers whose prior standing this custodian looked up through their evidence key, with when it may look
+    /// again; the jobs it gathered for them, by when; and whether lookups are off (`lookUpPrior`).
     let priorLookups = Mutex<(workers: [Ed25519PublicKey: Date], jobs: [JobID: Date], pending: Int)>(([:], [:], 0))
     let priorLookupsOff = Atomic<Bool>(false)
     let priorQueue = DispatchQueue(label: "colony.peer.prior")

@@ -29,6 +29,8 @@ public final class LocalSwarm: @unchecked Sendable {
         public var coresPerWorker = 1
         /// Custodians per shard the publisher asks for (`ColonyPeer.Configuration.custodians`).
         public var custodians = ColonyPeer.Configuration().custodians
+        /// Whether custodians look up the trust a worker earned in shards they do not keep (`ColonyPeer.looksUpPriors`).
+        public var priorLookups = true
         public var registry = KernelRegistry([])
         public var lowPriority = false
         /// Where the peers' data directories go.
@@ -147,6 +149,7 @@ public final class LocalSwarm: @unchecked Sendable {
             log("peer \(index): \($0)")
         }
         peer.onCustodyChange = { [changes] in changes.notify() }
+        peer.looksUpPriors = options.priorLookups
         try peer.start()
         return peer
     }

@@ -109,9 +109,10 @@ import Testing
         // of fresh units waiting on a verdict; so too when the first job is another publisher's (anyone can publish
         // a job of a kernel, with custodians and workers of its own, whose records show any pass). A peer that took
         // no part gathers the cited shards and agrees.
-        try SwarmTestSupport.withSwarm("adaptive-evidence", configure: { $0.peers = 6 }) { swarm in
-            let lookUp = how != "not looked up"
-            for peer in swarm.peers { peer.looksUpPriors = lookUp }
+        try SwarmTestSupport.withSwarm("adaptive-evidence", configure: { options in
+            options.peers = 6
+            options.priorLookups = how != "not looked up"
+        }) { swarm in
             let publisher = how == "another publisher" ? Identity(privateKey: Ed25519PrivateKey()) : nil
             var warm = Self.adaptiveSpec(units: 400)
             warm.redundancy.adaptive = false

@@ -48,6 +48,8 @@ enum BenchAdaptiveCommand: Command {
             with a wrong output at some look (voided later, or counted in wrong): what a publisher collecting \
             midway could have taken. refuted counts the units whose result run alone the check turned down as it \
             came in. --no-verify turns the check off (spec field redundancy.verifyAlone), to measure what it saves.
+
+            A custodian that leases a worker without trust looks it up under its evidence key and counts the checks             it passed in jobs of the same kernel and publisher kept elsewhere; --no-prior-lookup counts only the             shards each custodian keeps, to measure what the lookup brings (trusted runs of more peers than a             shard's 3 custodians).
             """,
         options: [
             .value("units", "N", help: "Tally units per job (default: 20000)."),
@@ -56,6 +58,7 @@ enum BenchAdaptiveCommand: Command {
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
             .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
             .flag("no-verify", help: "Do not check results run alone with the kernel's check (redundancy.verifyAlone false)."),
+            .flag("no-prior-lookup", help: "Custodians count a worker's earlier trust only from the shards they keep (no evidence-key lookup)."),
             .value("scenarios", "LIST", help: "Which runs, comma-separated (default: replicated,adaptive,trusted,sleeper,careful-sleeper,colluders,trusted-colluders,churn; also occasional, peeker, occasional-peeker, vanish)."),
             .json,
         ],
@@ -181,7 +184,8 @@ enum BenchAdaptiveCommand: Command {
             adaptiveSpec.redundancy.adaptive = scenario != "replicated"
             let row = try runScenario(
                 scenario, spec: adaptiveSpec, inputs: inputs, expected: expected, peers: peers, registry: registry, console: console,
-                local: local, warmUp: warmUp, checkCredit: checkCredit && scenario == "adaptive")
+                local: local, warmUp: warmUp, checkCredit: checkCredit && scenario == "adaptive",
+                priorLookups: !arguments.flag("no-prior-lookup"))
             rows.append(row)
             if !json {
                 var line = String(
@@ -257,7 +261,7 @@ enum BenchAdaptiveCommand: Command {
 
     static func runScenario(
         _ scenario: String, spec: JobSpec, inputs: [Data], expected: [Data]? = nil, peers: Int, registry: KernelRegistry, console: Console,
-        local: LocalBaseline? = nil, warmUp: Int = 1, checkCredit: Bool = false
+        local: LocalBaseline? = nil, warmUp: Int = 1, checkCredit: Bool = false, priorLookups: Bool = true
     ) throws -> Row {
         let folder = try SwarmRun.temporaryFolder("bench-adaptive")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -265,6 +269,7 @@ enum BenchAdaptiveCommand: Command {
         options.peers = peers
         options.registry = registry
         options.revealPollInterval = 0.05
+        options.priorLookups = priorLookups
         switch scenario {
         case "sleeper": options.sleepers = 1
         case "careful-sleeper":
