@@ -89,12 +89,13 @@ extension ColonyPeer {
     }
 
     /// Finds, in the background, the trust `worker` earned in shards this custodian does not keep: the jobs its
-    /// evidence key names (`discoverEvidence`), of the kernel and publisher of `job`, besides it, are gathered from their custodians (every
-    /// record checked as `colony results` checks it) and their shards kept for `Custodian.priorStanding`. A custodian
-    /// counted a prior only from the shards it happened to keep; in a swarm of more than a few peers, the three
-    /// custodians of a new job's shard seldom keep any shard where a worker earned its trust, so trust did not carry
-    /// from job to job (AdaptiveSwarmTests: a sleeper trusted by none of a job's custodians). At most once per
-    /// `priorLookupInterval` per worker; the worker's next request for units finds the standing.
+    /// evidence key names (`discoverEvidence`) besides `job`, of its kernel and publisher, are gathered from their
+    /// custodians (every record checked as `colony results` checks it) and their shards kept for
+    /// `Custodian.priorStanding`. A custodian counted a prior only from the shards it happened to keep; in a swarm
+    /// of more than a few peers, the three custodians of a new job's shard seldom keep any shard where a worker
+    /// earned its trust, so trust did not carry from job to job (AdaptiveSwarmTests: a sleeper trusted by none of a
+    /// job's custodians). At most once per `priorLookupInterval` per worker (`priorRetryInterval` when nothing was
+    /// found); the worker's next request for units finds the standing.
     func lookUpPrior(of worker: Ed25519PublicKey, for job: JobManifest) {
         guard looksUpPriors else { return }
         let now = Date()
@@ -110,8 +111,8 @@ extension ColonyPeer {
         priorQueue.async { [self] in
             defer { priorLookups.withLock { $0.pending -= 1 } }
             var jobs: [(job: JobID, root: BlobID)] = []
-            for found in discoverEvidence(of: worker) where found.job != job.id && !jobs.contains(where: { $0.job == found.job }) {
-                jobs.append((found.job, found.root))
+            for found in discoverEvidence(of: worker) where found.job != job.id {
+                if !jobs.contains(where: { $0.job == found.job }) { jobs.append((found.job, found.root)) }
             }
             if jobs.isEmpty { priorLookups.withLock { $0.workers[worker] = Date() + Self.priorRetryInterval } }
             var gathered = 0
@@ -126,7 +127,8 @@ extension ColonyPeer {
                 gathered += 1
                 guard
                     let found = try? JobCollector.gather(
-                        other, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now()),
+                        other, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1,
+                        now: CustodyClock.now()),
                     found.manifest.kernel == job.kernel, found.manifest.publisher == job.publisher
                 else { continue }
                 // Every shard, not only the worker's: the job is not gathered again for a while, for anyone.
@@ -136,4 +138,3 @@ extension ColonyPeer {
         }
     }
 }
-

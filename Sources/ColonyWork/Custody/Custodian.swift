@@ -47,7 +47,8 @@ public struct Custodian: Sendable {
     /// Shards of other jobs this peer does not keep, gathered from their custodians (every record checked as a
     /// re-verifier checks it) to count the prior standing of workers whose evidence it looked up
     /// (`adoptPriorShards`), with their job's kernel and publisher and when they were gathered.
-    public private(set) var priorShards: [ShardRef: (kernel: String, publisher: Ed25519PublicKey, ledger: ShardLedger, gathered: Int64)] = [:]
+    public private(set) var priorShards: [ShardRef: (kernel: String, publisher: Ed25519PublicKey, ledger: ShardLedger, gathered: Int64)] =
+        [:]
 
     /// Gathered shards kept for prior standings; past this the least recently gathered go.
     public static let priorShardLimit = 64
