@@ -126,8 +126,9 @@ import Testing
             let before = worker.snapshot.statistics.committed
             let spec = Self.adaptiveSpec(units: 400)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), custodians: [3, 4, 5])
-            // Until it has sealed 100 units, or for 20 s: a new key holds 10.
-            let deadline = Date() + 20
+            // Until it has sealed 100 units: a new key holds 10. A lookup takes about half a second here, and one
+            // that found nothing (the first job's custodians not yet announced) is tried again after 10 s.
+            let deadline = Date() + (how == "looked up" ? 60 : 15)
             while worker.snapshot.statistics.committed - before < 100, Date() < deadline {
                 swarm.waitForChange(until: min(deadline, Date() + 1))
             }
