@@ -10,8 +10,10 @@ import Testing
 /// counts what was leased before a lease, in the custodians' signed times.
 struct AdaptiveReplicationTests {
     /// Three custodians keep `units` units in one shard; trust after 2 consecutive valid results.
-    static func cluster(units: Int = 40, minSpotCheck: Double = 0.01, trustAfter: Int = 2) throws -> CustodyCluster {
-        try CustodyCluster(units: units, shard: units, maxAttempts: 6) { redundancy in
+    static func cluster(
+        units: Int = 40, minSpotCheck: Double = 0.01, trustAfter: Int = 2, publisher: Identity? = nil
+    ) throws -> CustodyCluster {
+        try CustodyCluster(units: units, shard: units, maxAttempts: 6, publisher: publisher) { redundancy in
             redundancy.adaptive = true
             redundancy.minSpotCheck = minSpotCheck
             redundancy.trustAfter = trustAfter
@@ -1556,6 +1558,32 @@ struct AdaptiveReplicationTests {
         #expect(ShardLedger.recountedPrior(ended, at: later + 2 + ShardLedger.priorGrace) == counted)
         #expect(ShardLedger.recountedPrior(ended, at: later + 3 + ShardLedger.priorGrace) == 0)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: later + 3) == 0)
+    }
+
+    @Test func aCustodianCountsTrustFromShardsItGatheredOfItsPublishersJobsOnly() throws {
+        // Alice passes two checks in an earlier job; the custodians of a later one keep nothing of it. A custodian
+        // counts no prior for her until it adopts that job's shard as gathered from its custodians
+        // (`ColonyPeer.lookUpPrior`); then her lease claims trust and cites the shard. A job of another publisher,
+        // with her passes just as real, counts nothing: anyone can publish a job with custodians and workers of its
+        // own.
+        let publisher = Identity(privateKey: Ed25519PrivateKey())
+        for samePublisher in [true, false] {
+            var earlier = try Self.cluster(publisher: samePublisher ? publisher : nil)
+            let time = try earnTrust(&earlier)
+            let gathered = try rebuilt(earlier)
+            var later = try Self.cluster(publisher: publisher)
+            let c = later.owners(0)[0]
+            #expect(later.custodians[c].priorStanding(of: alice.publicKey, for: later.ref(), now: time).count == 0)
+            later.custodians[c].adoptPriorShards([gathered], of: earlier.manifest, now: time)
+            let prior = later.custodians[c].priorStanding(of: alice.publicKey, for: later.ref(), now: time)
+            let lease = try #require(try later.lease(alice, network: 1, via: c, at: time))
+            if samePublisher {
+                #expect(prior.count == 2 && prior.shards == [earlier.ref()])
+                #expect(lease.standing == 2 && lease.prior == 2 && lease.priorShards == [earlier.ref()])
+            } else {
+                #expect(prior.count == 0 && lease.standing == 0 && lease.priorShards.isEmpty)
+            }
+        }
     }
 
     @Test func aSpecTurnsAdaptiveReplicationOnAndTheManifestCarriesIt() throws {

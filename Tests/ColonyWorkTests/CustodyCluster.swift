@@ -9,7 +9,7 @@ import Testing
 /// (every shard the same set), and workers each on a network of its own. Records move between custodians only
 /// when a test says so (`sync`).
 struct CustodyCluster {
-    let publisher = Identity(privateKey: Ed25519PrivateKey())
+    let publisher: Identity
     let keys: [Identity]
     var custodians: [Custodian]
     let manifest: JobManifest
@@ -17,8 +17,9 @@ struct CustodyCluster {
 
     init(
         units: Int = 10, shard: Int = 4, replicas: Int = 2, quorum: Int = 2, maxAttempts: Int = 4, custodians count: Int = 3,
-        ipv4Prefix: Int = 24, configure: (inout Redundancy) -> Void = { _ in }
+        ipv4Prefix: Int = 24, publisher: Identity? = nil, configure: (inout Redundancy) -> Void = { _ in }
     ) throws {
+        self.publisher = publisher ?? Identity(privateKey: Ed25519PrivateKey())
         keys = (0..<count).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
         var redundancy = Redundancy(replicas: replicas, quorum: quorum, maxAttempts: maxAttempts)
         redundancy.ipv4Prefix = ipv4Prefix
@@ -26,7 +27,7 @@ struct CustodyCluster {
         let spec = JobSpec(kernel: "tally", title: "t", parameters: ["units": .int(units)], redundancy: redundancy, leaseSeconds: 60)
         let members = keys.enumerated().map { CustodianMember(key: $1.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000)) }
         manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: 1, units: (0..<units).map { Data([UInt8($0)]) }, by: publisher, shardSize: shard,
+            spec: spec, kernelVersion: 1, units: (0..<units).map { Data([UInt8($0)]) }, by: self.publisher, shardSize: shard,
             custody: { _, shards in JobCustody.same(members, shards: shards) })
         custodians = keys.map { Custodian(identity: $0) }
         for index in custodians.indices {
