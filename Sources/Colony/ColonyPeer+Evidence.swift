@@ -71,6 +71,17 @@ extension ColonyPeer {
 
     // MARK: Prior standing from evidence elsewhere
 
+    struct PriorLookups {
+        var workers: [Ed25519PublicKey: Date] = [:]
+        var jobs: [JobID: Date] = [:]
+        var pending = 0
+        var mostPending = 0
+        var started = 0
+    }
+
+    /// Lookups started, and the most that were ever waiting or running at once (`lookUpPrior`).
+    var priorLookupCounts: (started: Int, mostPending: Int) { priorLookups.withLock { ($0.started, $0.mostPending) } }
+
     /// Seconds before a worker's prior standing is looked up again (sooner when the last lookup found nothing to
     /// gather: the custodians of its earlier jobs may not have announced themselves yet), and before a job gathered
     /// for one is gathered again.
@@ -105,6 +116,8 @@ extension ColonyPeer {
             state.workers = state.workers.filter { now < $0.value }
             state.workers[worker] = now + Self.priorLookupInterval
             state.pending += 1
+            state.mostPending = max(state.mostPending, state.pending)
+            state.started += 1
             return true
         }
         guard due else { return }

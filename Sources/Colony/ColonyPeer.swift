@@ -73,8 +73,9 @@ public final class ColonyPeer: @unchecked Sendable {
     /// Announces one evidence key at a time: an announce waits on a DHT lookup for up to 30 s.
     let evidenceQueue = DispatchQueue(label: "colony.peer.evidence")
     /// Workers whose prior standing this custodian looked up through their evidence key, with when it may look
-    /// again; the jobs it gathered for them, by when; and whether lookups are off (`lookUpPrior`).
-    let priorLookups = Mutex<(workers: [Ed25519PublicKey: Date], jobs: [JobID: Date], pending: Int)>(([:], [:], 0))
+    /// again; the jobs it gathered for them, by when; lookups waiting or running, the most ever at once, and how
+    /// many started (`lookUpPrior`).
+    let priorLookups = Mutex<PriorLookups>(PriorLookups())
     let priorLookupsOff = Atomic<Bool>(false)
     let priorQueue = DispatchQueue(label: "colony.peer.prior")
     /// How many leases this custodian handed again to workers whose first answer was lost.

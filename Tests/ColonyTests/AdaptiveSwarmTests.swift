@@ -2,6 +2,7 @@ import ColonyCore
 import ColonyKernel
 import ColonyWork
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Colony
@@ -146,6 +147,42 @@ import Testing
             } else {
                 #expect(sealedAlone <= spec.redundancy.trustAfter)
             }
+        }
+    }
+
+    @Test func aFloodOfNewKeysAskingForUnitsCostsACustodianBoundedLookups() throws {
+        // A lookup is work a custodian does for whoever asks for units without trust. A Sybil floods it: 200 fresh
+        // keys ask at once, then one of them 30 times more. Each key is looked up at most once (an empty lookup again
+        // only after 10 s), no more than `priorLookupsPending` lookups wait at once, and every request is answered.
+        try SwarmTestSupport.withSwarm("adaptive-lookup-flood") { swarm in
+            for worker in swarm.workers { worker.pause() }
+            let spec = Self.adaptiveSpec(units: 200)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            let members = try #require(swarm.peers[0].authority(of: ShardRef(job: job, shard: 0))?.current)
+            let custodian = try #require(swarm.peers.first { $0.identity.publicKey == members[0].key })
+            let asker = try #require(swarm.peers.first { $0.identity.publicKey != members[0].key })
+            let sybils = (0..<200).map { _ in Identity(privateKey: Ed25519PrivateKey()) }
+            let answered = Mutex(0)
+            @Sendable func ask(_ key: Identity) {
+                let frame = CustodyWire.leaseRequest(
+                    asker.jobFields(job), job: job, shard: 0, count: 1, by: key, now: CustodyClock.now(), holding: [])
+                do throws(ColonyRequestError) {
+                    _ = try asker.request(frame, to: members[0].endpoint, timeout: 10)
+                    answered.withLock { $0 += 1 }
+                } catch {
+                    if error.refusal != nil { answered.withLock { $0 += 1 } }
+                }
+            }
+            let before = custodian.priorLookupCounts.started
+            DispatchQueue.concurrentPerform(iterations: sybils.count) { ask(sybils[$0]) }
+            let flooded = custodian.priorLookupCounts
+            for _ in 0..<30 { ask(sybils[0]) }
+            let again = custodian.priorLookupCounts
+            print("200 new keys: \(flooded.started - before) lookups, at most \(flooded.mostPending) at once; one key 30 times more: \(again.started - flooded.started)")
+            #expect(answered.withLock { $0 } == sybils.count + 30)
+            #expect(flooded.started - before <= sybils.count)
+            #expect(flooded.mostPending <= ColonyPeer.priorLookupsPending)
+            #expect(again.started - flooded.started <= 1)
         }
     }
 
