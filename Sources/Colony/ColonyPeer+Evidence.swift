@@ -142,7 +142,7 @@ extension ColonyPeer {
                     let found = try? JobCollector.gather(
                         other, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1,
                         now: CustodyClock.now()),
-                    found.manifest.kernel == job.kernel, found.manifest.publisher == job.publisher
+                    found.manifest.trustDomain == job.trustDomain
                 else { continue }
                 // Every shard, not only the worker's: the job is not gathered again for a while, for anyone.
                 let shards = found.ledgers.filter { !$0.records.isEmpty }

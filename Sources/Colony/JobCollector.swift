@@ -210,7 +210,7 @@ public enum JobCollector {
             var found: [ShardLedger] = []
             if others.withLock({ $0.count }) < Self.jobLimit,
                 let gathered = try? JobCollector.gather(cited, via: peer, registry: registry, timeout: timeout, now: now),
-                gathered.manifest.kernel == job.manifest.kernel, gathered.manifest.publisher == job.manifest.publisher
+                gathered.manifest.trustDomain == job.manifest.trustDomain
             {
                 found = gathered.ledgers
             }

@@ -46,9 +46,8 @@ public struct Custodian: Sendable {
     private var trustedAskers: [ShardRef: [Who: (time: Int64, network: Who)]] = [:]
     /// Shards of other jobs this peer does not keep, gathered from their custodians (every record checked as a
     /// re-verifier checks it) to count the prior standing of workers whose evidence it looked up
-    /// (`adoptPriorShards`), with their job's kernel and publisher and when they were gathered.
-    public private(set) var priorShards: [ShardRef: (kernel: String, publisher: Ed25519PublicKey, ledger: ShardLedger, gathered: Int64)] =
-        [:]
+    /// (`adoptPriorShards`), with their job's trust domain and when they were gathered.
+    public private(set) var priorShards: [ShardRef: (domain: JobManifest.TrustDomain, ledger: ShardLedger, gathered: Int64)] = [:]
 
     /// Gathered shards kept for prior standings; past this the least recently gathered go.
     public static let priorShardLimit = 64
@@ -303,16 +302,12 @@ public struct Custodian: Sendable {
     /// follows a worker across shards and jobs, as BOINC's counter follows a host across work units; a re-verifier
     /// gathers those shards and counts again (`ShardLedger.priorCheck`).
     func priorStanding(of worker: Ed25519PublicKey, for ref: ShardRef, now: Int64) -> (count: Int, shards: [ShardRef]) {
-        guard let manifest = manifests[ref.job] else { return (0, []) }
-        let (kernel, publisher) = (manifest.kernel, manifest.publisher)
+        guard let domain = manifests[ref.job]?.trustDomain else { return (0, []) }
         var byShard: [(ref: ShardRef, checks: [CheckFact], latest: Int64)] = []
-        let kept = ledgers.filter { other, _ in
-            other != ref && manifests[other.job]?.kernel == kernel && manifests[other.job]?.publisher == publisher
-        }
-        let gathered = priorShards.filter { other, shard in
-            other.job != ref.job && shard.kernel == kernel && shard.publisher == publisher && ledgers[other] == nil
-        }
-        for (other, ledger) in kept.merging(gathered.mapValues(\.ledger), uniquingKeysWith: { kept, _ in kept }) {
+        let kept = ledgers.lazy.filter { other, _ in other != ref && self.manifests[other.job]?.trustDomain == domain }.map { ($0.key, $0.value) }
+        let gathered = priorShards.lazy.filter { other, shard in other.job != ref.job && shard.domain == domain && self.ledgers[other] == nil }
+            .map { ($0.key, $0.value.ledger) }
+        for (other, ledger) in Array(kept) + Array(gathered) {
             let checks = ledger.checks(of: worker)
             if let latest = checks.map(\.time).max() { byShard.append((other, checks, latest)) }
         }
@@ -328,7 +323,7 @@ public struct Custodian: Sendable {
         for ledger in shards where ledger.job == manifest.id {
             let ref = ShardRef(job: ledger.job, shard: ledger.shard)
             guard ledgers[ref] == nil else { continue }
-            priorShards[ref] = (manifest.kernel, manifest.publisher, ledger, now)
+            priorShards[ref] = (manifest.trustDomain, ledger, now)
         }
         while priorShards.count > Self.priorShardLimit, let oldest = priorShards.min(by: { $0.value.gathered < $1.value.gathered })?.key {
             priorShards[oldest] = nil

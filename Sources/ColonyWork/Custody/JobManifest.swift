@@ -507,3 +507,15 @@ public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable
     public var description: String
     public init(_ description: String) { self.description = "manifest: " + description }
 }
+
+extension JobManifest {
+    /// Whose trust counts across jobs: a worker's passed checks in one job count toward its prior standing in
+    /// another with the same kernel and publisher only. Anyone can publish a job of a kernel, with custodians and
+    /// workers of its own, whose records show any pass (`Custodian.priorStanding`, `JobCollector`).
+    public struct TrustDomain: Hashable, Sendable {
+        public var kernel: String
+        public var publisher: Ed25519PublicKey
+    }
+
+    public var trustDomain: TrustDomain { TrustDomain(kernel: kernel, publisher: publisher) }
+}
