@@ -116,6 +116,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Units held (paused, suspended, past the cores in use) until their lease nearly ended, then stopped at a
         /// checkpoint and given back.
         public var heldGivenBack = 0
+        /// Units still running when their lease nearly ended, their kernel having checkpointed in that run (a busy
+        /// or slow machine, not a hung kernel), stopped at a checkpoint and given back to be resumed if leased again.
+        public var overrunsGivenBack = 0
     }
 
     /// A unit on a slot.
@@ -145,6 +148,33 @@ public final class SwarmWorker: @unchecked Sendable {
 
     /// Seconds before a held unit's lease ends when it is given back (or a tenth of the lease, if more).
     static let heldGiveBackMargin = 5.0
+
+    /// How many times this worker gives the same unit back because it would not finish within its lease
+    /// (`OverrunWatch`); past that, a unit still running when its lease ends is killed and recorded as an error, so
+    /// that a kernel that checkpoints forever on some input cannot keep a unit going round.
+    static let maxOverrunGiveBacks = 2
+
+    /// Whether the unit on a slot may be given back before its lease ends because it would not finish in time: it
+    /// may when its kernel checkpointed during this run (it makes progress, so the next lease resumes further on)
+    /// and this worker has given the unit back fewer than `maxOverrunGiveBacks` times. Read by the kernel's hooks
+    /// without the worker's lock.
+    final class OverrunWatch: Sendable {
+        private let state = Mutex((allowed: false, checkpointed: false, triggered: false))
+
+        /// A new unit starts on the slot.
+        func start(allowed: Bool) { state.withLock { $0 = (allowed, false, false) } }
+        /// Its kernel took a checkpoint.
+        func checkpointed() { state.withLock { $0.checkpointed = true } }
+        /// At its give-up time, unheld: whether to stop it and give it back (and remember that this is why).
+        func givesBack() -> Bool {
+            state.withLock { state in
+                if state.allowed && state.checkpointed { state.triggered = true }
+                return state.triggered
+            }
+        }
+        /// Whether the unit was stopped because it would not finish in its lease.
+        var triggered: Bool { state.withLock { $0.triggered } }
+    }
 
     /// When a slot gives back the unit it holds; the slot's thread and the kernel's hooks read it without the lock.
     final class GiveUpTime: Sendable {
@@ -273,6 +303,8 @@ public final class SwarmWorker: @unchecked Sendable {
     var activity = Activity.running
     /// Slots whose kernel is held in `context.step` while paused.
     var heldSlots: Set<Int> = []
+    /// Units this worker gave back because they would not finish in their lease, and how often (`OverrunWatch`).
+    var overrunGiveBacks: [JobID: [Int: Int]] = [:]
     /// Set while paused or suspended, read at every kernel step without the lock.
     let pausedFlag = Atomic<Bool>(false)
     /// Slots at or past this number hold their kernels (the machine is in use and `inUseCores` is fewer).
@@ -450,11 +482,17 @@ public final class SwarmWorker: @unchecked Sendable {
             // Time held is not time run: the duty cycle starts afresh after it.
             if self?.holdWhilePaused(slot: slot, giveUpAt: giveUpAt) == true { cycle?.restart() }
         }
+        let overrun = OverrunWatch()
         // A unit held (paused, suspended, past the cores in use) until its lease nearly ends is stopped at a
-        // checkpoint and given back, so that its lease is released, not left to expire against this worker.
+        // checkpoint and given back, so that its lease is released, not left to expire against this worker. So is
+        // one still running then whose kernel checkpointed in this run (`OverrunWatch`): killed at the lease's end
+        // it was an error, and a worker never leases a unit it ended with an error again, so on a busy machine a
+        // unit two of three workers could not finish in time waited for a fourth (SwarmProcessTests, under load).
         let unitStopping: @Sendable () -> Bool = { [weak self] in
             guard let self else { return true }
-            return self.isStopping || (self.isHeld(slot: slot) && giveUpAt.passed)
+            if self.isStopping { return true }
+            guard giveUpAt.passed else { return false }
+            return self.isHeld(slot: slot) || overrun.givesBack()
         }
         while true {
             condition.lock()
@@ -469,6 +507,7 @@ public final class SwarmWorker: @unchecked Sendable {
             // The time the slot waited for this unit is not time it ran.
             cycle?.restart()
             running[slot] = Running(job: job.id, unit: task.unit, kernel: job.manifest.kernel, started: Date())
+            overrun.start(allowed: (overrunGiveBacks[job.id]?[task.unit] ?? 0) < Self.maxOverrunGiveBacks)
             condition.unlock()
             signalChange()
 
@@ -494,6 +533,7 @@ public final class SwarmWorker: @unchecked Sendable {
             let hooks = KernelContextHooks(
                 checkpointInterval: .milliseconds(Int(configuration.checkpointInterval * 1000)), isStopping: unitStopping,
                 saveCheckpoint: { [weak self, condition] data in
+                    overrun.checkpointed()
                     condition.withLock { ticket.checkpoints[task.unit] = data }
                     self?.saveCheckpoint(data, job: job.id, unit: task.unit)
                 },
@@ -510,9 +550,10 @@ public final class SwarmWorker: @unchecked Sendable {
             case .failed(let reason): failure = reason
             }
             giveUpAt.clear()
-            // Interrupted while the worker goes on: it was held until its lease nearly ended. Its checkpoint stays
-            // on disk (leased again, it resumes from it) and the unit is given back.
+            // Interrupted while the worker goes on: it was held, or would not finish, until its lease nearly ended.
+            // Its checkpoint stays on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()
+            let overran = givenBack && overrun.triggered
             var cheated = false
             var kept: [UInt8]?
             let sleeper = [.sleeper, .carefulSleeper, .peeker].contains(configuration.behaviour)
@@ -547,13 +588,21 @@ public final class SwarmWorker: @unchecked Sendable {
             } else if givenBack {
                 task.ticket.failures[task.unit] = String(
                     decoding: CustodyRecord.releaseReason(of: task.ticket.lease.id), as: UTF8.self)
-                stats.heldGivenBack += 1
+                if overran {
+                    overrunGiveBacks[job.id, default: [:]][task.unit, default: 0] += 1
+                    stats.overrunsGivenBack += 1
+                } else {
+                    stats.heldGivenBack += 1
+                }
             }
             condition.unlock()
             if output != nil || failure != nil { removeSavedCheckpoint(job: job.id, unit: task.unit) }
             if let failure { log("unit \(task.unit) of job \(job.id.hex.prefix(12)) failed: \(failure)") }
             signalChange()
-            if givenBack {
+            if overran {
+                log("gave back unit \(task.unit) of job \(job.id.hex.prefix(12)): it would not finish within its lease; "
+                    + "leased again, it resumes from its checkpoint")
+            } else if givenBack {
                 log("gave back unit \(task.unit) of job \(job.id.hex.prefix(12)): held until its lease nearly ended")
             }
             wake.signal()
@@ -743,6 +792,7 @@ public final class SwarmWorker: @unchecked Sendable {
                         if job.finished {
                             log("job \(job.id.hex.prefix(12)) has no open units left")
                             removeSavedCheckpoints(of: job.id)
+                            overrunGiveBacks[job.id] = nil
                             // Look for the next job soon rather than at the busy rate: a publisher's next job waited
                             // up to a discovery interval (bench adaptive, trusted: 0.6 s of a 6 s job).
                             nextDiscovery = min(nextDiscovery, Date() + configuration.idleDiscoveryInterval)

@@ -119,6 +119,21 @@ extension BlobSwarmTests {
     }
 
     /// A unit that never returns (and never calls `context.step`) is killed when its lease ends.
+    @Test func aUnitLongerThanItsLeaseIsGivenBackAtACheckpointAndFinishedOverLeases() throws {
+        // A unit of 12 s (600 steps of 20 ms, a checkpoint a second) under 10 s leases, as on a machine too busy to
+        // finish in time: each worker gives it back 5 s into a lease and resumes it from its checkpoint when leased
+        // again. Killed at each lease's end instead, it was an error from both workers: failed after its 2 attempts.
+        let swarm = try TestKernelSwarm(tests: self, kernels: "test-slow", firstNetwork: 51)
+        let status = try swarm.publishAndWatch(
+            "long.json",
+            #"{"kernel": "test-slow", "title": "longer than a lease", "parameters": {"count": 1, "steps": 600}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 10}"#
+        )
+        #expect(status["validated"] as? Int == 1, "\(status)")
+        #expect(status["failed"] as? Int == 0, "\(status)")
+        #expect(status["invalid"] as? Int == 0, "\(status)")
+        #expect(swarm.workers.allSatisfy { $0.isRunning })
+    }
+
     @Test func aHungUnitIsKilledWhenItsLeaseEndsAndTheWorkersGoOn() throws {
         let swarm = try TestKernelSwarm(tests: self, kernels: "test-hang,test-slow", firstNetwork: 31)
         // First a job whose only unit hangs, then one that needs the same single cores: it can be computed only if

@@ -188,6 +188,45 @@ struct GateKernel: ComputeKernel {
         #expect(worker.snapshot.statistics.resumed == 1)
     }
 
+    @Test func aUnitStillRunningWhenItsLeaseNearlyEndsIsGivenBackAtACheckpointAndResumed() throws {
+        // A busy machine, not a hung kernel: the unit checkpoints as it goes but would not end within its 12 s
+        // lease. It is stopped 5 s before the lease ends and given back, not run into the end of its lease (where
+        // an isolated host is killed and the unit recorded as an error, which bars this worker from it for good).
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("colony-overrun-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let setup = try Setup(units: 1, leaseSeconds: 12) {
+            $0.stateFolder = state
+            $0.checkpointInterval = 0.5
+        }
+        let worker = setup.worker
+        #expect(setup.startComputing())
+        #expect(setup.until { $0.snapshot.statistics.overrunsGivenBack == 1 && $0.snapshot.running.isEmpty })
+        #expect(worker.snapshot.statistics.heldGivenBack == 0)
+        #expect(worker.snapshot.statistics.kernelErrors == 0)
+        // Released: leased again at once, it resumes from the checkpoint it took when it was stopped.
+        GateKernel.mayEnd.store(true, ordering: .relaxed)
+        #expect(setup.until { $0.snapshot.statistics.computed == 1 })
+        #expect(worker.snapshot.statistics.leases == 2)
+        #expect(worker.snapshot.statistics.resumed == 1)
+    }
+
+    @Test func aUnitThatNeverEndsIsGivenBackOnlySoOftenThenRunsIntoItsLease() throws {
+        // A kernel that checkpoints forever on its input must not keep a unit going round: after
+        // `maxOverrunGiveBacks` give-backs, the next lease is not cut short (an isolated host is then killed when
+        // the lease ends and the unit recorded as an error, `aHungUnitIsKilledWhenItsLeaseEndsAndTheWorkersGoOn`).
+        let setup = try Setup(units: 1, leaseSeconds: 10) { $0.checkpointInterval = 0.2 }
+        let worker = setup.worker
+        #expect(setup.startComputing())
+        let limit = SwarmWorker.maxOverrunGiveBacks
+        #expect(setup.until {
+            $0.snapshot.statistics.overrunsGivenBack == limit && $0.snapshot.statistics.leases == limit + 1
+                && !$0.snapshot.running.isEmpty
+        })
+        // Its give-up time (5 s into the 10 s lease) and the lease's end pass with the unit still running.
+        #expect(!worker.wait(until: { $0.snapshot.statistics.overrunsGivenBack > limit || $0.snapshot.running.isEmpty }, timeout: 11))
+        #expect(worker.snapshot.statistics.kernelErrors == 0)
+    }
+
     @Test func finishThenPauseWithNothingRunningPausesAtOnce() throws {
         let setup = try Setup(units: 1)
         setup.worker.finishThenPause()

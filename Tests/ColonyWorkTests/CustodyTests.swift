@@ -162,6 +162,52 @@ import Testing
         #expect(Set(verdict.custodians).count == 2)
     }
 
+    /// Alice, leased unit 0 by the owner of its first slot, seals it and waits for a partner; none comes. Returns
+    /// the cluster, the unit's two slot owners, and a time past her lease and a lease length (out of flight).
+    func aliceSealsAndWaitsPastHerTimeInFlight() throws -> (CustodyCluster, first: Int, second: Int, late: Int64) {
+        var cluster = try CustodyCluster()
+        let owners = cluster.owners(0)
+        #expect(try cluster.lease(alice, network: 1, via: owners[0])?.entries.map(\.unit) == [0])
+        try cluster.submit(cluster.commit(alice, units: [0], outputs: Outputs.right), via: owners[0])
+        cluster.sync()
+        return (cluster, owners[0], owners[1], cluster.now + 121_000)
+    }
+
+    @Test func aSealWaitingForAPartnerIsLeftToAnotherOwnerOfTheUnitNotItsOwnCustodian() throws {
+        // Alice seals unit 0 and waits for a partner past her time in flight (her lease and a lease length); under
+        // load the partner never came in time. Her custodian may not lease the unit again while the other owner of
+        // a slot has none in flight: a replica it vouched for could never pair with hers (one custodian leased a unit
+        // to all three workers of a swarm in turn, and it never finished: SwarmProcessTests under load).
+        var (cluster, first, second, late) = try aliceSealsAndWaitsPastHerTimeInFlight()
+        #expect(try cluster.lease(bob, network: 2, via: first, at: late)?.entries.map(\.unit) != [0])
+        // The other owner leases it, and the two pair: Alice sealed before anyone revealed.
+        #expect(try cluster.lease(carol, network: 3, via: second, at: late)?.entries.map(\.unit) == [0])
+        cluster.sync(at: late)
+        try cluster.submit(cluster.commit(carol, units: [0], at: late + 1, outputs: Outputs.right), via: second, at: late + 1)
+        cluster.sync(at: late + 1)
+        try cluster.submit(cluster.reveal(alice, units: [0], at: late + 2, outputs: Outputs.right), via: first, at: late + 2)
+        try cluster.submit(cluster.reveal(carol, units: [0], at: late + 2, outputs: Outputs.right), via: second, at: late + 2)
+        cluster.sync(at: late + 2)
+        let verdict = try #require(cluster.verdict(0, time: late + 2))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing) == [alice.publicKey, carol.publicKey])
+    }
+
+    @Test func aSealWaitingForAPartnerDoesNotHoldItsCustodiansSlotOnceTheOtherOwnerHasOneInFlight() throws {
+        // Alice's seal may be a crashed worker's: once the other owner holds a replica in flight, her custodian
+        // leases the unit again, and its replica pairs with that one.
+        var (cluster, first, second, late) = try aliceSealsAndWaitsPastHerTimeInFlight()
+        #expect(try cluster.lease(carol, network: 3, via: second, at: late)?.entries.map(\.unit) == [0])
+        cluster.sync(at: late)
+        let dave = Identity(privateKey: Ed25519PrivateKey())
+        #expect(try cluster.lease(dave, network: 4, via: first, at: late)?.entries.map(\.unit) == [0])
+        cluster.sync(at: late)
+        try cluster.sealThenReveal([(carol, second), (dave, first)], unit: 0, at: late)
+        let verdict = try #require(cluster.verdict(0, time: late + 2))
+        #expect(verdict.state == .validated)
+        #expect(Set(verdict.agreeing).isSuperset(of: [carol.publicKey, dave.publicKey]))
+    }
+
     @Test func replicasFromOneNetworkDoNotMakeAQuorumUnlessThePolicyTurnsTheRuleOff() throws {
         for prefix in [24, 0] {
             var cluster = try CustodyCluster(ipv4Prefix: prefix)

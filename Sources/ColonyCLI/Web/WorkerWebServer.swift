@@ -107,6 +107,7 @@ public final class WorkerWebServer: Sendable {
                 "revealed": .int(stats.revealed), "failed": .int(stats.failedUnits), "errors": .int(stats.kernelErrors),
                 "released": .int(stats.released), "leases": .int(stats.leases), "leasesHeld": .int(worker.leasesHeld),
                 "buffered": .int(snapshot.buffered), "givenBack": .int(stats.heldGivenBack),
+                "overrunsGivenBack": .int(stats.overrunsGivenBack),
             ]),
             "refused": .object(stats.refused.mapValues { .int($0) }),
             "credit": .object(stats.credit.mapValues { .double($0) }),

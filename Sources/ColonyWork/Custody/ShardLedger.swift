@@ -133,6 +133,14 @@ public struct ShardLedger: Sendable {
             return alone(worker)
         }
 
+        /// Whether a worker `custodian` leased the unit to sealed it and waits, out of flight (`flying`), to reveal:
+        /// neither revealed nor ended with an error.
+        func waitsUnpaired(by custodian: Who, flying: [Who]) -> Bool {
+            ShardLedger.distinct(commits.map(\.worker)).contains { sealer in
+                !flying.contains(sealer) && !answered(sealer) && vouching(sealer)?.custodian == custodian
+            }
+        }
+
         /// Distinct workers that sealed the unit and may still count with others: not ended by an error, and in flight
         /// (`flying`; without a clock, all) or revealed.
         func sealers(flying: [Who]?) -> [Who] {
@@ -568,6 +576,20 @@ public struct ShardLedger: Sendable {
         // not bar the worker; one live, or anything the worker did with the unit, does.
         guard !records.kept.contains(where: { $0.worker == worker && $0.expires > now }), !records.acted(worker) else { return false }
         let live = records.live(now: now)
+        // A seal this custodian vouches for that waits for partners past its time in flight (its worker waits to
+        // reveal until a partner comes) can pair only with a replica another custodian leases. A new replica from
+        // this one never could: the unit goes to another owner of a slot first, and this custodian leases it only
+        // once each of those holds a replica in flight (the new one pairs with those; the seal may be a crashed
+        // worker's). Under load, leases ran out before partners came, and one custodian whose workers asked it first
+        // leased the unit to all three workers of a swarm in turn; no two could pair, and the unit never finished
+        // (SwarmProcessTests: 3 of 13 units, every worker having acted on them). Replicated jobs only: in an adaptive
+        // one, a seal out of flight is mostly one kept back (`sitsOnResult`), and only the owner of a unit's first
+        // slot may start it again (below), so deferring to the other owner could leave the unit to nobody.
+        let flying = inFlight(unit, now: now)
+        if !policy.isAdaptive, records.waitsUnpaired(by: custodian, flying: flying) {
+            let holding = Set(flying.compactMap { records.vouching($0)?.custodian })
+            if slotOwners(unit: unit).contains(where: { Who($0) != custodian && !holding.contains(Who($0)) }) { return false }
+        }
         // Adaptive replication: a unit nobody computes yet is started by the owner of its first slot only. Two
         // custodians leasing it at once to trusted workers (neither knowing of the other's lease yet) would each
         // let their worker reveal alone, and the two results could never pair. So too a unit whose only results
