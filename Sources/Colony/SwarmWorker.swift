@@ -116,8 +116,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Units held (paused, suspended, past the cores in use) until their lease nearly ended, then stopped at a
         /// checkpoint and given back.
         public var heldGivenBack = 0
-        /// Units still running when their lease nearly ended, their kernel having checkpointed in that run (a busy
-        /// or slow machine, not a hung kernel), stopped at a checkpoint and given back to be resumed if leased again.
+        /// Units that would not finish within their lease (a busy or slow machine), given back rather than ended in
+        /// an error: stopped at a checkpoint when the lease nearly ended (resumed from it if leased again), or killed
+        /// when it ended (`OverrunWatch`).
         public var overrunsGivenBack = 0
     }
 
@@ -154,10 +155,11 @@ public final class SwarmWorker: @unchecked Sendable {
     /// that a kernel that checkpoints forever on some input cannot keep a unit going round.
     static let maxOverrunGiveBacks = 2
 
-    /// Whether the unit on a slot may be given back before its lease ends because it would not finish in time: it
-    /// may when its kernel checkpointed during this run (it makes progress, so the next lease resumes further on)
-    /// and this worker has given the unit back fewer than `maxOverrunGiveBacks` times. Read by the kernel's hooks
-    /// without the worker's lock.
+    /// Whether the unit on a slot is given back because it would not finish within its lease, while this worker
+    /// has given it back fewer than `maxOverrunGiveBacks` times: stopped at its give-up time when its kernel
+    /// checkpointed during this run (it makes progress: the next lease resumes further on; a kernel that takes no
+    /// checkpoints is left to run, as it may still finish), or killed when the lease ended. Read by the kernel's
+    /// hooks without the worker's lock.
     final class OverrunWatch: Sendable {
         private let state = Mutex((allowed: false, checkpointed: false, triggered: false))
 
@@ -172,7 +174,14 @@ public final class SwarmWorker: @unchecked Sendable {
                 return state.triggered
             }
         }
-        /// Whether the unit was stopped because it would not finish in its lease.
+        /// Its host was killed when the lease ended: whether it is given back rather than ended in an error.
+        func killedAtLeaseEnd() -> Bool {
+            state.withLock { state in
+                if state.allowed { state.triggered = true }
+                return state.triggered
+            }
+        }
+        /// Whether the unit was given back because it would not finish in its lease.
         var triggered: Bool { state.withLock { $0.triggered } }
     }
 
@@ -550,6 +559,10 @@ public final class SwarmWorker: @unchecked Sendable {
             case .failed(let reason): failure = reason
             }
             giveUpAt.clear()
+            // Killed because its lease ended (it took no checkpoint to be stopped at, or did not stop in time): on a
+            // machine too busy to give a low-priority host its turn, that is no error of the unit's. It is given back
+            // while this worker may (`OverrunWatch`); past that, a hung kernel's unit ends in an error as before.
+            if failure != nil, ContinuousClock.now >= deadline, overrun.killedAtLeaseEnd() { failure = nil }
             // Interrupted while the worker goes on: it was held, or would not finish, until its lease nearly ended.
             // Its checkpoint stays on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()

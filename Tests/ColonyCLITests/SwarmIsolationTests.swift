@@ -137,7 +137,8 @@ extension BlobSwarmTests {
     @Test func aHungUnitIsKilledWhenItsLeaseEndsAndTheWorkersGoOn() throws {
         let swarm = try TestKernelSwarm(tests: self, kernels: "test-hang,test-slow", firstNetwork: 31)
         // First a job whose only unit hangs, then one that needs the same single cores: it can be computed only if
-        // the hung unit's host was killed when its lease ended.
+        // the hung unit's host was killed when its lease ended. Each worker gives it back twice first (it could be
+        // a host starved on a busy machine), then records an error: failed after its 2 attempts.
         let hung = try swarm.publishAndWatch(
             "hang.json",
             #"{"kernel": "test-hang", "title": "hangs", "parameters": {"count": 1, "hangEvery": 1}, "redundancy": {"replicas": 2, "quorum": 2, "maxAttempts": 2}, "leaseSeconds": 10}"#
