@@ -596,7 +596,7 @@ public struct ShardLedger: Sendable {
         // are one no new replica pairs with: voided, set aside for a recheck, or the one a closing check compares
         // against (two closing replicas leased at once each revealed at once, the checked result was voided, and
         // with every worker of a 4-worker swarm acted on it the unit never finished: AdaptiveSwarmTests, sleeper).
-        if policy.isAdaptive, inFlight(unit, now: now).isEmpty,
+        if policy.isAdaptive, flying.isEmpty,
             slotOwners(unit: unit).first != custodianKey
         {
             let state = adaptive
@@ -609,11 +609,10 @@ public struct ShardLedger: Sendable {
         // Replica slots belong to custodians (DESIGN.md, Trust): slot j of the unit to member (unit + j) mod c of the
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
         // leased that is live, or sealed and waiting for partners, holds its slot.
-        let inFlight = self.inFlight(unit, now: now)
-        let holding = Set(records.kept.filter { $0.custodian == custodian && inFlight.contains($0.worker) }.map(\.worker)).count
+        let holding = Set(records.kept.filter { $0.custodian == custodian && flying.contains($0.worker) }.map(\.worker)).count
         // A slot held by a replica that cannot pair with the others in flight (same network or custodian: leased at
         // once by two custodians) holds nothing; `openSlots` below counts only those that can pair.
-        guard holding < owned || Self.useful(records, inFlight, capacity: custodianCapacity) < inFlight.count else { return false }
+        guard holding < owned || Self.useful(records, flying, capacity: custodianCapacity) < flying.count else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
         let key = Who(network: network, of: worker)
