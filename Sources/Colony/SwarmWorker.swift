@@ -167,17 +167,11 @@ public final class SwarmWorker: @unchecked Sendable {
         func start(allowed: Bool) { state.withLock { $0 = (allowed, false, false) } }
         /// Its kernel took a checkpoint.
         func checkpointed() { state.withLock { $0.checkpointed = true } }
-        /// At its give-up time, unheld: whether to stop it and give it back (and remember that this is why).
-        func givesBack() -> Bool {
+        /// Whether it is given back (and remembers that this is why): at its give-up time, unheld, only if its kernel
+        /// checkpointed in this run (`atLeaseEnd` false); once its host was killed when the lease ended, in any case.
+        func givesBack(atLeaseEnd: Bool) -> Bool {
             state.withLock { state in
-                if state.allowed && state.checkpointed { state.triggered = true }
-                return state.triggered
-            }
-        }
-        /// Its host was killed when the lease ended: whether it is given back rather than ended in an error.
-        func killedAtLeaseEnd() -> Bool {
-            state.withLock { state in
-                if state.allowed { state.triggered = true }
+                if state.allowed && (atLeaseEnd || state.checkpointed) { state.triggered = true }
                 return state.triggered
             }
         }
@@ -501,7 +495,7 @@ public final class SwarmWorker: @unchecked Sendable {
             guard let self else { return true }
             if self.isStopping { return true }
             guard giveUpAt.passed else { return false }
-            return self.isHeld(slot: slot) || overrun.givesBack()
+            return self.isHeld(slot: slot) || overrun.givesBack(atLeaseEnd: false)
         }
         while true {
             condition.lock()
@@ -562,7 +556,7 @@ public final class SwarmWorker: @unchecked Sendable {
             // Killed because its lease ended (it took no checkpoint to be stopped at, or did not stop in time): on a
             // machine too busy to give a low-priority host its turn, that is no error of the unit's. It is given back
             // while this worker may (`OverrunWatch`); past that, a hung kernel's unit ends in an error as before.
-            if failure != nil, ContinuousClock.now >= deadline, overrun.killedAtLeaseEnd() { failure = nil }
+            if failure != nil, ContinuousClock.now >= deadline, overrun.givesBack(atLeaseEnd: true) { failure = nil }
             // Interrupted while the worker goes on: it was held, or would not finish, until its lease nearly ended.
             // Its checkpoint stays on disk (leased again, it resumes from it) and the unit is given back.
             let givenBack = output == nil && failure == nil && !isStopping()

@@ -136,8 +136,8 @@ public struct ShardLedger: Sendable {
         /// Whether a worker `custodian` leased the unit to sealed it and waits, out of flight (`flying`), to reveal:
         /// neither revealed nor ended with an error.
         func waitsUnpaired(by custodian: Who, flying: [Who]) -> Bool {
-            ShardLedger.distinct(commits.map(\.worker)).contains { sealer in
-                !flying.contains(sealer) && !answered(sealer) && vouching(sealer)?.custodian == custodian
+            commits.contains { commit in
+                !flying.contains(commit.worker) && !answered(commit.worker) && vouching(commit.worker)?.custodian == custodian
             }
         }
 
