@@ -271,6 +271,8 @@ public final class LocalSwarm: @unchecked Sendable {
             waitForChange(until: deadline)
             progress = self.progress(of: job)
         }
+        // A job a test waited for in vain: why, in the test's output (a stall seen once in CI is read from its log).
+        if progress?.done != true { print(stallTrace(of: job).joined(separator: "\n")) }
         return progress
     }
 
