@@ -208,6 +208,29 @@ import Testing
         #expect(Set(verdict.agreeing).isSuperset(of: [carol.publicKey, dave.publicKey]))
     }
 
+    @Test(arguments: [false, true])
+    func aCustodianWhoseOwnReplicasAreInFlightLeavesTheNextToTheOtherOwner(adaptive: Bool) throws {
+        // Alice's lease from the unit's first owner runs out with nothing sealed, so that owner leases the unit to Bob;
+        // then Alice seals, late but within the slack. Both replicas in flight are the first owner's, and neither can
+        // pair with the other. A third from it could pair with neither: Carol gets the unit from the other owner, and
+        // her replica pairs (4 workers of a swarm were each leased a unit by one custodian and it never finished).
+        var cluster = try CustodyCluster(maxAttempts: 10) { $0.adaptive = adaptive }
+        let owners = cluster.owners(0)
+        #expect(try cluster.lease(alice, network: 1, via: owners[0])?.entries.map(\.unit) == [0])
+        let expired = cluster.now + 61_000
+        #expect(try cluster.lease(bob, network: 2, via: owners[0], at: expired)?.entries.map(\.unit) == [0])
+        try cluster.submit(cluster.commit(alice, units: [0], at: expired + 1_000, outputs: Outputs.right), via: owners[0], at: expired + 1_000)
+        cluster.sync(at: expired + 1_000)
+        let later = expired + 2_000
+        #expect(try cluster.lease(carol, network: 3, via: owners[0], at: later)?.entries.map(\.unit) != [0])
+        #expect(try cluster.lease(carol, network: 3, via: owners[1], at: later)?.entries.map(\.unit) == [0])
+        cluster.sync(at: later)
+        try cluster.sealThenReveal([(carol, owners[1]), (bob, owners[0])], unit: 0, at: later)
+        let verdict = try #require(cluster.verdict(0, time: later + 2))
+        #expect(verdict.state == .validated)
+        #expect(verdict.agreeing.contains(carol.publicKey))
+    }
+
     @Test func replicasFromOneNetworkDoNotMakeAQuorumUnlessThePolicyTurnsTheRuleOff() throws {
         for prefix in [24, 0] {
             var cluster = try CustodyCluster(ipv4Prefix: prefix)

@@ -610,12 +610,20 @@ public struct ShardLedger: Sendable {
         // current set, so that custodians never over-lease without agreeing first. A replica this custodian
         // leased that is live, or sealed and waiting for partners, holds its slot.
         let holding = Set(records.kept.filter { $0.custodian == custodian && flying.contains($0.worker) }.map(\.worker)).count
+        let key = Who(network: network, of: worker)
         // A slot held by a replica that cannot pair with the others in flight (same network or custodian: leased at
-        // once by two custodians) holds nothing; `openSlots` below counts only those that can pair.
-        guard holding < owned || Self.useful(records, flying, capacity: custodianCapacity) < flying.count else { return false }
+        // once by two custodians) holds nothing; `openSlots` below counts only those that can pair. Past its slots, a
+        // custodian leases only a replica that adds to those that can pair: not one more of its own beside its own.
+        // A worker that sealed after its lease ran out came back into flight after its custodian had leased the unit
+        // again, and with both in flight that custodian leased it to each of a 4-worker swarm's other workers in turn;
+        // none of the 4 replicas it vouched for could pair, and the other owner of a slot never had the unit to lease
+        // (bench adaptive, 10 s leases under load: 6 units open for good in 1 run of about 50; the swarm test's stall
+        // at 1199/1200 in CI).
+        guard holding < owned || Self.useful(records, flying, capacity: custodianCapacity, adding: (custodian, key))
+            > Self.useful(records, flying, capacity: custodianCapacity)
+        else { return false }
         let mine = Set(records.kept.filter { $0.custodian == custodian }.map(\.worker)).count
         guard mine < policy.attemptsPerCustodian(custodians: setSize) else { return false }
-        let key = Who(network: network, of: worker)
         guard !live.contains(where: { $0.network == key }) else { return false }
         // A result already in from that network: a second replica there could not count.
         let setAside = self.setAside(unit)
@@ -649,13 +657,15 @@ public struct ShardLedger: Sendable {
     /// How many replicas in flight could count together toward a quorum: the largest part of them leased by
     /// distinct custodians to distinct networks. Two workers behind one NAT, leased the same unit at once by two
     /// custodians, are one: counting them as two left a unit waiting for partners that could never pair (netlab).
-    static func useful(_ records: UnitRecords, _ inFlight: [Who], capacity: Int) -> Int {
-        let candidates = inFlight.compactMap { worker -> Candidate? in
-            guard let lease = records.vouching(worker) else { return nil }
-            return Candidate(
-                reveal: Reveal(worker: worker, digest: [], output: [], time: .max, seal: []), sealTime: 0,
-                custodian: lease.custodian, network: lease.network, networkBytes: [])
+    /// With `adding`, a replica that custodian would lease to a worker on that network counts too.
+    static func useful(_ records: UnitRecords, _ inFlight: [Who], capacity: Int, adding: (custodian: Who, network: Who)? = nil) -> Int {
+        func candidate(_ worker: Who, _ custodian: Who, _ network: Who) -> Candidate {
+            Candidate(
+                reveal: Reveal(worker: worker, digest: [], output: [], time: .max, seal: []), sealTime: 0, custodian: custodian,
+                network: network, networkBytes: [])
         }
+        var candidates = inFlight.compactMap { worker in records.vouching(worker).map { candidate(worker, $0.custodian, $0.network) } }
+        if let adding { candidates.append(candidate(adding.network, adding.custodian, adding.network)) }
         return matching(candidates, capacity: capacity).count
     }
 

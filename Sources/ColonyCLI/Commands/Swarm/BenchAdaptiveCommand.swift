@@ -56,6 +56,7 @@ enum BenchAdaptiveCommand: Command {
             .value("peers", "N", help: "Peers per swarm (default: 8)."),
             .value("spec", "FILE", help: "Run this job spec instead of tally units (e.g. Workunits/mersenne-10k.json)."),
             .value("min-spot-check", "PERCENT", help: "The spot-check rate a trusted worker never goes below, in percent (default: the spec's, 1)."),
+            .value("lease", "SECONDS", help: "Lease length of the jobs (default: the spec's, or 60 for tally units); short leases run out under load."),
             .value("warm-up", "JOBS", help: "Replicated jobs the workers compute before a trusted run, each adding to the standing they bring (default: 1)."),
             .flag("no-verify", help: "Do not check results run alone with the kernel's check (redundancy.verifyAlone false)."),
             .flag("no-prior-lookup", help: "Custodians count a worker's earlier trust only from the shards they keep (no evidence-key lookup)."),
@@ -167,6 +168,7 @@ enum BenchAdaptiveCommand: Command {
         }
         if let percent = try arguments.int("min-spot-check", in: 1...100) { spec.redundancy.minSpotCheck = Double(percent) / 100 }
         if arguments.flag("no-verify") { spec.redundancy.verifyAlone = false }
+        if let seconds = try arguments.int("lease", in: 5...86_400) { spec.leaseSeconds = seconds }
         spec.redundancy.replicas = 2
         spec.redundancy.quorum = 2
         spec.redundancy.maxAttempts = max(10, spec.redundancy.maxAttempts)
