@@ -267,13 +267,16 @@ public final class SwarmWorker: @unchecked Sendable {
         let kernel: any ComputeKernel
         var done: Set<Int> = []
         var busyUntil: [Int: Date] = [:]
-        /// How long to wait before asking again for units of a shard that had none: from 0.1 s, doubling to 0.5 s
-        /// while it has none, so that units opening at the end of a shard (a closing check, a replica whose
-        /// partner failed) are taken soon without asking often for long.
+        /// How long to wait before asking again for units of a shard that had none: doubling, while it has none,
+        /// up to a tenth of the time a unit takes this worker (at least 0.1 s, at most 0.5 s), so that units
+        /// opening at the end of a shard (a closing check, a replica whose partner failed) are taken soon without
+        /// asking often for long. (A flat 0.5 s left a worker idle a third of a unit before it took the closing
+        /// check that opened: bench adaptive, mersenne-10k, trusted, 0.3 s of a 5.4 s job.)
         var idleBackoff: [Int: TimeInterval] = [:]
         /// The shard had no units for this worker: ask again after the next back-off (called under the lock).
-        func hadNone(_ shard: Int) {
-            let backoff = min(0.5, (idleBackoff[shard] ?? 0.05) * 2)
+        /// `unitSeconds` is how long a unit takes this worker, nil before its first.
+        func hadNone(_ shard: Int, unitSeconds: TimeInterval?) {
+            let backoff = SwarmWorker.idleWait(after: idleBackoff[shard], unitSeconds: unitSeconds)
             idleBackoff[shard] = backoff
             busyUntil[shard] = Date() + backoff
         }
@@ -338,6 +341,8 @@ public final class SwarmWorker: @unchecked Sendable {
     var tickets: [Ticket] = []
     var stats = Statistics()
     private var averageUnitSeconds: Double?
+    /// How long a lease request that brought units took, averaged: nil before the first.
+    private var averageLeaseSeconds: Double?
     /// When the control thread looks for jobs next; read and written under the lock (`apply` brings it forward).
     var nextDiscovery = Date.distantPast
     private let stopping = Atomic<Bool>(false)
@@ -718,6 +723,26 @@ public final class SwarmWorker: @unchecked Sendable {
         log("refused: \(refusal)")
     }
 
+    /// The wait before asking a shard that had nothing for units again, after `previous` (nil: the first):
+    /// doubling from 0.1 s up to a tenth of `unitSeconds`, this worker's time for a unit, within 0.1–0.5 s.
+    static func idleWait(after previous: TimeInterval?, unitSeconds: TimeInterval?) -> TimeInterval {
+        let longest = min(0.5, max(0.1, (unitSeconds ?? 5) / 10))
+        return min(longest, (previous ?? 0.05) * 2)
+    }
+
+    /// Whether to lease units while every slot is busy: only while a lease request (`leaseSeconds`, averaged)
+    /// takes more than a fiftieth of a unit (`unitSeconds`); true before either is known.
+    static func prefetches(unitSeconds: TimeInterval?, leaseSeconds: TimeInterval?) -> Bool {
+        guard let unitSeconds, let leaseSeconds else { return true }
+        return leaseSeconds * 50 > unitSeconds
+    }
+
+    /// The longest wait between asks for a sealed unit's partners within its lease: a tenth of a unit, within the
+    /// control thread's `pollInterval` and 0.25 s.
+    static func partnerWait(unitSeconds: TimeInterval?, pollInterval: TimeInterval) -> TimeInterval {
+        min(0.25, max(pollInterval, (unitSeconds ?? 2.5) / 10))
+    }
+
     private func leaseMore() {
         var requests = 0
         while !isStopping && requests < 4 && condition.withLock({ activity == .running && allowed.mayLease }) {
@@ -736,14 +761,23 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
                 return (pending, nil, nil)
             }
-            let cores = condition.withLock { min(configuration.cores, allowed.cores) }
-            guard let job, let shard, buffered < cores + 1 else { return }
+            let (cores, average, prefetches) = condition.withLock { () -> (Int, Double?, Bool) in
+                // A unit leased while every slot is busy waits in this worker's queue, where no other worker can
+                // take it: at a shard's end, one worker ran its queued last unit while another sat idle (bench
+                // adaptive, mersenne-10k, trusted: 0.3 s of 5.4). It is worth it only while asking takes more than
+                // a fiftieth of a unit's time (a far custodian, short units); otherwise a slot asks once it is free.
+                let prefetches = Self.prefetches(unitSeconds: averageUnitSeconds, leaseSeconds: averageLeaseSeconds)
+                return (min(configuration.cores, allowed.cores), averageUnitSeconds, prefetches)
+            }
+            guard let job, let shard, buffered < cores + (prefetches ? 1 : 0) else { return }
             requests += 1
-            let average = condition.withLock { averageUnitSeconds }
             let count = average.map { max(1, min(job.manifest.policy.shardSize, Int(configuration.targetLeaseSeconds / max($0, 1e-6)))) } ?? 1
             let ref = ShardRef(job: job.id, shard: shard)
             do {
+                let asked = Date()
                 guard let (lease, custodians) = try lease(ref, count: count) else { continue }
+                let took = Date().timeIntervalSince(asked)
+                condition.withLock { averageLeaseSeconds = averageLeaseSeconds.map { $0 * 0.8 + took * 0.2 } ?? took }
                 let ticket = Ticket(job: job, shard: shard, custodians: custodians, lease: lease)
                 condition.withLock {
                     tickets.append(ticket)
@@ -824,7 +858,7 @@ public final class SwarmWorker: @unchecked Sendable {
             return (lease, [author.endpoint] + members.map(\.endpoint).filter { $0 != author.endpoint })
         }
         if !answered, let lastError { throw lastError }
-        condition.withLock { job.hadNone(ref.shard) }
+        condition.withLock { job.hadNone(ref.shard, unitSeconds: averageUnitSeconds) }
         return nil
     }
 
@@ -1135,9 +1169,13 @@ public final class SwarmWorker: @unchecked Sendable {
                 } else {
                     // Partners come within the lease, or much later (a new lease after an expiry): ask less often
                     // then, and less still once the seal is out of flight (a lease period after its lease), while
-                    // it waits for a partner that may come.
+                    // it waits for a partner that may come. Within the lease, a partner running the unit beside
+                    // this worker seals about a unit's time later: at most a tenth of that between asks (a flat
+                    // 0.25 s kept a spot-checked unit, and the shard's closing checks, 0.2 s waiting: bench
+                    // adaptive, mersenne-10k, trusted, units of 0.3 s).
                     let late = Date().timeIntervalSince(ticket.expires)
-                    let cap = late > lease ? 10.0 : late > 0 ? 2.0 : 0.25
+                    let soon = Self.partnerWait(unitSeconds: averageUnitSeconds, pollInterval: configuration.revealPollInterval)
+                    let cap = late > lease ? 10.0 : late > 0 ? 2.0 : soon
                     ticket.backoff = min(cap, max(configuration.revealPollInterval, ticket.backoff * 2))
                     ticket.nextCheck = Date() + ticket.backoff
                 }
