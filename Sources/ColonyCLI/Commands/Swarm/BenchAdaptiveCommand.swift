@@ -378,6 +378,8 @@ enum BenchAdaptiveCommand: Command {
             swarm.waitForChange(until: Date() + 1, notBefore: Date() + 0.05)
         }
         let seconds = Date().timeIntervalSince(started)
+        // The observer collects once every custodian has the records that decided the job (not timed).
+        _ = swarm.waitUntilAgreed(job, timeout: 10)
         let observer = try swarm.observer()
         defer { observer.stop() }
         let report = try JobCollector.collect(job, via: observer, registry: registry, withEvidence: checkCredit)

@@ -79,7 +79,9 @@ enum SwarmRun {
         let crashed = swarm.crashed.count
         let requestFailures = swarm.workerRequestFailures
 
-        // Re-verify from a peer that took no part, then assemble.
+        // Re-verify from a peer that took no part, then assemble, once every custodian has the records that decided
+        // the job.
+        _ = swarm.waitUntilAgreed(job, timeout: 10)
         let observer = try swarm.observer()
         defer { observer.stop() }
         let report = try JobCollector.collect(job, via: observer, registry: options.registry)
