@@ -49,6 +49,10 @@ public final class SwarmWorker: @unchecked Sendable {
         public var discoveryInterval = 5.0
         /// Seconds between looks while the worker knows no job (it has nothing else to do).
         public var idleDiscoveryInterval = 1.0
+        /// Seconds at least between the looks started because this worker's own peer took custody of another job.
+        /// The first is at once; anyone may publish a job naming the peer, so a flood of them costs a look per
+        /// interval, not one per job.
+        public var custodyDiscoveryInterval = 1.0
         /// Compute time one lease aims at; leases of fast units cover more units.
         public var targetLeaseSeconds = 0.5
         /// Seconds between checks for a quorum of seals.
@@ -85,6 +89,8 @@ public final class SwarmWorker: @unchecked Sendable {
 
     /// What the worker has done.
     public struct Statistics: Sendable {
+        /// Looks for jobs: a lookup under each kernel's topic, and a job list from each peer found there.
+        public var discoveries = 0
         public var jobsSeen = 0
         public var jobsIgnored = 0
         public var leases = 0
@@ -625,12 +631,20 @@ public final class SwarmWorker: @unchecked Sendable {
 
     private func controlLoop() {
         // The jobs this worker's own peer keeps custody of: one more is looked for at once, not at the next discovery
-        // (a job published to the peer waited up to the idle discovery interval: bench adaptive, 0.1 s on average).
+        // (a job published to the peer waited up to the idle discovery interval: bench adaptive, 0.1 s on average),
+        // but at most once per `custodyDiscoveryInterval`: anyone may publish jobs naming the peer as custodian.
         var kept = 0
+        var nextCustodyLook = Date.distantPast
         while !isStopping {
             let keeps = peer.custody.withLock { $0.manifests.count }
-            if Date() >= condition.withLock({ nextDiscovery }) || keeps > kept { discover() }
-            kept = keeps
+            let now = Date()
+            let custodyLook = keeps > kept && now >= nextCustodyLook
+            if custodyLook || now >= condition.withLock({ nextDiscovery }) {
+                if custodyLook { nextCustodyLook = now + configuration.custodyDiscoveryInterval }
+                // A job that comes while a look is under way is looked for again: the count is read before it.
+                kept = keeps
+                discover()
+            }
             leaseMore()
             commitFinished()
             revealReady()
@@ -651,7 +665,10 @@ public final class SwarmWorker: @unchecked Sendable {
         // A worker whose jobs are all finished has nothing to lease: it looks for work at the idle rate.
         let hasJobs = condition.withLock { jobs.values.contains { !$0.finished } }
         let next = Date() + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
-        condition.withLock { nextDiscovery = next }
+        condition.withLock {
+            nextDiscovery = next
+            stats.discoveries += 1
+        }
         for kernel in configuration.kernels.kernels {
             for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
                 let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) }
