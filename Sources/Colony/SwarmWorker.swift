@@ -279,17 +279,23 @@ public final class SwarmWorker: @unchecked Sendable {
         /// asking often for long. (A flat 0.5 s left a worker idle a third of a unit before it took the closing
         /// check that opened: bench adaptive, mersenne-10k, trusted, 0.3 s of a 5.4 s job.)
         var idleBackoff: [Int: TimeInterval] = [:]
+        /// Since when each shard has had no units for this worker (its first answer of none since it last had some).
+        var idleSince: [Int: Date] = [:]
         /// The shard had no units for this worker: ask again after the next back-off (called under the lock).
         /// `unitSeconds` is how long a unit takes this worker, nil before its first.
         func hadNone(_ shard: Int, unitSeconds: TimeInterval?) {
-            let backoff = SwarmWorker.idleWait(after: idleBackoff[shard], unitSeconds: unitSeconds)
+            let now = Date()
+            let since = idleSince[shard] ?? now
+            idleSince[shard] = since
+            let backoff = SwarmWorker.idleWait(after: idleBackoff[shard], unitSeconds: unitSeconds, idleFor: now.timeIntervalSince(since))
             idleBackoff[shard] = backoff
-            busyUntil[shard] = Date() + backoff
+            busyUntil[shard] = now + backoff
         }
         /// The shard may have units for this worker now: ask at once, from the shortest back-off (under the lock).
         func mayHaveUnits(_ shard: Int) {
             busyUntil[shard] = nil
             idleBackoff[shard] = nil
+            idleSince[shard] = nil
         }
         init(manifest: JobManifest, kernel: any ComputeKernel) {
             self.manifest = manifest
@@ -746,9 +752,12 @@ public final class SwarmWorker: @unchecked Sendable {
     }
 
     /// The wait before asking a shard that had nothing for units again, after `previous` (nil: the first):
-    /// doubling from 0.1 s up to a tenth of `unitSeconds`, this worker's time for a unit, within 0.1–0.5 s.
-    static func idleWait(after previous: TimeInterval?, unitSeconds: TimeInterval?) -> TimeInterval {
-        let longest = min(0.5, max(0.1, (unitSeconds ?? 5) / 10))
+    /// doubling from 0.1 s up to a tenth of `unitSeconds`, this worker's time for a unit, within 0.1–0.5 s; or up
+    /// to a tenth of `idleFor`, the time the shard has had none, when that is longer (at most 5 s). A unit that
+    /// opens late (a vanished worker's lease ended) is then taken within a tenth of the wait for it, and a worker
+    /// idle for a 60 s lease period asks 54 times, not 600: every idle worker of a job asks each of its shards.
+    static func idleWait(after previous: TimeInterval?, unitSeconds: TimeInterval?, idleFor: TimeInterval = 0) -> TimeInterval {
+        let longest = max(min(0.5, max(0.1, (unitSeconds ?? 5) / 10)), min(5, idleFor / 10))
         return min(longest, (previous ?? 0.05) * 2)
     }
 

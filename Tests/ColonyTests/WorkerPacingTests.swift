@@ -26,6 +26,26 @@ struct WorkerPacingTests {
         #expect(SwarmWorker.idleWait(after: nil, unitSeconds: 0.000_01) == 0.1)
     }
 
+    @Test func aWorkerIdleLongerAsksAgainWithinATenthOfTheTimeItHasWaitedUpTo5Seconds() {
+        // Tally units, none for 30 s (a vanished worker holds the rest): doubling past 0.1 s, to 3 s.
+        #expect(SwarmWorker.idleWait(after: 0.1, unitSeconds: 0.000_01, idleFor: 30) == 0.2)
+        #expect(SwarmWorker.idleWait(after: 2.4, unitSeconds: 0.000_01, idleFor: 30) == 3)
+        // Never more than 5 s, however long the wait.
+        #expect(SwarmWorker.idleWait(after: 4, unitSeconds: 0.000_01, idleFor: 3_600) == 5)
+        // A short wait keeps the unit's bound: units of 0.3 s idle for half a second ask every 0.1 s.
+        #expect(SwarmWorker.idleWait(after: 0.1, unitSeconds: 0.3, idleFor: 0.5) == 0.1)
+        // Asks of a tally worker idle for a 60 s lease period, each waiting what the last allows.
+        var wait: TimeInterval?
+        var idle = 0.0
+        var asks = 0
+        while idle < 60 {
+            wait = SwarmWorker.idleWait(after: wait, unitSeconds: 0.000_01, idleFor: idle)
+            idle += wait!
+            asks += 1
+        }
+        #expect((40...70).contains(asks), "\(asks) asks in 60 s (600 at a flat 0.1 s)")
+    }
+
     @Test func aWorkerQueuesAUnitBehindBusySlotsOnlyWhileAskingCostsMoreThanAFiftiethOfAUnit() {
         // Nothing known yet: it leases ahead, as before.
         #expect(SwarmWorker.prefetches(unitSeconds: nil, leaseSeconds: nil))
