@@ -32,13 +32,17 @@ extension ColonyPeer {
     /// The job a request names, fetching its manifest from the asker (its `port`) when not known. A manifest
     /// fetched for a custody request is kept only when it names this peer among its custodians (or a set change
     /// in the request does): nobody makes a peer hold jobs it has no part in.
+    /// A job new here counts against `CustodyLimits`: at a cap nothing is fetched, and one `published` by the asker
+    /// (`co_publish`) against its address's rate too.
     private func requestedJob(
-        _ frame: Frame, from peer: Endpoint, joining changes: [CustodySetChange] = []
+        _ frame: Frame, from peer: Endpoint, joining changes: [CustodySetChange] = [], published: Bool = false
     ) throws(CustodyError) -> JobManifest {
         guard let job = CustodyWire.job(frame) else {
             throw custody.withLock { $0.refuse(.malformed("a 32-byte job is required")) }
         }
         if let known = manifest(job) { return known }
+        let limits = configuration.custodyLimits
+        if let full = custody.withLock({ limits.refusal(keeping: nil, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
         let root = CustodyWire.digest(frame, "root").map(BlobID.init(root:))
         var hint: [Endpoint] = []
         if let port = CustodyWire.int(frame, "port"), (1...65_535).contains(port) {
@@ -46,10 +50,24 @@ extension ColonyPeer {
         }
         let me = identity.publicKey
         let named = changes.contains { $0.job == job && $0.members.contains { $0.key == me } }
+        // Checked once the manifest is known to name this peer: the caps by its size, then the address's rate, whose
+        // token only a job kept takes. (Requests in flight at once may each pass a cap by one job.)
+        var over: CustodyError?
         do {
-            return try fetchManifest(job, root: root, hint: hint, keep: { named || $0.custody.nodes.contains { $0.key == me } })
+            return try fetchManifest(job, root: root, hint: hint, keep: { manifest in
+                guard named || manifest.custody.nodes.contains(where: { $0.key == me }) else { return false }
+                over = custody.withLock { limits.refusal(keeping: manifest.heldBytes, beside: $0) }
+                if over == nil, published, let rate = limits.newJobsPerAddress,
+                    !publishedJobs.withLock({ $0?.allow(peer.address, now: .monotonicNow()) ?? true })
+                {
+                    over = CustodyError(
+                        "too many jobs",
+                        "address \(peer.host) published \(Int(rate.burst)) jobs here lately, and one more each \(Int((1 / rate.datagramsPerSecond).rounded())) s; publish again later, or choose other custodians")
+                }
+                return over == nil
+            })
         } catch {
-            throw custody.withLock { $0.refuse(error) }
+            throw custody.withLock { $0.refuse(over ?? error) }
         }
     }
 
@@ -74,6 +92,9 @@ extension ColonyPeer {
                     $0.refuse(CustodyError("unreachable", "this peer is \(reach.status.rawValue) from outside; it keeps no custody"))
                 }
             }
+            // A peer at its custody limits takes no more jobs: the publisher chooses others.
+            let limits = configuration.custodyLimits
+            if let full = custody.withLock({ limits.refusal(keeping: nil, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
             let signature = identity.signature(for: CustodyWire.offerMessage(publisher: publisher, nonce: nonce))
             return CustodyWire.frame(
                 "offer", [("key", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("sig", .bytes([UInt8](signature)))])
@@ -89,7 +110,7 @@ extension ColonyPeer {
             return CustodyWire.frame("ok")
         case "co_publish":
             keepInlineManifest(frame)
-            let manifest = try requestedJob(frame, from: peer)
+            let manifest = try requestedJob(frame, from: peer, published: true)
             let job = manifest.id
             // Keep it where others look: the blob's key, the job's key and the kernel's topic.
             if let root = root(of: job) {

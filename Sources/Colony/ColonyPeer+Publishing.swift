@@ -90,8 +90,10 @@ extension ColonyPeer {
             let frame = CustodyWire.frame(
                 "co_publish", [("job", .bytes(job.bytes)), ("root", .bytes(root.root.bytes)), ("port", .integer(Int64(reachablePort)))],
                 payload: .bytes(encoded))
-            // Tried twice: a node that accepted custody a moment ago may drop one connection.
-            for attempt in 0..<2 where !holders.contains(node.key) {
+            // Tried twice: a node that accepted custody a moment ago may drop one connection. A refusal is its
+            // answer (at its custody limits, say), not asked again, but for "unknown job" (a fetch in flight).
+            var refused = false
+            for attempt in 0..<2 where !holders.contains(node.key) && !refused {
                 do {
                     _ = try request(frame, to: node.endpoint, timeout: attempt == 0 ? 60 : 30)
                     holders.insert(node.key)
@@ -99,6 +101,7 @@ extension ColonyPeer {
                     failures[node.key] = nil
                 } catch {
                     failures[node.key] = "\(error)"
+                    refused = error.refusal.map { $0.reason != "unknown job" } ?? false
                 }
             }
         }

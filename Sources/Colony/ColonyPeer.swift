@@ -40,6 +40,8 @@ public final class ColonyPeer: @unchecked Sendable {
         public var rendezvous = false
         /// Announce this peer on the LAN and join the Colony peers heard there (BEP 14).
         public var localDiscovery = false
+        /// How many jobs others can make this peer keep, and how fast one address can publish new ones here.
+        public var custodyLimits = CustodyLimits()
 
         public init() {}
     }
@@ -57,6 +59,8 @@ public final class ColonyPeer: @unchecked Sendable {
     private let lookups = Mutex<[[UInt8]: (at: Date, nodes: [(NodeID, Endpoint)])]>([:])
     /// Manifests being fetched, so that requests about one job wait for one fetch (without a lock held across it).
     private let manifestFetches = Mutex<[JobID: DispatchGroup]>([:])
+    /// New jobs published here per address (`CustodyLimits.newJobsPerAddress`).
+    let publishedJobs: Mutex<RateLimiter?>
     /// Forwards in flight, each on a queue of its member's (`forwardQueue(to:)`): a member that does not answer
     /// delays only what goes to it.
     let forwards = DispatchGroup()
@@ -161,6 +165,7 @@ public final class ColonyPeer: @unchecked Sendable {
             custodian.checks[kernel.name] = configuration.registry.outputCheck(kernel.name)
         }
         custody = Mutex(custodian)
+        publishedJobs = Mutex(configuration.custodyLimits.newJobsPerAddress.map { RateLimiter(limit: $0) })
         pool = ConnectionPool(timeout: configuration.requestTimeout, localHost: host)
         journal = try CustodyJournal(folder: directory.folder("custody"))
     }

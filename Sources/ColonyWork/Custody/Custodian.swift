@@ -59,9 +59,12 @@ public struct Custodian: Sendable {
         self.identity = identity
     }
 
+    /// About the bytes the manifests kept here hold in memory (`JobManifest.heldBytes`).
+    public private(set) var manifestBytes = 0
+
     /// Learns a job whose manifest the caller has checked.
     public mutating func add(_ manifest: JobManifest) {
-        manifests[manifest.id] = manifest
+        if manifests.updateValue(manifest, forKey: manifest.id) == nil { manifestBytes += manifest.heldBytes }
     }
 
     /// Counts a refusal and returns it.

@@ -353,6 +353,15 @@ public struct JobManifest: Sendable, Equatable {
         ]
     }
 
+    /// About the bytes this manifest holds in memory: its inline inputs, its text, and 64 per unit and custodian
+    /// (a custodian's allowance for the jobs it keeps, `CustodyLimits`).
+    public var heldBytes: Int {
+        units.reduce(0) { total, unit in
+            if case .inline(let bytes) = unit { return total + bytes.count + 64 }
+            return total + 64
+        } + title.utf8.count + parameters.utf8.count + 64 * custody.nodes.count + 1_024
+    }
+
     /// The signed manifest's bytes.
     public func encoded() -> [UInt8] {
         guard case .dictionary(var dictionary) = unsignedValue() else { return [] }
