@@ -494,6 +494,12 @@ public final class ColonyPeer: @unchecked Sendable {
             _ = blobs.store.remove(root)
             throw refusal
         }
+        // Every manifest kept stays in memory: a worker's discoveries count against the custody limits too (a flooder
+        // can announce jobs, and list a thousand at a time).
+        if let full = custody.withLock({ configuration.custodyLimits.refusal(keeping: manifest.heldBytes, beside: $0) }) {
+            _ = blobs.store.remove(root)
+            throw full
+        }
         try? blobs.store.pin(root)
         want(manifest, root: root)
         do {

@@ -81,6 +81,30 @@ import Testing
         #expect((victim.statistics.rejected["custody full"] ?? 0) == 5)
     }
 
+    @Test("a worker's peer fetching the jobs a flooder lists keeps no more of them than its custody limits allow")
+    func jobsFetchedForAWorkerCountAgainstTheLimits() throws {
+        let folder = SwarmTestSupport.folder("custody-fetched")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var limits = CustodyLimits()
+        limits.maxJobs = 3
+        let worker = try Self.peer("worker", host: "127.216.0.1", in: folder, limits: limits)
+        defer { worker.stop(handOff: false) }
+        let flooder = try Self.peer("flooder", host: "127.217.0.1", in: folder)
+        defer { flooder.stop(handOff: false) }
+        // Jobs the flooder keeps and lists (`co_jobs`), as a worker's discovery finds them.
+        for _ in 0..<5 { _ = try flooder.publish(try Self.job(for: flooder)) }
+        let listed = worker.jobLists(
+            asking: [flooder.endpoint], with: CustodyWire.frame("co_jobs", [("kernel", .text("tally")), ("version", .integer(1))]))
+        #expect(listed.count == 5)
+        var refusals: [String] = []
+        for found in listed {
+            do { _ = try worker.fetchManifest(found.job, root: found.root, hint: [found.source]) } catch { refusals.append("\(error)") }
+        }
+        #expect(worker.custodian.manifests.count == 3)
+        #expect(refusals.count == 2)
+        #expect(refusals.allSatisfy { $0.contains("keeps 3 jobs, its limit") }, "\(refusals.first ?? "")")
+    }
+
     @Test("jobs whose manifests hold more than the peer's byte allowance are refused, though the count is far from its cap")
     func manifestsPastTheByteAllowanceAreRefused() throws {
         let folder = SwarmTestSupport.folder("custody-bytes")
