@@ -132,5 +132,10 @@ struct RedTeamTests {
         #expect(refused["replica: not wanted"] ?? 0 > 0)
         #expect(refused["unknown job"] ?? 0 > 0)
         #expect(refused.keys.contains { $0.hasPrefix("announce: ") })
+        // Signed jobs naming peer 0 as custodian from one address, 80 at first: its burst of 64 kept, the rest refused.
+        let published = outcome.report.tried["signed jobs naming the peer as custodian"] ?? 0
+        #expect(published >= 80)
+        #expect(outcome.report.observed["flood jobs kept"] == 64)
+        #expect(refused["too many jobs"] == published - 64)
     }
 }

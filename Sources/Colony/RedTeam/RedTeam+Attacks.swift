@@ -237,6 +237,22 @@ extension RedTeam {
             }
             count("replica requests")
         }
+        // Signed jobs naming the peer as custodian, each kept for good if it were let: past the address's burst they
+        // are refused (`CustodyLimits`): 80 in the first round, past the burst of 64, then 10 a round. Of a kernel
+        // nobody runs, so the swarm's workers do not take them up.
+        let victim = CustodianMember(key: swarm.peers[0].identity.publicKey, endpoint: target)
+        for _ in 0..<(round == 0 ? 80 : 10) {
+            let spec = JobSpec(
+                kernel: "flood", title: "flood", parameters: [:], redundancy: Redundancy(replicas: 1, quorum: 1, maxAttempts: 1),
+                leaseSeconds: 30, source: "red team")
+            guard
+                let job = try? JobManifest.signed(
+                    spec: spec, kernelVersion: 1, units: [Data([UInt8(round)])], by: Identity(privateKey: Ed25519PrivateKey()),
+                    custody: { _, shards in JobCustody.same([victim], shards: shards) })
+            else { continue }
+            if (try? flooder.publish(job)) != nil { observe("flood jobs kept") }
+            count("signed jobs naming the peer as custodian")
+        }
         // Announces under the kernel's topic from one address, many ports: they must not crowd out real jobs.
         let topic = JobKeys.topic(kernel: manifest.kernel, version: manifest.kernelVersion)
         if let key = NodeID(bytes: topic) {
