@@ -42,7 +42,7 @@ extension ColonyPeer {
         }
         if let known = manifest(job) { return known }
         let limits = configuration.custodyLimits
-        if let full = custody.withLock({ limits.refusal(keeping: nil, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
+        if let full = custody.withLock({ limits.refusal(keeping: nil, named: true, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
         let root = CustodyWire.digest(frame, "root").map(BlobID.init(root:))
         var hint: [Endpoint] = []
         if let port = CustodyWire.int(frame, "port"), (1...65_535).contains(port) {
@@ -56,7 +56,7 @@ extension ColonyPeer {
         do {
             return try fetchManifest(job, root: root, hint: hint, keep: { manifest in
                 guard named || manifest.custody.nodes.contains(where: { $0.key == me }) else { return false }
-                over = custody.withLock { limits.refusal(keeping: manifest.heldBytes, beside: $0) }
+                over = custody.withLock { limits.refusal(keeping: manifest.heldBytes, named: Custodian.names(manifest, me), beside: $0) }
                 if over == nil, published, let rate = limits.newJobsPerAddress,
                     !publishedJobs.withLock({ $0?.allow(peer.address, now: .monotonicNow()) ?? true })
                 {
@@ -94,7 +94,7 @@ extension ColonyPeer {
             }
             // A peer at its custody limits takes no more jobs: the publisher chooses others.
             let limits = configuration.custodyLimits
-            if let full = custody.withLock({ limits.refusal(keeping: nil, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
+            if let full = custody.withLock({ limits.refusal(keeping: nil, named: true, beside: $0) }) { throw custody.withLock { $0.refuse(full) } }
             let signature = identity.signature(for: CustodyWire.offerMessage(publisher: publisher, nonce: nonce))
             return CustodyWire.frame(
                 "offer", [("key", .bytes([UInt8](identity.publicKey.rawRepresentation))), ("sig", .bytes([UInt8](signature)))])

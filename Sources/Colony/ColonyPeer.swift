@@ -496,7 +496,8 @@ public final class ColonyPeer: @unchecked Sendable {
         }
         // Every manifest kept stays in memory: a worker's discoveries count against the custody limits too (a flooder
         // can announce jobs, and list a thousand at a time).
-        if let full = custody.withLock({ configuration.custodyLimits.refusal(keeping: manifest.heldBytes, beside: $0) }) {
+        let named = Custodian.names(manifest, identity.publicKey)
+        if let full = custody.withLock({ configuration.custodyLimits.refusal(keeping: manifest.heldBytes, named: named, beside: $0) }) {
             _ = blobs.store.remove(root)
             throw full
         }

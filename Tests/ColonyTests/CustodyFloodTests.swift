@@ -75,13 +75,13 @@ import Testing
         }
         #expect(victim.custodian.manifests.count == 12)
         #expect(more.count == 4)
-        #expect(more.allSatisfy { $0.contains("keeps 12 jobs, its limit") }, "\(more.first ?? "")")
+        #expect(more.allSatisfy { $0.contains("keeps 12 jobs in its custody, its limit") }, "\(more.first ?? "")")
         // At the cap it refuses to be chosen as a custodian at all, so publishers choose others.
         #expect(honest.acceptedCustody(of: victim.endpoint, nonce: [UInt8](repeating: 7, count: 16)) == nil)
         #expect((victim.statistics.rejected["custody full"] ?? 0) == 5)
     }
 
-    @Test("a worker's peer fetching the jobs a flooder lists keeps no more of them than its custody limits allow")
+    @Test("a worker's peer fetching the jobs a flooder lists keeps no more of them than its limit, and still takes custody")
     func jobsFetchedForAWorkerCountAgainstTheLimits() throws {
         let folder = SwarmTestSupport.folder("custody-fetched")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -102,7 +102,10 @@ import Testing
         }
         #expect(worker.custodian.manifests.count == 3)
         #expect(refusals.count == 2)
-        #expect(refusals.allSatisfy { $0.contains("keeps 3 jobs, its limit") }, "\(refusals.first ?? "")")
+        #expect(refusals.allSatisfy { $0.contains("keeps 3 jobs it knows of but does not keep custody of, its limit") }, "\(refusals.first ?? "")")
+        // The jobs it keeps custody of have an allowance of their own, which the flood left whole.
+        _ = try flooder.publish(try Self.job(for: worker))
+        #expect(worker.custodian.manifests.count == 4)
     }
 
     @Test("jobs whose manifests hold more than the peer's byte allowance are refused, though the count is far from its cap")

@@ -59,13 +59,23 @@ public struct Custodian: Sendable {
         self.identity = identity
     }
 
-    /// About the bytes the manifests kept here hold in memory (`JobManifest.heldBytes`).
-    public private(set) var manifestBytes = 0
+    /// Jobs kept here and about the bytes their manifests hold in memory (`JobManifest.heldBytes`), apart for those
+    /// whose manifest names this custodian (`named`) and the others (learned for a worker, or joined by a set change).
+    public private(set) var held: [Bool: (jobs: Int, bytes: Int)] = [:]
+
+    /// About the bytes the manifests kept here hold in memory, of both kinds.
+    public var manifestBytes: Int { held.values.reduce(0) { $0 + $1.bytes } }
 
     /// Learns a job whose manifest the caller has checked.
     public mutating func add(_ manifest: JobManifest) {
-        if manifests.updateValue(manifest, forKey: manifest.id) == nil { manifestBytes += manifest.heldBytes }
+        guard manifests.updateValue(manifest, forKey: manifest.id) == nil else { return }
+        let named = Self.names(manifest, identity.publicKey)
+        let before = held[named] ?? (0, 0)
+        held[named] = (before.jobs + 1, before.bytes + manifest.heldBytes)
     }
+
+    /// Whether `manifest`'s custodians include `key`.
+    public static func names(_ manifest: JobManifest, _ key: Ed25519PublicKey) -> Bool { manifest.custody.nodes.contains { $0.key == key } }
 
     /// Counts a refusal and returns it.
     public mutating func refuse(_ error: CustodyError) -> CustodyError {
