@@ -150,6 +150,8 @@ extension ColonyPeer {
     /// answer); a shard this peer no longer keeps is handed to those that do, then dropped.
     func synchronize() {
         guard isRunning else { return }
+        syncDiagnostics.withLock { $0.started = Date() }
+        defer { syncDiagnostics.withLock { $0.finished = Date() } }
         for (ref, manifest) in heldShards() {
             guard isRunning else { return }
             let current = members(of: ref)
@@ -195,7 +197,7 @@ extension ColonyPeer {
             }
         }
         guard let joining else {
-            log("custody of \(ref): no node outside the set accepts to replace \(leaving)")
+            noteReplacement("custody of \(ref): no node outside the set accepts to replace \(leaving)")
             return
         }
         var change: CustodySetChange
@@ -204,7 +206,7 @@ extension ColonyPeer {
                 try custodian.proposeChange(ref, leaving: leaving.key, joining: joining, now: CustodyClock.now())
             }
         } catch {
-            log("custody of \(ref): \(error)")
+            noteReplacement("custody of \(ref): \(error)")
             return
         }
         let needed = ShardAuthority.majority(of: current.count)
@@ -220,7 +222,7 @@ extension ColonyPeer {
         }
         let added = custody.withLock { $0.merge([], changes: [change], now: CustodyClock.now()) }
         guard !added.changes.isEmpty else {
-            log("custody of \(ref): \(change.signatures.count) of \(needed) signatures to replace \(leaving); not changed")
+            noteReplacement("custody of \(ref): \(change.signatures.count) of \(needed) signatures to replace \(leaving); not changed")
             return
         }
         try? persist([], changes: added.changes)
@@ -229,7 +231,16 @@ extension ColonyPeer {
         for member in change.members where member.key != identity.publicKey {
             _ = try? request(frame, to: member.endpoint, timeout: 30)
         }
-        log("custody of \(ref): \(leaving) replaced by \(joining) (epoch \(change.epoch))")
+        noteReplacement("custody of \(ref): \(leaving) replaced by \(joining) (epoch \(change.epoch))")
+    }
+
+    /// Logs an outcome of `replace`, and keeps the last 8 for a stall's trace.
+    func noteReplacement(_ line: String) {
+        log(line)
+        syncDiagnostics.withLock { diagnostics in
+            diagnostics.replacements.append("\(Int(Date().timeIntervalSince1970) % 100_000) \(line)")
+            if diagnostics.replacements.count > 8 { diagnostics.replacements.removeFirst() }
+        }
     }
 
     /// Asks `node` whether it keeps custody (`co_offer`), with a fresh nonce; its key when it accepts.

@@ -121,6 +121,9 @@ public final class ColonyPeer: @unchecked Sendable {
     let closingSyncs = Mutex<Set<ClosingReplica>>([])
     /// Custodians that stopped answering this peer, since when.
     let silentSince = Mutex<[Ed25519PublicKey: Silence]>([:])
+    /// For a stall's trace (`LocalSwarm.stallTrace`): when the last anti-entropy round started and ended, and the
+    /// last few outcomes of replacing a silent custodian.
+    let syncDiagnostics = Mutex<(started: Date?, finished: Date?, replacements: [String])>((nil, nil, []))
     private let running = Atomic<Bool>(false)
     /// Whether others can reach this peer, and the dial-back checks in flight.
     let reach: ReachabilityState

@@ -16,6 +16,16 @@ extension LocalSwarm {
             lines.append(
                 "worker \(index) \(peers[index].identity.publicKey.hex.prefix(4)) (\(behaviour(of: index))): \(worker.leasingState(of: job))")
         }
+        // Whether each live peer replaces silent custodians: its anti-entropy rounds, whom it counts silent, and how
+        // its last replacements went (a set change never came for a vanished custodian once, under load).
+        let at = Date()
+        for (index, peer) in peers.enumerated() where !crashed.contains(index) {
+            let (started, finished, replacements) = peer.syncDiagnostics.withLock { $0 }
+            let silent = peer.silentSince.withLock { $0 }.map { "\($0.key.hex.prefix(4)) for \(Int(at.timeIntervalSince($0.value.since))) s" }
+            lines.append(
+                "peer \(peer.identity.publicKey.hex.prefix(4)): sync round started \(started.map { "\(Int(at.timeIntervalSince($0))) s ago" } ?? "never"), "
+                    + "ended \(finished.map { "\(Int(at.timeIntervalSince($0))) s ago" } ?? "never"); silent \(silent); replacements \(replacements)")
+        }
         var shown = 0
         for shard in 0..<manifest.shardCount where shown < 6 {
             let ref = ShardRef(job: job, shard: shard)

@@ -178,6 +178,30 @@ enum SwarmTestSupport {
     /// than half a lease after the first one's lease ended. The first waits with its seals for as long as a partner
     /// may come. (Before, it revealed alone half a lease after its lease; the late partner's seals never paired
     /// with those results (DESIGN.md, Copy-proof), and with no third network no unit was ever decided.)
+    @Test("a stall's trace says, for each custodian, when it last synchronized, whom it counts silent, and how it replaced them")
+    func aStallTraceShowsEachCustodiansSyncRoundsAndSilentMembers() throws {
+        try SwarmTestSupport.withSwarm("stall-trace", configure: { $0.syncInterval = 0.2 }) { swarm in
+            let spec = SwarmTestSupport.spec(units: 200)
+            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
+            // A custodian of the job gone: the others count it silent once a sync of a shard they hold records of
+            // fails (the workers' leases make them some).
+            let manifest = try #require(swarm.peers.lazy.compactMap { $0.manifest(job) }.first)
+            let keepers = Set(manifest.custody.members(ofShard: 0).map(\.key))
+            let gone = try #require(swarm.peers.indices.first { keepers.contains(swarm.peers[$0].identity.publicKey) })
+            swarm.crash(gone)
+            let key = swarm.peers[gone].identity.publicKey.hex.prefix(4)
+            var lines: [String] = []
+            let deadline = Date() + 30
+            repeat {
+                swarm.waitForChange(until: Date() + 0.2)
+                lines = swarm.stallTrace(of: job).filter { $0.contains("sync round started") }
+            } while !lines.contains(where: { $0.contains("silent [\"\(key) for") }) && Date() < deadline
+            #expect(!lines.isEmpty)
+            #expect(lines.allSatisfy { $0.contains(" s ago, ended ") }, "\(lines)")
+            #expect(lines.contains { $0.contains("silent [\"\(key) for") }, "\(lines.joined(separator: "\n"))")
+        }
+    }
+
     @Test func aSealWaitsForAPartnerThatComesLate() throws {
         try SwarmTestSupport.withSwarm("late", configure: { $0.peers = 2 }) { swarm in
             swarm.workers[1].pause()
