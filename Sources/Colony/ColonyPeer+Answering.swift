@@ -50,14 +50,14 @@ extension ColonyPeer {
         }
         let me = identity.publicKey
         let named = changes.contains { $0.job == job && $0.members.contains { $0.key == me } }
-        // Checked once the manifest is known to name this peer: the caps by its size, then the address's rate, whose
-        // token only a job kept takes. (Requests in flight at once may each pass a cap by one job.)
+        // Checked once the manifest is known to name this peer: the address's rate here, the caps by the manifest's
+        // size where every kept manifest is (`fetchAndCheckManifest`). (Requests in flight at once may each pass a cap
+        // by one job.)
         var over: CustodyError?
         do {
             return try fetchManifest(job, root: root, hint: hint, keep: { manifest in
                 guard named || manifest.custody.nodes.contains(where: { $0.key == me }) else { return false }
-                over = custody.withLock { limits.refusal(keeping: manifest.heldBytes, named: Custodian.names(manifest, me), beside: $0) }
-                if over == nil, published, let rate = limits.newJobsPerAddress,
+                if published, let rate = limits.newJobsPerAddress,
                     !publishedJobs.withLock({ $0?.allow(peer.address, now: .monotonicNow()) ?? true })
                 {
                     over = CustodyError(

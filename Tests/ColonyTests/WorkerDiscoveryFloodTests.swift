@@ -43,6 +43,8 @@ import Testing
             let manifest = try SwarmTestSupport.manifest(units: 1, replicas: 1, quorum: 1, custodians: [SwarmTestSupport.member(host)])
             _ = try flooder.publish(manifest)
             flood.append(manifest.id)
+            // The flooder's own pace, not a wait for anything: spread over the worker's control passes, so that
+            // without the bound each pass would find a new job (the worker has no virtual clock to drive instead).
             Thread.sleep(forTimeInterval: 0.03)
         }
         // Every job is found all the same: the last ones by a look at most a second after the one before.
