@@ -57,7 +57,8 @@ extension LocalSwarm {
                 let states = open.map { unit in "\(unit.unit) \(verdicts.first { $0.unit == unit.unit }.map { "\($0.state)" } ?? "?")" }
                 lines.append(
                     "custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard): \(mine.records.count) records, "
-                        + "\(verdicts.filter { $0.state == .open }.count) open; \(states.joined(separator: ", ")); "
+                        + "\(verdicts.filter { $0.state == .open }.count) open; refused for good \(keeper.custodian.refusals(ref)); "
+                        + "\(states.joined(separator: ", ")); "
                         + peers.map { worker in
                             let trace = mine.adaptiveTrace(of: worker.identity.publicKey)
                             return "\(worker.identity.publicKey.hex.prefix(4)) " + (trace.range(of: "closing").map { String(trace[$0.lowerBound...]) } ?? "")

@@ -141,4 +141,129 @@ import Testing
         }
         #expect(steps > 10 && steps < 400, "seed \(seed): decided after \(steps) steps")
     }
+
+    /// A job of one shard of `units` tally units kept by three custodians, for the tests of arrival order.
+    private static func oneShardJob(units: Int) throws -> (custodians: [Custodian], manifest: JobManifest) {
+        let spec = JobSpec(
+            kernel: "tally", title: "arrival order", parameters: ["units": .int(units)],
+            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 8), leaseSeconds: 30)
+        var custodians = (0..<3).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
+        let members = custodians.enumerated().map {
+            CustodianMember(key: $1.identity.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000))
+        }
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: 1, units: (0..<units).map { Data([UInt8($0)]) },
+            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: units,
+            custody: { _, shards in JobCustody.same(members, shards: shards) })
+        for index in custodians.indices { custodians[index].add(manifest) }
+        return (custodians, manifest)
+    }
+
+    /// A worker's record over `units` of the job, stamped `time`.
+    private static func record(
+        _ kind: CustodyRecord.Kind, _ worker: Identity, _ job: JobID, _ entries: [CustodyRecord.Entry], time: Int64
+    ) -> CustodyRecord {
+        CustodyRecord(kind: kind, job: job, shard: 0, worker: worker.publicKey, entries: entries, time: time, signedBy: worker)
+    }
+
+    private static func seals(_ worker: Identity, _ job: JobID, _ outputs: [Int: [UInt8]]) -> [CustodyRecord.Entry] {
+        outputs.sorted { $0.key < $1.key }.map { unit, output in
+            .init(unit: unit, hash: CustodyRecord.seal(worker: worker.publicKey, job: job, unit: unit, digest: SHA256.hash(output).bytes))
+        }
+    }
+
+    private static func reveals(_ outputs: [Int: [UInt8]]) -> [CustodyRecord.Entry] {
+        outputs.sorted { $0.key < $1.key }.map { .init(unit: $0.key, hash: SHA256.hash($0.value).bytes, data: $0.value) }
+    }
+
+    /// Merges `records` one at a time, in `order`, into a fresh ledger of a custodian of the job (`identity`), and
+    /// again until nothing more is kept (anti-entropy asks again for what was refused for now): the IDs it holds, its
+    /// verdicts, and what it refused.
+    private static func settle(
+        _ records: [CustodyRecord], order: [Int], manifest: JobManifest, as identity: Identity, at now: Int64
+    ) -> (ids: Set<SHA256Digest>, verdicts: [String], refused: [String: Int]) {
+        var custodian = Custodian(identity: identity)
+        custodian.add(manifest)
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        var held = -1
+        while custodian.recordIDs(ref).count > held {
+            held = custodian.recordIDs(ref).count
+            for index in order { _ = custodian.merge([records[index]], now: now) }
+        }
+        let verdicts = (custodian.verdicts(ref, now: now) ?? []).map { verdict in
+            "\(verdict.unit) \(verdict.state) \(verdict.agreeing.map(\.hex).sorted()) \(verdict.output ?? [])"
+        }
+        return (custodian.recordIDs(ref), verdicts, custodian.rejected)
+    }
+
+    /// A worker that seals units and then gives their lease back (as `SwarmWorker.commit` does when a custodian
+    /// refuses the commit for a unit decided meanwhile, having reached another custodian first): a custodian that
+    /// merges the commit after the release must keep it as one that merged it before does. Refused there for good,
+    /// the two held different sets for ever, and a shard whose custodians disagree may stall (demo --adaptive,
+    /// trusted scenario: a custodian one record short saw 502 units open, the others 2).
+    @Test func aCommitMergedAfterItsLeasesReleaseIsKeptAsOneMergedBefore() throws {
+        var (custodians, manifest) = try Self.oneShardJob(units: 10)
+        let job = manifest.id
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let now: Int64 = 1_800_000_000_000
+        let lease = try #require(try custodians[0].lease(job: job, shard: 0, worker: worker.publicKey, address: 0x0A01_0005, count: 3, now: now))
+        let outputs = Dictionary(uniqueKeysWithValues: lease.entries.map { ($0.unit, Self.output($0.unit, cheating: false)) })
+        let records = [
+            lease,
+            Self.record(.commit, worker, job, Self.seals(worker, job, outputs), time: now + 1_000),
+            Self.record(.error, worker, job, outputs.keys.sorted().map { .init(unit: $0, data: CustodyRecord.releaseReason(of: lease.id)) }, time: now + 2_000),
+        ]
+        let orders = [[0, 1, 2], [0, 2, 1], [2, 0, 1], [1, 2, 0], [2, 1, 0], [1, 0, 2]]
+        let settled = orders.map { Self.settle(records, order: $0, manifest: manifest, as: custodians[2].identity, at: now + 3_000) }
+        for (order, outcome) in zip(orders, settled) {
+            #expect(outcome.ids.count == 3, "order \(order): kept \(outcome.ids.count) of 3, refused \(outcome.refused)")
+            #expect(outcome.verdicts == settled[0].verdicts, "order \(order)")
+        }
+    }
+
+    /// A worker that seals two different outputs of a unit at two custodians (each takes one seal, as neither knows
+    /// the other) and reveals each to the custodian that has its seal. Whatever order the four records reach a third
+    /// custodian in, it keeps all four and counts the same reveal: of the earlier seal. Before, a custodian kept the
+    /// reveal that matched the seal it counted when the reveal came, and refused the other for good, so custodians
+    /// held different sets and could count different outputs.
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func aWorkerThatSealsTwoOutputsLeavesEveryCustodianCountingTheSameOne(seed: UInt64) throws {
+        var random = SeededGenerator(seed: seed)
+        var (custodians, manifest) = try Self.oneShardJob(units: 4)
+        let job = manifest.id
+        let now: Int64 = 1_800_000_000_000
+        let (twoFaced, honest) = (Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()))
+        let given = try #require(try custodians[0].lease(job: job, shard: 0, worker: twoFaced.publicKey, address: 0x0A01_0005, count: 4, now: now))
+        // The honest worker's lease of the same units, by another custodian (as the owner of their second slot).
+        let other = CustodyRecord(
+            kind: .lease, job: job, shard: 0, worker: honest.publicKey, expires: given.expires, epoch: given.epoch,
+            network: manifest.policy.network(ofIPv4: 0x0A01_0105),
+            standing: 0, prior: 0, priorShards: [], entries: given.entries, time: now, signedBy: custodians[1].identity)
+        let leases = [given, other]
+        let units = given.entries.map(\.unit)
+        let right = Dictionary(uniqueKeysWithValues: units.map { ($0, Self.output($0, cheating: false)) })
+        let wrong = Dictionary(uniqueKeysWithValues: units.map { ($0, Self.output($0, cheating: true)) })
+        // The wrong seal first in one half of the runs, the right one in the other: the earlier seal counts.
+        let (first, second) = seed.isMultiple(of: 2) ? (wrong, right) : (right, wrong)
+        let records = leases + [
+            Self.record(.commit, twoFaced, job, Self.seals(twoFaced, job, first), time: now + 1_000),
+            Self.record(.reveal, twoFaced, job, Self.reveals(first), time: now + 3_000),
+            Self.record(.commit, twoFaced, job, Self.seals(twoFaced, job, second), time: now + 1_500),
+            Self.record(.reveal, twoFaced, job, Self.reveals(second), time: now + 3_500),
+            Self.record(.commit, honest, job, Self.seals(honest, job, right), time: now + 2_000),
+            Self.record(.reveal, honest, job, Self.reveals(right), time: now + 4_000),
+        ]
+        let settled = (0..<12).map { _ in
+            Self.settle(
+                records, order: Array(records.indices).shuffled(using: &random), manifest: manifest, as: custodians[2].identity, at: now + 5_000)
+        }
+        for outcome in settled {
+            #expect(outcome.ids.count == records.count, "seed \(seed): kept \(outcome.ids.count) of \(records.count), refused \(outcome.refused); missing \(records.filter { !outcome.ids.contains($0.id) }.map { "\($0.kind) \($0.worker.hex.prefix(4))" })")
+            #expect(outcome.verdicts == settled[0].verdicts)
+        }
+        // Counted: the earlier seal. With the right output first, both agree and validate it; with the wrong first,
+        // the unit waits for another result.
+        let validated = settled[0].verdicts.filter { $0.contains("validated") }.count
+        #expect(validated == (seed.isMultiple(of: 2) ? 0 : units.count), "\(settled[0].verdicts)")
+    }
 }

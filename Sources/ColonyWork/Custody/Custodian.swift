@@ -37,7 +37,7 @@ public struct Custodian: Sendable {
     /// accepted alone (`ShardLedger.refuted`); kernels not listed are not checked.
     public var checks: [String: @Sendable (Data, Data, UInt64) -> Bool?] = [:]
     /// IDs of records refused per shard, so that anti-entropy does not ask for them again (bounded).
-    private var refusedIDs: [ShardRef: Set<SHA256Digest>] = [:]
+    private var refusedIDs: [ShardRef: [SHA256Digest: String]] = [:]
     /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
     private var signedEpochs: [ShardRef: Int] = [:]
     /// Per shard of an adaptive job, the trusted workers that asked this custodian for its units, each with when
@@ -390,7 +390,7 @@ public struct Custodian: Sendable {
             let id = record.id
             do throws(CustodyError) {
                 var (ref, ledger) = try custodyLedger(record.job, record.shard)
-                if refusedIDs[ref]?.contains(id) == true { continue }
+                if refusedIDs[ref]?[id] != nil { continue }
                 do {
                     if try ledger.admit(record, id: id, now: now, submitted: false, equivalent: equivalent(manifests[record.job]!)) {
                         ledgers[ref] = ledger
@@ -399,9 +399,9 @@ public struct Custodian: Sendable {
                 } catch {
                     // Refused for good unless it lacked a record that may still come (its lease, its seal).
                     if !["no lease", "reveal without commit", "unknown epoch", "draw without seal"].contains(error.reason),
-                        refusedIDs[ref, default: []].count < Self.refusedLimit
+                        refusedIDs[ref, default: [:]].count < Self.refusedLimit
                     {
-                        refusedIDs[ref, default: []].insert(id)
+                        refusedIDs[ref, default: [:]][id] = "\(record.kind) by \(record.author.hex.prefix(4)): \(error.reason)"
                     }
                     throw error
                 }
@@ -438,7 +438,10 @@ public struct Custodian: Sendable {
     }
 
     /// IDs this custodian refused and will not ask for again.
-    public func refused(_ ref: ShardRef) -> Set<SHA256Digest> { refusedIDs[ref] ?? [] }
+    public func refused(_ ref: ShardRef) -> Set<SHA256Digest> { refusedIDs[ref].map { Set($0.keys) } ?? [] }
+
+    /// Why each record this custodian refused for good was refused: its kind, author and reason (a stall's trace).
+    public func refusals(_ ref: ShardRef) -> [String] { (refusedIDs[ref] ?? [:]).values.sorted() }
 
     /// The verdicts of a shard's units at `now` (of `units` only, when given).
     public func verdicts(_ ref: ShardRef, now: Int64, units: Set<Int>? = nil) -> [UnitVerdict]? {

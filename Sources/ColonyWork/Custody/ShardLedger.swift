@@ -74,7 +74,12 @@ public struct ShardLedger: Sendable {
     struct UnitRecords: Sendable {
         var leases: [Lease] = []
         var commits: [Seal] = []
+        /// Each worker's one reveal that counts: of its seal (`seal(of:)`), the earliest.
         var reveals: [Reveal] = []
+        /// Reveals kept as records that do not count: a worker's later copies, or of a seal of its that is not the one
+        /// that counts (it sealed twice, at two custodians). Kept apart, not dropped, so that the reveal that counts
+        /// is the same at every custodian holding the same records, in whatever order they came.
+        var spareReveals: [Reveal] = []
         var draws: [Draw] = []
         var errors: [(worker: Who, reason: String)] = []
         /// Leases given back by their own worker (`CustodyRecord.releaseReason`): (lease, worker who said so).
@@ -182,6 +187,19 @@ public struct ShardLedger: Sendable {
         }
 
         /// `worker`'s seal: its earliest commit.
+        /// Sets apart all but the reveal of `worker`'s that counts (see `reveals`), once a reveal or a seal of its came.
+        mutating func countOneReveal(of worker: Who) {
+            let all = reveals.filter { $0.worker == worker } + spareReveals.filter { $0.worker == worker }
+            guard all.count > 1 || all.first.map({ $0.seal != seal(of: worker)?.seal }) == true else { return }
+            reveals.removeAll { $0.worker == worker }
+            spareReveals.removeAll { $0.worker == worker }
+            let counted = seal(of: worker).flatMap { seal in
+                all.filter { $0.seal == seal.seal }.min { $0.time != $1.time ? $0.time < $1.time : $0.output.lexicographicallyPrecedes($1.output) }
+            }
+            if let counted { reveals.append(counted) }
+            spareReveals += all.filter { reveal in counted.map { !($0.time == reveal.time && $0.output == reveal.output) } ?? true }
+        }
+
         func seal(of worker: Who) -> Seal? {
             var best: Seal?
             for commit in commits where commit.worker == worker {
@@ -318,7 +336,7 @@ public struct ShardLedger: Sendable {
         // custodian it is kept all the same, so that custodians who saw the copies in different orders converge
         // (each custodian takes at most one of them from the worker, so the copies are few).
         case .commit: if try !checkCommit(record, now: now, submitted: submitted, equivalent: equivalent), submitted { return false }
-        case .reveal: if try !checkReveal(record), submitted { return false }
+        case .reveal: if try !checkReveal(record, submitted: submitted), submitted { return false }
         case .draw: drawSeals = try checkDraw(record, submitted: submitted)
         case .error: try checkError(record, submitted: submitted)
         }
@@ -356,9 +374,10 @@ public struct ShardLedger: Sendable {
     }
 
     /// A commit is the worker's own, made while it held a lease on each unit. Handed in by the worker, it must also
-    /// be for units not yet decided, and not change a seal it made before. (Those two depend on what the custodian
-    /// already holds, so another custodian merging the commit later does not apply them: custodians that saw
-    /// records in different orders still converge to one set.) False when every seal is already here.
+    /// be for units not yet decided, under a lease it has not given back, and not change a seal it made before.
+    /// (Those three depend on what the custodian already holds, so another custodian merging the commit later does
+    /// not apply them: custodians that saw records in different orders still converge to one set.) False when every
+    /// seal is already here.
     private func checkCommit(
         _ record: CustodyRecord, now: Int64, submitted: Bool, equivalent: ([UInt8], [UInt8]) -> Bool
     ) throws(CustodyError) -> Bool {
@@ -372,10 +391,15 @@ public struct ShardLedger: Sendable {
             guard !leases.isEmpty else {
                 throw CustodyError("no lease", "worker \(record.author.hex.prefix(12)) holds no lease on unit \(entry.unit)")
             }
-            // Clocks differ by a little: a seal may be stamped up to `sealSlack` outside its lease.
+            // Clocks differ by a little: a seal may be stamped up to `sealSlack` outside its lease. A lease the worker
+            // gave back takes no seal from it, but only as handed in: merged, a commit made before the release reached
+            // this custodian is kept (the worker sealed, a custodian refused the commit for a unit decided meanwhile,
+            // and it gave those units back), or custodians that saw the two in different orders held different sets
+            // for good (CustodyConvergenceTests).
             guard
                 leases.contains(where: {
-                    $0.time - Self.sealSlack <= record.time && record.time <= $0.expires + Self.sealSlack && !unit.isReleased($0)
+                    $0.time - Self.sealSlack <= record.time && record.time <= $0.expires + Self.sealSlack
+                        && !(submitted && unit.isReleased($0))
                 })
             else {
                 throw CustodyError("lease expired", "the seal of unit \(entry.unit) is not within a lease of its worker")
@@ -395,8 +419,11 @@ public struct ShardLedger: Sendable {
     }
 
     /// A reveal is the worker's own, of a unit it was leased and sealed, and matches its seal. False when every
-    /// output is already here.
-    private func checkReveal(_ record: CustodyRecord) throws(CustodyError) -> Bool {
+    /// output is already here. Merged from another custodian, it may match any seal of the worker's here, and one
+    /// that matches none may yet find its seal: a worker that sealed two outputs at two custodians and revealed each
+    /// to its own would otherwise leave custodians holding different sets, by the order the seals came in
+    /// (`UnitRecords.reveals` says which one counts).
+    private func checkReveal(_ record: CustodyRecord, submitted: Bool) throws(CustodyError) -> Bool {
         guard record.author == record.worker else { throw CustodyError("malformed", "a worker's record names another worker") }
         let author = Who(record.author)
         var new = false
@@ -408,9 +435,17 @@ public struct ShardLedger: Sendable {
             guard let seal = unit.seal(of: author) else {
                 throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker")
             }
-            guard entry.hash.count == 32, SHA256.hash(entry.data).bytes == entry.hash,
-                CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash) == seal.seal
-            else { throw CustodyError("reveal does not match its commit", "unit \(entry.unit)") }
+            guard entry.hash.count == 32, SHA256.hash(entry.data).bytes == entry.hash else {
+                throw CustodyError("reveal does not match its commit", "unit \(entry.unit)")
+            }
+            let sealed = CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)
+            if !submitted, sealed != seal.seal {
+                guard unit.commits.contains(where: { $0.worker == author && $0.seal == sealed }) else {
+                    throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker that the reveal matches")
+                }
+            } else if sealed != seal.seal {
+                throw CustodyError("reveal does not match its commit", "unit \(entry.unit)")
+            }
             if !unit.reveals.contains(where: { $0.worker == author }) { new = true }
         }
         return new
@@ -514,6 +549,7 @@ public struct ShardLedger: Sendable {
                         networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
+                perUnit[index].countOneReveal(of: author)
                 if !perUnit[index].answered(author) { unrevealed[author, default: []].insert(entry.unit) }
             case .draw:
                 let seal = drawSeals?[entry.unit] ?? Self.drawnSeal(perUnit[index], entry, record) ?? []
@@ -527,6 +563,7 @@ public struct ShardLedger: Sendable {
                     Reveal(
                         worker: author, digest: entry.hash, output: entry.data, time: record.time,
                         seal: CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)))
+                perUnit[index].countOneReveal(of: author)
             case .error:
                 if let lease = CustodyRecord.releasedLease(entry.data) {
                     perUnit[index].releases.append((lease, author))
