@@ -299,4 +299,48 @@ import Testing
         let outcome = Self.settle(records + [forged], order: [4, 0, 1, 2, 3], manifest: manifest, as: custodians[1].identity, at: now + 3_000)
         #expect(outcome.ids.count == 4 && outcome.refused["unknown epoch", default: 0] >= 1, "\(outcome.refused)")
     }
+
+    /// A worker leased a unit a second time once its first lease had run out, sealed under the second and then gave
+    /// the second back. A custodian that has the first lease when the seal (or the release) comes, but not yet the
+    /// second, keeps both once the second comes. Before, the seal was refused for good ("lease expired": not within
+    /// the one lease here) and the release too ("malformed": naming a lease not here).
+    @Test func recordsUnderAWorkersSecondLeaseOfAUnitAreKeptWhicheverLeaseCameFirst() throws {
+        let (custodians, manifest) = try Self.oneShardJob(units: 4)
+        let job = manifest.id
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let now: Int64 = 1_800_000_000_000
+        let network = manifest.policy.network(ofIPv4: 0x0A01_0005)
+        func lease(at time: Int64) -> CustodyRecord {
+            CustodyRecord(
+                kind: .lease, job: job, shard: 0, worker: worker.publicKey, expires: time + 30_000, epoch: 0, network: network,
+                standing: 0, prior: 0, priorShards: [], entries: [.init(unit: 1)], time: time, signedBy: custodians[1].identity)
+        }
+        let (first, second) = (lease(at: now), lease(at: now + 100_000))
+        let outputs = [1: Self.output(1, cheating: false)]
+        let records = [
+            first, second,
+            Self.record(.commit, worker, job, Self.seals(worker, job, outputs), time: now + 110_000),
+            Self.record(.error, worker, job, [.init(unit: 1, data: CustodyRecord.releaseReason(of: second.id))], time: now + 120_000),
+        ]
+        for order in [[0, 1, 2, 3], [0, 2, 3, 1], [0, 3, 2, 1], [2, 3, 0, 1]] {
+            let outcome = Self.settle(records, order: order, manifest: manifest, as: custodians[2].identity, at: now + 130_000)
+            #expect(outcome.ids.count == 4, "order \(order): kept \(outcome.ids.count) of 4, refused \(outcome.refused)")
+        }
+    }
+
+    /// A record stamped further ahead of a custodian's clock than `ShardLedger.clockWindow` is refused when it comes,
+    /// and kept when it comes again once the clock has caught up (a custodian whose clock is behind the others').
+    /// Before, it was refused for good.
+    @Test func aRecordAheadOfACustodiansClockIsKeptOnceTheClockCatchesUp() throws {
+        var (custodians, manifest) = try Self.oneShardJob(units: 4)
+        let now: Int64 = 1_800_000_000_000
+        let ahead = now + ShardLedger.clockWindow + 60_000
+        let lease = try #require(
+            try custodians[0].lease(job: manifest.id, shard: 0, worker: Identity(privateKey: Ed25519PrivateKey()).publicKey, address: 0x0A01_0005, count: 1, now: ahead))
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        #expect(custodians[1].merge([lease], now: now).records.isEmpty)
+        #expect(custodians[1].rejected["clock"] == 1)
+        #expect(custodians[1].merge([lease], now: ahead).records.count == 1)
+        #expect(custodians[1].recordIDs(ref) == [lease.id])
+    }
 }

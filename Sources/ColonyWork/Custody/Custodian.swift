@@ -55,6 +55,10 @@ public struct Custodian: Sendable {
     /// Refused IDs remembered per shard.
     static let refusedLimit = 4096
 
+    /// Reasons a merged record is refused for now, not for good (`merge`): it lacks a record that may still come, or
+    /// its time is ahead of this custodian's clock.
+    static let refusedForNow: Set<String> = ["no lease", "reveal without commit", "unknown epoch", "draw without seal", "lease expired", "clock"]
+
     public init(identity: Identity) {
         self.identity = identity
     }
@@ -397,8 +401,11 @@ public struct Custodian: Sendable {
                         added.append(record)
                     }
                 } catch {
-                    // Refused for good unless it lacked a record that may still come (its lease, its seal).
-                    if !["no lease", "reveal without commit", "unknown epoch", "draw without seal"].contains(error.reason),
+                    // Refused for good unless it lacked a record that may still come (its lease, its seal, the set
+                    // change its author's membership rests on), or this custodian's clock may yet reach its time: a
+                    // seal made under a worker's second lease of a unit came before that lease, where the first was
+                    // here ("lease expired"), and was refused for good, so custodians held different sets for ever.
+                    if !Self.refusedForNow.contains(error.reason),
                         refusedIDs[ref, default: [:]].count < Self.refusedLimit
                     {
                         refusedIDs[ref, default: [:]][id] = "\(record.kind) by \(record.author.hex.prefix(4)): \(error.reason)"

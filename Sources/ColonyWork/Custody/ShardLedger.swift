@@ -513,8 +513,11 @@ public struct ShardLedger: Sendable {
                 throw CustodyError("no lease", "worker \(record.worker.hex.prefix(12)) holds no lease on unit \(entry.unit)")
             }
             if let lease = CustodyRecord.releasedLease(entry.data) {
-                guard record.author == record.worker, unit.leases.contains(where: { $0.id == lease && $0.worker == worker })
-                else { throw CustodyError("malformed", "a release names a lease of its own worker") }
+                guard record.author == record.worker else { throw CustodyError("malformed", "a release names a lease of its own worker") }
+                // Merged, the lease it names may not be here yet (the worker's second lease of the unit).
+                guard unit.leases.contains(where: { $0.id == lease && $0.worker == worker }) else {
+                    throw CustodyError(submitted ? "malformed" : "no lease", "a release names a lease of its own worker, not one here")
+                }
             } else if submitted, unit.errors.contains(where: { $0.worker == worker }) {
                 throw CustodyError("duplicate", "unit \(entry.unit) already has an error for this worker")
             }
