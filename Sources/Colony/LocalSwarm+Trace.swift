@@ -55,9 +55,11 @@ extension LocalSwarm {
                 guard let mine = keeper.custodian.ledgers[ref] else { continue }
                 let verdicts = mine.verdicts(now: now, equivalent: mine.equivalence)
                 let states = open.map { unit in "\(unit.unit) \(verdicts.first { $0.unit == unit.unit }.map { "\($0.state)" } ?? "?")" }
+                let refusals: [String] = keeper.custodian.refusals(ref)
+                let openCount = verdicts.filter { $0.state == .open }.count
                 lines.append(
                     "custodian \(keeper.identity.publicKey.hex.prefix(4)) of shard \(shard): \(mine.records.count) records, "
-                        + "\(verdicts.filter { $0.state == .open }.count) open; refused for good \(keeper.custodian.refusals(ref)); "
+                        + "\(openCount) open; refused for good \(refusals); "
                         + "\(states.joined(separator: ", ")); "
                         + peers.map { worker in
                             let trace = mine.adaptiveTrace(of: worker.identity.publicKey)

@@ -4,6 +4,8 @@ import ColonyWork
 import Foundation
 import Testing
 
+@testable import Colony
+
 /// The custody protocol over an in-memory exchange: custodians that see different records (a partition, records
 /// arriving in any order) converge by merging, and every custodian then reaches the same verdicts — the CRDT
 /// property DESIGN.md (Custody) rests on. Deterministic: a seeded generator drives workers, partitions and
@@ -342,5 +344,61 @@ import Testing
         #expect(custodians[1].rejected["clock"] == 1)
         #expect(custodians[1].merge([lease], now: ahead).records.count == 1)
         #expect(custodians[1].recordIDs(ref) == [lease.id])
+    }
+
+    /// The records of a job run over the real wire, merged in any order: every record any of the swarm's custodians
+    /// kept, and every set change, handed one at a time to fresh custodians in `orders` random orders (asked again
+    /// until nothing more is kept, as anti-entropy does), leave each holding all of them and saying the same of every
+    /// unit. Returns the number of records and changes per shard.
+    @discardableResult
+    static func expectSameSetInAnyOrder(_ job: JobID, on swarm: LocalSwarm, orders: Int = 2, seed: UInt64 = 1) -> [Int] {
+        var random = SeededGenerator(seed: seed)
+        guard let manifest = swarm.peers.lazy.compactMap({ peer in peer.custody.withLock { $0.manifests[job] } }).first else {
+            Issue.record("no peer keeps job \(job.hex.prefix(12))")
+            return []
+        }
+        let now = CustodyClock.now()
+        var sizes: [Int] = []
+        for shard in 0..<manifest.shardCount {
+            let ref = ShardRef(job: job, shard: shard)
+            var records: [SHA256Digest: CustodyRecord] = [:]
+            var changes: [SHA256Digest: CustodySetChange] = [:]
+            for peer in swarm.peers {
+                peer.custody.withLock { custodian in
+                    records.merge(custodian.recordsByID(ref)) { first, _ in first }
+                    for change in custodian.changes(ref) { changes[change.id] = change }
+                }
+            }
+            let members = Set(swarm.peers.filter { peer in peer.custody.withLock { $0.ledgers[ref]?.authority.wasMember(peer.identity.publicKey) ?? false } }.map(\.identity.publicKey))
+            guard let keeper = swarm.peers.first(where: { members.contains($0.identity.publicKey) }) else { continue }
+            let items: [(record: CustodyRecord?, change: CustodySetChange?)] = records.values.map { ($0, nil) } + changes.values.map { (nil, $0) }
+            var outcomes: [(ids: Set<SHA256Digest>, verdicts: [String], refused: [String: Int])] = []
+            for _ in 0..<orders {
+                var custodian = Custodian(identity: keeper.identity)
+                custodian.add(manifest)
+                let order = items.shuffled(using: &random)
+                var held = -1
+                while custodian.recordIDs(ref).count > held {
+                    held = custodian.recordIDs(ref).count
+                    for item in order {
+                        _ = custodian.merge(item.record.map { [$0] } ?? [], changes: item.change.map { [$0] } ?? [], now: now)
+                    }
+                }
+                let verdicts = (custodian.verdicts(ref, now: now) ?? []).map { verdict in
+                    "\(verdict.unit) \(verdict.state) \(verdict.agreeing.map(\.hex).sorted()) \(verdict.output ?? [])"
+                }
+                outcomes.append((custodian.recordIDs(ref), verdicts, custodian.rejected))
+            }
+            let all = Set(records.keys).union(changes.keys)
+            for outcome in outcomes {
+                #expect(
+                    outcome.ids == all,
+                    "shard \(shard): kept \(outcome.ids.count) of \(all.count); refused \(outcome.refused); missing \(all.subtracting(outcome.ids).compactMap { records[$0].map { "\($0.kind) by \($0.author.hex.prefix(4))" } })")
+                let differing = zip(outcome.verdicts, outcomes[0].verdicts).filter { $0 != $1 }.prefix(3)
+                #expect(differing.isEmpty, "shard \(shard): verdicts differ by order: \(differing.map { "\($0) against \($1)" })")
+            }
+            sizes.append(all.count)
+        }
+        return sizes
     }
 }
