@@ -818,7 +818,7 @@ struct AdaptiveReplicationTests {
     }
 
     /// Dave computes the closing check of `unit` with `output` and reveals at once.
-    func closingCheck(_ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], at time: Int64) throws {
+    func closingCheck(_ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], at time: Int64, excluding: Set<Int> = []) throws {
         let owners = cluster.owners(unit)
         // One replica is open, and only the owner of the first slot leases it: two custodians leasing it at once
         // would each have their worker reveal at once, and those two results never pair.
@@ -826,7 +826,7 @@ struct AdaptiveReplicationTests {
         // (On a copy: with two closing checks open, that custodian may own the first slot of the other.)
         var probe = cluster
         #expect(try probe.lease(erin, network: 5, via: owners[1], at: time)?.entries.contains { $0.unit == unit } != true)
-        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time))
+        let lease = try #require(try cluster.lease(dave, network: 4, via: owners[0], at: time, excluding: excluding))
         try #require(lease.entries.map(\.unit) == [unit])
         cluster.sync(at: time)
         #expect(cluster.verdict(unit, at: owners[0], time: time)?.openSlots == 0)
@@ -841,10 +841,11 @@ struct AdaptiveReplicationTests {
     /// `workers` (Carol and Erin unless given), fresh, compute `unit` with `output` as a quorum of two, leased by its
     /// first two slot owners.
     func freshQuorum(
-        _ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], by workers: [(Identity, Int)]? = nil, at time: Int64
+        _ cluster: inout CustodyCluster, _ unit: Int, output: [UInt8], by workers: [(Identity, Int)]? = nil, at time: Int64,
+        excluding: Set<Int> = []
     ) throws {
         let workers = workers ?? [(carol, 3), (erin, 5)]
-        try replicate(&cluster, unit, workers[0], workers[1], at: time, outputs: ({ _ in output }, { _ in output }))
+        try replicate(&cluster, unit, workers[0], workers[1], at: time, outputs: ({ _ in output }, { _ in output }), excluding: excluding)
     }
 
     /// Dave's honest closing check of Alice's (or `worker`'s) `unit` differs from her result; `others`, her other
@@ -852,15 +853,15 @@ struct AdaptiveReplicationTests {
     /// given) agree with Dave: she is outvoted, and all of them are voided. Returns the time after.
     func failClosingCheck(
         _ cluster: inout CustodyCluster, _ unit: Int, of worker: Identity? = nil, others: [Int], fresh: [(Identity, Int)]? = nil,
-        at time: Int64
+        at time: Int64, excluding: Set<Int> = []
     ) throws -> Int64 {
         let worker = worker ?? alice
-        try closingCheck(&cluster, unit, output: Outputs.right(unit), at: time)
+        try closingCheck(&cluster, unit, output: Outputs.right(unit), at: time, excluding: excluding)
         var time = time + 10
         #expect(cluster.verdict(unit, time: time)?.state == .open)
         for other in others { #expect(cluster.verdict(other, time: time)?.agreeing == [worker.publicKey], "unit \(other)") }
         let fresh = fresh ?? [(carol, 3), (erin, 5)]
-        try freshQuorum(&cluster, unit, output: Outputs.right(unit), by: fresh, at: time)
+        try freshQuorum(&cluster, unit, output: Outputs.right(unit), by: fresh, at: time, excluding: excluding)
         time += 10
         let checked = try #require(cluster.verdict(unit, time: time))
         #expect(checked.state == .validated && Set(checked.agreeing) == Set([dave.publicKey] + fresh.map(\.0.publicKey)))
@@ -1154,12 +1155,40 @@ struct AdaptiveReplicationTests {
         _ = try runAlone(&cluster, last, right: true, at: time)
         time += 10
         let closing = try ledger(cluster).adaptive.closing
-        #expect(closing.count == 2 && closing.values.allSatisfy { $0 == Who(alice.publicKey) })
+        // Two drawn from her 98 results, and one from each of her latest 24, 12, 6 and 3.
+        #expect(closing.count == 6 && closing.values.allSatisfy { $0 == Who(alice.publicKey) })
         let cheat = try #require(closing.keys.filter { $0 != last }.min())
         let others = (2...last).filter { $0 != cheat }
-        time = try failClosingCheck(&cluster, cheat, others: others.filter { closing[$0] == nil }, at: time)
+        // The other picks wait for their replicas meanwhile: Dave, Carol and Erin take this one.
+        let waiting = Set(closing.keys).subtracting([cheat])
+        time = try failClosingCheck(&cluster, cheat, others: others.filter { closing[$0] == nil }, at: time, excluding: waiting)
         try expectAlicesVoided(cluster, others, at: time)
         #expect(try ledger(cluster).standing(of: alice.publicKey, at: time) == 0)
+    }
+
+    @Test func aSleeperThatTurnsLateInItsRunIsCaughtByAPickAmongItsLatestResults() throws {
+        // Alice, trusted, is honest alone on units 2 to 69 and no draw checks them; then she turns, cheats on 70 to
+        // 98 and is honest on 99, her last. Two picks drawn from her whole run of 98 fall on honest results about half
+        // the time (69 · 68 / 98 · 97), and her 29 cheats stood (demo --adaptive, careful-sleeper: 28 wrong outputs
+        // of one lease). A pick from each of her latest 24, 12, 6 and 3 results takes at least one cheat: it fails,
+        // a fresh quorum outvotes her, and every result of her run is voided.
+        let last = ShardLedger.secondClosingCheckFrom - 1
+        var cluster = try Self.cluster(units: last + 1)
+        var time = try earnTrust(&cluster)
+        for unit in 2...69 {
+            _ = try runAlone(&cluster, unit, right: true, at: time)
+            time += 10
+        }
+        time = try cheatAlone(&cluster, 70...(last - 1), at: time)
+        _ = try runAlone(&cluster, last, right: true, at: time)
+        time += 10
+        let closing = try ledger(cluster).adaptive.closing
+        #expect(closing.count == 6 && closing.values.allSatisfy { $0 == Who(alice.publicKey) })
+        let cheat = try #require(closing.keys.filter { (70..<last).contains($0) }.min(), "picks \(closing.keys.sorted())")
+        let others = (2...last).filter { $0 != cheat }
+        let waiting = Set(closing.keys).subtracting([cheat])
+        time = try failClosingCheck(&cluster, cheat, others: others.filter { closing[$0] == nil }, at: time, excluding: waiting)
+        try expectAlicesVoided(cluster, others, at: time)
     }
 
     @Test func aFailedCheckVoidsEveryResultOfItsLeaseWhateverTheirUnits() throws {
