@@ -25,19 +25,8 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3])
     func partitionedCustodiansConvergeToTheSameVerdicts(seed: UInt64) throws {
         var random = SeededGenerator(seed: seed)
-        let spec = JobSpec(
-            kernel: "tally", title: "converge", parameters: ["units": .int(40)],
-            redundancy: Redundancy(replicas: 2, quorum: 2, maxAttempts: 8), leaseSeconds: 30)
-        var custodians = (0..<4).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
-        let members = custodians.enumerated().map {
-            CustodianMember(key: $1.identity.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000))
-        }
-        let manifest = try JobManifest.signed(
-            spec: spec, kernelVersion: 1, units: (0..<40).map { Data([UInt8($0)]) },
-            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: 10,
-            custody: { _, shards in JobCustody.same(members, shards: shards) })
+        var (custodians, manifest) = try Self.job(units: 40, shardSize: 10, custodians: 4)
         let job = manifest.id
-        for index in custodians.indices { custodians[index].add(manifest) }
         var workers = (0..<10).map { Worker(cheats: $0 == 9) }
         let refs = (0..<manifest.shardCount).map { ShardRef(job: job, shard: $0) }
         var now: Int64 = 1_800_000_000_000
@@ -144,19 +133,22 @@ import Testing
         #expect(steps > 10 && steps < 400, "seed \(seed): decided after \(steps) steps")
     }
 
-    /// A job of one shard of `units` tally units kept by three custodians, for the tests of arrival order.
-    private static func oneShardJob(units: Int, adaptive: Bool = false) throws -> (custodians: [Custodian], manifest: JobManifest) {
+    /// A job of `units` tally units in shards of `shardSize` (one shard unless given), each kept by the same
+    /// `count` custodians, which know the job.
+    private static func job(
+        units: Int, shardSize: Int? = nil, custodians count: Int = 3, adaptive: Bool = false
+    ) throws -> (custodians: [Custodian], manifest: JobManifest) {
         var redundancy = Redundancy(replicas: 2, quorum: 2, maxAttempts: 8)
         redundancy.adaptive = adaptive
         let spec = JobSpec(
             kernel: "tally", title: "arrival order", parameters: ["units": .int(units)], redundancy: redundancy, leaseSeconds: 30)
-        var custodians = (0..<3).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
+        var custodians = (0..<count).map { _ in Custodian(identity: Identity(privateKey: Ed25519PrivateKey())) }
         let members = custodians.enumerated().map {
             CustodianMember(key: $1.identity.publicKey, endpoint: Endpoint(address: 0x0A00_0001 + UInt32($0), port: 7000))
         }
         let manifest = try JobManifest.signed(
             spec: spec, kernelVersion: 1, units: (0..<units).map { Data([UInt8($0)]) },
-            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: units,
+            by: Identity(privateKey: Ed25519PrivateKey()), shardSize: shardSize ?? units,
             custody: { _, shards in JobCustody.same(members, shards: shards) })
         for index in custodians.indices { custodians[index].add(manifest) }
         return (custodians, manifest)
@@ -205,7 +197,7 @@ import Testing
     /// the two held different sets for ever, and a shard whose custodians disagree may stall (demo --adaptive,
     /// trusted scenario: a custodian one record short saw 502 units open, the others 2).
     @Test func aCommitMergedAfterItsLeasesReleaseIsKeptAsOneMergedBefore() throws {
-        var (custodians, manifest) = try Self.oneShardJob(units: 10)
+        var (custodians, manifest) = try Self.job(units: 10)
         let job = manifest.id
         let worker = Identity(privateKey: Ed25519PrivateKey())
         let now: Int64 = 1_800_000_000_000
@@ -232,7 +224,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func aWorkerThatSealsTwoOutputsLeavesEveryCustodianCountingTheSameOne(seed: UInt64) throws {
         var random = SeededGenerator(seed: seed)
-        var (custodians, manifest) = try Self.oneShardJob(units: 4)
+        var (custodians, manifest) = try Self.job(units: 4)
         let job = manifest.id
         let now: Int64 = 1_800_000_000_000
         let (twoFaced, honest) = (Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()))
@@ -275,7 +267,7 @@ import Testing
     /// order of lease, commit, draw and reveal, every custodian ends up with all four. Before, a draw that came first
     /// was refused for good, and that custodian saw the units it decided as open for ever.
     @Test func aDrawThatComesBeforeItsLeaseIsKeptOnceTheLeaseComes() throws {
-        var (custodians, manifest) = try Self.oneShardJob(units: 10, adaptive: true)
+        var (custodians, manifest) = try Self.job(units: 10, adaptive: true)
         let job = manifest.id
         let worker = Identity(privateKey: Ed25519PrivateKey())
         let now: Int64 = 1_800_000_000_000
@@ -307,7 +299,7 @@ import Testing
     /// second, keeps both once the second comes. Before, the seal was refused for good ("lease expired": not within
     /// the one lease here) and the release too ("malformed": naming a lease not here).
     @Test func recordsUnderAWorkersSecondLeaseOfAUnitAreKeptWhicheverLeaseCameFirst() throws {
-        let (custodians, manifest) = try Self.oneShardJob(units: 4)
+        let (custodians, manifest) = try Self.job(units: 4)
         let job = manifest.id
         let worker = Identity(privateKey: Ed25519PrivateKey())
         let now: Int64 = 1_800_000_000_000
@@ -334,7 +326,7 @@ import Testing
     /// and kept when it comes again once the clock has caught up (a custodian whose clock is behind the others').
     /// Before, it was refused for good.
     @Test func aRecordAheadOfACustodiansClockIsKeptOnceTheClockCatchesUp() throws {
-        var (custodians, manifest) = try Self.oneShardJob(units: 4)
+        var (custodians, manifest) = try Self.job(units: 4)
         let now: Int64 = 1_800_000_000_000
         let ahead = now + ShardLedger.clockWindow + 60_000
         let lease = try #require(
@@ -369,8 +361,9 @@ import Testing
                     for change in custodian.changes(ref) { changes[change.id] = change }
                 }
             }
-            let members = Set(swarm.peers.filter { peer in peer.custody.withLock { $0.ledgers[ref]?.authority.wasMember(peer.identity.publicKey) ?? false } }.map(\.identity.publicKey))
-            guard let keeper = swarm.peers.first(where: { members.contains($0.identity.publicKey) }) else { continue }
+            // A fresh ledger is kept only by a custodian of the shard: one of its members lends its key.
+            guard let keeper = swarm.peers.first(where: { peer in peer.custody.withLock { $0.ledgers[ref]?.authority.wasMember(peer.identity.publicKey) ?? false } })
+            else { continue }
             let items: [(record: CustodyRecord?, change: CustodySetChange?)] = records.values.map { ($0, nil) } + changes.values.map { (nil, $0) }
             var outcomes: [(ids: Set<SHA256Digest>, verdicts: [String], refused: [String: Int])] = []
             for _ in 0..<orders {

@@ -444,8 +444,8 @@ public struct Custodian: Sendable {
         return Set(ledger.records.keys).union(ledger.authority.allChanges.map(\.id))
     }
 
-    /// IDs this custodian refused and will not ask for again.
-    public func refused(_ ref: ShardRef) -> Set<SHA256Digest> { refusedIDs[ref].map { Set($0.keys) } ?? [] }
+    /// IDs this custodian refused and will not ask for again (a view, not a copy: asked on every sync).
+    public func refused(_ ref: ShardRef) -> [SHA256Digest: String].Keys { (refusedIDs[ref] ?? [:]).keys }
 
     /// Why each record this custodian refused for good was refused: its kind, author and reason (a stall's trace).
     public func refusals(_ ref: ShardRef) -> [String] { (refusedIDs[ref] ?? [:]).values.sorted() }

@@ -895,15 +895,17 @@ extension ShardLedger {
     /// each the unit ranked first there that is not picked yet. A sleeper that turned inside its run, honest on its
     /// first h results and cheating on the rest, escaped two picks from the whole run with probability
     /// h(h − 1) / n(n − 1), which is most of the time when it turned late (demo --adaptive, careful-sleeper: 28 wrong
-    /// outputs of one lease in one run of 8, both picks on honest results); its cheats are the run's latest results,
+    /// outputs of one lease in one run of 12, both picks on honest results); its cheats are the run's latest results,
     /// and a pick among those finds one. A worker that cheats early in its run and then turns honest is drawn as
     /// before. It costs about log2(n) − 1 replicas more per worker and shard for a run of n (0 for a run under 8).
     static func closingPicksInLargeShard(_ tail: [Int], draws: [Double]) -> [Int] {
-        var picks = closingPicks(tail, draws: draws, count: 2)
+        // A unit's rank does not depend on the others: ranked once, the first of a window is its first in the whole.
+        let ranking = closingRanking(tail, draws: draws)
+        var picks = Array(ranking.prefix(2))
         var window = tail.count / 4
         while window >= 2 {
-            let latest = tail.suffix(window).filter { !picks.contains($0) }
-            picks += closingPicks(latest, draws: draws, count: 1)
+            let latest = Set(tail.suffix(window))
+            if let pick = ranking.first(where: { latest.contains($0) && !picks.contains($0) }) { picks.append(pick) }
             window /= 2
         }
         return picks
@@ -911,6 +913,11 @@ extension ShardLedger {
 
     /// The `count` units of `tail` ranked first as in `closingPick`.
     static func closingPicks(_ tail: [Int], draws: [Double], count: Int) -> [Int] {
+        Array(closingRanking(tail, draws: draws).prefix(count))
+    }
+
+    /// The units of `tail` in the order `closingPick` ranks them.
+    static func closingRanking(_ tail: [Int], draws: [Double]) -> [Int] {
         var seed: [UInt8] = Array("colony-closing-check".utf8)
         for value in draws.sorted() {
             withUnsafeBytes(of: value.bitPattern.bigEndian) { seed += $0 }
@@ -921,7 +928,7 @@ extension ShardLedger {
             withUnsafeBytes(of: UInt64(unit).bigEndian) { message += $0 }
             return (rank: SHA256.hash(message).bytes, unit: unit)
         }
-        return ranked.sorted { $0.rank.lexicographicallyPrecedes($1.rank) }.prefix(count).map(\.unit)
+        return ranked.sorted { $0.rank.lexicographicallyPrecedes($1.rank) }.map(\.unit)
     }
 }
 

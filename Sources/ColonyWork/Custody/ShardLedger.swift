@@ -186,20 +186,23 @@ public struct ShardLedger: Sendable {
             reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
         }
 
-        /// `worker`'s seal: its earliest commit.
         /// Sets apart all but the reveal of `worker`'s that counts (see `reveals`), once a reveal or a seal of its came.
         mutating func countOneReveal(of worker: Who) {
             let all = reveals.filter { $0.worker == worker } + spareReveals.filter { $0.worker == worker }
-            guard all.count > 1 || all.first.map({ $0.seal != seal(of: worker)?.seal }) == true else { return }
+            guard !all.isEmpty else { return }
+            let counted = seal(of: worker)?.seal
+            // The common case, one reveal of the seal that counts: nothing to set apart.
+            if all.count == 1, all[0].seal == counted { return }
             reveals.removeAll { $0.worker == worker }
             spareReveals.removeAll { $0.worker == worker }
-            let counted = seal(of: worker).flatMap { seal in
-                all.filter { $0.seal == seal.seal }.min { $0.time != $1.time ? $0.time < $1.time : $0.output.lexicographicallyPrecedes($1.output) }
+            let earliest = all.sorted { $0.time != $1.time ? $0.time < $1.time : $0.output.lexicographicallyPrecedes($1.output) }
+            let first = earliest.firstIndex { $0.seal == counted }
+            for (index, reveal) in earliest.enumerated() {
+                if index == first { reveals.append(reveal) } else { spareReveals.append(reveal) }
             }
-            if let counted { reveals.append(counted) }
-            spareReveals += all.filter { reveal in counted.map { !($0.time == reveal.time && $0.output == reveal.output) } ?? true }
         }
 
+        /// `worker`'s seal: its earliest commit.
         func seal(of worker: Who) -> Seal? {
             var best: Seal?
             for commit in commits where commit.worker == worker {
@@ -439,12 +442,11 @@ public struct ShardLedger: Sendable {
                 throw CustodyError("reveal does not match its commit", "unit \(entry.unit)")
             }
             let sealed = CustodyRecord.seal(worker: record.author, job: job, unit: entry.unit, digest: entry.hash)
-            if !submitted, sealed != seal.seal {
+            if sealed != seal.seal {
+                guard !submitted else { throw CustodyError("reveal does not match its commit", "unit \(entry.unit)") }
                 guard unit.commits.contains(where: { $0.worker == author && $0.seal == sealed }) else {
                     throw CustodyError("reveal without commit", "unit \(entry.unit) has no seal from this worker that the reveal matches")
                 }
-            } else if sealed != seal.seal {
-                throw CustodyError("reveal does not match its commit", "unit \(entry.unit)")
             }
             if !unit.reveals.contains(where: { $0.worker == author }) { new = true }
         }
