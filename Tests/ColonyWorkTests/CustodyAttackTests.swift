@@ -62,6 +62,34 @@ import Testing
         #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).prefix(4).allSatisfy { $0.output == Outputs.right($0.unit) })
     }
 
+    /// A proposal to replace a silent member that too few co-signed (one could still reach it then) is proposed
+    /// again once the others agree: the same change, and the co-signer signs it then. Before, the proposer refused to
+    /// sign a second change to that epoch, even the same one, and the shard kept a vanished custodian for good
+    /// (AdaptiveSwarmTests, vanish: 523 units open after 300 s).
+    @Test func aProposalNotCosignedIsProposedAgainAndSignedOnceTheOthersAgree() throws {
+        var cluster = try CustodyCluster()
+        let ref = cluster.ref()
+        let joining = CustodianMember(key: Identity(privateKey: Ed25519PrivateKey()).publicKey, endpoint: Endpoint(address: 0x0A00_0099, port: 7000))
+        let leaving = cluster.keys[2].publicKey
+        let first = try cluster.custodians[0].proposeChange(ref, leaving: leaving, joining: joining, now: cluster.now)
+        // Custodian 1 still reaches the member: it does not co-sign, and nothing changes.
+        #expect(throws: CustodyError.self) { try cluster.custodians[1].cosign(first) { _ in false } }
+        // Later, with another newcomer on offer: the same change again, which 1 now co-signs, twice if asked twice.
+        let other = CustodianMember(key: Identity(privateKey: Ed25519PrivateKey()).publicKey, endpoint: Endpoint(address: 0x0A00_009A, port: 7000))
+        let again = try cluster.custodians[0].proposeChange(ref, leaving: leaving, joining: other, now: cluster.now + 10_000)
+        #expect(again.unsignedValue() == first.unsignedValue())
+        var signed = try cluster.custodians[1].cosign(again) { $0.key == leaving }
+        signed = try cluster.custodians[1].cosign(signed) { $0.key == leaving }
+        #expect(signed.signatures.count == 2)
+        #expect(cluster.custodians[1].merge([], changes: [signed], now: cluster.now).changes.count == 1)
+        // A change replacing another member, to the same epoch, it still does not sign or propose.
+        var cluster2 = try CustodyCluster()
+        _ = try cluster2.custodians[0].proposeChange(cluster2.ref(), leaving: cluster2.keys[2].publicKey, joining: joining, now: cluster2.now)
+        #expect(throws: CustodyError.self) {
+            try cluster2.custodians[0].proposeChange(cluster2.ref(), leaving: cluster2.keys[1].publicKey, joining: joining, now: cluster2.now)
+        }
+    }
+
     /// Set changes: signed by outsiders or by a minority of the set, they are refused; signed by a majority they
     /// are accepted, after which the member that left can no longer lease and the newcomer can.
     @Test func onlyAMajorityOfTheSetBeforeCanChangeIt() throws {

@@ -39,7 +39,8 @@ public struct Custodian: Sendable {
     /// IDs of records refused per shard, so that anti-entropy does not ask for them again (bounded).
     private var refusedIDs: [ShardRef: [SHA256Digest: String]] = [:]
     /// The epoch of each shard whose set change this custodian signed: it signs one change per epoch.
-    private var signedEpochs: [ShardRef: Int] = [:]
+    /// Per shard, the last set change this custodian signed (it signs one change per epoch, and that one again).
+    private var signedChanges: [ShardRef: CustodySetChange] = [:]
     /// Per shard of an adaptive job, the trusted workers that asked this custodian for its units, each with when
     /// it last asked and its network: the pairing rule keeps a unit for one that could partner it from its first
     /// request, not only once it holds a lease in the shard (`ShardLedger.pairing`).
@@ -512,14 +513,21 @@ public struct Custodian: Sendable {
         guard current.contains(where: { $0.key == identity.publicKey }), current.contains(where: { $0.key == leaving }),
             !current.contains(where: { $0.key == joining.key })
         else { throw CustodyError("bad authority", "a change replaces a member of the current set with a newcomer") }
-        var change = CustodySetChange(
-            job: ref.job, shard: ref.shard, epoch: ledger.authority.epoch + 1,
-            members: current.map { $0.key == leaving ? joining : $0 }, time: now)
-        guard signedEpochs[ref].map({ $0 < change.epoch }) ?? true else {
-            throw CustodyError("bad authority", "this custodian signed a change to epoch \(change.epoch) already")
+        let epoch = ledger.authority.epoch + 1
+        // Proposed before and not made (too few co-signed: one could still reach the member then), the same change
+        // is proposed again, with the newcomer chosen then. Refused, the custodian whose turn it is to replace a
+        // silent member never could, and the shard kept it for good (AdaptiveSwarmTests, vanish: "signed a change
+        // to epoch 1 already" every 5 s for 300 s, 523 units open).
+        if let earlier = signedChanges[ref], earlier.epoch >= epoch {
+            guard earlier.epoch == epoch, !earlier.members.contains(where: { $0.key == leaving }) else {
+                throw CustodyError("bad authority", "this custodian signed a change to epoch \(epoch) already")
+            }
+            return earlier
         }
+        var change = CustodySetChange(
+            job: ref.job, shard: ref.shard, epoch: epoch, members: current.map { $0.key == leaving ? joining : $0 }, time: now)
         change.sign(by: identity)
-        signedEpochs[ref] = change.epoch
+        signedChanges[ref] = change
         return change
     }
 
@@ -534,7 +542,10 @@ public struct Custodian: Sendable {
             let current = ledger.authority.current
             guard proposal.epoch == ledger.authority.epoch + 1, current.contains(where: { $0.key == identity.publicKey })
             else { throw CustodyError("bad authority", "not a change of the current set of a shard kept here") }
-            guard signedEpochs[ref].map({ $0 < proposal.epoch }) ?? true else {
+            // The one change it signed to this epoch it signs again (its proposer asks again), no other.
+            if let earlier = signedChanges[ref], earlier.epoch >= proposal.epoch,
+                earlier.epoch != proposal.epoch || earlier.unsignedValue() != proposal.unsignedValue()
+            {
                 throw CustodyError("bad authority", "this custodian signed a change to epoch \(proposal.epoch) already")
             }
             let leaving = current.filter { member in !proposal.members.contains { $0.key == member.key } }
@@ -543,8 +554,8 @@ public struct Custodian: Sendable {
                 leaving[0].key != identity.publicKey, mayLeave(leaving[0])
             else { throw CustodyError("bad authority", "the change does not replace one member that may leave") }
             var signed = proposal
-            signed.sign(by: identity)
-            signedEpochs[ref] = proposal.epoch
+            if !signed.signatures.contains(where: { $0.key == identity.publicKey }) { signed.sign(by: identity) }
+            signedChanges[ref] = signed
             return signed
         } catch {
             throw refuse(error)
