@@ -130,11 +130,15 @@ extension ColonyPeer {
             guard let kernel = frame.header["kernel"]?.string, let version = CustodyWire.int(frame, "version") else {
                 throw .malformed("co_jobs needs kernel and version")
             }
-            let manifests = custody.withLock { $0.manifests }
-            let list: [BencodeValue] = manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }
-                .compactMap { manifest in
-                    root(of: manifest.id).map { .list([.bytes(manifest.id.bytes), .bytes($0.root.bytes)]) }
-                }
+            // Only jobs with work left: a peer that has kept custody for years knows thousands of finished jobs, and
+            // an asker reads at most `jobListLimit` of a list.
+            let open = custody.withLock { custodian in
+                custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version && custodian.hasWorkLeft($0.id) }
+                    .map(\.id)
+            }
+            let list: [BencodeValue] = open.sorted().prefix(Self.jobListLimit).compactMap { job in
+                root(of: job).map { .list([.bytes(job.bytes), .bytes($0.root.bytes)]) }
+            }
             return CustodyWire.frame("jobs", payload: .list(list))
         case "co_evidence":
             guard let bytes = frame.header["worker"]?.bytes, bytes.count == 32,
@@ -180,6 +184,8 @@ extension ColonyPeer {
             guard let lease else {
                 let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
                 let done = verdicts.allSatisfy { $0.state != .open }
+                // No longer listed for workers looking for jobs (`co_jobs`) once every shard kept here is.
+                if done { custody.withLock { $0.noteFinished(ref) } }
                 // Open slots this custodian may not fill (its own lease is live, or the network is taken): another
                 // custodian of the set may.
                 let elsewhere = verdicts.contains { $0.openSlots > 0 }

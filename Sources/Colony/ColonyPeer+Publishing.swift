@@ -154,14 +154,17 @@ extension ColonyPeer {
         return jobLists(asking: sources, with: frame)
     }
 
-    /// Sends `frame` to each of `sources` and gathers the (job, manifest root) pairs they answer, at most 1000 from
-    /// each, with the first source that named each job.
+    /// The most jobs a job list (`co_jobs`) names, and the most read from one.
+    static let jobListLimit = 1000
+
+    /// Sends `frame` to each of `sources` and gathers the (job, manifest root) pairs they answer, at most
+    /// `jobListLimit` from each, with the first source that named each job.
     func jobLists(asking sources: [Endpoint], with frame: Frame) -> [(job: JobID, root: BlobID, source: Endpoint)] {
         var found: [JobID: (BlobID, Endpoint)] = [:]
         for source in sources {
             guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
             else { continue }
-            for item in list.prefix(1000) {
+            for item in list.prefix(Self.jobListLimit) {
                 guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
                     let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
                 else { continue }

@@ -110,6 +110,8 @@ public final class ColonyPeer: @unchecked Sendable {
     private let answerFaultHook = Mutex<(@Sendable (Frame) -> AnswerFault?)?>(nil)
     /// Blobs this peer accepts replicas of.
     let wantedBlobs: WantedBlobs
+    /// Jobs this peer knows only for its worker (`forgetLearnedJob`).
+    let learnedForWorker = Mutex<Set<JobID>>([])
     /// Authorities of shards this peer does not keep, with the changes it learned (`learnChanges`).
     let learnedAuthorities = Mutex<[ShardRef: ShardAuthority]>([:])
     /// When each shard's set was last asked for in the background (`learnChangesSoon`): at most once per
@@ -179,13 +181,14 @@ public final class ColonyPeer: @unchecked Sendable {
         let loaded = journal.load()
         for problem in loaded.problems { log("custody journal: \(problem)") }
         var restored = 0
-        for (job, root, records, changes) in loaded.jobs {
+        for (job, root, learned, records, changes) in loaded.jobs {
             do {
                 let bytes = try readBlob(root)
                 guard SHA256.hash(bytes) == job else { throw CustodyError("bad manifest", "its blob does not hash to the job") }
                 let manifest = try JobManifest(decoding: bytes)
                 roots.withLock { $0[job] = root }
                 want(manifest, root: root)
+                if learned { learnedForWorker.withLock { _ = $0.insert(job) } }
                 restored += custody.withLock { custodian in
                     custodian.add(manifest)
                     return custodian.merge(records, changes: changes, now: CustodyClock.now()).records.count
@@ -413,6 +416,7 @@ public final class ColonyPeer: @unchecked Sendable {
         let blob = try blobs.store.put(data: manifest.encoded(), pin: true).id
         want(manifest, root: blob)
         try journal.remember(manifest.id, root: blob)
+        learnedForWorker.withLock { _ = $0.remove(manifest.id) }
         roots.withLock { $0[manifest.id] = blob }
         custody.withLock { $0.add(manifest) }
         return blob
@@ -421,10 +425,11 @@ public final class ColonyPeer: @unchecked Sendable {
     /// The manifest of `job`, fetched from `hint` or the blob's holders when not known here, and checked: its
     /// SHA-256 must be the job ID and its signature must verify. Throws "unknown job" otherwise. A manifest for
     /// which `keep` is false is checked, then dropped and refused as `refusal` (a peer asked to keep custody of a
-    /// job that does not name it keeps nothing).
+    /// job that does not name it keeps nothing). `forWorker`: fetched for this peer's worker, and forgotten once the
+    /// worker is done with it, when it does not name this peer (`forgetLearnedJob`).
     public func fetchManifest(
         _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool = { _ in true },
-        refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer")
+        refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer"), forWorker: Bool = false
     ) throws(CustodyError) -> JobManifest {
         // One fetch per job at a time: a request that finds one in flight waits for it (a minute in all), then
         // looks again; no lock is held while the network is waited on. The fetch in flight keeps the manifest
@@ -448,7 +453,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 manifestFetches.withLock { _ = $0.removeValue(forKey: job) }
                 group.leave()
             }
-            return try fetchAndCheckManifest(job, root: root, hint: hint, keep: keep, refusal: refusal)
+            return try fetchAndCheckManifest(job, root: root, hint: hint, keep: keep, refusal: refusal, forWorker: forWorker)
         }
         if let known = manifest(job) { return known }
         throw CustodyError("unknown job", "the manifest of job \(job.hex.prefix(12)) is being fetched; ask again")
@@ -456,7 +461,7 @@ public final class ColonyPeer: @unchecked Sendable {
 
     /// `fetchManifest`'s fetch, by the one request fetching the job's manifest.
     private func fetchAndCheckManifest(
-        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool, refusal: CustodyError
+        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool, refusal: CustodyError, forWorker: Bool
     ) throws(CustodyError) -> JobManifest {
         if let known = manifest(job) { return known }
         var root = root
@@ -507,10 +512,11 @@ public final class ColonyPeer: @unchecked Sendable {
         try? blobs.store.pin(root)
         want(manifest, root: root)
         do {
-            try journal.remember(job, root: root)
+            try journal.remember(job, root: root, learned: forWorker && !named)
         } catch {
             throw CustodyError("storage", "cannot remember job \(job.hex.prefix(12)): \(error)")
         }
+        if forWorker && !named { learnedForWorker.withLock { _ = $0.insert(job) } }
         roots.withLock { $0[job] = root }
         custody.withLock { $0.add(manifest) }
         return manifest
@@ -523,6 +529,27 @@ public final class ColonyPeer: @unchecked Sendable {
     func want(_ manifest: JobManifest, root: BlobID) {
         wantedBlobs.insert(root)
         for unit in manifest.units { if case .blob(let input, _) = unit { wantedBlobs.insert(BlobID(root: input)) } }
+    }
+
+    /// Forgets a job this peer learned only for its worker (`fetchManifest` `forWorker`: its manifest does not name
+    /// this peer, and it was not published here), once the worker is done with it: the manifest leaves memory and the journal,
+    /// and its blob is unpinned, so that a worker that runs for years is not held at `CustodyLimits.maxJobs` by jobs
+    /// long finished. Returns whether it was forgotten: a job this peer has since joined by a set change, or
+    /// published, stays.
+    @discardableResult
+    public func forgetLearnedJob(_ job: JobID) -> Bool {
+        guard learnedForWorker.withLock({ $0.contains(job) }) else { return false }
+        guard let manifest = custody.withLock({ custodian in custodian.manifests[job].flatMap { custodian.forget(job) ? $0 : nil } })
+        else { return false }
+        learnedForWorker.withLock { _ = $0.remove(job) }
+        let root = roots.withLock { $0.removeValue(forKey: job) }
+        journal.forget(job)
+        if let root {
+            wantedBlobs.remove(root)
+            try? blobs.store.unpin(root)
+        }
+        for unit in manifest.units { if case .blob(let input, _) = unit { wantedBlobs.remove(BlobID(root: input)) } }
+        return true
     }
 
     /// Stores a unit input as a blob, pinned here, and returns its root for the manifest. `publish` replicates it
@@ -548,7 +575,14 @@ public final class ColonyPeer: @unchecked Sendable {
 
 /// The blobs a peer accepts replicas of; asked on a request's thread, so a set under a lock.
 final class WantedBlobs: Sendable {
-    private let blobs = Mutex<Set<BlobID>>([])
-    func insert(_ blob: BlobID) { _ = blobs.withLock { $0.insert(blob) } }
-    func contains(_ blob: BlobID) -> Bool { blobs.withLock { $0.contains(blob) } }
+    /// Each blob with the number of jobs kept here that want it (a unit input may be shared by several).
+    private let blobs = Mutex<[BlobID: Int]>([:])
+    func insert(_ blob: BlobID) { blobs.withLock { $0[blob, default: 0] += 1 } }
+    func remove(_ blob: BlobID) {
+        blobs.withLock { wanted in
+            guard let count = wanted[blob] else { return }
+            wanted[blob] = count > 1 ? count - 1 : nil
+        }
+    }
+    func contains(_ blob: BlobID) -> Bool { blobs.withLock { $0[blob] != nil } }
 }

@@ -14,6 +14,7 @@ import Foundation
 /// Custody records on disk (DESIGN.md, Data directory: a `kill -9` loses nothing acknowledged to another peer).
 ///
 ///     custody/<job>.root   the job's manifest root (hex), written atomically when the job is first kept
+///     custody/<job>.learned the same, for a job known only for this peer's worker: removed when it is forgotten
 ///     custody/<job>.log    the job's records and custodian set changes, appended: 4-byte big-endian length,
 ///                          then the bencoded record or change
 ///
@@ -46,11 +47,35 @@ final class CustodyJournal: @unchecked Sendable {
 
     private func path(_ job: JobID, _ suffix: String) -> String { folder.appendingPathComponent(job.hex + suffix).path }
 
-    /// Remembers where a job's manifest is (once per job).
-    func remember(_ job: JobID, root: BlobID) throws {
-        let url = URL(fileURLWithPath: path(job, ".root"))
-        if FileManager.default.fileExists(atPath: url.path) { return }
-        try AtomicFile.write(Data(root.root.hex.utf8), to: url, mode: 0o600)
+    /// Remembers where a job's manifest is (once per job). `learned`: a job this peer only knows of for its worker,
+    /// which it forgets once the worker is done with it (`forget`); a job kept otherwise is remembered for good, also
+    /// when it was learned first.
+    func remember(_ job: JobID, root: BlobID, learned: Bool = false) throws {
+        let kept = URL(fileURLWithPath: path(job, ".root"))
+        let learnedFile = URL(fileURLWithPath: path(job, ".learned"))
+        if FileManager.default.fileExists(atPath: kept.path) { return }
+        if learned {
+            if FileManager.default.fileExists(atPath: learnedFile.path) { return }
+            try AtomicFile.write(Data(root.root.hex.utf8), to: learnedFile, mode: 0o600)
+        } else {
+            try AtomicFile.write(Data(root.root.hex.utf8), to: kept, mode: 0o600)
+            try? FileManager.default.removeItem(at: learnedFile)
+        }
+    }
+
+    /// Forgets a job remembered as `learned`: its root file and any log. A job remembered as kept stays.
+    func forget(_ job: JobID) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !FileManager.default.fileExists(atPath: path(job, ".root")) else { return }
+        if let descriptor = files[job] {
+            // A log waiting for a sync stays: the job has records after all.
+            guard !unsynced.contains(descriptor), !inSync.contains(descriptor) else { return }
+            close(descriptor)
+            files[job] = nil
+        }
+        unlink(path(job, ".learned"))
+        unlink(path(job, ".log"))
     }
 
     /// Appends records and set changes and returns once they are on disk.
@@ -142,7 +167,7 @@ final class CustodyJournal: @unchecked Sendable {
 
     /// What loading found: each job's manifest root and records, and what could not be used.
     struct Loaded {
-        var jobs: [(job: JobID, root: BlobID, records: [CustodyRecord], changes: [CustodySetChange])] = []
+        var jobs: [(job: JobID, root: BlobID, learned: Bool, records: [CustodyRecord], changes: [CustodySetChange])] = []
         var problems: [String] = []
     }
 
@@ -151,8 +176,12 @@ final class CustodyJournal: @unchecked Sendable {
     func load() -> Loaded {
         var loaded = Loaded()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        for name in names.sorted() where name.hasSuffix(".root") {
-            let hex = String(name.dropLast(5))
+        let kept = Set(names.filter { $0.hasSuffix(".root") }.map { $0.dropLast(5) })
+        for name in names.sorted() where name.hasSuffix(".root") || name.hasSuffix(".learned") {
+            let learned = name.hasSuffix(".learned")
+            let hex = String(name.dropLast(learned ? 8 : 5))
+            // Written as learned, then kept: the kept file says so (a crash between the two writes).
+            if learned, kept.contains(Substring(hex)) { continue }
             guard let job = try? JobID(hex: hex),
                 let text = try? String(contentsOfFile: folder.appendingPathComponent(name).path, encoding: .utf8),
                 let root = try? SHA256Digest(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -162,7 +191,7 @@ final class CustodyJournal: @unchecked Sendable {
             }
             let (records, changes, problems) = readLog(path(job, ".log"))
             loaded.problems += problems
-            loaded.jobs.append((job, BlobID(root: root), records, changes))
+            loaded.jobs.append((job, BlobID(root: root), learned, records, changes))
         }
         return loaded
     }

@@ -10,7 +10,7 @@ import Synchronization
 /// - `co_offer {publisher, nonce}` → `offer {key, sig}`: "will you keep custody of a job I am about to sign?"; the
 ///   answer proves the custodian's key (its signature over `offerMessage`)
 /// - `co_publish {job, root, port}` → `ok`: "fetch this manifest from me and keep it" (to the job's custodians)
-/// - `co_jobs {kernel, version}` → `jobs` + [[job, root], …]
+/// - `co_jobs {kernel, version}` → `jobs` + [[job, root], …]: jobs with work left here, at most 1,000
 /// - `co_lease {job, root, port, shard, worker, count, time, holding, sig}` → `lease` + record, or `none {done,
 ///   elsewhere}`; `sig` is the worker's Ed25519 signature over `leaseMessage` (so nobody leases in another worker's
 ///   name); `holding` lists the units of the shard the worker holds already (from other custodians)

@@ -93,6 +93,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var discoveries = 0
         public var jobsSeen = 0
         public var jobsIgnored = 0
+        /// Jobs finished and let go of (`SwarmWorker.finishedJobs`).
+        public var jobsFinished = 0
         public var leases = 0
         public var unitsLeased = 0
         public var computed = 0
@@ -347,6 +349,14 @@ public final class SwarmWorker: @unchecked Sendable {
     /// Wakes the governor thread early (to stop).
     let governWake = DispatchSemaphore(value: 0)
     var jobs: [JobID: ActiveJob] = [:]
+    /// Jobs this worker finished (every shard said it has no open unit) and let go of: not fetched again when found,
+    /// the oldest forgotten past `finishedJobsRemembered` (each is 32 bytes).
+    var finishedJobs: Set<JobID> = []
+    var finishedOrder: [JobID] = []
+    static let finishedJobsRemembered = 65_536
+    /// The latest jobs let go of, with their titles, for status displays (`snapshot`).
+    var recentlyFinished: [(id: JobID, title: String)] = []
+    static let recentlyFinishedShown = 32
     var ignored: Set<JobID> = []
     /// Jobs ignored because the donor's admission refused them; looked at again when the preferences change.
     var declined: Set<JobID> = []
@@ -456,8 +466,13 @@ public final class SwarmWorker: @unchecked Sendable {
         var running = running
         for (slot, context) in contexts { running[slot]?.progress = context.progress }
         for slot in heldSlots { running[slot]?.held = true }
-        return (stats, running, jobs.mapValues { $0.manifest.title }, tasks.count)
+        var titles = jobs.mapValues { $0.manifest.title }
+        for job in recentlyFinished { titles[job.id] = job.title }
+        return (stats, running, titles, tasks.count)
     }
+
+    /// Whether this worker took `job` up: it works on it, or finished it and let go of it.
+    func hasTakenUp(_ job: JobID) -> Bool { condition.withLock { jobs[job] != nil || finishedJobs.contains(job) } }
 
     /// Leases this worker holds results or units of (not yet done with).
     public var leasesHeld: Int { condition.withLock { tickets.filter { $0.state != .done }.count } }
@@ -643,6 +658,8 @@ public final class SwarmWorker: @unchecked Sendable {
         var nextCustodyLook = Date.distantPast
         while !isStopping {
             let keeps = peer.custody.withLock { $0.manifests.count }
+            // Fewer when finished jobs were forgotten: the next one kept is new all the same.
+            kept = min(kept, keeps)
             let now = Date()
             let custodyLook = keeps > kept && now >= nextCustodyLook
             if custodyLook || now >= condition.withLock({ nextDiscovery }) {
@@ -657,7 +674,9 @@ public final class SwarmWorker: @unchecked Sendable {
             judgeRevealed()
             condition.lock()
             tickets.removeAll { $0.state == .done }
+            let letGo = letGoOfFinishedJobs()
             condition.unlock()
+            for job in letGo where peer.forgetLearnedJob(job) { log("forgot finished job \(job.hex.prefix(12))") }
             signalChange()
             // Woken by a slot finishing a unit; otherwise look again after a short while (reveals wait on
             // other workers' seals, which nothing here is told about).
@@ -665,6 +684,30 @@ public final class SwarmWorker: @unchecked Sendable {
         }
         slotsGroup.wait()
         if !abandoned.load(ordering: .relaxed) { releaseAll() }
+    }
+
+    /// Lets go of the finished jobs no ticket holds any more (under the lock): out of `jobs`, into `finishedJobs`,
+    /// so that a worker that runs for years holds only the jobs it works on. Returns them, for its peer to forget
+    /// those it learned only for this worker (`ColonyPeer.forgetLearnedJob`).
+    private func letGoOfFinishedJobs() -> [JobID] {
+        let finished = jobs.values.filter(\.finished)
+        guard !finished.isEmpty else { return [] }
+        let held = Set(tickets.map(\.job.id))
+        var letGo: [JobID] = []
+        for job in finished where !held.contains(job.id) {
+            jobs[job.id] = nil
+            stats.jobsFinished += 1
+            if finishedJobs.insert(job.id).inserted { finishedOrder.append(job.id) }
+            recentlyFinished.append((job.id, job.manifest.title))
+            letGo.append(job.id)
+        }
+        if finishedOrder.count > Self.finishedJobsRemembered {
+            let oldest = finishedOrder.prefix(finishedOrder.count - Self.finishedJobsRemembered)
+            finishedJobs.subtract(oldest)
+            finishedOrder.removeFirst(oldest.count)
+        }
+        if recentlyFinished.count > Self.recentlyFinishedShown { recentlyFinished.removeFirst(recentlyFinished.count - Self.recentlyFinishedShown) }
+        return letGo
     }
 
     private func discover() {
@@ -677,10 +720,10 @@ public final class SwarmWorker: @unchecked Sendable {
         }
         for kernel in configuration.kernels.kernels {
             for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
-                let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) }
+                let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) }
                 if known { continue }
                 do {
-                    let manifest = try peer.fetchManifest(found.job, root: found.root, hint: [found.source])
+                    let manifest = try peer.fetchManifest(found.job, root: found.root, hint: [found.source], forWorker: true)
                     guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
                     else {
                         _ = condition.withLock { ignored.insert(found.job) }
@@ -703,6 +746,11 @@ public final class SwarmWorker: @unchecked Sendable {
                         stats.jobsSeen += 1
                     }
                     log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
+                } catch where error.reason == "custody full" || error.reason == "too many jobs" {
+                    // This peer holds as many jobs as it may: not the job's fault. Looked at again at the next look,
+                    // once jobs finished here are forgotten.
+                    log("not fetching job \(found.job.hex.prefix(12)) now: \(error)")
+                    return
                 } catch {
                     // A manifest that fails its hash or signature is ignored for good.
                     condition.withLock {

@@ -22,16 +22,18 @@ import Testing
 
     @Test func honestWorkersEarnTrustAndMostUnitsRunOnce() throws {
         try SwarmTestSupport.withSwarm("adaptive") { swarm in
-            let spec = Self.adaptiveSpec(units: 1200)
+            let spec = Self.adaptiveSpec(units: 600)
             let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
             let progress = swarm.waitUntilDecided(job, timeout: 300)
-            #expect(progress?.validated == 1200, "progress: \(String(describing: progress))")
+            #expect(progress?.validated == 600, "progress: \(String(describing: progress))")
             let report = try Self.collect(job, on: swarm, withEvidence: true)
-            #expect(report.validated == 1200)
+            #expect(report.validated == 600)
             let revealed = swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.revealed }
             let single = report.verdicts.filter { $0.agreeing.count == 1 }.count
-            print("revealed \(revealed) for 1200 units; \(single) validated by one result")
-            #expect(single > 600)
+            print("revealed \(revealed) for 600 units; \(single) validated by one result")
+            // Half at least: 1,050–1,065 of 1,200 in three runs (the units before trust, the checks and the closing
+            // checks come to about 150). 600 units, not 1,200, to keep `swift test` under 10 minutes.
+            #expect(single > 300)
             Self.expectRight(report)
             for worker in swarm.workers { #expect(worker.snapshot.statistics.refused["keeps a result back"] == nil) }
         }

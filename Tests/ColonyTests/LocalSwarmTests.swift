@@ -50,9 +50,10 @@ enum SwarmTestSupport {
 
     /// Two started peers that know each other, with `registry` and no background sync, repair or rate limit: a
     /// custodian node and a host for a worker. The caller stops them.
-    /// `hostTimeout`: the seconds the host's custody requests may take, when not the default.
+    /// `hostTimeout`: the seconds the host's custody requests may take, when not the default; `hostLimits`: the
+    /// host's custody limits, when not the default.
     static func nodeAndHost(
-        in folder: URL, registry: KernelRegistry, hostTimeout: Double? = nil
+        in folder: URL, registry: KernelRegistry, hostTimeout: Double? = nil, hostLimits: CustodyLimits? = nil
     ) throws -> (node: ColonyPeer, host: ColonyPeer) {
         var configuration = ColonyPeer.Configuration()
         configuration.syncInterval = nil
@@ -62,6 +63,7 @@ enum SwarmTestSupport {
         let node = try ColonyPeer(dataDirectory: folder.appendingPathComponent("node"), configuration: configuration)
         try node.start()
         if let hostTimeout { configuration.requestTimeout = hostTimeout }
+        if let hostLimits { configuration.custodyLimits = hostLimits }
         let host = try ColonyPeer(dataDirectory: folder.appendingPathComponent("worker"), configuration: configuration)
         do {
             try host.start()

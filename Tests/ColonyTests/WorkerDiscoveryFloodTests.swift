@@ -34,7 +34,7 @@ import Testing
         let started = Date()
         let first = try SwarmTestSupport.manifest(units: 1, replicas: 1, quorum: 1, custodians: [SwarmTestSupport.member(host)])
         _ = try flooder.publish(first)
-        try #require(worker.wait(until: { $0.snapshot.jobs[first.id] != nil }, timeout: 30), "a job published to the worker's peer was not found")
+        try #require(worker.wait(until: { $0.hasTakenUp(first.id) }, timeout: 30), "a job published to the worker's peer was not found")
 
         // 60 more, each over the wire (`co_publish`), spread over the worker's control passes (one every 0.1 s at
         // most, sooner when a unit ends).
@@ -48,10 +48,10 @@ import Testing
             Thread.sleep(forTimeInterval: 0.03)
         }
         // Every job is found all the same: the last ones by a look at most a second after the one before.
-        let found = worker.wait(until: { worker in flood.allSatisfy { worker.snapshot.jobs[$0] != nil } }, timeout: 60)
+        let found = worker.wait(until: { worker in flood.allSatisfy { worker.hasTakenUp($0) } }, timeout: 60)
         let seconds = Date().timeIntervalSince(started)
         let statistics = worker.snapshot.statistics
-        try #require(found, "\(worker.snapshot.jobs.count) of \(flood.count) published jobs found")
+        try #require(found, "\(flood.filter { worker.hasTakenUp($0) }.count) of \(flood.count) published jobs found")
         #expect(host.custody.withLock { $0.manifests.count } == flood.count)
         // The look at start, one at once for the first job, then at most one a second: 5 in 3.2 s here. Without the
         // bound (`custodyDiscoveryInterval` 0) it is about one a control pass: 31 and 32 in 2.9 s, and this fails.

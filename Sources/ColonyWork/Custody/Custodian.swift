@@ -79,6 +79,35 @@ public struct Custodian: Sendable {
         held[named] = (before.jobs + 1, before.bytes + manifest.heldBytes)
     }
 
+    /// Shards kept here found with no open unit when a worker asked for units (`noteFinished`).
+    public private(set) var finishedShards: Set<ShardRef> = []
+
+    /// Notes that a shard kept here has no open unit: every unit is validated or failed.
+    public mutating func noteFinished(_ ref: ShardRef) {
+        guard ledgers[ref] != nil else { return }
+        finishedShards.insert(ref)
+    }
+
+    /// Whether workers may still find work in `job` here: it is known here, and not every shard of it this peer
+    /// keeps is finished (a job it keeps no shard of is the worker's to judge).
+    public func hasWorkLeft(_ job: JobID) -> Bool {
+        guard let manifest = manifests[job] else { return false }
+        let kept = (0..<manifest.shardCount).map { ShardRef(job: job, shard: $0) }.filter { ledgers[$0] != nil }
+        return kept.isEmpty || kept.contains { !finishedShards.contains($0) }
+    }
+
+    /// Forgets a job this peer only knew of, and returns whether it did: not when its manifest names this custodian
+    /// or this custodian keeps a ledger of any of its shards (joined by a set change).
+    @discardableResult
+    public mutating func forget(_ job: JobID) -> Bool {
+        guard let manifest = manifests[job], !Self.names(manifest, identity.publicKey), !ledgers.keys.contains(where: { $0.job == job })
+        else { return false }
+        manifests[job] = nil
+        let before = held[false] ?? (0, 0)
+        held[false] = (max(before.jobs - 1, 0), max(before.bytes - manifest.heldBytes, 0))
+        return true
+    }
+
     /// Whether `manifest`'s custodians include `key`.
     public static func names(_ manifest: JobManifest, _ key: Ed25519PublicKey) -> Bool { manifest.custody.nodes.contains { $0.key == key } }
 
@@ -239,6 +268,8 @@ public struct Custodian: Sendable {
             picked.append(unit)
         }
         guard !picked.isEmpty else { return nil }
+        // The shard has units to lease after all (a unit opened again).
+        finishedShards.remove(ref)
         let chosen = picked.sorted().map { CustodyRecord.Entry(unit: $0) }
         // In an adaptive job the lease states the worker's standing when it trusts it: every custodian then
         // leaves the units to run once, whatever its own view of the shard (`ShardLedger`, Adaptive).
