@@ -326,6 +326,13 @@ extension ColonyPeer {
                     proposal.validSigners(among: [leaving]).contains(leaving.key) || isUnreachable(leaving.key)
                 }
             }
+            // On disk before the signature leaves: a restart must not make this custodian sign another change to
+            // the epoch.
+            do {
+                try journal.rememberSigned(signed)
+            } catch {
+                throw custody.withLock { $0.refuse(CustodyError("storage", "cannot remember the change signed: \(error)")) }
+            }
             return CustodyWire.frame("change", payload: CustodyWire.itemList([], changes: [signed]))
         default:
             throw custody.withLock { $0.refuse(.malformed("unknown op \(op.prefix(32))")) }

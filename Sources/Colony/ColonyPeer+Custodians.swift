@@ -205,6 +205,8 @@ extension ColonyPeer {
             change = try custody.withLock { custodian throws(CustodyError) in
                 try custodian.proposeChange(ref, leaving: leaving.key, joining: joining, now: CustodyClock.now())
             }
+            // On disk before the signature leaves (`CustodyJournal.rememberSigned`).
+            try journal.rememberSigned(change)
         } catch {
             noteReplacement("custody of \(ref): \(error)")
             return

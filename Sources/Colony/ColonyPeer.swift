@@ -197,6 +197,7 @@ public final class ColonyPeer: @unchecked Sendable {
                 log("custody journal: job \(job.hex.prefix(12)) not restored: \(error)")
             }
         }
+        custody.withLock { custodian in for change in loaded.signed { custodian.restoreSigned(change) } }
         if !loaded.jobs.isEmpty { log("custody journal: \(loaded.jobs.count) jobs, \(restored) records restored") }
     }
 

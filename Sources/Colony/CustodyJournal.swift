@@ -15,6 +15,7 @@ import Foundation
 ///
 ///     custody/<job>.root   the job's manifest root (hex), written atomically when the job is first kept
 ///     custody/<job>.learned the same, for a job known only for this peer's worker: removed when it is forgotten
+///     custody/<job>.<shard>.signed the set change this custodian signed last for the shard (bencoded)
 ///     custody/<job>.log    the job's records and custodian set changes, appended: 4-byte big-endian length,
 ///                          then the bencoded record or change
 ///
@@ -61,6 +62,14 @@ final class CustodyJournal: @unchecked Sendable {
             try AtomicFile.write(Data(root.root.hex.utf8), to: kept, mode: 0o600)
             try? FileManager.default.removeItem(at: learnedFile)
         }
+    }
+
+    /// Remembers the set change this custodian signed last for a shard (proposed or co-signed), on disk before the
+    /// signature leaves this peer: it signs one change per epoch, and a restart must not make it sign another
+    /// (two changes to one epoch, each with a majority, would fork the shard's authority).
+    func rememberSigned(_ change: CustodySetChange) throws {
+        let url = URL(fileURLWithPath: path(change.job, ".\(change.shard).signed"))
+        try AtomicFile.write(Data(change.encoded()), to: url, mode: 0o600)
     }
 
     /// Forgets a job remembered as `learned`: its root file and any log. A job remembered as kept stays.
@@ -168,6 +177,8 @@ final class CustodyJournal: @unchecked Sendable {
     /// What loading found: each job's manifest root and records, and what could not be used.
     struct Loaded {
         var jobs: [(job: JobID, root: BlobID, learned: Bool, records: [CustodyRecord], changes: [CustodySetChange])] = []
+        /// The set change this custodian signed last, per shard (`rememberSigned`).
+        var signed: [CustodySetChange] = []
         var problems: [String] = []
     }
 
@@ -176,6 +187,17 @@ final class CustodyJournal: @unchecked Sendable {
     func load() -> Loaded {
         var loaded = Loaded()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names.sorted() where name.hasSuffix(".signed") {
+            let path = folder.appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: path), data.count <= Self.maximumEntry,
+                let value = try? BencodeDecoder(limits: .frame).decode([UInt8](data)), let change = try? CustodySetChange(value),
+                name == change.job.hex + ".\(change.shard).signed"
+            else {
+                loaded.problems.append("\(path): not a set change this custodian signed; ignored")
+                continue
+            }
+            loaded.signed.append(change)
+        }
         let kept = Set(names.filter { $0.hasSuffix(".root") }.map { $0.dropLast(5) })
         for name in names.sorted() where name.hasSuffix(".root") || name.hasSuffix(".learned") {
             let learned = name.hasSuffix(".learned")

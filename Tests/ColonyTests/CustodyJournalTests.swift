@@ -54,6 +54,52 @@ import Testing
         #expect(Set(more.entries.map(\.unit)).isDisjoint(with: lease.entries.map(\.unit)))
     }
 
+    /// A custodian signs one set change per epoch (two, each with a majority, would fork the shard's authority).
+    /// What it signed was kept in memory only: restarted, it signed a second change to the same epoch.
+    @Test func aCustodianRestartedSignsNoSecondChangeToAnEpochItSignedOnce() throws {
+        let folder = SwarmTestSupport.folder("journal-signed")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try Self.peer(folder)
+        try first.start()
+        // The peer and two others whose keys the test holds: the third resigns (signs its own removal).
+        let (other, leaving) = (Identity(privateKey: Ed25519PrivateKey()), Identity(privateKey: Ed25519PrivateKey()))
+        let members = [SwarmTestSupport.member(first)] + [other, leaving].map { CustodianMember(key: $0.publicKey, endpoint: Endpoint(address: 0x7F00_0001, port: 9)) }
+        let manifest = try SwarmTestSupport.manifest(units: 8, quorum: 1, shard: 8, custodians: members)
+        // Kept as a publish would leave it (the others are keys only, so a publish would not complete).
+        try first.keep(manifest)
+        func proposal() -> CustodySetChange {
+            let newcomer = CustodianMember(key: Identity(privateKey: Ed25519PrivateKey()).publicKey, endpoint: Endpoint(address: 0x7F00_0001, port: 10))
+            var change = CustodySetChange(job: manifest.id, shard: 0, epoch: 1, members: [members[0], members[1], newcomer])
+            change.sign(by: other)
+            change.sign(by: leaving)
+            return change
+        }
+        func cosign(_ change: CustodySetChange, at peer: ColonyPeer) throws -> CustodySetChange? {
+            let frame = CustodyWire.frame("co_cosign", peer.jobFields(manifest.id), payload: CustodyWire.itemList([], changes: [change]))
+            let reply: Frame
+            do {
+                reply = try peer.request(frame, to: peer.endpoint)
+            } catch where error.refusal?.reason == "bad authority" {
+                return nil
+            }
+            return try CustodyWire.items(reply).changes.first
+        }
+        let (signedFirst, other1) = (proposal(), proposal())
+        let signed = try #require(try cosign(signedFirst, at: first))
+        #expect(signed.validSigners(among: members).contains(first.identity.publicKey))
+        #expect(try cosign(other1, at: first) == nil, "a second change to epoch 1, before the restart")
+        first.crash()
+
+        let second = try Self.peer(folder)
+        try second.start()
+        defer { second.stop(handOff: false) }
+        // Another change to epoch 1: refused. The one it signed: signed again (its proposer asks again).
+        #expect(try cosign(proposal(), at: second) == nil, "a second change to epoch 1, after a restart")
+        let again = try #require(try cosign(signedFirst, at: second))
+        #expect(again.unsignedValue() == signedFirst.unsignedValue())
+        #expect(second.custodian.rejected["bad authority", default: 0] == 1)
+    }
+
     @Test func anUnfinishedLastEntryIsCutAndTheRestIsKept() throws {
         let folder = SwarmTestSupport.folder("journal-tail")
         defer { try? FileManager.default.removeItem(at: folder) }

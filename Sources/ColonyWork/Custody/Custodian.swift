@@ -562,6 +562,18 @@ public struct Custodian: Sendable {
         return change
     }
 
+    /// Takes back the set change this custodian signed last for a shard, as its journal kept it across a restart:
+    /// from then on it signs that change again and no other to its epoch. Ignored unless it carries this custodian's
+    /// valid signature and is not older than one it holds.
+    public mutating func restoreSigned(_ change: CustodySetChange) {
+        let message = change.unsignedValue().encoded()
+        guard change.signatures.contains(where: { $0.key == identity.publicKey && $0.key.isValidSignature($0.signature, for: message) })
+        else { return }
+        let ref = ShardRef(job: change.job, shard: change.shard)
+        if let held = signedChanges[ref], held.epoch >= change.epoch { return }
+        signedChanges[ref] = change
+    }
+
     /// Co-signs a change another custodian proposed, when this custodian is in the current set, signed no other
     /// change to that epoch, and the change only replaces one member for which `mayLeave` holds (it asked to leave,
     /// or this custodian cannot reach it either) by a newcomer.
