@@ -24,7 +24,7 @@ extension SwarmWorker {
         let admission = preferences.admission
         condition.withLock {
             self.admission = admission
-            ignored.subtract(declined)
+            ignored.subtract(declined.elements)
             declined.removeAll()
             for (id, job) in jobs
             where admission.refusal(kernel: job.manifest.kernel, publisherHex: job.manifest.publisher.hex) != nil {

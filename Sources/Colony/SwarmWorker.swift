@@ -349,17 +349,18 @@ public final class SwarmWorker: @unchecked Sendable {
     /// Wakes the governor thread early (to stop).
     let governWake = DispatchSemaphore(value: 0)
     var jobs: [JobID: ActiveJob] = [:]
-    /// Jobs this worker finished (every shard said it has no open unit) and let go of: not fetched again when found,
-    /// the oldest forgotten past `finishedJobsRemembered` (each is 32 bytes).
-    var finishedJobs: Set<JobID> = []
-    var finishedOrder: [JobID] = []
-    static let finishedJobsRemembered = 65_536
+    /// Jobs this worker finished (every shard said it has no open unit) and let go of: not fetched again when found.
+    /// The oldest are forgotten past `idsRemembered` (32 bytes each), as are those of `ignored` and `declined`.
+    var finishedJobs = RecentIDs<JobID>(limit: idsRemembered)
+    static let idsRemembered = 65_536
     /// The latest jobs let go of, with their titles, for status displays (`snapshot`).
     var recentlyFinished: [(id: JobID, title: String)] = []
     static let recentlyFinishedShown = 32
-    var ignored: Set<JobID> = []
+    /// Jobs not worked on: a manifest that did not check out, a kernel not here, or refused by the donor's admission.
+    /// Anyone can announce jobs, a thousand in a list, so this too remembers only the latest `idsRemembered`.
+    var ignored = RecentIDs<JobID>(limit: idsRemembered)
     /// Jobs ignored because the donor's admission refused them; looked at again when the preferences change.
-    var declined: Set<JobID> = []
+    var declined = RecentIDs<JobID>(limit: idsRemembered)
     var tickets: [Ticket] = []
     var stats = Statistics()
     private var averageUnitSeconds: Double?
@@ -697,14 +698,9 @@ public final class SwarmWorker: @unchecked Sendable {
         for job in finished where !held.contains(job.id) {
             jobs[job.id] = nil
             stats.jobsFinished += 1
-            if finishedJobs.insert(job.id).inserted { finishedOrder.append(job.id) }
+            finishedJobs.insert(job.id)
             recentlyFinished.append((job.id, job.manifest.title))
             letGo.append(job.id)
-        }
-        if finishedOrder.count > Self.finishedJobsRemembered {
-            let oldest = finishedOrder.prefix(finishedOrder.count - Self.finishedJobsRemembered)
-            finishedJobs.subtract(oldest)
-            finishedOrder.removeFirst(oldest.count)
         }
         if recentlyFinished.count > Self.recentlyFinishedShown { recentlyFinished.removeFirst(recentlyFinished.count - Self.recentlyFinishedShown) }
         return letGo
@@ -726,7 +722,7 @@ public final class SwarmWorker: @unchecked Sendable {
                     let manifest = try peer.fetchManifest(found.job, root: found.root, hint: [found.source], forWorker: true)
                     guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
                     else {
-                        _ = condition.withLock { ignored.insert(found.job) }
+                        condition.withLock { ignored.insert(found.job) }
                         continue
                     }
                     let admission = condition.withLock { self.admission }

@@ -48,7 +48,14 @@ struct RedTeamTests {
         for (unit, output) in progress?.validatedOutputs ?? [:] where firstValidated[unit] == nil { firstValidated[unit] = output }
         let observer = try swarm.observer()
         defer { observer.stop() }
-        let collected = try JobCollector.collect(job, via: observer, registry: options.registry)
+        var collected = try JobCollector.collect(job, via: observer, registry: options.registry)
+        // The swarm's progress merges every peer's records, a withholding custodian's too: a worker's reveal that
+        // reached only that custodian counts there and nowhere else, until the honest custodians lease the unit again
+        // (1 full run in 6 here: 6 units, with the corrupt custodian). What the others can gather decides.
+        while collected.verdicts.filter({ $0.state == .validated }).count < units, Date() < deadline {
+            swarm.waitForChange(until: min(deadline, Date() + 1))
+            collected = try JobCollector.collect(job, via: observer, registry: options.registry)
+        }
         let report = redTeam.end(manifest: manifest, verdicts: collected.verdicts, firstValidated: firstValidated, registry: options.registry)
         print("red team \(attack.rawValue): tried \(report.tried); refused \(report.refused); observed \(report.observed); wrong \(report.wrongValidated)")
         return Outcome(progress: progress, report: report, verdicts: collected.verdicts)

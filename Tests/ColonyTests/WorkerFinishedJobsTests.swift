@@ -102,4 +102,18 @@ import Testing
         #expect(third.manifest(learned.id) == nil)
         #expect(third.manifest(named.id) != nil && third.manifest(published.id) != nil)
     }
+
+    @Test("the jobs a worker remembers finishing or ignoring are the latest so many, whatever anyone announces")
+    func theIDsAWorkerRemembersAreBounded() {
+        var ids = RecentIDs<Int>(limit: 4)
+        for id in 0..<10_000 { ids.insert(id) }
+        #expect(ids.count == 4 && ids.elements == [9_996, 9_997, 9_998, 9_999])
+        ids.insert(9_997)
+        #expect(ids.count == 4)
+        ids.subtract([9_996, 9_998])
+        #expect(ids.elements == [9_997, 9_999])
+        for id in [1, 2, 3] { ids.insert(id) }
+        #expect(ids.count == 4 && ids.contains(3) && !ids.contains(9_997))
+        #expect(SwarmWorker.idsRemembered == 65_536)
+    }
 }

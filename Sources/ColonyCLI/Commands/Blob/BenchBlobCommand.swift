@@ -107,7 +107,9 @@ enum BenchBlobCommand: Command {
 
     /// Random bytes from a fast seeded generator (the bench needs incompressible bytes, not secrecy).
     private static func writeRandomFile(_ url: URL, size: Int) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw FileSystemError(path: url.path, action: "create", code: errno)
+        }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         var generator = SeededGenerator(seed: 0xB10B)
