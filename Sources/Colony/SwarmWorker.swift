@@ -723,6 +723,8 @@ public final class SwarmWorker: @unchecked Sendable {
                     guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
                     else {
                         condition.withLock { ignored.insert(found.job) }
+                        // Its manifest would hold a place in the peer's allowance for good: no job it ignores finishes.
+                        peer.forgetLearnedJob(found.job)
                         continue
                     }
                     let admission = condition.withLock { self.admission }
@@ -734,6 +736,7 @@ public final class SwarmWorker: @unchecked Sendable {
                             stats.jobsIgnored += 1
                         }
                         log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
+                        peer.forgetLearnedJob(found.job)
                         continue
                     }
                     let job = ActiveJob(manifest: manifest, kernel: type.init())

@@ -116,4 +116,29 @@ import Testing
         #expect(ids.count == 4 && ids.contains(3) && !ids.contains(9_997))
         #expect(SwarmWorker.idsRemembered == 65_536)
     }
+
+    @Test("a job the donor's preferences refuse holds no place in the peer's allowance")
+    func aDeclinedJobIsForgottenByThePeer() throws {
+        let folder = SwarmTestSupport.folder("finished-declined")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let registry = KernelRegistry([TallyKernel.self])
+        let (node, host) = try SwarmTestSupport.nodeAndHost(in: folder, registry: registry)
+        defer {
+            host.stop(handOff: false)
+            node.stop(handOff: false)
+        }
+        let blocked = try SwarmTestSupport.manifest(units: 4, replicas: 1, quorum: 1, custodians: [SwarmTestSupport.member(node)])
+        _ = try node.publish(blocked)
+        var configuration = SwarmTestSupport.workerConfiguration(registry)
+        configuration.admission = JobAdmission(blockedPublishers: [blocked.publisher.hex])
+        let worker = SwarmWorker(peer: host, configuration: configuration)
+        worker.start()
+        defer { worker.stop() }
+        try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 30), "the blocked job was never looked at")
+        // Forgotten right after it is counted, on the worker's control thread.
+        let deadline = Date() + 10
+        while host.manifest(blocked.id) != nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(host.manifest(blocked.id) == nil)
+        #expect(host.custodian.held[false]?.jobs ?? 0 == 0)
+    }
 }
