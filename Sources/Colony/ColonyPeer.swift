@@ -540,8 +540,7 @@ public final class ColonyPeer: @unchecked Sendable {
     @discardableResult
     public func forgetLearnedJob(_ job: JobID) -> Bool {
         guard learnedForWorker.withLock({ $0.contains(job) }) else { return false }
-        guard let manifest = custody.withLock({ custodian in custodian.manifests[job].flatMap { custodian.forget(job) ? $0 : nil } })
-        else { return false }
+        guard let manifest = custody.withLock({ $0.forget(job) }) else { return false }
         learnedForWorker.withLock { _ = $0.remove(job) }
         let root = roots.withLock { $0.removeValue(forKey: job) }
         journal.forget(job)

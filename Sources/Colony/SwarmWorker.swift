@@ -745,7 +745,7 @@ public final class SwarmWorker: @unchecked Sendable {
                         stats.jobsSeen += 1
                     }
                     log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
-                } catch where error.reason == "custody full" || error.reason == "too many jobs" {
+                } catch where error.reason == "custody full" {
                     // This peer holds as many jobs as it may: not the job's fault. Looked at again at the next look,
                     // once jobs finished here are forgotten.
                     log("not fetching job \(found.job.hex.prefix(12)) now: \(error)")

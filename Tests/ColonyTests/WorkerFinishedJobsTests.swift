@@ -135,10 +135,8 @@ import Testing
         worker.start()
         defer { worker.stop() }
         try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 30), "the blocked job was never looked at")
-        // Forgotten right after it is counted, on the worker's control thread.
-        let deadline = Date() + 10
-        while host.manifest(blocked.id) != nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(host.manifest(blocked.id) == nil)
+        // Forgotten right after it is counted, on the worker's control thread, before the pass's change is signalled.
+        #expect(worker.wait(until: { _ in host.manifest(blocked.id) == nil }, timeout: 10))
         #expect(host.custodian.held[false]?.jobs ?? 0 == 0)
     }
 }

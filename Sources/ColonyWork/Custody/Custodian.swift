@@ -92,20 +92,24 @@ public struct Custodian: Sendable {
     /// keeps is finished (a job it keeps no shard of is the worker's to judge).
     public func hasWorkLeft(_ job: JobID) -> Bool {
         guard let manifest = manifests[job] else { return false }
-        let kept = (0..<manifest.shardCount).map { ShardRef(job: job, shard: $0) }.filter { ledgers[$0] != nil }
-        return kept.isEmpty || kept.contains { !finishedShards.contains($0) }
+        var keepsAny = false
+        for shard in 0..<manifest.shardCount where ledgers[ShardRef(job: job, shard: shard)] != nil {
+            if !finishedShards.contains(ShardRef(job: job, shard: shard)) { return true }
+            keepsAny = true
+        }
+        return !keepsAny
     }
 
-    /// Forgets a job this peer only knew of, and returns whether it did: not when its manifest names this custodian
-    /// or this custodian keeps a ledger of any of its shards (joined by a set change).
+    /// Forgets a job this peer only knew of, and returns its manifest: nil when it is not known here, its manifest
+    /// names this custodian, or this custodian keeps a ledger of any of its shards (joined by a set change).
     @discardableResult
-    public mutating func forget(_ job: JobID) -> Bool {
+    public mutating func forget(_ job: JobID) -> JobManifest? {
         guard let manifest = manifests[job], !Self.names(manifest, identity.publicKey), !ledgers.keys.contains(where: { $0.job == job })
-        else { return false }
+        else { return nil }
         manifests[job] = nil
         let before = held[false] ?? (0, 0)
         held[false] = (max(before.jobs - 1, 0), max(before.bytes - manifest.heldBytes, 0))
-        return true
+        return manifest
     }
 
     /// Whether `manifest`'s custodians include `key`.
