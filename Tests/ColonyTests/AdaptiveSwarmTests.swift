@@ -66,11 +66,50 @@ import Testing
     }
 
     /// The job's verdicts, re-derived from the records by a peer that took no part.
-    static func collect(_ job: JobID, on swarm: LocalSwarm, withEvidence: Bool = false) throws -> JobReport {
+    /// Called once the custodians' merged records decided the job: a collection that finds units still open is
+    /// asked again (what was short, and what each live custodian holds of those units, printed each time), for up
+    /// to `timeout` seconds. Under load the observer gathered fewer units validated than the custodians' union
+    /// held (1,055 of 1,200 in one CI run of the vanish test, two swarms running at once); the test's claim is the
+    /// stranger's view once the records have spread, and it still fails when the view never comes.
+    static func collect(_ job: JobID, on swarm: LocalSwarm, withEvidence: Bool = false, timeout: Double = 60) throws -> JobReport {
         let observer = try swarm.observer()
         defer { observer.stop() }
-        return try JobCollector.collect(
-            job, via: observer, registry: KernelRegistry([TallyKernel.self, CheckedTallyKernel.self]), withEvidence: withEvidence)
+        let deadline = Date() + timeout
+        var collections = 0
+        while true {
+            let report = try JobCollector.collect(
+                job, via: observer, registry: KernelRegistry([TallyKernel.self, CheckedTallyKernel.self]), withEvidence: withEvidence)
+            collections += 1
+            if report.complete || Date() > deadline {
+                if collections > 1 { print("the observer's collection \(collections): \(report.validated) validated, complete \(report.complete)") }
+                return report
+            }
+            print(shortfall(of: report, on: swarm, collection: collections))
+            swarm.waitForChange(until: min(deadline, Date() + 2))
+        }
+    }
+
+    /// Why an observer's collection found units open: the units, their counts in its view, and their verdicts at
+    /// each live custodian.
+    static func shortfall(of report: JobReport, on swarm: LocalSwarm, collection: Int) -> String {
+        let open = report.verdicts.filter { $0.state == .open }
+        let units = Set(open.map(\.unit))
+        var lines = [
+            "the observer's collection \(collection) found \(open.count) units open, \(report.validated) validated; unreachable shards "
+                + "\(report.unreachableShards), refused \(report.refused), custodians agree: \(swarm.custodiansAgree(on: report.job))",
+            "  open in its view (unit attempts/commits/live/invalid): "
+                + open.prefix(12).map { "\($0.unit) \($0.attempts)/\($0.commits)/\($0.liveLeases)/\($0.invalid.count)" }.joined(separator: ", "),
+        ]
+        let now = CustodyClock.now()
+        for (index, peer) in swarm.peers.enumerated() where !swarm.crashed.contains(index) {
+            let states = peer.custody.withLock { custodian in
+                custodian.ledgers.keys.filter { $0.job == report.job }.flatMap { custodian.verdicts($0, now: now, units: units) ?? [] }
+            }
+            guard !states.isEmpty else { continue }
+            let counts = Dictionary(grouping: states, by: \.state.rawValue).mapValues(\.count)
+            lines.append("  peer \(index) holds them as \(counts.sorted { $0.key < $1.key })")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Every one of `validated` units validated, each with the right output.
@@ -457,56 +496,6 @@ import Testing
             // Units it kept back while trusted were spot checks of its own results: failed checks. (Without the rule
             // they are leases left unanswered, and this finds none.)
             #expect(failedThere > 0 && caught > 0)
-        }
-    }
-
-    @Test func aPeekerSittingOnItsResultsIsRefusedLeasesOverTheWire() throws {
-        // The peeker again, with leases of 120 s: each unit it keeps back waits four minutes for others. Once it could
-        // have revealed one for `revealGrace` (30 s), the custodians refuse it "keeps a result back" over the wire;
-        // the honest workers, checking its units and others', are never refused.
-        try SwarmTestSupport.withSwarm("adaptive-sitting", configure: { $0.sleeperHonestUnits = .max }) { swarm in
-            let index = try swarm.addPeer(behaviour: .peeker)
-            _ = try Self.replicatedJob(units: 400, on: swarm)
-            let peeker = swarm.workers[index]
-            peeker.turn()
-            let others = swarm.workers.indices.filter { $0 != index }
-            for other in others { swarm.workers[other].pause() }
-            let before = peeker.snapshot.statistics
-            var spec = Self.adaptiveSpec(units: 512, minSpotCheck: 0.05)
-            spec.leaseSeconds = 120
-            let job = try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters))
-            var deadline = Date() + 60
-            while peeker.snapshot.statistics.committed - before.committed < 200, Date() < deadline {
-                swarm.waitForChange(until: min(deadline, Date() + 1))
-            }
-            for other in others { swarm.workers[other].resume() }
-            // Refused when it next asks for units; but once the shard is decided it asks no more, and the others may
-            // decide the shard within `revealGrace` of sealing the units it sits on (1 run in 4 here). Then it is
-            // asked for it, with the peeker's key, over the wire, once that long has passed since the shard was
-            // decided.
-            deadline = Date() + 120
-            var decided: Date?
-            while peeker.snapshot.statistics.refused["keeps a result back"] == nil, Date() < deadline {
-                if decided == nil, swarm.progress(of: job)?.done == true { decided = Date() }
-                if let decided, Date() > decided + Double(ShardLedger.revealGrace) / 1000 + 2 { break }
-                swarm.waitForChange(until: min(deadline, Date() + 1))
-            }
-            var refusal = peeker.snapshot.statistics.refused["keeps a result back"] == nil ? nil : "keeps a result back"
-            if refusal == nil {
-                let peer = swarm.peers[index]
-                let member = try #require(peer.members(of: ShardRef(job: job, shard: 0)).first)
-                let request = CustodyWire.leaseRequest(
-                    peer.jobFields(job), job: job, shard: 0, count: 1, by: peer.identity, now: CustodyClock.now(), holding: [])
-                do throws(ColonyRequestError) {
-                    let reply = try peer.request(request, to: member.endpoint, timeout: 10)
-                    refusal = "answered \(CustodyWire.op(reply) ?? "?")"
-                } catch {
-                    refusal = error.refusal?.reason ?? "\(error)"
-                }
-                print("the shard was decided before the peeker asked again; asked for it: \(refusal ?? "-")")
-            }
-            #expect(refusal == "keeps a result back", "refused \(peeker.snapshot.statistics.refused)")
-            for other in others { #expect(swarm.workers[other].snapshot.statistics.refused["keeps a result back"] == nil) }
         }
     }
 
