@@ -77,10 +77,13 @@ extension ColonyPeer {
         var pending = 0
         var mostPending = 0
         var started = 0
+        var finished = 0
     }
 
     /// Lookups started, and the most that were ever waiting or running at once (`lookUpPrior`).
     var priorLookupCounts: (started: Int, mostPending: Int) { priorLookups.withLock { ($0.started, $0.mostPending) } }
+    /// Lookups that have ended.
+    var priorLookupsFinished: Int { priorLookups.withLock { $0.finished } }
 
     /// Seconds before a worker's prior standing is looked up again (sooner when the last lookup found nothing to
     /// gather: the custodians of its earlier jobs may not have announced themselves yet), and before a job gathered
@@ -122,7 +125,12 @@ extension ColonyPeer {
         }
         guard due else { return }
         priorQueue.async { [self] in
-            defer { priorLookups.withLock { $0.pending -= 1 } }
+            defer {
+                priorLookups.withLock { state in
+                    state.pending -= 1
+                    state.finished += 1
+                }
+            }
             var jobs: [(job: JobID, root: BlobID)] = []
             for found in discoverEvidence(of: worker) where found.job != job.id {
                 if !jobs.contains(where: { $0.job == found.job }) { jobs.append((found.job, found.root)) }
@@ -138,12 +146,13 @@ extension ColonyPeer {
                 }
                 guard fresh else { continue }
                 gathered += 1
-                guard
-                    let found = try? JobCollector.gather(
-                        other, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1,
-                        now: CustodyClock.now()),
-                    found.manifest.trustDomain == job.trustDomain
+                // The manifest is read, not kept (`fetchManifest` `keeping`), and the records are gathered only for
+                // a job of the same kernel and publisher.
+                guard let manifest = try? fetchManifest(other, root: root, hint: [], keeping: false),
+                    manifest.trustDomain == job.trustDomain
                 else { continue }
+                let found = JobCollector.gather(
+                    manifest, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now())
                 // Every shard, not only the worker's: the job is not gathered again for a while, for anyone.
                 let shards = found.ledgers.filter { !$0.records.isEmpty }
                 custody.withLock { $0.adoptPriorShards(shards, of: found.manifest, now: CustodyClock.now()) }

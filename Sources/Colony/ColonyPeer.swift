@@ -427,10 +427,16 @@ public final class ColonyPeer: @unchecked Sendable {
     /// SHA-256 must be the job ID and its signature must verify. Throws "unknown job" otherwise. A manifest for
     /// which `keep` is false is checked, then dropped and refused as `refusal` (a peer asked to keep custody of a
     /// job that does not name it keeps nothing). `forWorker`: fetched for this peer's worker, and forgotten once the
-    /// worker is done with it, when it does not name this peer (`forgetLearnedJob`).
+    /// worker is done with it, when it does not name this peer (`forgetLearnedJob`). `keeping` false: only read
+    /// (a job gathered for a worker's prior standing); the manifest is checked and returned but not kept, and its
+    /// blob stays in the store unpinned, evicted when room is needed. Kept, every job a custodian looked up for
+    /// anyone asking for units stayed in memory and the journal for good, and counted against `CustodyLimits`: a
+    /// Sybil whose evidence key named jobs of its own could fill them, and the peer then refused custody and its
+    /// own worker's jobs ("custody full").
     public func fetchManifest(
         _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool = { _ in true },
-        refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer"), forWorker: Bool = false
+        refusal: CustodyError = CustodyError("not a custodian", "the job does not name this peer"), forWorker: Bool = false,
+        keeping: Bool = true
     ) throws(CustodyError) -> JobManifest {
         // One fetch per job at a time: a request that finds one in flight waits for it (a minute in all), then
         // looks again; no lock is held while the network is waited on. The fetch in flight keeps the manifest
@@ -454,7 +460,8 @@ public final class ColonyPeer: @unchecked Sendable {
                 manifestFetches.withLock { _ = $0.removeValue(forKey: job) }
                 group.leave()
             }
-            return try fetchAndCheckManifest(job, root: root, hint: hint, keep: keep, refusal: refusal, forWorker: forWorker)
+            return try fetchAndCheckManifest(
+                job, root: root, hint: hint, keep: keep, refusal: refusal, forWorker: forWorker, keeping: keeping)
         }
         if let known = manifest(job) { return known }
         throw CustodyError("unknown job", "the manifest of job \(job.hex.prefix(12)) is being fetched; ask again")
@@ -462,7 +469,8 @@ public final class ColonyPeer: @unchecked Sendable {
 
     /// `fetchManifest`'s fetch, by the one request fetching the job's manifest.
     private func fetchAndCheckManifest(
-        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool, refusal: CustodyError, forWorker: Bool
+        _ job: JobID, root: BlobID?, hint: [Endpoint], keep: (JobManifest) -> Bool, refusal: CustodyError, forWorker: Bool,
+        keeping: Bool
     ) throws(CustodyError) -> JobManifest {
         if let known = manifest(job) { return known }
         var root = root
@@ -503,6 +511,7 @@ public final class ColonyPeer: @unchecked Sendable {
             _ = blobs.store.remove(root)
             throw refusal
         }
+        guard keeping else { return manifest }
         // Every manifest kept stays in memory: a worker's discoveries count against the custody limits too (a flooder
         // can announce jobs, and list a thousand at a time).
         let named = Custodian.names(manifest, identity.publicKey)

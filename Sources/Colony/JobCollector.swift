@@ -19,6 +19,10 @@ public struct JobReport: Sendable {
     public var refused: [String: Int]
     /// Shards no custodian answered for.
     public var unreachableShards: [Int]
+    /// Shards of other jobs, cited by leases for a worker's prior standing, that could not be gathered (no
+    /// manifest found, or no custodian answered): those leases counted no prior here, so units run alone under them
+    /// show as open. Asking again later may find them.
+    public var unreachablePriorShards: [ShardRef] = []
     /// Each worker's facts in this job, derived from the re-verified records (`ShardLedger.evidence`), when
     /// `collect` was asked for them (`withEvidence`: blob inputs are fetched to weigh each unit's work).
     public var evidence: [Ed25519PublicKey: [EvidenceFact]] = [:]
@@ -88,7 +92,8 @@ public enum JobCollector {
         }
         return JobReport(
             job: job, manifest: manifest, verdicts: verdicts, records: gathered.kept, refused: gathered.refused,
-            unreachableShards: gathered.unreachable, evidence: evidence)
+            unreachableShards: gathered.unreachable, unreachablePriorShards: priors.unreachable.withLock { $0.sorted() },
+            evidence: evidence)
     }
 
     /// A job's shards as its custodians' records rebuild them, every record admitted by the custodians' rules.
@@ -105,9 +110,20 @@ public enum JobCollector {
         now: Int64, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Gathered {
         let manifest = try peer.fetchManifest(job, root: root, hint: [])
+        return gather(manifest, root: root, via: peer, registry: registry, timeout: timeout, attempts: attempts, now: now, progress: progress)
+    }
+
+    /// The records of the job `manifest` describes, from its custodians (a manifest read, not kept, by `peer`: a job
+    /// cited for a worker's prior standing).
+    static func gather(
+        _ manifest: JobManifest, root: BlobID?, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, attempts: Int = 2,
+        now: Int64, progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Gathered {
+        let job = manifest.id
         let equivalent = registry.outputEquivalence(manifest.kernel)
         let check = registry.outputCheck(manifest.kernel)
-        let fields = peer.jobFields(job)
+        var fields = peer.jobFields(job)
+        if let root, !fields.contains(where: { $0.0 == "root" }) { fields.append(("root", .bytes(root.root.bytes))) }
         var gathered = Gathered(manifest: manifest, ledgers: [])
         for shard in 0..<manifest.shardCount {
             var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent, verify: check)
@@ -188,7 +204,11 @@ public enum JobCollector {
         let registry: KernelRegistry
         let timeout: Double
         let now: Int64
-        let others = Mutex<[JobID: [ShardLedger]]>([:])
+        /// Each cited job gathered: its shards (none when of another kernel or publisher), and those that could not
+        /// be gathered (every cited one when its manifest was not found).
+        let others = Mutex<[JobID: (ledgers: [ShardLedger], unreachable: Set<Int>?)]>([:])
+        /// Cited shards that could not be gathered (`JobReport.unreachablePriorShards`).
+        let unreachable = Mutex<Set<ShardRef>>([])
         static let jobLimit = 32
 
         init(job: Gathered, peer: ColonyPeer, registry: KernelRegistry, timeout: Double, now: Int64) {
@@ -198,21 +218,34 @@ public enum JobCollector {
         func count(of worker: Ed25519PublicKey, at time: Int64, in shards: [ShardRef], excludingShard shard: Int) -> Int {
             var checks: [CheckFact] = []
             for cited in Set(shards) {
-                let ledgers = cited.job == job.manifest.id ? (cited.shard == shard ? [] : job.ledgers) : self.ledgers(of: cited.job)
+                let ledgers: [ShardLedger]
+                if cited.job == job.manifest.id {
+                    ledgers = cited.shard == shard ? [] : job.ledgers
+                } else {
+                    let other = self.ledgers(of: cited.job)
+                    if other.unreachable?.contains(cited.shard) ?? true { unreachable.withLock { _ = $0.insert(cited) } }
+                    ledgers = other.ledgers
+                }
                 guard ledgers.indices.contains(cited.shard) else { continue }
                 checks += ledgers[cited.shard].checks(of: worker)
             }
             return ShardLedger.recountedPrior(checks, at: time)
         }
 
-        func ledgers(of cited: JobID) -> [ShardLedger] {
+        func ledgers(of cited: JobID) -> (ledgers: [ShardLedger], unreachable: Set<Int>?) {
             if let known = others.withLock({ $0[cited] }) { return known }
-            var found: [ShardLedger] = []
-            if others.withLock({ $0.count }) < Self.jobLimit,
-                let gathered = try? JobCollector.gather(cited, via: peer, registry: registry, timeout: timeout, now: now),
-                gathered.manifest.trustDomain == job.manifest.trustDomain
-            {
-                found = gathered.ledgers
+            var found: (ledgers: [ShardLedger], unreachable: Set<Int>?) = ([], [])
+            // Read, not kept, and gathered only when of the same kernel and publisher.
+            if others.withLock({ $0.count }) < Self.jobLimit {
+                do throws(CustodyError) {
+                    let manifest = try peer.fetchManifest(cited, root: nil, hint: [], keeping: false)
+                    if manifest.trustDomain == job.manifest.trustDomain {
+                        let gathered = JobCollector.gather(manifest, root: nil, via: peer, registry: registry, timeout: timeout, now: now)
+                        found = (gathered.ledgers, Set(gathered.unreachable))
+                    }
+                } catch {
+                    found = ([], nil)
+                }
             }
             others.withLock { $0[cited] = found }
             return found

@@ -66,8 +66,7 @@ import Testing
     }
 
     /// The job's verdicts, re-derived from the records by a peer that took no part.
-    /// Called once the custodians' merged records decided the job: a collection that finds units still open is
-    /// asked again (what was short, and what each live custodian holds of those units, printed each time), for up
+    /// When the custodians' merged records decide the job, a collection that finds units still open is asked again (what was short, and what each live custodian holds of those units, printed each time), for up
     /// to `timeout` seconds. Under load the observer gathered fewer units validated than the custodians' union
     /// held (1,055 of 1,200 in one CI run of the vanish test, two swarms running at once); the test's claim is the
     /// stranger's view once the records have spread, and it still fails when the view never comes.
@@ -80,7 +79,8 @@ import Testing
             let report = try JobCollector.collect(
                 job, via: observer, registry: KernelRegistry([TallyKernel.self, CheckedTallyKernel.self]), withEvidence: withEvidence)
             collections += 1
-            if report.complete || Date() > deadline {
+            // Asked again only while the custodians' union of records decides the job and the observer does not.
+            if report.complete || Date() > deadline || swarm.progress(of: job)?.done != true {
                 if collections > 1 { print("the observer's collection \(collections): \(report.validated) validated, complete \(report.complete)") }
                 return report
             }
@@ -96,7 +96,8 @@ import Testing
         let units = Set(open.map(\.unit))
         var lines = [
             "the observer's collection \(collection) found \(open.count) units open, \(report.validated) validated; unreachable shards "
-                + "\(report.unreachableShards), refused \(report.refused), custodians agree: \(swarm.custodiansAgree(on: report.job))",
+                + "\(report.unreachableShards), cited for priors \(report.unreachablePriorShards), refused \(report.refused), "
+                + "custodians agree: \(swarm.custodiansAgree(on: report.job))",
             "  open in its view (unit attempts/commits/live/invalid): "
                 + open.prefix(12).map { "\($0.unit) \($0.attempts)/\($0.commits)/\($0.liveLeases)/\($0.invalid.count)" }.joined(separator: ", "),
         ]
@@ -227,22 +228,29 @@ import Testing
         }
     }
 
-    @Test(arguments: ["no pass there", "another publisher's job"])
+    @Test(arguments: ["no pass there", "another publisher's job", "a job nobody has"])
     func aCorruptCustodiansInflatedPriorIsRefusedByAnyoneReverifying(cited: String) throws {
         // A custodian of an adaptive job leases its friend five units with a prior standing of 1,000 "earned" in the
         // shards of an earlier job, signs draws that let them run once, and pushes the friend's wrong results to the
         // other custodians over the wire. They take the signer's word (as for its draws); a peer that took no part
         // gathers the cited shards and validates none of the friend's results. The friend is a key that never
         // computed anything (no passed check there), or a worker that passed many checks in a job another publisher
-        // published (anyone can publish a job, with custodians and workers of its own, whose records show any pass).
+        // published (anyone can publish a job, with custodians and workers of its own, whose records show any pass),
+        // or cites a job nobody has, which the collection reports it could not gather.
         try SwarmTestSupport.withSwarm("adaptive-inflated-prior") { swarm in
             let otherPublisher = cited == "another publisher's job"
+            let nowhere = cited == "a job nobody has"
             var warmSpec = Self.adaptiveSpec(units: 200)
             warmSpec.redundancy.adaptive = false
-            let warm = try swarm.publish(
-                spec: warmSpec, kernelVersion: 1, units: try TallyKernel().units(for: warmSpec.parameters), custodians: [0, 1, 2],
-                publisher: otherPublisher ? Identity(privateKey: Ed25519PrivateKey()) : nil)
-            try #require(swarm.waitUntilDecided(warm, timeout: 300)?.validated == 200)
+            let warm: JobID
+            if nowhere {
+                warm = SHA256.hash([UInt8]("a job nobody has".utf8))
+            } else {
+                warm = try swarm.publish(
+                    spec: warmSpec, kernelVersion: 1, units: try TallyKernel().units(for: warmSpec.parameters), custodians: [0, 1, 2],
+                    publisher: otherPublisher ? Identity(privateKey: Ed25519PrivateKey()) : nil)
+                try #require(swarm.waitUntilDecided(warm, timeout: 300)?.validated == 200)
+            }
             // The honest workers stop, so that the friend's units are its alone.
             for worker in swarm.workers { worker.pause() }
             let spec = Self.adaptiveSpec(units: 100)
@@ -305,6 +313,8 @@ import Testing
                 #expect(report.verdicts[unit].state != .validated, "unit \(unit)")
             }
             #expect(RedTeam.wrongValidated(manifest: manifest, verdicts: report.verdicts, registry: KernelRegistry([TallyKernel.self])) == 0)
+            // A job of another publisher is read and left, not unreachable.
+            #expect(report.unreachablePriorShards == (nowhere ? [ShardRef(job: warm, shard: 0), ShardRef(job: warm, shard: 1)] : []))
         }
     }
 

@@ -117,8 +117,13 @@ import Testing
         #expect(SwarmWorker.idsRemembered == 65_536)
     }
 
-    @Test("a job the donor's preferences refuse holds no place in the peer's allowance")
-    func aDeclinedJobIsForgottenByThePeer() throws {
+    @Test(
+        "a job the donor's preferences refuse holds no place in the peer's allowance, refused before it is found or once taken up",
+        arguments: [false, true])
+    func aJobThePreferencesRefuseIsForgottenByThePeer(takenUp: Bool) throws {
+        // Taken up: replicas 2 with one worker, so the job never finishes and only the new preferences end it. Its
+        // units already leased finish and report; the job leaves the worker, and its next look finds it listed and
+        // declines it, as one refused from the start.
         let folder = SwarmTestSupport.folder("finished-declined")
         defer { try? FileManager.default.removeItem(at: folder) }
         let registry = KernelRegistry([TallyKernel.self])
@@ -127,16 +132,24 @@ import Testing
             host.stop(handOff: false)
             node.stop(handOff: false)
         }
-        let blocked = try SwarmTestSupport.manifest(units: 4, replicas: 1, quorum: 1, custodians: [SwarmTestSupport.member(node)])
-        _ = try node.publish(blocked)
+        let manifest = try SwarmTestSupport.manifest(
+            units: 4, replicas: takenUp ? 2 : 1, quorum: takenUp ? 2 : 1, custodians: [SwarmTestSupport.member(node)])
+        _ = try node.publish(manifest)
+        var preferences = DonorPreferences()
+        preferences.blockedPublishers = [manifest.publisher.hex]
         var configuration = SwarmTestSupport.workerConfiguration(registry)
-        configuration.admission = JobAdmission(blockedPublishers: [blocked.publisher.hex])
+        if !takenUp { configuration.admission = preferences.admission }
         let worker = SwarmWorker(peer: host, configuration: configuration)
         worker.start()
         defer { worker.stop() }
-        try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 30), "the blocked job was never looked at")
+        if takenUp {
+            try #require(worker.wait(until: { $0.snapshot.statistics.committed > 0 }, timeout: 30), "the job was never worked on")
+            try #require(host.manifest(manifest.id) != nil)
+            worker.apply(preferences)
+        }
+        try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 60), "the refused job was never looked at")
         // Forgotten right after it is counted, on the worker's control thread, before the pass's change is signalled.
-        #expect(worker.wait(until: { _ in host.manifest(blocked.id) == nil }, timeout: 10))
+        #expect(worker.wait(until: { _ in host.manifest(manifest.id) == nil }, timeout: 10), "the refused job is still known at the worker's peer")
         #expect(host.custodian.held[false]?.jobs ?? 0 == 0)
     }
 }

@@ -105,6 +105,11 @@ enum CreditCommand: Command {
                     "warning: job \(job.hex.prefix(12)): no custodian answered for \(report.unreachableShards.count) "
                         + "shards; their facts are missing")
             }
+            if !report.unreachablePriorShards.isEmpty {
+                console.note(
+                    "warning: job \(job.hex.prefix(12)): \(report.unreachablePriorShards.count) shards cited for prior standing "
+                        + "could not be gathered; results run alone under those leases are not counted")
+            }
         }
         var facts: [Ed25519PublicKey: [EvidenceFact]] = [:]
         for part in evidence {

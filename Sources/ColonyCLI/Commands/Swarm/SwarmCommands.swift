@@ -116,8 +116,26 @@ enum SwarmCommandSupport {
             "inProgress": .int(report.inProgress), "waiting": .int(report.waiting), "attempts": .int(report.attempts),
             "invalid": .int(report.invalid), "records": .int(report.records), "badSignatures": .int(report.badSignatures),
             "unreachableShards": .array(report.unreachableShards.map { .int($0) }),
+            "unreachablePriorShards": .array(
+                report.unreachablePriorShards.map { .object(["job": .string($0.job.hex), "shard": .int($0.shard)]) }),
             "refusedRecords": .object(report.refused.mapValues { .int($0) }),
         ]
+    }
+
+    /// What the collection could not reach, and what it leaves open: shards of the job no custodian answered for,
+    /// and shards of other jobs cited for workers' prior standing that could not be gathered.
+    static func reachNotes(_ report: JobReport) -> [String] {
+        var notes: [String] = []
+        if !report.unreachableShards.isEmpty {
+            notes.append("no custodian answered for shards \(report.unreachableShards.map(String.init).joined(separator: ", "))")
+        }
+        if !report.unreachablePriorShards.isEmpty {
+            let jobs = Set(report.unreachablePriorShards.map(\.job)).sorted().map { String($0.hex.prefix(12)) }
+            notes.append(
+                "\(report.unreachablePriorShards.count) shards of jobs \(jobs.joined(separator: ", ")) cited for workers' prior standing "
+                    + "could not be gathered: units run alone under those leases show as open; ask again later")
+        }
+        return notes
     }
 
     static func reportLine(_ report: JobReport) -> String {
@@ -479,9 +497,7 @@ enum StatusCommand: Command {
         } else {
             console.print("\(report.manifest.title) (\(report.manifest.kernel), job \(report.job.hex.prefix(16))…)")
             console.print(SwarmCommandSupport.reportLine(report))
-            if !report.unreachableShards.isEmpty {
-                console.print("no custodian answered for shards \(report.unreachableShards.map(String.init).joined(separator: ", "))")
-            }
+            for note in SwarmCommandSupport.reachNotes(report) { console.print(note) }
         }
         return ExitStatus.success
     }
@@ -534,6 +550,7 @@ enum ResultsCommand: Command {
         guard report.validated == report.verdicts.count else {
             if arguments.flag("json") { console.printJSON(.object(object)) }
             console.note("not every unit is validated: " + SwarmCommandSupport.reportLine(report))
+            for note in SwarmCommandSupport.reachNotes(report) { console.note(note) }
             return ExitStatus.failure
         }
         if arguments.flag("verify") {

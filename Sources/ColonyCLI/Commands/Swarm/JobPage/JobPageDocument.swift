@@ -99,6 +99,9 @@ enum JobPageDocument {
           if (job.unreachableShards && job.unreachableShards.length > 0) {
             problems.push("No custodian answered for shards " + job.unreachableShards.join(", ") + "; their units show as open.");
           }
+          if (job.unreachablePriorShards && job.unreachablePriorShards.length > 0) {
+            problems.push(job.unreachablePriorShards.length + " shards of other jobs cited for workers' prior standing could not be gathered; units run alone under those leases show as open.");
+          }
           set("problem", problems.join(" "));
           if (job.units === undefined) { return; }
           document.title = job.title + " · Colony";
