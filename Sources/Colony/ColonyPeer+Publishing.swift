@@ -3,6 +3,7 @@ import ColonyCore
 import ColonyNet
 import ColonyWork
 import Foundation
+import Synchronization
 
 /// Publishing a job: choosing and signing its custodians, then handing them the manifest.
 extension ColonyPeer {
@@ -146,31 +147,67 @@ extension ColonyPeer {
         guard let stored = try? blobs.store.put(data: Data(bytes), pin: false), stored.id.root == root else { return }
     }
 
-    /// Jobs announced for a kernel: (job, manifest root, who told us).
-    public func discoverJobs(kernel: String, version: Int) -> [(job: JobID, root: BlobID, source: Endpoint)] {
+    /// Jobs announced for a kernel, with the manifest roots offered and who offered each, asking none of `skipping`.
+    public func discoverJobs(kernel: String, version: Int, skipping: Set<Endpoint> = []) -> [JobOffer] {
         var sources = peers(under: JobKeys.topic(kernel: kernel, version: version, network: configuration.network))
         if custody.withLock({ !$0.manifests.isEmpty }) { sources.append(endpoint) }
         let frame = CustodyWire.frame("co_jobs", [("kernel", .text(kernel)), ("version", .integer(Int64(version)))])
-        return jobLists(asking: sources, with: frame)
+        var seen = skipping
+        return jobOffers(asking: sources.filter { seen.insert($0).inserted }, with: frame)
     }
 
     /// The most jobs a job list (`co_jobs`) names, and the most read from one.
     static let jobListLimit = 1000
+    /// The most distinct manifest roots kept for one job from the lists of different sources.
+    static let offersPerJob = 4
 
     /// Sends `frame` to each of `sources` and gathers the (job, manifest root) pairs they answer, at most
     /// `jobListLimit` from each, with the first source that named each job.
     func jobLists(asking sources: [Endpoint], with frame: Frame) -> [(job: JobID, root: BlobID, source: Endpoint)] {
-        var found: [JobID: (BlobID, Endpoint)] = [:]
-        for source in sources {
-            guard let reply = try? request(frame, to: source, timeout: 10), let list = try? CustodyWire.payload(reply).list
-            else { continue }
-            for item in list.prefix(Self.jobListLimit) {
+        jobOffers(asking: sources, with: frame).map { ($0.job, $0.offers[0].root, $0.offers[0].source) }
+    }
+
+    /// Sends `frame` to each of `sources` at once, each for up to `timeout` seconds, and gathers the (job, manifest
+    /// root) pairs they answer: at most `jobListLimit` from each, and for each job the distinct roots offered, each
+    /// with the first source that offered it, in the order of `sources` (at most `offersPerJob`). Anyone can list a
+    /// job under a root of its own: a worker that took the first root it heard of for a job, and ignored the job
+    /// when that root did not check out, could be kept from any job by a lister heard first. Asked one after
+    /// another, a source that never answers cost every look its whole timeout.
+    func jobOffers(asking sources: [Endpoint], with frame: Frame, timeout: Double = 10) -> [JobOffer] {
+        let replies = Mutex<[Int: [BencodeValue]]>([:])
+        let group = DispatchGroup()
+        for (index, source) in sources.enumerated() {
+            DispatchQueue.global().async(group: group) { [self] in
+                guard let reply = try? request(frame, to: source, timeout: timeout), let list = try? CustodyWire.payload(reply).list
+                else { return }
+                replies.withLock { $0[index] = Array(list.prefix(Self.jobListLimit)) }
+            }
+        }
+        group.wait()
+        var order: [JobID] = []
+        var offers: [JobID: [JobOffer.Offer]] = [:]
+        for (index, list) in replies.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            for item in list {
                 guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
                     let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
                 else { continue }
-                if found[job] == nil { found[job] = (BlobID(root: root), source) }
+                let known = offers[job] ?? []
+                if known.isEmpty { order.append(job) }
+                guard known.count < Self.offersPerJob, !known.contains(where: { $0.root.root == root }) else { continue }
+                offers[job] = known + [JobOffer.Offer(root: BlobID(root: root), source: sources[index])]
             }
         }
-        return found.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.job < $1.job }
+        return order.sorted().map { JobOffer(job: $0, offers: offers[$0] ?? []) }
     }
+}
+
+/// A job named in job lists, with the manifest roots offered for it and who offered each (`jobOffers`).
+public struct JobOffer: Sendable {
+    public struct Offer: Sendable {
+        public var root: BlobID
+        public var source: Endpoint
+    }
+
+    public var job: JobID
+    public var offers: [Offer]
 }

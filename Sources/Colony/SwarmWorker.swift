@@ -93,6 +93,8 @@ public final class SwarmWorker: @unchecked Sendable {
         public var discoveries = 0
         public var jobsSeen = 0
         public var jobsIgnored = 0
+        /// Sources of job lists passed over for a while: manifests they offered did not check out.
+        public var sourcesDistrusted = 0
         /// Jobs finished and let go of (`SwarmWorker.finishedJobs`).
         public var jobsFinished = 0
         public var leases = 0
@@ -366,8 +368,24 @@ public final class SwarmWorker: @unchecked Sendable {
     private var averageUnitSeconds: Double?
     /// How long a lease request that brought units took, averaged: nil before the first.
     private var averageLeaseSeconds: Double?
-    /// When the control thread looks for jobs next; read and written under the lock (`apply` brings it forward).
+    /// When the control thread asks for a look for jobs next; read and written under the lock (`apply` brings it
+    /// forward).
     var nextDiscovery = Date.distantPast
+    /// A look for jobs is asked of the discovery thread (under the lock): it looks once more when asked while it looks.
+    var discoveryWanted = false
+    let discoveryWake = DispatchSemaphore(value: 0)
+    /// Sources of job lists whose offered manifests did not check out (`sourceFailureLimit` in one look), with when
+    /// they are asked again. At most `sourcesRemembered`, the expired dropped first.
+    var distrusted: [Endpoint: Date] = [:]
+    static let sourceFailureLimit = 2
+    static let distrustSeconds = 600.0
+    static let sourcesRemembered = 4096
+    /// Jobs none of whose offered manifests checked out: looked at again once `unfetchedRetry` seconds have passed
+    /// since the set was last cleared (a lister may offer a real job under a root of its own; the job's custodians
+    /// may not have answered that look).
+    var unfetched = RecentIDs<JobID>(limit: idsRemembered)
+    var unfetchedCleared = Date()
+    static let unfetchedRetry = 600.0
     private let stopping = Atomic<Bool>(false)
     private let abandoned = Atomic<Bool>(false)
     private let woken = Atomic<Bool>(false)
@@ -414,6 +432,25 @@ public final class SwarmWorker: @unchecked Sendable {
         }
         control.name = "colony.worker.control"
         control.start()
+        // Looking for jobs has a thread of its own too: a job list or manifest asked of a source that never answers
+        // holds a look for its timeout (10 s a source), and on the control thread it held every lease, seal and
+        // reveal with it; anyone can announce itself under a kernel's topic key.
+        finishedGroup.enter()
+        let discovery = Thread { [self] in
+            while !isStopping {
+                _ = discoveryWake.wait(timeout: .now() + 1)
+                let asked = condition.withLock { () -> Bool in
+                    defer { discoveryWanted = false }
+                    return discoveryWanted
+                }
+                guard asked, !isStopping else { continue }
+                discover()
+                wake.signal()
+            }
+            finishedGroup.leave()
+        }
+        discovery.name = "colony.worker.discovery"
+        discovery.start()
         // The preferences are applied on a thread of their own: the control thread can wait seconds on a custodian
         // that does not answer, and a busy machine must see the kernels suspended within a few seconds regardless.
         finishedGroup.enter()
@@ -448,6 +485,7 @@ public final class SwarmWorker: @unchecked Sendable {
     public func requestStop() {
         stopping.store(true, ordering: .relaxed)
         governWake.signal()
+        discoveryWake.signal()
         condition.broadcast()
         wake.signal()
     }
@@ -665,9 +703,15 @@ public final class SwarmWorker: @unchecked Sendable {
             let custodyLook = keeps > kept && now >= nextCustodyLook
             if custodyLook || now >= condition.withLock({ nextDiscovery }) {
                 if custodyLook { nextCustodyLook = now + configuration.custodyDiscoveryInterval }
-                // A job that comes while a look is under way is looked for again: the count is read before it.
+                // A job that comes while a look is under way is looked for again: the count is read before it,
+                // and a look asked for while one runs runs after it.
                 kept = keeps
-                discover()
+                condition.withLock {
+                    discoveryWanted = true
+                    // Asked again at the interval if the look has not begun by then.
+                    nextDiscovery = max(nextDiscovery, now + min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
+                }
+                discoveryWake.signal()
             }
             leaseMore()
             commitFinished()
@@ -706,60 +750,130 @@ public final class SwarmWorker: @unchecked Sendable {
         return letGo
     }
 
+    /// Looks for jobs of the kernels here (on the discovery thread): asks the sources under each kernel's topic for
+    /// their lists, then fetches the manifests of jobs new here, each job in turn from each source (a source listing
+    /// a thousand jobs does not stand before another's). A manifest that does not check out is charged to the source
+    /// that offered its root; a source charged `sourceFailureLimit` times is passed over for the rest of the look and
+    /// not asked again for `distrustSeconds`, so a lister of jobs that do not exist costs a look two fetches.
     private func discover() {
         // A worker whose jobs are all finished has nothing to lease: it looks for work at the idle rate.
         let hasJobs = condition.withLock { jobs.values.contains { !$0.finished } }
-        let next = Date() + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
-        condition.withLock {
+        let now = Date()
+        let next = now + (hasJobs ? configuration.discoveryInterval : min(configuration.idleDiscoveryInterval, configuration.discoveryInterval))
+        let skipping = condition.withLock { () -> Set<Endpoint> in
             nextDiscovery = next
             stats.discoveries += 1
+            distrusted = distrusted.filter { $0.value > now }
+            if now.timeIntervalSince(unfetchedCleared) >= Self.unfetchedRetry {
+                unfetched.removeAll()
+                unfetchedCleared = now
+            }
+            return Set(distrusted.keys)
         }
+        var failures: [Endpoint: Int] = [:]
         for kernel in configuration.kernels.kernels {
-            for found in peer.discoverJobs(kernel: kernel.name, version: kernel.version) {
-                let known = condition.withLock { jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) }
+            for found in Self.inTurn(peer.discoverJobs(kernel: kernel.name, version: kernel.version, skipping: skipping)) {
+                if isStopping { return }
+                let known = condition.withLock {
+                    jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) || unfetched.contains(found.job)
+                }
                 if known { continue }
-                do {
-                    let manifest = try peer.fetchManifest(found.job, root: found.root, hint: [found.source], forWorker: true)
-                    guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
-                    else {
-                        condition.withLock { ignored.insert(found.job) }
-                        // Its manifest would hold a place in the peer's allowance for good: no job it ignores finishes.
-                        peer.forgetLearnedJob(found.job)
-                        continue
+                // Offered only by sources passed over in this look: looked at again at the next.
+                let offers = found.offers.filter { failures[$0.source, default: 0] < Self.sourceFailureLimit }
+                if offers.isEmpty { continue }
+                var fetched: JobManifest?
+                var failure: CustodyError?
+                for offer in offers {
+                    do {
+                        fetched = try peer.fetchManifest(found.job, root: offer.root, hint: [offer.source], forWorker: true)
+                        break
+                    } catch where error.reason == "custody full" {
+                        // This peer holds as many jobs as it may: not the job's fault. Looked at again at the next look,
+                        // once jobs finished here are forgotten.
+                        log("not fetching job \(found.job.hex.prefix(12)) now: \(error)")
+                        return
+                    } catch {
+                        failure = error
+                        failures[offer.source, default: 0] += 1
+                        if failures[offer.source] == Self.sourceFailureLimit { distrust(offer.source, because: error) }
                     }
-                    let admission = condition.withLock { self.admission }
-                    if let refusal = admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
-                        // Ignored for good, so this is said once per job.
-                        condition.withLock {
-                            ignored.insert(found.job)
-                            declined.insert(found.job)
-                            stats.jobsIgnored += 1
-                        }
-                        log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
-                        peer.forgetLearnedJob(found.job)
-                        continue
-                    }
-                    let job = ActiveJob(manifest: manifest, kernel: type.init())
+                }
+                guard let manifest = fetched else {
                     condition.withLock {
-                        jobs[found.job] = job
-                        stats.jobsSeen += 1
-                    }
-                    log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
-                } catch where error.reason == "custody full" {
-                    // This peer holds as many jobs as it may: not the job's fault. Looked at again at the next look,
-                    // once jobs finished here are forgotten.
-                    log("not fetching job \(found.job.hex.prefix(12)) now: \(error)")
-                    return
-                } catch {
-                    // A manifest that fails its hash or signature is ignored for good.
-                    condition.withLock {
-                        ignored.insert(found.job)
+                        unfetched.insert(found.job)
                         stats.jobsIgnored += 1
                     }
-                    log("ignoring job \(found.job.hex.prefix(12)): \(error)")
+                    log("ignoring job \(found.job.hex.prefix(12)) for now: \(failure.map { "\($0)" } ?? "no manifest")")
+                    continue
                 }
+                guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
+                else {
+                    condition.withLock { ignored.insert(found.job) }
+                    // Its manifest would hold a place in the peer's allowance for good: no job it ignores finishes.
+                    peer.forgetLearnedJob(found.job)
+                    continue
+                }
+                let admission = condition.withLock { self.admission }
+                if let refusal = admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
+                    // Ignored for good, so this is said once per job.
+                    condition.withLock {
+                        ignored.insert(found.job)
+                        declined.insert(found.job)
+                        stats.jobsIgnored += 1
+                    }
+                    log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
+                    peer.forgetLearnedJob(found.job)
+                    continue
+                }
+                let job = ActiveJob(manifest: manifest, kernel: type.init())
+                condition.withLock {
+                    jobs[found.job] = job
+                    stats.jobsSeen += 1
+                }
+                log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
             }
         }
+    }
+
+    /// Passes over `source` for `distrustSeconds` (never this worker's own peer).
+    private func distrust(_ source: Endpoint, because error: CustodyError) {
+        guard source != peer.endpoint else { return }
+        let until = Date() + Self.distrustSeconds
+        condition.withLock {
+            if distrusted[source] == nil, distrusted.count >= Self.sourcesRemembered,
+                let soonest = distrusted.min(by: { $0.value < $1.value })?.key
+            {
+                distrusted[soonest] = nil
+            }
+            distrusted[source] = until
+            stats.sourcesDistrusted += 1
+        }
+        log("not asking \(source) for jobs for \(Int(Self.distrustSeconds)) s: \(Self.sourceFailureLimit) manifests it offered did not check out (\(error))")
+    }
+
+    /// The jobs of `offers` in turn by source (the source of each job's first offer): one from each, then a second
+    /// from each, and so on.
+    static func inTurn(_ offers: [JobOffer]) -> [JobOffer] {
+        var bySource: [Endpoint: [JobOffer]] = [:]
+        var sources: [Endpoint] = []
+        for offer in offers {
+            guard let source = offer.offers.first?.source else { continue }
+            if bySource[source] == nil { sources.append(source) }
+            bySource[source, default: []].append(offer)
+        }
+        var ordered: [JobOffer] = []
+        var round = 0
+        while ordered.count < offers.count {
+            var added = false
+            for source in sources {
+                guard let list = bySource[source], round < list.count else { continue }
+                ordered.append(list[round])
+                added = true
+            }
+            if !added { break }
+            round += 1
+        }
+        return ordered
     }
 
     func fields(_ job: ActiveJob) -> [(String, BencodeValue)] { peer.jobFields(job.id) }

@@ -76,6 +76,18 @@ enum SwarmTestSupport {
         return (node, host)
     }
 
+    /// Runs `body` with `nodeAndHost` (the tally kernel) in a temporary folder: both stopped and the folder removed after.
+    static func withNodeAndHost(_ name: String, _ body: (_ folder: URL, _ node: ColonyPeer, _ host: ColonyPeer) throws -> Void) throws {
+        let folder = folder(name)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (node, host) = try nodeAndHost(in: folder, registry: KernelRegistry([TallyKernel.self]))
+        defer {
+            host.stop(handOff: false)
+            node.stop(handOff: false)
+        }
+        try body(folder, node, host)
+    }
+
     /// A worker's configuration for tests: `registry`'s kernels at normal priority, looking for jobs every 50 ms.
     static func workerConfiguration(_ registry: KernelRegistry) -> SwarmWorker.Configuration {
         var configuration = SwarmWorker.Configuration()
