@@ -42,6 +42,17 @@ enum WorkerMetrics {
         try out.gauge(
             "colony_leases_held", help: "Leases this worker is still working under.", value: Double(worker.leasesHeld))
         try out.counter(
+            "colony_job_discovery_total",
+            help: "Looks for jobs; jobs taken up, ignored (no manifest that checked out, a kernel not here, refused by the "
+                + "preferences) and finished; job-list sources passed over for offering manifests that did not check out.",
+            [
+                .init(["event": "look"], Double(stats.discoveries)),
+                .init(["event": "job_taken"], Double(stats.jobsSeen)),
+                .init(["event": "job_ignored"], Double(stats.jobsIgnored)),
+                .init(["event": "job_finished"], Double(stats.jobsFinished)),
+                .init(["event": "source_passed_over"], Double(stats.sourcesDistrusted)),
+            ])
+        try out.counter(
             "colony_worker_refusals_total", help: "Refusals custodians answered this worker, by reason.",
             stats.refused.sorted { $0.key < $1.key }.map { .init(["reason": $0.key], Double($0.value)) })
 
