@@ -158,8 +158,10 @@ extension ColonyPeer {
 
     /// The most jobs a job list (`co_jobs`) names, and the most read from one.
     static let jobListLimit = 1000
-    /// The most distinct manifest roots kept for one job from the lists of different sources.
+    /// The most distinct manifest roots kept for one job, one from each source.
     static let offersPerJob = 4
+    /// Job lists asked for at once.
+    static let listRequestsAtOnce = 16
 
     /// Sends `frame` to each of `sources` and gathers the (job, manifest root) pairs they answer, at most
     /// `jobListLimit` from each, with the first source that named each job.
@@ -175,15 +177,20 @@ extension ColonyPeer {
     /// another, a source that never answers cost every look its whole timeout.
     func jobOffers(asking sources: [Endpoint], with frame: Frame, timeout: Double = 10) -> [JobOffer] {
         let replies = Mutex<[Int: [BencodeValue]]>([:])
-        let group = DispatchGroup()
-        for (index, source) in sources.enumerated() {
-            DispatchQueue.global().async(group: group) { [self] in
-                guard let reply = try? request(frame, to: source, timeout: timeout), let list = try? CustodyWire.payload(reply).list
-                else { return }
-                replies.withLock { $0[index] = Array(list.prefix(Self.jobListLimit)) }
+        // At most `listRequestsAtOnce` at a time: anyone can announce many endpoints under a topic, and each request
+        // holds a thread of the shared pool for up to its timeout.
+        for batch in stride(from: 0, to: sources.count, by: Self.listRequestsAtOnce) {
+            let group = DispatchGroup()
+            for index in batch..<min(sources.count, batch + Self.listRequestsAtOnce) {
+                let source = sources[index]
+                DispatchQueue.global().async(group: group) { [self] in
+                    guard let reply = try? request(frame, to: source, timeout: timeout), let list = try? CustodyWire.payload(reply).list
+                    else { return }
+                    replies.withLock { $0[index] = Array(list.prefix(Self.jobListLimit)) }
+                }
             }
+            group.wait()
         }
-        group.wait()
         var order: [JobID] = []
         var offers: [JobID: [JobOffer.Offer]] = [:]
         for (index, list) in replies.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
@@ -193,7 +200,9 @@ extension ColonyPeer {
                 else { continue }
                 let known = offers[job] ?? []
                 if known.isEmpty { order.append(job) }
-                guard known.count < Self.offersPerJob, !known.contains(where: { $0.root.root == root }) else { continue }
+                // One root from each source: a source offering a job under many roots would crowd out the real one.
+                guard known.count < Self.offersPerJob, !known.contains(where: { $0.root.root == root || $0.source == sources[index] })
+                else { continue }
                 offers[job] = known + [JobOffer.Offer(root: BlobID(root: root), source: sources[index])]
             }
         }

@@ -234,18 +234,18 @@ public enum JobCollector {
 
         func ledgers(of cited: JobID) -> (ledgers: [ShardLedger], unreachable: Set<Int>?) {
             if let known = others.withLock({ $0[cited] }) { return known }
+            // Past the limit a cited job is not gathered: its shards count nothing, and are reported.
+            guard others.withLock({ $0.count }) < Self.jobLimit else { return ([], nil) }
             var found: (ledgers: [ShardLedger], unreachable: Set<Int>?) = ([], [])
             // Read, not kept, and gathered only when of the same kernel and publisher.
-            if others.withLock({ $0.count }) < Self.jobLimit {
-                do throws(CustodyError) {
-                    let manifest = try peer.fetchManifest(cited, root: nil, hint: [], keeping: false)
-                    if manifest.trustDomain == job.manifest.trustDomain {
-                        let gathered = JobCollector.gather(manifest, root: nil, via: peer, registry: registry, timeout: timeout, now: now)
-                        found = (gathered.ledgers, Set(gathered.unreachable))
-                    }
-                } catch {
-                    found = ([], nil)
+            do throws(CustodyError) {
+                let manifest = try peer.fetchManifest(cited, root: nil, hint: [], keeping: false)
+                if manifest.trustDomain == job.manifest.trustDomain {
+                    let gathered = JobCollector.gather(manifest, root: nil, via: peer, registry: registry, timeout: timeout, now: now)
+                    found = (gathered.ledgers, Set(gathered.unreachable))
                 }
+            } catch {
+                found = ([], nil)
             }
             others.withLock { $0[cited] = found }
             return found

@@ -783,7 +783,14 @@ public final class SwarmWorker: @unchecked Sendable {
                 if offers.isEmpty { continue }
                 var fetched: JobManifest?
                 var failure: CustodyError?
+                var passedOver = false
                 for offer in offers {
+                    if isStopping { return }
+                    // A source passed over at an earlier offer of this job.
+                    guard failures[offer.source, default: 0] < Self.sourceFailureLimit else {
+                        passedOver = true
+                        continue
+                    }
                     do {
                         fetched = try peer.fetchManifest(found.job, root: offer.root, hint: [offer.source], forWorker: true)
                         break
@@ -794,10 +801,18 @@ public final class SwarmWorker: @unchecked Sendable {
                         return
                     } catch {
                         failure = error
+                        // This peer's own storage failing is not the source's doing.
+                        guard error.reason != "storage" else { continue }
                         failures[offer.source, default: 0] += 1
-                        if failures[offer.source] == Self.sourceFailureLimit { distrust(offer.source, because: error) }
+                        if failures[offer.source] == Self.sourceFailureLimit {
+                            distrust(offer.source, because: error)
+                            passedOver = true
+                        }
                     }
                 }
+                // Offered by a source passed over in this look: the next look, which does not ask it, tries the other
+                // sources' roots (one that offered bogus roots first would otherwise keep the job from the worker).
+                if fetched == nil, passedOver { continue }
                 guard let manifest = fetched else {
                     condition.withLock {
                         unfetched.insert(found.job)

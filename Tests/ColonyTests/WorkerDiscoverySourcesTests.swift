@@ -38,7 +38,7 @@ import Testing
         }
     }
 
-    @Test("a source listing 300 jobs that do not exist, and the real job under a root of its own, costs a worker two fetches")
+    @Test("a source listing 300 jobs that do not exist, and the real job under roots of its own, costs a worker two fetches")
     func aListerOfJobsThatDoNotCheckOutIsPassedOver() throws {
         // Before, the worker fetched every job listed (300 failed fetches in its first look, one after another on its
         // control thread) and ignored for good a real job whose first root heard of did not check out.
@@ -46,8 +46,10 @@ import Testing
             BencodeValue.list([.bytes(SHA256.hash([UInt8]("no such job \(index)".utf8)).bytes), .bytes(SHA256.hash([UInt8]("no such root \(index)".utf8)).bytes)])
         }
         try Self.withLister("discovery-bogus", answer: { _, realJob in
-            let offered = BencodeValue.list([.bytes(realJob.id.bytes), .bytes(SHA256.hash([1, 2, 3]).bytes)])
-            return .answered(CustodyWire.frame("jobs", payload: .list([offered] + bogus)))
+            // The real job under four roots of its own: kept, they filled every place for the job's roots when the
+            // lister was asked first, and the custodian's real root was never tried.
+            let offered = (0..<4).map { BencodeValue.list([.bytes(realJob.id.bytes), .bytes(SHA256.hash([UInt8]("bogus root \($0)".utf8)).bytes)]) }
+            return .answered(CustodyWire.frame("jobs", payload: .list(offered + bogus)))
         }) { worker, host, job in
             let computed = worker.wait(until: { $0.snapshot.statistics.validated >= 8 }, timeout: 60)
             let statistics = worker.snapshot.statistics
