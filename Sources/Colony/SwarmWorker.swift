@@ -778,15 +778,12 @@ public final class SwarmWorker: @unchecked Sendable {
                     jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) || unfetched.contains(found.job)
                 }
                 if known { continue }
-                // Offered only by sources passed over in this look: looked at again at the next.
-                let offers = found.offers.filter { failures[$0.source, default: 0] < Self.sourceFailureLimit }
-                if offers.isEmpty { continue }
                 var fetched: JobManifest?
                 var failure: CustodyError?
                 var passedOver = false
-                for offer in offers {
+                for offer in found.offers {
                     if isStopping { return }
-                    // A source passed over at an earlier offer of this job.
+                    // A source passed over in this look, at this job or an earlier one.
                     guard failures[offer.source, default: 0] < Self.sourceFailureLimit else {
                         passedOver = true
                         continue

@@ -124,32 +124,27 @@ import Testing
         // Taken up: replicas 2 with one worker, so the job never finishes and only the new preferences end it. Its
         // units already leased finish and report; the job leaves the worker, and its next look finds it listed and
         // declines it, as one refused from the start.
-        let folder = SwarmTestSupport.folder("finished-declined")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let registry = KernelRegistry([TallyKernel.self])
-        let (node, host) = try SwarmTestSupport.nodeAndHost(in: folder, registry: registry)
-        defer {
-            host.stop(handOff: false)
-            node.stop(handOff: false)
+        try SwarmTestSupport.withNodeAndHost("finished-declined") { _, node, host in
+            let manifest = try SwarmTestSupport.manifest(
+                units: 4, replicas: takenUp ? 2 : 1, quorum: takenUp ? 2 : 1, custodians: [SwarmTestSupport.member(node)])
+            _ = try node.publish(manifest)
+            var preferences = DonorPreferences()
+            preferences.blockedPublishers = [manifest.publisher.hex]
+            var configuration = SwarmTestSupport.workerConfiguration(KernelRegistry([TallyKernel.self]))
+            if !takenUp { configuration.admission = preferences.admission }
+            let worker = SwarmWorker(peer: host, configuration: configuration)
+            worker.start()
+            defer { worker.stop() }
+            if takenUp {
+                try #require(worker.wait(until: { $0.snapshot.statistics.committed > 0 }, timeout: 30), "the job was never worked on")
+                try #require(host.manifest(manifest.id) != nil)
+                worker.apply(preferences)
+            }
+            try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 60), "the refused job was never looked at")
+            // Forgotten right after it is counted, on the worker's discovery thread, before the look's change is signalled.
+            #expect(
+                worker.wait(until: { _ in host.manifest(manifest.id) == nil }, timeout: 10), "the refused job is still known at the worker's peer")
+            #expect(host.custodian.held[false]?.jobs ?? 0 == 0)
         }
-        let manifest = try SwarmTestSupport.manifest(
-            units: 4, replicas: takenUp ? 2 : 1, quorum: takenUp ? 2 : 1, custodians: [SwarmTestSupport.member(node)])
-        _ = try node.publish(manifest)
-        var preferences = DonorPreferences()
-        preferences.blockedPublishers = [manifest.publisher.hex]
-        var configuration = SwarmTestSupport.workerConfiguration(registry)
-        if !takenUp { configuration.admission = preferences.admission }
-        let worker = SwarmWorker(peer: host, configuration: configuration)
-        worker.start()
-        defer { worker.stop() }
-        if takenUp {
-            try #require(worker.wait(until: { $0.snapshot.statistics.committed > 0 }, timeout: 30), "the job was never worked on")
-            try #require(host.manifest(manifest.id) != nil)
-            worker.apply(preferences)
-        }
-        try #require(worker.wait(until: { $0.snapshot.statistics.jobsIgnored == 1 }, timeout: 60), "the refused job was never looked at")
-        // Forgotten right after it is counted, on the worker's control thread, before the pass's change is signalled.
-        #expect(worker.wait(until: { _ in host.manifest(manifest.id) == nil }, timeout: 10), "the refused job is still known at the worker's peer")
-        #expect(host.custodian.held[false]?.jobs ?? 0 == 0)
     }
 }
