@@ -70,11 +70,17 @@ public enum JobCollector {
         let kernel = registry.kernel(named: manifest.kernel)
         // Leases that claim a standing earned elsewhere are counted again in the shards they cite.
         let priors = PriorVerifier(job: gathered, peer: peer, registry: registry, timeout: timeout, now: now)
-        for (shard, gatheredLedger) in gathered.ledgers.enumerated() {
-            var ledger = gatheredLedger
-            if manifest.policy.isAdaptive {
-                ledger.priorCheck = { worker, time, shards in priors.count(of: worker, at: time, in: shards, excludingShard: shard) }
+        var ledgers = gathered.ledgers
+        if manifest.policy.isAdaptive {
+            for shard in ledgers.indices {
+                ledgers[shard].priorCheck = { worker, time, shards in priors.count(of: worker, at: time, in: shards, excludingShard: shard) }
             }
+            // A failed check in any shard counts in every other (`ShardLedger.foreignFailures`), each shard's by
+            // its own records.
+            let failures = ledgers.map { (shard: $0.shard, failures: $0.ownFailures()) }
+            for shard in ledgers.indices { ledgers[shard].foreignFailures = ShardLedger.failures(in: failures, besides: shard) }
+        }
+        for ledger in ledgers {
             let shardVerdicts = ledger.verdicts(now: now, equivalent: equivalent)
             verdicts += shardVerdicts
             if withEvidence {

@@ -330,6 +330,7 @@ public struct Custodian: Sendable {
             }
             ledgers[ref] = ledger
             accepted[record.kind.rawValue, default: 0] += 1
+            shareFailures(record.job)
             return added
         } catch {
             if error.reason == "reveal does not match its commit", record.author == record.worker {
@@ -452,7 +453,41 @@ public struct Custodian: Sendable {
                 _ = refuse(error)
             }
         }
+        for job in Set(added.map(\.job)) { shareFailures(job) }
         return (added, addedChanges)
+    }
+
+    /// Gives each shard of `job` kept here the failed checks of its workers found in the job's other shards kept or
+    /// gathered here (`ShardLedger.foreignFailures`): a sleeper caught in one shard loses what it ran alone in the
+    /// others since its last passed check there, and its trust there (issue 14, Sleeper).
+    public mutating func shareFailures(_ job: JobID) {
+        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
+        let kept = ledgers.filter { $0.key.job == job }
+        let gathered = jobShards.filter { $0.key.job == job && kept[$0.key] == nil }
+        let failures = (Array(kept) + gathered.map { ($0.key, $0.value.ledger) }).map { (shard: $0.key.shard, failures: $0.value.ownFailures()) }
+        for ref in kept.keys {
+            ledgers[ref]?.foreignFailures = ShardLedger.failures(in: failures, besides: ref.shard)
+        }
+    }
+
+    /// Shards of jobs kept here that this peer does not keep, gathered from their custodians because one of them
+    /// said a worker failed a check there (`adoptJobShard`): their failures count in the shards kept here
+    /// (`shareFailures`), each checked from the records as a re-verifier checks it.
+    public private(set) var jobShards: [ShardRef: (ledger: ShardLedger, gathered: Int64)] = [:]
+
+    /// Gathered shards kept for their failures; past this the least recently gathered go.
+    public static let jobShardLimit = 256
+
+    /// Keeps `ledger`, a shard of a job kept here that this peer does not keep, gathered from its custodians at
+    /// `now`, for the failures it shows (`jobShards`), and shares them with the job's shards kept here.
+    public mutating func adoptJobShard(_ ledger: ShardLedger, now: Int64) {
+        let ref = ShardRef(job: ledger.job, shard: ledger.shard)
+        guard manifests[ref.job] != nil, ledgers[ref] == nil, ledgers.keys.contains(where: { $0.job == ref.job }) else { return }
+        jobShards[ref] = (ledger, now)
+        while jobShards.count > Self.jobShardLimit, let oldest = jobShards.min(by: { $0.value.gathered < $1.value.gathered })?.key {
+            jobShards[oldest] = nil
+        }
+        shareFailures(ref.job)
     }
 
     /// All records of a shard by ID (empty when unknown): for its other custodians, without hashing them again.

@@ -27,6 +27,16 @@ import Synchronization
 /// The adaptive decisions over one shard, kept until the ledger changes.
 final class AdaptiveCache: Sendable {
     let state = Mutex<AdaptiveState?>(nil)
+    /// The decisions by the shard's records alone, without `ShardLedger.foreignFailures` (`ownFailures`); the same
+    /// as `state` while there are none.
+    let own = Mutex<AdaptiveState?>(nil)
+
+    init() {}
+
+    /// A cache for the same records with other foreign failures: the decisions by the records alone still hold.
+    init(keepingOwn other: AdaptiveCache) {
+        own.withLock { $0 = other.own.withLock { $0 } }
+    }
 }
 
 /// The answers of the kernel's check of results run alone (`ShardLedger.check`), by unit, worker and seed.
@@ -83,6 +93,9 @@ struct AdaptiveFact: Sendable {
         /// Its lease has no result yet: counts as expired from `deadline` on.
         case unanswered
     }
+
+    /// The unit of a failed check in another shard of the job (`ShardLedger.foreignFailures`).
+    static let abroad = -1
 
     var kind: Kind
     /// The time of the lease.
@@ -174,13 +187,52 @@ extension ShardLedger {
 
     /// The adaptive decisions of the shard, computed once per change of the records.
     var adaptive: AdaptiveState {
-        adaptiveCache.state.withLock { cached in
+        if foreignFailures.isEmpty { return ownAdaptive }
+        return adaptiveCache.state.withLock { cached in
             if let cached { return cached }
-            let state = computeAdaptive()
+            let state = computeAdaptive(foreign: foreignFailures)
             cached = state
             return state
         }
     }
+
+    /// The adaptive decisions by the shard's records alone, without failures found in other shards.
+    var ownAdaptive: AdaptiveState {
+        adaptiveCache.own.withLock { cached in
+            if let cached { return cached }
+            let state = computeAdaptive(foreign: [:])
+            cached = state
+            return state
+        }
+    }
+
+    /// The lease times of each worker's failed checks in this shard, by its records alone (`foreignFailures` left
+    /// out, so that no shard's failures rest on another's): what the job's other shards take as foreign failures.
+    public func ownFailures() -> [Ed25519PublicKey: [Int64]] {
+        guard policy.isAdaptive else { return [:] }
+        var failures: [Ed25519PublicKey: [Int64]] = [:]
+        for (worker, facts) in ownAdaptive.facts {
+            let times = facts.filter { $0.kind == .failed && $0.unit != AdaptiveFact.abroad }.map(\.time)
+            if !times.isEmpty { failures[name(worker)] = Array(Set(times)).sorted() }
+        }
+        return failures
+    }
+
+    /// The failures of `shards` (other shards of one job, each by its own records: `ownFailures`), merged, each
+    /// worker's at most `maxForeignFailures`, the earliest: what each of them takes as `foreignFailures` but its own.
+    public static func failures(in shards: [(shard: Int, failures: [Ed25519PublicKey: [Int64]])], besides shard: Int)
+        -> [Ed25519PublicKey: [Int64]]
+    {
+        var merged: [Ed25519PublicKey: Set<Int64>] = [:]
+        for other in shards where other.shard != shard {
+            for (worker, times) in other.failures { merged[worker, default: []].formUnion(times) }
+        }
+        return merged.mapValues { Array($0.sorted().prefix(maxForeignFailures)) }
+    }
+
+    /// Foreign failures kept per worker: the earliest voids its run alone and takes its standing; later ones void
+    /// what it ran alone on trust earned again in between.
+    public static let maxForeignFailures = 64
 
     /// `worker`'s consecutive valid results in this shard among leases signed before `time` (milliseconds), plus
     /// `prior` (its standing earned elsewhere) while it has failed nothing here.
@@ -189,7 +241,7 @@ extension ShardLedger {
     }
 
     /// Debugging aid (`COLONY_BENCH_TRACE`): `worker`'s facts in the shard in lease order, one letter each (s alone,
-    /// c checked, C a check that sampled its run, f failed, e error, u unanswered), the units of its closing checks
+    /// c checked, C a check that sampled its run, f failed, F failed in another shard, e error, u unanswered), the units of its closing checks
     /// still open and of those passed, and how many of its results are voided.
     public func adaptiveTrace(of worker: Ed25519PublicKey) -> String {
         let state = adaptive
@@ -199,7 +251,7 @@ extension ShardLedger {
             switch fact.kind {
             case .single: "s"
             case .checked: fact.sampled ? "C" : "c"
-            case .failed: "f"
+            case .failed: fact.unit == AdaptiveFact.abroad ? "F" : "f"
             case .error: "e"
             case .unanswered: "u"
             }
@@ -238,6 +290,8 @@ extension ShardLedger {
         (adaptive.facts[Who(worker)] ?? []).compactMap { fact in
             switch fact.kind {
             case .checked: CheckFact(time: fact.time, passed: true, partners: fact.partners.map(name))
+            // A failure in another shard counts there.
+            case .failed where fact.unit == AdaptiveFact.abroad: nil
             case .failed, .error: CheckFact(time: fact.time, passed: false, known: fact.known)
             case .unanswered: CheckFact(time: fact.time, passed: false, deadline: fact.deadline)
             case .single: nil
@@ -596,22 +650,24 @@ extension ShardLedger {
     /// Walks each worker's leases in the order they were signed, deciding which of its results stand alone, then
     /// voids those a later failed check puts in doubt; walks again when failed checks put cold quorums in doubt
     /// (`ShardLedger.recheck`). A pure function of the records.
-    func computeAdaptive() -> AdaptiveState {
+    func computeAdaptive(foreign: [Ed25519PublicKey: [Int64]]) -> AdaptiveState {
+        let abroad = Dictionary(uniqueKeysWithValues: foreign.map { (Who($0.key), $0.value.sorted()) })
         // Walks until the quorums in doubt stop growing (`ShardLedger+Recheck.swift`): rechecking a cold quorum
         // takes its members' passes on it away, and a quorum that counted as warm on those passes is cold in the
         // next walk. The set only grows, so this ends; an honest swarm walks once.
-        var state = walk(rechecking: [:])
+        var state = walk(rechecking: [:], abroad: abroad)
         var doubted: [Int: [Who]] = [:]
         while true {
             let found = coldQuorumsInDoubt(state).filter { doubted[$0.key] == nil }
             if found.isEmpty { return state }
             doubted.merge(found) { old, _ in old }
-            state = walk(rechecking: doubted)
+            state = walk(rechecking: doubted, abroad: abroad)
         }
     }
 
-    /// One walk, with the cold quorums of `doubted` (unit → its workers) rechecked.
-    func walk(rechecking doubted: [Int: [Who]]) -> AdaptiveState {
+    /// One walk, with the cold quorums of `doubted` (unit → its workers) rechecked, and each worker's failed checks
+    /// in the job's other shards (`abroad`, lease times, in order) taken as failures here at their times.
+    func walk(rechecking doubted: [Int: [Who]], abroad: [Who: [Int64]]) -> AdaptiveState {
         var state = AdaptiveState()
         state.rechecked = doubted
         let wait = Int64(policy.leaseSeconds) * 1000
@@ -676,9 +732,29 @@ extension ShardLedger {
             // honest on its last unit in a shard, a replica of another's spot check, kept 341 wrong outputs
             // (AdaptiveSwarmTests).
             var sinceCheck: [AdaptiveFact] = []
+            // A failed check in another shard of the job, at its lease time: it voids the results this worker
+            // accepted alone here since its last passed check, and takes its standing from then on (so what it ran
+            // alone here on trust after it is voided at the end, with the rest run on a claim not borne out).
+            // Before, a sleeper caught in one shard kept the results it had accepted alone in the others until a
+            // check there failed, and a closing check it passed there kept them for good.
+            let failedAbroad = abroad[worker] ?? []
+            var nextAbroad = 0
+            func failAbroad(before time: Int64?) {
+                while nextAbroad < failedAbroad.count, time.map({ failedAbroad[nextAbroad] < $0 }) ?? true {
+                    let failure = failedAbroad[nextAbroad]
+                    facts.append(AdaptiveFact(kind: .failed, time: failure, unit: AdaptiveFact.abroad, known: failure))
+                    for fact in sinceCheck {
+                        state.single[fact.unit] = nil
+                        state.voided[fact.unit] = worker
+                    }
+                    sinceCheck.removeAll()
+                    nextAbroad += 1
+                }
+            }
             var start = 0
             while start < ordered.count {
                 let time = ordered[start].lease.time
+                failAbroad(before: time)
                 var end = start
                 while end < ordered.count, ordered[end].lease.time == time { end += 1 }
                 // Every unit of leases signed at one time gets the standing before that time.
@@ -755,6 +831,7 @@ extension ShardLedger {
                 }
                 start = end
             }
+            failAbroad(before: nil)
             // Those run alone on a standing a failed check has since taken away (one of an earlier lease, decided
             // once the shard was done, or a quorum of the worker's put in doubt by it and rechecked): voided too.
             if facts.contains(where: { $0.kind == .failed }) {

@@ -253,6 +253,13 @@ public struct ShardLedger: Sendable {
     public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
         didSet { adaptiveCache = AdaptiveCache() }
     }
+    /// Each worker's failed checks in the job's other shards, by their lease times, as those shards' own records
+    /// show them (`ownFailures`): in an adaptive job a failure anywhere in the job voids what the worker ran alone
+    /// here since its last passed check, and its standing here (issue 14, Sleeper). Custodians set it from the
+    /// shards they keep or gathered (`Custodian.shareFailures`), a re-verifier from every shard it gathered.
+    public var foreignFailures: [Ed25519PublicKey: [Int64]] = [:] {
+        didSet { if foreignFailures != oldValue { adaptiveCache = AdaptiveCache(keepingOwn: adaptiveCache) } }
+    }
 
     public init(
         job: JobID, shard: Int, units: Range<Int>, policy: JobPolicy, authority: ShardAuthority,
