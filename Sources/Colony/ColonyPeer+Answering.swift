@@ -132,12 +132,14 @@ extension ColonyPeer {
             }
             // Only jobs with work left: a peer that has kept custody for years knows thousands of finished jobs, and
             // an asker reads at most `jobListLimit` of a list.
+            // Each with 1 when this peer keeps a shard of it with units open: a worker that let it go as finished
+            // takes it up again (`JobOffer.reopened`).
             let open = custody.withLock { custodian in
                 custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version && custodian.hasWorkLeft($0.id) }
-                    .map(\.id)
+                    .map { (job: $0.id, kept: custodian.keepsOpenShard($0.id)) }
             }
-            let list: [BencodeValue] = open.sorted().prefix(Self.jobListLimit).compactMap { job in
-                root(of: job).map { .list([.bytes(job.bytes), .bytes($0.root.bytes)]) }
+            let list: [BencodeValue] = open.sorted { $0.job < $1.job }.prefix(Self.jobListLimit).compactMap { job, kept in
+                root(of: job).map { .list([.bytes(job.bytes), .bytes($0.root.bytes)] + (kept ? [.integer(1)] : [])) }
             }
             return CustodyWire.frame("jobs", payload: .list(list))
         case "co_evidence":
@@ -145,6 +147,13 @@ extension ColonyPeer {
                 let worker = try? Ed25519PublicKey(rawRepresentation: bytes)
             else { throw .malformed("co_evidence needs a worker key of 32 bytes") }
             return CustodyWire.frame("jobs", payload: .list(jobsWithEvidence(of: worker)))
+        case "co_failed":
+            // A custodian of another shard of a job says a worker failed a check in its shard (a hint: the shard is
+            // gathered and checked here before it counts).
+            guard let job = CustodyWire.job(frame), let shard = CustodyWire.int(frame, "shard") else {
+                throw custody.withLock { $0.refuse(.malformed("co_failed needs a 32-byte job and a shard")) }
+            }
+            return CustodyWire.frame("ok", [("gathering", .integer(takeFailureHint(job: job, shard: shard) ? 1 : 0))])
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
             let request: (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8])

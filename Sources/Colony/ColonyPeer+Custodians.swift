@@ -27,7 +27,9 @@ extension ColonyPeer {
 
     /// Tells `onCustodyChange` that records were added.
     func custodyChanged(_ added: Int) {
-        if added > 0 { onCustodyChange?() }
+        guard added > 0 else { return }
+        onCustodyChange?()
+        tellNewFailures()
     }
 
     /// The other current custodians of a shard.

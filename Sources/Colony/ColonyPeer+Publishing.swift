@@ -193,11 +193,13 @@ extension ColonyPeer {
         }
         var order: [JobID] = []
         var offers: [JobID: [JobOffer.Offer]] = [:]
+        var reopened: Set<JobID> = []
         for (index, list) in replies.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             for item in list {
-                guard let pair = item.list, pair.count == 2, let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
+                guard let pair = item.list, (2...3).contains(pair.count), let jobBytes = pair[0].bytes, let rootBytes = pair[1].bytes,
                     let job = try? JobID(bytes: jobBytes), let root = try? SHA256Digest(bytes: rootBytes)
                 else { continue }
+                if pair.count == 3, pair[2].integer == 1 { reopened.insert(job) }
                 let known = offers[job] ?? []
                 if known.isEmpty { order.append(job) }
                 // One root from each source: a source offering a job under many roots would crowd out the real one.
@@ -206,7 +208,7 @@ extension ColonyPeer {
                 offers[job] = known + [JobOffer.Offer(root: BlobID(root: root), source: sources[index])]
             }
         }
-        return order.sorted().map { JobOffer(job: $0, offers: offers[$0] ?? []) }
+        return order.sorted().map { JobOffer(job: $0, offers: offers[$0] ?? [], reopened: reopened.contains($0)) }
     }
 }
 
@@ -219,4 +221,8 @@ public struct JobOffer: Sendable {
 
     public var job: JobID
     public var offers: [Offer]
+    /// A source said it keeps a shard of the job with units open. A worker that let the job go as finished takes it
+    /// up again (at most once per `SwarmWorker.retakeSeconds`): a failed check in one shard voids what the worker
+    /// ran alone in the others, after they may have been found finished.
+    public var reopened = false
 }

@@ -82,6 +82,8 @@ public final class ColonyPeer: @unchecked Sendable {
     let priorLookups = Mutex<PriorLookups>(PriorLookups())
     let priorLookupsOff = Atomic<Bool>(false)
     let priorQueue = DispatchQueue(label: "colony.peer.prior")
+    /// Shards of jobs kept here gathered for the failed checks they show (`ColonyPeer+Failures.swift`).
+    let failureGathers = Mutex<FailureGathers>(FailureGathers())
     /// How many leases this custodian handed again to workers whose first answer was lost.
     public var leasesResent: Int { leasesHandedAgain.load(ordering: .relaxed) }
     /// Set by the red team's corrupt custodian: this peer forwards nothing and answers no sync (it withholds the

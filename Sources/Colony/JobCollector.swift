@@ -132,42 +132,67 @@ public enum JobCollector {
         if let root, !fields.contains(where: { $0.0 == "root" }) { fields.append(("root", .bytes(root.root.bytes))) }
         var gathered = Gathered(manifest: manifest, ledgers: [])
         for shard in 0..<manifest.shardCount {
-            var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent, verify: check)
-            var asked: Set<Ed25519PublicKey> = []
-            var answered = false
-            // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.
-            // Each round asks those not asked yet, all at once; their answers are admitted in set order.
-            while true {
-                var round: [CustodianMember] = []
-                for member in ledger.authority.sets.joined() where !asked.contains(member.key) && round.count < 32 {
-                    asked.insert(member.key)
-                    round.append(member)
-                }
-                guard !round.isEmpty, asked.count <= 256 else { break }
-                let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
-                for items in ask(round, frame, via: peer, timeout: timeout, attempts: attempts) {
-                    answered = true
-                    for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
-                        do {
-                            try ledger.admit(change)
-                        } catch {
-                            gathered.refused[error.reason, default: 0] += 1
-                        }
-                    }
-                    for record in CustodyRecord.inAdmissionOrder(items.records) {
-                        do {
-                            if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { gathered.kept += 1 }
-                        } catch {
-                            gathered.refused[error.reason, default: 0] += 1
-                        }
-                    }
-                }
-            }
-            if !answered { gathered.unreachable.append(shard) }
-            gathered.ledgers.append(ledger)
+            gathered.ledgers.append(
+                gather(
+                    manifest, shard: shard, fields: fields, via: peer, equivalent: equivalent, check: check, timeout: timeout,
+                    attempts: attempts, now: now, into: &gathered))
             progress(shard + 1, manifest.shardCount)
         }
         return gathered
+    }
+
+    /// The records of one shard of the job `manifest` describes, from its custodians: a shard of a job kept here
+    /// that this peer does not keep, gathered for the failed checks it shows (`ColonyPeer+Failures.swift`).
+    static func gather(
+        _ manifest: JobManifest, shard: Int, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, attempts: Int, now: Int64
+    ) -> ShardLedger {
+        var gathered = Gathered(manifest: manifest, ledgers: [])
+        return gather(
+            manifest, shard: shard, fields: peer.jobFields(manifest.id), via: peer,
+            equivalent: registry.outputEquivalence(manifest.kernel), check: registry.outputCheck(manifest.kernel), timeout: timeout,
+            attempts: attempts, now: now, into: &gathered)
+    }
+
+    /// One shard's records, from every custodian of every epoch, counted into `gathered` (kept, refused,
+    /// unreachable).
+    private static func gather(
+        _ manifest: JobManifest, shard: Int, fields: [(String, BencodeValue)], via peer: ColonyPeer,
+        equivalent: @escaping @Sendable ([UInt8], [UInt8]) -> Bool, check: (@Sendable (Data, Data, UInt64) -> Bool?)?, timeout: Double,
+        attempts: Int, now: Int64, into gathered: inout Gathered
+    ) -> ShardLedger {
+        var ledger = ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent, verify: check)
+        var asked: Set<Ed25519PublicKey> = []
+        var answered = false
+        // Every custodian of every epoch is asked: a set change read from one names the custodians to ask next.
+        // Each round asks those not asked yet, all at once; their answers are admitted in set order.
+        while true {
+            var round: [CustodianMember] = []
+            for member in ledger.authority.sets.joined() where !asked.contains(member.key) && round.count < 32 {
+                asked.insert(member.key)
+                round.append(member)
+            }
+            guard !round.isEmpty, asked.count <= 256 else { break }
+            let frame = CustodyWire.frame("co_records", fields + [("shard", .integer(Int64(shard)))])
+            for items in ask(round, frame, via: peer, timeout: timeout, attempts: attempts) {
+                answered = true
+                for change in items.changes.sorted(by: { $0.epoch < $1.epoch }) {
+                    do {
+                        try ledger.admit(change)
+                    } catch {
+                        gathered.refused[error.reason, default: 0] += 1
+                    }
+                }
+                for record in CustodyRecord.inAdmissionOrder(items.records) {
+                    do {
+                        if try ledger.admit(record, id: record.id, now: now, submitted: false, equivalent: equivalent) { gathered.kept += 1 }
+                    } catch {
+                        gathered.refused[error.reason, default: 0] += 1
+                    }
+                }
+            }
+        }
+        if !answered { gathered.unreachable.append(shard) }
+        return ledger
     }
 
     /// Asks every member of `round` for `frame` at once, and those that did not answer again after a moment, up to

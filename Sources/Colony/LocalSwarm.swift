@@ -211,8 +211,9 @@ public final class LocalSwarm: @unchecked Sendable {
         peers[index].crash()
     }
 
-    /// Shards found decided for good, with their counts: not recomputed again.
-    private var settled: [ShardRef: VerdictTally] = [:]
+    /// Shards found decided for good, with their counts, their own failed checks and the other shards' they were
+    /// decided with (`ShardLedger.foreignFailures`): not recomputed again while those are the same.
+    private var settled: [ShardRef: (tally: VerdictTally, own: [Ed25519PublicKey: [Int64]], foreign: [Ed25519PublicKey: [Int64]])] = [:]
     private let changes = ChangeSignal()
 
     /// The job's state from the union of all live custodians' records; with `outputs`, each validated unit's output
@@ -233,6 +234,21 @@ public final class LocalSwarm: @unchecked Sendable {
                 ledgers[ref.shard] = merged
             }
         }
+        // A failed check in one shard voids what the worker ran alone in the others: each shard takes the others'
+        // failures, as the custodians and `JobCollector` do. A settled shard whose share of them changed is no longer
+        // settled.
+        if manifest.policy.isAdaptive, manifest.shardCount > 1 {
+            var failures = ledgers.map { (shard: $0.key, failures: $0.value.ownFailures()) }
+            failures += settled.filter { $0.key.job == job && ledgers[$0.key.shard] == nil }.map { (shard: $0.key.shard, failures: $0.value.own) }
+            let unsettled = settled.filter { ref, part in
+                ref.job == job && ledgers[ref.shard] == nil && ShardLedger.failures(in: failures, besides: ref.shard) != part.foreign
+            }
+            if !unsettled.isEmpty, !outputs {
+                for ref in unsettled.keys { settled[ref] = nil }
+                return progress(of: job)
+            }
+            for shard in ledgers.keys { ledgers[shard]?.foreignFailures = ShardLedger.failures(in: failures, besides: shard) }
+        }
         let equivalent = options.registry.outputEquivalence(manifest.kernel)
         let now = CustodyClock.now()
         var progress = Progress(total: manifest.units.count)
@@ -241,17 +257,19 @@ public final class LocalSwarm: @unchecked Sendable {
             if outputs {
                 for verdict in verdicts where verdict.state == .validated { progress.validatedOutputs[verdict.unit] = verdict.output }
                 if let part = settled[ShardRef(job: job, shard: shard)] {
-                    progress.tally = progress.tally + part
+                    progress.tally = progress.tally + part.tally
                     continue
                 }
             }
             let part = VerdictTally(verdicts)
             // Later results for a decided unit can still arrive (a slow replica's reveal); a shard is settled
             // once every unit is decided and no lease is live.
-            if part.decided == part.units && part.inProgress == 0 { settled[ShardRef(job: job, shard: shard)] = part }
+            if part.decided == part.units && part.inProgress == 0 {
+                settled[ShardRef(job: job, shard: shard)] = (part, ledger.ownFailures(), ledger.foreignFailures)
+            }
             progress.tally = progress.tally + part
         }
-        for (ref, part) in settled where ref.job == job && ledgers[ref.shard] == nil { progress.tally = progress.tally + part }
+        for (ref, part) in settled where ref.job == job && ledgers[ref.shard] == nil { progress.tally = progress.tally + part.tally }
         progress.running = workers.enumerated().filter { !crashed.contains($0.offset) }.reduce(0) { $0 + $1.element.snapshot.running.count }
         return progress
     }

@@ -307,6 +307,9 @@ public final class SwarmWorker: @unchecked Sendable {
             self.kernel = kernel
         }
         var finished: Bool { done.count == manifest.shardCount }
+        /// Whether a shard that said it was done is asked again while the job is not finished
+        /// (`doneRecheckSeconds`): an adaptive job of several shards.
+        var rechecksDone: Bool { manifest.policy.isAdaptive && manifest.shardCount > 1 }
     }
 
     struct Task {
@@ -384,6 +387,13 @@ public final class SwarmWorker: @unchecked Sendable {
     /// since the set was last cleared (a lister may offer a real job under a root of its own; the job's custodians
     /// may not have answered that look).
     var unfetched = RecentIDs<JobID>(limit: idsRemembered)
+    /// Finished jobs taken up again because a source said a shard of theirs reopened (`JobOffer.reopened`), and when:
+    /// each at most once per `retakeSeconds`, so that a source saying so of every job costs a fetch a minute each.
+    var retaken: [JobID: Date] = [:]
+    static let retakeSeconds = 60.0
+    /// How long before a worker asks again for units of a shard that said it was done, while other shards of the
+    /// job are not: in an adaptive job a failed check in another shard voids what a done shard had validated.
+    static let doneRecheckSeconds = 10.0
     var unfetchedCleared = Date()
     static let unfetchedRetry = 600.0
     private let stopping = Atomic<Bool>(false)
@@ -774,8 +784,14 @@ public final class SwarmWorker: @unchecked Sendable {
         for kernel in configuration.kernels.kernels {
             for found in Self.inTurn(peer.discoverJobs(kernel: kernel.name, version: kernel.version, skipping: skipping)) {
                 if isStopping { return }
-                let known = condition.withLock {
-                    jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) || unfetched.contains(found.job)
+                let known = condition.withLock { () -> Bool in
+                    if found.reopened, finishedJobs.contains(found.job), (retaken[found.job] ?? .distantPast) < Date() {
+                        if retaken.count >= Self.idsRemembered { retaken = retaken.filter { $0.value > Date() } }
+                        retaken[found.job] = Date() + Self.retakeSeconds
+                        finishedJobs.subtract([found.job])
+                        log("job \(found.job.hex.prefix(12)) has units open again: taking it up")
+                    }
+                    return jobs[found.job] != nil || ignored.contains(found.job) || finishedJobs.contains(found.job) || unfetched.contains(found.job)
                 }
                 if known { continue }
                 var fetched: JobManifest?
@@ -959,7 +975,11 @@ public final class SwarmWorker: @unchecked Sendable {
                     // units get them at about the same time, so their seals meet soon and reveals follow (starting
                     // each worker elsewhere left first seals waiting for a partner to walk round: 360 validated
                     // units/s against 511). Later askers get "none" and move on.
-                    if let shard = (0..<job.manifest.shardCount).first(where: { !job.done.contains($0) && (job.busyUntil[$0] ?? .distantPast) <= now }) {
+                    // Shards not done first; then, in an adaptive job, one done a while ago (`doneRecheckSeconds`).
+                    let ready = { (shard: Int) in (job.busyUntil[shard] ?? .distantPast) <= now }
+                    if let shard = (0..<job.manifest.shardCount).first(where: { !job.done.contains($0) && ready($0) })
+                        ?? (job.rechecksDone ? job.done.sorted().first(where: ready) : nil)
+                    {
                         return (pending, job, shard)
                     }
                 }
@@ -984,6 +1004,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 condition.withLock { averageLeaseSeconds = averageLeaseSeconds.map { $0 * 0.8 + took * 0.2 } ?? took }
                 let ticket = Ticket(job: job, shard: shard, custodians: custodians, lease: lease)
                 condition.withLock {
+                    job.done.remove(shard)
                     tickets.append(ticket)
                     stats.leases += 1
                     stats.unitsLeased += ticket.units.count
@@ -1034,6 +1055,7 @@ public final class SwarmWorker: @unchecked Sendable {
                 if CustodyWire.int(reply, "done") == 1 {
                     condition.withLock {
                         job.done.insert(ref.shard)
+                        job.busyUntil[ref.shard] = Date() + Self.doneRecheckSeconds
                         if job.finished {
                             log("job \(job.id.hex.prefix(12)) has no open units left")
                             removeSavedCheckpoints(of: job.id)

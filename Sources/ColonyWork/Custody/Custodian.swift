@@ -86,6 +86,7 @@ public struct Custodian: Sendable {
     public mutating func noteFinished(_ ref: ShardRef) {
         guard ledgers[ref] != nil else { return }
         finishedShards.insert(ref)
+        reopenedShards.remove(ref)
     }
 
     /// Whether workers may still find work in `job` here: it is known here, and not every shard of it this peer
@@ -99,6 +100,17 @@ public struct Custodian: Sendable {
         }
         return !keepsAny
     }
+
+    /// Whether this peer keeps a shard of `job` that failures found in other shards reopened, not found finished
+    /// since (`noteFinished`): a worker that let the job go
+    /// as finished takes it up again when told so (`co_jobs`), since a failed check in another shard can void what
+    /// a shard had validated.
+    public func keepsOpenShard(_ job: JobID) -> Bool {
+        reopenedShards.contains { $0.job == job }
+    }
+
+    /// Shards whose foreign failures changed (`shareFailures`) since they were last found finished.
+    public private(set) var reopenedShards: Set<ShardRef> = []
 
     /// Forgets a job this peer only knew of, and returns its manifest: nil when it is not known here, its manifest
     /// names this custodian, or this custodian keeps a ledger of any of its shards (joined by a set change).
@@ -466,8 +478,36 @@ public struct Custodian: Sendable {
         let gathered = jobShards.filter { $0.key.job == job && kept[$0.key] == nil }
         let failures = (Array(kept) + gathered.map { ($0.key, $0.value.ledger) }).map { (shard: $0.key.shard, failures: $0.value.ownFailures()) }
         for ref in kept.keys {
-            ledgers[ref]?.foreignFailures = ShardLedger.failures(in: failures, besides: ref.shard)
+            let foreign = ShardLedger.failures(in: failures, besides: ref.shard)
+            guard ledgers[ref]?.foreignFailures != foreign else { continue }
+            ledgers[ref]?.foreignFailures = foreign
+            // Its worker's results voided: a shard found finished may have open units again.
+            finishedShards.remove(ref)
+            reopenedShards.insert(ref)
         }
+        // A failure new in a shard kept here is told to the custodians of the job's other shards (`takeNewFailures`).
+        for (shard, found) in failures {
+            let ref = ShardRef(job: job, shard: shard)
+            guard kept[ref] != nil else { continue }
+            let known = toldFailures[ref] ?? [:]
+            if found.contains(where: { worker, times in !Set(times).isSubset(of: known[worker] ?? []) }) {
+                newFailures.insert(ref)
+                toldFailures[ref] = found.mapValues(Set.init)
+            }
+        }
+    }
+
+    /// Failures of each shard kept here as last told (`newFailures`).
+    private var toldFailures: [ShardRef: [Ed25519PublicKey: Set<Int64>]] = [:]
+    /// Shards kept here whose records show a worker's failed check not told yet to the custodians of the job's
+    /// other shards, which may keep none of this one.
+    public private(set) var newFailures: Set<ShardRef> = []
+
+    /// The shards kept here with failures new since the last call: the peer tells the custodians of the job's other
+    /// shards, which gather the shard and count them (`adoptJobShard`).
+    public mutating func takeNewFailures() -> Set<ShardRef> {
+        defer { newFailures.removeAll() }
+        return newFailures
     }
 
     /// Shards of jobs kept here that this peer does not keep, gathered from their custodians because one of them
@@ -564,6 +604,8 @@ public struct Custodian: Sendable {
     public mutating func drop(_ ref: ShardRef) {
         ledgers[ref] = nil
         trustedAskers[ref] = nil
+        toldFailures[ref] = nil
+        reopenedShards.remove(ref)
     }
 
     // MARK: Changing a set

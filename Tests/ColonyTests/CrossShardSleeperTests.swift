@@ -1,0 +1,87 @@
+import ColonyCore
+import ColonyKernel
+import ColonyWork
+import Foundation
+import Testing
+
+@testable import Colony
+@testable import ColonyWork
+
+/// A sleeper caught in one shard of a job loses what it ran alone in the others, over the wire, where the custodians
+/// of a shard keep none of the shard it was caught in (issue 14, Sleeper: "every one of its unreplicated results
+/// after its first detected cheat is recomputed").
+@Suite struct CrossShardSleeperTests {
+    @Test func aSleeperCaughtInOneShardKeepsNothingItRanAloneAfterwardInShardsKeptByOthers() throws {
+        // Six workers, one a sleeper: honest for 50 units, then wrong on 30 % of its units. Even shards are kept by
+        // peers 0–2 and odd shards by peers 3–5, so the custodians of an odd shard learn of a failure in an even one
+        // only from a hint (`co_failed`) and a gather. In the observer's view (which re-verifies every shard) no result
+        // of the sleeper may stand alone that it ran before a failed check anywhere in the job with no passed check in
+        // its own shard in between, nor on trust a failure had taken; and every unit is still decided, so the
+        // custodians voided the same units and had them computed again.
+        // Shard by shard (each shard's failures its own), 2 runs of 4 failed here: 7 results left standing that
+        // the sleeper ran before a failure elsewhere, and in the other 9 such and 10 run on trust a failure elsewhere
+        // had taken, 4 of them wrong outputs (honest for 80 units: 3 of 4, with 1 and
+        // 4 wrong). Without the hints, 1 run of 2 stalled at 756 of 768: the custodians of the other half never
+        // voided what the observer voided.
+        try SwarmTestSupport.withSwarm("cross-shard-sleeper", configure: { options in
+            options.peers = 6
+            options.sleepers = 1
+            options.sleeperHonestUnits = 50
+            options.sleeperCheatRate = 0.3
+        }) { swarm in
+            let spec = AdaptiveSwarmTests.adaptiveSpec(units: 768)
+            let even = (0...2).map { CustodianMember(key: swarm.peers[$0].identity.publicKey, endpoint: swarm.peers[$0].endpoint) }
+            let odd = (3...5).map { CustodianMember(key: swarm.peers[$0].identity.publicKey, endpoint: swarm.peers[$0].endpoint) }
+            let manifest = try JobManifest.signed(
+                spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
+                shardSize: 128, custody: { _, shards in JobCustody(shardSets: (0..<shards).map { $0 % 2 == 0 ? even : odd }) })
+            try #require(manifest.shardCount == 6)
+            let job = try swarm.publish(manifest)
+            let progress = swarm.waitUntilDecided(job, timeout: 300)
+            #expect(progress?.validated == 768, "progress: \(String(describing: progress))")
+            let report = try AdaptiveSwarmTests.collect(job, on: swarm)
+            #expect(report.validated == 768)
+            let index = try #require(swarm.peers.indices.first { swarm.behaviour(of: $0) == .sleeper })
+            let sleeper = swarm.peers[index].identity.publicKey
+            // Each shard's records, from a custodian that keeps it.
+            let ledgers = try (0..<manifest.shardCount).map { shard in
+                let keeper = swarm.peers[shard % 2 == 0 ? 0 : 3]
+                return try #require(keeper.custodian.ledgers[ShardRef(job: job, shard: shard)])
+            }
+            let failures = ledgers.flatMap { $0.ownFailures()[sleeper] ?? [] }.sorted()
+            let passes = ledgers.flatMap { $0.checks(of: sleeper) }.filter(\.passed).map(\.time)
+            try #require(!failures.isEmpty, "the sleeper failed no check")
+            // Its results standing alone, each run under a lease signed after a failed check of it anywhere in the
+            // job with fewer passed checks since, in all shards, than trust needs: those it ran on trust it had lost.
+            var lostTrust: [Int] = []
+            var unchecked: [Int] = []
+            var alone = 0
+            for verdict in report.verdicts where verdict.state == .validated && verdict.agreeing == [sleeper] {
+                alone += 1
+                let ledger = ledgers[manifest.shard(of: verdict.unit)]
+                let leased = ledger.records.values.filter { $0.kind == .lease && $0.worker == sleeper && $0.entries.contains { $0.unit == verdict.unit } }
+                guard let time = leased.map(\.time).max() else { continue }
+                if let failure = failures.last(where: { $0 < time }), passes.filter({ $0 > failure && $0 < time }).count < spec.redundancy.trustAfter {
+                    lostTrust.append(verdict.unit)
+                }
+                // Run alone before a failed check anywhere in the job, with no passed check of the worker in between
+                // in its own shard: its last check there came before it, and the failure voids it.
+                let passedHere = ledger.checks(of: sleeper).filter(\.passed).map(\.time)
+                if let failure = failures.first(where: { $0 > time }), !passedHere.contains(where: { $0 > time && $0 < failure }) {
+                    unchecked.append(verdict.unit)
+                }
+            }
+            let wrong = report.verdicts.filter { $0.output != AdaptiveSwarmTests.square($0.unit) }.count
+            let hints = swarm.peers.reduce(0) { $0 + $1.failureGatherCounts.hintsSent }
+            let gathered = swarm.peers.reduce(0) { $0 + $1.failureGatherCounts.gathered }
+            print(
+                "the sleeper failed \(failures.count) checks in \(ledgers.filter { $0.ownFailures()[sleeper] != nil }.count) shards; "
+                    + "\(alone) of its results stand alone, \(lostTrust.count) of them on trust lost by a failure, \(unchecked.count) unchecked before one; "
+                    + "\(wrong) wrong; \(hints) hints sent, \(gathered) shards gathered for failures")
+            #expect(lostTrust.isEmpty, "units \(lostTrust.sorted())")
+            #expect(unchecked.isEmpty, "units \(unchecked.sorted())")
+            // The custodians of the other half heard of failures and gathered the shards that showed them.
+            #expect(hints > 0 && gathered > 0)
+        }
+    }
+}
