@@ -10,8 +10,8 @@ import Foundation
 /// naming the shard, nothing more) to the custodians of the job's other shards; each that keeps a shard of the job
 /// and not that one gathers it from its custodians, every record checked as `colony results` checks it, and counts
 /// the failures it shows there (`Custodian.adoptJobShard`). The message is a hint, not evidence: a false one costs a
-/// gather, at most one per shard at a time (a hint while it runs asks for one more after it), and at most
-/// `failureGathersPending` shards waiting.
+/// gather, at most one per shard every `Configuration.failureGatherInterval` (hints meanwhile are answered by one
+/// gather when the time is up), and at most `failureGathersPending` shards waiting.
 extension ColonyPeer {
     /// Shards waiting or being gathered for their failures, at most.
     static let failureGathersPending = 64
@@ -19,6 +19,8 @@ extension ColonyPeer {
     struct FailureGathers {
         /// Shards waiting or being gathered; true when a hint came while it was gathered (it is gathered again).
         var pending: [ShardRef: Bool] = [:]
+        /// When each shard was last gathered (bounded: entries older than the interval go).
+        var last: [ShardRef: Date] = [:]
         var hintsSent = 0
         var gathered = 0
     }
@@ -71,40 +73,44 @@ extension ColonyPeer {
             return manifest
         }
         guard let manifest else { return false }
-        let start = failureGathers.withLock { state -> Bool? in
+        let interval = configuration.failureGatherInterval
+        let delay = failureGathers.withLock { state -> Double? in
             if state.pending[ref] != nil {
                 state.pending[ref] = true
-                return false
+                return nil
             }
             guard state.pending.count < Self.failureGathersPending else { return nil }
             state.pending[ref] = false
-            return true
+            let now = Date()
+            if state.last.count >= 4 * Self.failureGathersPending { state.last = state.last.filter { now.timeIntervalSince($0.value) < interval } }
+            return max(0, (state.last[ref] ?? .distantPast).timeIntervalSince(now) + interval)
         }
-        guard let start else { return false }
-        if start { priorQueue.async { [self] in gatherForFailures(ref, manifest) } }
+        guard let delay else { return failureGathers.withLock { $0.pending[ref] != nil } }
+        priorQueue.asyncAfter(deadline: .now() + delay) { [self] in gatherForFailures(ref, manifest) }
         return true
     }
 
-    /// Gathers `ref` from its custodians and counts its failures in the shards of its job kept here, again while
-    /// hints came meanwhile.
+    /// Gathers `ref` from its custodians and counts its failures in the shards of its job kept here; once more after
+    /// `failureGatherInterval` when hints came meanwhile.
     private func gatherForFailures(_ ref: ShardRef, _ manifest: JobManifest) {
-        while true {
-            let ledger = JobCollector.gather(
-                manifest, shard: ref.shard, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now())
-            let found = ledger.ownFailures().count
-            custody.withLock { $0.adoptJobShard(ledger, now: CustodyClock.now()) }
-            log("custody of \(ref.job.hex.prefix(12)): gathered shard \(ref.shard) for its failed checks: \(found) workers failed there")
-            let again = failureGathers.withLock { state -> Bool in
-                state.gathered += 1
-                if state.pending[ref] == true {
-                    state.pending[ref] = false
-                    return true
-                }
-                state.pending[ref] = nil
-                return false
+        failureGathers.withLock { $0.last[ref] = Date() }
+        let ledger = JobCollector.gather(
+            manifest, shard: ref.shard, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now())
+        let found = ledger.ownFailures().count
+        custody.withLock { $0.adoptJobShard(ledger, now: CustodyClock.now()) }
+        log("custody of \(ref.job.hex.prefix(12)): gathered shard \(ref.shard) for its failed checks: \(found) workers failed there")
+        let again = failureGathers.withLock { state -> Bool in
+            state.gathered += 1
+            if state.pending[ref] == true {
+                state.pending[ref] = false
+                return true
             }
-            onCustodyChange?()
-            guard again else { return }
+            state.pending[ref] = nil
+            return false
+        }
+        onCustodyChange?()
+        if again {
+            priorQueue.asyncAfter(deadline: .now() + configuration.failureGatherInterval) { [self] in gatherForFailures(ref, manifest) }
         }
     }
 }

@@ -25,6 +25,9 @@ public final class ColonyPeer: @unchecked Sendable {
         public var requestTimeout = 30.0
         /// Seconds a custodian lookup is reused.
         public var lookupLifetime = 20.0
+        /// Seconds at least between two gathers of one shard for the failed checks it shows (`co_failed`): hints
+        /// that come meanwhile are answered by one gather when the time is up.
+        public var failureGatherInterval = 2.0
         /// A peer for one command: a fresh DHT ID and no saved routing table, so that it never collides with a
         /// long-running peer on the same data directory.
         public var oneShot = false

@@ -36,6 +36,8 @@ public final class LocalSwarm: @unchecked Sendable {
         /// Where the peers' data directories go.
         public var folder: URL
         public var syncInterval: Double? = 5
+        /// Seconds at least between two gathers of one shard for its failed checks (`co_failed`).
+        public var failureGatherInterval = ColonyPeer.Configuration().failureGatherInterval
         public var revealPollInterval = 0.1
         /// Called when a worker learns how units it revealed were decided (its validated and invalid counts).
         public var onWorkerJudged: (@Sendable () -> Void)?
@@ -139,6 +141,7 @@ public final class LocalSwarm: @unchecked Sendable {
         configuration.blobs.rateLimit = nil
         configuration.blobs.repairInterval = nil
         configuration.syncInterval = options.syncInterval
+        configuration.failureGatherInterval = options.failureGatherInterval
         configuration.registry = options.registry
         configuration.custodians = options.custodians
         let folder = options.folder.appendingPathComponent(name)

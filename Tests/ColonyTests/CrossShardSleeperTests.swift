@@ -85,3 +85,53 @@ import Testing
         }
     }
 }
+
+extension CrossShardSleeperTests {
+    @Test func aFloodOfFailureHintsCostsOneGatherPerShardAndInterval() throws {
+        // Anyone can send `co_failed`. A flooder sends 200 for a shard of a job the peer keeps another shard of, and
+        // more for a job it does not know, a shard it keeps itself, and a shard the job does not have. The peer
+        // gathers the one shard once: hints that come before the interval is up ask for one gather more at its end
+        // (an hour here), and the others gather nothing.
+        try SwarmTestSupport.withSwarm("failure-hint-flood", configure: { options in
+            options.peers = 3
+            options.failureGatherInterval = 3600
+        }) { swarm in
+            for worker in swarm.workers { worker.stop() }
+            let spec = AdaptiveSwarmTests.adaptiveSpec(units: 8)
+            let member = { (index: Int) in CustodianMember(key: swarm.peers[index].identity.publicKey, endpoint: swarm.peers[index].endpoint) }
+            let manifest = try JobManifest.signed(
+                spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
+                shardSize: 4, custody: { _, shards in JobCustody(shardSets: [[member(1)], [member(2)]]) })
+            let job = try swarm.publish(manifest)
+            let flooder = swarm.peers[0]
+            let victim = swarm.peers[2]
+            // The victim keeps records of shard 1 once it leased a unit of it (a shard without records has nothing
+            // run alone to void, and its custodian takes no hint for the job).
+            let worker = Identity(privateKey: Ed25519PrivateKey())
+            let lease = CustodyWire.leaseRequest(
+                flooder.jobFields(job), job: job, shard: 1, count: 1, by: worker, now: CustodyClock.now(), holding: [])
+            try #require(CustodyWire.op(try flooder.request(lease, to: victim.endpoint, timeout: 10)) == "lease")
+            func hint(_ job: JobID, shard: Int) throws -> Int? {
+                let frame = CustodyWire.frame("co_failed", flooder.jobFields(job) + [("shard", .integer(Int64(shard)))])
+                return CustodyWire.int(try flooder.request(frame, to: victim.endpoint, timeout: 10), "gathering")
+            }
+            var gathering = 0
+            for _ in 0..<200 { gathering += try hint(job, shard: 0) ?? 0 }
+            let stranger = try JobID(bytes: Array(repeating: 7, count: 32))
+            var others = 0
+            for _ in 0..<20 {
+                others += try hint(stranger, shard: 0) ?? 0
+                others += try hint(job, shard: 1) ?? 0
+                others += try hint(job, shard: 2) ?? 0
+                others += try hint(job, shard: -1) ?? 0
+            }
+            let deadline = Date() + 30
+            while victim.failureGatherCounts.gathered < 1, Date() < deadline { swarm.waitForChange(until: min(deadline, Date() + 0.5)) }
+            print("hints answered gathering: \(gathering) of 200 for the shard, \(others) of 80 others; gathered \(victim.failureGatherCounts.gathered)")
+            #expect(victim.failureGatherCounts.gathered == 1)
+            #expect(victim.custodian.jobShards.keys.map(\.shard) == [0])
+            #expect(others == 0)
+            #expect(gathering == 200)
+        }
+    }
+}
