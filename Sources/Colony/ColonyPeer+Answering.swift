@@ -181,9 +181,12 @@ extension ColonyPeer {
                     excluding: holding)
                 return (lease, false)
             }
+            // The failed checks known here in the job: a worker that found shards done asks them again when it grows.
+            let failures = custody.withLock { $0.failureCount(manifest.id) }
+            let told: [(String, BencodeValue)] = failures > 0 ? [("failures", .integer(Int64(failures)))] : []
             if again, let lease {
                 leasesHandedAgain.add(1, ordering: .relaxed)
-                return CustodyWire.frame("lease", payload: lease.value)
+                return CustodyWire.frame("lease", told, payload: lease.value)
             }
             // A worker leased without trust, or nothing (a new key at the cap of units waiting on a verdict): the
             // trust it may have earned in shards kept elsewhere is looked up for its next request.
@@ -198,13 +201,13 @@ extension ColonyPeer {
                 // Open slots this custodian may not fill (its own lease is live, or the network is taken): another
                 // custodian of the set may.
                 let elsewhere = verdicts.contains { $0.openSlots > 0 }
-                return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0)), ("elsewhere", .integer(elsewhere ? 1 : 0))])
+                return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0)), ("elsewhere", .integer(elsewhere ? 1 : 0))] + told)
             }
             try persist([lease])
             forward([lease], of: manifest)
             custodyChanged(1)
             announceEvidence(of: worker)
-            return CustodyWire.frame("lease", payload: lease.value)
+            return CustodyWire.frame("lease", told, payload: lease.value)
         case "co_submit":
             let manifest = try requestedJob(frame, from: peer)
             let record: CustodyRecord

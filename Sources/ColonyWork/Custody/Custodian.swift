@@ -497,6 +497,16 @@ public struct Custodian: Sendable {
         }
     }
 
+    /// The failed checks known here in `job`, in the shards kept or gathered here: told to workers with each lease
+    /// answer, so that one that found shards done asks them again when it grows (a failure voids results run alone
+    /// in every shard).
+    public func failureCount(_ job: JobID) -> Int {
+        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return 0 }
+        let kept = ledgers.lazy.filter { $0.key.job == job }.map(\.value)
+        let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }.map(\.value.ledger)
+        return (Array(kept) + Array(gathered)).reduce(0) { count, ledger in count + ledger.ownFailures().values.reduce(0) { $0 + $1.count } }
+    }
+
     /// Failures of each shard kept here as last told (`newFailures`).
     private var toldFailures: [ShardRef: [Ed25519PublicKey: Set<Int64>]] = [:]
     /// Shards kept here whose records show a worker's failed check not told yet to the custodians of the job's

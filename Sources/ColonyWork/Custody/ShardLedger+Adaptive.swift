@@ -30,12 +30,15 @@ final class AdaptiveCache: Sendable {
     /// The decisions by the shard's records alone, without `ShardLedger.foreignFailures` (`ownFailures`); the same
     /// as `state` while there are none.
     let own = Mutex<AdaptiveState?>(nil)
+    /// `ShardLedger.ownFailures`, from `own`: asked after every change of any shard of the job a custodian keeps.
+    let failures = Mutex<[Ed25519PublicKey: [Int64]]?>(nil)
 
     init() {}
 
     /// A cache for the same records with other foreign failures: the decisions by the records alone still hold.
     init(keepingOwn other: AdaptiveCache) {
         own.withLock { $0 = other.own.withLock { $0 } }
+        failures.withLock { $0 = other.failures.withLock { $0 } }
     }
 }
 
@@ -210,11 +213,13 @@ extension ShardLedger {
     /// out, so that no shard's failures rest on another's): what the job's other shards take as foreign failures.
     public func ownFailures() -> [Ed25519PublicKey: [Int64]] {
         guard policy.isAdaptive else { return [:] }
+        if let known = adaptiveCache.failures.withLock({ $0 }) { return known }
         var failures: [Ed25519PublicKey: [Int64]] = [:]
         for (worker, facts) in ownAdaptive.facts {
             let times = facts.filter { $0.kind == .failed && $0.unit != AdaptiveFact.abroad }.map(\.time)
             if !times.isEmpty { failures[name(worker)] = Array(Set(times)).sorted() }
         }
+        adaptiveCache.failures.withLock { $0 = failures }
         return failures
     }
 
