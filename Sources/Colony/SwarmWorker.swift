@@ -412,8 +412,8 @@ public final class SwarmWorker: @unchecked Sendable {
     /// How long before a worker asks again for units of a shard that said it was done, for `doneRecheckWindow` after a
     /// custodian told of a new failed check in the job (`ActiveJob.noteFailures`): in an adaptive job a failed check
     /// in another shard voids what a done shard had validated. Asked every 3 s whenever other shards were not done,
-    /// done shards cost an honest adaptive job a tenth of its wall time (bench adaptive --units 4000: 6.4–9.4 s
-    /// against 6.8–6.9).
+    /// done shards took requests an honest job never needs (whether they cost its wall time, bench adaptive --units
+    /// 4000 could not tell: 6.4–9.4 s against 6.8–6.9 s before, and 8.3–8.8 s after the window).
     static let doneRecheckSeconds = 3.0
     static let doneRecheckWindow = 30.0
     var unfetchedCleared = Date()
