@@ -169,20 +169,19 @@ extension ColonyPeer {
             let ref = ShardRef(job: manifest.id, shard: shard)
             pullIfNew(ref, manifest: manifest)
             let holding = Set(request.holding)
-            let (lease, again) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool) in
+            // With the failed checks known here in the job: a worker that found shards done asks them again when it grows.
+            let (lease, again, failures) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool, Int) in
                 // A request sent again (its answer was lost) gets the lease it was granted; a replay gets nothing
                 // new: the lease it would get is one the worker was granted already and is public anyway.
                 if let lost = custodian.undeliveredLease(job: manifest.id, shard: shard, worker: worker, holding: holding, now: now) {
-                    return (lost, true)
+                    return (lost, true, custodian.failureCount(manifest.id))
                 }
                 if let replay { throw custodian.refuse(replay) }
                 let lease = try custodian.lease(
                     job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now,
                     excluding: holding)
-                return (lease, false)
+                return (lease, false, custodian.failureCount(manifest.id))
             }
-            // The failed checks known here in the job: a worker that found shards done asks them again when it grows.
-            let failures = custody.withLock { $0.failureCount(manifest.id) }
             let told: [(String, BencodeValue)] = failures > 0 ? [("failures", .integer(Int64(failures)))] : []
             if again, let lease {
                 leasesHandedAgain.add(1, ordering: .relaxed)

@@ -74,20 +74,21 @@ extension ColonyPeer {
         }
         guard let manifest else { return false }
         let interval = configuration.failureGatherInterval
-        let delay = failureGathers.withLock { state -> Double? in
+        // Whether a gather will answer the hint, and the delay before one to start now (nil when one is waiting
+        // or running already, or none may).
+        let (gathering, delay) = failureGathers.withLock { state -> (Bool, Double?) in
             if state.pending[ref] != nil {
                 state.pending[ref] = true
-                return nil
+                return (true, nil)
             }
-            guard state.pending.count < Self.failureGathersPending else { return nil }
+            guard state.pending.count < Self.failureGathersPending else { return (false, nil) }
             state.pending[ref] = false
             let now = Date()
             if state.last.count >= 4 * Self.failureGathersPending { state.last = state.last.filter { now.timeIntervalSince($0.value) < interval } }
-            return max(0, (state.last[ref] ?? .distantPast).timeIntervalSince(now) + interval)
+            return (true, max(0, (state.last[ref] ?? .distantPast).timeIntervalSince(now) + interval))
         }
-        guard let delay else { return failureGathers.withLock { $0.pending[ref] != nil } }
-        priorQueue.asyncAfter(deadline: .now() + delay) { [self] in gatherForFailures(ref, manifest) }
-        return true
+        if let delay { priorQueue.asyncAfter(deadline: .now() + delay) { [self] in gatherForFailures(ref, manifest) } }
+        return gathering
     }
 
     /// Gathers `ref` from its custodians and counts its failures in the shards of its job kept here; once more after

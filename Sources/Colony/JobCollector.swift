@@ -77,8 +77,7 @@ public enum JobCollector {
             }
             // A failed check in any shard counts in every other (`ShardLedger.foreignFailures`), each shard's by
             // its own records.
-            let failures = ledgers.map { (shard: $0.shard, failures: $0.ownFailures()) }
-            for shard in ledgers.indices { ledgers[shard].foreignFailures = ShardLedger.failures(in: failures, besides: shard) }
+            ShardLedger.shareFailures(among: &ledgers)
         }
         for ledger in ledgers {
             let shardVerdicts = ledger.verdicts(now: now, equivalent: equivalent)

@@ -46,9 +46,7 @@ extension AdaptiveReplicationTests {
             }
             ledgers.append(ledger)
         }
-        guard sharingFailures else { return ledgers }
-        let failures = ledgers.map { (shard: $0.shard, failures: $0.ownFailures()) }
-        for shard in ledgers.indices { ledgers[shard].foreignFailures = ShardLedger.failures(in: failures, besides: shard) }
+        if sharingFailures { ShardLedger.shareFailures(among: &ledgers) }
         return ledgers
     }
 

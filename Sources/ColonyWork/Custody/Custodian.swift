@@ -473,22 +473,17 @@ public struct Custodian: Sendable {
     /// gathered here (`ShardLedger.foreignFailures`): a sleeper caught in one shard loses what it ran alone in the
     /// others since its last passed check there, and its trust there (issue 14, Sleeper).
     public mutating func shareFailures(_ job: JobID) {
-        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
-        let kept = ledgers.filter { $0.key.job == job }
-        let gathered = jobShards.filter { $0.key.job == job && kept[$0.key] == nil }
-        let failures = (Array(kept) + gathered.map { ($0.key, $0.value.ledger) }).map { (shard: $0.key.shard, failures: $0.value.ownFailures()) }
-        for ref in kept.keys {
-            let foreign = ShardLedger.failures(in: failures, besides: ref.shard)
-            guard ledgers[ref]?.foreignFailures != foreign else { continue }
-            ledgers[ref]?.foreignFailures = foreign
-            // Its worker's results voided: a shard found finished may have open units again.
-            finishedShards.remove(ref)
-            reopenedShards.insert(ref)
-        }
-        // A failure new in a shard kept here is told to the custodians of the job's other shards (`takeNewFailures`).
-        for (shard, found) in failures {
+        let failures = jobFailures(job)
+        for (shard, found, kept) in failures where kept {
             let ref = ShardRef(job: job, shard: shard)
-            guard kept[ref] != nil else { continue }
+            let foreign = ShardLedger.failures(in: failures.map { ($0.shard, $0.failures) }, besides: shard)
+            if ledgers[ref]?.foreignFailures != foreign {
+                ledgers[ref]?.foreignFailures = foreign
+                // Its worker's results voided: a shard found finished may have open units again.
+                finishedShards.remove(ref)
+                reopenedShards.insert(ref)
+            }
+            // A failure new here is told to the custodians of the job's other shards (`takeNewFailures`).
             let known = toldFailures[ref] ?? [:]
             if found.contains(where: { worker, times in !Set(times).isSubset(of: known[worker] ?? []) }) {
                 newFailures.insert(ref)
@@ -497,14 +492,21 @@ public struct Custodian: Sendable {
         }
     }
 
+    /// Each shard of `job` kept or gathered here (`jobShards`) with its own failed checks (`ShardLedger.ownFailures`),
+    /// and whether it is kept; empty for a job that is not adaptive or has one shard.
+    private func jobFailures(_ job: JobID) -> [(shard: Int, failures: [Ed25519PublicKey: [Int64]], kept: Bool)] {
+        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return [] }
+        let kept = ledgers.lazy.filter { $0.key.job == job }.map { ($0.key.shard, $0.value.ownFailures(), true) }
+        let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }
+            .map { ($0.key.shard, $0.value.ledger.ownFailures(), false) }
+        return Array(kept) + Array(gathered)
+    }
+
     /// The failed checks known here in `job`, in the shards kept or gathered here: told to workers with each lease
     /// answer, so that one that found shards done asks them again when it grows (a failure voids results run alone
     /// in every shard).
     public func failureCount(_ job: JobID) -> Int {
-        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return 0 }
-        let kept = ledgers.lazy.filter { $0.key.job == job }.map(\.value)
-        let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }.map(\.value.ledger)
-        return (Array(kept) + Array(gathered)).reduce(0) { count, ledger in count + ledger.ownFailures().values.reduce(0) { $0 + $1.count } }
+        jobFailures(job).reduce(0) { count, shard in count + shard.failures.values.reduce(0) { $0 + $1.count } }
     }
 
     /// Failures of each shard kept here as last told (`newFailures`).

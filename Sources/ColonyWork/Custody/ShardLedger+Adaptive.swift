@@ -235,6 +235,13 @@ extension ShardLedger {
         return merged.mapValues { Array($0.sorted().prefix(maxForeignFailures)) }
     }
 
+    /// Gives each of `ledgers` (shards of one job) the others' failures as its foreign failures: how a re-verifier
+    /// that gathered every shard counts a failed check in every shard.
+    public static func shareFailures(among ledgers: inout [ShardLedger]) {
+        let failures = ledgers.map { (shard: $0.shard, failures: $0.ownFailures()) }
+        for index in ledgers.indices { ledgers[index].foreignFailures = Self.failures(in: failures, besides: ledgers[index].shard) }
+    }
+
     /// Foreign failures kept per worker: the earliest voids its run alone and takes its standing; later ones void
     /// what it ran alone on trust earned again in between.
     public static let maxForeignFailures = 64
