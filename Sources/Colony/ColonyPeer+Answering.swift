@@ -148,12 +148,13 @@ extension ColonyPeer {
             else { throw .malformed("co_evidence needs a worker key of 32 bytes") }
             return CustodyWire.frame("jobs", payload: .list(jobsWithEvidence(of: worker)))
         case "co_failed":
-            // A custodian of another shard of a job says a worker failed a check in its shard (a hint: the shard is
-            // gathered and checked here before it counts).
+            // A custodian of another shard of a job says workers failed checks in its shard, and how many (a hint:
+            // the shard is gathered and checked here before they count).
             guard let job = CustodyWire.job(frame), let shard = CustodyWire.int(frame, "shard") else {
                 throw custody.withLock { $0.refuse(.malformed("co_failed needs a 32-byte job and a shard")) }
             }
-            return CustodyWire.frame("ok", [("gathering", .integer(takeFailureHint(job: job, shard: shard) ? 1 : 0))])
+            let answer = takeFailureHint(job: job, shard: shard, failures: CustodyWire.int(frame, "failures"))
+            return CustodyWire.frame("ok", [("gathering", .integer(answer.gathering ? 1 : 0)), ("settled", .integer(answer.settled ? 1 : 0))])
         case "co_lease":
             let manifest = try requestedJob(frame, from: peer)
             let request: (shard: Int, worker: Ed25519PublicKey, count: Int, holding: [Int], signature: [UInt8])

@@ -173,6 +173,7 @@ extension ColonyPeer {
                 replace(lost, in: ref, manifest: manifest)
             }
         }
+        retellFailures()
     }
 
     /// Before leaving: every shard this peer keeps gets a set without it, signed by a majority, and its records go to

@@ -202,7 +202,12 @@ public final class ColonyPeer: @unchecked Sendable {
                 log("custody journal: job \(job.hex.prefix(12)) not restored: \(error)")
             }
         }
-        custody.withLock { custodian in for change in loaded.signed { custodian.restoreSigned(change) } }
+        custody.withLock { custodian in
+            for change in loaded.signed { custodian.restoreSigned(change) }
+            for (job, shards) in loaded.failures {
+                for (shard, failures) in shards { custodian.adoptJobFailures(ShardRef(job: job, shard: shard), failures, now: CustodyClock.now()) }
+            }
+        }
         if !loaded.jobs.isEmpty { log("custody journal: \(loaded.jobs.count) jobs, \(restored) records restored") }
     }
 

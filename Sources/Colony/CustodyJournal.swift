@@ -16,6 +16,9 @@ import Foundation
 ///     custody/<job>.root   the job's manifest root (hex), written atomically when the job is first kept
 ///     custody/<job>.learned the same, for a job known only for this peer's worker: removed when it is forgotten
 ///     custody/<job>.<shard>.signed the set change this custodian signed last for the shard (bencoded)
+///     custody/<job>.failures the failed checks found in shards of the job this peer does not keep (gathered, see
+///                          `ColonyPeer.adoptFailures`), bencoded: a list of [shard, [[worker, [time…]]…]], rewritten
+///                          atomically whole
 ///     custody/<job>.log    the job's records and custodian set changes, appended: 4-byte big-endian length,
 ///                          then the bencoded record or change
 ///
@@ -72,6 +75,46 @@ final class CustodyJournal: @unchecked Sendable {
         try AtomicFile.write(Data(change.encoded()), to: url, mode: 0o600)
     }
 
+    /// Serializes `rememberFailures`, reading the state and writing it in one step.
+    private let failuresLock = NSLock()
+
+    /// Writes the failures `current` gives (per shard of `job`, per worker, the lease times of its failed checks),
+    /// read under this journal's lock so that two writers do not write each other's out; nothing when it gives nil.
+    func rememberFailures(of job: JobID, _ current: () -> [Int: [Ed25519PublicKey: [Int64]]]?) throws {
+        failuresLock.lock()
+        defer { failuresLock.unlock() }
+        guard let failures = current() else { return }
+        let value = BencodeValue.list(
+            failures.sorted { $0.key < $1.key }.map { shard, workers in
+                .list([
+                    .integer(Int64(shard)),
+                    .list(
+                        workers.sorted { $0.key.rawRepresentation.lexicographicallyPrecedes($1.key.rawRepresentation) }.map { worker, times in
+                            .list([.bytes([UInt8](worker.rawRepresentation)), .list(times.map { .integer($0) })])
+                        }),
+                ])
+            })
+        try AtomicFile.write(Data(value.encoded()), to: URL(fileURLWithPath: path(job, ".failures")), mode: 0o600)
+    }
+
+    /// Reads what `rememberFailures` wrote for `job`: nil when nothing, or nothing that decodes.
+    static func failures(in bytes: [UInt8]) -> [Int: [Ed25519PublicKey: [Int64]]]? {
+        guard bytes.count <= maximumEntry, let shards = (try? BencodeDecoder(limits: .frame).decode(bytes))?.list else { return nil }
+        var failures: [Int: [Ed25519PublicKey: [Int64]]] = [:]
+        for entry in shards {
+            guard let shard = entry[0]?.integer, let workers = entry[1]?.list else { return nil }
+            var found: [Ed25519PublicKey: [Int64]] = [:]
+            for worker in workers {
+                guard let bytes = worker[0]?.bytes, let key = try? Ed25519PublicKey(rawRepresentation: bytes),
+                    let times = worker[1]?.list?.compactMap(\.integer)
+                else { return nil }
+                found[key] = times
+            }
+            failures[Int(shard)] = found
+        }
+        return failures
+    }
+
     /// Forgets a job remembered as `learned`: its root file and any log. A job remembered as kept stays.
     func forget(_ job: JobID) {
         condition.lock()
@@ -85,6 +128,7 @@ final class CustodyJournal: @unchecked Sendable {
         }
         unlink(path(job, ".learned"))
         unlink(path(job, ".log"))
+        unlink(path(job, ".failures"))
     }
 
     /// Appends records and set changes and returns once they are on disk.
@@ -180,6 +224,8 @@ final class CustodyJournal: @unchecked Sendable {
         /// The set change this custodian signed last, per shard (`rememberSigned`).
         var signed: [CustodySetChange] = []
         var problems: [String] = []
+        /// Per job, the failures found in shards it does not keep (`rememberFailures`).
+        var failures: [JobID: [Int: [Ed25519PublicKey: [Int64]]]] = [:]
     }
 
     /// Reads every job's root and records. A short or oversized last entry (a write cut off by a crash) is cut
@@ -214,6 +260,14 @@ final class CustodyJournal: @unchecked Sendable {
             let (records, changes, problems) = readLog(path(job, ".log"))
             loaded.problems += problems
             loaded.jobs.append((job, BlobID(root: root), learned, records, changes))
+            let failuresPath = path(job, ".failures")
+            if let data = FileManager.default.contents(atPath: failuresPath) {
+                if let failures = Self.failures(in: [UInt8](data)) {
+                    loaded.failures[job] = failures
+                } else {
+                    loaded.problems.append("\(failuresPath): not the failed checks of a job's shards; ignored (gathered again when told)")
+                }
+            }
         }
         return loaded
     }

@@ -111,9 +111,14 @@ extension CrossShardSleeperTests {
             let lease = CustodyWire.leaseRequest(
                 flooder.jobFields(job), job: job, shard: 1, count: 1, by: worker, now: CustodyClock.now(), holding: [])
             try #require(CustodyWire.op(try flooder.request(lease, to: victim.endpoint, timeout: 10)) == "lease")
+            var settled: [Int: Int] = [:]
             func hint(_ job: JobID, shard: Int) throws -> Int? {
-                let frame = CustodyWire.frame("co_failed", flooder.jobFields(job) + [("shard", .integer(Int64(shard)))])
-                return CustodyWire.int(try flooder.request(frame, to: victim.endpoint, timeout: 10), "gathering")
+                // Counts too large to be true: they make the peer gather, no more.
+                let frame = CustodyWire.frame(
+                    "co_failed", flooder.jobFields(job) + [("shard", .integer(Int64(shard))), ("failures", .integer(.max))])
+                let reply = try flooder.request(frame, to: victim.endpoint, timeout: 10)
+                settled[shard, default: 0] += CustodyWire.int(reply, "settled") ?? 0
+                return CustodyWire.int(reply, "gathering")
             }
             var gathering = 0
             for _ in 0..<200 { gathering += try hint(job, shard: 0) ?? 0 }
@@ -132,6 +137,107 @@ extension CrossShardSleeperTests {
             #expect(victim.custodian.jobShards.keys.map(\.shard) == [0])
             #expect(others == 0)
             #expect(gathering == 200)
+            // The shard it keeps and the one the job does not have are settled: nobody need tell it of them again.
+            // The shard it lacks is not (it knows fewer failures there than said), nor is the job it does not know.
+            #expect(settled == [0: 0, 1: 20, 2: 20, -1: 20], "\(settled)")
+            // The gather found fewer failures than said: the next hints of as many wait twice as long.
+            let short = victim.failureGathers.withLock { $0.short[ShardRef(job: job, shard: 0)] }
+            #expect(short?.times == 1 && short?.hinted == Int(Int64.max), "\(String(describing: short))")
+        }
+    }
+}
+
+extension CrossShardSleeperTests {
+    @Test func aCustodianThatMissedTheHintsLearnsTheFailuresAtASyncRoundAndKeepsThemOverARestart() throws {
+        // Even shards are kept by peers 0–1, odd shards by peers 2–3. The custodians of the odd shards take no hint
+        // (`refusesHints`: each is answered as one refused for the moment, as a peer that was down or busy would
+        // miss it) until the sleeper has failed checks in even shards, has stopped, and every even shard is decided,
+        // so that no failure is found there after that. Then they take hints again: the custodians of the even shards
+        // tell them at their next sync rounds, since neither said it knows as many failures; they gather the shards,
+        // void the sleeper's results run alone in theirs, and the job is completed. One of them is then killed and
+        // started again from its data folder: what it gathered is read back from its journal, with no gather.
+        try SwarmTestSupport.withSwarm("missed-failure-hints", configure: { options in
+            options.peers = 4
+            options.sleepers = 1
+            options.sleeperHonestUnits = 20
+            options.sleeperCheatRate = 1
+        }) { swarm in
+            let member = { (index: Int) in CustodianMember(key: swarm.peers[index].identity.publicKey, endpoint: swarm.peers[index].endpoint) }
+            for index in 2...3 { swarm.peers[index].failureGathers.withLock { $0.refusesHints = true } }
+            let spec = AdaptiveSwarmTests.adaptiveSpec(units: 512)
+            let manifest = try JobManifest.signed(
+                spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
+                shardSize: 128, custody: { _, shards in JobCustody(shardSets: (0..<shards).map { $0 % 2 == 0 ? [member(0), member(1)] : [member(2), member(3)] }) })
+            try #require(manifest.shardCount == 4)
+            let job = try swarm.publish(manifest)
+            let index = try #require(swarm.peers.indices.first { swarm.behaviour(of: $0) == .sleeper })
+            let sleeper = swarm.peers[index].identity.publicKey
+            let even = [0, 2].map { ShardRef(job: job, shard: $0) }
+            let odd = [1, 3].map { ShardRef(job: job, shard: $0) }
+            var deadline = Date() + 120
+            func wait(until done: () -> Bool) {
+                while !done(), Date() < deadline { swarm.waitForChange(until: min(deadline, Date() + 0.5)) }
+            }
+            let failedInEven = { even.contains { swarm.peers[0].custodian.ledgers[$0]?.ownFailures()[sleeper] != nil } }
+            wait(until: failedInEven)
+            try #require(failedInEven(), "the sleeper failed no check in an even shard")
+            swarm.workers[index].stop()
+            // Every even shard decided at both its custodians, with the same records: no failure is found there after.
+            let equivalent = swarm.options.registry.outputEquivalence(manifest.kernel)
+            let evenDecided = {
+                even.allSatisfy { ref in
+                    let ledgers = swarm.peers[0...1].map { $0.custodian.ledgers[ref] }
+                    return Set(ledgers.map { $0.map { Set($0.records.keys) } }).count == 1
+                        && ledgers.allSatisfy { $0?.verdicts(now: CustodyClock.now(), equivalent: equivalent).allSatisfy { $0.state != .open } ?? false }
+                }
+            }
+            wait(until: evenDecided)
+            try #require(evenDecided(), "the even shards are not decided")
+            let told = swarm.peers[0].custody.withLock { $0.keptFailureCounts().filter { even.contains($0.key) } }
+            let failedAt = Set(even.flatMap { swarm.peers[0].custodian.ledgers[$0]?.ownFailures()[sleeper] ?? [] })
+            let before = swarm.peers[0...1].reduce(0) { $0 + $1.failureGatherCounts.hintsSent }
+            for index in 2...3 {
+                #expect(swarm.peers[index].custodian.jobShards.isEmpty)
+                #expect(swarm.peers[index].failureGatherCounts.gathered == 0)
+                swarm.peers[index].failureGathers.withLock { $0.refusesHints = false }
+            }
+            func known(at peer: ColonyPeer) -> [ShardRef: Int] {
+                peer.custody.withLock { custodian in Dictionary(uniqueKeysWithValues: told.keys.compactMap { ref in custodian.knownFailureCount(ref).map { (ref, $0) } }) }
+            }
+            func learned(_ peer: ColonyPeer) -> Bool { told.allSatisfy { ref, count in (known(at: peer)[ref] ?? 0) >= count } }
+            deadline = Date() + 60
+            wait { swarm.peers[2...3].allSatisfy(learned) }
+            let after = swarm.peers[0...1].reduce(0) { $0 + $1.failureGatherCounts.hintsSent }
+            print("failures in even shards \(told.sorted { $0.key < $1.key }.map(\.value)); hints sent before \(before), after \(after - before); "
+                + "known at peers 2, 3: \(known(at: swarm.peers[2]).values.sorted()), \(known(at: swarm.peers[3]).values.sorted())")
+            for index in 2...3 {
+                #expect(learned(swarm.peers[index]), "peer \(index) knows \(known(at: swarm.peers[index])) of \(told)")
+                for ref in odd where swarm.peers[index].custodian.ledgers[ref] != nil {
+                    let foreign = Set(swarm.peers[index].custodian.ledgers[ref]?.foreignFailures[sleeper] ?? [])
+                    #expect(failedAt.isSubset(of: foreign), "peer \(index), shard \(ref.shard): \(foreign.sorted()) of \(failedAt.sorted())")
+                }
+            }
+            #expect(after > before)
+            // The odd shards' custodians voided what the sleeper ran alone there, and had it computed again.
+            let progress = swarm.waitUntilDecided(job, timeout: 120)
+            #expect(progress?.validated == 512, "progress: \(String(describing: progress))")
+            // Killed and started again: the failures come back from the journal, not from a gather.
+            let gathered = swarm.peers[2].custodian.jobShards.mapValues(\.failures)
+            swarm.crash(2)
+            var configuration = ColonyPeer.Configuration()
+            configuration.syncInterval = nil
+            configuration.registry = swarm.options.registry
+            let restarted = try ColonyPeer(
+                dataDirectory: swarm.options.folder.appendingPathComponent("peer-2"), host: LocalSwarm.host(of: 2), configuration: configuration)
+            try restarted.start()
+            defer { restarted.crash() }
+            #expect(restarted.custodian.jobShards.mapValues(\.failures) == gathered)
+            #expect(restarted.failureGatherCounts.gathered == 0)
+            #expect(!gathered.isEmpty)
+            for ref in odd where restarted.custodian.ledgers[ref] != nil {
+                let foreign = Set(restarted.custodian.ledgers[ref]?.foreignFailures[sleeper] ?? [])
+                #expect(failedAt.isSubset(of: foreign), "shard \(ref.shard) after the restart: \(foreign.sorted()) of \(failedAt.sorted())")
+            }
         }
     }
 }

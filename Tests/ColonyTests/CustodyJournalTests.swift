@@ -362,3 +362,25 @@ extension CustodyJournalTests {
         #expect(CustodyWire.op(reply) == "lease")
     }
 }
+
+extension CustodyJournalTests {
+    @Test func failuresGatheredFromOtherShardsAreReadBackAndAFileThatDoesNotDecodeIsNamed() throws {
+        let folder = SwarmTestSupport.folder("journal-failures")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let job = try JobID(bytes: Array(repeating: 9, count: 32))
+        let journal = try CustodyJournal(folder: folder)
+        try journal.remember(job, root: BlobID(root: SHA256.hash([4, 5, 6])))
+        let (alice, bob) = (Identity(privateKey: Ed25519PrivateKey()).publicKey, Identity(privateKey: Ed25519PrivateKey()).publicKey)
+        let failures: [Int: [Ed25519PublicKey: [Int64]]] = [0: [alice: [5, 9], bob: [7]], 3: [alice: [11]], 4: [:]]
+        try journal.rememberFailures(of: job) { failures }
+        // Nothing to write: the file stays as it was.
+        try journal.rememberFailures(of: job) { nil }
+        #expect(try CustodyJournal(folder: folder).load().failures == [job: failures])
+        let file = folder.appendingPathComponent(job.hex + ".failures")
+        try Data("l1:xe".utf8).write(to: file)
+        let loaded = try CustodyJournal(folder: folder).load()
+        #expect(loaded.failures.isEmpty)
+        #expect(loaded.problems.count == 1 && loaded.problems.first?.contains(file.path) == true, "\(loaded.problems)")
+        #expect(loaded.jobs.count == 1)
+    }
+}

@@ -498,7 +498,7 @@ public struct Custodian: Sendable {
         guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return [] }
         let kept = ledgers.lazy.filter { $0.key.job == job }.map { ($0.key.shard, $0.value.ownFailures(), true) }
         let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }
-            .map { ($0.key.shard, $0.value.ledger.ownFailures(), false) }
+            .map { ($0.key.shard, $0.value.failures, false) }
         return Array(kept) + Array(gathered)
     }
 
@@ -522,24 +522,54 @@ public struct Custodian: Sendable {
         return newFailures
     }
 
-    /// Shards of jobs kept here that this peer does not keep, gathered from their custodians because one of them
-    /// said a worker failed a check there (`adoptJobShard`): their failures count in the shards kept here
-    /// (`shareFailures`), each checked from the records as a re-verifier checks it.
-    public private(set) var jobShards: [ShardRef: (ledger: ShardLedger, gathered: Int64)] = [:]
+    /// The failed checks of shards of jobs kept here that this peer does not keep, gathered from their custodians
+    /// because one of them said a worker failed a check there (`adoptJobShard`): they count in the shards kept here
+    /// (`shareFailures`), each found from the records as a re-verifier finds it.
+    public private(set) var jobShards: [ShardRef: (failures: [Ed25519PublicKey: [Int64]], gathered: Int64)] = [:]
 
     /// Gathered shards kept for their failures; past this the least recently gathered go.
     public static let jobShardLimit = 256
 
-    /// Keeps `ledger`, a shard of a job kept here that this peer does not keep, gathered from its custodians at
-    /// `now`, for the failures it shows (`jobShards`), and shares them with the job's shards kept here.
-    public mutating func adoptJobShard(_ ledger: ShardLedger, now: Int64) {
-        let ref = ShardRef(job: ledger.job, shard: ledger.shard)
-        guard manifests[ref.job] != nil, ledgers[ref] == nil, ledgers.keys.contains(where: { $0.job == ref.job }) else { return }
-        jobShards[ref] = (ledger, now)
+    /// Keeps the failures `ledger` shows, a shard of a job kept here that this peer does not keep, gathered from its
+    /// custodians at `now` (`jobShards`), and shares them with the job's shards kept here. Whether it was kept.
+    @discardableResult
+    public mutating func adoptJobShard(_ ledger: ShardLedger, now: Int64) -> Bool {
+        adoptJobFailures(ShardRef(job: ledger.job, shard: ledger.shard), ledger.ownFailures(), now: now)
+    }
+
+    /// Keeps the failures found at `now` in `ref`, a shard of a job kept here that this peer does not keep (gathered,
+    /// or read back from the journal), each worker's earliest `ShardLedger.maxForeignFailures`, and shares them with
+    /// the job's shards kept here. Whether they were kept.
+    @discardableResult
+    public mutating func adoptJobFailures(_ ref: ShardRef, _ failures: [Ed25519PublicKey: [Int64]], now: Int64) -> Bool {
+        guard let manifest = manifests[ref.job], (0..<manifest.shardCount).contains(ref.shard), ledgers[ref] == nil,
+            ledgers.keys.contains(where: { $0.job == ref.job })
+        else { return false }
+        jobShards[ref] = (failures.mapValues { Array($0.sorted().prefix(ShardLedger.maxForeignFailures)) }, now)
         while jobShards.count > Self.jobShardLimit, let oldest = jobShards.min(by: { $0.value.gathered < $1.value.gathered })?.key {
             jobShards[oldest] = nil
         }
         shareFailures(ref.job)
+        return true
+    }
+
+    /// The failed checks known here in `ref`: its own, when it is kept here; those gathered, when it is not; nil when
+    /// nothing of it is known. Each worker's counted up to `ShardLedger.maxForeignFailures` (as a hint counts them).
+    public func knownFailureCount(_ ref: ShardRef) -> Int? {
+        if let ledger = ledgers[ref] { return ShardLedger.failureCount(ledger.ownFailures()) }
+        return jobShards[ref].map { ShardLedger.failureCount($0.failures) }
+    }
+
+    /// The failed checks of each shard kept here that shows any, in adaptive jobs of more than one shard: what the
+    /// custodians of the job's other shards are told (`co_failed`) until each says it knows as many.
+    public func keptFailureCounts() -> [ShardRef: Int] {
+        var counts: [ShardRef: Int] = [:]
+        for (ref, ledger) in ledgers {
+            guard let manifest = manifests[ref.job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { continue }
+            let count = ShardLedger.failureCount(ledger.ownFailures())
+            if count > 0 { counts[ref] = count }
+        }
+        return counts
     }
 
     /// All records of a shard by ID (empty when unknown): for its other custodians, without hashing them again.

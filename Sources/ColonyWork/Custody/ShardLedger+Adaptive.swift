@@ -242,6 +242,12 @@ extension ShardLedger {
         for index in ledgers.indices { ledgers[index].foreignFailures = Self.failures(in: failures, besides: ledgers[index].shard) }
     }
 
+    /// How many failed checks `failures` holds, each worker's counted up to `maxForeignFailures`: what a hint tells
+    /// of a shard, and what a custodian that gathered the shard compares it with.
+    public static func failureCount(_ failures: [Ed25519PublicKey: [Int64]]) -> Int {
+        failures.values.reduce(0) { $0 + min($1.count, maxForeignFailures) }
+    }
+
     /// Foreign failures kept per worker: the earliest voids its run alone and takes its standing; later ones void
     /// what it ran alone on trust earned again in between.
     public static let maxForeignFailures = 64
