@@ -68,7 +68,10 @@ extension ColonyPeer {
     /// Tells again every custodian of a job's other shards that has not said it knows the failures a shard kept here
     /// shows (a sync round).
     func retellFailures() {
-        let counts = custody.withLock { $0.keptFailureCounts() }
+        let counts = custody.withLock { custodian in
+            custodian.shareAllFailures()
+            return custodian.keptFailureCounts()
+        }
         failureGathers.withLock { state in state.settled = state.settled.filter { counts[$0.key] != nil } }
         tellFailures(counts)
     }

@@ -193,7 +193,10 @@ extension CrossShardSleeperTests {
             }
             wait(until: evenDecided)
             try #require(evenDecided(), "the even shards are not decided")
-            let told = swarm.peers[0].custody.withLock { $0.keptFailureCounts().filter { even.contains($0.key) } }
+            let told = swarm.peers[0].custody.withLock { custodian in
+                Dictionary(uniqueKeysWithValues: even.compactMap { ref in custodian.ledgers[ref].map { (ref, ShardLedger.failureCount($0.ownFailures())) } })
+                    .filter { $0.value > 0 }
+            }
             let failedAt = Set(even.flatMap { swarm.peers[0].custodian.ledgers[$0]?.ownFailures()[sleeper] ?? [] })
             let before = swarm.peers[0...1].reduce(0) { $0 + $1.failureGatherCounts.hintsSent }
             for index in 2...3 {

@@ -342,7 +342,7 @@ public struct Custodian: Sendable {
             }
             ledgers[ref] = ledger
             accepted[record.kind.rawValue, default: 0] += 1
-            shareFailures(record.job)
+            if Self.mayShowFailure(record.kind) { shareFailures(record.job, walked: [record.shard]) }
             return added
         } catch {
             if error.reason == "reveal does not match its commit", record.author == record.worker {
@@ -465,15 +465,37 @@ public struct Custodian: Sendable {
                 _ = refuse(error)
             }
         }
-        for job in Set(added.map(\.job)) { shareFailures(job) }
+        let showing = Dictionary(grouping: added.filter { Self.mayShowFailure($0.kind) }, by: \.job)
+        for (job, records) in showing { shareFailures(job, walked: Set(records.map(\.shard))) }
         return (added, addedChanges)
+    }
+
+    /// Whether a record of `kind` can show a failed check in its shard: a reveal (outvoted, refuted, not what was
+    /// sealed, or deciding a unit whose other seal was never revealed) or an error (a lease ended with a seal
+    /// withheld). Leases, seals and draws show none by themselves: the custodian walks the shard for its failures
+    /// after the others only, and `shareAllFailures` at each sync round catches any it did not look for.
+    static func mayShowFailure(_ kind: CustodyRecord.Kind) -> Bool { kind == .reveal || kind == .error }
+
+    /// `shareFailures` for every adaptive job of more than one shard kept here (a sync round).
+    public mutating func shareAllFailures() {
+        let jobs = Set(ledgers.keys.map(\.job)).filter { manifests[$0].map { $0.policy.isAdaptive && $0.shardCount > 1 } ?? false }
+        for job in jobs.sorted() { shareFailures(job, walked: nil) }
     }
 
     /// Gives each shard of `job` kept here the failed checks of its workers found in the job's other shards kept or
     /// gathered here (`ShardLedger.foreignFailures`): a sleeper caught in one shard loses what it ran alone in the
     /// others since its last passed check there, and its trust there (issue 14, Sleeper).
-    public mutating func shareFailures(_ job: JobID) {
+    ///
+    /// Only the shards in `walked` (every shard kept, when nil) are walked for their own failures; the others count
+    /// as last walked (`ownFailuresFound`). A custodian walks the shards a batch of records could show a failure in
+    /// (`mayShowFailure`), and every shard at each sync round (`shareAllFailures`).
+    public mutating func shareFailures(_ job: JobID, walked: Set<Int>? = nil) {
+        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
+        for (ref, ledger) in ledgers where ref.job == job && (walked?.contains(ref.shard) ?? true) {
+            ownFailuresFound[ref] = ledger.ownFailures()
+        }
         let failures = jobFailures(job)
+        failureCounts[job] = failures.reduce(0) { count, shard in count + shard.failures.values.reduce(0) { $0 + $1.count } }
         for (shard, found, kept) in failures where kept {
             let ref = ShardRef(job: job, shard: shard)
             let foreign = ShardLedger.failures(in: failures.map { ($0.shard, $0.failures) }, besides: shard)
@@ -496,7 +518,7 @@ public struct Custodian: Sendable {
     /// and whether it is kept; empty for a job that is not adaptive or has one shard.
     private func jobFailures(_ job: JobID) -> [(shard: Int, failures: [Ed25519PublicKey: [Int64]], kept: Bool)] {
         guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return [] }
-        let kept = ledgers.lazy.filter { $0.key.job == job }.map { ($0.key.shard, $0.value.ownFailures(), true) }
+        let kept = ledgers.keys.lazy.filter { $0.job == job }.map { ($0.shard, self.ownFailuresFound[$0] ?? [:], true) }
         let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }
             .map { ($0.key.shard, $0.value.failures, false) }
         return Array(kept) + Array(gathered)
@@ -505,9 +527,14 @@ public struct Custodian: Sendable {
     /// The failed checks known here in `job`, in the shards kept or gathered here: told to workers with each lease
     /// answer, so that one that found shards done asks them again when it grows (a failure voids results run alone
     /// in every shard).
-    public func failureCount(_ job: JobID) -> Int {
-        jobFailures(job).reduce(0) { count, shard in count + shard.failures.values.reduce(0) { $0 + $1.count } }
-    }
+    public func failureCount(_ job: JobID) -> Int { failureCounts[job] ?? 0 }
+
+    /// Per job, the failed checks known here when failures were last shared (`shareFailures`): a lease answer says
+    /// it without walking the job's shards.
+    private var failureCounts: [JobID: Int] = [:]
+
+    /// The own failures of each shard kept here when last walked for them (`shareFailures`).
+    private var ownFailuresFound: [ShardRef: [Ed25519PublicKey: [Int64]]] = [:]
 
     /// Failures of each shard kept here as last told (`newFailures`).
     private var toldFailures: [ShardRef: [Ed25519PublicKey: Set<Int64>]] = [:]
@@ -549,7 +576,7 @@ public struct Custodian: Sendable {
         while jobShards.count > Self.jobShardLimit, let oldest = jobShards.min(by: { $0.value.gathered < $1.value.gathered })?.key {
             jobShards[oldest] = nil
         }
-        shareFailures(ref.job)
+        shareFailures(ref.job, walked: [])
         return true
     }
 
@@ -560,13 +587,13 @@ public struct Custodian: Sendable {
         return jobShards[ref].map { ShardLedger.failureCount($0.failures) }
     }
 
-    /// The failed checks of each shard kept here that shows any, in adaptive jobs of more than one shard: what the
-    /// custodians of the job's other shards are told (`co_failed`) until each says it knows as many.
+    /// The failed checks of each shard kept here that showed any when last walked for them (`shareFailures`), in
+    /// adaptive jobs of more than one shard: what the custodians of the job's other shards are told (`co_failed`)
+    /// until each says it knows as many. Walks nothing.
     public func keptFailureCounts() -> [ShardRef: Int] {
         var counts: [ShardRef: Int] = [:]
-        for (ref, ledger) in ledgers {
-            guard let manifest = manifests[ref.job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { continue }
-            let count = ShardLedger.failureCount(ledger.ownFailures())
+        for (ref, failures) in ownFailuresFound where ledgers[ref] != nil {
+            let count = ShardLedger.failureCount(failures)
             if count > 0 { counts[ref] = count }
         }
         return counts
@@ -647,6 +674,7 @@ public struct Custodian: Sendable {
         ledgers[ref] = nil
         trustedAskers[ref] = nil
         toldFailures[ref] = nil
+        ownFailuresFound[ref] = nil
         reopenedShards.remove(ref)
     }
 
