@@ -669,6 +669,8 @@ extension ShardLedger {
     /// voids those a later failed check puts in doubt; walks again when failed checks put cold quorums in doubt
     /// (`ShardLedger.recheck`). A pure function of the records.
     func computeAdaptive(foreign: [Ed25519PublicKey: [Int64]]) -> AdaptiveState {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { Self.walks.note(nanoseconds: DispatchTime.now().uptimeNanoseconds - started) }
         let abroad = Dictionary(uniqueKeysWithValues: foreign.map { (Who($0.key), $0.value.sorted()) })
         // Walks until the quorums in doubt stop growing (`ShardLedger+Recheck.swift`): rechecking a cold quorum
         // takes its members' passes on it away, and a quorum that counted as warm on those passes is cold in the
@@ -1027,3 +1029,24 @@ extension ShardLedger {
     }
 }
 
+/// How many times this process walked a shard's records for its adaptive state, and the time the walks took: the
+/// custodians' main cost in an adaptive job (`colony bench adaptive` prints them per scenario).
+public final class LedgerWalks: Sendable {
+    private let count = Atomic<Int>(0)
+    private let nanoseconds = Atomic<UInt64>(0)
+
+    func note(nanoseconds spent: UInt64) {
+        count.add(1, ordering: .relaxed)
+        nanoseconds.add(spent, ordering: .relaxed)
+    }
+
+    /// Walks so far, and their time in seconds (summed over threads).
+    public var totals: (walks: Int, seconds: Double) {
+        (count.load(ordering: .relaxed), Double(nanoseconds.load(ordering: .relaxed)) / 1e9)
+    }
+}
+
+extension ShardLedger {
+    /// This process's walks (`LedgerWalks`).
+    public static let walks = LedgerWalks()
+}

@@ -110,6 +110,10 @@ enum BenchAdaptiveCommand: Command {
         var cpuOverhead: Double?
         /// With the credit check: each worker's standing as two observers computed it, each from the records alone.
         var credit: Credit?
+        /// Walks of a shard's records for its adaptive state in the run (all peers and the observers), and their
+        /// time summed over threads (`ShardLedger.walks`).
+        var walks = 0
+        var walkSeconds = 0.0
 
         typealias Credit = (first: [Ed25519PublicKey: WorkerStanding], second: [Ed25519PublicKey: WorkerStanding])
 
@@ -198,6 +202,7 @@ enum BenchAdaptiveCommand: Command {
                     line += String(format: "  %10.1f %%  %10.2f×", cpuOverhead * 100, row.seconds / local.seconds)
                 }
                 console.print(line)
+                if row.walks > 0 { console.print(String(format: "  (%d walks of shard records, %.1f s in them summed over threads)", row.walks, row.walkSeconds)) }
             }
         }
         if json {
@@ -213,6 +218,7 @@ enum BenchAdaptiveCommand: Command {
                                 "runOnce": .int(row.single), "seconds": .double(row.seconds), "wrongValidated": .int(row.wrong),
                                 "adversaries": .int(row.adversaries), "cheated": .int(row.cheated), "recomputed": .int(row.recomputed),
                                 "stood": .int(row.stood), "refuted": .int(row.refuted), "validated": .int(row.validated),
+                                "walks": .int(row.walks), "walkSeconds": .double(row.walkSeconds),
                             ]
                             if let cpuOverhead = row.cpuOverhead { object["cpuOverhead"] = .double(cpuOverhead) }
                             if let credit = row.credit {
@@ -294,6 +300,7 @@ enum BenchAdaptiveCommand: Command {
         let trace = ProcessInfo.processInfo.environment["COLONY_BENCH_TRACE"]
         let tracing = trace != nil && trace != "stall" && trace != "facts"
         let began = Date()
+        let walksBefore = ShardLedger.walks.totals
         // With COLONY_BENCH_TRACE=stall, the latest lines are kept to print with a stall's trace.
         let recent = Mutex<[String]>([])
         try swarm.start(log: { line in
@@ -460,7 +467,9 @@ enum BenchAdaptiveCommand: Command {
             recomputed: recomputed, stood: stood.count, refuted: refuted.count, adversaries: adversaries,
             cheated: swarm.workers.reduce(0) { $0 + $1.snapshot.statistics.cheated } - cheatedBefore, validated: report.validated,
             cpuOverhead: cpuOverhead,
-            credit: credit)
+            credit: credit,
+            walks: ShardLedger.walks.totals.walks - walksBefore.walks,
+            walkSeconds: ShardLedger.walks.totals.seconds - walksBefore.seconds)
     }
 
 }
