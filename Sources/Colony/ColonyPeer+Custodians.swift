@@ -154,6 +154,8 @@ extension ColonyPeer {
         guard isRunning else { return }
         syncDiagnostics.withLock { $0.started = Date() }
         defer { syncDiagnostics.withLock { $0.finished = Date() } }
+        // First: exchanges with a member that stopped answering can hold the round for their timeouts.
+        retellFailures()
         for (ref, manifest) in heldShards() {
             guard isRunning else { return }
             let current = members(of: ref)
@@ -173,7 +175,6 @@ extension ColonyPeer {
                 replace(lost, in: ref, manifest: manifest)
             }
         }
-        retellFailures()
     }
 
     /// Before leaving: every shard this peer keeps gets a set without it, signed by a majority, and its records go to

@@ -342,7 +342,7 @@ public struct Custodian: Sendable {
             }
             ledgers[ref] = ledger
             accepted[record.kind.rawValue, default: 0] += 1
-            if Self.mayShowFailure(record.kind) { shareFailures(record.job, walked: [record.shard]) }
+            shareFailures(record.job, walked: [record.shard])
             return added
         } catch {
             if error.reason == "reveal does not match its commit", record.author == record.worker {
@@ -465,16 +465,9 @@ public struct Custodian: Sendable {
                 _ = refuse(error)
             }
         }
-        let showing = Dictionary(grouping: added.filter { Self.mayShowFailure($0.kind) }, by: \.job)
-        for (job, records) in showing { shareFailures(job, walked: Set(records.map(\.shard))) }
+        for (job, records) in Dictionary(grouping: added, by: \.job) { shareFailures(job, walked: Set(records.map(\.shard))) }
         return (added, addedChanges)
     }
-
-    /// Whether a record of `kind` can show a failed check in its shard: a reveal (outvoted, refuted, not what was
-    /// sealed, or deciding a unit whose other seal was never revealed) or an error (a lease ended with a seal
-    /// withheld). Leases, seals and draws show none by themselves: the custodian walks the shard for its failures
-    /// after the others only, and `shareAllFailures` at each sync round catches any it did not look for.
-    static func mayShowFailure(_ kind: CustodyRecord.Kind) -> Bool { kind == .reveal || kind == .error }
 
     /// `shareFailures` for every adaptive job of more than one shard kept here (a sync round).
     public mutating func shareAllFailures() {
@@ -487,8 +480,10 @@ public struct Custodian: Sendable {
     /// others since its last passed check there, and its trust there (issue 14, Sleeper).
     ///
     /// Only the shards in `walked` (every shard kept, when nil) are walked for their own failures; the others count
-    /// as last walked (`ownFailuresFound`). A custodian walks the shards a batch of records could show a failure in
-    /// (`mayShowFailure`), and every shard at each sync round (`shareAllFailures`).
+    /// as last walked (`ownFailuresFound`). A custodian walks the shards a batch of records came in for, and every
+    /// shard at each sync round (`shareAllFailures`). Any kind of record can show a failure: a lease or a seal that
+    /// arrives after the reveals (records come in any order) can decide a unit, and with it an outvoted result or a
+    /// seal never revealed (a version that walked only after reveals and errors stalled the vanishing-host test).
     public mutating func shareFailures(_ job: JobID, walked: Set<Int>? = nil) {
         guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
         for (ref, ledger) in ledgers where ref.job == job && (walked?.contains(ref.shard) ?? true) {
