@@ -57,9 +57,11 @@ extension ColonyPeer {
     /// Tells the custodians of the job's other shards about each shard kept here with a failure new since the last
     /// call, off the request's path (called after records were added).
     func tellNewFailures() {
+        // After every batch of records: nothing to count unless a shard shows a new failure.
         let counts = custody.withLock { custodian -> [ShardRef: Int] in
-            let counts = custodian.keptFailureCounts()
-            return Dictionary(uniqueKeysWithValues: custodian.takeNewFailures().compactMap { ref in counts[ref].map { (ref, $0) } })
+            let refs = custodian.takeNewFailures()
+            guard !refs.isEmpty else { return [:] }
+            return custodian.keptFailureCounts().filter { refs.contains($0.key) }
         }
         guard !counts.isEmpty else { return }
         DispatchQueue.global().async { [self] in tellFailures(counts) }

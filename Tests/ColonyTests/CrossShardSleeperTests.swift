@@ -11,6 +11,19 @@ import Testing
 /// of a shard keep none of the shard it was caught in (issue 14, Sleeper: "every one of its unreplicated results
 /// after its first detected cheat is recomputed").
 @Suite struct CrossShardSleeperTests {
+    /// Publishes a tally job of `spec` in shards of 128 units, its even shards kept by the peers `even` and its odd
+    /// shards by the peers `odd`: the custodians of one half keep none of the other.
+    static func publishHalved(_ spec: JobSpec, on swarm: LocalSwarm, even: ClosedRange<Int>, odd: ClosedRange<Int>) throws -> JobManifest {
+        let members = { (peers: ClosedRange<Int>) in
+            peers.map { CustodianMember(key: swarm.peers[$0].identity.publicKey, endpoint: swarm.peers[$0].endpoint) }
+        }
+        let manifest = try JobManifest.signed(
+            spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
+            shardSize: 128, custody: { _, shards in JobCustody(shardSets: (0..<shards).map { members($0 % 2 == 0 ? even : odd) }) })
+        _ = try swarm.publish(manifest)
+        return manifest
+    }
+
     @Test func aSleeperCaughtInOneShardKeepsNothingItRanAloneAfterwardInShardsKeptByOthers() throws {
         // Six workers, one a sleeper: honest for 50 units, then wrong on 30 % of its units. Even shards are kept by
         // peers 0–2 and odd shards by peers 3–5, so the custodians of an odd shard learn of a failure in an even one
@@ -30,13 +43,9 @@ import Testing
             options.sleeperCheatRate = 0.3
         }) { swarm in
             let spec = AdaptiveSwarmTests.adaptiveSpec(units: 768)
-            let even = (0...2).map { CustodianMember(key: swarm.peers[$0].identity.publicKey, endpoint: swarm.peers[$0].endpoint) }
-            let odd = (3...5).map { CustodianMember(key: swarm.peers[$0].identity.publicKey, endpoint: swarm.peers[$0].endpoint) }
-            let manifest = try JobManifest.signed(
-                spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
-                shardSize: 128, custody: { _, shards in JobCustody(shardSets: (0..<shards).map { $0 % 2 == 0 ? even : odd }) })
+            let manifest = try Self.publishHalved(spec, on: swarm, even: 0...2, odd: 3...5)
             try #require(manifest.shardCount == 6)
-            let job = try swarm.publish(manifest)
+            let job = manifest.id
             let progress = swarm.waitUntilDecided(job, timeout: 300)
             #expect(progress?.validated == 768, "progress: \(String(describing: progress))")
             let report = try AdaptiveSwarmTests.collect(job, on: swarm)
@@ -162,14 +171,10 @@ extension CrossShardSleeperTests {
             options.sleeperHonestUnits = 20
             options.sleeperCheatRate = 1
         }) { swarm in
-            let member = { (index: Int) in CustodianMember(key: swarm.peers[index].identity.publicKey, endpoint: swarm.peers[index].endpoint) }
             for index in 2...3 { swarm.peers[index].failureGathers.withLock { $0.refusesHints = true } }
-            let spec = AdaptiveSwarmTests.adaptiveSpec(units: 512)
-            let manifest = try JobManifest.signed(
-                spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), by: swarm.peers[0].identity,
-                shardSize: 128, custody: { _, shards in JobCustody(shardSets: (0..<shards).map { $0 % 2 == 0 ? [member(0), member(1)] : [member(2), member(3)] }) })
+            let manifest = try Self.publishHalved(AdaptiveSwarmTests.adaptiveSpec(units: 512), on: swarm, even: 0...1, odd: 2...3)
             try #require(manifest.shardCount == 4)
-            let job = try swarm.publish(manifest)
+            let job = manifest.id
             let index = try #require(swarm.peers.indices.first { swarm.behaviour(of: $0) == .sleeper })
             let sleeper = swarm.peers[index].identity.publicKey
             let even = [0, 2].map { ShardRef(job: job, shard: $0) }

@@ -486,37 +486,27 @@ public struct Custodian: Sendable {
     /// seal never revealed (a version that walked only after reveals and errors stalled the vanishing-host test).
     public mutating func shareFailures(_ job: JobID, walked: Set<Int>? = nil) {
         guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
-        for (ref, ledger) in ledgers where ref.job == job && (walked?.contains(ref.shard) ?? true) {
-            ownFailuresFound[ref] = ledger.ownFailures()
-        }
-        let failures = jobFailures(job)
-        failureCounts[job] = failures.reduce(0) { count, shard in count + shard.failures.values.reduce(0) { $0 + $1.count } }
-        for (shard, found, kept) in failures where kept {
-            let ref = ShardRef(job: job, shard: shard)
-            let foreign = ShardLedger.failures(in: failures.map { ($0.shard, $0.failures) }, besides: shard)
-            if ledgers[ref]?.foreignFailures != foreign {
-                ledgers[ref]?.foreignFailures = foreign
-                // Its worker's results voided: a shard found finished may have open units again.
-                finishedShards.remove(ref)
-                reopenedShards.insert(ref)
-            }
+        let refs = walked.map { $0.map { ShardRef(job: job, shard: $0) } } ?? ledgers.keys.filter { $0.job == job }
+        for ref in refs {
+            guard let found = ledgers[ref]?.ownFailures() else { continue }
             // A failure new here is told to the custodians of the job's other shards (`takeNewFailures`).
-            let known = toldFailures[ref] ?? [:]
-            if found.contains(where: { worker, times in !Set(times).isSubset(of: known[worker] ?? []) }) {
-                newFailures.insert(ref)
-                toldFailures[ref] = found.mapValues(Set.init)
-            }
+            let before = ownFailuresFound[ref] ?? [:]
+            if found.contains(where: { worker, times in !Set(times).isSubset(of: before[worker] ?? []) }) { newFailures.insert(ref) }
+            ownFailuresFound[ref] = found
         }
-    }
-
-    /// Each shard of `job` kept or gathered here (`jobShards`) with its own failed checks (`ShardLedger.ownFailures`),
-    /// and whether it is kept; empty for a job that is not adaptive or has one shard.
-    private func jobFailures(_ job: JobID) -> [(shard: Int, failures: [Ed25519PublicKey: [Int64]], kept: Bool)] {
-        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return [] }
-        let kept = ledgers.keys.lazy.filter { $0.job == job }.map { ($0.shard, self.ownFailuresFound[$0] ?? [:], true) }
-        let gathered = jobShards.lazy.filter { $0.key.job == job && self.ledgers[$0.key] == nil }
-            .map { ($0.key.shard, $0.value.failures, false) }
-        return Array(kept) + Array(gathered)
+        // Each shard of the job kept here (as last walked) or gathered here (`jobShards`), with its own failures.
+        let kept = ledgers.keys.filter { $0.job == job }
+        let failures = kept.map { (shard: $0.shard, failures: ownFailuresFound[$0] ?? [:]) }
+            + jobShards.filter { $0.key.job == job && ledgers[$0.key] == nil }.map { (shard: $0.key.shard, failures: $0.value.failures) }
+        failureCounts[job] = failures.reduce(0) { count, shard in count + shard.failures.values.reduce(0) { $0 + $1.count } }
+        for ref in kept {
+            let foreign = ShardLedger.failures(in: failures, besides: ref.shard)
+            guard ledgers[ref]?.foreignFailures != foreign else { continue }
+            ledgers[ref]?.foreignFailures = foreign
+            // Its worker's results voided: a shard found finished may have open units again.
+            finishedShards.remove(ref)
+            reopenedShards.insert(ref)
+        }
     }
 
     /// The failed checks known here in `job`, in the shards kept or gathered here: told to workers with each lease
@@ -531,8 +521,6 @@ public struct Custodian: Sendable {
     /// The own failures of each shard kept here when last walked for them (`shareFailures`).
     private var ownFailuresFound: [ShardRef: [Ed25519PublicKey: [Int64]]] = [:]
 
-    /// Failures of each shard kept here as last told (`newFailures`).
-    private var toldFailures: [ShardRef: [Ed25519PublicKey: Set<Int64>]] = [:]
     /// Shards kept here whose records show a worker's failed check not told yet to the custodians of the job's
     /// other shards, which may keep none of this one.
     public private(set) var newFailures: Set<ShardRef> = []
@@ -575,19 +563,16 @@ public struct Custodian: Sendable {
         return true
     }
 
-    /// The failed checks known here in `ref`: its own, when it is kept here; those gathered, when it is not; nil when
-    /// nothing of it is known. Each worker's counted up to `ShardLedger.maxForeignFailures` (as a hint counts them).
-    public func knownFailureCount(_ ref: ShardRef) -> Int? {
-        if let ledger = ledgers[ref] { return ShardLedger.failureCount(ledger.ownFailures()) }
-        return jobShards[ref].map { ShardLedger.failureCount($0.failures) }
-    }
+    /// The failed checks gathered here in `ref`, a shard this peer does not keep (`jobShards`); nil when none was
+    /// gathered. Each worker's counted up to `ShardLedger.maxForeignFailures` (as a hint counts them).
+    public func knownFailureCount(_ ref: ShardRef) -> Int? { jobShards[ref].map { ShardLedger.failureCount($0.failures) } }
 
     /// The failed checks of each shard kept here that showed any when last walked for them (`shareFailures`), in
     /// adaptive jobs of more than one shard: what the custodians of the job's other shards are told (`co_failed`)
     /// until each says it knows as many. Walks nothing.
     public func keptFailureCounts() -> [ShardRef: Int] {
         var counts: [ShardRef: Int] = [:]
-        for (ref, failures) in ownFailuresFound where ledgers[ref] != nil {
+        for (ref, failures) in ownFailuresFound {
             let count = ShardLedger.failureCount(failures)
             if count > 0 { counts[ref] = count }
         }
@@ -668,7 +653,6 @@ public struct Custodian: Sendable {
     public mutating func drop(_ ref: ShardRef) {
         ledgers[ref] = nil
         trustedAskers[ref] = nil
-        toldFailures[ref] = nil
         ownFailuresFound[ref] = nil
         reopenedShards.remove(ref)
     }
