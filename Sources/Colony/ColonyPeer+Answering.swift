@@ -25,6 +25,9 @@ extension ColonyPeer {
         } catch {
             reply = CustodyWire.error(error.reason == "unknown job" ? 404 : 400, error)
         }
+        // A lease, a status or the records read walk the shards whose records changed since (`Custodian.walkFailures`):
+        // a failure they show is told at once.
+        tellNewFailures()
         if case .late(let seconds) = fault { Thread.sleep(forTimeInterval: seconds) }
         return reply
     }
@@ -135,7 +138,10 @@ extension ColonyPeer {
             // Each with 1 when this peer keeps a shard of it with units open: a worker that let it go as finished
             // takes it up again (`JobOffer.reopened`).
             let open = custody.withLock { custodian in
-                custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version && custodian.hasWorkLeft($0.id) }
+                // Failures found since the last read may have reopened shards.
+                let jobs = custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }.map(\.id)
+                for job in jobs { custodian.walkFailures(job) }
+                return custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version && custodian.hasWorkLeft($0.id) }
                     .map { (job: $0.id, kept: custodian.keepsOpenShard($0.id)) }
             }
             let list: [BencodeValue] = open.sorted { $0.job < $1.job }.prefix(Self.jobListLimit).compactMap { job, kept in
@@ -174,6 +180,7 @@ extension ColonyPeer {
             let (lease, again, failures) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool, Int) in
                 // A request sent again (its answer was lost) gets the lease it was granted; a replay gets nothing
                 // new: the lease it would get is one the worker was granted already and is public anyway.
+                custodian.walkFailures(manifest.id)
                 if let lost = custodian.undeliveredLease(job: manifest.id, shard: shard, worker: worker, holding: holding, now: now) {
                     return (lost, true, custodian.failureCount(manifest.id))
                 }
@@ -194,7 +201,7 @@ extension ColonyPeer {
                 lookUpPrior(of: worker, for: manifest)
             }
             guard let lease else {
-                let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []
+                let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []  // walked by the lease
                 let done = verdicts.allSatisfy { $0.state != .open }
                 // No longer listed for workers looking for jobs (`co_jobs`) once every shard kept here is.
                 if done { custody.withLock { $0.noteFinished(ref) } }
@@ -240,7 +247,8 @@ extension ColonyPeer {
             let units = Set(record.entries.map(\.unit))
             if record.kind == .commit { syncBeforeClosingReveal(ref, manifest: manifest, worker: record.author, units: units, now: now) }
             let rows = custody.withLock { custodian in
-                Self.statusRows(
+                custodian.walkFailures(ref.job)
+                return Self.statusRows(
                     custodian.verdicts(ref, now: now, units: units) ?? [],
                     partners: custodian.partners(ref, worker: record.author, units: units, now: now),
                     seals: custodian.latestSeals(ref, except: record.author, units: units), for: record.author)
@@ -255,6 +263,7 @@ extension ColonyPeer {
             let units = frame.header["units"]?.list.map { Set($0.prefix(JobPolicy.shardLimits.upperBound).compactMap { $0.integer.map(Int.init) }) }
             if let worker, let units { syncBeforeClosingReveal(ref, manifest: manifest, worker: worker, units: units, now: now) }
             let rows = try custody.withLock { custodian throws(CustodyError) in
+                custodian.walkFailures(ref.job)
                 guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")
                 }
@@ -268,7 +277,10 @@ extension ColonyPeer {
             guard let shard = CustodyWire.int(frame, "shard") else { throw .malformed("co_records needs shard") }
             let ref = ShardRef(job: manifest.id, shard: shard)
             // Outputs of undecided units stay with the custodians: anyone reading them could copy them.
-            let (records, changes) = custody.withLock { ($0.publicRecords(ref, now: now), $0.changes(ref)) }
+            let (records, changes) = custody.withLock { custodian in
+                custodian.walkFailures(ref.job)
+                return (custodian.publicRecords(ref, now: now), custodian.changes(ref))
+            }
             return CustodyWire.frame("records", payload: CustodyWire.itemList(records, changes: changes))
         case "co_changes":
             let manifest = try requestedJob(frame, from: peer)

@@ -95,7 +95,10 @@ extension ColonyPeer {
     /// worker and closing unit (the rule then waits on any other replica's lease, which comes before its seal): a
     /// worker, or anyone naming it, that asks again and again, about whatever units, costs no more.
     func syncBeforeClosingReveal(_ ref: ShardRef, manifest: JobManifest, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) {
-        let closing = custody.withLock { $0.closingReplicaUnits(ref, worker: worker, units: units, now: now) }
+        let closing = custody.withLock { custodian in
+            custodian.walkFailures(ref.job)
+            return custodian.closingReplicaUnits(ref, worker: worker, units: units, now: now)
+        }
         guard !closing.isEmpty else { return }
         let first = closingSyncs.withLock { synced in
             if synced.count >= 4_096 { synced.removeAll() }
@@ -107,7 +110,10 @@ extension ColonyPeer {
         exchange(ref, manifest: manifest, with: otherMembers(ref).filter { !silent.contains($0.key) }, timeout: 2)
         let learned = custody.withLock { $0.recordIDs(ref).count } - before
         if learned > 0 {
-            let alone = custody.withLock { $0.closingReplicaUnits(ref, worker: worker, units: closing, now: CustodyClock.now()) }
+            let alone = custody.withLock { custodian in
+                custodian.walkFailures(ref.job)
+                return custodian.closingReplicaUnits(ref, worker: worker, units: closing, now: CustodyClock.now())
+            }
             log("custody of \(ref): learned \(learned) records from the other custodians before \(worker.hex.prefix(8))'s closing check; it reveals \(alone.isEmpty ? "with a partner" : "alone")")
         }
     }

@@ -55,9 +55,10 @@ extension ColonyPeer {
     public var failureGatherCounts: (hintsSent: Int, gathered: Int) { failureGathers.withLock { ($0.hintsSent, $0.gathered) } }
 
     /// Tells the custodians of the job's other shards about each shard kept here with a failure new since the last
-    /// call, off the request's path (called after records were added).
+    /// call, off the request's path (called after records were added and after each request answered: shards are
+    /// walked for their failures when their job's state is read, `Custodian.walkFailures`).
     func tellNewFailures() {
-        // After every batch of records: nothing to count unless a shard shows a new failure.
+        // Nothing to count unless a walk found a new failure.
         let counts = custody.withLock { custodian -> [ShardRef: Int] in
             let refs = custodian.takeNewFailures()
             guard !refs.isEmpty else { return [:] }

@@ -305,8 +305,13 @@ public final class ColonyPeer: @unchecked Sendable {
         return total
     }
 
-    /// A copy of the custody state (for the demo's view and tests).
-    public var custodian: Custodian { custody.withLock { $0 } }
+    /// A copy of the custody state (for the demo's view and tests), its shards walked for their failures.
+    public var custodian: Custodian {
+        custody.withLock { custodian in
+            custodian.walkAllFailures()
+            return custodian
+        }
+    }
 
     // MARK: Finding nodes
 

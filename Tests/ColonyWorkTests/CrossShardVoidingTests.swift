@@ -86,6 +86,8 @@ extension AdaptiveReplicationTests {
                 #expect(verdict.invalid.contains { $0.worker == alice.publicKey && $0.reason == ShardLedger.voided }, "\(verdict)")
                 #expect(verdict.openSlots == 2)
             }
+            // A ledger read directly holds the failures shared when its job was last read (`walkFailures`).
+            cluster.custodians[c].walkFailures(cluster.manifest.id)
             let shard1 = try #require(cluster.custodians[c].ledgers[cluster.ref(1)])
             #expect(shard1.standing(of: alice.publicKey, at: time + 7, prior: 2) == 0)
             #expect(shard1.adaptiveTrace(of: alice.publicKey).hasPrefix("facts ssF"))

@@ -184,6 +184,7 @@ public struct Custodian: Sendable {
         job: JobID, shard: Int, worker: Ed25519PublicKey, address: UInt32, count: Int, now: Int64,
         excluding: Set<Int> = []
     ) throws(CustodyError) -> CustodyRecord? {
+        walkFailures(job)
         let ref: ShardRef
         var ledger: ShardLedger
         do throws(CustodyError) {
@@ -342,7 +343,7 @@ public struct Custodian: Sendable {
             }
             ledgers[ref] = ledger
             accepted[record.kind.rawValue, default: 0] += 1
-            shareFailures(record.job, walked: [record.shard])
+            noteUnwalked(record.job, [record.shard])
             return added
         } catch {
             if error.reason == "reveal does not match its commit", record.author == record.worker {
@@ -465,9 +466,43 @@ public struct Custodian: Sendable {
                 _ = refuse(error)
             }
         }
-        for (job, records) in Dictionary(grouping: added, by: \.job) { shareFailures(job, walked: Set(records.map(\.shard))) }
+        for (job, records) in Dictionary(grouping: added, by: \.job) { noteUnwalked(job, Set(records.map(\.shard))) }
         return (added, addedChanges)
     }
+
+    /// Notes that records of `shards` of `job` were added: they are walked for their failures when the job's state
+    /// is next read (`walkFailures`), not now. A shard takes many records between two reads of it (a seal, a draw and a
+    /// reveal per unit, each also forwarded to the shard's other custodians), and every walk reads all its records.
+    private mutating func noteUnwalked(_ job: JobID, _ shards: Set<Int>) {
+        guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
+        unwalked[job, default: []].formUnion(shards)
+    }
+
+    /// Walks the shards of `job` kept here whose records changed since they were last walked for their failures, and
+    /// shares what they show (`shareFailures`). Every read of a job's state calls it first: a lease, verdicts, the
+    /// public records, the jobs with work left, and the copy a peer hands out.
+    public mutating func walkFailures(_ job: JobID) {
+        guard let shards = unwalked.removeValue(forKey: job) else { return }
+        shareFailures(job, walked: shards)
+    }
+
+    /// A copy of this custodian with `job` walked (`walkFailures`), for a read that cannot change this one; nil
+    /// when nothing of the job is left to walk. The walks of the shards' own records are kept in their caches, so
+    /// the next `walkFailures` here does not repeat them. Callers that can should call `walkFailures` first.
+    private func walkedCopy(_ job: JobID) -> Custodian? {
+        guard unwalked[job] != nil else { return nil }
+        var walked = self
+        walked.walkFailures(job)
+        return walked
+    }
+
+    /// `walkFailures` for every job.
+    public mutating func walkAllFailures() {
+        for job in unwalked.keys.sorted() { walkFailures(job) }
+    }
+
+    /// Per job, the shards kept here whose records changed since they were last walked for their failures.
+    private var unwalked: [JobID: Set<Int>] = [:]
 
     /// `shareFailures` for every adaptive job of more than one shard kept here (a sync round).
     public mutating func shareAllFailures() {
@@ -480,12 +515,14 @@ public struct Custodian: Sendable {
     /// others since its last passed check there, and its trust there (issue 14, Sleeper).
     ///
     /// Only the shards in `walked` (every shard kept, when nil) are walked for their own failures; the others count
-    /// as last walked (`ownFailuresFound`). A custodian walks the shards a batch of records came in for, and every
-    /// shard at each sync round (`shareAllFailures`). Any kind of record can show a failure: a lease or a seal that
-    /// arrives after the reveals (records come in any order) can decide a unit, and with it an outvoted result or a
-    /// seal never revealed (a version that walked only after reveals and errors stalled the vanishing-host test).
+    /// as last walked (`ownFailuresFound`). A custodian walks the shards records came in for since the job's state
+    /// was last read (`walkFailures`), and every shard at each sync round (`shareAllFailures`). Any kind of record
+    /// can show a failure: a lease or a seal that arrives after the reveals (records come in any order) can decide a
+    /// unit, and with it an outvoted result or a seal never revealed (a version that walked only after reveals and
+    /// errors stalled the vanishing-host test).
     public mutating func shareFailures(_ job: JobID, walked: Set<Int>? = nil) {
         guard let manifest = manifests[job], manifest.policy.isAdaptive, manifest.shardCount > 1 else { return }
+        if walked == nil { unwalked[job] = nil }
         let refs = walked.map { $0.map { ShardRef(job: job, shard: $0) } } ?? ledgers.keys.filter { $0.job == job }
         for ref in refs {
             guard let found = ledgers[ref]?.ownFailures() else { continue }
@@ -588,6 +625,7 @@ public struct Custodian: Sendable {
     /// The records anyone may read: reveals of undecided units stay with the custodians, so nobody can copy a
     /// result before their own seal counts (DESIGN.md, Trust: copy-proof).
     public func publicRecords(_ ref: ShardRef, now: Int64) -> [CustodyRecord] {
+        if let walked = walkedCopy(ref.job) { return walked.publicRecords(ref, now: now) }
         guard let ledger = ledgers[ref], let manifest = manifests[ref.job] else { return [] }
         let undecided = Set(ledger.verdicts(now: now, equivalent: equivalent(manifest)).filter { $0.state == .open }.map(\.unit))
         return ledger.sortedRecords.filter { record in
@@ -612,6 +650,7 @@ public struct Custodian: Sendable {
 
     /// The verdicts of a shard's units at `now` (of `units` only, when given).
     public func verdicts(_ ref: ShardRef, now: Int64, units: Set<Int>? = nil) -> [UnitVerdict]? {
+        if let walked = walkedCopy(ref.job) { return walked.verdicts(ref, now: now, units: units) }
         guard let manifest = manifests[ref.job], ref.shard >= 0, ref.shard < manifest.shardCount else { return nil }
         let ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: ref.shard)
         let compare = equivalent(manifest)
@@ -622,6 +661,7 @@ public struct Custodian: Sendable {
     /// For `worker` (or anyone), per unit of the shard: how many sealed workers could complete a quorum with it
     /// (`ShardLedger.partners`), at `now` when given.
     public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?, units: Set<Int>? = nil, now: Int64? = nil) -> [Int: Int] {
+        if let walked = walkedCopy(ref.job) { return walked.partners(ref, worker: worker, units: units, now: now) }
         guard let ledger = ledgers[ref] else { return [:] }
         return Dictionary(
             uniqueKeysWithValues: ledger.units.filter { units?.contains($0) ?? true }.map { ($0, ledger.partners(of: worker, unit: $0, now: now)) })
@@ -630,6 +670,7 @@ public struct Custodian: Sendable {
     /// Those of `units` that `worker` sealed as a closing check's one replica and would be told to reveal at once
     /// (`ShardLedger.revealsAsClosingReplica`).
     public func closingReplicaUnits(_ ref: ShardRef, worker: Ed25519PublicKey, units: Set<Int>, now: Int64) -> Set<Int> {
+        if let walked = walkedCopy(ref.job) { return walked.closingReplicaUnits(ref, worker: worker, units: units, now: now) }
         guard let ledger = ledgers[ref] else { return [] }
         return units.filter { ledger.units.contains($0) && ledger.revealsAsClosingReplica(worker, unit: $0, now: now) }
     }
@@ -654,6 +695,7 @@ public struct Custodian: Sendable {
         ledgers[ref] = nil
         trustedAskers[ref] = nil
         ownFailuresFound[ref] = nil
+        unwalked[ref.job]?.remove(ref.shard)
         reopenedShards.remove(ref)
     }
 
