@@ -78,6 +78,13 @@ extension AdaptiveReplicationTests {
         try freshPair(&cluster, unit, at: time + 4)
         let checked = try #require(cluster.verdict(unit, time: time + 6))
         #expect(checked.state == .validated && checked.invalid.contains { $0.worker == alice.publicKey })
+        // Custodians walk a shard for failures when its job is next read, not when records come: her failure reached
+        // them by merges, and nothing has walked shard 0 since. She asks at once for another unit of shard 1 (on a
+        // copy, so the rest runs as before): the lease walks first and does not trust her. (Leasing without the
+        // walk, it claimed standing 2: her two results run alone there, as if nothing had failed.)
+        var attacked = cluster
+        let retry = try attacked.lease(alice, network: 1, via: cluster.owners(20)[0], shard: 1, at: time + 6)
+        #expect((retry?.standing ?? 0) < 2, "a lease right after her failed check claims standing \(retry?.standing ?? 0)")
         // Every custodian voids her results run alone in shard 1; the units take fresh replicas.
         for c in cluster.custodians.indices {
             for alone in alone {
