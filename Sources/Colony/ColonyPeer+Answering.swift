@@ -138,11 +138,10 @@ extension ColonyPeer {
             // Each with 1 when this peer keeps a shard of it with units open: a worker that let it go as finished
             // takes it up again (`JobOffer.reopened`).
             let open = custody.withLock { custodian in
-                // Failures found since the last read may have reopened shards.
                 let jobs = custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version }.map(\.id)
+                // Failures found since the last read may have reopened shards.
                 for job in jobs { custodian.walkFailures(job) }
-                return custodian.manifests.values.filter { $0.kernel == kernel && $0.kernelVersion == version && custodian.hasWorkLeft($0.id) }
-                    .map { (job: $0.id, kept: custodian.keepsOpenShard($0.id)) }
+                return jobs.filter { custodian.hasWorkLeft($0) }.map { (job: $0, kept: custodian.keepsOpenShard($0)) }
             }
             let list: [BencodeValue] = open.sorted { $0.job < $1.job }.prefix(Self.jobListLimit).compactMap { job, kept in
                 root(of: job).map { .list([.bytes(job.bytes), .bytes($0.root.bytes)] + (kept ? [.integer(1)] : [])) }

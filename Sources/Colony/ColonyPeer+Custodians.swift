@@ -25,11 +25,11 @@ extension ColonyPeer {
         }
     }
 
-    /// Tells `onCustodyChange` that records were added.
+    /// Tells `onCustodyChange` that records were added. (Records are walked for failures when their job is next
+    /// read; a request's answer tells what that walk found, `tellNewFailures`.)
     func custodyChanged(_ added: Int) {
         guard added > 0 else { return }
         onCustodyChange?()
-        tellNewFailures()
     }
 
     /// The other current custodians of a shard.

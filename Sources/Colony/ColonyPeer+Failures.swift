@@ -55,8 +55,8 @@ extension ColonyPeer {
     public var failureGatherCounts: (hintsSent: Int, gathered: Int) { failureGathers.withLock { ($0.hintsSent, $0.gathered) } }
 
     /// Tells the custodians of the job's other shards about each shard kept here with a failure new since the last
-    /// call, off the request's path (called after records were added and after each request answered: shards are
-    /// walked for their failures when their job's state is read, `Custodian.walkFailures`).
+    /// call, off the request's path (called after each request answered: shards are walked for their failures when
+    /// their job's state is read, `Custodian.walkFailures`; the sync round tells again, `retellFailures`).
     func tellNewFailures() {
         // Nothing to count unless a walk found a new failure.
         let counts = custody.withLock { custodian -> [ShardRef: Int] in
