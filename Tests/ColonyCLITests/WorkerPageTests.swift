@@ -154,6 +154,40 @@ extension BlobSwarmTests {
         }
     }
 
+    /// A worker sent SIGTERM the moment it says it started stops, saying so, with status 130. Started by a dispatch
+    /// thread, as a test starts it, the worker inherits a mask that blocks the signal: it waited pending, and the
+    /// handler, which ignored the signal before it made its dispatch source, dropped it; the worker ran on (one
+    /// was found an hour after `swift test` ended). The signal's number is the same when a user's process manager
+    /// stops a worker just as it starts.
+    @Test func aWorkerStoppedTheMomentItStartsStops() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-stopped-at-start-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let processes = Processes()
+        for round in 0..<5 {
+            let worker = Process()
+            worker.executableURL = try #require(colonyExecutable())
+            worker.arguments = [
+                "worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
+                "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--json", "--data-dir",
+                folder.appendingPathComponent("\(round)").path,
+            ]
+            let output = Pipe()
+            worker.standardOutput = output
+            worker.standardError = FileHandle.nullDevice
+            try worker.run()
+            processes.running.append(worker)
+            processes.outputs.append(output.fileHandleForReading)
+            let started = try #require(firstLine(of: output.fileHandleForReading))
+            #expect(started.contains("\"event\":\"started\""))
+            worker.terminate()
+            let deadline = Date() + 60
+            while worker.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(!worker.isRunning, "round \(round): the worker ran on after SIGTERM")
+            guard !worker.isRunning else { return }
+            #expect(worker.terminationStatus == 130, "round \(round)")
+        }
+    }
+
     /// This machine's first IPv4 address other than loopback, if it has one.
     static let ownAddress: String? = {
         var list: UnsafeMutablePointer<ifaddrs>?
