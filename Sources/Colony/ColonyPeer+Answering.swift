@@ -175,6 +175,7 @@ extension ColonyPeer {
             let ref = ShardRef(job: manifest.id, shard: shard)
             pullIfNew(ref, manifest: manifest)
             let holding = Set(request.holding)
+            let holdingFresh = manifest.policy.isAdaptive && holdsFreshUnits(for: worker)
             // With the failed checks known here in the job: a worker that found shards done asks them again when it grows.
             let (lease, again, failures) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool, Int) in
                 // A request sent again (its answer was lost) gets the lease it was granted; a replay gets nothing
@@ -186,7 +187,7 @@ extension ColonyPeer {
                 if let replay { throw custodian.refuse(replay) }
                 let lease = try custodian.lease(
                     job: manifest.id, shard: shard, worker: worker, address: peer.address, count: count, now: now,
-                    excluding: holding)
+                    excluding: holding, holdingFresh: holdingFresh)
                 return (lease, false, custodian.failureCount(manifest.id))
             }
             let told: [(String, BencodeValue)] = failures > 0 ? [("failures", .integer(Int64(failures)))] : []

@@ -136,6 +136,14 @@ import Testing
             Self.expectRight(report, validated: 100)
             let single = report.verdicts.filter { $0.agreeing.count == 1 }.count
             print("\(single) of 100 units validated by one result after a replicated job")
+            // Every worker earned its trust in the first job: a lease without it, a new key's, came from a custodian
+            // that had not yet looked up what the worker earned (ColonyPeer.holdsFreshUnits).
+            let leases = Set(swarm.peers.flatMap { peer in
+                peer.custody.withLock { custodian in
+                    custodian.ledgers.filter { $0.key.job == job }.flatMap { $0.value.records.values.filter { $0.kind == .lease } }
+                }
+            })
+            print("\(leases.filter { $0.standing == 0 }.count) of \(leases.count) leases of the job claimed no standing")
             // Trust earned in this job alone leaves at most 60 of them to run once.
             #expect(single > 70)
         }

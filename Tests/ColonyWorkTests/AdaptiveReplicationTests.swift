@@ -138,6 +138,29 @@ struct AdaptiveReplicationTests {
         #expect(try trusted.lease(alice, network: 1, via: start, count: 1, at: time + 1)?.entries.isEmpty == false)
     }
 
+    @Test func aWorkerWhoseStandingIsBeingLookedUpIsLeasedOnlyUnitsOthersStarted() throws {
+        // While a custodian looks up the trust Dave earned elsewhere, it leases him, not trusted here, no fresh unit
+        // to run as a new key's (each had to be replicated, though he may well be trusted: ColonyPeer.holdsFreshUnits);
+        // the replica of a unit Carol started, replicated anyway, he gets.
+        var cluster = try Self.cluster(trustAfter: 10)
+        let first = cluster.owners(0)[0]
+        let carols = try #require(try cluster.lease(carol, network: 3, via: first, count: 1)).entries.map(\.unit)
+        cluster.sync(at: cluster.now + 1)
+        let second = cluster.owners(carols[0])[1]
+        var probe = cluster
+        #expect(try probe.lease(dave, network: 4, via: second, count: 5, at: cluster.now + 2)?.entries.count ?? 0 > 1)
+        let held = try #require(try cluster.lease(dave, network: 4, via: second, count: 5, at: cluster.now + 2, holdingFresh: true))
+        #expect(held.entries.map(\.unit) == carols)
+        #expect(held.standing == 0)
+        // With nothing started by others there, he is leased nothing while the lookup runs.
+        #expect(try cluster.lease(dave, network: 4, via: first, count: 5, at: cluster.now + 3, holdingFresh: true) == nil)
+        // A worker trusted here is not held: Alice still gets fresh units.
+        var trusted = try Self.cluster(trustAfter: 2)
+        let time = try earnTrust(&trusted)
+        let fresh = try #require(try trusted.lease(alice, network: 1, via: trusted.owners(2)[0], count: 1, at: time, holdingFresh: true))
+        #expect(fresh.standing >= 2)
+    }
+
     @Test func colludingNewKeysAreNotSentToPartnerEachOtherWhileATrustedWorkerIsAbout() throws {
         // The attack on the rule above: Carol and Dave, colluding new keys, ask the same custodian while Alice,
         // trusted, is about (her lease claims her standing). Dave, holding a fresh unit waiting, asks again. He is not sent elsewhere for

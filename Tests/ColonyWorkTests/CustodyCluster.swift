@@ -43,10 +43,12 @@ struct CustodyCluster {
     static func address(_ n: Int) -> UInt32 { 0x0A01_0005 | UInt32(n) << 8 }
 
     mutating func lease(
-        _ worker: Identity, network n: Int, via c: Int, shard: Int = 0, count: Int = 1, at time: Int64? = nil, excluding: Set<Int> = []
+        _ worker: Identity, network n: Int, via c: Int, shard: Int = 0, count: Int = 1, at time: Int64? = nil, excluding: Set<Int> = [],
+        holdingFresh: Bool = false
     ) throws -> CustodyRecord? {
         try custodians[c].lease(
-            job: job, shard: shard, worker: worker.publicKey, address: Self.address(n), count: count, now: time ?? now, excluding: excluding)
+            job: job, shard: shard, worker: worker.publicKey, address: Self.address(n), count: count, now: time ?? now, excluding: excluding,
+            holdingFresh: holdingFresh)
     }
 
     @discardableResult

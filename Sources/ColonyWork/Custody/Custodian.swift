@@ -180,9 +180,11 @@ public struct Custodian: Sendable {
     /// Leases up to `count` open units of the shard to `worker`, seen at IPv4 `address`: never a unit it had
     /// before, never two live leases of one unit from this custodian, never two from one network, never more
     /// than the policy's open slots (`ShardLedger.mayLease`). Nil when the shard has nothing for this worker here.
+    /// `holdingFresh`: the worker's standing elsewhere is being looked up (`ColonyPeer.lookUpPrior`); while it is
+    /// not trusted here it is leased only units others started, and no fresh one to run as a new key's.
     public mutating func lease(
         job: JobID, shard: Int, worker: Ed25519PublicKey, address: UInt32, count: Int, now: Int64,
-        excluding: Set<Int> = []
+        excluding: Set<Int> = [], holdingFresh: Bool = false
     ) throws(CustodyError) -> CustodyRecord? {
         walkFailures(job)
         let ref: ShardRef
@@ -243,7 +245,7 @@ public struct Custodian: Sendable {
         // the open units cost 3 times the records and halved bench swarm, and colluders who time their requests
         // still got both replicas of many units (SECURITY.md, colluding cheaters).
         let limit = max(1, count)
-        var freshLimit = ledger.freshUnitLimit(for: worker, now: now, standing: standing)
+        var freshLimit = adaptive && !trusted && holdingFresh ? 0 : ledger.freshUnitLimit(for: worker, now: now, standing: standing)
         var pairs = pairing ? ledger.sharedPairs() : [:]
         // A worker not trusted that holds a unit waiting on a verdict already takes no fresh unit here while another
         // custodian may lease it a unit another worker started (`ShardLedger.startedElsewhere`): told none,
