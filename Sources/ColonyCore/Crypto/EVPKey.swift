@@ -23,6 +23,7 @@ final class EVPKey: @unchecked Sendable {
 
     /// The private key whose 32-byte seed is `seed`; libcrypto derives the public half.
     static func ed25519Private(seed: UnsafeRawBufferPointer) throws(CryptoError) -> EVPKey {
+        LibCrypto.initialized
         guard seed.count == keyLength else {
             throw CryptoError(
                 .invalidLength, "an Ed25519 private key is a \(keyLength)-byte seed, got \(seed.count) bytes")
@@ -38,6 +39,7 @@ final class EVPKey: @unchecked Sendable {
 
     /// The public key whose 32-byte encoding is `raw`.
     static func ed25519Public(raw: UnsafeRawBufferPointer) throws(CryptoError) -> EVPKey {
+        LibCrypto.initialized
         guard raw.count == keyLength else {
             throw CryptoError(.invalidLength, "an Ed25519 public key is \(keyLength) bytes, got \(raw.count)")
         }

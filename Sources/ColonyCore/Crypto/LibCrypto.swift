@@ -2,6 +2,17 @@ internal import CCrypto
 
 /// Helpers shared by the libcrypto wrappers.
 enum LibCrypto {
+    /// libcrypto initialized without its exit-time clean-up; touched before every first call into libcrypto (key,
+    /// digest, random bytes). By default libcrypto frees its tables in an `atexit` handler, while other threads may
+    /// still sign or hash: a `colony bench adaptive` run crashed in libcrypto as it exited (signal 11, a freed name
+    /// table read by a peer's thread, 1 run in 3 of `--units 4000 --scenarios churn`). The memory goes with the
+    /// process anyway.
+    static let initialized: Void = {
+        guard OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil) == 1 else {
+            fatalError("libcrypto failed to initialize: \(drainErrors())")
+        }
+    }()
+
     /// The reasons libcrypto queued for the last failure on this thread, emptying the queue.
     ///
     /// The queue is per thread and keeps piling up until read, so every failure path drains it, even when the

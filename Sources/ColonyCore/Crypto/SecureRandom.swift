@@ -8,6 +8,7 @@ public enum SecureRandom {
     /// A generator that cannot produce bytes leaves nothing safe to do (keys and tokens would be guessable), so
     /// that failure stops the process, as the standard library's `SystemRandomNumberGenerator` does.
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        LibCrypto.initialized
         guard var address = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         var remaining = buffer.count
         while remaining > 0 {

@@ -15,6 +15,7 @@ struct DigestAlgorithm: @unchecked Sendable {
 
     /// Fetching explicitly, once, avoids the implicit fetch libcrypto 3 would otherwise do on every one-shot call.
     private init(name: String, byteCount: Int) {
+        LibCrypto.initialized
         guard let method = EVP_MD_fetch(nil, name, nil) else {
             fatalError("libcrypto has no \(name) digest: \(LibCrypto.drainErrors())")
         }
