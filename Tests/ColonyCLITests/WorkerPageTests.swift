@@ -174,16 +174,17 @@ extension BlobSwarmTests {
             let output = Pipe()
             worker.standardOutput = output
             worker.standardError = FileHandle.nullDevice
+            let exited = DispatchSemaphore(value: 0)
+            worker.terminationHandler = { _ in exited.signal() }
             try worker.run()
             processes.running.append(worker)
             processes.outputs.append(output.fileHandleForReading)
             let started = try #require(firstLine(of: output.fileHandleForReading))
             #expect(started.contains("\"event\":\"started\""))
             worker.terminate()
-            let deadline = Date() + 60
-            while worker.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            #expect(!worker.isRunning, "round \(round): the worker ran on after SIGTERM")
-            guard !worker.isRunning else { return }
+            let stopped = exited.wait(timeout: .now() + 60) == .success
+            #expect(stopped, "round \(round): the worker ran on after SIGTERM")
+            guard stopped else { return }
             #expect(worker.terminationStatus == 130, "round \(round)")
         }
     }

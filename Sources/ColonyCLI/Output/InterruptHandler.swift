@@ -53,14 +53,15 @@ private enum SignalPipe {
     struct State {
         var listeners: [Int: Listener] = [:]
         var next = 0
-        /// Listeners per signal: the C handler is installed for a signal while it has one.
-        var installed: [Int32: Int] = [:]
+
+        /// Whether any listener takes `number`: the C handler is installed for a signal while one does.
+        func listened(_ number: Int32) -> Bool { listeners.values.contains { $0.signals.contains(number) } }
     }
 
     static let state = Mutex(State())
     static let queue = DispatchQueue(label: "colony.signals")
-    /// The pipe's ends, made (and the reading source started) once, before any handler is installed.
-    static let ends: (read: Int32, write: Int32) = {
+    /// The pipe, made (and its reading source started) once, before any handler is installed.
+    static let opened: Void = {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { fatalError("cannot make the signal pipe: \(String(cString: strerror(errno)))") }
         for fd in fds {
@@ -72,23 +73,20 @@ private enum SignalPipe {
         source.setEventHandler { deliver(from: fds[0]) }
         source.resume()
         readSource = source
-        return (fds[0], fds[1])
     }()
     /// Read by the C handler, which must not run lazy initialization.
     static let writeEnd = Atomic<Int32>(-1)
-    /// Kept for the life of the process; set once, in `ends`.
+    /// Kept for the life of the process; set once, in `opened`.
     nonisolated(unsafe) private static var readSource: (any DispatchSourceRead)?
 
     static func listen(to signals: [Int32], _ action: @escaping @Sendable () -> Void) -> Int {
-        _ = ends
+        opened
+        let signals = Set(signals)
         return state.withLock { state in
             let id = state.next
             state.next += 1
-            state.listeners[id] = Listener(signals: Set(signals), action: action)
-            for number in Set(signals) {
-                state.installed[number, default: 0] += 1
-                if state.installed[number] == 1 { install(number, handler: caught) }
-            }
+            for number in signals where !state.listened(number) { install(number, handler: caught) }
+            state.listeners[id] = Listener(signals: signals, action: action)
             // A process started by a thread that blocks these signals (a dispatch worker thread blocks nearly all,
             // and a child keeps its parent's mask) would never run the handler: a SIGTERM stayed pending and the
             // worker ran on. Unblocked here, on the thread that waits for the stop (the main thread in `colony`), a
@@ -104,13 +102,7 @@ private enum SignalPipe {
     static func stopListening(_ id: Int) {
         state.withLock { state in
             guard let listener = state.listeners.removeValue(forKey: id) else { return }
-            for number in listener.signals {
-                state.installed[number, default: 1] -= 1
-                if state.installed[number] == 0 {
-                    state.installed[number] = nil
-                    install(number, handler: SIG_DFL)
-                }
-            }
+            for number in listener.signals where !state.listened(number) { install(number, handler: SIG_DFL) }
         }
     }
 
