@@ -175,7 +175,7 @@ extension ColonyPeer {
             let ref = ShardRef(job: manifest.id, shard: shard)
             pullIfNew(ref, manifest: manifest)
             let holding = Set(request.holding)
-            let holdingFresh = manifest.policy.isAdaptive && holdsFreshUnits(for: worker)
+            let holdingFresh = manifest.policy.isAdaptive && holdsFreshUnits(for: worker, in: manifest.id)
             // With the failed checks known here in the job: a worker that found shards done asks them again when it grows.
             let (lease, again, failures) = try custody.withLock { custodian throws(CustodyError) -> (CustodyRecord?, Bool, Int) in
                 // A request sent again (its answer was lost) gets the lease it was granted; a replay gets nothing

@@ -75,11 +75,19 @@ extension ColonyPeer {
         var workers: [Ed25519PublicKey: Date] = [:]
         /// Workers whose lookup is waiting or running, and since when.
         var running: [Ed25519PublicKey: Date] = [:]
+        /// Workers whose first lookup here for a job has ended (the latest `priorHeldKept`): fresh units of a job
+        /// are held back for a worker's first lookup in it only (`holdsFreshUnits`).
+        var lookedUp = RecentIDs<LookedUp>(limit: ColonyPeer.priorHeldKept)
         var jobs: [JobID: Date] = [:]
         var pending = 0
         var mostPending = 0
         var started = 0
         var finished = 0
+    }
+
+    struct LookedUp: Hashable {
+        var worker: Ed25519PublicKey
+        var job: JobID
     }
 
     /// Lookups started, and the most that were ever waiting or running at once (`lookUpPrior`).
@@ -101,6 +109,9 @@ extension ColonyPeer {
     /// Seconds at most that a custodian holds back fresh units from a worker whose lookup is waiting or running
     /// (`holdsFreshUnits`): a lookup whose sources do not answer costs the worker no more than this.
     static let priorHoldSeconds = 10.0
+    /// Workers remembered as looked up once in a job, so that a lookup again holds nothing back; one forgotten
+    /// (after this many others) is held again for one lookup at most.
+    static let priorHeldKept = 4096
 
     /// Whether a lease of an adaptive job to `worker`, if it is not trusted here, holds back fresh units: its
     /// prior standing is being looked up, or will be when it is leased without trust (`lookUpPrior` is due). A
@@ -108,10 +119,16 @@ extension ColonyPeer {
     /// new key's 10 fresh units to run replicated before the lookup ended (AdaptiveSwarmTests, trust carried into
     /// the next job: 63 of 100 units ran once in one CI run, 84–89 when alone). Units others started, replicated
     /// anyway, are still leased, and the worker asks the shard's other custodians and again shortly.
-    func holdsFreshUnits(for worker: Ed25519PublicKey) -> Bool {
+    ///
+    /// Only a worker's first lookup here in a job holds anything back. A lookup that found nothing is due again
+    /// after `priorRetryInterval`; held at each one, a new key whose evidence sources an attacker slows (a lookup
+    /// then lasts up to `priorHoldSeconds`) was held from fresh units about half the time, at every custodian. Trust
+    /// found by a later lookup still counts from the lease after it.
+    func holdsFreshUnits(for worker: Ed25519PublicKey, in job: JobID) -> Bool {
         guard looksUpPriors else { return false }
         let now = Date()
         return priorLookups.withLock { state in
+            if state.lookedUp.contains(LookedUp(worker: worker, job: job)) { return false }
             if let since = state.running[worker] { return now.timeIntervalSince(since) < Self.priorHoldSeconds }
             if let last = state.workers[worker], now < last { return false }
             return state.pending < Self.priorLookupsPending
@@ -151,6 +168,7 @@ extension ColonyPeer {
             defer {
                 priorLookups.withLock { state in
                     state.running[worker] = nil
+                    state.lookedUp.insert(LookedUp(worker: worker, job: job.id))
                     state.pending -= 1
                     state.finished += 1
                 }

@@ -74,4 +74,57 @@ import Testing
             for (cited, _) in cited { #expect(!files.contains { $0.hasPrefix(cited.hex) }, "\(files)") }
         }
     }
+
+    @Test func aNewKeyIsHeldFromFreshUnitsForItsFirstLookupInAJobOnly() throws {
+        // While a custodian looks up a worker's standing elsewhere it leases it no fresh unit (ColonyPeer
+        // .holdsFreshUnits). A lookup that finds nothing is due again `priorRetryInterval` later: held at every one, a
+        // new key whose evidence sources an attacker slows (each lookup then lasts up to `priorHoldSeconds`) went
+        // without fresh units about half the time. Only its first lookup in a job holds anything back now.
+        try SwarmTestSupport.withSwarm("prior-lookup-held-once", configure: { $0.peers = 3 }) { swarm in
+            for worker in swarm.workers { worker.stop() }
+            let newKey = Identity(privateKey: Ed25519PrivateKey())
+            let asker = swarm.peers[0]
+            let custodian = swarm.peers[2]
+            func askForUnits(_ job: JobID) throws -> String {
+                let frame = CustodyWire.leaseRequest(
+                    asker.jobFields(job), job: job, shard: 0, count: 1, by: newKey, now: CustodyClock.now(), holding: [])
+                do throws(ColonyRequestError) {
+                    return CustodyWire.op(try asker.request(frame, to: custodian.endpoint, timeout: 10)) ?? "?"
+                } catch {
+                    return error.refusal?.reason ?? "\(error)"
+                }
+            }
+            func awaitLookup(after finished: Int) {
+                let deadline = Date() + 60
+                while custodian.priorLookupsFinished == finished, Date() < deadline {
+                    swarm.waitForChange(until: min(deadline, Date() + 0.2))
+                }
+            }
+            // The retry of a lookup that found nothing, due now rather than `priorRetryInterval` from now.
+            func retryDue() { custodian.priorLookups.withLock { $0.workers[newKey.publicKey] = Date() - 1 } }
+            var jobs: [JobID] = []
+            for title in ["first", "second"] {
+                var spec = AdaptiveSwarmTests.adaptiveSpec(units: 8)
+                spec.title = title
+                jobs.append(try swarm.publish(spec: spec, kernelVersion: 1, units: try TallyKernel().units(for: spec.parameters), custodians: [2]))
+            }
+            // First lookup in the job: held, and nobody started a unit it could be given instead.
+            var finished = custodian.priorLookupsFinished
+            #expect(try askForUnits(jobs[0]) == "none")
+            awaitLookup(after: finished)
+            #expect(custodian.priorLookupsFinished == finished + 1)
+            // Its lookups again in the job hold nothing back, due or running.
+            retryDue()
+            #expect(custodian.holdsFreshUnits(for: newKey.publicKey, in: jobs[0]) == false)
+            finished = custodian.priorLookupsFinished
+            #expect(try askForUnits(jobs[0]) == "lease")
+            custodian.priorLookups.withLock { $0.running[newKey.publicKey] = Date() }
+            #expect(custodian.holdsFreshUnits(for: newKey.publicKey, in: jobs[0]) == false)
+            awaitLookup(after: finished)
+            // Another job: its first lookup there holds again, once.
+            retryDue()
+            #expect(custodian.holdsFreshUnits(for: newKey.publicKey, in: jobs[1]))
+            #expect(try askForUnits(jobs[1]) == "none")
+        }
+    }
 }
