@@ -201,13 +201,11 @@ extension ColonyPeer {
                 lookUpPrior(of: worker, for: manifest)
             }
             guard let lease else {
-                let verdicts = custody.withLock { $0.verdicts(ref, now: now) } ?? []  // walked by the lease
-                let done = verdicts.allSatisfy { $0.state != .open }
+                // Open slots this custodian may not fill (its own lease is live, or the network is taken): another
+                // custodian of the set may (`elsewhere`).
+                let (done, elsewhere) = custody.withLock { $0.leaseOutlook(ref, now: now) } ?? (true, false)  // walked by the lease
                 // No longer listed for workers looking for jobs (`co_jobs`) once every shard kept here is.
                 if done { custody.withLock { $0.noteFinished(ref) } }
-                // Open slots this custodian may not fill (its own lease is live, or the network is taken): another
-                // custodian of the set may.
-                let elsewhere = verdicts.contains { $0.openSlots > 0 }
                 return CustodyWire.frame("none", [("done", .integer(done ? 1 : 0)), ("elsewhere", .integer(elsewhere ? 1 : 0))] + told)
             }
             try persist([lease])

@@ -81,6 +81,49 @@ import Testing
         #expect(ledger.verdicts(now: nil, equivalent: { $0 == $1 }).map(\.state) == verdicts.map(\.state))
     }
 
+    @Test func aWorkerLeasedNothingIsToldWhatTheShardsVerdictsSay() throws {
+        // A worker leased nothing learns whether the shard is done and whether an open slot is left that another
+        // custodian may lease. `Custodian.leaseOutlook` reads the verdicts from the newest unit back and stops at the
+        // first open slot; at every step of a shard's life it says what the whole pass of verdicts says.
+        var cluster = try CustodyCluster()
+        func expectOutlookAgrees(at time: Int64? = nil, _ step: String) {
+            let now = time ?? cluster.now
+            for c in cluster.custodians.indices {
+                for shard in 0..<3 {
+                    let verdicts = try? #require(cluster.custodians[c].verdicts(cluster.ref(shard), now: now))
+                    let done = verdicts?.allSatisfy { $0.state != .open }
+                    let elsewhere = verdicts?.contains { $0.openSlots > 0 }
+                    let outlook = cluster.custodians[c].leaseOutlook(cluster.ref(shard), now: now)
+                    #expect(outlook?.done == done && outlook?.elsewhere == elsewhere, "\(step): custodian \(c), shard \(shard)")
+                }
+            }
+        }
+        expectOutlookAgrees("nothing leased")
+        #expect(cluster.custodians[0].leaseOutlook(cluster.ref(), now: cluster.now).map { [$0.done, $0.elsewhere] } == [false, true])
+        let first = try #require(try cluster.lease(alice, network: 1, via: 0, count: 4))
+        let second = try #require(try cluster.lease(bob, network: 2, via: 1, count: 4))
+        cluster.sync()
+        expectOutlookAgrees("two leased")
+        let third = try #require(try cluster.lease(carol, network: 3, via: 2, count: 4))
+        cluster.sync()
+        expectOutlookAgrees("every slot of shard 0 leased")
+        #expect(cluster.custodians[1].leaseOutlook(cluster.ref(), now: cluster.now).map { [$0.done, $0.elsewhere] } == [false, false])
+        // Leases of 60 s run out: their slots are open again.
+        expectOutlookAgrees(at: cluster.now + 61_000, "the leases expired")
+        for (worker, lease, via) in [(alice, first, 0), (bob, second, 1)] {
+            try cluster.submit(cluster.commit(worker, units: lease.entries.map(\.unit), outputs: Outputs.right), via: via)
+            try cluster.submit(cluster.reveal(worker, units: lease.entries.map(\.unit), outputs: Outputs.right), via: via)
+        }
+        cluster.sync()
+        expectOutlookAgrees("units 0 and 3 validated")
+        try cluster.submit(cluster.commit(carol, units: third.entries.map(\.unit), outputs: Outputs.right), via: 2)
+        try cluster.submit(cluster.reveal(carol, units: third.entries.map(\.unit), outputs: Outputs.right), via: 2)
+        cluster.sync()
+        expectOutlookAgrees("shard 0 validated")
+        #expect(cluster.custodians[2].leaseOutlook(cluster.ref(), now: cluster.now).map { [$0.done, $0.elsewhere] } == [true, false])
+        #expect(cluster.custodians[0].leaseOutlook(ShardRef(job: cluster.job, shard: 3), now: cluster.now) == nil)
+    }
+
     /// Alice (via custodian 0) and Bob (via 1) are leased unit 0 and seal it; Bob reveals, Alice does not.
     func aliceSealsAndBobReveals() throws -> CustodyCluster {
         var cluster = try CustodyCluster()

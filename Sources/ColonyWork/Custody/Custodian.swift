@@ -660,6 +660,27 @@ public struct Custodian: Sendable {
         return ledger.units.filter { units.contains($0) }.map { ledger.verdict(unit: $0, now: now, equivalent: compare) }
     }
 
+    /// What a worker leased nothing learns of the shard at `now`: whether every unit is decided, and whether an open
+    /// unit has a slot that a custodian (this one or another of the set) may still lease. Read from the newest unit
+    /// back and ended at the first open unit with a slot (while a shard runs its untouched units are there, or
+    /// scattered at random): a whole pass of the shard's verdicts at each "none" cost a custodian as much again as
+    /// the lease that found nothing, at every idle worker's poll (`AdaptiveSwarmTests`: a tenth of the process's
+    /// CPU). Nil for a shard this custodian does not know.
+    public func leaseOutlook(_ ref: ShardRef, now: Int64) -> (done: Bool, elsewhere: Bool)? {
+        if let walked = walkedCopy(ref.job) { return walked.leaseOutlook(ref, now: now) }
+        guard let manifest = manifests[ref.job], ref.shard >= 0, ref.shard < manifest.shardCount else { return nil }
+        let ledger = ledgers[ref] ?? ShardLedger(manifest: manifest, shard: ref.shard)
+        let compare = equivalent(manifest)
+        var done = true
+        for unit in ledger.units.reversed() {
+            let verdict = ledger.verdict(unit: unit, now: now, equivalent: compare)
+            guard verdict.state == .open else { continue }
+            done = false
+            if verdict.openSlots > 0 { return (false, true) }
+        }
+        return (done, false)
+    }
+
     /// For `worker` (or anyone), per unit of the shard: how many sealed workers could complete a quorum with it
     /// (`ShardLedger.partners`), at `now` when given.
     public func partners(_ ref: ShardRef, worker: Ed25519PublicKey?, units: Set<Int>? = nil, now: Int64? = nil) -> [Int: Int] {
