@@ -88,7 +88,7 @@ extension ShardLedger {
     func isWarm(_ worker: Who, _ records: UnitRecords, _ state: AdaptiveState) -> Bool {
         guard let lease = records.vouching(worker), lease.claim >= policy.trustAfter else { return false }
         let facts = state.facts[worker] ?? []
-        return Self.standing(facts, at: lease.time) + prior(lease, worker, facts) >= lease.claim
+        return Self.standing(facts, at: lease.time) + prior(lease, worker, unbroken: Self.unbroken(facts, at: lease.time)) >= lease.claim
     }
 
     /// The verdict of `unit`, a cold quorum of `members` in doubt: that of the other workers' results; once
