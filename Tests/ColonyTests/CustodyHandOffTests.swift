@@ -104,6 +104,48 @@ import Testing
         #expect(worker.authority(of: ref)?.epoch == 1)
     }
 
+    /// A custodian stopped with a hand-off and started again on its data directory is no custodian of the shard any
+    /// more, though its journal still holds the shard's records: the current custodians forward it nothing new. Asked
+    /// how a worker's seals stand, it answered from that view, in which the seal's partners never came; the worker
+    /// sat on its sealed result until its lease ran out and the unit took a fresh replica (netlab restart: 66 s
+    /// against 15 s). It refuses now, and the worker asks the current set (`SwarmWorker.send`).
+    @Test func aCustodianRestartedAfterHandingOffSendsWorkersToTheCurrentSet() throws {
+        let folder = SwarmTestSupport.folder("handoff-restart")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (peers, manifest) = try Self.sixPeersWithAJob(in: folder)
+        defer { for peer in peers { peer.stop(handOff: false) } }
+        let ref = ShardRef(job: manifest.id, shard: 0)
+        let set = manifest.custody.members(ofShard: 0)
+        let index = try #require(peers.firstIndex { $0.identity.publicKey == set[0].key })
+        let first = peers[index]
+        let worker = Identity(privateKey: Ed25519PrivateKey())
+        let lease = try CustodyRecord(
+            try CustodyWire.payload(try first.request(CustodyJournalTests.leaseFrame(manifest, worker: worker), to: first.endpoint)))
+        let status = CustodyWire.frame(
+            "co_status",
+            first.jobFields(manifest.id) + [
+                ("shard", .integer(0)), ("worker", .bytes([UInt8](worker.publicKey.rawRepresentation))),
+                ("units", .list(lease.entries.map { .integer(Int64($0.unit)) })),
+            ])
+        #expect(CustodyWire.op(try first.request(status, to: first.endpoint)) == "status")
+        first.stop(handOff: true)
+        let again = try CustodyJournalTests.peer(folder.appendingPathComponent("peer-\(index)"), host: LocalSwarm.host(of: index))
+        try again.start()
+        defer { again.stop(handOff: false) }
+        #expect(again.custodian.recordIDs(ref).contains(lease.id), "the journal was read back")
+        #expect(!again.custodian.isCustodian(ref))
+        let asker = peers[(index + 1) % peers.count]
+        do throws(ColonyRequestError) {
+            let reply = try asker.request(status, to: again.endpoint)
+            Issue.record("a peer that left the set answered \(CustodyWire.op(reply) ?? "?")")
+        } catch {
+            #expect(error.refusal?.reason == "not a custodian", "\(error)")
+        }
+        // The current custodians answer.
+        let current = try #require(peers.first { $0 !== first && $0.custodian.isCustodian(ref) })
+        #expect(CustodyWire.op(try asker.request(status, to: current.endpoint)) == "status")
+    }
+
     /// Six peers that know each other, and an 8-unit tally job published by the first: custody of its one shard
     /// belongs to three of them.
     static func sixPeersWithAJob(in folder: URL) throws -> ([ColonyPeer], JobManifest) {

@@ -124,6 +124,48 @@ import Testing
         #expect(cluster.custodians[0].leaseOutlook(ShardRef(job: cluster.job, shard: 3), now: cluster.now) == nil)
     }
 
+    @Test func aSealLeasedByACustodianThatLeftTheSetSinceStillPartnersOthers() throws {
+        // Custodian 0 leases unit 0 to Alice, custodian 1 to Bob; both seal. Then custodian 0 leaves the set (a node
+        // stopped or restarted hands its custody over) and a newcomer takes its place. Bob's partner is still Alice,
+        // whose lease was signed by a slot owner of the unit when it was current; counted only by the owners of the
+        // new set, Bob waited to reveal until her seal fell out of flight, a lease period after her lease, and the
+        // unit took a fresh replica (netlab restart: 66 s against 15 s). A lease custodian 0 signs at its old epoch
+        // after the change counts for nothing: Carol's seal does not partner Dave's.
+        var cluster = try CustodyCluster()
+        let dave = Identity(privateKey: Ed25519PrivateKey())
+        let t = cluster.now
+        #expect(try cluster.lease(alice, network: 1, via: 0, at: t)?.entries.map(\.unit) == [0])
+        #expect(try cluster.lease(bob, network: 2, via: 1, at: t)?.entries.map(\.unit) == [0])
+        // Unit 2's slots are custodians 2 and 0; Dave's is custodian 2's.
+        #expect(try cluster.lease(dave, network: 4, via: 2, at: t, excluding: [1])?.entries.map(\.unit) == [2])
+        try cluster.submit(cluster.commit(alice, units: [0], at: t + 1, outputs: Outputs.right), via: 0, at: t + 1)
+        try cluster.submit(cluster.commit(bob, units: [0], at: t + 2, outputs: Outputs.right), via: 1, at: t + 2)
+        try cluster.submit(cluster.commit(dave, units: [2], at: t + 2, outputs: Outputs.right), via: 2, at: t + 2)
+        cluster.sync(at: t + 2)
+        let ref = cluster.ref()
+        #expect(cluster.custodians[1].partners(ref, worker: bob.publicKey, units: [0], now: t + 3) == [0: 2])
+
+        let newcomer = Identity(privateKey: Ed25519PrivateKey())
+        let joining = CustodianMember(key: newcomer.publicKey, endpoint: Endpoint(address: 0x0A00_0099, port: 7000))
+        let proposal = try cluster.custodians[1].proposeChange(ref, leaving: cluster.keys[0].publicKey, joining: joining, now: t + 10)
+        let change = try cluster.custodians[2].cosign(proposal) { $0.key == cluster.keys[0].publicKey }
+        for c in cluster.custodians.indices { _ = cluster.custodians[c].merge([], changes: [change], now: t + 10) }
+        #expect(cluster.custodians[1].authority(ref)?.epoch == 1)
+        // The new set's owners of unit 0 are the newcomer and custodian 1: Alice's custodian is neither.
+        #expect(cluster.custodians[1].partners(ref, worker: bob.publicKey, units: [0], now: t + 11) == [0: 2])
+        #expect(cluster.custodians[2].partners(ref, worker: bob.publicKey, units: [0], now: t + 11) == [0: 2])
+        #expect(cluster.custodians[1].partners(ref, worker: alice.publicKey, units: [0], now: t + 11) == [0: 2])
+
+        // Custodian 0, gone from the set, leases unit 2 to Carol under its old epoch after the change.
+        let minted = CustodyRecord(
+            kind: .lease, job: cluster.job, shard: 0, worker: carol.publicKey, expires: t + 20 + 60_000, epoch: 0,
+            network: [10, 1, 3, 0], entries: [.init(unit: 2)], time: t + 20, signedBy: cluster.keys[0])
+        #expect(cluster.custodians[1].merge([minted], now: t + 20).records.count == 1)
+        let carolsSeal = cluster.commit(carol, units: [2], at: t + 21, outputs: Outputs.right)
+        #expect(cluster.custodians[1].merge([carolsSeal], now: t + 21).records.count == 1)
+        #expect(cluster.custodians[1].partners(ref, worker: dave.publicKey, units: [2], now: t + 22) == [2: 1])
+    }
+
     /// Alice (via custodian 0) and Bob (via 1) are leased unit 0 and seal it; Bob reveals, Alice does not.
     func aliceSealsAndBobReveals() throws -> CustodyCluster {
         var cluster = try CustodyCluster()

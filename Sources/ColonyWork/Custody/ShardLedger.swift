@@ -41,6 +41,8 @@ public struct ShardLedger: Sendable {
         /// The part of the claim earned in other shards (`CustodyRecord.prior`), and where.
         var prior: Int = 0
         var priorShards: [ShardRef] = []
+        /// The epoch of the custodian set the lease was signed under.
+        var epoch: Int = 0
     }
 
     struct Seal: Sendable {
@@ -569,7 +571,8 @@ public struct ShardLedger: Sendable {
                 perUnit[index].leases.append(
                     Lease(
                         worker: worker, custodian: author, time: record.time, expires: record.expires, id: id, network: network,
-                        networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards))
+                        networkBytes: record.network, claim: record.standing, prior: record.prior, priorShards: record.priorShards,
+                        epoch: record.epoch))
             case .commit:
                 perUnit[index].commits.append(Seal(worker: author, seal: entry.hash, time: record.time))
                 perUnit[index].countOneReveal(of: author)
@@ -842,7 +845,8 @@ public struct ShardLedger: Sendable {
             if let theirs = records.vouching(sealer) { others.append((sealer, theirs)) }
         }
         others.sort { a, b in a.lease.time != b.lease.time ? a.lease.time < b.lease.time : a.lease.id < b.lease.id }
-        for (sealer, theirs) in others where owners.contains(theirs.custodian) && counted[theirs.custodian, default: 0] < custodianCapacity {
+        for (sealer, theirs) in others
+        where (owners.contains(theirs.custodian) || ownedBefore(theirs, unit: unit)) && counted[theirs.custodian, default: 0] < custodianCapacity {
             guard theirs.network != lease.network,
                 records.reveals.filter({ $0.worker == sealer }).allSatisfy({ $0.time >= mine.time })
             else { continue }
@@ -850,6 +854,22 @@ public struct ShardLedger: Sendable {
             partners += 1
         }
         return partners
+    }
+
+    /// True when `lease`, signed under an earlier set than the current one and before the change that ended that
+    /// set, came from a custodian owning a slot of `unit` in that set (this round or the one before). A custodian
+    /// that leaves the set (a node stopped or restarted hands its custody over) owns no slot in the new one, and the
+    /// seals of the workers it had leased to stopped counting as partners: their partners waited to reveal until the
+    /// seal fell out of flight, a lease period after the lease, and the unit took a fresh replica (netlab restart:
+    /// 66 s against 15 s, in 1 run of 2). A lease it signs at its old epoch after the change still counts for nothing.
+    func ownedBefore(_ lease: Lease, unit: Int) -> Bool {
+        guard lease.epoch < authority.epoch, let set = authority.set(at: lease.epoch), !set.isEmpty,
+            lease.time <= authority.changes[lease.epoch].time
+        else { return false }
+        let round = self.round(unit)
+        return (max(0, round - 1)...round).contains { round in
+            (0..<policy.replicas).contains { Who(set[(unit + round + $0) % set.count].key) == lease.custodian }
+        }
     }
 
     /// True when `worker` sealed `unit` as the one replica of a closing check and may reveal at once: it is compared
