@@ -259,15 +259,17 @@ extension ColonyPeer {
             let worker = frame.header["worker"]?.bytes.flatMap { try? Ed25519PublicKey(rawRepresentation: $0) }
             // A worker names the units it waits on; without, every unit of the shard.
             let units = frame.header["units"]?.list.map { Set($0.prefix(JobPolicy.shardLimits.upperBound).compactMap { $0.integer.map(Int.init) }) }
-            if let worker, let units { syncBeforeClosingReveal(ref, manifest: manifest, worker: worker, units: units, now: now) }
-            let rows = try custody.withLock { custodian throws(CustodyError) in
-                // Told by a peer that left the shard's set (a node stopped or restarted hands its custody over), a
-                // worker waited on a view the current custodians no longer send records to: its seal's partners never
-                // came in there, and it sat on its result until its lease ran out (netlab restart). Refused, it asks
-                // the shard's current custodians.
+            // Told by a peer that left the shard's set (a node stopped or restarted hands its custody over), a worker
+            // waited on a view the current custodians no longer send records to: its seal's partners never came in
+            // there, and it sat on its result until its lease ran out (netlab restart). Refused, it asks the shard's
+            // current custodians.
+            try custody.withLock { custodian throws(CustodyError) in
                 guard custodian.isCustodian(ref) else {
                     throw custodian.refuse(CustodyError("not a custodian", "this peer left the custodians of shard \(shard)"))
                 }
+            }
+            if let worker, let units { syncBeforeClosingReveal(ref, manifest: manifest, worker: worker, units: units, now: now) }
+            let rows = try custody.withLock { custodian throws(CustodyError) in
                 custodian.walkFailures(ref.job)
                 guard let verdicts = custodian.verdicts(ref, now: now, units: units) else {
                     throw CustodyError("unknown unit", "no such shard")
