@@ -7,7 +7,27 @@ import Testing
         var running: [Process] = []
         /// Kept open so that a serving process never writes into a closed pipe.
         var outputs: [FileHandle] = []
-        deinit { for process in running where process.isRunning { process.terminate() } }
+        deinit { stop() }
+
+        /// Ends every process still running (SIGTERM, as Ctrl-C would) and waits until each has exited, up to 10 s
+        /// before SIGKILL. A test removes its folder after this: a worker stopped after it writes its DHT table into
+        /// its data directory as it exits, and made the folder again (`colony-worker-*` folders left in the
+        /// temporary directory by every `swift test`).
+        func stop() {
+            let live = running.filter(\.isRunning)
+            for process in live { process.terminate() }
+            let exited = DispatchGroup()
+            for process in live {
+                exited.enter()
+                DispatchQueue.global().async {
+                    process.waitUntilExit()
+                    exited.leave()
+                }
+            }
+            guard exited.wait(timeout: .now() + 10) == .timedOut else { return }
+            for process in live where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            exited.wait()
+        }
     }
 
     /// Starts `colony` with its standard output on a pipe, read by `firstLine(of:)`.
@@ -61,8 +81,11 @@ import Testing
         let colony = try #require(colonyExecutable())
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-blob-swarm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
+        defer {
+            processes.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
         // Three holders; the first listens on a port the others join through.
         var endpoints: [String] = []
         for index in 0..<3 {

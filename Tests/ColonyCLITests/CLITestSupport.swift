@@ -12,17 +12,21 @@ struct CLIHarness {
         let error = Mutex("")
     }
 
+    /// The harness's folder, removed when the last copy of the harness is gone, `cleanUp` or not (the tests that
+    /// never called it left a folder in the temporary directory each, 24 per `swift test`).
+    final class Folder: Sendable {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cli-\(UUID().uuidString)")
+        init() { try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(at: url) }
+    }
+
     let capture = Capture()
-    let folder: URL
+    private let owned = Folder()
+    var folder: URL { owned.url }
     var terminal = false
     var registry = KernelRegistry([CollatzKernel.self, MonteCarloPiKernel.self])
     /// Environment variables besides the data directory and home.
     var variables: [String: String] = [:]
-
-    init() {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cli-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
 
     var output: String { capture.output.withLock { $0 } }
     var error: String { capture.error.withLock { $0 } }

@@ -62,10 +62,7 @@ extension BlobSwarmTests {
         }
 
         deinit {
-            for process in processes.running where process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            processes.stop()
             try? FileManager.default.removeItem(at: folder)
         }
 

@@ -8,8 +8,11 @@ extension BlobSwarmTests {
         let colony = try #require(colonyExecutable())
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-job-swarm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
+        defer {
+            processes.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
         func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
         // A network of its own: peers of other tests on this machine hear each other on the LAN (BEP 14).
         let network = "test-" + UUID().uuidString.prefix(8).lowercased()

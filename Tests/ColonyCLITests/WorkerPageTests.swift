@@ -83,8 +83,11 @@ extension BlobSwarmTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "colony-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
+        defer {
+            processes.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
         try body(
             folder,
             try startWorkerWithPage(processes, folder: folder, web: web, environment: environment, cores: cores),
@@ -161,8 +164,11 @@ extension BlobSwarmTests {
     /// stops a worker just as it starts.
     @Test func aWorkerStoppedTheMomentItStartsStops() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-stopped-at-start-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
         let processes = Processes()
+        defer {
+            processes.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
         for round in 0..<5 {
             let worker = Process()
             worker.executableURL = try #require(colonyExecutable())
