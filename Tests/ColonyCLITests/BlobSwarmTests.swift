@@ -28,6 +28,12 @@ import Testing
             for process in live where process.isRunning { kill(process.processIdentifier, SIGKILL) }
             exited.wait()
         }
+
+        /// `stop`, then removes `folder`, the processes' data directories.
+        func stop(removing folder: URL) {
+            stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
     }
 
     /// Starts `colony` with its standard output on a pipe, read by `firstLine(of:)`.
@@ -82,10 +88,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-blob-swarm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let processes = Processes()
-        defer {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        defer { processes.stop(removing: folder) }
         // Three holders; the first listens on a port the others join through.
         var endpoints: [String] = []
         for index in 0..<3 {

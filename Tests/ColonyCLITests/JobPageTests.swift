@@ -99,10 +99,7 @@ extension BlobSwarmTests {
             try #require(port != 0, "status --web logged no URL")
         }
 
-        deinit {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        deinit { processes.stop(removing: folder) }
 
         /// GETs `target` from the page's server: the status code, the Content-Type, the body and every header
         /// field by its name in lower case.

@@ -61,10 +61,7 @@ extension BlobSwarmTests {
             return (worker, output)
         }
 
-        deinit {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        deinit { processes.stop(removing: folder) }
 
         func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
 

@@ -9,10 +9,7 @@ extension BlobSwarmTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-job-swarm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let processes = Processes()
-        defer {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        defer { processes.stop(removing: folder) }
         func directory(_ name: String) -> String { folder.appendingPathComponent(name).path }
         // A network of its own: peers of other tests on this machine hear each other on the LAN (BEP 14).
         let network = "test-" + UUID().uuidString.prefix(8).lowercased()

@@ -84,10 +84,7 @@ extension BlobSwarmTests {
             "colony-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let processes = Processes()
-        defer {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        defer { processes.stop(removing: folder) }
         try body(
             folder,
             try startWorkerWithPage(processes, folder: folder, web: web, environment: environment, cores: cores),
@@ -165,10 +162,7 @@ extension BlobSwarmTests {
     @Test func aWorkerStoppedTheMomentItStartsStops() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-stopped-at-start-\(UUID().uuidString)")
         let processes = Processes()
-        defer {
-            processes.stop()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        defer { processes.stop(removing: folder) }
         for round in 0..<5 {
             let worker = Process()
             worker.executableURL = try #require(colonyExecutable())

@@ -754,8 +754,9 @@ public struct ShardLedger: Sendable {
     /// round and still in flight when that round's other replicas ended (one ended early by an error, or revealed
     /// alone in an adaptive job) keeps its partners. Counting only this round's owners left such a worker waiting
     /// for a partner the verdict counted on, its unit stalled until its lease ran out (bench adaptive, sleeper).
-    func owners(_ unit: Int) -> Set<Who> {
-        let set = authority.current
+    /// `set`: those of an earlier epoch's set instead of the current one (`ownedBefore`).
+    func owners(_ unit: Int, in set: [CustodianMember]? = nil) -> Set<Who> {
+        let set = set ?? authority.current
         let round = self.round(unit)
         return Set((max(0, round - 1)...round).flatMap { round in
             (0..<policy.replicas).map { Who(set[(unit + round + $0) % set.count].key) }
@@ -863,13 +864,10 @@ public struct ShardLedger: Sendable {
     /// seal fell out of flight, a lease period after the lease, and the unit took a fresh replica (netlab restart:
     /// 66 s against 15 s, in 1 run of 2). A lease it signs at its old epoch after the change still counts for nothing.
     func ownedBefore(_ lease: Lease, unit: Int) -> Bool {
-        guard lease.epoch < authority.epoch, let set = authority.set(at: lease.epoch), !set.isEmpty,
+        guard lease.epoch < authority.epoch, let set = authority.set(at: lease.epoch),
             lease.time <= authority.changes[lease.epoch].time
         else { return false }
-        let round = self.round(unit)
-        return (max(0, round - 1)...round).contains { round in
-            (0..<policy.replicas).contains { Who(set[(unit + round + $0) % set.count].key) == lease.custodian }
-        }
+        return owners(unit, in: set).contains(lease.custodian)
     }
 
     /// True when `worker` sealed `unit` as the one replica of a closing check and may reveal at once: it is compared
