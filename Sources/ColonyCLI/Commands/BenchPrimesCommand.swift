@@ -33,6 +33,7 @@ enum BenchPrimesCommand: Command {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var rows: [JSONValue] = []
         var lines: [String] = []
+        var unmeasured = false
         for threads in [cores, 1] {
             var ours = Double.infinity
             var theirs = Double.infinity
@@ -49,13 +50,19 @@ enum BenchPrimesCommand: Command {
             guard ourCount == theirCount else {
                 throw BenchmarkError("counts differ: Colony \(ourCount), primesieve \(theirCount)")
             }
+            // primesieve prints its time in whole milliseconds: a range it counts in under one reads 0.000, and
+            // there is no ratio to give.
+            let ratio = theirs > 0 ? ours / theirs : nil
             rows.append(
                 .object([
                     "threads": .int(threads), "colonySeconds": .double(ours), "primesieveSeconds": .double(theirs),
-                    "ratio": .double(ours / theirs), "count": .int(ourCount),
+                    "ratio": ratio.map { .double($0) } ?? .null, "count": .int(ourCount),
                 ]))
+            let ratioText = ratio.map { String(format: "%.2f", $0) } ?? "-"
             lines.append(
-                String(format: "%7d %12.3f %14.3f %8.2f  %d", threads, ours, theirs, ours / theirs, ourCount))
+                String(format: "%7d %12.3f %14.3f ", threads, ours, theirs)
+                    + String(repeating: " ", count: max(0, 8 - ratioText.count)) + ratioText + "  \(ourCount)")
+            if ratio == nil { unmeasured = true }
         }
         if arguments.flag("json") {
             console.printJSON(.object(["below": .int(below), "rounds": .int(rounds), "results": .array(rows)]))
@@ -63,6 +70,10 @@ enum BenchPrimesCommand: Command {
             console.print("Primes below \(below): Colony vs primesieve, best of \(rounds) rounds")
             console.print("threads   colony s   primesieve s    ratio  count")
             for line in lines { console.print(line) }
+        }
+        if unmeasured {
+            console.note(
+                "note: primesieve counted below \(below) in under a millisecond, the resolution of its timer, so no ratio is given; count a larger range (--below 1e9)")
         }
         return ExitStatus.success
     }
