@@ -867,22 +867,25 @@ public final class SwarmWorker: @unchecked Sendable {
                     peer.forgetLearnedJob(found.job)
                     continue
                 }
-                let admission = condition.withLock { self.admission }
-                if let refusal = admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
-                    // Ignored for good, so this is said once per job.
-                    condition.withLock {
+                let job = ActiveJob(manifest: manifest, kernel: type.init())
+                // The donor's preferences are asked and the job taken up under one lock: preferences applied between
+                // the two (`apply`, which drops the jobs they refuse) would otherwise let a job they refuse in.
+                let refusal = condition.withLock { () -> String? in
+                    if let refusal = admission.refusal(kernel: manifest.kernel, publisherHex: manifest.publisher.hex) {
+                        // Ignored for good, so this is said once per job.
                         ignored.insert(found.job)
                         declined.insert(found.job)
                         stats.jobsIgnored += 1
+                        return refusal
                     }
+                    jobs[found.job] = job
+                    stats.jobsSeen += 1
+                    return nil
+                }
+                if let refusal {
                     log("not working on job \(found.job.hex.prefix(12)) (\(manifest.title)): \(refusal) by the donor's preferences")
                     peer.forgetLearnedJob(found.job)
                     continue
-                }
-                let job = ActiveJob(manifest: manifest, kernel: type.init())
-                condition.withLock {
-                    jobs[found.job] = job
-                    stats.jobsSeen += 1
                 }
                 log("job \(found.job.hex.prefix(12)): \(manifest.title) (\(manifest.units.count) units, \(manifest.kernel))")
             }
