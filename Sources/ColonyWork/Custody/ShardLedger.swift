@@ -99,9 +99,9 @@ public struct ShardLedger: Sendable {
             reveals.contains { $0.worker == worker } || errors.contains { $0.worker == worker }
         }
 
-        /// The draws of `lease`'s custodian on `worker`'s `seal`: the only ones that decide its unit.
-        func draws(_ worker: Who, _ lease: Lease, _ seal: [UInt8]) -> [Draw] {
-            draws.filter { $0.worker == worker && $0.custodian == lease.custodian && $0.seal == seal }
+        /// Whether `draw` is by `lease`'s custodian on `worker`'s `seal`: only such draws decide its unit.
+        func decides(_ draw: Draw, _ worker: Who, _ lease: Lease, _ seal: [UInt8]) -> Bool {
+            draw.worker == worker && draw.custodian == lease.custodian && draw.seal == seal
         }
 
         /// Kept leases neither ended nor expired at `now`.
