@@ -130,8 +130,9 @@ extension BlobSwarmTests {
     @Test func aSecondWorkerOnATakenPortSaysSoAndComputesWithoutItsPage() throws {
         try withWorkerPage("worker-port-taken") { folder, url, processes in
             let port = try #require(URL(string: url)?.port)
+            let colony = try #require(colonyExecutable())
             let second = Process()
-            second.executableURL = try #require(colonyExecutable())
+            second.executableURL = colony
             second.arguments = [
                 "worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
                 "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--web",
@@ -163,9 +164,10 @@ extension BlobSwarmTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("colony-stopped-at-start-\(UUID().uuidString)")
         let processes = Processes()
         defer { processes.stop(removing: folder) }
+        let colony = try #require(colonyExecutable())
         for round in 0..<5 {
             let worker = Process()
-            worker.executableURL = try #require(colonyExecutable())
+            worker.executableURL = colony
             worker.arguments = [
                 "worker", "--cores", "1", "--kernels", "mersenne", "--host", "127.0.0.1", "--port", "0", "--network",
                 "test-" + UUID().uuidString.prefix(8).lowercased(), "--no-local-discovery", "--json", "--data-dir",
@@ -202,7 +204,7 @@ extension BlobSwarmTests {
             guard UInt32(bigEndian: address.s_addr) >> 24 != 127 else { continue }
             var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
             guard inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil else { continue }
-            return String(cString: text)
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return nil
     }()
