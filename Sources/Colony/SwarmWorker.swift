@@ -92,6 +92,9 @@ public final class SwarmWorker: @unchecked Sendable {
         /// Looks for jobs: a lookup under each kernel's topic, and a job list from each peer found there.
         public var discoveries = 0
         public var jobsSeen = 0
+        /// Times a job found was not taken up: no offered manifest checked out (asked again every `unfetchedRetry`
+        /// seconds, and counted again if it fails again), a kernel not compiled in, or refused by the donor's
+        /// preferences (asked again when they change).
         public var jobsIgnored = 0
         /// Sources of job lists passed over for a while: manifests they offered did not check out.
         public var sourcesDistrusted = 0
@@ -862,7 +865,10 @@ public final class SwarmWorker: @unchecked Sendable {
                 }
                 guard let type = configuration.kernels.kernelType(named: manifest.kernel), type.version == manifest.kernelVersion
                 else {
-                    condition.withLock { ignored.insert(found.job) }
+                    condition.withLock {
+                        ignored.insert(found.job)
+                        stats.jobsIgnored += 1
+                    }
                     // Its manifest would hold a place in the peer's allowance for good: no job it ignores finishes.
                     peer.forgetLearnedJob(found.job)
                     continue
