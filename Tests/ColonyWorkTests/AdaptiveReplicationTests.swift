@@ -1257,6 +1257,32 @@ struct AdaptiveReplicationTests {
         _ = try failClosingCheck(&cluster, 2, others: [3, 5, 8], fresh: [(bob, 2), (carol, 3)], at: time)
     }
 
+    /// The walk takes a worker's closing picks from `ClosingPicksMade` once made: whatever was asked before, a run
+    /// asked again gets the picks the ranking makes for it, in a large shard and a small one, and with its results
+    /// in another order (a large shard's picks among the latest results depend on it).
+    @Test func closingPicksRememberedAreThePicksTheRankingMakes() {
+        let made = ClosingPicksMade()
+        var random = SeededGenerator(seed: 14)
+        for round in 0..<200 {
+            // Distinct units, as a worker's results in a shard are.
+            let tail = Array(Set((0..<(8 + round % 120)).map { _ in Int.random(in: 0..<10_000, using: &random) }))
+            let draws = (0..<tail.count).map { _ in Double.random(in: 0..<1, using: &random) }
+            let direct = (
+                large: ShardLedger.closingPicksInLargeShard(tail, draws: draws),
+                small: ShardLedger.closingPicks(tail, draws: draws, count: 1),
+                reversed: ShardLedger.closingPicksInLargeShard(tail.reversed(), draws: draws.reversed()))
+            for _ in 0..<2 {
+                #expect(made.picks(tail, draws, large: true) { ShardLedger.closingPicksInLargeShard(tail, draws: draws) } == direct.large)
+                #expect(made.picks(tail, draws, large: false) { ShardLedger.closingPicks(tail, draws: draws, count: 1) } == direct.small)
+                // The draws in another order seed the same ranking; the results in another order are another run.
+                #expect(made.picks(tail, draws.reversed(), large: false) { [] } == direct.small)
+                #expect(
+                    made.picks(tail.reversed(), draws, large: true) { ShardLedger.closingPicksInLargeShard(tail.reversed(), draws: draws) }
+                        == direct.reversed)
+            }
+        }
+    }
+
     @Test func aClosingCheckOfAnothersResultDoesNotMoveTheCheckersOwnPick() throws {
         // Alice and Bob, both trusted, each ran units alone: Bob units 2 to 5, Alice unit 6. Once all are decided,
         // each has a closing check. Bob, trusted, computes Alice's; his custodian draws on his seal, as on any unit it

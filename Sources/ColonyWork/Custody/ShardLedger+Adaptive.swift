@@ -1073,7 +1073,8 @@ extension ShardLedger {
 final class ClosingPicksMade: Sendable {
     private struct Key: Hashable {
         var tail: [Int]
-        var draws: [Double]
+        /// The draws' bits, sorted by value, as `closingRanking` seeds with them (0.0 and −0.0 are one Double key).
+        var draws: [UInt64]
         var large: Bool
     }
     private let made = Mutex<[Key: [Int]]>([:])
@@ -1081,7 +1082,7 @@ final class ClosingPicksMade: Sendable {
     static let remembered = 1_024
 
     func picks(_ tail: [Int], _ draws: [Double], large: Bool, making: () -> [Int]) -> [Int] {
-        let key = Key(tail: tail, draws: draws.sorted(), large: large)
+        let key = Key(tail: tail, draws: draws.sorted().map(\.bitPattern), large: large)
         if let known = made.withLock({ $0[key] }) { return known }
         let picks = making()
         made.withLock { made in
