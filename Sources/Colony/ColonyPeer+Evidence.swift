@@ -193,9 +193,16 @@ extension ColonyPeer {
                 guard let manifest = try? fetchManifest(other, root: root, hint: [], keeping: false),
                     manifest.trustDomain == job.trustDomain
                 else { continue }
+                // Not the shards this peer keeps custody of: it counts priors in those from its own records, and
+                // `adoptPriorShards` leaves them alone (in a swarm of 8 with 3 custodians a shard, 3 in 8 of the
+                // job's shards were gathered for nothing: bench adaptive --scenarios trusted).
+                let kept = custody.withLock { custodian in
+                    Set((0..<manifest.shardCount).filter { custodian.ledgers[ShardRef(job: other, shard: $0)] != nil })
+                }
                 let found = JobCollector.gather(
-                    manifest, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now())
-                // Every shard, not only the worker's: the job is not gathered again for a while, for anyone.
+                    manifest, root: root, via: self, registry: configuration.registry, timeout: 5, attempts: 1, now: CustodyClock.now(),
+                    skipping: kept)
+                // Every other shard, not only the worker's: the job is not gathered again for a while, for anyone.
                 let shards = found.ledgers.filter { !$0.records.isEmpty }
                 custody.withLock { $0.adoptPriorShards(shards, of: found.manifest, now: CustodyClock.now()) }
             }

@@ -119,10 +119,11 @@ public enum JobCollector {
     }
 
     /// The records of the job `manifest` describes, from its custodians (a manifest read, not kept, by `peer`: a job
-    /// cited for a worker's prior standing).
+    /// cited for a worker's prior standing). The shards in `skipping` are not asked for: their ledgers are left
+    /// without records.
     static func gather(
         _ manifest: JobManifest, root: BlobID?, via peer: ColonyPeer, registry: KernelRegistry, timeout: Double, attempts: Int = 2,
-        now: Int64, progress: (Int, Int) -> Void = { _, _ in }
+        now: Int64, skipping: Set<Int> = [], progress: (Int, Int) -> Void = { _, _ in }
     ) -> Gathered {
         let job = manifest.id
         let equivalent = registry.outputEquivalence(manifest.kernel)
@@ -131,6 +132,10 @@ public enum JobCollector {
         if let root, !fields.contains(where: { $0.0 == "root" }) { fields.append(("root", .bytes(root.root.bytes))) }
         var gathered = Gathered(manifest: manifest, ledgers: [])
         for shard in 0..<manifest.shardCount {
+            if skipping.contains(shard) {
+                gathered.ledgers.append(ShardLedger(manifest: manifest, shard: shard, equivalence: equivalent, verify: check))
+                continue
+            }
             gathered.ledgers.append(
                 gather(
                     manifest, shard: shard, fields: fields, via: peer, equivalent: equivalent, check: check, timeout: timeout,
