@@ -248,8 +248,8 @@ public enum JobCollector {
         /// Each cited shard's checks of a worker, built once: the walk of a shard asks for every lease that claims a
         /// prior, and each ask built them again from the cited shard's facts (half the walks' time of the observers
         /// re-verifying a trusted job of 4,000 units). The gathered shards do not change, so neither do they.
-        private let checksBuilt = Mutex<[WorkerInShard: [CheckFact]]>([:])
-        private struct WorkerInShard: Hashable {
+        private let checksBuilt = Remembered<WorkerInShard, [CheckFact]>()
+        private struct WorkerInShard: Hashable, Sendable {
             var shard: ShardRef
             var worker: Ed25519PublicKey
         }
@@ -270,14 +270,7 @@ public enum JobCollector {
                     ledgers = other.ledgers
                 }
                 guard ledgers.indices.contains(cited.shard) else { continue }
-                let key = WorkerInShard(shard: cited, worker: worker)
-                if let built = checksBuilt.withLock({ $0[key] }) {
-                    checks += built
-                } else {
-                    let built = ledgers[cited.shard].checks(of: worker)
-                    checksBuilt.withLock { $0[key] = built }
-                    checks += built
-                }
+                checks += checksBuilt.value(WorkerInShard(shard: cited, worker: worker)) { ledgers[cited.shard].checks(of: worker) }
             }
             return ShardLedger.recountedPrior(checks, at: time)
         }

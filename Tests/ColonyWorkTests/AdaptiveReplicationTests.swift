@@ -1283,6 +1283,20 @@ struct AdaptiveReplicationTests {
         }
     }
 
+    /// A flood of distinct runs (a swarm of many workers and shards, or keys made for it) at the closing picks kept
+    /// by every walk in the process: at most `ClosingPicksMade.remembered` are held, and each run still gets the
+    /// ranking's picks.
+    @Test func aFloodOfDistinctRunsHoldsTheRememberedPicksAtTheirBound() {
+        let made = ClosingPicksMade()
+        for run in 0..<(3 * ClosingPicksMade.remembered + 7) {
+            let tail = [run, run + 1, run + 2]
+            let draws = [Double(run) / 1e6, 0.5, 0.25]
+            let picks = made.picks(tail, draws, large: false) { ShardLedger.closingPicks(tail, draws: draws, count: 1) }
+            #expect(picks == ShardLedger.closingPicks(tail, draws: draws, count: 1))
+            #expect(made.count <= ClosingPicksMade.remembered)
+        }
+    }
+
     @Test func aClosingCheckOfAnothersResultDoesNotMoveTheCheckersOwnPick() throws {
         // Alice and Bob, both trusted, each ran units alone: Bob units 2 to 5, Alice unit 6. Once all are decided,
         // each has a closing check. Bob, trusted, computes Alice's; his custodian draws on his seal, as on any unit it

@@ -42,15 +42,13 @@ final class AdaptiveCache: Sendable {
     }
 }
 
-/// The answers of the kernel's check of results run alone (`ShardLedger.check`), by unit, worker and seed.
-final class CheckCache: Sendable {
-    struct Key: Hashable {
-        var unit: Int
-        var worker: Who
-        var seed: UInt64
-    }
-    /// Nil for a check that cannot be run (a kernel without one, a blob input): asked once, like the others.
-    let answers = Mutex<[Key: Bool?]>([:])
+/// A result run alone that the kernel's check was asked of (`ShardLedger.check`): the answers are remembered by
+/// unit, worker and seed, nil for a check that cannot be run (a kernel without one, a blob input), asked once like
+/// the others.
+struct CheckedResult: Hashable, Sendable {
+    var unit: Int
+    var worker: Who
+    var seed: UInt64
 }
 
 /// A worker on a unit.
@@ -180,14 +178,7 @@ extension ShardLedger {
         guard let check else { return false }
         // The walk asks after every change of the shard's records, for every result run alone: each is checked
         // once. A check that cannot be run counts as passed.
-        let key = CheckCache.Key(unit: unit, worker: worker, seed: seed)
-        let passed: Bool?
-        if let known = checked.answers.withLock({ $0[key] }) {
-            passed = known
-        } else {
-            passed = check(unit, output, seed)
-            checked.answers.withLock { $0[key] = .some(passed) }
-        }
+        let passed = checked.value(CheckedResult(unit: unit, worker: worker, seed: seed)) { check(unit, output, seed) }
         return passed == false
     }
 
@@ -1066,31 +1057,26 @@ extension ShardLedger {
     }
 }
 
-/// Closing picks made, by what they are drawn from (a worker's results accepted alone and the draws on its seals):
-/// the walk runs again after every change of a decided shard's records and would rank the same run again, a hash of
-/// every unit of it each time (9 % of the walks' time in the adaptive swarm tests). The picks are a function of
-/// these alone, so a remembered one is the one the ranking would make.
-final class ClosingPicksMade: Sendable {
-    private struct Key: Hashable {
+/// Closing picks made, by what they are drawn from (a worker's results accepted alone, in order, the draws on its
+/// seals and the shard's size class): the walk runs again after every change of a decided shard's records and would
+/// rank the same run again, a hash of every unit of it each time (9 % of the walks' time in the adaptive swarm tests).
+struct ClosingPicksMade: Sendable {
+    private struct Key: Hashable, Sendable {
         var tail: [Int]
         /// The draws' bits, sorted by value, as `closingRanking` seeds with them (0.0 and −0.0 are one Double key).
         var draws: [UInt64]
         var large: Bool
     }
-    private let made = Mutex<[Key: [Int]]>([:])
+    private let made = Remembered<Key, [Int]>(limit: remembered)
     /// Runs remembered at most; all are forgotten at once past it.
     static let remembered = 1_024
 
     func picks(_ tail: [Int], _ draws: [Double], large: Bool, making: () -> [Int]) -> [Int] {
-        let key = Key(tail: tail, draws: draws.sorted().map(\.bitPattern), large: large)
-        if let known = made.withLock({ $0[key] }) { return known }
-        let picks = making()
-        made.withLock { made in
-            if made.count >= Self.remembered { made.removeAll() }
-            made[key] = picks
-        }
-        return picks
+        made.value(Key(tail: tail, draws: draws.sorted().map(\.bitPattern), large: large), making: making)
     }
+
+    /// Runs remembered now.
+    var count: Int { made.count }
 }
 
 /// How many times this process walked a shard's records for its adaptive state, and the time the walks took: the

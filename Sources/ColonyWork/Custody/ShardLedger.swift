@@ -249,7 +249,7 @@ public struct ShardLedger: Sendable {
     /// `init(manifest:shard:equivalence:verify:)`.
     private(set) var check: (@Sendable (Int, [UInt8], UInt64) -> Bool?)?
     /// The answers of `check`, kept across changes of the records (a check is a pure function of its arguments).
-    let checked = CheckCache()
+    let checked = Remembered<CheckedResult, Bool?>()
     /// How a re-verifier counts a lease's prior standing in the shards it cites (worker, lease time, shards → the
     /// count found there); nil takes the lease's word, as custodians do for the custodian that signed it.
     public var priorCheck: (@Sendable (Ed25519PublicKey, Int64, [ShardRef]) -> Int)? {
